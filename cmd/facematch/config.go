@@ -1,0 +1,116 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"path/filepath"
+	"runtime"
+
+	"github.com/facematch/facematch/engine"
+	"github.com/facematch/facematch/models"
+	"github.com/facematch/facematch/models/decode"
+)
+
+// DefaultRecognizer is the recognizer used when none is named; bench/RESULTS.md has the
+// comparison on LFW and on the in-the-wild celebrity pairs that chose it.
+const DefaultRecognizer = models.Faceplugin512
+
+// Config is everything a model-running command needs, from flags and environment.
+type Config struct {
+	Assets     string // directory with lib/ and models/ from scripts/setup
+	Detector   string
+	Recognizer string
+	Flip       bool
+	Threads    int // ONNX Runtime intra-op threads; 0 follows the machine
+	MaxBytes   int64
+	MaxPixels  int64
+	Gate       engine.QualityGate
+}
+
+// bindModelFlags registers the flags shared by every model-running command.
+func (c *Config) bindModelFlags(fs *flag.FlagSet, getenv func(string) string) {
+	assets := getenv("FACEMATCH_ASSETS")
+	if assets == "" {
+		assets = ".assets"
+	}
+	gate := engine.DefaultQualityGate()
+	lim := decode.DefaultLimits()
+	fs.StringVar(&c.Assets, "assets", assets, "directory holding lib/ and models/ installed by scripts/setup (env FACEMATCH_ASSETS)")
+	fs.StringVar(&c.Detector, "detector", models.YuNetS, "face detector: yunet_s, yunet_n or retinaface_mnet025")
+	fs.StringVar(&c.Recognizer, "recognizer", DefaultRecognizer, "recognizer: faceplugin512, dlib128 or fused")
+	fs.BoolVar(&c.Flip, "flip", false, "average each face's embedding with its mirror image's (2× the cost)")
+	fs.IntVar(&c.Threads, "threads", 0, "ONNX Runtime threads per model (0: one per CPU)")
+	fs.Int64Var(&c.MaxBytes, "max-bytes", lim.MaxBytes, "largest image file accepted, in bytes")
+	fs.Int64Var(&c.MaxPixels, "max-pixels", lim.MaxPixels, "largest image accepted, in pixels (checked on the header, before decoding)")
+	fs.Float64Var(&c.Gate.MinFaceSize, "min-face", gate.MinFaceSize, "quality gate: smallest inter-eye distance in pixels")
+	fs.Float64Var(&c.Gate.MinSharpness, "min-sharpness", gate.MinSharpness, "quality gate: lowest Laplacian variance of the aligned crop")
+	fs.Float64Var(&c.Gate.MinFrontalness, "min-frontalness", gate.MinFrontalness, "quality gate: lowest frontalness (0 profile … 1 frontal)")
+	c.Gate.MinScore = gate.MinScore
+	c.Gate.MaxFaces = gate.MaxFaces
+}
+
+// Validate reports every problem at once.
+func (c Config) Validate() error {
+	var errs []error
+	if _, ok := models.Builtin[c.Detector]; !ok || models.Builtin[c.Detector].Role != models.RoleDetector {
+		errs = append(errs, fmt.Errorf("unknown detector %q", c.Detector))
+	}
+	if m, ok := models.Builtin[c.Recognizer]; c.Recognizer != models.FusedName && (!ok || m.Role != models.RoleRecognizer) {
+		errs = append(errs, fmt.Errorf("unknown recognizer %q", c.Recognizer))
+	}
+	if c.Threads < 0 {
+		errs = append(errs, fmt.Errorf("threads must be >= 0, got %d", c.Threads))
+	}
+	if c.MaxBytes <= 0 || c.MaxPixels <= 0 {
+		errs = append(errs, errors.New("max-bytes and max-pixels must be positive"))
+	}
+	errs = append(errs, c.Gate.Validate())
+	return errors.Join(errs...)
+}
+
+// models is a built pipeline and the runtime behind it; Close releases both.
+type builtPipeline struct {
+	*engine.Pipeline
+	rt *models.Runtime
+}
+
+func (b *builtPipeline) Close() error { return b.rt.Close() }
+
+// build opens ONNX Runtime and the configured models.
+func (c Config) build() (*builtPipeline, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	threads := c.Threads
+	if threads == 0 {
+		threads = runtime.GOMAXPROCS(0)
+	}
+	rt, err := models.Open(models.RuntimeConfig{
+		Library:  filepath.Join(c.Assets, "lib", "libonnxruntime.so.1"),
+		ModelDir: filepath.Join(c.Assets, "models"),
+		Threads:  threads,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w (run scripts/setup first)", err)
+	}
+	det, err := rt.Detector(c.Detector, models.DetectorConfig{})
+	if err != nil {
+		rt.Close()
+		return nil, err
+	}
+	emb, err := rt.Embedder(c.Recognizer, models.RecognizerConfig{Flip: c.Flip})
+	if err != nil {
+		rt.Close()
+		return nil, err
+	}
+	return &builtPipeline{
+		Pipeline: &engine.Pipeline{
+			Detector: det,
+			Embedder: emb,
+			Limits:   decode.Limits{MaxBytes: c.MaxBytes, MaxPixels: c.MaxPixels},
+			Gate:     c.Gate,
+		},
+		rt: rt,
+	}, nil
+}

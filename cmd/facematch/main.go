@@ -1,0 +1,82 @@
+// Command facematch is the face-matching engine's single binary. Subcommands:
+//
+//	facematch detect [--json] IMAGE...          faces, landmarks, quality, rejection reasons
+//	facematch compare IMAGE_A IMAGE_B           best-face similarity and its band
+//	facematch eval verify --pairs F --root DIR  verification accuracy on a pairs file
+//
+// Run `facematch help` for the shared flags.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	m := &Main{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
+	if err := m.Run(ctx, os.Args[1:]); err != nil {
+		if !errors.Is(err, errUsage) {
+			fmt.Fprintln(os.Stderr, "facematch:", err)
+		}
+		os.Exit(exitCode(err))
+	}
+}
+
+// Main holds the process's outside world, so tests can run commands in-process.
+type Main struct {
+	Stdout, Stderr io.Writer
+	Getenv         func(string) string
+}
+
+// errUsage marks an error already explained on stderr with the usage text.
+var errUsage = errors.New("usage")
+
+func exitCode(err error) int {
+	if errors.Is(err, errUsage) {
+		return 2
+	}
+	return 1
+}
+
+const usage = `facematch: face-similarity matching for investigations (proposes candidates; people decide)
+
+Usage:
+  facematch detect [--json] IMAGE...
+  facematch compare [--json] IMAGE_A IMAGE_B
+  facematch eval verify --pairs FILE --root DIR [--json] [--all-pairs]
+
+Every command takes the model flags (run 'facematch detect -h' to list them).
+`
+
+// Run parses args and runs one subcommand.
+func (m *Main) Run(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		fmt.Fprint(m.Stderr, usage)
+		return errUsage
+	}
+	switch args[0] {
+	case "detect":
+		return m.runDetect(ctx, args[1:])
+	case "compare":
+		return m.runCompare(ctx, args[1:])
+	case "eval":
+		if len(args) < 2 || args[1] != "verify" {
+			fmt.Fprint(m.Stderr, usage)
+			return errUsage
+		}
+		return m.runEvalVerify(ctx, args[2:])
+	case "help", "-h", "--help":
+		fmt.Fprint(m.Stdout, usage)
+		return nil
+	default:
+		fmt.Fprintf(m.Stderr, "facematch: unknown command %q\n\n%s", args[0], usage)
+		return errUsage
+	}
+}
