@@ -1,6 +1,6 @@
 package engine
 
-import "strings"
+import "github.com/facematch/facematch/models"
 
 // Band is a coarse reading of a similarity for people, from thresholds measured on impostor
 // pairs. A band is not an identification: even "high" means "worth a human look".
@@ -9,17 +9,25 @@ type Band struct {
 	Meaning string
 }
 
-// bandThresholds are the similarities at which the impostor false-accept rate measured over
-// every impostor pair of LFW folds 1-5 falls to 1e-3 (medium) and 1e-4 (high), per recognizer
-// (`facematch eval verify --all-pairs`, see bench/RESULTS.md). Keyed by model name; the model's
-// exact identity is checked when bands are looked up.
-var bandThresholds = map[string]struct{ medium, high float32 }{}
+// bandThresholds are the similarities at which the false-accept rate over every impostor pair
+// of LFW folds 1-5 (7.26 million pairs) falls to 1e-3 (medium) and 1e-4 (high), per model
+// identity (`facematch eval verify --all-pairs`, see bench/RESULTS.md). LFW is easier than ad
+// photos, so in the wild the same threshold lets through more impostors: bands guide the order
+// of review, they do not decide.
+var bandThresholds = map[string]struct{ medium, high float32 }{
+	models.Builtin[models.Faceplugin512].Identity(): {medium: 0.335, high: 0.414},
+	models.Builtin[models.Dlib128].Identity():       {medium: 0.927, high: 0.940},
+	models.FusedIdentity():                          {medium: 0.825, high: 0.846},
+}
+
+// DefaultRecognizer is the recognizer used when none is named: the fusion of the 512-d and dlib
+// models. bench/RESULTS.md compares the three on LFW and on the in-the-wild celebrity pairs.
+const DefaultRecognizer = models.FusedName
 
 // BandOf names the band of a similarity measured by the given model identity.
 func BandOf(model string, similarity float32) Band {
-	name, _, _ := strings.Cut(model, "@")
-	t, ok := bandThresholds[name]
-	if !ok || strings.Contains(model, "+flip") {
+	t, ok := bandThresholds[model]
+	if !ok {
 		return Band{"uncalibrated", "no measured thresholds for this model; read the similarity alone"}
 	}
 	switch {

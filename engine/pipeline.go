@@ -74,13 +74,13 @@ func (g QualityGate) Validate() error {
 
 // Quality is what the pipeline measured about one face.
 type Quality struct {
-	Score       float32 `json:"score"`        // detector confidence
-	Size        float64 `json:"size"`         // inter-eye distance in original pixels
-	BoxSize     float64 `json:"box_size"`     // shorter side of the face box in original pixels
-	Sharpness   float64 `json:"sharpness"`    // variance of the Laplacian on the 112×112 crop
-	Yaw         float64 `json:"yaw"`          // nose offset in eye distances (0 frontal)
-	Roll        float64 `json:"roll"`         // eye-line tilt in degrees
-	Frontalness float64 `json:"frontalness"`  // 1 frontal … 0 profile
+	Score       float32 `json:"score"`       // detector confidence
+	Size        float64 `json:"size"`        // inter-eye distance in original pixels
+	BoxSize     float64 `json:"box_size"`    // shorter side of the face box in original pixels
+	Sharpness   float64 `json:"sharpness"`   // variance of the Laplacian on the 112×112 crop
+	Yaw         float64 `json:"yaw"`         // nose offset in eye distances (0 frontal)
+	Roll        float64 `json:"roll"`        // eye-line tilt in degrees
+	Frontalness float64 `json:"frontalness"` // 1 frontal … 0 profile
 }
 
 // Face is one detected face with its quality and, when it passed the gate, its embedding.

@@ -69,7 +69,7 @@ func (r *Runtime) Detector(name string, cfg DetectorConfig) (*Detector, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := r.openSession(m)
+	s, err := r.openSession(m, false)
 	if err != nil {
 		return nil, err
 	}

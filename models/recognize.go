@@ -65,6 +65,9 @@ type RecognizerConfig struct {
 	// Flip averages the embedding of each face with that of its mirror image (test-time
 	// augmentation). It doubles the inference cost; see bench/RESULTS.md for what it buys.
 	Flip bool
+	// KeepDenormals turns off the flush-to-zero fix for models marked Denormals. It exists
+	// only so the benchmark can show what the fix is worth; vectors are the same either way.
+	KeepDenormals bool
 }
 
 // Validate reports every problem at once.
@@ -93,7 +96,7 @@ func (r *Runtime) Recognizer(name string, cfg RecognizerConfig) (*Recognizer, er
 	if err != nil {
 		return nil, err
 	}
-	s, err := r.openSession(m)
+	s, err := r.openSession(m, cfg.KeepDenormals)
 	if err != nil {
 		return nil, err
 	}

@@ -36,9 +36,6 @@ type RuntimeConfig struct {
 	// Threads is ONNX Runtime's intra-op thread count per session. Zero means
 	// runtime.GOMAXPROCS(0), so it follows the machine (and a container's CPU quota).
 	Threads int
-	// KeepDenormals turns off the flush-to-zero fix for models marked Denormals. It exists
-	// only so the benchmark can show what the fix is worth.
-	KeepDenormals bool
 }
 
 // Validate reports every problem with the configuration at once.
@@ -138,7 +135,7 @@ func namesOf(role Role) string {
 }
 
 // openSession loads a verified model file into a new ONNX Runtime session.
-func (r *Runtime) openSession(m Manifest) (*session, error) {
+func (r *Runtime) openSession(m Manifest, keepDenormals bool) (*session, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
@@ -159,7 +156,7 @@ func (r *Runtime) openSession(m Manifest) (*session, error) {
 	if err := opts.SetInterOpNumThreads(1); err != nil {
 		return nil, fmt.Errorf("models: inter-op threads: %w", err)
 	}
-	ftz := m.Denormals && !r.cfg.KeepDenormals
+	ftz := m.Denormals && !keepDenormals
 	if ftz {
 		// Reaches ORT's own pool threads only; the calling thread is handled in session.run.
 		if err := opts.AddSessionConfigEntry("session.set_denormal_as_zero", "1"); err != nil {

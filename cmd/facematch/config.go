@@ -12,10 +12,6 @@ import (
 	"github.com/facematch/facematch/models/decode"
 )
 
-// DefaultRecognizer is the recognizer used when none is named; bench/RESULTS.md has the
-// comparison on LFW and on the in-the-wild celebrity pairs that chose it.
-const DefaultRecognizer = models.Faceplugin512
-
 // Config is everything a model-running command needs, from flags and environment.
 type Config struct {
 	Assets     string // directory with lib/ and models/ from scripts/setup
@@ -38,7 +34,7 @@ func (c *Config) bindModelFlags(fs *flag.FlagSet, getenv func(string) string) {
 	lim := decode.DefaultLimits()
 	fs.StringVar(&c.Assets, "assets", assets, "directory holding lib/ and models/ installed by scripts/setup (env FACEMATCH_ASSETS)")
 	fs.StringVar(&c.Detector, "detector", models.YuNetS, "face detector: yunet_s, yunet_n or retinaface_mnet025")
-	fs.StringVar(&c.Recognizer, "recognizer", DefaultRecognizer, "recognizer: faceplugin512, dlib128 or fused")
+	fs.StringVar(&c.Recognizer, "recognizer", engine.DefaultRecognizer, "recognizer: faceplugin512, dlib128 or fused")
 	fs.BoolVar(&c.Flip, "flip", false, "average each face's embedding with its mirror image's (2× the cost)")
 	fs.IntVar(&c.Threads, "threads", 0, "ONNX Runtime threads per model (0: one per CPU)")
 	fs.Int64Var(&c.MaxBytes, "max-bytes", lim.MaxBytes, "largest image file accepted, in bytes")
