@@ -13,6 +13,9 @@ import (
 
 func evaluate(t *testing.T, pairsFile, root string) VerifyResult {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("accuracy evaluation skipped in -short mode (scripts/test runs it without -short)")
+	}
 	f, err := os.Open(pairsFile)
 	if err != nil {
 		t.Fatal(err)

@@ -22,6 +22,8 @@ type DetectorConfig struct {
 	// MinFaceSize drops detections whose box is narrower than this many original pixels
 	// (default 8): smaller boxes are detector noise, not faces anyone could compare.
 	MinFaceSize float32
+	// Threads overrides the runtime's intra-op thread count for this model (0: the runtime's).
+	Threads int
 }
 
 func (c *DetectorConfig) ensureDefaults() {
@@ -44,6 +46,9 @@ func (c DetectorConfig) Validate() error {
 	}
 	if c.MaxSide < 0 || (c.MaxSide > 0 && c.MaxSide < 64) {
 		errs = append(errs, fmt.Errorf("detector: MaxSide must be >= 64, got %d", c.MaxSide))
+	}
+	if c.Threads < 0 {
+		errs = append(errs, fmt.Errorf("detector: Threads must be >= 0, got %d", c.Threads))
 	}
 	if c.MinFaceSize < 0 {
 		errs = append(errs, fmt.Errorf("detector: MinFaceSize must be >= 0, got %g", c.MinFaceSize))
@@ -69,7 +74,7 @@ func (r *Runtime) Detector(name string, cfg DetectorConfig) (*Detector, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := r.openSession(m, false)
+	s, err := r.openSession(m, false, cfg.Threads)
 	if err != nil {
 		return nil, err
 	}

@@ -68,14 +68,20 @@ type RecognizerConfig struct {
 	// KeepDenormals turns off the flush-to-zero fix for models marked Denormals. It exists
 	// only so the benchmark can show what the fix is worth; vectors are the same either way.
 	KeepDenormals bool
+	// Threads overrides the runtime's intra-op thread count for this model (0: the runtime's).
+	Threads int
 }
 
 // Validate reports every problem at once.
 func (c RecognizerConfig) Validate() error {
+	var errs []error
 	if c.BatchSize < 0 || c.BatchSize > 256 {
-		return fmt.Errorf("recognizer: BatchSize must be in [0,256], got %d", c.BatchSize)
+		errs = append(errs, fmt.Errorf("recognizer: BatchSize must be in [0,256], got %d", c.BatchSize))
 	}
-	return nil
+	if c.Threads < 0 {
+		errs = append(errs, fmt.Errorf("recognizer: Threads must be >= 0, got %d", c.Threads))
+	}
+	return errors.Join(errs...)
 }
 
 // Recognizer aligns faces and turns them into embeddings. It is safe for concurrent use.
@@ -96,7 +102,7 @@ func (r *Runtime) Recognizer(name string, cfg RecognizerConfig) (*Recognizer, er
 	if err != nil {
 		return nil, err
 	}
-	s, err := r.openSession(m, cfg.KeepDenormals)
+	s, err := r.openSession(m, cfg.KeepDenormals, cfg.Threads)
 	if err != nil {
 		return nil, err
 	}

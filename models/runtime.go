@@ -33,8 +33,9 @@ type RuntimeConfig struct {
 	LibrarySHA256 string
 	// ModelDir holds the model files named by the manifests.
 	ModelDir string
-	// Threads is ONNX Runtime's intra-op thread count per session. Zero means
-	// runtime.GOMAXPROCS(0), so it follows the machine (and a container's CPU quota).
+	// Threads is ONNX Runtime's intra-op thread count per session, unless a detector's or
+	// recognizer's own config says otherwise. Zero means runtime.GOMAXPROCS(0), so it follows
+	// the machine (and a container's CPU quota).
 	Threads int
 }
 
@@ -135,7 +136,10 @@ func namesOf(role Role) string {
 }
 
 // openSession loads a verified model file into a new ONNX Runtime session.
-func (r *Runtime) openSession(m Manifest, keepDenormals bool) (*session, error) {
+func (r *Runtime) openSession(m Manifest, keepDenormals bool, threads int) (*session, error) {
+	if threads == 0 {
+		threads = r.cfg.Threads
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
@@ -150,7 +154,7 @@ func (r *Runtime) openSession(m Manifest, keepDenormals bool) (*session, error) 
 		return nil, fmt.Errorf("models: session options: %w", err)
 	}
 	defer opts.Destroy()
-	if err := opts.SetIntraOpNumThreads(r.cfg.Threads); err != nil {
+	if err := opts.SetIntraOpNumThreads(threads); err != nil {
 		return nil, fmt.Errorf("models: intra-op threads: %w", err)
 	}
 	if err := opts.SetInterOpNumThreads(1); err != nil {

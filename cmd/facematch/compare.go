@@ -42,7 +42,7 @@ func (m *Main) runCompare(ctx context.Context, args []string) error {
 	for i, file := range fs.Args() {
 		a, err := analyzeFile(ctx, p.Pipeline, file)
 		if err != nil {
-			return err
+			return fmt.Errorf("%s: %w", file, err)
 		}
 		faces[i] = a.Faces
 		if !anyAccepted(a.Faces) {

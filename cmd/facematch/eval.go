@@ -85,8 +85,11 @@ func (m *Main) runEvalVerify(ctx context.Context, args []string) error {
 
 	progress := func(done, total int, elapsed time.Duration) {
 		rate := float64(done) / elapsed.Seconds()
-		eta := time.Duration(float64(total-done)/max(rate, 1e-9)) * time.Second
-		fmt.Fprintf(m.Stderr, "eval: %d/%d images, %.1f images/s, eta %s\n", done, total, rate, eta.Round(time.Second))
+		eta := "unknown"
+		if done > 0 {
+			eta = time.Duration(float64(total-done) / rate * float64(time.Second)).Round(time.Second).String()
+		}
+		fmt.Fprintf(m.Stderr, "eval: %d/%d images, %.1f images/s, eta %s\n", done, total, rate, eta)
 	}
 	res, err := p.EvaluatePairs(ctx, set, *root, *workers, progress)
 	if err != nil {

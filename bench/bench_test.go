@@ -1,0 +1,66 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/facematch/facematch/engine"
+	"github.com/facematch/facematch/internal/testenv"
+	"github.com/facematch/facematch/models"
+)
+
+var rt *models.Runtime
+
+func TestMain(m *testing.M) {
+	if err := testenv.Check(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	var err error
+	rt, err = models.Open(models.RuntimeConfig{Library: testenv.Library(), ModelDir: testenv.ModelDir()})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	rt.Close()
+	os.Exit(code)
+}
+
+// BenchmarkPipeline times one photo from bytes to embedded faces (decode, detect, quality,
+// align, embed) with each recognizer, on one ONNX Runtime thread and on two.
+func BenchmarkPipeline(b *testing.B) {
+	photos := []struct{ name, path string }{
+		{"lfw250-1face", "lfw/Abel_Pacheco/Abel_Pacheco_0001.jpg"},
+		{"group2100-10faces", "group_photos/goface_pristin.jpg"},
+	}
+	for _, threads := range []int{1, 2} {
+		det, err := rt.Detector(models.YuNetS, models.DetectorConfig{Threads: threads})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, rec := range []string{models.Faceplugin512, models.Dlib128, models.FusedName} {
+			emb, err := rt.Embedder(rec, models.RecognizerConfig{Threads: threads})
+			if err != nil {
+				b.Fatal(err)
+			}
+			p := &engine.Pipeline{Detector: det, Embedder: emb}
+			for _, ph := range photos {
+				data, err := os.ReadFile(filepath.Join(testenv.Data(), ph.path))
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.Run(fmt.Sprintf("%s/%s/threads=%d", rec, ph.name, threads), func(b *testing.B) {
+					for b.Loop() {
+						if _, err := p.Analyze(context.Background(), data); err != nil {
+							b.Fatal(err)
+						}
+					}
+				})
+			}
+		}
+	}
+}
