@@ -7,7 +7,6 @@ import (
 	"math"
 	"testing"
 
-	"github.com/disintegration/imaging"
 	ort "github.com/yalue/onnxruntime_go"
 )
 
@@ -60,7 +59,7 @@ func BenchmarkDetect(b *testing.B) {
 					small := img
 					if long := max(img.Rect.Dx(), img.Rect.Dy()); long > 640 {
 						k := 640 / float64(long)
-						small = imaging.Resize(img, int(math.Round(float64(img.Rect.Dx())*k)), int(math.Round(float64(img.Rect.Dy())*k)), imaging.Linear)
+						small = shrinkArea(img, int(math.Round(float64(img.Rect.Dx())*k)), int(math.Round(float64(img.Rect.Dy())*k)))
 					}
 					pw, ph := (small.Rect.Dx()+31)/32*32, (small.Rect.Dy()+31)/32*32
 					data := make([]float32, 3*pw*ph)

@@ -7,7 +7,6 @@ import (
 	"image"
 	"math"
 
-	"github.com/disintegration/imaging"
 	ort "github.com/yalue/onnxruntime_go"
 )
 
@@ -104,7 +103,7 @@ func (d *Detector) Detect(ctx context.Context, img *image.NRGBA) ([]Detection, e
 		scale = float64(d.cfg.MaxSide) / float64(long)
 		sw := max(1, int(math.Round(float64(w)*scale)))
 		sh := max(1, int(math.Round(float64(h)*scale)))
-		small = imaging.Resize(img, sw, sh, imaging.Linear)
+		small = shrinkArea(img, sw, sh)
 	}
 	// Both detectors take any size that is a multiple of 32; pad right and bottom with zeros
 	// (OpenCV FaceDetectorYN does the same), which leaves coordinates unchanged.

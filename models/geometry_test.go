@@ -157,3 +157,32 @@ func TestEmbeddingSimilarityRefusesOtherModels(t *testing.T) {
 		t.Fatalf("self similarity = %g, %v", s, err)
 	}
 }
+
+func TestShrinkArea(t *testing.T) {
+	// A 4×2 image of two flat halves shrinks to 2×1 with each half's colour exactly.
+	img := image.NewNRGBA(image.Rect(0, 0, 4, 2))
+	for y := 0; y < 2; y++ {
+		for x := 0; x < 4; x++ {
+			c := color.NRGBA{10, 20, 30, 255}
+			if x >= 2 {
+				c = color.NRGBA{200, 100, 0, 255}
+			}
+			img.SetNRGBA(x, y, c)
+		}
+	}
+	out := shrinkArea(img, 2, 1)
+	if got := out.NRGBAAt(0, 0); got != (color.NRGBA{10, 20, 30, 255}) {
+		t.Fatalf("left = %v", got)
+	}
+	if got := out.NRGBAAt(1, 0); got != (color.NRGBA{200, 100, 0, 255}) {
+		t.Fatalf("right = %v", got)
+	}
+	// A 3-pixel row averaged into one pixel, rounding to nearest.
+	row := image.NewNRGBA(image.Rect(0, 0, 3, 1))
+	for x, v := range []uint8{0, 1, 1} {
+		row.SetNRGBA(x, 0, color.NRGBA{v, v, v, 255})
+	}
+	if got := shrinkArea(row, 1, 1).NRGBAAt(0, 0).R; got != 1 {
+		t.Fatalf("mean of 0,1,1 = %d, want 1 (rounded)", got)
+	}
+}

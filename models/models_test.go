@@ -87,9 +87,14 @@ func groupFaces(t *testing.T) map[string]int {
 	return want
 }
 
-// TestDetectorsFindEveryGroupFace checks every detector against the hand-counted faces. The
-// crowded selfie has two faces cut by the border, which a detector may miss. A detection that is
-// not a face must at least be refused by the sharpness gate, so only sharp detections count.
+// TestDetectorsFindEveryGroupFace checks every detector against the hand-counted faces:
+//   - every face is found as a sharp detection (the crowded selfie has two faces cut by the
+//     border, which a detector may miss);
+//   - no more detections pass the image-quality part of the default gate (sharpness ≥ 10 and
+//     frontalness ≥ 0.1) than there are faces. YuNet scores a blurred background shape 0.68 and
+//     RetinaFace a turned-away shape 0.62; the gate refuses both. It also refuses one real
+//     near-profile face (vladmandic_sample2, yaw 0.82), which is why "found" counts sharp
+//     detections only.
 func TestDetectorsFindEveryGroupFace(t *testing.T) {
 	want := groupFaces(t)
 	for _, name := range []string{YuNetS, YuNetN, RetinaFace} {
@@ -101,18 +106,22 @@ func TestDetectorsFindEveryGroupFace(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				sharp := 0
+				sharp, accepted := 0, 0
 				for _, d := range dets {
-					if Sharpness(Align(img, d.Landmarks, arcFaceTemplate, 112), 16) >= 10 {
-						sharp++
+					if Sharpness(Align(img, d.Landmarks, arcFaceTemplate, 112), 16) < 10 {
+						continue
+					}
+					sharp++
+					if EstimatePose(d.Landmarks).Frontalness >= 0.1 {
+						accepted++
 					}
 				}
 				lo := n
 				if file == "deepface_selfie-many-people.jpg" {
 					lo = n - 2
 				}
-				if sharp < lo || sharp > n {
-					t.Errorf("%s: %d sharp faces (%d detections), want %d..%d", file, sharp, len(dets), lo, n)
+				if sharp < lo || accepted > n {
+					t.Errorf("%s: %d sharp and %d accepted of %d detections, want >= %d sharp and <= %d accepted", file, sharp, accepted, len(dets), lo, n)
 				}
 			}
 		})
