@@ -160,6 +160,13 @@ func (r *Runtime) openSession(m Manifest, keepDenormals bool, threads int) (*ses
 	if err := opts.SetInterOpNumThreads(1); err != nil {
 		return nil, fmt.Errorf("models: inter-op threads: %w", err)
 	}
+	// ORT's pool threads spin for a while after each run by default. With several models run
+	// one after another (detect, then embed) on a few cores, the detector's spinning threads
+	// steal the embedder's cores: measured on 2 cores, one LFW photo took 15.7 ms with spinning
+	// and 10.6 ms on one thread (bench/RESULTS.md).
+	if err := opts.AddSessionConfigEntry("session.intra_op.allow_spinning", "0"); err != nil {
+		return nil, fmt.Errorf("models: spinning option: %w", err)
+	}
 	ftz := m.Denormals && !keepDenormals
 	if ftz {
 		// Reaches ORT's own pool threads only; the calling thread is handled in session.run.
