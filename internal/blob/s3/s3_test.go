@@ -1,0 +1,409 @@
+package s3
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+
+	"github.com/facematch/facematch/internal/blob"
+	"github.com/facematch/facematch/internal/blob/blobtest"
+)
+
+// The shared gateway that TestMain starts, with one versioned and one unversioned bucket.
+var (
+	versitygw   string // binary
+	sharedAddr  string
+	prefixCount atomic.Int64
+)
+
+const (
+	versionedBucket   = "facematch-versioned"
+	unversionedBucket = "facematch-plain"
+)
+
+func TestMain(m *testing.M) { os.Exit(runTests(m)) }
+
+func runTests(m *testing.M) int {
+	bin, err := findVersitygw()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "internal/blob/s3: %v\n", err)
+		return 1
+	}
+	versitygw = bin
+	tmp, err := os.MkdirTemp("", "facematch-s3-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(tmp)
+	if sharedAddr, err = freeAddr(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	g, err := startGateway(bin, sharedAddr, filepath.Join(tmp, "data"), filepath.Join(tmp, "versions"), filepath.Join(tmp, "versitygw.log"))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "internal/blob/s3: %v\n", err)
+		return 1
+	}
+	defer g.shutdown()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for bucket, versioned := range map[string]bool{versionedBucket: true, unversionedBucket: false} {
+		s, err := Open(ctx, testConfig(sharedAddr, bucket, ""))
+		if err == nil {
+			err = s.EnsureBucket(ctx, versioned)
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "internal/blob/s3: creating bucket %s: %v\nversitygw log:\n%s", bucket, err, g.log())
+			return 1
+		}
+	}
+	code := m.Run()
+	if code != 0 {
+		fmt.Fprintf(os.Stderr, "versitygw log (tail):\n%s\n", g.log())
+	}
+	return code
+}
+
+func testConfig(addr, bucket, prefix string) Config {
+	return Config{
+		Endpoint:  addr,
+		Bucket:    bucket,
+		Prefix:    prefix,
+		AccessKey: testAccessKey,
+		SecretKey: testSecretKey,
+	}
+}
+
+var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9_-]+`)
+
+// newStore returns a store on the shared gateway under a prefix no other test uses.
+func newStore(t *testing.T, bucket string) *Store {
+	t.Helper()
+	prefix := fmt.Sprintf("t/%s-%d", unsafeChars.ReplaceAllString(t.Name(), "_"), prefixCount.Add(1))
+	s, err := Open(t.Context(), testConfig(sharedAddr, bucket, prefix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestConformanceVersioned(t *testing.T) {
+	blobtest.RunStoreTests(t, func(t *testing.T) blob.Store { return newStore(t, versionedBucket) })
+}
+
+func TestConformanceUnversioned(t *testing.T) {
+	blobtest.RunStoreTests(t, func(t *testing.T) blob.Store { return newStore(t, unversionedBucket) })
+}
+
+// rawVersions lists every version (and delete marker) of exactly the object name.
+func rawVersions(t *testing.T, s *Store, name string) []minio.ObjectInfo {
+	t.Helper()
+	var out []minio.ObjectInfo
+	for obj := range s.client.ListObjects(t.Context(), s.bucket, minio.ListObjectsOptions{Prefix: name, WithVersions: true, Recursive: true}) {
+		if obj.Err != nil {
+			t.Fatalf("listing versions of %s: %v", name, obj.Err)
+		}
+		if obj.Key == name {
+			out = append(out, obj)
+		}
+	}
+	return out
+}
+
+// Biometric data: after Delete, no version of the object may remain in a versioned bucket,
+// delete markers included.
+func TestDeleteRemovesEveryVersion(t *testing.T) {
+	for _, bucket := range []string{versionedBucket, unversionedBucket} {
+		t.Run(bucket, func(t *testing.T) {
+			s := newStore(t, bucket)
+			ctx := t.Context()
+			put := func(key, data string) {
+				t.Helper()
+				if err := s.Put(ctx, key, strings.NewReader(data), int64(len(data))); err != nil {
+					t.Fatal(err)
+				}
+			}
+			put("faces/1.bin", "v1")
+			put("faces/1.bin", "v2")
+			// A plain S3 delete on a versioned bucket only adds a delete marker; the
+			// versions stay readable by version ID.
+			if err := s.client.RemoveObject(ctx, s.bucket, s.object("faces/1.bin"), minio.RemoveObjectOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			put("faces/1.bin", "v3")
+			put("faces/1.bin.keep", "sibling")
+			put("faces/1.bin-under/x", "below")
+			before := rawVersions(t, s, s.object("faces/1.bin"))
+			if bucket == versionedBucket && len(before) < 4 {
+				t.Fatalf("versioned bucket holds %d versions of the key, want 4 (3 puts + 1 delete marker): %+v", len(before), before)
+			}
+
+			if err := s.Delete(ctx, "faces/1.bin"); err != nil {
+				t.Fatalf("Delete: %v", err)
+			}
+			if left := rawVersions(t, s, s.object("faces/1.bin")); len(left) != 0 {
+				t.Fatalf("after Delete %d versions remain: %+v", len(left), left)
+			}
+			for _, key := range []string{"faces/1.bin.keep", "faces/1.bin-under/x"} {
+				if got := blobtest.ReadAll(t, s, key); len(got) == 0 {
+					t.Errorf("Delete removed %s too", key)
+				}
+			}
+		})
+	}
+}
+
+// The store's keys are relative: Prefix is added on the way in and removed on the way out.
+func TestPrefix(t *testing.T) {
+	ctx := t.Context()
+	s, err := Open(ctx, testConfig(sharedAddr, versionedBucket, "tenants/a/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := Open(ctx, testConfig(sharedAddr, versionedBucket, "tenants/ab"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range []*Store{s, other} {
+		if err := st.Put(ctx, "k", strings.NewReader("x"), 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.client.StatObject(ctx, versionedBucket, "tenants/a/k", minio.StatObjectOptions{}); err != nil {
+		t.Fatalf("object not stored under the prefix: %v", err)
+	}
+	infos, err := s.List(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(infos) != 1 || infos[0].Key != "k" {
+		t.Fatalf("List = %+v, want only k (not the other prefix's)", infos)
+	}
+}
+
+// Stop the server mid-test: every call fails fast with ErrUnavailable, a write cut off in the
+// middle is not half-applied, and after a restart on the same data everything written before
+// is still there.
+func TestServerDownAndBack(t *testing.T) {
+	dir := t.TempDir()
+	addr, err := freeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, versions, logPath := filepath.Join(dir, "data"), filepath.Join(dir, "versions"), filepath.Join(dir, "versitygw.log")
+	g, err := startGateway(versitygw, addr, data, versions, logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(g.shutdown)
+
+	ctx := t.Context()
+	cfg := testConfig(addr, "restart", "")
+	cfg.MaxRetries = 1
+	cfg.DialTimeout = time.Second
+	cfg.ResponseHeaderTimeout = 5 * time.Second
+	s, err := Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.EnsureBucket(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	stored := map[string][]byte{}
+	for i := range 5 {
+		key := fmt.Sprintf("seg/%d", i)
+		stored[key] = bytes.Repeat([]byte{byte('0' + i)}, 1000*(i+1))
+		if err := s.Put(ctx, key, bytes.NewReader(stored[key]), int64(len(stored[key]))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stored["seg/big"] = bytes.Repeat([]byte("old "), 1000)
+	if err := s.Put(ctx, "seg/big", bytes.NewReader(stored["seg/big"]), int64(len(stored["seg/big"]))); err != nil {
+		t.Fatal(err)
+	}
+
+	// Kill the server while a Put is streaming its body.
+	const size = 8 << 20
+	body := &killAfter{r: blobtest.SeededReader(3, size), n: 2 << 20, kill: g.kill}
+	start := time.Now()
+	err = s.Put(ctx, "seg/big", body, size)
+	if !errors.Is(err, blob.ErrUnavailable) {
+		t.Fatalf("Put cut off by a server crash = %v, want ErrUnavailable", err)
+	}
+	t.Logf("Put cut off by the crash: %v after %v", err, time.Since(start).Round(time.Millisecond))
+
+	calls := []struct {
+		op string
+		fn func(context.Context) error
+	}{
+		{"Put", func(ctx context.Context) error { return s.Put(ctx, "seg/new", strings.NewReader("new"), 3) }},
+		{"PutIfAbsent", func(ctx context.Context) error {
+			return s.PutIfAbsent(ctx, "seg/new2", strings.NewReader("new"), 3)
+		}},
+		{"Get", func(ctx context.Context) error {
+			rc, err := s.Get(ctx, "seg/0")
+			if err == nil {
+				rc.Close()
+			}
+			return err
+		}},
+		{"Delete", func(ctx context.Context) error { return s.Delete(ctx, "seg/1") }},
+		{"List", func(ctx context.Context) error { _, err := s.List(ctx, "seg/"); return err }},
+	}
+	for _, c := range calls {
+		start := time.Now()
+		err := c.fn(ctx)
+		took := time.Since(start)
+		if !errors.Is(err, blob.ErrUnavailable) {
+			t.Errorf("%s with the server down = %v, want ErrUnavailable", c.op, err)
+		}
+		if took > 3*time.Second {
+			t.Errorf("%s with the server down took %v, want a quick failure", c.op, took)
+		}
+	}
+
+	g, err = startGateway(versitygw, addr, data, versions, logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(g.shutdown)
+
+	infos, err := s.List(ctx, "")
+	if err != nil {
+		t.Fatalf("List after restart: %v", err)
+	}
+	if len(infos) != len(stored) {
+		t.Errorf("after restart List = %d objects, want %d: %+v", len(infos), len(stored), infos)
+	}
+	for key, want := range stored {
+		if got := blobtest.ReadAll(t, s, key); !bytes.Equal(got, want) {
+			t.Errorf("after restart %s = %d bytes %.20q, want %d bytes %.20q", key, len(got), got, len(want), want)
+		}
+	}
+	if err := s.Put(ctx, "seg/new", strings.NewReader("new"), 3); err != nil {
+		t.Fatalf("Put after restart: %v", err)
+	}
+}
+
+// killAfter kills the server once n bytes of the body have been read.
+type killAfter struct {
+	r    io.Reader
+	n    int64
+	kill func()
+	done bool
+}
+
+func (k *killAfter) Read(p []byte) (int, error) {
+	if k.n <= 0 && !k.done {
+		k.done = true
+		k.kill()
+	}
+	n, err := k.r.Read(p)
+	k.n -= int64(n)
+	return n, err
+}
+
+func TestConfigValidate(t *testing.T) {
+	valid := testConfig("127.0.0.1:7070", "b", "")
+	tests := []struct {
+		name  string
+		edit  func(*Config)
+		wants []string // substrings of the error; none: valid
+	}{
+		{"valid", func(*Config) {}, nil},
+		{"valid prefix", func(c *Config) { c.Prefix = "a/b/" }, nil},
+		{"empty", func(c *Config) { *c = Config{} }, []string{"endpoint is required", "bucket is required", "access key"}},
+		{"scheme", func(c *Config) { c.Endpoint = "http://x:1" }, []string{"without a scheme"}},
+		{"bad prefix", func(c *Config) { c.Prefix = "/abs" }, []string{"prefix"}},
+		{"small part", func(c *Config) { c.PartSize = 1 << 20 }, []string{"5 MiB"}},
+		{"negative", func(c *Config) { c.MaxRetries = -1; c.DialTimeout = -1 }, []string{"max retries", "timeouts"}},
+	}
+	for _, tt := range tests {
+		c := valid
+		tt.edit(&c)
+		err := c.Validate()
+		if len(tt.wants) == 0 {
+			if err != nil {
+				t.Errorf("%s: Validate() = %v, want nil", tt.name, err)
+			}
+			continue
+		}
+		if err == nil {
+			t.Errorf("%s: Validate() = nil, want %q", tt.name, tt.wants)
+			continue
+		}
+		for _, w := range tt.wants {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: Validate() = %v, want it to mention %q", tt.name, err, w)
+			}
+		}
+	}
+}
+
+func TestMapErr(t *testing.T) {
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	refused := &url.Error{Op: "Put", URL: "http://127.0.0.1:1/b/k", Err: &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}}
+	tests := []struct {
+		name string
+		ctx  context.Context
+		err  error
+		want error // sentinel; nil: none of blob's
+	}{
+		{"no such key", context.Background(), minio.ErrorResponse{Code: "NoSuchKey", StatusCode: 404}, blob.ErrNotFound},
+		{"no such version", context.Background(), minio.ErrorResponse{Code: "NoSuchVersion", StatusCode: 404}, blob.ErrNotFound},
+		{"precondition", context.Background(), minio.ErrorResponse{Code: "PreconditionFailed", StatusCode: 412}, blob.ErrExists},
+		{"412 without code", context.Background(), minio.ErrorResponse{StatusCode: 412}, blob.ErrExists},
+		{"slow down", context.Background(), minio.ErrorResponse{Code: "SlowDown", StatusCode: 503}, blob.ErrUnavailable},
+		{"500", context.Background(), minio.ErrorResponse{Code: "InternalError", StatusCode: 500}, blob.ErrUnavailable},
+		{"502 no code", context.Background(), minio.ErrorResponse{StatusCode: 502}, blob.ErrUnavailable},
+		{"wrapped response", context.Background(), fmt.Errorf("version %q: %w", "v", minio.ErrorResponse{Code: "ServiceUnavailable", StatusCode: 503}), blob.ErrUnavailable},
+		{"refused", context.Background(), refused, blob.ErrUnavailable},
+		{"reset", context.Background(), &url.Error{Op: "Get", URL: "u", Err: syscall.ECONNRESET}, blob.ErrUnavailable},
+		{"eof", context.Background(), &url.Error{Op: "Get", URL: "u", Err: io.EOF}, blob.ErrUnavailable},
+		{"timeout", context.Background(), &url.Error{Op: "Get", URL: "u", Err: timeoutErr{}}, blob.ErrUnavailable},
+		{"access denied", context.Background(), minio.ErrorResponse{Code: "AccessDenied", StatusCode: 403}, nil},
+		{"no such bucket", context.Background(), minio.ErrorResponse{Code: "NoSuchBucket", StatusCode: 404}, nil},
+		{"cancelled", cancelled, &url.Error{Op: "Get", URL: "u", Err: context.Canceled}, context.Canceled},
+		{"cancelled, other error", cancelled, refused, context.Canceled},
+	}
+	sentinels := []error{blob.ErrNotFound, blob.ErrExists, blob.ErrUnavailable, context.Canceled}
+	for _, tt := range tests {
+		got := mapErr(tt.ctx, "op", "k", tt.err)
+		if !errors.Is(got, tt.err) {
+			t.Errorf("%s: %v does not wrap the original error", tt.name, got)
+		}
+		if !strings.HasPrefix(got.Error(), "s3: op k: ") {
+			t.Errorf("%s: %q lacks the \"s3: op k: \" prefix", tt.name, got)
+		}
+		for _, s := range sentinels {
+			if errors.Is(got, s) != (s == tt.want) {
+				t.Errorf("%s: errors.Is(%v, %v) = %v", tt.name, got, s, !(s == tt.want))
+			}
+		}
+	}
+	if mapErr(context.Background(), "op", "k", nil) != nil {
+		t.Error("mapErr(nil) != nil")
+	}
+}
+
+type timeoutErr struct{}
+
+func (timeoutErr) Error() string   { return "i/o timeout" }
+func (timeoutErr) Timeout() bool   { return true }
+func (timeoutErr) Temporary() bool { return true }
