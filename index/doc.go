@@ -1,4 +1,40 @@
-// Package index will hold the vector index: a concurrency-safe, segmented wrapper over
-// coder/hnsw with its segments in object storage. It is specified by issue 3 and not built yet;
-// embeddings it will store come from package models, each tagged with its model identity.
+// Package index answers "which stored faces are most similar to this one", never loses an
+// acknowledged face, and keeps its data in object storage so that more machines can serve it.
+//
+// # Philosophy
+//
+// The embeddings are the source of truth; the graphs are derived and can always be rebuilt.
+// Every insert and delete is written to a local write-ahead log and fsynced before the call
+// returns. New faces go to a growing segment that is searched exactly; a full segment is sealed,
+// its graph built in the background, and it is written to object storage as an immutable,
+// checksummed object. A small manifest, written after the segments it names, says which
+// segments are live. Restart = latest manifest + its segments + the log since.
+//
+// # Workflow
+//
+//	Add/Delete → WAL (fsync) → growing segment / tombstone
+//	growing full → sealed (searched exactly until its graph is built)
+//	persister: build graph → put segment object → put manifest (generation n+1, create-only)
+//	           → drop the WAL files the manifest covers
+//	Compact: rewrite segments without tombstoned faces → manifest → delete the old objects
+//	Search: fan out over segments (graph or exact), filter by gallery and tombstones, merge
+//
+// # Key types
+//
+// [Index] is the whole thing; [ObjectStore] is what it needs from object storage; [Config]
+// tunes it.
+//
+// # Formats
+//
+// WAL record: u32 body length, u32 CRC-32C of body, body = u8 kind, u64 log sequence number,
+// u64 id, then for inserts u64 gallery and dim little-endian float32s. A torn or corrupt tail (a crash mid-write) ends
+// replay; everything before it was acknowledged and is kept.
+//
+// Segment object (segments/<seq>-<generation>.seg): magic "FMSEG001", u32 format version, u32
+// dim, u64 count, u64 seq, u16 model length + model identity, ids, galleries, vectors, u64
+// graph length + graph bytes, u32 CRC-32C of everything before it.
+//
+// Manifest (manifests/<generation, 20 digits>.json): the model, dim, live segments with their
+// counts, the tombstones not yet purged, and the last log sequence number it covers; a CRC-32C
+// line follows the JSON.
 package index

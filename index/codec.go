@@ -1,0 +1,174 @@
+package index
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash"
+	"hash/crc32"
+	"io"
+	"unsafe"
+)
+
+const (
+	segmentMagic   = "FMSEG001"
+	segmentVersion = 1
+	maxModelLen    = 1024
+)
+
+// ErrCorrupt means a segment object or manifest failed its checksum or structure checks.
+var ErrCorrupt = errors.New("index: corrupt data")
+
+// littleEndian is checked once: vectors are written and read as raw float32 memory, which is
+// only the documented little-endian format on little-endian CPUs (amd64, arm64).
+var littleEndian = func() bool {
+	x := uint16(1)
+	return *(*byte)(unsafe.Pointer(&x)) == 1
+}()
+
+func floatBytes(v []float32) []byte {
+	if len(v) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), 4*len(v))
+}
+
+func uint64Bytes(v []uint64) []byte {
+	if len(v) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), 8*len(v))
+}
+
+// writeSegment streams a sealed segment (and its graph, when built) to w with a trailing CRC.
+func writeSegment(w io.Writer, s *segment, model string) error {
+	if !littleEndian {
+		return errors.New("index: segment format needs a little-endian CPU")
+	}
+	crc := crc32.New(castagnoli)
+	bw := bufio.NewWriterSize(io.MultiWriter(w, crc), 1<<20)
+	var hdr bytes.Buffer
+	hdr.WriteString(segmentMagic)
+	_ = binary.Write(&hdr, binary.LittleEndian, uint32(segmentVersion))
+	_ = binary.Write(&hdr, binary.LittleEndian, uint32(s.dim))
+	_ = binary.Write(&hdr, binary.LittleEndian, uint64(s.len()))
+	_ = binary.Write(&hdr, binary.LittleEndian, s.seq)
+	_ = binary.Write(&hdr, binary.LittleEndian, uint16(len(model)))
+	hdr.WriteString(model)
+	for _, b := range [][]byte{hdr.Bytes(), uint64Bytes(s.ids), uint64Bytes(s.galleries), floatBytes(s.vectors)} {
+		if _, err := bw.Write(b); err != nil {
+			return fmt.Errorf("index: write segment: %w", err)
+		}
+	}
+	var graphBytes bytes.Buffer
+	if h := s.graph.Load(); h != nil {
+		if _, err := h.g.WriteTo(&graphBytes); err != nil {
+			return fmt.Errorf("index: write graph: %w", err)
+		}
+	}
+	var n [8]byte
+	binary.LittleEndian.PutUint64(n[:], uint64(graphBytes.Len()))
+	if _, err := bw.Write(n[:]); err != nil {
+		return fmt.Errorf("index: write segment: %w", err)
+	}
+	if _, err := bw.Write(graphBytes.Bytes()); err != nil {
+		return fmt.Errorf("index: write segment: %w", err)
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("index: write segment: %w", err)
+	}
+	var sum [4]byte
+	binary.LittleEndian.PutUint32(sum[:], crc.Sum32())
+	if _, err := w.Write(sum[:]); err != nil {
+		return fmt.Errorf("index: write segment: %w", err)
+	}
+	return nil
+}
+
+// crcReader hashes everything read through it.
+type crcReader struct {
+	r   io.Reader
+	crc hash.Hash32
+}
+
+func (c *crcReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.crc.Write(p[:n])
+	return n, err
+}
+
+// readSegment parses a segment object written by writeSegment. wantModel and wantDim must match;
+// readGraph, when not nil, rebuilds the graph from its bytes. Any damage is ErrCorrupt.
+func readSegment(r io.Reader, wantModel string, wantDim int, readGraph graphReader) (*segment, error) {
+	if !littleEndian {
+		return nil, errors.New("index: segment format needs a little-endian CPU")
+	}
+	cr := &crcReader{r: bufio.NewReaderSize(r, 1<<20), crc: crc32.New(castagnoli)}
+	corrupt := func(format string, args ...any) error {
+		return fmt.Errorf("%w: segment: %s", ErrCorrupt, fmt.Sprintf(format, args...))
+	}
+	var fixed struct {
+		Magic   [8]byte
+		Version uint32
+		Dim     uint32
+		Count   uint64
+		Seq     uint64
+		ModelN  uint16
+	}
+	if err := binary.Read(cr, binary.LittleEndian, &fixed); err != nil {
+		return nil, corrupt("header: %v", err)
+	}
+	if string(fixed.Magic[:]) != segmentMagic || fixed.Version != segmentVersion {
+		return nil, corrupt("magic %q version %d", fixed.Magic[:], fixed.Version)
+	}
+	if int(fixed.Dim) != wantDim || fixed.ModelN > maxModelLen {
+		return nil, corrupt("dim %d (want %d), model length %d", fixed.Dim, wantDim, fixed.ModelN)
+	}
+	model := make([]byte, fixed.ModelN)
+	if _, err := io.ReadFull(cr, model); err != nil {
+		return nil, corrupt("model: %v", err)
+	}
+	if string(model) != wantModel {
+		return nil, fmt.Errorf("%w: segment holds model %q, index is %q", ErrModelMismatch, model, wantModel)
+	}
+	// Bound the allocation by what a segment can hold before trusting the count.
+	if fixed.Count > 1<<28 {
+		return nil, corrupt("count %d", fixed.Count)
+	}
+	n := int(fixed.Count)
+	s := &segment{seq: fixed.Seq, dim: wantDim, ids: make([]uint64, n), galleries: make([]uint64, n), vectors: make([]float32, n*wantDim)}
+	for _, b := range [][]byte{uint64Bytes(s.ids), uint64Bytes(s.galleries), floatBytes(s.vectors)} {
+		if _, err := io.ReadFull(cr, b); err != nil {
+			return nil, corrupt("body: %v", err)
+		}
+	}
+	var glen uint64
+	if err := binary.Read(cr, binary.LittleEndian, &glen); err != nil {
+		return nil, corrupt("graph length: %v", err)
+	}
+	if glen > 1<<34 {
+		return nil, corrupt("graph length %d", glen)
+	}
+	graphBytes := make([]byte, glen)
+	if _, err := io.ReadFull(cr, graphBytes); err != nil {
+		return nil, corrupt("graph: %v", err)
+	}
+	want := cr.crc.Sum32()
+	var sum [4]byte
+	if _, err := io.ReadFull(cr.r, sum[:]); err != nil {
+		return nil, corrupt("checksum: %v", err)
+	}
+	if got := binary.LittleEndian.Uint32(sum[:]); got != want {
+		return nil, corrupt("checksum %08x, computed %08x", got, want)
+	}
+	if glen > 0 && readGraph != nil {
+		g, err := readGraph(bytes.NewReader(graphBytes), s.vectors, wantDim)
+		if err != nil {
+			return nil, corrupt("graph: %v", err)
+		}
+		s.graph.Store(&graphHandle{g: g})
+	}
+	return s, nil
+}

@@ -1,0 +1,168 @@
+package index
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/facematch/facematch/internal/blob/local"
+)
+
+// The crash test re-runs this test binary as a child that inserts faces and prints each
+// acknowledged id; the parent kills it with SIGKILL at a random moment, reopens the index and
+// checks that every acknowledged face is there, bit for bit.
+const crashChildEnv = "FACEMATCH_INDEX_CRASH_CHILD"
+
+func vectorFor(id uint64) []float32 {
+	return unitVector(rand.New(rand.NewPCG(id, 99)), 32)
+}
+
+func crashConfig(dir string) (Config, error) {
+	store, err := local.Open(filepath.Join(dir, "blobs"))
+	if err != nil {
+		return Config{}, err
+	}
+	return Config{Dir: filepath.Join(dir, "wal"), Store: store, Prefix: "index/crash", Model: testModel, Dim: 32, SegmentSize: 150}, nil
+}
+
+// TestCrashChild is the child's body; it does nothing in a normal run.
+func TestCrashChild(t *testing.T) {
+	dir := os.Getenv(crashChildEnv)
+	if dir == "" {
+		t.Skip("runs only as the crash test's child process")
+	}
+	cfg, err := crashConfig(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix, err := Open(context.Background(), cfg)
+	if err != nil {
+		fmt.Println("open error:", err)
+		os.Exit(3)
+	}
+	start, _ := strconv.ParseUint(os.Getenv(crashChildEnv+"_START"), 10, 64)
+	out := bufio.NewWriter(os.Stdout)
+	for id := start; ; id += 3 {
+		batch := []Entry{{ID: id, Gallery: id % 5, Vector: vectorFor(id)}, {ID: id + 1, Gallery: (id + 1) % 5, Vector: vectorFor(id + 1)}, {ID: id + 2, Gallery: (id + 2) % 5, Vector: vectorFor(id + 2)}}
+		if err := ix.Add(context.Background(), testModel, batch); err != nil {
+			fmt.Fprintln(out, "add error:", err)
+			out.Flush()
+			os.Exit(4)
+		}
+		if id%30 == 0 {
+			if err := ix.Delete(context.Background(), id); err != nil {
+				fmt.Fprintln(out, "delete error:", err)
+				out.Flush()
+				os.Exit(5)
+			}
+			fmt.Fprintf(out, "deleted %d\n", id)
+		}
+		fmt.Fprintf(out, "acked %d\n", id+2)
+		out.Flush()
+	}
+}
+
+func TestCrashRecovery(t *testing.T) {
+	if testing.Short() {
+		t.Skip("crash test skipped in -short mode")
+	}
+	dir := t.TempDir()
+	r := rand.New(rand.NewPCG(2026, 11))
+	acked := map[uint64]bool{} // id → deleted?
+	next := uint64(0)
+	for round := 0; round < 20; round++ {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.v=false")
+		cmd.Env = append(os.Environ(), crashChildEnv+"="+dir, fmt.Sprintf("%s_START=%d", crashChildEnv, next))
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		lines := make(chan string, 1024)
+		go func() {
+			sc := bufio.NewScanner(stdout)
+			for sc.Scan() {
+				lines <- sc.Text()
+			}
+			close(lines)
+		}()
+		// Kill between 50 and 800 ms in: sometimes mid-WAL-append, sometimes mid-segment upload.
+		time.Sleep(time.Duration(50+r.IntN(750)) * time.Millisecond)
+		cmd.Process.Signal(syscall.SIGKILL)
+		for line := range lines {
+			switch {
+			case strings.HasPrefix(line, "acked "):
+				last, _ := strconv.ParseUint(strings.TrimPrefix(line, "acked "), 10, 64)
+				for id := last - 2; id <= last; id++ {
+					if _, seen := acked[id]; !seen {
+						acked[id] = false
+					}
+				}
+				next = max(next, last+1)
+			case strings.HasPrefix(line, "deleted "):
+				id, _ := strconv.ParseUint(strings.TrimPrefix(line, "deleted "), 10, 64)
+				acked[id] = true
+			case strings.Contains(line, "error"):
+				t.Fatalf("round %d: child: %s", round, line)
+			}
+		}
+		cmd.Wait()
+		// The child may have added a batch it never got to acknowledge: skip past its ids.
+		next = (next/3 + 10) * 3
+
+		cfg, err := crashConfig(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ix, err := Open(context.Background(), cfg)
+		if err != nil {
+			t.Fatalf("round %d: reopen after SIGKILL: %v", round, err)
+		}
+		present := map[uint64][]float32{}
+		ix.forEachLive(func(id, _ uint64, v []float32) { present[id] = v })
+		for id, deleted := range acked {
+			v, found := present[id]
+			if found == deleted {
+				ix.Close()
+				t.Fatalf("round %d: face %d (deleted=%v) found=%v after SIGKILL", round, id, deleted, found)
+			}
+			if found && !equalVectors(v, vectorFor(id)) {
+				ix.Close()
+				t.Fatalf("round %d: face %d came back with a different vector", round, id)
+			}
+		}
+		if len(present) != ix.Len() {
+			t.Fatalf("round %d: %d live faces listed, Len says %d", round, len(present), ix.Len())
+		}
+		if err := ix.Close(); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("round %d: %d acknowledged faces all present after SIGKILL", round, len(acked))
+	}
+	if len(acked) < 300 {
+		t.Fatalf("only %d faces acknowledged over 20 rounds: the test did not exercise sealing", len(acked))
+	}
+}
+
+func equalVectors(a, b []float32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,608 @@
+package index
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"runtime"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/facematch/facematch/internal/blob"
+)
+
+var (
+	ErrDimension        = errors.New("index: wrong vector dimension")
+	ErrModelMismatch    = errors.New("index: embedding from another model")
+	ErrInvalidVector    = errors.New("index: vector has NaN or infinite values")
+	ErrExists           = errors.New("index: id already present")
+	ErrNotFound         = errors.New("index: id not found")
+	ErrClosed           = errors.New("index: closed")
+	ErrConcurrentWriter = errors.New("index: another process writes this index")
+)
+
+// ObjectStore is what the index needs from object storage (internal/blob provides it): put,
+// create-only put, get, delete every version, list. Implementations are safe for concurrent use.
+type ObjectStore interface {
+	Put(ctx context.Context, key string, r io.Reader, size int64) error
+	PutIfAbsent(ctx context.Context, key string, r io.Reader, size int64) error
+	Get(ctx context.Context, key string) (io.ReadCloser, error)
+	Delete(ctx context.Context, key string) error
+	List(ctx context.Context, prefix string) ([]blob.ObjectInfo, error)
+}
+
+// annGraph is what a sealed segment needs from an approximate nearest-neighbour graph: search
+// by dot product over the segment's own vectors (results are positions in the segment) and
+// serialisation. Package index/graph provides two implementations.
+type annGraph interface {
+	Search(query []float32, k, ef int) ([]neighbor, error)
+	WriteTo(w io.Writer) (int64, error)
+}
+
+// GraphBuilder builds a graph over a sealed segment's vectors (n×dim, row-major).
+type GraphBuilder func(ctx context.Context, vectors []float32, dim int) (annGraph, error)
+
+type graphReader func(r io.Reader, vectors []float32, dim int) (annGraph, error)
+
+// Config configures [Open]. Zero values mean the defaults.
+type Config struct {
+	// Dir is a local directory for the write-ahead log. It must be on local disk: an insert is
+	// acknowledged when its record is fsynced there.
+	Dir string
+	// Store holds segments and manifests; Prefix is the key prefix inside it (e.g. "index/main").
+	Store  ObjectStore
+	Prefix string
+	// Model is the embedding model identity; vectors of any other model are refused.
+	Model string
+	Dim   int
+	// SegmentSize is the number of faces after which the growing segment is sealed (default
+	// 100,000: exact search over a growing segment that size costs ~26 ms on one core).
+	SegmentSize int
+	// EfSearch is the graph search breadth (default 96).
+	EfSearch int
+	// Graph builds and reads graphs for sealed segments; nil searches sealed segments exactly.
+	Graph *GraphKind
+	// Logger receives operational events (never vectors). Default: slog.Default().
+	Logger *slog.Logger
+}
+
+// GraphKind pairs a builder with its reader.
+type GraphKind struct {
+	Name  string
+	Build GraphBuilder
+	Read  graphReader
+}
+
+// Validate reports every problem at once.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Dir == "" {
+		errs = append(errs, errors.New("index: Dir is required"))
+	}
+	if c.Store == nil {
+		errs = append(errs, errors.New("index: Store is required"))
+	}
+	if c.Model == "" {
+		errs = append(errs, errors.New("index: Model is required"))
+	}
+	if c.Dim < 1 || c.Dim > 4096 {
+		errs = append(errs, fmt.Errorf("index: Dim must be in [1,4096], got %d", c.Dim))
+	}
+	if c.SegmentSize < 0 || c.EfSearch < 0 {
+		errs = append(errs, errors.New("index: SegmentSize and EfSearch must be >= 0"))
+	}
+	return errors.Join(errs...)
+}
+
+// Entry is one face to index.
+type Entry struct {
+	ID      uint64 // unique for the index's life: IDs are never reused
+	Gallery uint64
+	Vector  []float32 // L2-normalised
+}
+
+// Index is a segmented vector index. It is safe for concurrent use: searches run in parallel
+// with each other and with inserts; inserts and deletes are serialised by the WAL.
+type Index struct {
+	cfg Config
+	log *slog.Logger
+
+	// mu guards everything below it. Add and Delete take it for writing (WAL append and apply,
+	// so the log order is the apply order); Search takes it for reading only long enough to copy
+	// segment views, then searches without it.
+	mu        sync.RWMutex
+	closed    bool
+	lsn       uint64
+	live      map[uint64]struct{}
+	growing   *segment
+	sealed    []*segment // in seal order; persisted ones have a key
+	lastLSNs  map[*segment]uint64
+	nextSeq   uint64
+	wal       *wal
+	walMaxLSN map[uint64]uint64 // WAL file number → highest LSN in it
+	persisted manifest          // the last manifest written or loaded
+	// tombstones maps deleted ids still present in a segment to the LSN of their delete. It is
+	// copy-on-write: searches load it without a lock.
+	tombstones atomic.Pointer[map[uint64]uint64]
+
+	// The persister goroutine is owned by the Index: started by Open, stopped by Close.
+	wake     chan struct{}
+	compactC chan chan error
+	stop     context.CancelFunc
+	done     chan struct{}
+	lastErr  atomic.Pointer[error]
+}
+
+func (c *Config) ensureDefaults() {
+	if c.SegmentSize == 0 {
+		c.SegmentSize = 100_000
+	}
+	if c.EfSearch == 0 {
+		c.EfSearch = 96
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Open loads the latest manifest and its segments from the store, replays the local WAL and
+// starts the background persister.
+func Open(ctx context.Context, cfg Config) (*Index, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg.ensureDefaults()
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("index: %w", err)
+	}
+	ix := &Index{
+		cfg: cfg, log: cfg.Logger.With("component", "index"),
+		live: map[uint64]struct{}{}, lastLSNs: map[*segment]uint64{}, walMaxLSN: map[uint64]uint64{},
+		wake: make(chan struct{}, 1), compactC: make(chan chan error), done: make(chan struct{}),
+	}
+	empty := map[uint64]uint64{}
+	ix.tombstones.Store(&empty)
+	start := time.Now()
+	if err := ix.load(ctx); err != nil {
+		return nil, err
+	}
+	if err := ix.replay(); err != nil {
+		return nil, err
+	}
+	nums, err := walFiles(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	next := uint64(1)
+	if len(nums) > 0 {
+		next = nums[len(nums)-1] + 1
+	}
+	if ix.wal, err = openWAL(cfg.Dir, next, cfg.Dim); err != nil {
+		return nil, err
+	}
+	ix.log.Info("index opened", "faces", len(ix.live), "segments", len(ix.sealed), "growing", ix.growing.len(),
+		"tombstones", len(*ix.tombstones.Load()), "elapsed", time.Since(start))
+	pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	ix.stop = cancel
+	go ix.persistLoop(pctx)
+	ix.signal()
+	return ix, nil
+}
+
+// load reads the latest manifest and its segments.
+func (ix *Index) load(ctx context.Context) error {
+	m, _, err := latestManifest(ctx, ix.cfg.Store, ix.cfg.Prefix)
+	if err != nil {
+		return err
+	}
+	if m == nil {
+		m = &manifest{Format: manifestFormat, Model: ix.cfg.Model, Dim: ix.cfg.Dim}
+	}
+	if m.Model != ix.cfg.Model || m.Dim != ix.cfg.Dim {
+		return fmt.Errorf("%w: stored index is %s (%d-d), configured %s (%d-d)", ErrModelMismatch, m.Model, m.Dim, ix.cfg.Model, ix.cfg.Dim)
+	}
+	ix.persisted = *m
+	ix.lsn = m.CoveredLSN
+	ix.nextSeq = m.NextSeq
+	segs := make([]*segment, len(m.Segments))
+	var wg sync.WaitGroup
+	errs := make([]error, len(m.Segments))
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for i, ms := range m.Segments {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			segs[i], errs[i] = ix.readSegment(ctx, ms)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	ts := map[uint64]uint64{}
+	for _, id := range m.Tombstones {
+		ts[id] = m.CoveredLSN
+	}
+	for _, s := range segs {
+		for _, id := range s.ids {
+			if _, dead := ts[id]; !dead {
+				ix.live[id] = struct{}{}
+			}
+		}
+		ix.lastLSNs[s] = m.CoveredLSN
+	}
+	ix.sealed = segs
+	ix.tombstones.Store(&ts)
+	ix.growing = newSegment(ix.nextSeq, ix.cfg.Dim)
+	ix.nextSeq++
+	return nil
+}
+
+func (ix *Index) readSegment(ctx context.Context, ms manifestSegment) (*segment, error) {
+	rc, err := ix.cfg.Store.Get(ctx, ms.Key)
+	if err != nil {
+		return nil, fmt.Errorf("index: segment %s: %w", ms.Key, err)
+	}
+	defer rc.Close()
+	var read graphReader
+	if ix.cfg.Graph != nil {
+		read = ix.cfg.Graph.Read
+	}
+	s, err := readSegment(rc, ix.cfg.Model, ix.cfg.Dim, read)
+	if err != nil {
+		return nil, fmt.Errorf("index: segment %s: %w", ms.Key, err)
+	}
+	if s.len() != ms.Count || s.seq != ms.Seq {
+		return nil, fmt.Errorf("index: segment %s: %w: holds %d faces (seq %d), manifest says %d (seq %d)", ms.Key, ErrCorrupt, s.len(), s.seq, ms.Count, ms.Seq)
+	}
+	s.key = ms.Key
+	return s, nil
+}
+
+// replay applies every WAL record after the manifest's covered LSN, in order.
+func (ix *Index) replay() error {
+	nums, err := walFiles(ix.cfg.Dir)
+	if err != nil {
+		return err
+	}
+	covered := ix.persisted.CoveredLSN
+	for _, num := range nums {
+		var maxLSN uint64
+		_, err := replayWAL(ix.cfg.Dir, num, ix.cfg.Dim, func(r record) error {
+			maxLSN = max(maxLSN, r.lsn)
+			if r.lsn <= covered {
+				return nil
+			}
+			ix.lsn = max(ix.lsn, r.lsn)
+			ix.apply(r)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		ix.walMaxLSN[num] = maxLSN
+	}
+	return nil
+}
+
+// apply changes the in-memory state for one logged record. The caller holds mu for writing.
+func (ix *Index) apply(r record) {
+	switch r.kind {
+	case recInsert:
+		ix.growing.add(r.id, r.gallery, r.vector)
+		ix.live[r.id] = struct{}{}
+		if ix.growing.len() >= ix.cfg.SegmentSize {
+			ix.seal()
+		}
+	case recDelete:
+		delete(ix.live, r.id)
+		old := *ix.tombstones.Load()
+		ts := make(map[uint64]uint64, len(old)+1)
+		for k, v := range old {
+			ts[k] = v
+		}
+		ts[r.id] = r.lsn
+		ix.tombstones.Store(&ts)
+	}
+}
+
+// seal freezes the growing segment, dropping faces deleted while it grew (their delete records
+// stay in the WAL until a manifest covers them), and starts a new one. The caller holds mu.
+func (ix *Index) seal() {
+	g := ix.growing
+	ts := *ix.tombstones.Load()
+	s := newSegment(g.seq, g.dim)
+	purged := 0
+	for i, id := range g.ids {
+		if _, dead := ts[id]; dead {
+			purged++
+			continue
+		}
+		s.add(id, g.galleries[i], g.vectors[i*g.dim:(i+1)*g.dim])
+	}
+	if purged > 0 {
+		rest := make(map[uint64]uint64, len(ts))
+		for id, lsn := range ts {
+			rest[id] = lsn
+		}
+		for _, id := range g.ids {
+			delete(rest, id)
+		}
+		ix.tombstones.Store(&rest)
+	}
+	ix.sealed = append(ix.sealed, s)
+	ix.lastLSNs[s] = ix.lsn
+	ix.growing = newSegment(ix.nextSeq, ix.cfg.Dim)
+	ix.nextSeq++
+	// Start a new WAL file, so the one holding this segment's records can be dropped once a
+	// manifest covers them. (During replay there is no open file yet.)
+	if ix.wal != nil {
+		if nw, err := openWAL(ix.cfg.Dir, ix.wal.num+1, ix.cfg.Dim); err == nil {
+			ix.wal.close()
+			ix.wal = nw
+		} else {
+			ix.log.Warn("rotating wal", "err", err)
+		}
+	}
+	ix.signal()
+}
+
+func (ix *Index) signal() {
+	select {
+	case ix.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (ix *Index) checkVector(model string, v []float32) error {
+	if model != ix.cfg.Model {
+		return fmt.Errorf("%w: got %s, index holds %s", ErrModelMismatch, model, ix.cfg.Model)
+	}
+	if len(v) != ix.cfg.Dim {
+		return fmt.Errorf("%w: got %d, want %d", ErrDimension, len(v), ix.cfg.Dim)
+	}
+	for _, x := range v {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return ErrInvalidVector
+		}
+	}
+	return nil
+}
+
+// Add indexes faces of the given model. When it returns nil, every entry is durable (fsynced to
+// the WAL) and visible to searches. Either all entries are added or none.
+func (ix *Index) Add(ctx context.Context, model string, entries []Entry) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	seen := make(map[uint64]struct{}, len(entries))
+	for _, e := range entries {
+		if err := ix.checkVector(model, e.Vector); err != nil {
+			return fmt.Errorf("face %d: %w", e.ID, err)
+		}
+		if _, dup := seen[e.ID]; dup {
+			return fmt.Errorf("%w: %d appears twice in one batch", ErrExists, e.ID)
+		}
+		seen[e.ID] = struct{}{}
+	}
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if ix.closed {
+		return ErrClosed
+	}
+	ts := *ix.tombstones.Load()
+	for _, e := range entries {
+		_, isLive := ix.live[e.ID]
+		_, isDead := ts[e.ID]
+		if isLive || isDead {
+			return fmt.Errorf("%w: %d", ErrExists, e.ID)
+		}
+	}
+	recs := make([]record, len(entries))
+	for i, e := range entries {
+		recs[i] = record{kind: recInsert, lsn: ix.lsn + uint64(i) + 1, id: e.ID, gallery: e.Gallery, vector: e.Vector}
+	}
+	if err := ix.appendWAL(recs); err != nil {
+		return err
+	}
+	for _, r := range recs {
+		ix.lsn = r.lsn // apply copies the vector: the caller may reuse its slices
+		ix.apply(r)
+	}
+	return nil
+}
+
+// Delete removes faces. When it returns nil the deletion is durable; searches never return the
+// faces again, and their vectors leave object storage at the next compaction.
+func (ix *Index) Delete(ctx context.Context, ids ...uint64) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if ix.closed {
+		return ErrClosed
+	}
+	for _, id := range ids {
+		if _, ok := ix.live[id]; !ok {
+			return fmt.Errorf("%w: %d", ErrNotFound, id)
+		}
+	}
+	recs := make([]record, len(ids))
+	for i, id := range ids {
+		recs[i] = record{kind: recDelete, lsn: ix.lsn + uint64(i) + 1, id: id}
+	}
+	if err := ix.appendWAL(recs); err != nil {
+		return err
+	}
+	for _, r := range recs {
+		ix.lsn = r.lsn
+		ix.apply(r)
+	}
+	return nil
+}
+
+func (ix *Index) appendWAL(recs []record) error {
+	if err := ix.wal.append(recs); err != nil {
+		// The file may now end in a partial record; a later append after it would be lost at
+		// replay. Start a new file: replay truncates the torn tail of this one.
+		ix.log.Error("wal append failed", "err", err)
+		if nw, oerr := openWAL(ix.cfg.Dir, ix.wal.num+1, ix.cfg.Dim); oerr == nil {
+			ix.wal.close()
+			ix.wal = nw
+		}
+		return err
+	}
+	ix.walMaxLSN[ix.wal.num] = recs[len(recs)-1].lsn
+	return nil
+}
+
+// Len is the number of live (not deleted) faces.
+func (ix *Index) Len() int {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return len(ix.live)
+}
+
+// Filter restricts a search; the zero value matches every face.
+type Filter struct {
+	Galleries []uint64 // only faces of these galleries (none: all)
+}
+
+// Search returns the k most similar live faces to query, best first. The query must come from
+// the index's model.
+func (ix *Index) Search(ctx context.Context, model string, query []float32, k int, f Filter) ([]Hit, error) {
+	if err := ix.checkVector(model, query); err != nil {
+		return nil, err
+	}
+	if k < 1 {
+		return nil, fmt.Errorf("index: k must be >= 1, got %d", k)
+	}
+	ix.mu.RLock()
+	if ix.closed {
+		ix.mu.RUnlock()
+		return nil, ErrClosed
+	}
+	views := make([]*segment, 0, len(ix.sealed)+1)
+	for _, s := range ix.sealed {
+		views = append(views, s.view())
+	}
+	views = append(views, ix.growing.view())
+	ix.mu.RUnlock()
+	ts := *ix.tombstones.Load()
+
+	var galleries map[uint64]struct{}
+	if len(f.Galleries) > 0 {
+		galleries = make(map[uint64]struct{}, len(f.Galleries))
+		for _, g := range f.Galleries {
+			galleries[g] = struct{}{}
+		}
+	}
+	ok := func(id, gallery uint64) bool {
+		if _, dead := ts[id]; dead {
+			return false
+		}
+		if galleries != nil {
+			_, in := galleries[gallery]
+			return in
+		}
+		return true
+	}
+	results := make([][]Hit, len(views))
+	errs := make([]error, len(views))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for i, s := range views {
+		if s.len() == 0 {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			if ctx.Err() != nil {
+				errs[i] = ctx.Err()
+				return
+			}
+			results[i], errs[i] = ix.searchSegment(s, query, k, galleries != nil, ok)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	var all []Hit
+	for _, r := range results {
+		all = append(all, r...)
+	}
+	sort.Slice(all, func(i, j int) bool {
+		if all[i].Similarity != all[j].Similarity {
+			return all[i].Similarity > all[j].Similarity
+		}
+		return all[i].ID < all[j].ID
+	})
+	if len(all) > k {
+		all = all[:k]
+	}
+	return all, nil
+}
+
+// searchSegment searches one segment: by graph when it has one, exactly otherwise. With a
+// gallery filter the graph results are filtered afterwards; when too few survive (a selective
+// filter), the segment is scanned exactly, which is cheap for the few faces that match.
+func (ix *Index) searchSegment(s *segment, query []float32, k int, filtered bool, ok accept) ([]Hit, error) {
+	h := s.graph.Load()
+	if h == nil {
+		return s.searchExact(query, k, ok), nil
+	}
+	want := k
+	if filtered {
+		want = 4 * k
+	}
+	ef := max(ix.cfg.EfSearch, want)
+	ns, err := h.g.Search(query, want, ef)
+	if err != nil {
+		return nil, err
+	}
+	hits := make([]Hit, 0, k)
+	for _, n := range ns {
+		id, gallery := s.ids[n.ID], s.galleries[n.ID]
+		if !ok(id, gallery) {
+			continue
+		}
+		// The graph scored with the same full-precision vectors; the exact re-rank is this
+		// dot product, recomputed here so every segment's scores come from one function.
+		hits = append(hits, Hit{ID: id, Gallery: gallery, Similarity: dot(query, s.vectors[int(n.ID)*s.dim:(int(n.ID)+1)*s.dim])})
+		if len(hits) == k {
+			break
+		}
+	}
+	if len(hits) < k && len(ns) > len(hits) {
+		return s.searchExact(query, k, ok), nil
+	}
+	return hits, nil
+}
+
+// forEachLive calls fn for every live face, sealed segments first. It holds the read lock
+// throughout, so fn must not call back into the index.
+func (ix *Index) forEachLive(fn func(id, gallery uint64, vector []float32)) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	ts := *ix.tombstones.Load()
+	for _, s := range append(ix.sealed[:len(ix.sealed):len(ix.sealed)], ix.growing) {
+		for i, id := range s.ids {
+			if _, dead := ts[id]; !dead {
+				fn(id, s.galleries[i], s.vectors[i*s.dim:(i+1)*s.dim])
+			}
+		}
+	}
+}

@@ -1,0 +1,384 @@
+package index
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"testing"
+
+	"github.com/facematch/facematch/internal/blob/local"
+)
+
+const testModel = "test-model@000000000000"
+
+func unitVector(r *rand.Rand, dim int) []float32 {
+	v := make([]float32, dim)
+	var ss float64
+	for i := range v {
+		x := r.NormFloat64()
+		v[i] = float32(x)
+		ss += x * x
+	}
+	inv := float32(1 / math.Sqrt(ss))
+	for i := range v {
+		v[i] *= inv
+	}
+	return v
+}
+
+type testIndex struct {
+	*Index
+	cfg Config
+}
+
+func openTest(t *testing.T, dir string, segmentSize int, graph *GraphKind) *testIndex {
+	t.Helper()
+	store, err := local.Open(filepath.Join(dir, "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Dir: filepath.Join(dir, "wal"), Store: store, Prefix: "index/test", Model: testModel, Dim: 32,
+		SegmentSize: segmentSize, Graph: graph}
+	ix, err := Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ix.Close() })
+	return &testIndex{ix, cfg}
+}
+
+func entries(r *rand.Rand, from, n int, gallery uint64) []Entry {
+	out := make([]Entry, n)
+	for i := range out {
+		out[i] = Entry{ID: uint64(from + i), Gallery: gallery, Vector: unitVector(r, 32)}
+	}
+	return out
+}
+
+// exactTop is the brute-force answer the index must match.
+func exactTop(all map[uint64]Entry, q []float32, k int, galleries ...uint64) []uint64 {
+	type scored struct {
+		id  uint64
+		sim float32
+	}
+	var s []scored
+	for id, e := range all {
+		if len(galleries) > 0 && e.Gallery != galleries[0] {
+			continue
+		}
+		s = append(s, scored{id, dot(q, e.Vector)})
+	}
+	sort.Slice(s, func(i, j int) bool {
+		if s[i].sim != s[j].sim {
+			return s[i].sim > s[j].sim
+		}
+		return s[i].id < s[j].id
+	})
+	var ids []uint64
+	for i := 0; i < k && i < len(s); i++ {
+		ids = append(ids, s[i].id)
+	}
+	return ids
+}
+
+func hitIDs(h []Hit) []uint64 {
+	var ids []uint64
+	for _, x := range h {
+		ids = append(ids, x.ID)
+	}
+	return ids
+}
+
+func equalIDs(a, b []uint64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestAddSearchDeleteExact(t *testing.T) {
+	ctx := context.Background()
+	ix := openTest(t, t.TempDir(), 50, nil)
+	r := rand.New(rand.NewPCG(1, 2))
+	all := map[uint64]Entry{}
+	for batch := 0; batch < 6; batch++ {
+		es := entries(r, batch*40, 40, uint64(batch%2))
+		if err := ix.Add(ctx, testModel, es); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range es {
+			all[e.ID] = e
+		}
+	}
+	if err := ix.Delete(ctx, 3, 77, 199); err != nil {
+		t.Fatal(err)
+	}
+	delete(all, 3)
+	delete(all, 77)
+	delete(all, 199)
+	if ix.Len() != len(all) {
+		t.Fatalf("Len = %d, want %d", ix.Len(), len(all))
+	}
+	for q := 0; q < 20; q++ {
+		query := unitVector(r, 32)
+		hits, err := ix.Search(ctx, testModel, query, 10, Filter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := exactTop(all, query, 10); !equalIDs(hitIDs(hits), want) {
+			t.Fatalf("query %d: got %v, want %v", q, hitIDs(hits), want)
+		}
+		hits, err = ix.Search(ctx, testModel, query, 5, Filter{Galleries: []uint64{1}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := exactTop(all, query, 5, 1); !equalIDs(hitIDs(hits), want) {
+			t.Fatalf("gallery 1: got %v, want %v", hitIDs(hits), want)
+		}
+	}
+	// The face itself is its own best match, with similarity 1.
+	hits, err := ix.Search(ctx, testModel, all[5].Vector, 1, Filter{})
+	if err != nil || hits[0].ID != 5 || math.Abs(float64(hits[0].Similarity)-1) > 1e-5 {
+		t.Fatalf("self search = %+v, %v", hits, err)
+	}
+}
+
+func TestRefusals(t *testing.T) {
+	ctx := context.Background()
+	ix := openTest(t, t.TempDir(), 100, nil)
+	r := rand.New(rand.NewPCG(3, 4))
+	if err := ix.Add(ctx, testModel, entries(r, 0, 3, 0)); err != nil {
+		t.Fatal(err)
+	}
+	nan := unitVector(r, 32)
+	nan[4] = float32(math.NaN())
+	tests := []struct {
+		name string
+		err  error
+		want error
+	}{
+		{"other model", ix.Add(ctx, "other@1", entries(r, 10, 1, 0)), ErrModelMismatch},
+		{"wrong dimension", ix.Add(ctx, testModel, []Entry{{ID: 11, Vector: make([]float32, 31)}}), ErrDimension},
+		{"NaN", ix.Add(ctx, testModel, []Entry{{ID: 12, Vector: nan}}), ErrInvalidVector},
+		{"duplicate id", ix.Add(ctx, testModel, entries(r, 1, 1, 0)), ErrExists},
+		{"duplicate in batch", ix.Add(ctx, testModel, []Entry{{ID: 20, Vector: nan[:0]}}), ErrDimension},
+		{"delete unknown", ix.Delete(ctx, 999), ErrNotFound},
+		{"search other model", func() error { _, err := ix.Search(ctx, "other@1", unitVector(r, 32), 1, Filter{}); return err }(), ErrModelMismatch},
+		{"search wrong dim", func() error { _, err := ix.Search(ctx, testModel, make([]float32, 8), 1, Filter{}); return err }(), ErrDimension},
+	}
+	for _, tc := range tests {
+		if !errors.Is(tc.err, tc.want) {
+			t.Errorf("%s: err = %v, want %v", tc.name, tc.err, tc.want)
+		}
+	}
+	// A refused batch adds nothing.
+	bad := entries(r, 30, 2, 0)
+	bad[1].Vector = nan
+	if err := ix.Add(ctx, testModel, bad); err == nil || ix.Len() != 3 {
+		t.Fatalf("half-bad batch: err %v, Len %d; want an error and 3", err, ix.Len())
+	}
+	// A deleted id cannot come back.
+	if err := ix.Delete(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := ix.Add(ctx, testModel, entries(r, 0, 1, 0)); !errors.Is(err, ErrExists) {
+		t.Fatalf("re-adding a deleted id: %v", err)
+	}
+}
+
+// TestRestartKeepsEverything: sealed segments go to object storage, the rest is replayed from
+// the WAL; after a restart the index answers exactly as before.
+func TestRestartKeepsEverything(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	ix := openTest(t, dir, 64, nil)
+	r := rand.New(rand.NewPCG(5, 6))
+	all := map[uint64]Entry{}
+	for i := 0; i < 5; i++ {
+		es := entries(r, i*50, 50, 7)
+		if err := ix.Add(ctx, testModel, es); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range es {
+			all[e.ID] = e
+		}
+	}
+	if err := ix.Delete(ctx, 10, 130, 249); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []uint64{10, 130, 249} {
+		delete(all, id)
+	}
+	if err := ix.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	queries := make([][]float32, 10)
+	before := make([][]uint64, 10)
+	for i := range queries {
+		queries[i] = unitVector(r, 32)
+		h, err := ix.Search(ctx, testModel, queries[i], 10, Filter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		before[i] = hitIDs(h)
+	}
+	if err := ix.Close(); err != nil {
+		t.Fatal(err)
+	}
+	re := openTest(t, dir, 64, nil)
+	if re.Len() != len(all) {
+		t.Fatalf("after restart Len = %d, want %d", re.Len(), len(all))
+	}
+	for i, q := range queries {
+		h, err := re.Search(ctx, testModel, q, 10, Filter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !equalIDs(hitIDs(h), before[i]) || !equalIDs(hitIDs(h), exactTop(all, q, 10)) {
+			t.Fatalf("query %d after restart: %v, before %v", i, hitIDs(h), before[i])
+		}
+	}
+}
+
+func TestTornWALTailIsIgnored(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	ix := openTest(t, dir, 1000, nil)
+	r := rand.New(rand.NewPCG(7, 8))
+	if err := ix.Add(ctx, testModel, entries(r, 0, 20, 0)); err != nil {
+		t.Fatal(err)
+	}
+	ix.Close()
+	nums, err := walFiles(filepath.Join(dir, "wal"))
+	if err != nil || len(nums) == 0 {
+		t.Fatal(nums, err)
+	}
+	// A crash in the middle of writing a record leaves a partial record at the end.
+	f, err := os.OpenFile(filepath.Join(dir, "wal", walName(nums[len(nums)-1])), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte{200, 0, 0, 0, 1, 2, 3, 4, 1, 9, 9})
+	f.Close()
+	re := openTest(t, dir, 1000, nil)
+	if re.Len() != 20 {
+		t.Fatalf("after torn tail: Len = %d, want 20", re.Len())
+	}
+	if err := re.Add(ctx, testModel, entries(r, 20, 5, 0)); err != nil {
+		t.Fatal(err)
+	}
+	re.Close()
+	if again := openTest(t, dir, 1000, nil); again.Len() != 25 {
+		t.Fatalf("after appending past a torn tail: Len = %d, want 25", again.Len())
+	}
+}
+
+// TestCompactionRemovesDeletedVectors: after Compact, no object in the store holds the bytes of
+// a deleted face's vector.
+func TestCompactionRemovesDeletedVectors(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	ix := openTest(t, dir, 40, nil)
+	r := rand.New(rand.NewPCG(9, 10))
+	es := entries(r, 0, 120, 0)
+	if err := ix.Add(ctx, testModel, es); err != nil {
+		t.Fatal(err)
+	}
+	if err := ix.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	victim := es[5]
+	if !storeHolds(t, ix.cfg.Store, floatBytes(victim.Vector)) {
+		t.Fatal("the vector is not in the store before deletion: the test would prove nothing")
+	}
+	if err := ix.Delete(ctx, victim.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := ix.Compact(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if storeHolds(t, ix.cfg.Store, floatBytes(victim.Vector)) {
+		t.Fatal("a deleted face's vector is still in object storage after compaction")
+	}
+	h, err := ix.Search(ctx, testModel, victim.Vector, 3, Filter{})
+	if err != nil || h[0].ID == victim.ID {
+		t.Fatalf("deleted face returned: %v %v", h, err)
+	}
+	ix.Close()
+	if re := openTest(t, dir, 40, nil); re.Len() != 119 {
+		t.Fatalf("after compaction and restart Len = %d, want 119", re.Len())
+	}
+}
+
+func storeHolds(t *testing.T, store ObjectStore, needle []byte) bool {
+	t.Helper()
+	objs, err := store.List(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objs {
+		rc, err := store.Get(context.Background(), o.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(data, needle) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestConcurrentAddSearchDelete runs under the race detector in scripts/test.
+func TestConcurrentAddSearchDelete(t *testing.T) {
+	ctx := context.Background()
+	ix := openTest(t, t.TempDir(), 100, nil)
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(w), 11))
+			for i := 0; i < 20; i++ {
+				es := entries(r, w*10_000+i*10, 10, uint64(w))
+				if err := ix.Add(ctx, testModel, es); err != nil {
+					t.Error(err)
+					return
+				}
+				if i%3 == 0 {
+					if err := ix.Delete(ctx, es[0].ID); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+				if _, err := ix.Search(ctx, testModel, unitVector(r, 32), 5, Filter{Galleries: []uint64{uint64(w)}}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := ix.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if want := 4 * (200 - 7); ix.Len() != want {
+		t.Fatalf("Len = %d, want %d", ix.Len(), want)
+	}
+}

@@ -1,0 +1,358 @@
+package index
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// persistLoop is the Index's one background goroutine. It builds graphs for sealed segments,
+// writes them and the manifest to object storage, drops covered WAL files, and runs compactions,
+// one thing at a time, so manifests have a single writer. Errors (the store down, say) are
+// retried with backoff: the WAL keeps everything until a manifest covers it.
+func (ix *Index) persistLoop(ctx context.Context) {
+	defer close(ix.done)
+	backoff := time.Second
+	for {
+		err := ix.persistPending(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			ix.lastErr.Store(&err)
+			ix.log.Warn("persisting segments failed; will retry", "err", err, "retry_in", backoff)
+		} else {
+			ix.lastErr.Store(nil)
+			backoff = time.Second
+		}
+		var retry <-chan time.Time
+		if err != nil {
+			retry = time.After(backoff)
+			backoff = min(2*backoff, time.Minute)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-ix.wake:
+		case <-retry:
+		case reply := <-ix.compactC:
+			if err := ix.persistPending(ctx); err != nil {
+				reply <- err
+				continue
+			}
+			reply <- ix.compact(ctx)
+		}
+	}
+}
+
+// persistPending persists every sealed segment not yet in the manifest, oldest first.
+func (ix *Index) persistPending(ctx context.Context) error {
+	for {
+		ix.mu.RLock()
+		var next *segment
+		for _, s := range ix.sealed {
+			if s.key == "" {
+				next = s
+				break
+			}
+		}
+		ix.mu.RUnlock()
+		if next == nil {
+			return nil
+		}
+		if err := ix.persistSegment(ctx, next); err != nil {
+			return err
+		}
+	}
+}
+
+func (ix *Index) buildGraph(ctx context.Context, s *segment) error {
+	if ix.cfg.Graph == nil || s.graph.Load() != nil || s.len() == 0 {
+		return nil
+	}
+	start := time.Now()
+	g, err := ix.cfg.Graph.Build(ctx, s.vectors, s.dim)
+	if err != nil {
+		return fmt.Errorf("index: build graph for segment %d: %w", s.seq, err)
+	}
+	s.graph.Store(&graphHandle{g: g})
+	ix.log.Info("segment graph built", "seq", s.seq, "faces", s.len(), "graph", ix.cfg.Graph.Name, "elapsed", time.Since(start))
+	return nil
+}
+
+// persistSegment writes one sealed segment, then a manifest naming it (segment first, manifest
+// second: a crash between the two leaves an unreferenced object, never a manifest naming a
+// missing one).
+func (ix *Index) persistSegment(ctx context.Context, s *segment) error {
+	if err := ix.buildGraph(ctx, s); err != nil {
+		return err
+	}
+	ix.mu.RLock()
+	m := ix.persisted
+	covered := ix.lastLSNs[s]
+	ix.mu.RUnlock()
+	m.Generation++
+	key := segmentKey(ix.cfg.Prefix, s.seq, m.Generation)
+	if err := ix.putSegment(ctx, key, s); err != nil {
+		return err
+	}
+	ix.mu.Lock()
+	m.Segments = nil
+	for _, seg := range ix.sealed {
+		if seg.key != "" {
+			m.Segments = append(m.Segments, manifestSegment{Key: seg.key, Seq: seg.seq, Count: seg.len()})
+		}
+	}
+	m.Segments = append(m.Segments, manifestSegment{Key: key, Seq: s.seq, Count: s.len()})
+	m.Tombstones = ix.tombstonesUpTo(covered)
+	m.CoveredLSN = covered
+	m.NextSeq = ix.nextSeq
+	ix.mu.Unlock()
+	if err := putManifest(ctx, ix.cfg.Store, ix.cfg.Prefix, &m); err != nil {
+		return err
+	}
+	ix.mu.Lock()
+	s.key = key
+	ix.persisted = m
+	ix.mu.Unlock()
+	ix.log.Info("segment persisted", "seq", s.seq, "faces", s.len(), "generation", m.Generation)
+	ix.dropCoveredWAL()
+	ix.dropOldManifests(ctx, m.Generation)
+	return nil
+}
+
+// tombstonesUpTo lists deleted ids whose delete is at or before lsn. The caller holds mu.
+func (ix *Index) tombstonesUpTo(lsn uint64) []uint64 {
+	var out []uint64
+	for id, at := range *ix.tombstones.Load() {
+		if at <= lsn {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// putSegment streams the segment into the store through a pipe, so a 200 MB segment is never
+// buffered whole. The writer goroutine is owned here and always finishes before return.
+func (ix *Index) putSegment(ctx context.Context, key string, s *segment) error {
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		err := writeSegment(pw, s, ix.cfg.Model)
+		pw.CloseWithError(err)
+		done <- err
+	}()
+	err := ix.cfg.Store.Put(ctx, key, pr, -1)
+	pr.CloseWithError(errors.New("index: segment upload ended"))
+	werr := <-done
+	if err != nil {
+		return fmt.Errorf("index: put segment %s: %w", key, err)
+	}
+	if werr != nil {
+		return werr
+	}
+	return nil
+}
+
+// dropCoveredWAL removes WAL files whose every record the manifest covers, except the one
+// being appended to.
+func (ix *Index) dropCoveredWAL() {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	for num, maxLSN := range ix.walMaxLSN {
+		if num == ix.wal.num || maxLSN > ix.persisted.CoveredLSN {
+			continue
+		}
+		if err := os.Remove(filepath.Join(ix.cfg.Dir, walName(num))); err != nil && !errors.Is(err, os.ErrNotExist) {
+			ix.log.Warn("removing covered wal file", "file", num, "err", err)
+			continue
+		}
+		delete(ix.walMaxLSN, num)
+	}
+	// Start a new file when the current one is covered too, so it can go next time.
+	if ix.walMaxLSN[ix.wal.num] != 0 && ix.walMaxLSN[ix.wal.num] <= ix.persisted.CoveredLSN {
+		if nw, err := openWAL(ix.cfg.Dir, ix.wal.num+1, ix.cfg.Dim); err == nil {
+			ix.wal.close()
+			ix.wal = nw
+		}
+	}
+}
+
+// dropOldManifests keeps the newest two manifests: older ones may name segments that compaction
+// deleted, and they list deleted face ids.
+func (ix *Index) dropOldManifests(ctx context.Context, current uint64) {
+	_, gens, err := latestManifest(ctx, ix.cfg.Store, ix.cfg.Prefix)
+	if err != nil {
+		return
+	}
+	for _, g := range gens {
+		if g+1 < current {
+			if err := ix.cfg.Store.Delete(ctx, manifestKey(ix.cfg.Prefix, g)); err != nil {
+				ix.log.Warn("removing old manifest", "generation", g, "err", err)
+			}
+		}
+	}
+}
+
+// Flush waits until every sealed segment is in object storage (or ctx ends). It does not seal
+// the growing segment: that one is durable in the WAL.
+func (ix *Index) Flush(ctx context.Context) error {
+	for {
+		ix.mu.RLock()
+		pending := 0
+		for _, s := range ix.sealed {
+			if s.key == "" {
+				pending++
+			}
+		}
+		ix.mu.RUnlock()
+		if pending == 0 {
+			return nil
+		}
+		ix.signal()
+		select {
+		case <-ctx.Done():
+			if p := ix.lastErr.Load(); p != nil {
+				return fmt.Errorf("index: flush: %w (last error: %w)", ctx.Err(), *p)
+			}
+			return fmt.Errorf("index: flush: %w", ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// Compact rewrites every persisted segment that holds deleted faces without them, publishes a
+// manifest naming the new objects, then deletes the old objects (every version): after it
+// returns, no deleted face's vector is left in object storage.
+func (ix *Index) Compact(ctx context.Context) error {
+	reply := make(chan error, 1)
+	select {
+	case ix.compactC <- reply:
+	case <-ix.done:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-reply:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// compact runs on the persister goroutine.
+func (ix *Index) compact(ctx context.Context) error {
+	ix.mu.RLock()
+	ts := *ix.tombstones.Load()
+	type job struct {
+		old *segment
+		idx int
+	}
+	var jobs []job
+	for i, s := range ix.sealed {
+		if s.key == "" {
+			continue
+		}
+		for _, id := range s.ids {
+			if _, dead := ts[id]; dead {
+				jobs = append(jobs, job{s, i})
+				break
+			}
+		}
+	}
+	m := ix.persisted
+	ix.mu.RUnlock()
+	if len(jobs) == 0 {
+		return nil
+	}
+	m.Generation++
+	replaced := map[*segment]*segment{}
+	purged := map[uint64]struct{}{}
+	for _, j := range jobs {
+		ns := newSegment(j.old.seq, j.old.dim)
+		for i, id := range j.old.ids {
+			if _, dead := ts[id]; dead {
+				purged[id] = struct{}{}
+				continue
+			}
+			ns.add(id, j.old.galleries[i], j.old.vectors[i*j.old.dim:(i+1)*j.old.dim])
+		}
+		if err := ix.buildGraph(ctx, ns); err != nil {
+			return err
+		}
+		ns.key = segmentKey(ix.cfg.Prefix, ns.seq, m.Generation)
+		if err := ix.putSegment(ctx, ns.key, ns); err != nil {
+			return err
+		}
+		replaced[j.old] = ns
+	}
+	ix.mu.Lock()
+	m.Segments = nil
+	for _, s := range ix.sealed {
+		if r, ok := replaced[s]; ok {
+			s = r
+		}
+		if s.key != "" {
+			m.Segments = append(m.Segments, manifestSegment{Key: s.key, Seq: s.seq, Count: s.len()})
+		}
+	}
+	var keep []uint64
+	for _, id := range m.Tombstones {
+		if _, gone := purged[id]; !gone {
+			keep = append(keep, id)
+		}
+	}
+	m.Tombstones = keep
+	ix.mu.Unlock()
+	if err := putManifest(ctx, ix.cfg.Store, ix.cfg.Prefix, &m); err != nil {
+		return err
+	}
+	ix.mu.Lock()
+	for i, s := range ix.sealed {
+		if r, ok := replaced[s]; ok {
+			ix.sealed[i] = r
+			ix.lastLSNs[r] = ix.lastLSNs[s]
+			delete(ix.lastLSNs, s)
+		}
+	}
+	rest := make(map[uint64]uint64, len(ts))
+	for id, lsn := range *ix.tombstones.Load() {
+		if _, gone := purged[id]; !gone {
+			rest[id] = lsn
+		}
+	}
+	ix.tombstones.Store(&rest)
+	ix.persisted = m
+	ix.mu.Unlock()
+	var errs []error
+	for old := range replaced {
+		if err := ix.cfg.Store.Delete(ctx, old.key); err != nil {
+			errs = append(errs, fmt.Errorf("index: delete compacted segment %s: %w", old.key, err))
+		}
+	}
+	ix.dropOldManifests(ctx, m.Generation)
+	ix.log.Info("compacted", "segments", len(replaced), "purged", len(purged), "generation", m.Generation)
+	return errors.Join(errs...)
+}
+
+// Close stops the persister and closes the WAL. Everything acknowledged is durable in the WAL or
+// in object storage; call Flush first to push sealed segments out.
+func (ix *Index) Close() error {
+	ix.mu.Lock()
+	if ix.closed {
+		ix.mu.Unlock()
+		return nil
+	}
+	ix.closed = true
+	ix.mu.Unlock()
+	ix.stop()
+	<-ix.done
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	return ix.wal.close()
+}
