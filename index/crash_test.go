@@ -130,7 +130,7 @@ func TestCrashRecovery(t *testing.T) {
 			t.Fatalf("round %d: reopen after SIGKILL: %v", round, err)
 		}
 		present := map[uint64][]float32{}
-		ix.forEachLive(func(id, _ uint64, v []float32) { present[id] = v })
+		ix.ForEach(func(id, _ uint64, v []float32) { present[id] = v })
 		for id, deleted := range acked {
 			v, found := present[id]
 			if found == deleted {

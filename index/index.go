@@ -592,9 +592,10 @@ func (ix *Index) searchSegment(s *segment, query []float32, k int, filtered bool
 	return hits, nil
 }
 
-// forEachLive calls fn for every live face, sealed segments first. It holds the read lock
-// throughout, so fn must not call back into the index.
-func (ix *Index) forEachLive(fn func(id, gallery uint64, vector []float32)) {
+// ForEach calls fn for every live face, sealed segments first (for exports, benchmarks and
+// rebuilding derived data). It holds the read lock throughout, so fn must not call back into
+// the index, and must not keep the vector slice.
+func (ix *Index) ForEach(fn func(id, gallery uint64, vector []float32)) {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	ts := *ix.tombstones.Load()

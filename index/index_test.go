@@ -382,3 +382,31 @@ func TestConcurrentAddSearchDelete(t *testing.T) {
 		t.Fatalf("Len = %d, want %d", ix.Len(), want)
 	}
 }
+
+func TestCheckpointMovesEverythingToTheStore(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	ix := openTest(t, dir, 1000, nil)
+	r := rand.New(rand.NewPCG(12, 13))
+	if err := ix.Add(ctx, testModel, entries(r, 0, 30, 2)); err != nil {
+		t.Fatal(err)
+	}
+	if err := ix.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	segs, err := ix.cfg.Store.List(ctx, "index/test/segments/")
+	if err != nil || len(segs) != 1 {
+		t.Fatalf("segments in store: %v, %v; want 1", segs, err)
+	}
+	ix.Close()
+	// Only the (empty) file opened after the checkpoint may remain: nothing left to replay.
+	nums, _ := walFiles(filepath.Join(dir, "wal"))
+	for _, n := range nums {
+		if fi, err := os.Stat(filepath.Join(dir, "wal", walName(n))); err != nil || fi.Size() != 0 {
+			t.Fatalf("wal file %d still holds %d bytes after a checkpoint", n, fi.Size())
+		}
+	}
+	if re := openTest(t, dir, 1000, nil); re.Len() != 30 {
+		t.Fatalf("after checkpoint and restart Len = %d, want 30", re.Len())
+	}
+}

@@ -225,6 +225,21 @@ func (ix *Index) Flush(ctx context.Context) error {
 	}
 }
 
+// Checkpoint seals the growing segment, if it holds any face, and waits until every sealed
+// segment is in object storage. After it, a restart reads segments instead of replaying the WAL.
+func (ix *Index) Checkpoint(ctx context.Context) error {
+	ix.mu.Lock()
+	if ix.closed {
+		ix.mu.Unlock()
+		return ErrClosed
+	}
+	if ix.growing.len() > 0 {
+		ix.seal()
+	}
+	ix.mu.Unlock()
+	return ix.Flush(ctx)
+}
+
 // Compact rewrites every persisted segment that holds deleted faces without them, publishes a
 // manifest naming the new objects, then deletes the old objects (every version): after it
 // returns, no deleted face's vector is left in object storage.

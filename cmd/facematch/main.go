@@ -3,6 +3,7 @@
 //	facematch detect [--json] IMAGE...          faces, landmarks, quality, rejection reasons
 //	facematch compare IMAGE_A IMAGE_B           best-face similarity and its band
 //	facematch eval verify --pairs F --root DIR  verification accuracy on a pairs file
+//	facematch bench index --n N [--json]        vector index benchmark (bench/RESULTS.md)
 //
 // Run `facematch help` for the shared flags.
 package main
@@ -72,6 +73,12 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 			return errUsage
 		}
 		return m.runEvalVerify(ctx, args[2:])
+	case "bench":
+		if len(args) < 2 || args[1] != "index" {
+			fmt.Fprint(m.Stderr, usage)
+			return errUsage
+		}
+		return m.runBenchIndex(ctx, args[2:])
 	case "help", "-h", "--help":
 		fmt.Fprint(m.Stdout, usage)
 		return nil
