@@ -20,10 +20,10 @@ import (
 
 // Config says what to measure.
 type Config struct {
-	N           int    // gallery size
-	Queries     int    // synthetic mated queries (default 1000)
-	TruthQ      int    // queries checked against exact search (default min(Queries, 300))
-	SegmentSize int    // index segment size (default 100,000)
+	N           int // gallery size
+	Queries     int // synthetic mated queries (default 1000)
+	TruthQ      int // queries checked against exact search (default min(Queries, 300))
+	SegmentSize int // index segment size (default 100,000)
 	Graph       *index.GraphKind
 	Dir         string // scratch directory (WAL, blobs)
 	Seed        uint64
