@@ -38,6 +38,10 @@ type testIndex struct {
 	cfg Config
 }
 
+// opener opens (or reopens) the test index kept under dir; the tests that take one run against
+// every store (openTest: a local directory; s3_integration_test.go: a versioned S3 bucket).
+type opener func(t *testing.T, dir string, segmentSize int, graph *GraphKind) *testIndex
+
 func openTest(t *testing.T, dir string, segmentSize int, graph *GraphKind) *testIndex {
 	t.Helper()
 	store, err := local.Open(filepath.Join(dir, "blobs"))
@@ -200,10 +204,12 @@ func TestRefusals(t *testing.T) {
 
 // TestRestartKeepsEverything: sealed segments go to object storage, the rest is replayed from
 // the WAL; after a restart the index answers exactly as before.
-func TestRestartKeepsEverything(t *testing.T) {
+func TestRestartKeepsEverything(t *testing.T) { testRestartKeepsEverything(t, openTest) }
+
+func testRestartKeepsEverything(t *testing.T, open opener) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	ix := openTest(t, dir, 64, nil)
+	ix := open(t, dir, 64, nil)
 	r := rand.New(rand.NewPCG(5, 6))
 	all := map[uint64]Entry{}
 	for i := 0; i < 5; i++ {
@@ -237,7 +243,7 @@ func TestRestartKeepsEverything(t *testing.T) {
 	if err := ix.Close(); err != nil {
 		t.Fatal(err)
 	}
-	re := openTest(t, dir, 64, nil)
+	re := open(t, dir, 64, nil)
 	if re.Len() != len(all) {
 		t.Fatalf("after restart Len = %d, want %d", re.Len(), len(all))
 	}
@@ -288,9 +294,17 @@ func TestTornWALTailIsIgnored(t *testing.T) {
 // TestCompactionRemovesDeletedVectors: after Compact, no object in the store holds the bytes of
 // a deleted face's vector.
 func TestCompactionRemovesDeletedVectors(t *testing.T) {
+	testCompactionRemovesDeletedVectors(t, openTest, func(t *testing.T, ix *testIndex, needle []byte) bool {
+		return storeHolds(t, ix.cfg.Store, needle)
+	})
+}
+
+// testCompactionRemovesDeletedVectors runs the compaction test on the index that open opens;
+// holds reports whether anything in its object storage contains needle.
+func testCompactionRemovesDeletedVectors(t *testing.T, open opener, holds func(t *testing.T, ix *testIndex, needle []byte) bool) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	ix := openTest(t, dir, 40, nil)
+	ix := open(t, dir, 40, nil)
 	r := rand.New(rand.NewPCG(9, 10))
 	es := entries(r, 0, 120, 0)
 	if err := ix.Add(ctx, testModel, es); err != nil {
@@ -300,7 +314,7 @@ func TestCompactionRemovesDeletedVectors(t *testing.T) {
 		t.Fatal(err)
 	}
 	victim := es[5]
-	if !storeHolds(t, ix.cfg.Store, floatBytes(victim.Vector)) {
+	if !holds(t, ix, floatBytes(victim.Vector)) {
 		t.Fatal("the vector is not in the store before deletion: the test would prove nothing")
 	}
 	if err := ix.Delete(ctx, victim.ID); err != nil {
@@ -309,7 +323,7 @@ func TestCompactionRemovesDeletedVectors(t *testing.T) {
 	if err := ix.Compact(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if storeHolds(t, ix.cfg.Store, floatBytes(victim.Vector)) {
+	if holds(t, ix, floatBytes(victim.Vector)) {
 		t.Fatal("a deleted face's vector is still in object storage after compaction")
 	}
 	h, err := ix.Search(ctx, testModel, victim.Vector, 3, Filter{})
@@ -317,7 +331,7 @@ func TestCompactionRemovesDeletedVectors(t *testing.T) {
 		t.Fatalf("deleted face returned: %v %v", h, err)
 	}
 	ix.Close()
-	if re := openTest(t, dir, 40, nil); re.Len() != 119 {
+	if re := open(t, dir, 40, nil); re.Len() != 119 {
 		t.Fatalf("after compaction and restart Len = %d, want 119", re.Len())
 	}
 }

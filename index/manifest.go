@@ -9,6 +9,7 @@ import (
 	"hash/crc32"
 	"io"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -19,7 +20,8 @@ const manifestFormat = 1
 
 // manifest names the live set of segments. It is written after the segments it names, under a
 // new generation, create-only: a second writer loses with blob.ErrExists instead of silently
-// replacing a manifest.
+// replacing a manifest. (The index's own earlier write of the same state, stored although its
+// reply was lost, is recognised as such: see publishManifest.)
 type manifest struct {
 	Format     int               `json:"format"`
 	Generation uint64            `json:"generation"`
@@ -105,20 +107,38 @@ func latestManifest(ctx context.Context, store ObjectStore, prefix string) (*man
 	for _, g := range gens {
 		latest = max(latest, g)
 	}
-	rc, err := store.Get(ctx, manifestKey(prefix, latest))
+	m, err := readManifest(ctx, store, prefix, latest)
 	if err != nil {
-		return nil, nil, fmt.Errorf("index: read manifest %d: %w", latest, err)
+		return nil, nil, err
+	}
+	return m, gens, nil
+}
+
+// readManifest reads and checks the manifest of generation gen.
+func readManifest(ctx context.Context, store ObjectStore, prefix string, gen uint64) (*manifest, error) {
+	rc, err := store.Get(ctx, manifestKey(prefix, gen))
+	if err != nil {
+		return nil, fmt.Errorf("index: read manifest %d: %w", gen, err)
 	}
 	defer rc.Close()
 	data, err := io.ReadAll(io.LimitReader(rc, 1<<30))
 	if err != nil {
-		return nil, nil, fmt.Errorf("index: read manifest %d: %w", latest, err)
+		return nil, fmt.Errorf("index: read manifest %d: %w", gen, err)
 	}
 	m, err := decodeManifest(data)
 	if err != nil {
-		return nil, nil, fmt.Errorf("index: manifest %d: %w", latest, err)
+		return nil, fmt.Errorf("index: manifest %d: %w", gen, err)
 	}
-	return m, gens, nil
+	return m, nil
+}
+
+// sameState reports whether a and b describe the same stored index: the same generation,
+// model, segments, covered LSN and tombstones (in any order). NextSeq is left out: it only
+// seeds the numbering of segments sealed after a restart, and a retry may carry a later one.
+func sameState(a, b *manifest) bool {
+	return a.Format == b.Format && a.Generation == b.Generation && a.Model == b.Model && a.Dim == b.Dim &&
+		a.CoveredLSN == b.CoveredLSN && slices.Equal(a.Segments, b.Segments) &&
+		slices.Equal(slices.Sorted(slices.Values(a.Tombstones)), slices.Sorted(slices.Values(b.Tombstones)))
 }
 
 // putManifest writes m as generation m.Generation, create-only.

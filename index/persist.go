@@ -112,7 +112,7 @@ func (ix *Index) persistSegment(ctx context.Context, s *segment) error {
 	m.CoveredLSN = covered
 	m.NextSeq = ix.nextSeq
 	ix.mu.Unlock()
-	if err := putManifest(ctx, ix.cfg.Store, ix.cfg.Prefix, &m); err != nil {
+	if err := ix.publishManifest(ctx, &m); err != nil {
 		return err
 	}
 	ix.mu.Lock()
@@ -122,6 +122,25 @@ func (ix *Index) persistSegment(ctx context.Context, s *segment) error {
 	ix.log.Info("segment persisted", "seq", s.seq, "faces", s.len(), "generation", m.Generation)
 	ix.dropCoveredWAL()
 	ix.dropOldManifests(ctx, m.Generation)
+	return nil
+}
+
+// publishManifest writes m, create-only. A write can reach the store although its caller sees
+// an error (the server stored the object, then the connection dropped before the reply); the
+// retry then finds its generation taken. When the manifest stored there describes the same
+// state, it is this index's own earlier attempt: that counts as success, and m becomes the
+// stored manifest. Anything else there is another writer's (ErrConcurrentWriter).
+func (ix *Index) publishManifest(ctx context.Context, m *manifest) error {
+	err := putManifest(ctx, ix.cfg.Store, ix.cfg.Prefix, m)
+	if !errors.Is(err, ErrConcurrentWriter) {
+		return err
+	}
+	stored, rerr := readManifest(ctx, ix.cfg.Store, ix.cfg.Prefix, m.Generation)
+	if rerr != nil || !sameState(stored, m) {
+		return err
+	}
+	ix.log.Info("manifest was stored by an earlier attempt whose reply was lost", "generation", m.Generation)
+	*m = *stored
 	return nil
 }
 
@@ -324,7 +343,7 @@ func (ix *Index) compact(ctx context.Context) error {
 	}
 	m.Tombstones = keep
 	ix.mu.Unlock()
-	if err := putManifest(ctx, ix.cfg.Store, ix.cfg.Prefix, &m); err != nil {
+	if err := ix.publishManifest(ctx, &m); err != nil {
 		return err
 	}
 	ix.mu.Lock()

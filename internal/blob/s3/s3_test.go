@@ -1,4 +1,4 @@
-package s3
+package s3_test
 
 import (
 	"bytes"
@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -21,12 +20,13 @@ import (
 
 	"github.com/facematch/facematch/internal/blob"
 	"github.com/facematch/facematch/internal/blob/blobtest"
+	"github.com/facematch/facematch/internal/blob/s3"
+	"github.com/facematch/facematch/internal/blob/s3/s3test"
 )
 
 // The shared gateway that TestMain starts, with one versioned and one unversioned bucket.
 var (
-	versitygw   string // binary
-	sharedAddr  string
+	shared      *s3test.Gateway
 	prefixCount atomic.Int64
 )
 
@@ -38,64 +38,39 @@ const (
 func TestMain(m *testing.M) { os.Exit(runTests(m)) }
 
 func runTests(m *testing.M) int {
-	bin, err := findVersitygw()
+	g, err := s3test.Launch()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "internal/blob/s3: %v\n", err)
 		return 1
 	}
-	versitygw = bin
-	tmp, err := os.MkdirTemp("", "facematch-s3-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(tmp)
-	if sharedAddr, err = freeAddr(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	g, err := startGateway(bin, sharedAddr, filepath.Join(tmp, "data"), filepath.Join(tmp, "versions"), filepath.Join(tmp, "versitygw.log"))
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "internal/blob/s3: %v\n", err)
-		return 1
-	}
-	defer g.shutdown()
+	defer g.Close()
+	shared = g
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for bucket, versioned := range map[string]bool{versionedBucket: true, unversionedBucket: false} {
-		s, err := Open(ctx, testConfig(sharedAddr, bucket, ""))
+		s, err := s3.Open(ctx, g.Config(bucket, ""))
 		if err == nil {
 			err = s.EnsureBucket(ctx, versioned)
 		}
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "internal/blob/s3: creating bucket %s: %v\nversitygw log:\n%s", bucket, err, g.log())
+			fmt.Fprintf(os.Stderr, "internal/blob/s3: creating bucket %s: %v\nversitygw log:\n%s", bucket, err, g.Log())
 			return 1
 		}
 	}
 	code := m.Run()
 	if code != 0 {
-		fmt.Fprintf(os.Stderr, "versitygw log (tail):\n%s\n", g.log())
+		fmt.Fprintf(os.Stderr, "versitygw log (tail):\n%s\n", g.Log())
 	}
 	return code
-}
-
-func testConfig(addr, bucket, prefix string) Config {
-	return Config{
-		Endpoint:  addr,
-		Bucket:    bucket,
-		Prefix:    prefix,
-		AccessKey: testAccessKey,
-		SecretKey: testSecretKey,
-	}
 }
 
 var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9_-]+`)
 
 // newStore returns a store on the shared gateway under a prefix no other test uses.
-func newStore(t *testing.T, bucket string) *Store {
+func newStore(t *testing.T, bucket string) *s3.Store {
 	t.Helper()
 	prefix := fmt.Sprintf("t/%s-%d", unsafeChars.ReplaceAllString(t.Name(), "_"), prefixCount.Add(1))
-	s, err := Open(t.Context(), testConfig(sharedAddr, bucket, prefix))
+	s, err := s3.Open(t.Context(), shared.Config(bucket, prefix))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,13 +86,14 @@ func TestConformanceUnversioned(t *testing.T) {
 }
 
 // rawVersions lists every version (and delete marker) of exactly the object name.
-func rawVersions(t *testing.T, s *Store, name string) []minio.ObjectInfo {
+func rawVersions(t *testing.T, s *s3.Store, name string) []minio.ObjectInfo {
 	t.Helper()
+	all, err := shared.Versions(t.Context(), s.BucketName(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var out []minio.ObjectInfo
-	for obj := range s.client.ListObjects(t.Context(), s.bucket, minio.ListObjectsOptions{Prefix: name, WithVersions: true, Recursive: true}) {
-		if obj.Err != nil {
-			t.Fatalf("listing versions of %s: %v", name, obj.Err)
-		}
+	for _, obj := range all {
 		if obj.Key == name {
 			out = append(out, obj)
 		}
@@ -142,13 +118,13 @@ func TestDeleteRemovesEveryVersion(t *testing.T) {
 			put("faces/1.bin", "v2")
 			// A plain S3 delete on a versioned bucket only adds a delete marker; the
 			// versions stay readable by version ID.
-			if err := s.client.RemoveObject(ctx, s.bucket, s.object("faces/1.bin"), minio.RemoveObjectOptions{}); err != nil {
+			if err := s.Client().RemoveObject(ctx, s.BucketName(), s.ObjectName("faces/1.bin"), minio.RemoveObjectOptions{}); err != nil {
 				t.Fatal(err)
 			}
 			put("faces/1.bin", "v3")
 			put("faces/1.bin.keep", "sibling")
 			put("faces/1.bin-under/x", "below")
-			before := rawVersions(t, s, s.object("faces/1.bin"))
+			before := rawVersions(t, s, s.ObjectName("faces/1.bin"))
 			if bucket == versionedBucket && len(before) < 4 {
 				t.Fatalf("versioned bucket holds %d versions of the key, want 4 (3 puts + 1 delete marker): %+v", len(before), before)
 			}
@@ -156,7 +132,7 @@ func TestDeleteRemovesEveryVersion(t *testing.T) {
 			if err := s.Delete(ctx, "faces/1.bin"); err != nil {
 				t.Fatalf("Delete: %v", err)
 			}
-			if left := rawVersions(t, s, s.object("faces/1.bin")); len(left) != 0 {
+			if left := rawVersions(t, s, s.ObjectName("faces/1.bin")); len(left) != 0 {
 				t.Fatalf("after Delete %d versions remain: %+v", len(left), left)
 			}
 			for _, key := range []string{"faces/1.bin.keep", "faces/1.bin-under/x"} {
@@ -171,20 +147,20 @@ func TestDeleteRemovesEveryVersion(t *testing.T) {
 // The store's keys are relative: Prefix is added on the way in and removed on the way out.
 func TestPrefix(t *testing.T) {
 	ctx := t.Context()
-	s, err := Open(ctx, testConfig(sharedAddr, versionedBucket, "tenants/a/"))
+	s, err := s3.Open(ctx, shared.Config(versionedBucket, "tenants/a/"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := Open(ctx, testConfig(sharedAddr, versionedBucket, "tenants/ab"))
+	other, err := s3.Open(ctx, shared.Config(versionedBucket, "tenants/ab"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, st := range []*Store{s, other} {
+	for _, st := range []*s3.Store{s, other} {
 		if err := st.Put(ctx, "k", strings.NewReader("x"), 1); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := s.client.StatObject(ctx, versionedBucket, "tenants/a/k", minio.StatObjectOptions{}); err != nil {
+	if _, err := s.Client().StatObject(ctx, versionedBucket, "tenants/a/k", minio.StatObjectOptions{}); err != nil {
 		t.Fatalf("object not stored under the prefix: %v", err)
 	}
 	infos, err := s.List(ctx, "")
@@ -200,24 +176,13 @@ func TestPrefix(t *testing.T) {
 // middle is not half-applied, and after a restart on the same data everything written before
 // is still there.
 func TestServerDownAndBack(t *testing.T) {
-	dir := t.TempDir()
-	addr, err := freeAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, versions, logPath := filepath.Join(dir, "data"), filepath.Join(dir, "versions"), filepath.Join(dir, "versitygw.log")
-	g, err := startGateway(versitygw, addr, data, versions, logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(g.shutdown)
-
+	g := s3test.Start(t)
 	ctx := t.Context()
-	cfg := testConfig(addr, "restart", "")
+	cfg := g.Config("restart", "")
 	cfg.MaxRetries = 1
 	cfg.DialTimeout = time.Second
 	cfg.ResponseHeaderTimeout = 5 * time.Second
-	s, err := Open(ctx, cfg)
+	s, err := s3.Open(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +204,7 @@ func TestServerDownAndBack(t *testing.T) {
 
 	// Kill the server while a Put is streaming its body.
 	const size = 8 << 20
-	body := &killAfter{r: blobtest.SeededReader(3, size), n: 2 << 20, kill: g.kill}
+	body := &killAfter{r: blobtest.SeededReader(3, size), n: 2 << 20, kill: g.Kill}
 	start := time.Now()
 	err = s.Put(ctx, "seg/big", body, size)
 	if !errors.Is(err, blob.ErrUnavailable) {
@@ -277,11 +242,9 @@ func TestServerDownAndBack(t *testing.T) {
 		}
 	}
 
-	g, err = startGateway(versitygw, addr, data, versions, logPath)
-	if err != nil {
+	if err := g.Restart(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(g.shutdown)
 
 	infos, err := s.List(ctx, "")
 	if err != nil {
@@ -319,19 +282,19 @@ func (k *killAfter) Read(p []byte) (int, error) {
 }
 
 func TestConfigValidate(t *testing.T) {
-	valid := testConfig("127.0.0.1:7070", "b", "")
+	valid := s3.Config{Endpoint: "127.0.0.1:7070", Bucket: "b", AccessKey: "k", SecretKey: "secret"}
 	tests := []struct {
 		name  string
-		edit  func(*Config)
+		edit  func(*s3.Config)
 		wants []string // substrings of the error; none: valid
 	}{
-		{"valid", func(*Config) {}, nil},
-		{"valid prefix", func(c *Config) { c.Prefix = "a/b/" }, nil},
-		{"empty", func(c *Config) { *c = Config{} }, []string{"endpoint is required", "bucket is required", "access key"}},
-		{"scheme", func(c *Config) { c.Endpoint = "http://x:1" }, []string{"without a scheme"}},
-		{"bad prefix", func(c *Config) { c.Prefix = "/abs" }, []string{"prefix"}},
-		{"small part", func(c *Config) { c.PartSize = 1 << 20 }, []string{"5 MiB"}},
-		{"negative", func(c *Config) { c.MaxRetries = -1; c.DialTimeout = -1 }, []string{"max retries", "timeouts"}},
+		{"valid", func(*s3.Config) {}, nil},
+		{"valid prefix", func(c *s3.Config) { c.Prefix = "a/b/" }, nil},
+		{"empty", func(c *s3.Config) { *c = s3.Config{} }, []string{"endpoint is required", "bucket is required", "access key"}},
+		{"scheme", func(c *s3.Config) { c.Endpoint = "http://x:1" }, []string{"without a scheme"}},
+		{"bad prefix", func(c *s3.Config) { c.Prefix = "/abs" }, []string{"prefix"}},
+		{"small part", func(c *s3.Config) { c.PartSize = 1 << 20 }, []string{"5 MiB"}},
+		{"negative", func(c *s3.Config) { c.MaxRetries = -1; c.DialTimeout = -1 }, []string{"max retries", "timeouts"}},
 	}
 	for _, tt := range tests {
 		c := valid
@@ -384,7 +347,7 @@ func TestMapErr(t *testing.T) {
 	}
 	sentinels := []error{blob.ErrNotFound, blob.ErrExists, blob.ErrUnavailable, context.Canceled}
 	for _, tt := range tests {
-		got := mapErr(tt.ctx, "op", "k", tt.err)
+		got := s3.MapErr(tt.ctx, "op", "k", tt.err)
 		if !errors.Is(got, tt.err) {
 			t.Errorf("%s: %v does not wrap the original error", tt.name, got)
 		}
@@ -397,7 +360,7 @@ func TestMapErr(t *testing.T) {
 			}
 		}
 	}
-	if mapErr(context.Background(), "op", "k", nil) != nil {
+	if s3.MapErr(context.Background(), "op", "k", nil) != nil {
 		t.Error("mapErr(nil) != nil")
 	}
 }

@@ -1,0 +1,222 @@
+package graph
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"sync/atomic"
+)
+
+// Build builds an HNSW graph over vectors, a contiguous row-major array of
+// n×dim L2-normalised float32s (the segment's own array: the graph keeps a
+// reference and never copies or writes it; the caller must not modify it
+// afterwards). Similarity is the dot product.
+//
+// cfg.Workers goroutines insert nodes in parallel, as hnswlib does: each
+// node's adjacency lists are guarded by that node's mutex (held only while
+// a list is copied or rewritten, never across a distance computation), and
+// a global mutex guards the entry point. Build checks ctx before each
+// insertion and returns ctx.Err() promptly when it is cancelled.
+//
+// Levels are drawn up front from cfg.Seed, so the layer structure is
+// reproducible; with Workers = 1 the whole graph is.
+func Build(ctx context.Context, vectors []float32, dim int, cfg Config) (*HNSW, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	n, err := checkVectors(vectors, dim)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	h, err := newHNSW(vectors, dim, n, cfg, drawLevels(n, cfg.M, cfg.Seed))
+	if err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		return h, nil
+	}
+	h.entry, h.maxLevel = 0, int(h.levels[0])
+
+	b := &builder{h: h, locks: make([]sync.Mutex, n)}
+	b.next.Store(1) // node 0 is the initial entry point
+	workers := min(cfg.Workers, n)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b.work(ctx)
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("graph: build cancelled after %d of %d vectors: %w", b.done.Load(), n, err)
+	}
+	return h, nil
+}
+
+// drawLevels draws each node's top layer from the exponential distribution
+// of the HNSW paper with mL = 1/ln(M), as hnswlib does.
+func drawLevels(n, m int, seed int64) []uint8 {
+	rng := rand.New(rand.NewPCG(uint64(seed), 0x9e3779b97f4a7c15))
+	ml := 1 / math.Log(float64(m))
+	levels := make([]uint8, n)
+	for i := range levels {
+		u := 1 - rng.Float64() // (0, 1]
+		levels[i] = uint8(min(int(-math.Log(u)*ml), maxLevels))
+	}
+	return levels
+}
+
+// builder is the shared state of one parallel build.
+type builder struct {
+	h     *HNSW
+	locks []sync.Mutex // locks[i] guards node i's adjacency blocks on every layer
+	// epMu guards h.entry and h.maxLevel. A node that raises the top level
+	// holds it for its whole insertion (rare: ~1 in M^level), as hnswlib does.
+	epMu sync.Mutex
+	next atomic.Uint32 // next node to insert
+	done atomic.Uint32 // nodes inserted, for the cancellation error
+}
+
+func (b *builder) work(ctx context.Context) {
+	h := b.h
+	sc := h.ctxPool.Get().(*searchCtx)
+	defer h.ctxPool.Put(sc)
+	for ctx.Err() == nil {
+		i := b.next.Add(1) - 1
+		if int(i) >= h.n {
+			return
+		}
+		b.insert(i, sc)
+		b.done.Add(1)
+	}
+}
+
+// insert is INSERT (algorithm 1) with SELECT-NEIGHBORS-HEURISTIC
+// (algorithm 4) on both the new node and the lists it overflows.
+func (b *builder) insert(q uint32, sc *searchCtx) {
+	h := b.h
+	level := int(h.levels[q])
+
+	b.epMu.Lock()
+	ep, maxLevel := h.entry, h.maxLevel
+	if level <= maxLevel {
+		b.epMu.Unlock()
+	} else {
+		defer func() {
+			h.entry, h.maxLevel = q, level
+			b.epMu.Unlock()
+		}()
+	}
+
+	qv := h.vec(q)
+	cur := cand{id: ep, sim: dot(qv, h.vec(ep))}
+	for l := maxLevel; l > level; l-- {
+		cur = h.greedy(qv, cur, l, b.locks, sc)
+	}
+	for l := min(level, maxLevel); l >= 0; l-- {
+		sc.reset()
+		sc.visited[q] = sc.gen // never link q to itself
+		h.searchLayer(qv, cur, h.efConstruction, l, b.locks, sc)
+		sc.drainResults()
+		cur = sc.sorted[0]
+		h.selectHeuristic(sc.sorted, h.m, &sc.sel)
+
+		blk := h.block(q, l)
+		b.locks[q].Lock()
+		blk[0] = uint32(len(sc.sel))
+		for j, c := range sc.sel {
+			blk[1+j] = c.id
+		}
+		b.locks[q].Unlock()
+
+		for _, c := range sc.sel {
+			b.link(c.id, q, c.sim, l, sc)
+		}
+	}
+}
+
+// link adds q (at similarity s) to e's list on layer l, re-selecting e's
+// neighbours with the heuristic when the list is full.
+func (b *builder) link(e, q uint32, s float32, l int, sc *searchCtx) {
+	h := b.h
+	mmax := h.maxNeighbors(l)
+	blk := h.block(e, l)
+	b.locks[e].Lock()
+	defer b.locks[e].Unlock()
+	cnt := int(blk[0])
+	if cnt < mmax {
+		blk[1+cnt] = q
+		blk[0]++
+		return
+	}
+	ev := h.vec(e)
+	sc.prune = append(sc.prune[:0], cand{id: q, sim: s})
+	for _, nb := range blk[1 : 1+cnt] {
+		sc.prune = append(sc.prune, cand{id: nb, sim: dot(ev, h.vec(nb))})
+	}
+	slices.SortFunc(sc.prune, func(a, b cand) int { return cmpSim(b.sim, a.sim) })
+	h.selectHeuristic(sc.prune, mmax, &sc.sel)
+	blk[0] = uint32(len(sc.sel))
+	for j, c := range sc.sel {
+		blk[1+j] = c.id
+	}
+}
+
+// selectHeuristic keeps up to m of cands (sorted best first by similarity to
+// the base node) such that each kept candidate is more similar to the base
+// than to any candidate kept before it. This spreads edges across clusters,
+// which is what lets a greedy search leave a dense cluster (the paper's
+// algorithm 4 without extendCandidates/keepPrunedConnections, as in
+// hnswlib). Fewer than m candidates are kept as they are.
+func (h *HNSW) selectHeuristic(cands []cand, m int, out *[]cand) {
+	sel := (*out)[:0]
+	if len(cands) <= m {
+		*out = append(sel, cands...)
+		return
+	}
+	for _, c := range cands {
+		if len(sel) >= m {
+			break
+		}
+		cv := h.vec(c.id)
+		good := true
+		for _, r := range sel {
+			if dot(cv, h.vec(r.id)) > c.sim {
+				good = false
+				break
+			}
+		}
+		if good {
+			sel = append(sel, c)
+		}
+	}
+	*out = sel
+}
+
+// drainResults empties the result heap into sc.sorted, best first.
+func (sc *searchCtx) drainResults() {
+	n := len(sc.results)
+	sc.sorted = slices.Grow(sc.sorted[:0], n)[:n]
+	for i := n - 1; i >= 0; i-- {
+		sc.sorted[i] = sc.results.pop()
+	}
+}
+
+func cmpSim(a, b float32) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
