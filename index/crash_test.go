@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -137,7 +138,7 @@ func TestCrashRecovery(t *testing.T) {
 				ix.Close()
 				t.Fatalf("round %d: face %d (deleted=%v) found=%v after SIGKILL", round, id, deleted, found)
 			}
-			if found && !equalVectors(v, vectorFor(id)) {
+			if found && !slices.Equal(v, vectorFor(id)) {
 				ix.Close()
 				t.Fatalf("round %d: face %d came back with a different vector", round, id)
 			}
@@ -153,16 +154,4 @@ func TestCrashRecovery(t *testing.T) {
 	if len(acked) < 300 {
 		t.Fatalf("only %d faces acknowledged over 20 rounds: the test did not exercise sealing", len(acked))
 	}
-}
-
-func equalVectors(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 	"testing"
@@ -100,18 +101,6 @@ func hitIDs(h []Hit) []uint64 {
 	return ids
 }
 
-func equalIDs(a, b []uint64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 func TestAddSearchDeleteExact(t *testing.T) {
 	ctx := context.Background()
 	ix := openTest(t, t.TempDir(), 50, nil)
@@ -141,14 +130,14 @@ func TestAddSearchDeleteExact(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := exactTop(all, query, 10); !equalIDs(hitIDs(hits), want) {
+		if want := exactTop(all, query, 10); !slices.Equal(hitIDs(hits), want) {
 			t.Fatalf("query %d: got %v, want %v", q, hitIDs(hits), want)
 		}
 		hits, err = ix.Search(ctx, testModel, query, 5, Filter{Galleries: []uint64{1}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := exactTop(all, query, 5, 1); !equalIDs(hitIDs(hits), want) {
+		if want := exactTop(all, query, 5, 1); !slices.Equal(hitIDs(hits), want) {
 			t.Fatalf("gallery 1: got %v, want %v", hitIDs(hits), want)
 		}
 	}
@@ -252,7 +241,7 @@ func testRestartKeepsEverything(t *testing.T, open opener) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !equalIDs(hitIDs(h), before[i]) || !equalIDs(hitIDs(h), exactTop(all, q, 10)) {
+		if !slices.Equal(hitIDs(h), before[i]) || !slices.Equal(hitIDs(h), exactTop(all, q, 10)) {
 			t.Fatalf("query %d after restart: %v, before %v", i, hitIDs(h), before[i])
 		}
 	}

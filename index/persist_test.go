@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -89,7 +90,7 @@ func TestManifestStoredButReplyLost(t *testing.T) {
 	re.ForEach(func(id, _ uint64, v []float32) { present[id] = append([]float32(nil), v...) })
 	for _, e := range es {
 		v, ok := present[e.ID]
-		if ok != (e.ID != victim.ID) || ok && !equalVectors(v, e.Vector) {
+		if ok != (e.ID != victim.ID) || ok && !slices.Equal(v, e.Vector) {
 			t.Fatalf("after reopen face %d: present %v (victim %d)", e.ID, ok, victim.ID)
 		}
 	}

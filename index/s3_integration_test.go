@@ -11,6 +11,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -326,14 +327,14 @@ func checkSearchExact(t *testing.T, ix *Index, live map[uint64]Entry, seed uint6
 		if err != nil {
 			t.Fatalf("Search: %v", err)
 		}
-		if want := exactTop(live, q, 10); !equalIDs(hitIDs(h), want) {
+		if want := exactTop(live, q, 10); !slices.Equal(hitIDs(h), want) {
 			t.Fatalf("query %d: got %v, want %v", i, hitIDs(h), want)
 		}
 		h, err = ix.Search(context.Background(), testModel, q, 5, Filter{Galleries: []uint64{1}})
 		if err != nil {
 			t.Fatalf("Search in gallery 1: %v", err)
 		}
-		if want := exactTop(live, q, 5, 1); !equalIDs(hitIDs(h), want) {
+		if want := exactTop(live, q, 5, 1); !slices.Equal(hitIDs(h), want) {
 			t.Fatalf("query %d in gallery 1: got %v, want %v", i, hitIDs(h), want)
 		}
 	}
@@ -443,7 +444,7 @@ func TestS3OutageUnderLoad(t *testing.T) {
 		v, ok := present[id]
 		if !ok {
 			t.Errorf("acknowledged face %d is missing after the outage and a reopen", id)
-		} else if !equalVectors(v, e.Vector) {
+		} else if !slices.Equal(v, e.Vector) {
 			t.Errorf("face %d came back with a different vector", id)
 		}
 	}
