@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/facematch/facematch/index/graph"
 	"github.com/facematch/facematch/internal/blob"
 )
 
@@ -39,16 +40,11 @@ type ObjectStore interface {
 
 // annGraph is what a sealed segment needs from an approximate nearest-neighbour graph: search
 // by dot product over the segment's own vectors (results are positions in the segment) and
-// serialisation. Package index/graph provides two implementations.
+// serialisation. Package index/graph provides two implementations; see graphs.go.
 type annGraph interface {
-	Search(query []float32, k, ef int) ([]neighbor, error)
+	Search(query []float32, k, ef int) ([]graph.Neighbor, error)
 	WriteTo(w io.Writer) (int64, error)
 }
-
-// GraphBuilder builds a graph over a sealed segment's vectors (n×dim, row-major).
-type GraphBuilder func(ctx context.Context, vectors []float32, dim int) (annGraph, error)
-
-type graphReader func(r io.Reader, vectors []float32, dim int) (annGraph, error)
 
 // Config configures [Open]. Zero values mean the defaults.
 type Config struct {
@@ -64,19 +60,12 @@ type Config struct {
 	// SegmentSize is the number of faces after which the growing segment is sealed (default
 	// 100,000: exact search over a growing segment that size costs ~26 ms on one core).
 	SegmentSize int
-	// EfSearch is the graph search breadth (default 96).
+	// EfSearch is the graph search breadth (default 64; bench/RESULTS.md has the recall it buys).
 	EfSearch int
 	// Graph builds and reads graphs for sealed segments; nil searches sealed segments exactly.
 	Graph *GraphKind
 	// Logger receives operational events (never vectors). Default: slog.Default().
 	Logger *slog.Logger
-}
-
-// GraphKind pairs a builder with its reader.
-type GraphKind struct {
-	Name  string
-	Build GraphBuilder
-	Read  graphReader
 }
 
 // Validate reports every problem at once.
@@ -144,7 +133,7 @@ func (c *Config) ensureDefaults() {
 		c.SegmentSize = 100_000
 	}
 	if c.EfSearch == 0 {
-		c.EfSearch = 96
+		c.EfSearch = 64
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -475,6 +464,9 @@ func (ix *Index) Len() int {
 // Filter restricts a search; the zero value matches every face.
 type Filter struct {
 	Galleries []uint64 // only faces of these galleries (none: all)
+	// Ef overrides Config.EfSearch for this query (0: the configured value). Benchmarks sweep it;
+	// a service leaves it alone.
+	Ef int
 }
 
 // Search returns the k most similar live faces to query, best first. The query must come from
@@ -533,7 +525,7 @@ func (ix *Index) Search(ctx context.Context, model string, query []float32, k in
 				errs[i] = ctx.Err()
 				return
 			}
-			results[i], errs[i] = ix.searchSegment(s, query, k, galleries != nil, ok)
+			results[i], errs[i] = ix.searchSegment(s, query, k, f.Ef, galleries != nil, ok)
 		}()
 	}
 	wg.Wait()
@@ -559,7 +551,7 @@ func (ix *Index) Search(ctx context.Context, model string, query []float32, k in
 // searchSegment searches one segment: by graph when it has one, exactly otherwise. With a
 // gallery filter the graph results are filtered afterwards; when too few survive (a selective
 // filter), the segment is scanned exactly, which is cheap for the few faces that match.
-func (ix *Index) searchSegment(s *segment, query []float32, k int, filtered bool, ok accept) ([]Hit, error) {
+func (ix *Index) searchSegment(s *segment, query []float32, k, ef int, filtered bool, ok accept) ([]Hit, error) {
 	h := s.graph.Load()
 	if h == nil {
 		return s.searchExact(query, k, ok), nil
@@ -568,7 +560,10 @@ func (ix *Index) searchSegment(s *segment, query []float32, k int, filtered bool
 	if filtered {
 		want = 4 * k
 	}
-	ef := max(ix.cfg.EfSearch, want)
+	if ef <= 0 {
+		ef = ix.cfg.EfSearch
+	}
+	ef = max(ef, want)
 	ns, err := h.g.Search(query, want, ef)
 	if err != nil {
 		return nil, err

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 )
 
@@ -53,21 +54,45 @@ func (ix *Index) persistLoop(ctx context.Context) {
 func (ix *Index) persistPending(ctx context.Context) error {
 	for {
 		ix.mu.RLock()
-		var next *segment
+		var pending []*segment
 		for _, s := range ix.sealed {
 			if s.key == "" {
-				next = s
-				break
+				pending = append(pending, s)
 			}
 		}
 		ix.mu.RUnlock()
-		if next == nil {
+		if len(pending) == 0 {
 			return nil
 		}
-		if err := ix.persistSegment(ctx, next); err != nil {
+		// Build as many graphs as run side by side, so a single-threaded builder still uses every
+		// core, but persist as soon as the oldest is ready.
+		par := 1
+		if ix.cfg.Graph != nil {
+			par = max(1, ix.cfg.Graph.Parallel)
+		}
+		if err := ix.buildGraphs(ctx, pending[:min(par, len(pending))]); err != nil {
+			return err
+		}
+		if err := ix.persistSegment(ctx, pending[0]); err != nil {
 			return err
 		}
 	}
+}
+
+// buildGraphs builds the missing graphs of segs side by side and returns their errors. The
+// goroutines are this call's own: it returns after all of them.
+func (ix *Index) buildGraphs(ctx context.Context, segs []*segment) error {
+	errs := make([]error, len(segs))
+	var wg sync.WaitGroup
+	for i, s := range segs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = ix.buildGraph(ctx, s)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 func (ix *Index) buildGraph(ctx context.Context, s *segment) error {

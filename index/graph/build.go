@@ -122,23 +122,31 @@ func (b *builder) insert(q uint32, sc *searchCtx) {
 	for l := maxLevel; l > level; l-- {
 		cur = h.greedy(qv, cur, l, b.locks, sc)
 	}
-	for l := min(level, maxLevel); l >= 0; l-- {
+	// Choose q's neighbours on every layer first, then publish the links bottom-up. Publishing
+	// top-down (the paper's order) lets another worker reach q on an upper layer while q's base
+	// list is still empty; it then descends into a dead end and links its node to q alone, which
+	// can leave a small clique that no search reaches.
+	top := min(level, maxLevel)
+	sc.layerSel = slices.Grow(sc.layerSel[:0], top+1)[:top+1]
+	for l := top; l >= 0; l-- {
 		sc.reset()
 		sc.visited[q] = sc.gen // never link q to itself
 		h.searchLayer(qv, cur, h.efConstruction, l, b.locks, sc)
 		sc.drainResults()
 		cur = sc.sorted[0]
 		h.selectHeuristic(sc.sorted, h.m, &sc.sel)
-
+		sc.layerSel[l] = append(sc.layerSel[l][:0], sc.sel...)
+	}
+	for l := 0; l <= top; l++ {
+		sel := sc.layerSel[l]
 		blk := h.block(q, l)
 		b.locks[q].Lock()
-		blk[0] = uint32(len(sc.sel))
-		for j, c := range sc.sel {
+		blk[0] = uint32(len(sel))
+		for j, c := range sel {
 			blk[1+j] = c.id
 		}
 		b.locks[q].Unlock()
-
-		for _, c := range sc.sel {
+		for _, c := range sel {
 			b.link(c.id, q, c.sim, l, sc)
 		}
 	}
@@ -164,9 +172,9 @@ func (b *builder) link(e, q uint32, s float32, l int, sc *searchCtx) {
 		sc.prune = append(sc.prune, cand{id: nb, sim: dot(ev, h.vec(nb))})
 	}
 	slices.SortFunc(sc.prune, func(a, b cand) int { return cmpSim(b.sim, a.sim) })
-	h.selectHeuristic(sc.prune, mmax, &sc.sel)
-	blk[0] = uint32(len(sc.sel))
-	for j, c := range sc.sel {
+	h.selectHeuristic(sc.prune, mmax, &sc.psel)
+	blk[0] = uint32(len(sc.psel))
+	for j, c := range sc.psel {
 		blk[1+j] = c.id
 	}
 }

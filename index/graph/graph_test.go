@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -330,4 +331,57 @@ func TestBuildCancel(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestGraphWellFormed checks structural invariants of parallel builds: no node lists itself or a
+// neighbour twice, and every node can be reached from the entry point on the base layer. Two
+// bugs broke these: pruning a full list clobbered the selection being linked (self-links), and
+// publishing links top-down let concurrent inserts reach a node whose base list was still
+// empty, leaving small cliques no search could find.
+func TestGraphWellFormed(t *testing.T) {
+	for _, workers := range []int{1, 2, 4} {
+		for seed := int64(0); seed < 8; seed++ {
+			n := 150 + int(seed)*50
+			vectors, _ := faceLike(uint64(seed)+100, n, 0, 32, 1)
+			g, err := Build(context.Background(), vectors, 32, Config{Seed: seed, Workers: workers, M: 8})
+			if err != nil {
+				t.Fatal(err)
+			}
+			reached := make([]bool, n)
+			reached[g.entry] = true
+			queue := []uint32{g.entry}
+			for len(queue) > 0 {
+				id := queue[0]
+				queue = queue[1:]
+				nbs := g.neighbors(id, 0, nil, nil)
+				for j, nb := range nbs {
+					if nb == id || slices.Contains(nbs[:j], nb) {
+						t.Fatalf("workers %d seed %d: node %d lists %v", workers, seed, id, nbs)
+					}
+					if !reached[nb] {
+						reached[nb] = true
+						queue = append(queue, nb)
+					}
+				}
+			}
+			if unreached := n - countTrue(reached); unreached > 0 {
+				t.Errorf("workers %d seed %d: %d of %d nodes unreachable on the base layer", workers, seed, unreached, n)
+			}
+			for i := range n {
+				if res, _ := g.Search(vectors[i*32:(i+1)*32], 1, 64); res[0].ID != uint32(i) {
+					t.Errorf("workers %d seed %d: node %d not its own nearest neighbour (%v)", workers, seed, i, res)
+				}
+			}
+		}
+	}
+}
+
+func countTrue(b []bool) int {
+	n := 0
+	for _, x := range b {
+		if x {
+			n++
+		}
+	}
+	return n
 }

@@ -109,6 +109,10 @@ type searchCtx struct {
 	sorted  []cand   // results drained best-first
 	sel     []cand   // heuristic selection output
 	prune   []cand   // candidates when pruning a full neighbour list
+	psel    []cand   // heuristic selection output when pruning a list
+	// layerSel[l] is the node being inserted's chosen neighbours on layer l, kept until they
+	// are published.
+	layerSel [][]cand
 }
 
 func (h *HNSW) initPool() {
