@@ -1,0 +1,183 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/facematch/facematch/index"
+)
+
+// Deletion removes the records, then everything derived from them: blobs (originals and
+// thumbnails) and index vectors. The catalog records the purge in the deleting transaction, so
+// what a crash interrupts is finished by FinishPurges at the next start; searches never return
+// a deleted face in between, because candidates are looked up in the catalog first.
+
+// DeleteGallery deletes a gallery and everything in it.
+func (s *Service) DeleteGallery(ctx context.Context, a Actor, id int64) error {
+	p, err := s.cfg.Catalog.DeleteGallery(ctx, id)
+	return s.afterDelete(ctx, a, "gallery.delete", ref("gallery", id), []int64{id}, p, err)
+}
+
+// DeleteSubject deletes a subject with its photos and faces.
+func (s *Service) DeleteSubject(ctx context.Context, a Actor, id int64) error {
+	sub, err := s.cfg.Catalog.Subject(ctx, id)
+	if err != nil {
+		return err
+	}
+	p, err := s.cfg.Catalog.DeleteSubject(ctx, id)
+	return s.afterDelete(ctx, a, "subject.delete", ref("subject", id), []int64{sub.GalleryID}, p, err)
+}
+
+// DeleteImage deletes a photo with its faces.
+func (s *Service) DeleteImage(ctx context.Context, a Actor, id int64) error {
+	img, err := s.cfg.Catalog.Image(ctx, id)
+	if err != nil {
+		return err
+	}
+	p, err := s.cfg.Catalog.DeleteImage(ctx, id)
+	return s.afterDelete(ctx, a, "image.delete", ref("image", id), []int64{img.GalleryID}, p, err)
+}
+
+func (s *Service) afterDelete(ctx context.Context, a Actor, action, target string, galleries []int64, p Purge, err error) error {
+	if err != nil {
+		return err
+	}
+	faces := 0
+	for _, ids := range p.FaceIDs {
+		faces += len(ids)
+	}
+	s.audit(ctx, a, action, target, galleries, "", fmt.Sprintf("faces=%d blobs=%d", faces, len(p.BlobKeys)))
+	// Finish even if the client hangs up: the records are already gone.
+	return s.purge(context.WithoutCancel(ctx), p)
+}
+
+// purge removes a purge's blobs and vectors, then forgets it. Missing ones are fine: a purge
+// may run twice.
+func (s *Service) purge(ctx context.Context, p Purge) error {
+	var errs []error
+	for model, ids := range p.FaceIDs {
+		ix, ok := s.cfg.Indexes[model]
+		if !ok {
+			errs = append(errs, fmt.Errorf("service: purge %d: no index for model %s", p.ID, model))
+			continue
+		}
+		for _, id := range ids {
+			if err := ix.Delete(ctx, uint64(id)); err != nil && !errors.Is(err, index.ErrNotFound) {
+				errs = append(errs, fmt.Errorf("service: purge %d: face %d: %w", p.ID, id, err))
+			}
+		}
+	}
+	for _, k := range p.BlobKeys {
+		if err := s.cfg.Blobs.Delete(ctx, k); err != nil {
+			errs = append(errs, fmt.Errorf("service: purge %d: %s: %w", p.ID, k, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	return s.cfg.Catalog.PurgeDone(ctx, p.ID)
+}
+
+// FinishPurges completes the purges a crash interrupted. The service calls it at start.
+func (s *Service) FinishPurges(ctx context.Context) error {
+	ps, err := s.cfg.Catalog.PendingPurges(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, p := range ps {
+		if err := s.purge(ctx, p); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(ps) > 0 {
+		s.log.Info("finished interrupted purges", "count", len(ps), "failed", len(errs))
+	}
+	return errors.Join(errs...)
+}
+
+// ImageBytes returns a stored photo's original bytes; every access is audited.
+func (s *Service) ImageBytes(ctx context.Context, a Actor, id int64) (Image, []byte, error) {
+	img, err := s.cfg.Catalog.Image(ctx, id)
+	if err != nil {
+		return img, nil, err
+	}
+	data, err := s.readBlob(ctx, img.BlobKey)
+	if err != nil {
+		return img, nil, err
+	}
+	s.audit(ctx, a, "image.view", ref("image", id), []int64{img.GalleryID}, "", "")
+	return img, data, nil
+}
+
+// FaceThumbnail returns a stored face's thumbnail (JPEG).
+func (s *Service) FaceThumbnail(ctx context.Context, id int64) ([]byte, error) {
+	f, err := s.cfg.Catalog.Face(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return s.readBlob(ctx, f.ThumbKey)
+}
+
+// ProbeThumbnail returns a search probe face's thumbnail (JPEG).
+func (s *Service) ProbeThumbnail(ctx context.Context, id int64) ([]byte, error) {
+	p, err := s.cfg.Catalog.ProbeFace(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return s.readBlob(ctx, p.ThumbKey)
+}
+
+func (s *Service) readBlob(ctx context.Context, key string) ([]byte, error) {
+	rc, err := s.cfg.Blobs.Get(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("service: read %s: %w", key, err)
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(rc)
+	if err != nil {
+		return nil, fmt.Errorf("service: read %s: %w", key, err)
+	}
+	return data, nil
+}
+
+// Reconcile makes each index hold exactly the catalog's vectors: it adds those missing (an
+// upload that crashed between the catalog and the index) and deletes those the catalog no
+// longer has (a purge the index did not finish). The service calls it at start.
+func (s *Service) Reconcile(ctx context.Context, present func(model string) map[uint64]bool) error {
+	for model, ix := range s.cfg.Indexes {
+		have := present(model)
+		var missing []index.Entry
+		err := s.cfg.Catalog.Vectors(ctx, model, func(id, gallery int64, v []float32) error {
+			if have[uint64(id)] {
+				delete(have, uint64(id))
+				return nil
+			}
+			missing = append(missing, index.Entry{ID: uint64(id), Gallery: uint64(gallery), Vector: v})
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for from := 0; from < len(missing); from += 1000 {
+			if err := ix.Add(ctx, model, missing[from:min(from+1000, len(missing))]); err != nil {
+				return fmt.Errorf("service: reconcile %s: %w", model, err)
+			}
+		}
+		stale := make([]uint64, 0, len(have))
+		for id := range have {
+			stale = append(stale, id)
+		}
+		if len(stale) > 0 {
+			if err := ix.Delete(ctx, stale...); err != nil {
+				return fmt.Errorf("service: reconcile %s: %w", model, err)
+			}
+		}
+		if len(missing)+len(stale) > 0 {
+			s.log.Info("index reconciled with the catalog", "model", model, "added", len(missing), "removed", len(stale))
+		}
+	}
+	return nil
+}

@@ -1,0 +1,5 @@
+package engine
+
+// TestingPipeline is the test binary's pipeline on the real default models, for the external
+// tests in package engine_test (which import packages that import engine).
+func TestingPipeline() *Pipeline { return pipeline }

@@ -1,0 +1,188 @@
+package engine
+
+import (
+	"errors"
+	"time"
+)
+
+// The records the service keeps about galleries, photos, faces, searches and reviews. They are
+// metadata: original photos and thumbnails live in the blob store, vectors in the index. The
+// metadata store (internal/catalog) is the source of truth; the index is derived from it.
+
+// Errors of the metadata store, mapped to HTTP statuses in one place (api).
+var (
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: the request contradicts stored state (a duplicate name, a second decision by
+	// the same reviewer, a gallery of the wrong kind).
+	ErrConflict = errors.New("conflict")
+	// ErrInvalid: the request is malformed (unknown kind, empty name, bad cursor).
+	ErrInvalid = errors.New("invalid request")
+	// ErrForbidden: the actor may not do this to this record (the searcher deciding a match).
+	ErrForbidden = errors.New("forbidden")
+)
+
+// GalleryKind says what a gallery holds.
+type GalleryKind string
+
+const (
+	// Reference galleries hold known persons (wanted, missing, notices): every photo belongs to
+	// a subject.
+	Reference GalleryKind = "reference"
+	// Collection galleries hold photos gathered from ads, without identities.
+	Collection GalleryKind = "collection"
+)
+
+// Valid reports whether k is a known kind.
+func (k GalleryKind) Valid() bool { return k == Reference || k == Collection }
+
+// Gallery is a set of photos bound to one embedding model: faces of different models are never
+// compared.
+type Gallery struct {
+	ID        int64       `json:"id"`
+	Name      string      `json:"name"`
+	Kind      GalleryKind `json:"kind"`
+	Model     string      `json:"model"` // embedding model identity (name@sha256 prefix)
+	CreatedAt time.Time   `json:"created_at"`
+	CreatedBy string      `json:"created_by"`
+	Images    int         `json:"images"`
+	Faces     int         `json:"faces"`
+	Subjects  int         `json:"subjects"`
+}
+
+// Subject is a known person in a reference gallery.
+type Subject struct {
+	ID          int64     `json:"id"`
+	GalleryID   int64     `json:"gallery_id"`
+	Name        string    `json:"name"`
+	ExternalRef string    `json:"external_ref,omitempty"` // e.g. a notice number
+	Notes       string    `json:"notes,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+	Faces       int       `json:"faces"`
+}
+
+// Source is where an ad photo came from. Every field is optional.
+type Source struct {
+	URL         string     `json:"source_url,omitempty"`
+	Site        string     `json:"site,omitempty"`
+	AdID        string     `json:"ad_id,omitempty"`
+	Usernames   []string   `json:"usernames,omitempty"`
+	Phones      []string   `json:"phones,omitempty"` // E.164 where the number could be normalised
+	PostedAt    *time.Time `json:"posted_at,omitempty"`
+	CollectedAt *time.Time `json:"collected_at,omitempty"`
+	CaseRef     string     `json:"case_ref,omitempty"`
+}
+
+// Image is one stored photo. The same bytes are stored once per gallery (SHA256).
+type Image struct {
+	ID          int64     `json:"id"`
+	GalleryID   int64     `json:"gallery_id"`
+	SubjectID   *int64    `json:"subject_id,omitempty"`
+	SHA256      string    `json:"sha256"`
+	Format      string    `json:"format"` // jpeg, png, gif, webp, bmp, tiff
+	Bytes       int64     `json:"bytes"`
+	Width       int       `json:"width"`
+	Height      int       `json:"height"`
+	BlobKey     string    `json:"-"`
+	Source      Source    `json:"source"`
+	CreatedAt   time.Time `json:"created_at"`
+	CreatedBy   string    `json:"created_by"`
+	OriginJobID *int64    `json:"job_id,omitempty"`
+}
+
+// Box is a face box in original image pixels.
+type Box struct {
+	X, Y, W, H float32
+}
+
+// StoredFace is one detected face of a stored image. Faces the quality gate refused are kept
+// (the analyst sees why) but have no vector and are never searched.
+type StoredFace struct {
+	ID         int64       `json:"id"`
+	ImageID    int64       `json:"image_id"`
+	GalleryID  int64       `json:"gallery_id"`
+	SubjectID  *int64      `json:"subject_id,omitempty"`
+	Box        Box         `json:"box"`
+	Landmarks  [10]float32 `json:"landmarks"` // x,y of right eye, left eye, nose, mouth corners
+	Quality    Quality     `json:"quality"`
+	Rejections []string    `json:"rejections,omitempty"`
+	Model      string      `json:"model,omitempty"` // set when the face has a vector in the index
+	ThumbKey   string      `json:"-"`
+}
+
+// Accepted reports whether the face passed the quality gate (and so is searchable).
+func (f StoredFace) Accepted() bool { return len(f.Rejections) == 0 }
+
+// MatchStatus is where a review item stands.
+type MatchStatus string
+
+// Decisions a reviewer can record, and the statuses a match can have.
+const (
+	Pending            MatchStatus = "pending"
+	PotentialCandidate MatchStatus = "potential_candidate"
+	NoCandidate        MatchStatus = "no_candidate"
+	Inconclusive       MatchStatus = "inconclusive"
+	Disputed           MatchStatus = "disputed"
+)
+
+// ValidDecision reports whether d is a decision a reviewer may record.
+func ValidDecision(d MatchStatus) bool {
+	return d == PotentialCandidate || d == NoCandidate || d == Inconclusive
+}
+
+// Decision is one reviewer's verdict on a match.
+type Decision struct {
+	Reviewer  string      `json:"reviewer"`
+	Decision  MatchStatus `json:"decision"`
+	Note      string      `json:"note,omitempty"`
+	CreatedAt time.Time   `json:"created_at"`
+}
+
+// Match is a review item: a probe face, a candidate face and their similarity. Probe faces are
+// faces of a search's probe photo, or of a collection photo when a job cross-matched it.
+type Match struct {
+	ID          int64       `json:"id"`
+	SearchID    *int64      `json:"search_id,omitempty"`
+	JobID       *int64      `json:"job_id,omitempty"`
+	ProbeFaceID int64       `json:"probe_face_id"`
+	FaceID      int64       `json:"face_id"` // the candidate
+	GalleryID   int64       `json:"gallery_id"`
+	SubjectID   *int64      `json:"subject_id,omitempty"`
+	ImageID     int64       `json:"image_id"`
+	Similarity  float32     `json:"similarity"`
+	Rank        int         `json:"rank"`
+	Status      MatchStatus `json:"status"`
+	RequestedBy string      `json:"requested_by"` // who ran the search or the job: never a reviewer of it
+	CreatedAt   time.Time   `json:"created_at"`
+	Decisions   []Decision  `json:"decisions"`
+}
+
+// Resolve computes a match's status from its decisions: final when `required` distinct
+// reviewers agree, disputed as soon as two disagree, pending otherwise.
+func Resolve(decisions []Decision, required int) MatchStatus {
+	if len(decisions) == 0 {
+		return Pending
+	}
+	first := decisions[0].Decision
+	for _, d := range decisions[1:] {
+		if d.Decision != first {
+			return Disputed
+		}
+	}
+	if len(decisions) >= required {
+		return first
+	}
+	return Pending
+}
+
+// AuditEntry is one line of the append-only audit log.
+type AuditEntry struct {
+	ID        int64     `json:"id"`
+	At        time.Time `json:"at"`
+	Actor     string    `json:"actor"`  // credential name
+	Action    string    `json:"action"` // e.g. search.create, match.decide, image.delete
+	Target    string    `json:"target,omitempty"`
+	Galleries []int64   `json:"galleries,omitempty"`
+	Input     string    `json:"input,omitempty"`  // e.g. the probe's sha256 and parameters, never image bytes
+	Result    string    `json:"result,omitempty"` // e.g. the match IDs returned
+	RequestID string    `json:"request_id,omitempty"`
+}

@@ -1,0 +1,227 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/facematch/facematch/index"
+	"github.com/facematch/facematch/models/decode"
+)
+
+// SearchRequest is an analyst's search: a probe photo against galleries, for a stated purpose.
+type SearchRequest struct {
+	Galleries []int64
+	Purpose   string // required: why, or the case reference
+	K         int    // candidates per probe face (default 20)
+	MinSim    float32
+	Data      []byte
+}
+
+// CandidateView is one candidate of one probe face.
+type CandidateView struct {
+	FaceID     int64   `json:"face_id"`
+	GalleryID  int64   `json:"gallery_id"`
+	SubjectID  *int64  `json:"subject_id,omitempty"`
+	ImageID    int64   `json:"image_id"`
+	Similarity float32 `json:"similarity"`
+	Band       string  `json:"band"`
+	Rank       int     `json:"rank"`
+	MatchID    int64   `json:"match_id"`
+}
+
+// ProbeResult is one face of the probe photo and its ranked candidates.
+type ProbeResult struct {
+	Face       ProbeFace       `json:"face"`
+	Candidates []CandidateView `json:"candidates"`
+}
+
+// SearchResult is a search's record and what it found.
+type SearchResult struct {
+	Search SearchRecord  `json:"search"`
+	Faces  []ProbeResult `json:"faces"`
+}
+
+// Search finds, for every face of the probe photo, the most similar faces of the galleries
+// (each gallery searched with its own model's embedding of the probe), records the search and
+// a pending match per candidate, and audits it.
+func (s *Service) Search(ctx context.Context, a Actor, req SearchRequest) (SearchResult, error) {
+	req.Purpose = strings.TrimSpace(req.Purpose)
+	if req.Purpose == "" {
+		return SearchResult{}, fmt.Errorf("purpose is required (the reason for the search or a case reference): %w", ErrInvalid)
+	}
+	if len(req.Galleries) == 0 {
+		return SearchResult{}, fmt.Errorf("galleries is required: %w", ErrInvalid)
+	}
+	if req.K == 0 {
+		req.K = 20
+	}
+	if req.K < 1 || req.K > s.cfg.MaxK {
+		return SearchResult{}, fmt.Errorf("k must be in [1, %d], got %d: %w", s.cfg.MaxK, req.K, ErrInvalid)
+	}
+	if req.MinSim < -1 || req.MinSim > 1 {
+		return SearchResult{}, fmt.Errorf("min_similarity must be in [-1, 1], got %g: %w", req.MinSim, ErrInvalid)
+	}
+	// Group galleries by model: each model embeds the probe once.
+	byModel := map[string][]int64{}
+	var models []string
+	seen := map[int64]bool{}
+	for _, id := range req.Galleries {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		g, err := s.cfg.Catalog.Gallery(ctx, id)
+		if err != nil {
+			return SearchResult{}, err
+		}
+		if _, ok := s.byIdentity[g.Model]; !ok {
+			return SearchResult{}, fmt.Errorf("gallery %d uses model %s, which this service does not run: %w", g.ID, g.Model, ErrConflict)
+		}
+		if byModel[g.Model] == nil {
+			models = append(models, g.Model)
+		}
+		byModel[g.Model] = append(byModel[g.Model], g.ID)
+	}
+	sort.Strings(models)
+
+	// Detection is the same for every model (one detector): run it once with the first
+	// model's pipeline, then embed the accepted faces with each model.
+	first := s.byIdentity[models[0]]
+	img, _, err := decode.Image(req.Data, first.Limits)
+	if err != nil {
+		return SearchResult{}, err
+	}
+	faces, err := first.AnalyzeImage(ctx, img)
+	if err != nil {
+		return SearchResult{}, err
+	}
+	sum := sha256.Sum256(req.Data)
+	sha := hex.EncodeToString(sum[:])
+	now := time.Now()
+	probeKey := fmt.Sprintf("searches/%s-%s/probe", now.UTC().Format("20060102T150405.000000000"), sha[:16])
+	probes := make([]ProbeFace, len(faces))
+	for i, f := range faces {
+		th, err := thumbnail(img, boxOf(f))
+		if err != nil {
+			return SearchResult{}, err
+		}
+		probes[i] = ProbeFace{Box: boxOf(f), Quality: f.Quality, Rejections: f.Rejected,
+			ThumbKey: fmt.Sprintf("%s-face-%d.jpg", strings.TrimSuffix(probeKey, "/probe")+"/face", i)}
+		if err := s.cfg.Blobs.Put(ctx, probes[i].ThumbKey, bytes.NewReader(th), int64(len(th))); err != nil {
+			return SearchResult{}, fmt.Errorf("service: store probe thumbnail: %w", err)
+		}
+	}
+	if err := s.cfg.Blobs.Put(ctx, probeKey, bytes.NewReader(req.Data), int64(len(req.Data))); err != nil {
+		return SearchResult{}, fmt.Errorf("service: store probe: %w", err)
+	}
+
+	var cands []Candidate
+	for _, model := range models {
+		p := s.byIdentity[model]
+		embedded := faces
+		if model != models[0] || !allEmbeddedWith(faces, model) {
+			if embedded, err = p.AnalyzeImage(ctx, img); err != nil {
+				return SearchResult{}, err
+			}
+		}
+		for i, f := range embedded {
+			if i >= len(faces) || !faces[i].Accepted() || f.Embedding == nil {
+				continue
+			}
+			hits, err := s.cfg.Indexes[model].Search(ctx, model, f.Embedding.Vector, req.K, index.Filter{Galleries: toU64(byModel[model])})
+			if err != nil {
+				return SearchResult{}, fmt.Errorf("service: search %s: %w", model, err)
+			}
+			for _, h := range hits {
+				if h.Similarity < req.MinSim {
+					continue
+				}
+				cands = append(cands, Candidate{ProbeIndex: i, FaceID: int64(h.ID), Similarity: h.Similarity})
+			}
+		}
+	}
+	// Rank per probe face across models and galleries, best first.
+	sort.SliceStable(cands, func(i, j int) bool {
+		if cands[i].ProbeIndex != cands[j].ProbeIndex {
+			return cands[i].ProbeIndex < cands[j].ProbeIndex
+		}
+		return cands[i].Similarity > cands[j].Similarity
+	})
+	kept := cands[:0]
+	rank := map[int]int{}
+	for _, c := range cands {
+		if rank[c.ProbeIndex] >= req.K {
+			continue
+		}
+		rank[c.ProbeIndex]++
+		c.Rank = rank[c.ProbeIndex]
+		kept = append(kept, c)
+	}
+	rec := SearchRecord{Actor: a.Name, Purpose: req.Purpose, Galleries: req.Galleries, K: req.K, MinSim: req.MinSim,
+		ProbeSHA256: sha, ProbeKey: probeKey, CreatedAt: now}
+	rec, probes, matches, err := s.cfg.Catalog.RecordSearch(ctx, rec, probes, kept)
+	if err != nil {
+		return SearchResult{}, err
+	}
+	out := SearchResult{Search: rec, Faces: make([]ProbeResult, len(probes))}
+	for i, p := range probes {
+		out.Faces[i] = ProbeResult{Face: p, Candidates: []CandidateView{}}
+	}
+	byProbe := map[int64]int{}
+	for i, p := range probes {
+		byProbe[p.ID] = i
+	}
+	var matchIDs []string
+	for _, m := range matches {
+		i := byProbe[m.ProbeFaceID]
+		g, _ := s.cfg.Catalog.Gallery(ctx, m.GalleryID)
+		out.Faces[i].Candidates = append(out.Faces[i].Candidates, CandidateView{FaceID: m.FaceID, GalleryID: m.GalleryID,
+			SubjectID: m.SubjectID, ImageID: m.ImageID, Similarity: m.Similarity, Band: BandOf(g.Model, m.Similarity).Name,
+			Rank: m.Rank, MatchID: m.ID})
+		matchIDs = append(matchIDs, fmt.Sprint(m.ID))
+	}
+	s.audit(ctx, a, "search.create", ref("search", rec.ID), req.Galleries,
+		fmt.Sprintf("probe_sha256=%s purpose=%q k=%d min_similarity=%g", sha, req.Purpose, req.K, req.MinSim),
+		fmt.Sprintf("faces=%d matches=[%s]", len(probes), strings.Join(matchIDs, ",")))
+	return out, nil
+}
+
+func allEmbeddedWith(faces []Face, model string) bool {
+	for _, f := range faces {
+		if f.Accepted() && (f.Embedding == nil || f.Embedding.Model != model) {
+			return false
+		}
+	}
+	return true
+}
+
+func toU64(ids []int64) []uint64 {
+	out := make([]uint64, len(ids))
+	for i, id := range ids {
+		out[i] = uint64(id)
+	}
+	return out
+}
+
+// Decide records a reviewer's decision on a match.
+func (s *Service) Decide(ctx context.Context, a Actor, matchID int64, d MatchStatus, note string) (Match, error) {
+	if d == PotentialCandidate && strings.TrimSpace(note) == "" {
+		return Match{}, fmt.Errorf("a potential_candidate decision needs a note: %w", ErrInvalid)
+	}
+	m, err := s.cfg.Catalog.Decide(ctx, matchID, a.Name, d, note, s.cfg.Reviewers)
+	if err != nil {
+		if errors.Is(err, ErrForbidden) || errors.Is(err, ErrConflict) {
+			s.audit(ctx, a, "match.decide.refused", ref("match", matchID), nil, "decision="+string(d), err.Error())
+		}
+		return m, err
+	}
+	s.audit(ctx, a, "match.decide", ref("match", matchID), []int64{m.GalleryID}, "decision="+string(d), "status="+string(m.Status))
+	return m, nil
+}

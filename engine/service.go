@@ -1,0 +1,298 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"image"
+	"image/jpeg"
+	"io"
+	"log/slog"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/disintegration/imaging"
+
+	"github.com/facematch/facematch/index"
+	"github.com/facematch/facematch/models/decode"
+)
+
+// Catalog is the metadata store the service runs on (internal/catalog implements it).
+type Catalog interface {
+	GalleryStore
+	ImageStore
+	Deleter
+	ReviewStore
+	AuditLog
+	TokenStore
+}
+
+// BlobStore keeps original photos and face thumbnails (internal/blob implements it).
+type BlobStore interface {
+	Put(ctx context.Context, key string, r io.Reader, size int64) error
+	Get(ctx context.Context, key string) (io.ReadCloser, error)
+	Delete(ctx context.Context, key string) error
+}
+
+// VectorIndex holds one model's face vectors (package index implements it). IDs are face IDs,
+// galleries are gallery IDs.
+type VectorIndex interface {
+	Add(ctx context.Context, model string, entries []index.Entry) error
+	Delete(ctx context.Context, ids ...uint64) error
+	Search(ctx context.Context, model string, query []float32, k int, f index.Filter) ([]index.Hit, error)
+}
+
+// ServiceConfig holds the service's parts and its policy. Zero policy values mean defaults.
+type ServiceConfig struct {
+	Catalog Catalog
+	Blobs   BlobStore
+	// Pipelines by model name ("fused", "faceplugin512", …); galleries store the model's
+	// identity (name@sha256 prefix), which is the pipeline's Embedder.Identity().
+	Pipelines    map[string]*Pipeline
+	DefaultModel string                 // a key of Pipelines
+	Indexes      map[string]VectorIndex // by model identity
+	// Reviewers is the number of distinct reviewers who must agree before a match is final
+	// (default 2).
+	Reviewers int
+	// MaxK caps the candidates per probe face (default 100).
+	MaxK   int
+	Logger *slog.Logger
+}
+
+// Service is facematch's use cases: galleries, enrolment, search, review, deletion, each
+// audited. It is safe for concurrent use.
+type Service struct {
+	cfg        ServiceConfig
+	log        *slog.Logger
+	byIdentity map[string]*Pipeline
+}
+
+// Actor is who asks: a credential's name and role, and the request it came with.
+type Actor struct {
+	Name      string
+	Role      Role
+	RequestID string
+}
+
+// NewService validates cfg and returns the service.
+func NewService(cfg ServiceConfig) (*Service, error) {
+	var errs []error
+	if cfg.Catalog == nil || cfg.Blobs == nil {
+		errs = append(errs, errors.New("service: Catalog and Blobs are required"))
+	}
+	if _, ok := cfg.Pipelines[cfg.DefaultModel]; !ok {
+		errs = append(errs, fmt.Errorf("service: default model %q has no pipeline", cfg.DefaultModel))
+	}
+	s := &Service{cfg: cfg, byIdentity: map[string]*Pipeline{}}
+	for name, p := range cfg.Pipelines {
+		id := p.Embedder.Identity()
+		s.byIdentity[id] = p
+		if _, ok := cfg.Indexes[id]; !ok {
+			errs = append(errs, fmt.Errorf("service: model %s (%s) has no index", name, id))
+		}
+	}
+	if cfg.Reviewers < 0 || cfg.MaxK < 0 {
+		errs = append(errs, errors.New("service: Reviewers and MaxK must be >= 0"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if s.cfg.Reviewers == 0 {
+		s.cfg.Reviewers = 2
+	}
+	if s.cfg.MaxK == 0 {
+		s.cfg.MaxK = 100
+	}
+	if s.cfg.Logger == nil {
+		s.cfg.Logger = slog.Default()
+	}
+	s.log = s.cfg.Logger.With("component", "service")
+	return s, nil
+}
+
+// Reviewers is the number of agreeing reviewers a final decision needs.
+func (s *Service) Reviewers() int { return s.cfg.Reviewers }
+
+func (s *Service) audit(ctx context.Context, a Actor, action, target string, galleries []int64, input, result string) {
+	// The audit write must not be lost to a client that hung up.
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if _, err := s.cfg.Catalog.Append(actx, AuditEntry{At: time.Now(), Actor: a.Name, Action: action, Target: target,
+		Galleries: galleries, Input: input, Result: result, RequestID: a.RequestID}); err != nil {
+		s.log.Error("audit write failed", "action", action, "target", target, "err", err)
+	}
+}
+
+// CreateGallery creates a gallery bound to model (a pipeline name; "" means the default).
+func (s *Service) CreateGallery(ctx context.Context, a Actor, name string, kind GalleryKind, model string) (Gallery, error) {
+	if model == "" {
+		model = s.cfg.DefaultModel
+	}
+	p, ok := s.cfg.Pipelines[model]
+	if !ok {
+		names := make([]string, 0, len(s.cfg.Pipelines))
+		for n := range s.cfg.Pipelines {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		return Gallery{}, fmt.Errorf("unknown model %q (this service runs %s): %w", model, strings.Join(names, ", "), ErrInvalid)
+	}
+	if !kind.Valid() {
+		return Gallery{}, fmt.Errorf("kind must be reference or collection, got %q: %w", kind, ErrInvalid)
+	}
+	g, err := s.cfg.Catalog.CreateGallery(ctx, Gallery{Name: name, Kind: kind, Model: p.Embedder.Identity(), CreatedAt: time.Now(), CreatedBy: a.Name})
+	if err != nil {
+		return g, err
+	}
+	s.audit(ctx, a, "gallery.create", ref("gallery", g.ID), []int64{g.ID}, "name="+g.Name+" kind="+string(kind)+" model="+g.Model, "")
+	return g, nil
+}
+
+// CreateSubject adds a known person to a reference gallery.
+func (s *Service) CreateSubject(ctx context.Context, a Actor, sub Subject) (Subject, error) {
+	sub.CreatedAt = time.Now()
+	sub, err := s.cfg.Catalog.CreateSubject(ctx, sub)
+	if err != nil {
+		return sub, err
+	}
+	s.audit(ctx, a, "subject.create", ref("subject", sub.ID), []int64{sub.GalleryID}, "external_ref="+sub.ExternalRef, "")
+	return sub, nil
+}
+
+func ref(kind string, id int64) string { return kind + ":" + strconv.FormatInt(id, 10) }
+
+// Upload is one photo to store.
+type Upload struct {
+	GalleryID int64
+	SubjectID *int64
+	Data      []byte
+	Source    Source
+	JobID     *int64
+}
+
+// Enrolled is what AddImage stored (or found already stored: Duplicate).
+type Enrolled struct {
+	Image     Image        `json:"image"`
+	Faces     []StoredFace `json:"faces"`
+	Duplicate bool         `json:"duplicate"`
+}
+
+// AddImage stores a photo in a gallery: decode (limits checked first), detect every face,
+// quality gate, embed the accepted ones, store the original and face thumbnails, record the
+// image and faces, and index the vectors. The same bytes twice are stored once.
+func (s *Service) AddImage(ctx context.Context, a Actor, up Upload) (Enrolled, error) {
+	g, err := s.cfg.Catalog.Gallery(ctx, up.GalleryID)
+	if err != nil {
+		return Enrolled{}, err
+	}
+	switch {
+	case g.Kind == Reference && up.SubjectID == nil:
+		return Enrolled{}, fmt.Errorf("gallery %d is a reference gallery: every photo needs a subject_id: %w", g.ID, ErrInvalid)
+	case g.Kind == Collection && up.SubjectID != nil:
+		return Enrolled{}, fmt.Errorf("gallery %d is a collection: its photos have no subject: %w", g.ID, ErrInvalid)
+	}
+	p, ok := s.byIdentity[g.Model]
+	if !ok {
+		return Enrolled{}, fmt.Errorf("gallery %d uses model %s, which this service does not run: %w", g.ID, g.Model, ErrConflict)
+	}
+	sum := sha256.Sum256(up.Data)
+	sha := hex.EncodeToString(sum[:])
+	img, info, err := decode.Image(up.Data, p.Limits)
+	if err != nil {
+		return Enrolled{}, err
+	}
+	faces, err := p.AnalyzeImage(ctx, img)
+	if err != nil {
+		return Enrolled{}, err
+	}
+	prefix := fmt.Sprintf("galleries/%d/", g.ID)
+	record := Image{GalleryID: g.ID, SubjectID: up.SubjectID, SHA256: sha, Format: info.Format, Bytes: int64(len(up.Data)),
+		Width: info.Width, Height: info.Height, BlobKey: prefix + "images/" + sha, Source: up.Source,
+		CreatedAt: time.Now(), CreatedBy: a.Name, OriginJobID: up.JobID}
+	newFaces := make([]NewFace, len(faces))
+	var thumbs []blobPut
+	for i, f := range faces {
+		nf := NewFace{Face: StoredFace{Box: boxOf(f), Landmarks: landmarksOf(f), Quality: f.Quality, Rejections: f.Rejected}}
+		if f.Accepted() && f.Embedding != nil {
+			nf.Face.Model, nf.Vector = f.Embedding.Model, f.Embedding.Vector
+		}
+		th, err := thumbnail(img, nf.Face.Box)
+		if err != nil {
+			return Enrolled{}, err
+		}
+		nf.Face.ThumbKey = fmt.Sprintf("%sthumbs/%s-%d.jpg", prefix, sha, i)
+		thumbs = append(thumbs, blobPut{nf.Face.ThumbKey, th})
+		newFaces[i] = nf
+	}
+	// Blobs first: a crash after them and before the catalog leaves unreferenced blobs under
+	// a key the same upload reuses, never a record without its photo.
+	for _, b := range append([]blobPut{{record.BlobKey, up.Data}}, thumbs...) {
+		if err := s.cfg.Blobs.Put(ctx, b.key, bytes.NewReader(b.data), int64(len(b.data))); err != nil {
+			return Enrolled{}, fmt.Errorf("service: store %s: %w", b.key, err)
+		}
+	}
+	stored, storedFaces, err := s.cfg.Catalog.AddImage(ctx, record, newFaces)
+	if errors.Is(err, ErrConflict) {
+		s.audit(ctx, a, "image.upload", ref("image", stored.ID), []int64{g.ID}, "sha256="+sha, "duplicate")
+		return Enrolled{Image: stored, Faces: storedFaces, Duplicate: true}, nil
+	}
+	if err != nil {
+		return Enrolled{}, err
+	}
+	var entries []index.Entry
+	for i, f := range storedFaces {
+		if newFaces[i].Vector != nil {
+			entries = append(entries, index.Entry{ID: uint64(f.ID), Gallery: uint64(g.ID), Vector: newFaces[i].Vector})
+		}
+	}
+	if len(entries) > 0 {
+		if err := s.cfg.Indexes[g.Model].Add(ctx, g.Model, entries); err != nil {
+			// The catalog holds the vectors: Reconcile adds them at the next start.
+			return Enrolled{}, fmt.Errorf("service: index faces of image %d: %w", stored.ID, err)
+		}
+	}
+	s.audit(ctx, a, "image.upload", ref("image", stored.ID), []int64{g.ID}, "sha256="+sha,
+		fmt.Sprintf("faces=%d accepted=%d", len(storedFaces), len(entries)))
+	return Enrolled{Image: stored, Faces: storedFaces}, nil
+}
+
+type blobPut struct {
+	key  string
+	data []byte
+}
+
+func boxOf(f Face) Box {
+	b := f.Detection.Box
+	return Box{X: b.X, Y: b.Y, W: b.W, H: b.H}
+}
+
+func landmarksOf(f Face) [10]float32 {
+	var out [10]float32
+	for i, p := range f.Detection.Landmarks {
+		out[2*i], out[2*i+1] = p.X, p.Y
+	}
+	return out
+}
+
+// ThumbSize is the longer side of a face thumbnail in pixels.
+const ThumbSize = 160
+
+// thumbnail crops the face box with a margin of half its size and scales it to ThumbSize.
+func thumbnail(img *image.NRGBA, b Box) ([]byte, error) {
+	mx, my := b.W/2, b.H/2
+	r := image.Rect(int(b.X-mx), int(b.Y-my), int(b.X+b.W+mx), int(b.Y+b.H+my)).Intersect(img.Bounds())
+	if r.Empty() {
+		r = img.Bounds()
+	}
+	crop := imaging.Fit(imaging.Crop(img, r), ThumbSize, ThumbSize, imaging.Lanczos)
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, crop, &jpeg.Options{Quality: 88}); err != nil {
+		return nil, fmt.Errorf("service: thumbnail: %w", err)
+	}
+	return buf.Bytes(), nil
+}

@@ -1,0 +1,164 @@
+package engine
+
+import (
+	"context"
+	"time"
+)
+
+// The metadata store, as the service uses it: small interfaces, one per concern, which
+// internal/catalog implements on SQLite. Every method returns ErrNotFound, ErrConflict or
+// ErrInvalid (wrapped) for the caller's mistakes and anything else for store trouble.
+
+// GalleryStore keeps galleries and their subjects.
+type GalleryStore interface {
+	CreateGallery(ctx context.Context, g Gallery) (Gallery, error)
+	Gallery(ctx context.Context, id int64) (Gallery, error)
+	Galleries(ctx context.Context) ([]Gallery, error)
+	CreateSubject(ctx context.Context, s Subject) (Subject, error)
+	Subject(ctx context.Context, id int64) (Subject, error)
+	Subjects(ctx context.Context, galleryID int64) ([]Subject, error)
+}
+
+// NewFace is a face to store with its image: the record, and its vector when it has one.
+type NewFace struct {
+	Face   StoredFace
+	Vector []float32 // nil for faces the quality gate refused
+}
+
+// ImageStore keeps photos and their faces. Vectors are kept with the faces: they are the source
+// of truth the index is rebuilt from.
+type ImageStore interface {
+	// AddImage stores an image and its faces in one transaction and returns them with IDs. An
+	// image whose SHA256 is already in the gallery is not stored again: AddImage returns the
+	// stored one, its faces, and ErrConflict.
+	AddImage(ctx context.Context, img Image, faces []NewFace) (Image, []StoredFace, error)
+	Image(ctx context.Context, id int64) (Image, error)
+	Faces(ctx context.Context, imageID int64) ([]StoredFace, error)
+	Face(ctx context.Context, id int64) (StoredFace, error)
+	// FacesByID returns the faces that exist among ids (deleted ones are simply absent).
+	FacesByID(ctx context.Context, ids []int64) (map[int64]StoredFace, error)
+	// Vectors calls fn with every stored vector of model, in face ID order (index rebuilds).
+	Vectors(ctx context.Context, model string, fn func(faceID, galleryID int64, v []float32) error) error
+}
+
+// Purge is what a deletion leaves to remove outside the metadata store: blobs and index
+// vectors. Deletions record it durably before they return so that a crash cannot leave
+// biometric data behind; the service removes it and then calls PurgeDone.
+type Purge struct {
+	ID       int64
+	BlobKeys []string
+	FaceIDs  map[string][]int64 // model → face IDs in that model's index
+}
+
+// Deleter removes records and returns the purge they leave.
+type Deleter interface {
+	DeleteGallery(ctx context.Context, id int64) (Purge, error)
+	DeleteSubject(ctx context.Context, id int64) (Purge, error)
+	DeleteImage(ctx context.Context, id int64) (Purge, error)
+	PendingPurges(ctx context.Context) ([]Purge, error)
+	PurgeDone(ctx context.Context, id int64) error
+}
+
+// ProbeFace is a face of a search's probe photo.
+type ProbeFace struct {
+	ID         int64    `json:"id"`
+	SearchID   int64    `json:"search_id"`
+	Box        Box      `json:"box"`
+	Quality    Quality  `json:"quality"`
+	Rejections []string `json:"rejections,omitempty"`
+	ThumbKey   string   `json:"-"`
+}
+
+// SearchRecord is what a search asked and found.
+type SearchRecord struct {
+	ID          int64     `json:"id"`
+	Actor       string    `json:"actor"`
+	Purpose     string    `json:"purpose"`
+	Galleries   []int64   `json:"galleries"`
+	K           int       `json:"k"`
+	MinSim      float32   `json:"min_similarity"`
+	ProbeSHA256 string    `json:"probe_sha256"`
+	ProbeKey    string    `json:"-"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+// Candidate is one index hit of one probe face, to become a match.
+type Candidate struct {
+	ProbeIndex int // index into the probe faces passed with it
+	FaceID     int64
+	Similarity float32
+	Rank       int
+}
+
+// MatchFilter selects matches; Cursor is the last ID of the previous page (0: from the start).
+type MatchFilter struct {
+	Status    []MatchStatus
+	GalleryID int64
+	SearchID  int64
+	Cursor    int64
+	Limit     int
+}
+
+// ReviewStore keeps searches, matches and decisions.
+type ReviewStore interface {
+	// RecordSearch stores a search, its probe faces and one match per candidate, and returns
+	// them with IDs (matches in the order of cands).
+	RecordSearch(ctx context.Context, s SearchRecord, probes []ProbeFace, cands []Candidate) (SearchRecord, []ProbeFace, []Match, error)
+	Search(ctx context.Context, id int64) (SearchRecord, []ProbeFace, error)
+	ProbeFace(ctx context.Context, id int64) (ProbeFace, error)
+	Match(ctx context.Context, id int64) (Match, error)
+	Matches(ctx context.Context, f MatchFilter) ([]Match, error)
+	// Decide records reviewer's decision and returns the match with its new status. The
+	// requester may not decide (ErrForbidden); a reviewer decides once (ErrConflict).
+	Decide(ctx context.Context, matchID int64, reviewer string, d MatchStatus, note string, required int) (Match, error)
+}
+
+// AuditFilter selects audit entries after Cursor (an entry ID), oldest first.
+type AuditFilter struct {
+	Since  time.Time
+	Actor  string
+	Action string
+	Cursor int64
+	Limit  int
+}
+
+// AuditLog is append-only: there is no way to change or remove an entry.
+type AuditLog interface {
+	Append(ctx context.Context, e AuditEntry) (AuditEntry, error)
+	Entries(ctx context.Context, f AuditFilter) ([]AuditEntry, error)
+}
+
+// Role is what a credential may do.
+type Role string
+
+// Roles.
+const (
+	RoleAdmin    Role = "admin"    // credentials, galleries, deletion
+	RoleAnalyst  Role = "analyst"  // upload, search
+	RoleReviewer Role = "reviewer" // decide matches
+	RoleAuditor  Role = "auditor"  // read the audit log
+)
+
+// Valid reports whether r is a known role.
+func (r Role) Valid() bool {
+	return r == RoleAdmin || r == RoleAnalyst || r == RoleReviewer || r == RoleAuditor
+}
+
+// Token is a credential. Only the hash of its secret is stored.
+type Token struct {
+	ID        int64      `json:"id"`
+	Name      string     `json:"name"`
+	Role      Role       `json:"role"`
+	Hash      string     `json:"-"`
+	CreatedAt time.Time  `json:"created_at"`
+	CreatedBy string     `json:"created_by"`
+	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+}
+
+// TokenStore keeps credentials.
+type TokenStore interface {
+	CreateToken(ctx context.Context, t Token) (Token, error)
+	TokenByHash(ctx context.Context, hash string) (Token, error)
+	Tokens(ctx context.Context) ([]Token, error)
+	RevokeToken(ctx context.Context, id int64, at time.Time) (Token, error)
+}

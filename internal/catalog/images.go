@@ -1,0 +1,264 @@
+package catalog
+
+import (
+	"context"
+	"database/sql"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/facematch/facematch/engine"
+)
+
+// AddImage stores img and its faces in one transaction. The subject, when given, must belong to
+// the image's gallery. A second copy of the same bytes in a gallery returns the stored image,
+// its faces and ErrConflict.
+func (d *DB) AddImage(ctx context.Context, img engine.Image, faces []engine.NewFace) (engine.Image, []engine.StoredFace, error) {
+	var stored []engine.StoredFace
+	dup := false
+	err := d.tx(ctx, func(tx *sql.Tx) error {
+		var kind engine.GalleryKind
+		err := tx.QueryRowContext(ctx, `SELECT kind FROM galleries WHERE id = ?`, img.GalleryID).Scan(&kind)
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound("gallery", img.GalleryID)
+		}
+		if err != nil {
+			return fmt.Errorf("catalog: add image: %w", err)
+		}
+		if img.SubjectID != nil {
+			var gid int64
+			err := tx.QueryRowContext(ctx, `SELECT gallery_id FROM subjects WHERE id = ?`, *img.SubjectID).Scan(&gid)
+			if errors.Is(err, sql.ErrNoRows) {
+				return notFound("subject", *img.SubjectID)
+			}
+			if err != nil {
+				return fmt.Errorf("catalog: add image: %w", err)
+			}
+			if gid != img.GalleryID {
+				return fmt.Errorf("subject %d belongs to gallery %d, not %d: %w", *img.SubjectID, gid, img.GalleryID, engine.ErrInvalid)
+			}
+		}
+		var existing int64
+		err = tx.QueryRowContext(ctx, `SELECT id FROM images WHERE gallery_id = ? AND sha256 = ?`, img.GalleryID, img.SHA256).Scan(&existing)
+		if err == nil {
+			dup = true
+			if img, err = imageTx(ctx, tx, existing); err != nil {
+				return err
+			}
+			stored, err = facesOf(ctx, tx, existing)
+			return err
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("catalog: add image: %w", err)
+		}
+		source, err := json.Marshal(img.Source)
+		if err != nil {
+			return fmt.Errorf("catalog: add image: %w", err)
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO images (gallery_id, subject_id, sha256, format, bytes, width, height,
+			blob_key, source, created_at, created_by, job_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			img.GalleryID, nullInt(img.SubjectID), img.SHA256, img.Format, img.Bytes, img.Width, img.Height,
+			img.BlobKey, string(source), fmtTime(img.CreatedAt), img.CreatedBy, nullInt(img.OriginJobID))
+		if err != nil {
+			return fmt.Errorf("catalog: add image: %w", err)
+		}
+		img.ID, _ = res.LastInsertId()
+		for _, nf := range faces {
+			f := nf.Face
+			f.ImageID, f.GalleryID, f.SubjectID = img.ID, img.GalleryID, img.SubjectID
+			if nf.Vector == nil {
+				f.Model = ""
+			} else if f.Model == "" {
+				return fmt.Errorf("catalog: add image: a face with a vector needs its model")
+			}
+			box, _ := json.Marshal(f.Box)
+			lm, _ := json.Marshal(f.Landmarks)
+			q, _ := json.Marshal(f.Quality)
+			rej, _ := json.Marshal(nonNil(f.Rejections))
+			res, err := tx.ExecContext(ctx, `INSERT INTO faces (image_id, gallery_id, subject_id, box, landmarks, quality, rejections,
+				model, vector, thumb_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				f.ImageID, f.GalleryID, nullInt(f.SubjectID), string(box), string(lm), string(q), string(rej),
+				f.Model, vectorBytes(nf.Vector), f.ThumbKey)
+			if err != nil {
+				return fmt.Errorf("catalog: add face: %w", err)
+			}
+			f.ID, _ = res.LastInsertId()
+			stored = append(stored, f)
+		}
+		return nil
+	})
+	if err != nil {
+		return img, nil, err
+	}
+	if dup {
+		return img, stored, fmt.Errorf("image %d already holds these bytes (sha256 %s): %w", img.ID, img.SHA256, engine.ErrConflict)
+	}
+	return img, stored, nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func vectorBytes(v []float32) any {
+	if v == nil {
+		return nil
+	}
+	b := make([]byte, 4*len(v))
+	for i, x := range v {
+		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
+	}
+	return b
+}
+
+func bytesVector(b []byte) []float32 {
+	v := make([]float32, len(b)/4)
+	for i := range v {
+		v[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	return v
+}
+
+type queryer interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+const imageSelect = `SELECT id, gallery_id, subject_id, sha256, format, bytes, width, height, blob_key, source,
+	created_at, created_by, job_id FROM images`
+
+func imageTx(ctx context.Context, q queryer, id int64) (engine.Image, error) {
+	var img engine.Image
+	var subject, job sql.NullInt64
+	var source, created string
+	err := q.QueryRowContext(ctx, imageSelect+` WHERE id = ?`, id).Scan(&img.ID, &img.GalleryID, &subject, &img.SHA256,
+		&img.Format, &img.Bytes, &img.Width, &img.Height, &img.BlobKey, &source, &created, &img.CreatedBy, &job)
+	if errors.Is(err, sql.ErrNoRows) {
+		return img, notFound("image", id)
+	}
+	if err != nil {
+		return img, fmt.Errorf("catalog: image %d: %w", id, err)
+	}
+	img.SubjectID, img.OriginJobID, img.CreatedAt = intPtr(subject), intPtr(job), parseTime(created)
+	if err := json.Unmarshal([]byte(source), &img.Source); err != nil {
+		return img, fmt.Errorf("catalog: image %d source: %w", id, err)
+	}
+	return img, nil
+}
+
+// Image returns image id.
+func (d *DB) Image(ctx context.Context, id int64) (engine.Image, error) {
+	return imageTx(ctx, d.db, id)
+}
+
+const faceSelect = `SELECT id, image_id, gallery_id, subject_id, box, landmarks, quality, rejections, model, thumb_key FROM faces`
+
+func scanFace(row interface{ Scan(...any) error }) (engine.StoredFace, error) {
+	var f engine.StoredFace
+	var subject sql.NullInt64
+	var box, lm, q, rej string
+	if err := row.Scan(&f.ID, &f.ImageID, &f.GalleryID, &subject, &box, &lm, &q, &rej, &f.Model, &f.ThumbKey); err != nil {
+		return f, err
+	}
+	f.SubjectID = intPtr(subject)
+	err := errors.Join(json.Unmarshal([]byte(box), &f.Box), json.Unmarshal([]byte(lm), &f.Landmarks),
+		json.Unmarshal([]byte(q), &f.Quality), json.Unmarshal([]byte(rej), &f.Rejections))
+	if len(f.Rejections) == 0 {
+		f.Rejections = nil
+	}
+	return f, err
+}
+
+func facesOf(ctx context.Context, q queryer, imageID int64) ([]engine.StoredFace, error) {
+	rows, err := q.QueryContext(ctx, faceSelect+` WHERE image_id = ? ORDER BY id`, imageID)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: faces of image %d: %w", imageID, err)
+	}
+	defer rows.Close()
+	out := []engine.StoredFace{}
+	for rows.Next() {
+		f, err := scanFace(rows)
+		if err != nil {
+			return nil, fmt.Errorf("catalog: faces of image %d: %w", imageID, err)
+		}
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}
+
+// Faces returns the faces of image imageID (ErrNotFound for an unknown image).
+func (d *DB) Faces(ctx context.Context, imageID int64) ([]engine.StoredFace, error) {
+	if _, err := d.Image(ctx, imageID); err != nil {
+		return nil, err
+	}
+	return facesOf(ctx, d.db, imageID)
+}
+
+// Face returns face id.
+func (d *DB) Face(ctx context.Context, id int64) (engine.StoredFace, error) {
+	f, err := scanFace(d.db.QueryRowContext(ctx, faceSelect+` WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return f, notFound("face", id)
+	}
+	if err != nil {
+		return f, fmt.Errorf("catalog: face %d: %w", id, err)
+	}
+	return f, nil
+}
+
+// FacesByID returns the faces among ids that exist.
+func (d *DB) FacesByID(ctx context.Context, ids []int64) (map[int64]engine.StoredFace, error) {
+	out := make(map[int64]engine.StoredFace, len(ids))
+	const chunk = 500 // SQLite's default limit on bound parameters is far above; keeps statements small
+	for from := 0; from < len(ids); from += chunk {
+		part := ids[from:min(from+chunk, len(ids))]
+		args := make([]any, len(part))
+		for i, id := range part {
+			args[i] = id
+		}
+		rows, err := d.db.QueryContext(ctx, faceSelect+` WHERE id IN (?`+strings.Repeat(",?", len(part)-1)+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("catalog: faces: %w", err)
+		}
+		for rows.Next() {
+			f, err := scanFace(rows)
+			if err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("catalog: faces: %w", err)
+			}
+			out[f.ID] = f
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("catalog: faces: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// Vectors calls fn with every stored vector of model in face ID order.
+func (d *DB) Vectors(ctx context.Context, model string, fn func(faceID, galleryID int64, v []float32) error) error {
+	rows, err := d.db.QueryContext(ctx, `SELECT id, gallery_id, vector FROM faces WHERE model = ? AND vector IS NOT NULL ORDER BY id`, model)
+	if err != nil {
+		return fmt.Errorf("catalog: vectors: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, gid int64
+		var b []byte
+		if err := rows.Scan(&id, &gid, &b); err != nil {
+			return fmt.Errorf("catalog: vectors: %w", err)
+		}
+		if err := fn(id, gid, bytesVector(b)); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
