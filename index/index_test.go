@@ -413,3 +413,43 @@ func TestCheckpointMovesEverythingToTheStore(t *testing.T) {
 		t.Fatalf("after checkpoint and restart Len = %d, want 30", re.Len())
 	}
 }
+
+// TestOrphanedSegmentsAreRemoved: a segment uploaded for a manifest that was never published (a
+// crash between the two writes) is deleted once a later manifest is published.
+func TestOrphanedSegmentsAreRemoved(t *testing.T) {
+	ctx := context.Background()
+	ix := openTest(t, t.TempDir(), 1000, nil)
+	r := rand.New(rand.NewPCG(14, 15))
+	if err := ix.Add(ctx, testModel, entries(r, 0, 30, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if err := ix.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	orphan := segmentKey(ix.cfg.Prefix, 99, ix.persisted.Generation)
+	if err := ix.cfg.Store.Put(ctx, orphan, bytes.NewReader([]byte("vectors")), 7); err != nil {
+		t.Fatal(err)
+	}
+	if err := ix.Add(ctx, testModel, entries(r, 30, 30, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if err := ix.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	segs, err := ix.cfg.Store.List(ctx, "index/test/segments/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range segs {
+		if o.Key == orphan {
+			t.Fatal("orphaned segment still in the store after a later manifest")
+		}
+	}
+	if len(segs) != 2 {
+		t.Fatalf("%d segments in the store, want the 2 the manifest names", len(segs))
+	}
+	ix.Close()
+	if re := openTest(t, ix.cfg.Dir[:len(ix.cfg.Dir)-len("/wal")], 1000, nil); re.Len() != 60 {
+		t.Fatalf("after restart Len = %d, want 60", re.Len())
+	}
+}

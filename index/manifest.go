@@ -61,6 +61,17 @@ func segmentKey(prefix string, seq, gen uint64) string {
 	return path.Join(prefix, "segments", fmt.Sprintf("%010d-%020d.seg", seq, gen))
 }
 
+// parseSegmentGeneration returns the generation a segment key was written for.
+func parseSegmentGeneration(key string) (uint64, bool) {
+	name := strings.TrimSuffix(path.Base(key), ".seg")
+	_, genStr, ok := strings.Cut(name, "-")
+	if !ok || !strings.HasSuffix(key, ".seg") {
+		return 0, false
+	}
+	gen, err := strconv.ParseUint(genStr, 10, 64)
+	return gen, err == nil
+}
+
 func encodeManifest(m *manifest) ([]byte, error) {
 	body, err := json.Marshal(m)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"sync"
 	"time"
@@ -104,6 +105,8 @@ func (ix *Index) buildGraph(ctx context.Context, s *segment) error {
 	if err != nil {
 		return fmt.Errorf("index: build graph for segment %d: %w", s.seq, err)
 	}
+	ix.stats.graphsBuilt.Add(1)
+	ix.stats.graphNanos.Add(int64(time.Since(start)))
 	s.graph.Store(&graphHandle{g: g})
 	ix.log.Info("segment graph built", "seq", s.seq, "faces", s.len(), "graph", ix.cfg.Graph.Name, "elapsed", time.Since(start))
 	return nil
@@ -147,6 +150,7 @@ func (ix *Index) persistSegment(ctx context.Context, s *segment) error {
 	ix.log.Info("segment persisted", "seq", s.seq, "faces", s.len(), "generation", m.Generation)
 	ix.dropCoveredWAL()
 	ix.dropOldManifests(ctx, m.Generation)
+	ix.dropOrphanSegments(ctx, &m)
 	return nil
 }
 
@@ -190,7 +194,9 @@ func (ix *Index) putSegment(ctx context.Context, key string, s *segment) error {
 		pw.CloseWithError(err)
 		done <- err
 	}()
-	err := ix.cfg.Store.Put(ctx, key, pr, -1)
+	start := time.Now()
+	cr := &countingReader{r: pr}
+	err := ix.cfg.Store.Put(ctx, key, cr, -1)
 	pr.CloseWithError(errors.New("index: segment upload ended"))
 	werr := <-done
 	if err != nil {
@@ -199,7 +205,21 @@ func (ix *Index) putSegment(ctx context.Context, key string, s *segment) error {
 	if werr != nil {
 		return werr
 	}
+	ix.stats.segmentsWritten.Add(1)
+	ix.stats.bytesWritten.Add(cr.n)
+	ix.stats.writeNanos.Add(int64(time.Since(start)))
 	return nil
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // dropCoveredWAL removes WAL files whose every record the manifest covers, except the one
@@ -242,9 +262,39 @@ func (ix *Index) dropOldManifests(ctx context.Context, current uint64) {
 	}
 }
 
+// dropOrphanSegments deletes segment objects that m does not name and that were written for an
+// older generation: uploads whose manifest never got published (a crash or an outage between
+// the two writes). Newer ones are left alone: they can only be another writer's in-flight
+// upload, which its failed manifest write will report.
+func (ix *Index) dropOrphanSegments(ctx context.Context, m *manifest) {
+	named := make(map[string]bool, len(m.Segments))
+	for _, s := range m.Segments {
+		named[s.Key] = true
+	}
+	objs, err := ix.cfg.Store.List(ctx, path.Join(ix.cfg.Prefix, "segments")+"/")
+	if err != nil {
+		ix.log.Warn("listing segments for orphans", "err", err)
+		return
+	}
+	for _, o := range objs {
+		gen, ok := parseSegmentGeneration(o.Key)
+		if named[o.Key] || !ok || gen >= m.Generation {
+			continue
+		}
+		if err := ix.cfg.Store.Delete(ctx, o.Key); err != nil {
+			ix.log.Warn("removing orphaned segment", "key", o.Key, "err", err)
+			continue
+		}
+		ix.log.Info("removed orphaned segment", "key", o.Key)
+	}
+}
+
 // Flush waits until every sealed segment is in object storage (or ctx ends). It does not seal
 // the growing segment: that one is durable in the WAL.
 func (ix *Index) Flush(ctx context.Context) error {
+	// One wake-up: the persister then works through everything pending on its own, and while
+	// the store is failing it keeps to its backoff (waking it on every poll would not).
+	ix.signal()
 	for {
 		ix.mu.RLock()
 		pending := 0
@@ -257,7 +307,6 @@ func (ix *Index) Flush(ctx context.Context) error {
 		if pending == 0 {
 			return nil
 		}
-		ix.signal()
 		select {
 		case <-ctx.Done():
 			if p := ix.lastErr.Load(); p != nil {
@@ -395,6 +444,7 @@ func (ix *Index) compact(ctx context.Context) error {
 		}
 	}
 	ix.dropOldManifests(ctx, m.Generation)
+	ix.dropOrphanSegments(ctx, &m)
 	ix.log.Info("compacted", "segments", len(replaced), "purged", len(purged), "generation", m.Generation)
 	return errors.Join(errs...)
 }

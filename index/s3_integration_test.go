@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minio/minio-go/v7"
+
 	"github.com/facematch/facematch/internal/blob"
 	"github.com/facematch/facematch/internal/blob/s3"
 	"github.com/facematch/facematch/internal/blob/s3/s3test"
@@ -463,4 +465,34 @@ func TestS3OutageUnderLoad(t *testing.T) {
 	checkManifests(t, cfg.Store, prefix, true)
 	acked, deleted = l.counts()
 	t.Logf("after the reopen: %d acknowledged, %d deleted, %d live, all present; %d segment objects", acked, deleted, len(live), persistedSegments())
+}
+
+// TestS3OpenAbortsIncompleteUploads: the parts of an upload a killed process left behind hold
+// face vectors that no List or Delete sees; opening the index aborts them.
+func TestS3OpenAbortsIncompleteUploads(t *testing.T) {
+	g := s3test.Start(t)
+	const bucket = "index-abort"
+	openS3Store(t, g.Config(bucket, "")) // creates the bucket
+	ctx := context.Background()
+	client, err := g.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	core := minio.Core{Client: client}
+	name := segmentKey("index/test", 3, 2)
+	id, err := core.NewMultipartUpload(ctx, bucket, name, minio.PutObjectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	part := bytes.Repeat([]byte{7}, 5<<20)
+	if _, err := core.PutObjectPart(ctx, bucket, name, id, 1, bytes.NewReader(part), int64(len(part)), minio.PutObjectPartOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	s3Opener(g, bucket)(t, t.TempDir(), 100, nil)
+	for up := range client.ListIncompleteUploads(ctx, bucket, "index/", true) {
+		if up.Err != nil {
+			t.Fatal(up.Err)
+		}
+		t.Fatalf("upload of %s still incomplete after Open", up.Key)
+	}
 }

@@ -526,3 +526,24 @@ func errorResponse(err error) (minio.ErrorResponse, bool) {
 	ok := errors.As(err, &resp)
 	return resp, ok
 }
+
+// AbortIncompleteUploads aborts every unfinished multipart upload under prefix and returns how
+// many it aborted. A process killed in the middle of an upload leaves its parts on the server,
+// invisible to List and Get but holding the bytes (face vectors among them): the index calls
+// this when it opens, as the prefix's single writer.
+func (s *Store) AbortIncompleteUploads(ctx context.Context, prefix string) (int, error) {
+	n := 0
+	var errs []error
+	for up := range s.client.ListIncompleteUploads(ctx, s.bucket, s.object(prefix), true) {
+		if up.Err != nil {
+			errs = append(errs, mapErr(ctx, "list incomplete uploads", prefix, up.Err))
+			continue // drain the channel so its goroutine ends
+		}
+		if err := (minio.Core{Client: s.client}).AbortMultipartUpload(ctx, s.bucket, up.Key, up.UploadID); err != nil {
+			errs = append(errs, mapErr(ctx, "abort upload", up.Key, err))
+			continue
+		}
+		n++
+	}
+	return n, errors.Join(errs...)
+}

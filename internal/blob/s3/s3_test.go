@@ -144,6 +144,42 @@ func TestDeleteRemovesEveryVersion(t *testing.T) {
 	}
 }
 
+// A killed upload leaves its parts on the server: AbortIncompleteUploads removes them, under
+// its prefix only.
+func TestAbortIncompleteUploads(t *testing.T) {
+	s := newStore(t, versionedBucket)
+	ctx := t.Context()
+	core := minio.Core{Client: s.Client()}
+	part := bytes.Repeat([]byte("v"), 5<<20)
+	start := func(key string) {
+		t.Helper()
+		id, err := core.NewMultipartUpload(ctx, s.BucketName(), s.ObjectName(key), minio.PutObjectOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := core.PutObjectPart(ctx, s.BucketName(), s.ObjectName(key), id, 1, bytes.NewReader(part), int64(len(part)), minio.PutObjectPartOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start("abort/index/segments/1.seg")
+	start("abort/index/segments/2.seg")
+	start("abort/other/keep.bin")
+	n, err := s.AbortIncompleteUploads(ctx, "abort/index/")
+	if err != nil || n != 2 {
+		t.Fatalf("AbortIncompleteUploads = %d, %v; want 2, nil", n, err)
+	}
+	var left []string
+	for up := range s.Client().ListIncompleteUploads(ctx, s.BucketName(), s.ObjectName("abort/"), true) {
+		if up.Err != nil {
+			t.Fatal(up.Err)
+		}
+		left = append(left, up.Key)
+	}
+	if len(left) != 1 || !strings.HasSuffix(left[0], "abort/other/keep.bin") {
+		t.Fatalf("uploads left: %v, want only the one outside the prefix", left)
+	}
+}
+
 // The store's keys are relative: Prefix is added on the way in and removed on the way out.
 func TestPrefix(t *testing.T) {
 	ctx := t.Context()
