@@ -8,9 +8,12 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/facematch/facematch/bench/indexbench"
+	"github.com/facematch/facematch/index/graph"
 	"github.com/facematch/facematch/models"
 )
 
@@ -21,22 +24,31 @@ func (m *Main) runBenchIndex(ctx context.Context, args []string) error {
 	cfg.bindModelFlags(fs, m.Getenv)
 	n := fs.Int("n", 100_000, "gallery size")
 	queries := fs.Int("queries", 1000, "synthetic mated queries")
-	truth := fs.Int("truth", 300, "queries checked against exact search")
+	truth := fs.Int("truth", 500, "queries checked against exact search (half synthetic, half real)")
+	efList := fs.String("ef", "", "comma-separated search-breadth sweep (default "+joinInts(indexbench.DefaultEf)+")")
+	baseline := fs.Bool("hnswlib", true, "run the hnswlib baseline on the same vectors (needs bench/hnswlib/install)")
 	segment := fs.Int("segment", 100_000, "index segment size")
 	graphName := fs.String("graph", "hnsw", "graph for sealed segments: "+graphNames())
+	graphM := fs.Int("m", 16, "graph M (neighbours per node; the base layer keeps 2M), for the graph and hnswlib alike")
+	efc := fs.Int("efc", 200, "graph efConstruction, for the graph and hnswlib alike")
 	lfw := fs.String("lfw", "../shared/data/lfw", "LFW photos: the synthetic distribution is fitted to their embeddings")
 	cache := fs.String("cache", "bench/out/lfw-embeddings.gob", "cache of the LFW embeddings")
 	dir := fs.String("dir", "", "scratch directory (default: a new temporary directory, removed afterwards)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
+	reuse := fs.Bool("reuse", false, "with --dir: open the index a previous run with the same --n left there instead of building it")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
 	if *n < 1000 || *queries < 1 {
 		return fmt.Errorf("n must be >= 1000 and queries >= 1")
 	}
-	graph, err := graphKind(*graphName)
+	kind, err := graphKind(*graphName, graph.Config{M: *graphM, EfConstruction: *efc})
 	if err != nil {
 		return err
+	}
+	efs, err := parseInts(*efList)
+	if err != nil {
+		return fmt.Errorf("--ef: %w", err)
 	}
 	// The index benchmark is about 512-d vectors: the default recognizer's single model.
 	if cfg.Recognizer == models.FusedName {
@@ -67,7 +79,7 @@ func (m *Main) runBenchIndex(ctx context.Context, args []string) error {
 		defer os.RemoveAll(scratch)
 	}
 	res, err := indexbench.Run(ctx, real, indexbench.Config{N: *n, Queries: *queries, TruthQ: *truth, SegmentSize: *segment,
-		Graph: graph, Dir: filepath.Join(scratch, "index"), Seed: 1, Log: logf})
+		Graph: kind, M: *graphM, EfConstruction: *efc, Ef: efs, Hnswlib: *baseline, Reuse: *reuse, Dir: filepath.Join(scratch, "index"), Seed: 1, Log: logf})
 	if err != nil {
 		return err
 	}
@@ -77,4 +89,28 @@ func (m *Main) runBenchIndex(ctx context.Context, args []string) error {
 	out, _ := json.MarshalIndent(res, "", "  ")
 	fmt.Fprintln(m.Stdout, string(out))
 	return nil
+}
+
+func joinInts(v []int) string {
+	s := make([]string, len(v))
+	for i, x := range v {
+		s[i] = strconv.Itoa(x)
+	}
+	return strings.Join(s, ",")
+}
+
+// parseInts parses "16,32,64" (empty: nil); every value must be positive.
+func parseInts(s string) ([]int, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		v, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || v < 1 {
+			return nil, fmt.Errorf("%q is not a positive integer", f)
+		}
+		out = append(out, v)
+	}
+	return out, nil
 }

@@ -11,11 +11,11 @@ import (
 
 // graphKinds are the graphs a sealed segment can carry: "hnsw" (the index's own, the default),
 // "coder" (github.com/coder/hnsw behind a wrapper) and "exact" (none: sealed segments are
-// scanned). All use M=16 and efConstruction=200, as the hnswlib baseline does.
-var graphKinds = map[string]func() *index.GraphKind{
-	"hnsw":  func() *index.GraphKind { return index.HNSWGraph(graph.Config{}) },
-	"coder": func() *index.GraphKind { return index.CoderGraph(graph.Config{}) },
-	"exact": func() *index.GraphKind { return nil },
+// scanned). The zero graph.Config means M=16 and efConstruction=200, as the hnswlib baseline uses.
+var graphKinds = map[string]func(graph.Config) *index.GraphKind{
+	"hnsw":  index.HNSWGraph,
+	"coder": index.CoderGraph,
+	"exact": func(graph.Config) *index.GraphKind { return nil },
 }
 
 func graphNames() string {
@@ -27,10 +27,13 @@ func graphNames() string {
 	return strings.Join(names, ", ")
 }
 
-func graphKind(name string) (*index.GraphKind, error) {
+func graphKind(name string, cfg graph.Config) (*index.GraphKind, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	g, ok := graphKinds[name]
 	if !ok {
 		return nil, fmt.Errorf("unknown graph %q (have %s)", name, graphNames())
 	}
-	return g(), nil
+	return g(cfg), nil
 }
