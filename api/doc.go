@@ -1,5 +1,9 @@
-// Package api will hold the REST API (echo v4): handlers, request and response types, body and
-// pixel limits, the one error handler that maps error kinds to HTTP status, and the OpenAPI
-// document. It is specified by issue 4 and not built yet; the face pipeline it will call is in
-// package engine.
+// Package api is facematch's REST API on echo v4: JSON over HTTP with bearer credentials, one
+// error handler that turns every error kind into an application/problem+json answer with the
+// right status (4xx for every client mistake, never a panic), body and pixel limits, request
+// IDs, structured request logs without image bytes or embeddings, Prometheus metrics, and the
+// OpenAPI 3 document of every route (GET /v1/openapi.json).
+//
+// Handlers only translate HTTP to the engine's use cases (engine.Service) and back; they call
+// nothing else and start no goroutine that outlives its request.
 package api

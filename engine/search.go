@@ -102,6 +102,9 @@ func (s *Service) Search(ctx context.Context, a Actor, req SearchRequest) (Searc
 	if err != nil {
 		return SearchResult{}, err
 	}
+	if len(faces) == 0 {
+		return SearchResult{}, fmt.Errorf("%w in the probe photo", ErrNoFace)
+	}
 	sum := sha256.Sum256(req.Data)
 	sha := hex.EncodeToString(sum[:])
 	now := time.Now()

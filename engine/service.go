@@ -210,6 +210,9 @@ func (s *Service) AddImage(ctx context.Context, a Actor, up Upload) (Enrolled, e
 	if err != nil {
 		return Enrolled{}, err
 	}
+	if len(faces) == 0 {
+		return Enrolled{}, fmt.Errorf("nothing stored: %w in the photo", ErrNoFace)
+	}
 	prefix := fmt.Sprintf("galleries/%d/", g.ID)
 	record := Image{GalleryID: g.ID, SubjectID: up.SubjectID, SHA256: sha, Format: info.Format, Bytes: int64(len(up.Data)),
 		Width: info.Width, Height: info.Height, BlobKey: prefix + "images/" + sha, Source: up.Source,

@@ -216,6 +216,7 @@ func TestBadInputStoresNothing(t *testing.T) {
 		{"truncated jpeg", engine.Upload{GalleryID: coll.ID, Data: jpeg[:len(jpeg)/3]}, decode.ErrTruncated},
 		{"not an image", engine.Upload{GalleryID: coll.ID, Data: []byte("%PDF-1.4 hello")}, decode.ErrUnsupportedFormat},
 		{"empty", engine.Upload{GalleryID: coll.ID}, decode.ErrEmpty},
+		{"no face", engine.Upload{GalleryID: coll.ID, Data: photo(t, "no_face/mate_Garden.jpg")}, engine.ErrNoFace},
 		{"unknown gallery", engine.Upload{GalleryID: 999, Data: jpeg}, engine.ErrNotFound},
 		{"reference photo without subject", engine.Upload{GalleryID: ref.ID, Data: jpeg}, engine.ErrInvalid},
 		{"collection photo with subject", engine.Upload{GalleryID: coll.ID, SubjectID: &one, Data: jpeg}, engine.ErrInvalid},
@@ -238,6 +239,7 @@ func TestBadInputStoresNothing(t *testing.T) {
 		{"unknown gallery", engine.SearchRequest{Purpose: "p", Galleries: []int64{999}, Data: jpeg}, engine.ErrNotFound},
 		{"k too large", engine.SearchRequest{Purpose: "p", Galleries: []int64{coll.ID}, K: 1000, Data: jpeg}, engine.ErrInvalid},
 		{"corrupt probe", engine.SearchRequest{Purpose: "p", Galleries: []int64{coll.ID}, Data: jpeg[:100]}, decode.ErrTruncated},
+		{"probe without a face", engine.SearchRequest{Purpose: "p", Galleries: []int64{coll.ID}, Data: photo(t, "no_face/mate_Garden.jpg")}, engine.ErrNoFace},
 	}
 	for _, tc := range searches {
 		if _, err := f.svc.Search(ctx(), analyst, tc.req); !errors.Is(err, tc.want) {

@@ -1,5 +1,6 @@
 // Command facematch is the face-matching engine's single binary. Subcommands:
 //
+//	facematch serve                             the REST API (issue 4): galleries, search, review, audit
 //	facematch detect [--json] IMAGE...          faces, landmarks, quality, rejection reasons
 //	facematch compare IMAGE_A IMAGE_B           best-face similarity and its band
 //	facematch eval verify --pairs F --root DIR  verification accuracy on a pairs file
@@ -49,6 +50,7 @@ func exitCode(err error) int {
 const usage = `facematch: face-similarity matching for investigations (proposes candidates; people decide)
 
 Usage:
+  facematch serve [--addr 127.0.0.1:8080] [--data-dir var] [--blobs s3://bucket/prefix]
   facematch detect [--json] IMAGE...
   facematch compare [--json] IMAGE_A IMAGE_B
   facematch eval verify --pairs FILE --root DIR [--json] [--all-pairs]
@@ -63,6 +65,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return errUsage
 	}
 	switch args[0] {
+	case "serve":
+		return m.runServe(ctx, args[1:])
 	case "detect":
 		return m.runDetect(ctx, args[1:])
 	case "compare":

@@ -1,0 +1,356 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/facematch/facematch/engine"
+	"github.com/facematch/facematch/index"
+	"github.com/facematch/facematch/internal/blob/local"
+	"github.com/facematch/facematch/internal/catalog"
+	"github.com/facematch/facematch/internal/testenv"
+	"github.com/facematch/facematch/models"
+)
+
+// The API on its real parts: the default models, SQLite, a local blob directory, the index.
+
+var pipeline *engine.Pipeline
+
+func TestMain(m *testing.M) {
+	if err := testenv.Check(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	rt, err := models.Open(models.RuntimeConfig{Library: testenv.Library(), ModelDir: testenv.ModelDir(), Threads: 1})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	det, err := rt.Detector(models.YuNetS, models.DetectorConfig{})
+	if err == nil {
+		var emb models.FaceEmbedder
+		if emb, err = rt.Embedder(engine.DefaultRecognizer, models.RecognizerConfig{}); err == nil {
+			pipeline = &engine.Pipeline{Detector: det, Embedder: emb}
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	rt.Close()
+	os.Exit(code)
+}
+
+type testServer struct {
+	*httptest.Server
+	svc    *engine.Service
+	tokens map[string]string // role (or name) → secret
+}
+
+func newTestServer(t *testing.T) *testServer {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	cat, err := catalog.Open(ctx, filepath.Join(dir, "meta.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cat.Close() })
+	blobs, err := local.Open(filepath.Join(dir, "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	model := pipeline.Embedder.Identity()
+	ix, err := index.Open(ctx, index.Config{Dir: filepath.Join(dir, "wal"), Store: blobs, Prefix: "index", Model: model,
+		Dim: pipeline.Embedder.(interface{ Dim() int }).Dim()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ix.Close() })
+	svc, err := engine.NewService(engine.ServiceConfig{Catalog: cat, Blobs: blobs, Pipelines: map[string]*engine.Pipeline{"fused": pipeline},
+		DefaultModel: "fused", Indexes: map[string]engine.VectorIndex{model: ix}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	adminSecret, err := svc.Bootstrap(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(Config{Service: svc, MaxBodyBytes: 8 << 20, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := &testServer{Server: httptest.NewServer(srv), svc: svc, tokens: map[string]string{"admin": adminSecret}}
+	t.Cleanup(ts.Close)
+	for _, r := range []engine.Role{engine.RoleAnalyst, engine.RoleReviewer, engine.RoleAuditor} {
+		_, secret, err := svc.CreateToken(ctx, engine.Actor{Name: engine.BootstrapAdmin}, string(r), r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts.tokens[string(r)] = secret
+	}
+	tok, secret, err := svc.CreateToken(ctx, engine.Actor{Name: engine.BootstrapAdmin}, "revoked", engine.RoleAdmin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.RevokeToken(ctx, engine.Actor{Name: engine.BootstrapAdmin}, tok.ID); err != nil {
+		t.Fatal(err)
+	}
+	ts.tokens["revoked"] = secret
+	return ts
+}
+
+func (ts *testServer) do(t *testing.T, method, path, token, contentType string, body []byte) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, ts.URL+path, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return resp, data
+}
+
+func multipartBody(t *testing.T, image []byte, fields map[string]string) ([]byte, string) {
+	t.Helper()
+	var buf bytes.Buffer
+	w := multipart.NewWriter(&buf)
+	for k, v := range fields {
+		w.WriteField(k, v)
+	}
+	if image != nil {
+		fw, _ := w.CreateFormFile("image", "photo.jpg")
+		fw.Write(image)
+	}
+	w.Close()
+	return buf.Bytes(), w.FormDataContentType()
+}
+
+// TestAuthorization covers every route × every credential: a missing, unknown or revoked
+// credential gets 401 and a role without the right gets 403, before any work is done; a role
+// with the right gets past authorization (whatever the handler then answers of the dummy
+// request). The expected roles are written out here, not read from the route table.
+func TestAuthorization(t *testing.T) {
+	ts := newTestServer(t)
+	want := map[string][]string{ // route → roles allowed; nil: public
+		"GET /healthz":                      nil,
+		"GET /readyz":                       nil,
+		"GET /metrics":                      {"admin"},
+		"GET /v1/openapi.json":              {"admin", "analyst", "reviewer", "auditor"},
+		"GET /v1/me":                        {"admin", "analyst", "reviewer", "auditor"},
+		"POST /v1/galleries":                {"admin"},
+		"GET /v1/galleries":                 {"admin", "analyst", "reviewer"},
+		"GET /v1/galleries/:id":             {"admin", "analyst", "reviewer"},
+		"DELETE /v1/galleries/:id":          {"admin"},
+		"POST /v1/galleries/:id/subjects":   {"admin", "analyst"},
+		"GET /v1/galleries/:id/subjects":    {"admin", "analyst", "reviewer"},
+		"GET /v1/subjects/:id":              {"admin", "analyst", "reviewer"},
+		"DELETE /v1/subjects/:id":           {"admin"},
+		"POST /v1/galleries/:id/images":     {"admin", "analyst"},
+		"GET /v1/images/:id":                {"admin", "analyst", "reviewer"},
+		"GET /v1/images/:id/faces":          {"admin", "analyst", "reviewer"},
+		"DELETE /v1/images/:id":             {"admin"},
+		"GET /v1/faces/:id/thumbnail":       {"admin", "analyst", "reviewer"},
+		"GET /v1/probe-faces/:id/thumbnail": {"admin", "analyst", "reviewer"},
+		"POST /v1/searches":                 {"analyst"},
+		"GET /v1/searches/:id":              {"admin", "analyst", "reviewer"},
+		"GET /v1/matches":                   {"admin", "analyst", "reviewer"},
+		"GET /v1/matches/:id":               {"admin", "analyst", "reviewer"},
+		"POST /v1/matches/:id/decisions":    {"reviewer"},
+		"GET /v1/audit":                     {"auditor"},
+		"POST /v1/tokens":                   {"admin"},
+		"GET /v1/tokens":                    {"admin"},
+		"DELETE /v1/tokens/:id":             {"admin"},
+	}
+	if len(want) != len(Routes()) {
+		t.Fatalf("the test lists %d routes, the API has %d", len(want), len(Routes()))
+	}
+	for _, r := range Routes() {
+		key := r.Method + " " + r.Path
+		allowed, listed := want[key]
+		if !listed {
+			t.Fatalf("route %s is not covered by this test", key)
+		}
+		path := strings.ReplaceAll(r.Path, ":id", "999999")
+		for _, who := range []string{"", "unknown", "revoked", "admin", "analyst", "reviewer", "auditor"} {
+			token := ts.tokens[who]
+			if who == "unknown" {
+				token = "fm_this-is-not-a-real-credential-at-all"
+			}
+			resp, body := ts.do(t, r.Method, path, token, "application/json", []byte("{}"))
+			got := resp.StatusCode
+			switch {
+			case allowed == nil:
+				if got == 401 || got == 403 {
+					t.Errorf("%s as %q: %d, want public", key, who, got)
+				}
+			case who == "" || who == "unknown" || who == "revoked":
+				if got != 401 {
+					t.Errorf("%s as %q: %d, want 401", key, who, got)
+				}
+			case slices.Contains(allowed, who):
+				if got == 401 || got == 403 || got >= 500 {
+					t.Errorf("%s as %s: %d %s, want authorised and no server error", key, who, got, body)
+				}
+			default:
+				if got != 403 {
+					t.Errorf("%s as %s: %d, want 403", key, who, got)
+				}
+			}
+			if got >= 400 && resp.Header.Get("Content-Type") != "application/problem+json" {
+				t.Errorf("%s as %q: %d with content type %q, want application/problem+json", key, who, got, resp.Header.Get("Content-Type"))
+			}
+		}
+	}
+}
+
+// TestClientMistakes: every bad request gets a 4xx problem with a precise message.
+func TestClientMistakes(t *testing.T) {
+	ts := newTestServer(t)
+	admin, analyst := ts.tokens["admin"], ts.tokens["analyst"]
+	resp, body := ts.do(t, "POST", "/v1/galleries", admin, "application/json", []byte(`{"name":"ads","kind":"collection"}`))
+	if resp.StatusCode != 201 {
+		t.Fatalf("create gallery: %d %s", resp.StatusCode, body)
+	}
+	var g engine.Gallery
+	json.Unmarshal(body, &g)
+	photo, err := os.ReadFile(filepath.Join(testenv.Data(), "celebs/Katy_Perry/img26.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	noFace, err := os.ReadFile(filepath.Join(testenv.Data(), "no_face/mate_Garden.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	upload := fmt.Sprintf("/v1/galleries/%d/images", g.ID)
+	mp := func(img []byte, fields map[string]string) ([]byte, string) { return multipartBody(t, img, fields) }
+	truncated, ct1 := mp(photo[:len(photo)/2], nil)
+	notImage, ct2 := mp([]byte("%PDF-1.4 a document, not a photo"), nil)
+	bomb, ct10 := mp([]byte("GIF89a\xff\x7f\xff\x7f\x00\x00\x00"), nil)
+	noImageField, ct3 := mp(nil, map[string]string{"site": "x"})
+	noFaceBody, ct4 := mp(noFace, nil)
+	badDate, ct5 := mp(photo, map[string]string{"posted_at": "yesterday"})
+	huge, ct6 := mp(bytes.Repeat([]byte{0xff}, 9<<20), nil)
+	search, ct7 := mp(photo, map[string]string{"galleries": fmt.Sprint(g.ID)})
+	searchBadK, ct8 := mp(photo, map[string]string{"galleries": fmt.Sprint(g.ID), "purpose": "p", "k": "lots"})
+	searchBadGallery, ct9 := mp(photo, map[string]string{"galleries": "abc", "purpose": "p"})
+	tests := []struct {
+		name, method, path, token, ct string
+		body                          []byte
+		status                        int
+		detail                        string
+	}{
+		{"bad id", "GET", "/v1/galleries/abc", admin, "", nil, 400, "id must be a positive integer"},
+		{"negative id", "GET", "/v1/galleries/-3", admin, "", nil, 400, "id must be a positive integer"},
+		{"unknown gallery", "GET", "/v1/galleries/12345", admin, "", nil, 404, "gallery 12345"},
+		{"malformed json", "POST", "/v1/galleries", admin, "application/json", []byte(`{"name":`), 400, "not valid JSON"},
+		{"wrong content type", "POST", "/v1/galleries", admin, "text/plain", []byte(`x`), 415, "application/json"},
+		{"unknown kind", "POST", "/v1/galleries", admin, "application/json", []byte(`{"name":"x","kind":"mixed"}`), 422, "kind must be reference or collection"},
+		{"duplicate name", "POST", "/v1/galleries", admin, "application/json", []byte(`{"name":"ads","kind":"collection"}`), 409, "already exists"},
+		{"unknown model", "POST", "/v1/galleries", admin, "application/json", []byte(`{"name":"y","kind":"collection","model":"magic"}`), 422, "unknown model"},
+		{"subject in a collection", "POST", fmt.Sprintf("/v1/galleries/%d/subjects", g.ID), admin, "application/json", []byte(`{"name":"Bob"}`), 409, "reference galleries"},
+		{"truncated image", "POST", upload, analyst, ct1, truncated, 400, "truncated"},
+		{"not an image", "POST", upload, analyst, ct2, notImage, 415, "not an image: looks like a PDF"},
+		{"pixel bomb header", "POST", upload, analyst, ct10, bomb, 413, "megapixels"},
+		{"no image field", "POST", upload, analyst, ct3, noImageField, 400, `field "image" is missing`},
+		{"not multipart", "POST", upload, analyst, "image/jpeg", photo, 415, "multipart/form-data"},
+		{"no face", "POST", upload, analyst, ct4, noFaceBody, 422, "no face"},
+		{"bad date", "POST", upload, analyst, ct5, badDate, 400, "posted_at must be RFC 3339"},
+		{"body too large", "POST", upload, analyst, ct6, huge, 413, "limit"},
+		{"search without purpose", "POST", "/v1/searches", analyst, ct7, search, 422, "purpose is required"},
+		{"search with bad k", "POST", "/v1/searches", analyst, ct8, searchBadK, 400, "k must be a positive integer"},
+		{"search with bad gallery id", "POST", "/v1/searches", analyst, ct9, searchBadGallery, 400, "galleries must be a positive integer"},
+		{"bad cursor", "GET", "/v1/matches?cursor=xyz", analyst, "", nil, 400, "cursor must be"},
+		{"bad status", "GET", "/v1/matches?status=maybe", analyst, "", nil, 400, "status must be"},
+		{"bad decision", "POST", "/v1/matches/1/decisions", ts.tokens["reviewer"], "application/json", []byte(`{"decision":"yes"}`), 422, "decision must be"},
+		{"unknown match", "POST", "/v1/matches/77/decisions", ts.tokens["reviewer"], "application/json", []byte(`{"decision":"no_candidate"}`), 404, "match 77"},
+		{"bad since", "GET", "/v1/audit?since=last-week", ts.tokens["auditor"], "", nil, 400, "since must be"},
+		{"bad role", "POST", "/v1/tokens", admin, "application/json", []byte(`{"name":"x","role":"root"}`), 422, "role"},
+	}
+	for _, tc := range tests {
+		resp, body := ts.do(t, tc.method, tc.path, tc.token, tc.ct, tc.body)
+		var p Problem
+		if err := json.Unmarshal(body, &p); err != nil || resp.Header.Get("Content-Type") != "application/problem+json" {
+			t.Errorf("%s: not a problem document: %d %q %s", tc.name, resp.StatusCode, resp.Header.Get("Content-Type"), body)
+			continue
+		}
+		if resp.StatusCode != tc.status || p.Status != tc.status || !strings.Contains(p.Detail, tc.detail) {
+			t.Errorf("%s: %d %q, want %d containing %q", tc.name, resp.StatusCode, p.Detail, tc.status, tc.detail)
+		}
+	}
+	// Nothing was stored by any of them.
+	resp, body = ts.do(t, "GET", fmt.Sprintf("/v1/galleries/%d", g.ID), admin, "", nil)
+	json.Unmarshal(body, &g)
+	if resp.StatusCode != 200 || g.Images != 0 {
+		t.Fatalf("after refused uploads: %d %+v", resp.StatusCode, g)
+	}
+}
+
+func TestOpenAPICoversEveryRoute(t *testing.T) {
+	var doc struct {
+		OpenAPI string                                `json:"openapi"`
+		Paths   map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.Unmarshal(OpenAPI(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(doc.OpenAPI, "3.") {
+		t.Fatalf("openapi version %q", doc.OpenAPI)
+	}
+	n := 0
+	for _, ops := range doc.Paths {
+		n += len(ops)
+	}
+	if n != len(Routes()) {
+		t.Errorf("document has %d operations, the API %d routes", n, len(Routes()))
+	}
+	for _, r := range Routes() {
+		op, ok := doc.Paths[openapiPath(r.Path)][strings.ToLower(r.Method)]
+		if !ok {
+			t.Errorf("%s %s missing from the document", r.Method, r.Path)
+			continue
+		}
+		if !strings.Contains(string(op), `"summary"`) || strings.Contains(string(op), `"summary": ""`) {
+			t.Errorf("%s %s has no summary", r.Method, r.Path)
+		}
+	}
+}
+
+func TestNormalizePhone(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"+49 151 1234 5678", "+4915112345678"},
+		{"0049-151-12345678", "+4915112345678"},
+		{"(555) 123-4567", "5551234567"},
+		{"+1 (555) 123-4567", "+15551234567"},
+		{"+0 123", "0123"},
+		{"", ""},
+	}
+	for _, tc := range tests {
+		if got := NormalizePhone(tc.in); got != tc.want {
+			t.Errorf("NormalizePhone(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

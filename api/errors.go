@@ -1,0 +1,93 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/facematch/facematch/engine"
+	"github.com/facematch/facematch/index"
+	"github.com/facematch/facematch/models/decode"
+)
+
+// Problem is an RFC 9457 problem document.
+type Problem struct {
+	Type     string `json:"type"`
+	Title    string `json:"title"`
+	Status   int    `json:"status"`
+	Detail   string `json:"detail"`
+	Instance string `json:"instance,omitempty"` // the request ID
+}
+
+// statusOf is the one place where error kinds become HTTP statuses.
+func statusOf(err error) int {
+	var he *echo.HTTPError
+	switch {
+	case errors.As(err, &he):
+		return he.Code
+	case errors.Is(err, engine.ErrUnauthenticated):
+		return http.StatusUnauthorized
+	case errors.Is(err, engine.ErrForbidden):
+		return http.StatusForbidden
+	case errors.Is(err, engine.ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, engine.ErrConflict), errors.Is(err, index.ErrModelMismatch):
+		return http.StatusConflict
+	case errors.Is(err, engine.ErrInvalid), errors.Is(err, engine.ErrNoFace):
+		return http.StatusUnprocessableEntity
+	case errors.Is(err, decode.ErrTooLarge), errors.Is(err, decode.ErrTooManyPixels), errors.Is(err, errBodyTooLarge):
+		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, decode.ErrUnsupportedFormat):
+		return http.StatusUnsupportedMediaType
+	case errors.Is(err, decode.ErrEmpty), errors.Is(err, decode.ErrTruncated), errors.Is(err, decode.ErrCorrupt), errors.Is(err, errBadRequest):
+		return http.StatusBadRequest
+	case errors.Is(err, context.Canceled):
+		return 499 // the client went away; nobody reads this answer
+	case errors.Is(err, context.DeadlineExceeded):
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+var (
+	errBadRequest   = errors.New("bad request")
+	errBodyTooLarge = errors.New("request body too large")
+)
+
+// errorHandler answers every error as a problem document. Server-side failures are logged with
+// the request ID and answered without their details, which may name internal keys.
+func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
+	return func(err error, c echo.Context) {
+		if c.Response().Committed {
+			return
+		}
+		status := statusOf(err)
+		detail := err.Error()
+		var he *echo.HTTPError
+		if errors.As(err, &he) {
+			if m, ok := he.Message.(string); ok {
+				detail = m
+			} else {
+				detail = http.StatusText(he.Code)
+			}
+		}
+		rid := c.Response().Header().Get(echo.HeaderXRequestID)
+		if status >= 500 {
+			log.Error("request failed", "request_id", rid, "method", c.Request().Method, "path", c.Path(), "err", err)
+			detail = "internal error; the request ID identifies it in the server log"
+		}
+		title := http.StatusText(status)
+		if title == "" {
+			title = "Client Closed Request"
+		}
+		p := Problem{Type: "about:blank", Title: title, Status: status, Detail: detail, Instance: rid}
+		c.Response().Header().Set(echo.HeaderContentType, "application/problem+json")
+		c.Response().WriteHeader(status)
+		if c.Request().Method != http.MethodHead {
+			_ = c.Echo().JSONSerializer.Serialize(c, p, "")
+		}
+	}
+}

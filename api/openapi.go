@@ -1,0 +1,272 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/facematch/facematch/engine"
+)
+
+// The OpenAPI 3 document is generated from Routes and the response types themselves (their JSON
+// tags), so it cannot drift from the code: a test checks that every route is in it.
+
+type opDoc struct {
+	summary string
+	query   []param // query parameters
+	json    any     // a JSON request body of this type
+	form    []param // multipart/form-data fields
+	ok      int     // success status
+	out     any     // success body type (nil: none; []byte: binary)
+	outType string  // success media type when not JSON
+	errors  []int   // client errors it can answer besides 401/403
+}
+
+type param struct {
+	name, typ, desc string
+	required        bool
+}
+
+var opDocs = map[string]opDoc{
+	"GET /healthz":         {summary: "Liveness: the process answers.", ok: 200, out: map[string]string{}},
+	"GET /readyz":          {summary: "Readiness: models loaded, stores reachable.", ok: 200, out: map[string]string{}, errors: []int{503}},
+	"GET /metrics":         {summary: "Prometheus metrics (text format).", ok: 200, out: []byte{}, outType: "text/plain"},
+	"GET /v1/openapi.json": {summary: "This document.", ok: 200, out: map[string]any{}},
+	"GET /v1/me":           {summary: "The caller's credential name and role.", ok: 200, out: map[string]any{}},
+	"POST /v1/galleries":   {summary: "Create a gallery bound to an embedding model.", json: createGalleryRequest{}, ok: 201, out: engine.Gallery{}, errors: []int{400, 409, 415, 422}},
+	"GET /v1/galleries": {summary: "List galleries with their counts.", ok: 200, out: struct {
+		Galleries []engine.Gallery `json:"galleries"`
+	}{}},
+	"GET /v1/galleries/:id":           {summary: "One gallery.", ok: 200, out: engine.Gallery{}, errors: []int{400, 404}},
+	"DELETE /v1/galleries/:id":        {summary: "Delete a gallery: its subjects, photos, faces, vectors, blobs and matches.", ok: 204, errors: []int{400, 404}},
+	"POST /v1/galleries/:id/subjects": {summary: "Add a known person to a reference gallery.", json: createSubjectRequest{}, ok: 201, out: engine.Subject{}, errors: []int{400, 404, 409, 415, 422}},
+	"GET /v1/galleries/:id/subjects": {summary: "List a gallery's subjects.", ok: 200, out: struct {
+		Subjects []engine.Subject `json:"subjects"`
+	}{}, errors: []int{400, 404}},
+	"GET /v1/subjects/:id":          {summary: "One subject.", ok: 200, out: engine.Subject{}, errors: []int{400, 404}},
+	"DELETE /v1/subjects/:id":       {summary: "Delete a subject with their photos, faces, vectors, blobs and matches.", ok: 204, errors: []int{400, 404}},
+	"POST /v1/galleries/:id/images": {summary: "Upload a photo: every face is detected, quality-checked, embedded and indexed. The same bytes twice answer 200 with duplicate=true.", form: uploadForm, ok: 201, out: engine.Enrolled{}, errors: []int{400, 404, 409, 413, 415, 422}},
+	"GET /v1/images/:id":            {summary: "A photo's original bytes (audited).", ok: 200, out: []byte{}, outType: "image/*", errors: []int{400, 404}},
+	"GET /v1/images/:id/faces": {summary: "A photo's record and its faces.", ok: 200, out: struct {
+		Image engine.Image        `json:"image"`
+		Faces []engine.StoredFace `json:"faces"`
+	}{}, errors: []int{400, 404}},
+	"DELETE /v1/images/:id":             {summary: "Delete a photo with its faces, vectors, blobs and matches.", ok: 204, errors: []int{400, 404}},
+	"GET /v1/faces/:id/thumbnail":       {summary: "A stored face's thumbnail (JPEG).", ok: 200, out: []byte{}, outType: "image/jpeg", errors: []int{400, 404}},
+	"GET /v1/probe-faces/:id/thumbnail": {summary: "A search probe face's thumbnail (JPEG).", ok: 200, out: []byte{}, outType: "image/jpeg", errors: []int{400, 404}},
+	"POST /v1/searches":                 {summary: "Search galleries with a probe photo; every probe face gets its ranked candidates, each a pending match.", form: searchForm, ok: 201, out: engine.SearchResult{}, errors: []int{400, 404, 409, 413, 415, 422}},
+	"GET /v1/searches/:id": {summary: "A past search and its probe faces.", ok: 200, out: struct {
+		Search engine.SearchRecord `json:"search"`
+		Faces  []engine.ProbeFace  `json:"faces"`
+	}{}, errors: []int{400, 404}},
+	"GET /v1/matches":                {summary: "Review items, oldest first, a page at a time.", query: []param{{"status", "string", "comma-separated statuses", false}, {"gallery", "integer", "gallery ID", false}, {"search", "integer", "search ID", false}, {"cursor", "string", "next_cursor of the previous page", false}, {"limit", "integer", "1-500, default 100", false}}, ok: 200, out: page[engine.Match]{}, errors: []int{400}},
+	"GET /v1/matches/:id":            {summary: "One review item with its decisions.", ok: 200, out: engine.Match{}, errors: []int{400, 404}},
+	"POST /v1/matches/:id/decisions": {summary: "Record a reviewer's decision (a note is required for potential_candidate). Final when the configured number of distinct reviewers agree; the searcher cannot decide; one decision per reviewer.", json: decideRequest{}, ok: 200, out: engine.Match{}, errors: []int{400, 404, 409, 415, 422}},
+	"GET /v1/audit":                  {summary: "The append-only audit log, oldest first, a page at a time.", query: []param{{"since", "string", "RFC 3339 time or date", false}, {"actor", "string", "credential name", false}, {"action", "string", "e.g. search.create", false}, {"cursor", "string", "next_cursor of the previous page", false}, {"limit", "integer", "1-1000, default 100", false}}, ok: 200, out: page[engine.AuditEntry]{}, errors: []int{400}},
+	"POST /v1/tokens":                {summary: "Create a credential; its secret is in this answer only.", json: createTokenRequest{}, ok: 201, out: createTokenResponse{}, errors: []int{400, 409, 415, 422}},
+	"GET /v1/tokens": {summary: "List credentials (never their secrets).", ok: 200, out: struct {
+		Tokens []engine.Token `json:"tokens"`
+	}{}},
+	"DELETE /v1/tokens/:id": {summary: "Revoke a credential.", ok: 200, out: engine.Token{}, errors: []int{400, 404}},
+}
+
+var uploadForm = []param{
+	{"image", "binary", "the photo (JPEG, PNG, GIF, WebP, BMP or TIFF)", true},
+	{"subject_id", "integer", "required in reference galleries, refused in collections", false},
+	{"source_url", "string", "", false}, {"site", "string", "", false}, {"ad_id", "string", "", false},
+	{"usernames", "string", "comma-separated", false}, {"phones", "string", "comma-separated; normalised to E.164 where written internationally", false},
+	{"posted_at", "string", "RFC 3339 or date", false}, {"collected_at", "string", "RFC 3339 or date", false}, {"case_ref", "string", "", false},
+}
+
+var searchForm = []param{
+	{"image", "binary", "the probe photo", true},
+	{"galleries", "string", "comma-separated gallery IDs", true},
+	{"purpose", "string", "why: the reason or case reference (audited)", true},
+	{"k", "integer", "candidates per probe face, default 20", false},
+	{"min_similarity", "number", "drop candidates below this cosine similarity", false},
+}
+
+var (
+	openapiOnce sync.Once
+	openapiJSON []byte
+)
+
+// OpenAPI returns the document.
+func OpenAPI() []byte {
+	openapiOnce.Do(func() {
+		schemas := map[string]any{}
+		paths := map[string]map[string]any{}
+		for _, r := range Routes() {
+			d := opDocs[r.Method+" "+r.Path]
+			op := map[string]any{"summary": d.summary, "operationId": operationID(r)}
+			var params []any
+			if strings.Contains(r.Path, ":id") {
+				params = append(params, map[string]any{"name": "id", "in": "path", "required": true, "schema": map[string]any{"type": "integer", "minimum": 1}})
+			}
+			for _, p := range d.query {
+				params = append(params, map[string]any{"name": p.name, "in": "query", "required": p.required, "description": p.desc, "schema": map[string]any{"type": p.typ}})
+			}
+			if params != nil {
+				op["parameters"] = params
+			}
+			if d.json != nil {
+				op["requestBody"] = map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{"schema": schemaOf(reflect.TypeOf(d.json), schemas)}}}
+			}
+			if d.form != nil {
+				props := map[string]any{}
+				var req []string
+				for _, p := range d.form {
+					s := map[string]any{"type": p.typ, "description": p.desc}
+					if p.typ == "binary" {
+						s = map[string]any{"type": "string", "format": "binary", "description": p.desc}
+					}
+					props[p.name] = s
+					if p.required {
+						req = append(req, p.name)
+					}
+				}
+				op["requestBody"] = map[string]any{"required": true, "content": map[string]any{"multipart/form-data": map[string]any{"schema": map[string]any{"type": "object", "properties": props, "required": req}}}}
+			}
+			responses := map[string]any{}
+			ok := map[string]any{"description": httpStatus(d.ok)}
+			switch {
+			case d.outType != "":
+				ok["content"] = map[string]any{d.outType: map[string]any{"schema": map[string]any{"type": "string", "format": "binary"}}}
+			case d.out != nil:
+				ok["content"] = map[string]any{"application/json": map[string]any{"schema": schemaOf(reflect.TypeOf(d.out), schemas)}}
+			}
+			responses[itoa(d.ok)] = ok
+			codes := d.errors
+			if r.Roles != nil {
+				codes = append(codes, 401, 403)
+				op["security"] = []any{map[string]any{"bearer": []string{}}}
+				op["x-roles"] = r.Roles
+			} else {
+				op["security"] = []any{}
+			}
+			for _, code := range codes {
+				responses[itoa(code)] = map[string]any{"description": httpStatus(code), "content": map[string]any{"application/problem+json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Problem"}}}}
+			}
+			op["responses"] = responses
+			path := openapiPath(r.Path)
+			if paths[path] == nil {
+				paths[path] = map[string]any{}
+			}
+			paths[path][strings.ToLower(r.Method)] = op
+		}
+		schemaOf(reflect.TypeOf(Problem{}), schemas)
+		doc := map[string]any{
+			"openapi": "3.0.3",
+			"info": map[string]any{"title": "facematch", "version": "1",
+				"description": "Face-similarity matching for investigations. The engine proposes candidates; people decide. Every search, upload, decision, view, deletion and credential change is audited."},
+			"paths":      paths,
+			"components": map[string]any{"schemas": schemas, "securitySchemes": map[string]any{"bearer": map[string]any{"type": "http", "scheme": "bearer"}}},
+		}
+		openapiJSON, _ = json.MarshalIndent(doc, "", "  ")
+	})
+	return openapiJSON
+}
+
+func (s *Server) openapi(c echo.Context) error {
+	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, OpenAPI())
+}
+
+func openapiPath(p string) string { return strings.ReplaceAll(p, ":id", "{id}") }
+
+func operationID(r Route) string {
+	var b strings.Builder
+	b.WriteString(strings.ToLower(r.Method))
+	for _, part := range strings.Split(r.Path, "/") {
+		if part == "" || part == "v1" || strings.HasPrefix(part, ":") {
+			continue
+		}
+		part = strings.NewReplacer("-", "", ".", "").Replace(part)
+		b.WriteString(strings.ToUpper(part[:1]) + part[1:])
+	}
+	return b.String()
+}
+
+func httpStatus(code int) string { return http.StatusText(code) }
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+var timeType = reflect.TypeOf(time.Time{})
+
+// schemaOf returns the JSON schema of t, registering named struct types in schemas.
+func schemaOf(t reflect.Type, schemas map[string]any) map[string]any {
+	switch {
+	case t == timeType:
+		return map[string]any{"type": "string", "format": "date-time"}
+	case t.Kind() == reflect.Pointer:
+		s := schemaOf(t.Elem(), schemas)
+		out := map[string]any{"nullable": true}
+		for k, v := range s {
+			out[k] = v
+		}
+		return out
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return map[string]any{"type": "string"}
+	case reflect.Bool:
+		return map[string]any{"type": "boolean"}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return map[string]any{"type": "integer"}
+	case reflect.Float32, reflect.Float64:
+		return map[string]any{"type": "number"}
+	case reflect.Slice, reflect.Array:
+		return map[string]any{"type": "array", "items": schemaOf(t.Elem(), schemas)}
+	case reflect.Map:
+		return map[string]any{"type": "object", "additionalProperties": schemaOf(t.Elem(), schemas)}
+	case reflect.Interface:
+		return map[string]any{}
+	case reflect.Struct:
+		name := t.Name()
+		if i := strings.Index(name, "["); i >= 0 {
+			name = "Page" + strings.TrimPrefix(t.Field(0).Type.Elem().Name(), "")
+		}
+		if name != "" {
+			if _, done := schemas[name]; done {
+				return map[string]any{"$ref": "#/components/schemas/" + name}
+			}
+			schemas[name] = map[string]any{} // placeholder against recursion
+		}
+		props := map[string]any{}
+		addFields(t, props, schemas)
+		s := map[string]any{"type": "object", "properties": props}
+		if name == "" {
+			return s
+		}
+		schemas[name] = s
+		return map[string]any{"$ref": "#/components/schemas/" + name}
+	}
+	return map[string]any{}
+}
+
+func addFields(t reflect.Type, props map[string]any, schemas map[string]any) {
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		tag := f.Tag.Get("json")
+		name, _, _ := strings.Cut(tag, ",")
+		if name == "-" {
+			continue
+		}
+		if f.Anonymous && name == "" {
+			addFields(f.Type, props, schemas)
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		props[name] = schemaOf(f.Type, schemas)
+	}
+}

@@ -1,0 +1,168 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/facematch/facematch/engine"
+)
+
+// Config configures the API. Zero limits mean the defaults.
+type Config struct {
+	Service *engine.Service
+	Logger  *slog.Logger
+	// MaxBodyBytes caps a request body (default 25 MiB: the 20 MiB image limit plus form
+	// overhead). The decoder's own byte and pixel limits apply to the image inside.
+	MaxBodyBytes int64
+	// Ready reports whether the service can take work (readyz); nil means always ready.
+	Ready func() error
+	// Gauges adds service gauges (e.g. faces per index) to /metrics.
+	Gauges func() []Gauge
+}
+
+// Server is the HTTP API. It is an http.Handler; the caller runs and shuts down the listener.
+type Server struct {
+	cfg     Config
+	svc     *engine.Service
+	log     *slog.Logger
+	e       *echo.Echo
+	metrics *metrics
+}
+
+// Route is one route of the API with the roles allowed on it (none: no credential needed).
+type Route struct {
+	Method, Path string
+	Roles        []engine.Role
+	handler      func(*Server, echo.Context) error
+}
+
+var (
+	admin    = engine.RoleAdmin
+	analyst  = engine.RoleAnalyst
+	reviewer = engine.RoleReviewer
+	auditor  = engine.RoleAuditor
+	anyRole  = []engine.Role{admin, analyst, reviewer, auditor}
+	readers  = []engine.Role{admin, analyst, reviewer} // who may look at galleries, photos and matches
+)
+
+// Routes is the whole API, in the order of the OpenAPI document. (A function, not a variable:
+// the openapi handler reads the table it is in.)
+func Routes() []Route { return routeTable() }
+
+func routeTable() []Route {
+	return []Route{
+		{"GET", "/healthz", nil, (*Server).healthz},
+		{"GET", "/readyz", nil, (*Server).readyz},
+		{"GET", "/metrics", []engine.Role{admin}, (*Server).metricsHandler},
+		{"GET", "/v1/openapi.json", anyRole, (*Server).openapi},
+		{"GET", "/v1/me", anyRole, (*Server).me},
+		{"POST", "/v1/galleries", []engine.Role{admin}, (*Server).createGallery},
+		{"GET", "/v1/galleries", readers, (*Server).listGalleries},
+		{"GET", "/v1/galleries/:id", readers, (*Server).getGallery},
+		{"DELETE", "/v1/galleries/:id", []engine.Role{admin}, (*Server).deleteGallery},
+		{"POST", "/v1/galleries/:id/subjects", []engine.Role{admin, analyst}, (*Server).createSubject},
+		{"GET", "/v1/galleries/:id/subjects", readers, (*Server).listSubjects},
+		{"GET", "/v1/subjects/:id", readers, (*Server).getSubject},
+		{"DELETE", "/v1/subjects/:id", []engine.Role{admin}, (*Server).deleteSubject},
+		{"POST", "/v1/galleries/:id/images", []engine.Role{admin, analyst}, (*Server).uploadImage},
+		{"GET", "/v1/images/:id", readers, (*Server).getImageBytes},
+		{"GET", "/v1/images/:id/faces", readers, (*Server).getImageFaces},
+		{"DELETE", "/v1/images/:id", []engine.Role{admin}, (*Server).deleteImage},
+		{"GET", "/v1/faces/:id/thumbnail", readers, (*Server).faceThumbnail},
+		{"GET", "/v1/probe-faces/:id/thumbnail", readers, (*Server).probeThumbnail},
+		{"POST", "/v1/searches", []engine.Role{analyst}, (*Server).createSearch},
+		{"GET", "/v1/searches/:id", readers, (*Server).getSearch},
+		{"GET", "/v1/matches", readers, (*Server).listMatches},
+		{"GET", "/v1/matches/:id", readers, (*Server).getMatch},
+		{"POST", "/v1/matches/:id/decisions", []engine.Role{reviewer}, (*Server).decide},
+		{"GET", "/v1/audit", []engine.Role{auditor}, (*Server).listAudit},
+		{"POST", "/v1/tokens", []engine.Role{admin}, (*Server).createToken},
+		{"GET", "/v1/tokens", []engine.Role{admin}, (*Server).listTokens},
+		{"DELETE", "/v1/tokens/:id", []engine.Role{admin}, (*Server).revokeToken},
+	}
+}
+
+// New builds the API.
+func New(cfg Config) (*Server, error) {
+	if cfg.Service == nil {
+		return nil, errors.New("api: Service is required")
+	}
+	if cfg.MaxBodyBytes < 0 {
+		return nil, fmt.Errorf("api: MaxBodyBytes must be >= 0, got %d", cfg.MaxBodyBytes)
+	}
+	if cfg.MaxBodyBytes == 0 {
+		cfg.MaxBodyBytes = 25 << 20
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Server{cfg: cfg, svc: cfg.Service, log: cfg.Logger.With("component", "api"), metrics: newMetrics()}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = errorHandler(s.log)
+	e.Use(middleware.RequestID())
+	e.Use(s.observe)
+	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true, LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
+		s.log.Error("panic", "request_id", c.Response().Header().Get(echo.HeaderXRequestID), "err", err, "stack", string(stack))
+		return err
+	}}))
+	e.Use(s.limitBody)
+	for _, r := range Routes() {
+		var mw []echo.MiddlewareFunc
+		if r.Roles != nil {
+			mw = append(mw, s.authenticate, s.requireRole(r.Roles...))
+		}
+		h := r.handler
+		e.Add(r.Method, r.Path, func(c echo.Context) error { return h(s, c) }, mw...)
+	}
+	s.e = e
+	return s, nil
+}
+
+// ServeHTTP serves the API.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.e.ServeHTTP(w, r) }
+
+// limitBody refuses bodies over MaxBodyBytes with 413 before they are read.
+func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		if r.ContentLength > s.cfg.MaxBodyBytes {
+			return fmt.Errorf("%w: %d bytes, the limit is %d", errBodyTooLarge, r.ContentLength, s.cfg.MaxBodyBytes)
+		}
+		r.Body = http.MaxBytesReader(c.Response(), r.Body, s.cfg.MaxBodyBytes)
+		return next(c)
+	}
+}
+
+// observe logs each request (method, route, status, duration, request ID, actor; never
+// bodies) and counts it for /metrics.
+func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		status := c.Response().Status
+		if err != nil {
+			status = statusOf(err)
+		}
+		d := time.Since(start)
+		route := c.Path()
+		if route == "" {
+			route = "unmatched"
+		}
+		s.metrics.observe(c.Request().Method, route, status, d)
+		level := slog.LevelInfo
+		if status >= 500 {
+			level = slog.LevelError
+		}
+		s.log.Log(c.Request().Context(), level, "request", "request_id", c.Response().Header().Get(echo.HeaderXRequestID),
+			"method", c.Request().Method, "route", route, "status", status, "duration_ms", float64(d.Microseconds())/1000,
+			"actor", actor(c).Name)
+		return err
+	}
+}

@@ -1,0 +1,70 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+)
+
+// Read-only use cases. Looking at photos is audited where the bytes leave (ImageBytes); reading
+// the audit log is audited too.
+
+// Galleries lists every gallery with its counts.
+func (s *Service) Galleries(ctx context.Context) ([]Gallery, error) {
+	return s.cfg.Catalog.Galleries(ctx)
+}
+
+// Gallery returns one gallery.
+func (s *Service) Gallery(ctx context.Context, id int64) (Gallery, error) {
+	return s.cfg.Catalog.Gallery(ctx, id)
+}
+
+// Subjects lists a reference gallery's subjects.
+func (s *Service) Subjects(ctx context.Context, galleryID int64) ([]Subject, error) {
+	return s.cfg.Catalog.Subjects(ctx, galleryID)
+}
+
+// Subject returns one subject.
+func (s *Service) Subject(ctx context.Context, id int64) (Subject, error) {
+	return s.cfg.Catalog.Subject(ctx, id)
+}
+
+// ImageRecord returns a photo's record and its faces (not its bytes).
+func (s *Service) ImageRecord(ctx context.Context, id int64) (Image, []StoredFace, error) {
+	img, err := s.cfg.Catalog.Image(ctx, id)
+	if err != nil {
+		return img, nil, err
+	}
+	faces, err := s.cfg.Catalog.Faces(ctx, id)
+	return img, faces, err
+}
+
+// SearchRecord returns a past search and its probe faces.
+func (s *Service) SearchRecord(ctx context.Context, id int64) (SearchRecord, []ProbeFace, error) {
+	return s.cfg.Catalog.Search(ctx, id)
+}
+
+// Matches lists review items.
+func (s *Service) Matches(ctx context.Context, f MatchFilter) ([]Match, error) {
+	return s.cfg.Catalog.Matches(ctx, f)
+}
+
+// Match returns one review item with its decisions.
+func (s *Service) Match(ctx context.Context, id int64) (Match, error) {
+	return s.cfg.Catalog.Match(ctx, id)
+}
+
+// AuditEntries reads the audit log; the reading is itself audited.
+func (s *Service) AuditEntries(ctx context.Context, a Actor, f AuditFilter) ([]AuditEntry, error) {
+	es, err := s.cfg.Catalog.Entries(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	s.audit(ctx, a, "audit.read", "", nil, fmt.Sprintf("since=%s actor=%q action=%q cursor=%d", f.Since.Format("2006-01-02T15:04:05Z07:00"), f.Actor, f.Action, f.Cursor),
+		fmt.Sprintf("entries=%d", len(es)))
+	return es, nil
+}
+
+// AuditDenied records a request refused for lack of the role.
+func (s *Service) AuditDenied(ctx context.Context, a Actor, route string) {
+	s.audit(ctx, a, "access.denied", route, nil, "role="+string(a.Role), "")
+}
