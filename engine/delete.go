@@ -77,7 +77,13 @@ func (s *Service) purge(ctx context.Context, p Purge) error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	return s.cfg.Catalog.PurgeDone(ctx, p.ID)
+	if err := s.cfg.Catalog.PurgeDone(ctx, p.ID); err != nil {
+		return err
+	}
+	if s.cfg.Purged != nil {
+		s.cfg.Purged()
+	}
+	return nil
 }
 
 // FinishPurges completes the purges a crash interrupted. The service calls it at start.

@@ -60,7 +60,10 @@ type ServiceConfig struct {
 	// (default 2).
 	Reviewers int
 	// MaxK caps the candidates per probe face (default 100).
-	MaxK   int
+	MaxK int
+	// Purged, if set, is called after a deletion's blobs and vectors are gone, so that the
+	// owner can compact the index (which is when deleted vectors leave object storage).
+	Purged func()
 	Logger *slog.Logger
 }
 

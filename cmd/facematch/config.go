@@ -42,8 +42,8 @@ func (c *Config) bindModelFlags(fs *flag.FlagSet, getenv func(string) string) {
 	fs.Float64Var(&c.Gate.MinFaceSize, "min-face", gate.MinFaceSize, "quality gate: smallest inter-eye distance in pixels")
 	fs.Float64Var(&c.Gate.MinSharpness, "min-sharpness", gate.MinSharpness, "quality gate: lowest Laplacian variance of the aligned crop")
 	fs.Float64Var(&c.Gate.MinFrontalness, "min-frontalness", gate.MinFrontalness, "quality gate: lowest frontalness (0 profile … 1 frontal)")
+	fs.IntVar(&c.Gate.MaxFaces, "max-faces", gate.MaxFaces, "most faces embedded per image (largest first; the rest are reported, not matched)")
 	c.Gate.MinScore = gate.MinScore
-	c.Gate.MaxFaces = gate.MaxFaces
 }
 
 // Validate reports every problem at once.

@@ -5,6 +5,7 @@
 //	facematch compare IMAGE_A IMAGE_B           best-face similarity and its band
 //	facematch eval verify --pairs F --root DIR  verification accuracy on a pairs file
 //	facematch bench index --n N [--json]        vector index benchmark (bench/RESULTS.md)
+//	facematch bench load --url URL [--json]     concurrent searches and uploads against a service
 //
 // Run `facematch help` for the shared flags.
 package main
@@ -78,11 +79,14 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		}
 		return m.runEvalVerify(ctx, args[2:])
 	case "bench":
-		if len(args) < 2 || args[1] != "index" {
-			fmt.Fprint(m.Stderr, usage)
-			return errUsage
+		switch {
+		case len(args) >= 2 && args[1] == "index":
+			return m.runBenchIndex(ctx, args[2:])
+		case len(args) >= 2 && args[1] == "load":
+			return m.runBenchLoad(ctx, args[2:])
 		}
-		return m.runBenchIndex(ctx, args[2:])
+		fmt.Fprint(m.Stderr, usage)
+		return errUsage
 	case "help", "-h", "--help":
 		fmt.Fprint(m.Stdout, usage)
 		return nil

@@ -127,8 +127,42 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 		return err
 	}
 	defer ix.Close()
+	// Deleted vectors leave object storage when the index compacts: a compactor goroutine,
+	// owned here and stopped before the index closes, runs a compaction shortly after
+	// deletions (debounced, so a burst of deletions costs one rewrite).
+	purged := make(chan struct{}, 1)
+	cctx, stopCompactor := context.WithCancel(context.WithoutCancel(ctx))
+	compactorDone := make(chan struct{})
+	go func() {
+		defer close(compactorDone)
+		for {
+			select {
+			case <-cctx.Done():
+				return
+			case <-purged:
+			}
+			select {
+			case <-cctx.Done():
+				return
+			case <-time.After(5 * time.Second):
+			}
+			if err := ix.Compact(cctx); err != nil && cctx.Err() == nil {
+				log.Warn("index compaction after deletions failed; the next deletion retries", "err", err)
+			}
+		}
+	}()
+	defer func() {
+		stopCompactor()
+		<-compactorDone
+	}()
 	svc, err := engine.NewService(engine.ServiceConfig{Catalog: cat, Blobs: store, Pipelines: map[string]*engine.Pipeline{mc.Recognizer: p.Pipeline},
-		DefaultModel: mc.Recognizer, Indexes: map[string]engine.VectorIndex{model: ix}, Reviewers: sc.Reviewers, Logger: log})
+		DefaultModel: mc.Recognizer, Indexes: map[string]engine.VectorIndex{model: ix}, Reviewers: sc.Reviewers, Logger: log,
+		Purged: func() {
+			select {
+			case purged <- struct{}{}:
+			default:
+			}
+		}})
 	if err != nil {
 		return err
 	}
@@ -148,6 +182,11 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	}
 
 	srv, err := api.New(api.Config{Service: svc, Logger: log, MaxBodyBytes: sc.MaxBody,
+		Ready: func() error {
+			rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			return cat.Ping(rctx)
+		},
 		Gauges: func() []api.Gauge {
 			st := ix.Stats()
 			l := map[string]string{"model": mc.Recognizer}

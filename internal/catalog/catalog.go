@@ -68,6 +68,9 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	return d, nil
 }
 
+// Ping checks that the database answers.
+func (d *DB) Ping(ctx context.Context) error { return d.db.PingContext(ctx) }
+
 // Close closes the database.
 func (d *DB) Close() error { return d.db.Close() }
 
