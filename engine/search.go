@@ -70,6 +70,7 @@ func (s *Service) Search(ctx context.Context, a Actor, req SearchRequest) (Searc
 	}
 	// Group galleries by model: each model embeds the probe once.
 	byModel := map[string][]int64{}
+	modelOf := map[int64]string{}
 	var models []string
 	seen := map[int64]bool{}
 	for _, id := range req.Galleries {
@@ -87,6 +88,7 @@ func (s *Service) Search(ctx context.Context, a Actor, req SearchRequest) (Searc
 		if byModel[g.Model] == nil {
 			models = append(models, g.Model)
 		}
+		modelOf[g.ID] = g.Model
 		byModel[g.Model] = append(byModel[g.Model], g.ID)
 	}
 	sort.Strings(models)
@@ -184,9 +186,8 @@ func (s *Service) Search(ctx context.Context, a Actor, req SearchRequest) (Searc
 	var matchIDs []string
 	for _, m := range matches {
 		i := byProbe[m.ProbeFaceID]
-		g, _ := s.cfg.Catalog.Gallery(ctx, m.GalleryID)
 		out.Faces[i].Candidates = append(out.Faces[i].Candidates, CandidateView{FaceID: m.FaceID, GalleryID: m.GalleryID,
-			SubjectID: m.SubjectID, ImageID: m.ImageID, Similarity: m.Similarity, Band: BandOf(g.Model, m.Similarity).Name,
+			SubjectID: m.SubjectID, ImageID: m.ImageID, Similarity: m.Similarity, Band: BandOf(modelOf[m.GalleryID], m.Similarity).Name,
 			Rank: m.Rank, MatchID: m.ID})
 		matchIDs = append(matchIDs, fmt.Sprint(m.ID))
 	}
