@@ -59,7 +59,81 @@ func Build(ctx context.Context, vectors []float32, dim int, cfg Config) (*HNSW, 
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("graph: build cancelled after %d of %d vectors: %w", b.done.Load(), n, err)
 	}
+	h.connect()
 	return h, nil
+}
+
+// connect makes every node reachable from the entry point on the base layer. The neighbour
+// heuristic can prune away every edge into a node (hnswlib has the same flaw); such a face
+// would never be returned by any search, which for this index means a stored face that can
+// never be found. Each unreachable node is linked from its most similar reachable neighbour
+// (into a free slot, or replacing that neighbour's least similar link), and the check repeats
+// until nothing is left out, since a replaced link can strand another node.
+func (h *HNSW) connect() {
+	for round := 0; round < 8; round++ {
+		reached := make([]bool, h.n)
+		reached[h.entry] = true
+		queue := []uint32{h.entry}
+		for len(queue) > 0 {
+			id := queue[0]
+			queue = queue[1:]
+			for _, nb := range h.neighbors(id, 0, nil, nil) {
+				if !reached[nb] {
+					reached[nb] = true
+					queue = append(queue, nb)
+				}
+			}
+		}
+		stranded := 0
+		for u := range reached {
+			if reached[u] {
+				continue
+			}
+			stranded++
+			h.linkFromReachable(uint32(u), reached)
+		}
+		if stranded == 0 {
+			return
+		}
+	}
+}
+
+// linkFromReachable adds an edge to u from the reachable node most similar to it.
+func (h *HNSW) linkFromReachable(u uint32, reached []bool) {
+	uv := h.vec(u)
+	best, bestSim := uint32(0), float32(-2)
+	found := false
+	// Candidates: u's own neighbours (near it by construction), else a scan.
+	for _, v := range h.neighbors(u, 0, nil, nil) {
+		if s := dot(uv, h.vec(v)); reached[v] && s > bestSim {
+			best, bestSim, found = v, s, true
+		}
+	}
+	if !found {
+		for v := range reached {
+			if s := dot(uv, h.vec(uint32(v))); reached[v] && uint32(v) != u && s > bestSim {
+				best, bestSim, found = uint32(v), s, true
+			}
+		}
+	}
+	if !found {
+		return
+	}
+	blk := h.block(best, 0)
+	cnt := int(blk[0])
+	if cnt < h.m0 {
+		blk[1+cnt] = u
+		blk[0]++
+		return
+	}
+	bv := h.vec(best)
+	worst, worstSim := 1, float32(2)
+	for j := 1; j <= cnt; j++ {
+		if s := dot(bv, h.vec(blk[j])); s < worstSim {
+			worst, worstSim = j, s
+		}
+	}
+	blk[worst] = u
 }
 
 // drawLevels draws each node's top layer from the exponential distribution

@@ -337,7 +337,8 @@ func TestBuildCancel(t *testing.T) {
 // neighbour twice, and every node can be reached from the entry point on the base layer. Two
 // bugs broke these: pruning a full list clobbered the selection being linked (self-links), and
 // publishing links top-down let concurrent inserts reach a node whose base list was still
-// empty, leaving small cliques no search could find.
+// empty, leaving small cliques no search could find. And the heuristic alone can prune every
+// edge into a node (hnswlib's flaw too): Build's connect pass links such nodes back.
 func TestGraphWellFormed(t *testing.T) {
 	for _, workers := range []int{1, 2, 4} {
 		for seed := int64(0); seed < 8; seed++ {
