@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"slices"
@@ -11,8 +10,6 @@ import (
 
 	"github.com/facematch/facematch/engine"
 )
-
-type actorKey struct{}
 
 // authenticate resolves the bearer credential into an actor; requireRole then checks it. Both
 // answer 401 for a missing, unknown or revoked credential, 403 for a known one without the role.
@@ -31,8 +28,6 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		a.RequestID = c.Response().Header().Get(echo.HeaderXRequestID)
 		c.Set("actor", a)
-		ctx := context.WithValue(c.Request().Context(), actorKey{}, a.Name)
-		c.SetRequest(c.Request().WithContext(ctx))
 		return next(c)
 	}
 }

@@ -134,14 +134,14 @@ func OpenAPI() []byte {
 				op["requestBody"] = map[string]any{"required": true, "content": map[string]any{"multipart/form-data": map[string]any{"schema": map[string]any{"type": "object", "properties": props, "required": req}}}}
 			}
 			responses := map[string]any{}
-			ok := map[string]any{"description": httpStatus(d.ok)}
+			ok := map[string]any{"description": http.StatusText(d.ok)}
 			switch {
 			case d.outType != "":
 				ok["content"] = map[string]any{d.outType: map[string]any{"schema": map[string]any{"type": "string", "format": "binary"}}}
 			case d.out != nil:
 				ok["content"] = map[string]any{"application/json": map[string]any{"schema": schemaOf(reflect.TypeOf(d.out), schemas)}}
 			}
-			responses[itoa(d.ok)] = ok
+			responses[strconv.Itoa(d.ok)] = ok
 			codes := d.errors
 			if r.Roles != nil {
 				codes = append(codes, 401, 403)
@@ -151,7 +151,7 @@ func OpenAPI() []byte {
 				op["security"] = []any{}
 			}
 			for _, code := range codes {
-				responses[itoa(code)] = map[string]any{"description": httpStatus(code), "content": map[string]any{"application/problem+json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Problem"}}}}
+				responses[strconv.Itoa(code)] = map[string]any{"description": http.StatusText(code), "content": map[string]any{"application/problem+json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Problem"}}}}
 			}
 			op["responses"] = responses
 			path := openapiPath(r.Path)
@@ -192,10 +192,6 @@ func operationID(r Route) string {
 	return b.String()
 }
 
-func httpStatus(code int) string { return http.StatusText(code) }
-
-func itoa(n int) string { return strconv.Itoa(n) }
-
 var timeType = reflect.TypeOf(time.Time{})
 
 // schemaOf returns the JSON schema of t, registering named struct types in schemas.
@@ -229,7 +225,7 @@ func schemaOf(t reflect.Type, schemas map[string]any) map[string]any {
 	case reflect.Struct:
 		name := t.Name()
 		if i := strings.Index(name, "["); i >= 0 {
-			name = "Page" + strings.TrimPrefix(t.Field(0).Type.Elem().Name(), "")
+			name = "Page" + t.Field(0).Type.Elem().Name() // page[T] → PageT
 		}
 		if name != "" {
 			if _, done := schemas[name]; done {

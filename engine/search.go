@@ -3,8 +3,6 @@ package engine
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"sort"
@@ -12,7 +10,6 @@ import (
 	"time"
 
 	"github.com/facematch/facematch/index"
-	"github.com/facematch/facematch/models/decode"
 )
 
 // SearchRequest is an analyst's search: a probe photo against galleries, for a stated purpose.
@@ -95,20 +92,11 @@ func (s *Service) Search(ctx context.Context, a Actor, req SearchRequest) (Searc
 
 	// Detection is the same for every model (one detector): run it once with the first
 	// model's pipeline, then embed the accepted faces with each model.
-	first := s.byIdentity[models[0]]
-	img, _, err := decode.Image(req.Data, first.Limits)
+	ph, err := analyzePhoto(ctx, s.byIdentity[models[0]], req.Data)
 	if err != nil {
-		return SearchResult{}, err
+		return SearchResult{}, fmt.Errorf("probe: %w", err)
 	}
-	faces, err := first.AnalyzeImage(ctx, img)
-	if err != nil {
-		return SearchResult{}, err
-	}
-	if len(faces) == 0 {
-		return SearchResult{}, fmt.Errorf("%w in the probe photo", ErrNoFace)
-	}
-	sum := sha256.Sum256(req.Data)
-	sha := hex.EncodeToString(sum[:])
+	img, faces, sha := ph.img, ph.faces, ph.sha
 	now := time.Now()
 	probeKey := fmt.Sprintf("searches/%s-%s/probe", now.UTC().Format("20060102T150405.000000000"), sha[:16])
 	probes := make([]ProbeFace, len(faces))

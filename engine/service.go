@@ -203,19 +203,11 @@ func (s *Service) AddImage(ctx context.Context, a Actor, up Upload) (Enrolled, e
 	if !ok {
 		return Enrolled{}, fmt.Errorf("gallery %d uses model %s, which this service does not run: %w", g.ID, g.Model, ErrConflict)
 	}
-	sum := sha256.Sum256(up.Data)
-	sha := hex.EncodeToString(sum[:])
-	img, info, err := decode.Image(up.Data, p.Limits)
+	ph, err := analyzePhoto(ctx, p, up.Data)
 	if err != nil {
-		return Enrolled{}, err
+		return Enrolled{}, fmt.Errorf("nothing stored: %w", err)
 	}
-	faces, err := p.AnalyzeImage(ctx, img)
-	if err != nil {
-		return Enrolled{}, err
-	}
-	if len(faces) == 0 {
-		return Enrolled{}, fmt.Errorf("nothing stored: %w in the photo", ErrNoFace)
-	}
+	img, info, faces, sha := ph.img, ph.info, ph.faces, ph.sha
 	prefix := fmt.Sprintf("galleries/%d/", g.ID)
 	record := Image{GalleryID: g.ID, SubjectID: up.SubjectID, SHA256: sha, Format: info.Format, Bytes: int64(len(up.Data)),
 		Width: info.Width, Height: info.Height, BlobKey: prefix + "images/" + sha, Source: up.Source,
@@ -265,6 +257,32 @@ func (s *Service) AddImage(ctx context.Context, a Actor, up Upload) (Enrolled, e
 	s.audit(ctx, a, "image.upload", ref("image", stored.ID), []int64{g.ID}, "sha256="+sha,
 		fmt.Sprintf("faces=%d accepted=%d", len(storedFaces), len(entries)))
 	return Enrolled{Image: stored, Faces: storedFaces}, nil
+}
+
+// photo is an uploaded photo, decoded and analysed.
+type photo struct {
+	img   *image.NRGBA
+	info  decode.Info
+	faces []Face
+	sha   string // hex sha256 of the bytes
+}
+
+// analyzePhoto decodes data within p's limits and runs p over it. A photo in which the
+// detector finds no face at all is ErrNoFace: there is nothing to store or search.
+func analyzePhoto(ctx context.Context, p *Pipeline, data []byte) (photo, error) {
+	img, info, err := decode.Image(data, p.Limits)
+	if err != nil {
+		return photo{}, err
+	}
+	faces, err := p.AnalyzeImage(ctx, img)
+	if err != nil {
+		return photo{}, err
+	}
+	if len(faces) == 0 {
+		return photo{}, fmt.Errorf("%w in the photo", ErrNoFace)
+	}
+	sum := sha256.Sum256(data)
+	return photo{img: img, info: info, faces: faces, sha: hex.EncodeToString(sum[:])}, nil
 }
 
 type blobPut struct {

@@ -19,22 +19,8 @@ func TestGraphSegments(t *testing.T) {
 			dir := t.TempDir()
 			ix := openTest(t, dir, 150, kind)
 			r := rand.New(rand.NewPCG(21, 22))
-			all := map[uint64]Entry{}
-			for b := 0; b < 8; b++ {
-				es := entries(r, b*100, 100, uint64(b%2))
-				if err := ix.Add(ctx, testModel, es); err != nil {
-					t.Fatal(err)
-				}
-				for _, e := range es {
-					all[e.ID] = e
-				}
-			}
-			if err := ix.Delete(ctx, 7, 333, 640); err != nil {
-				t.Fatal(err)
-			}
-			for _, id := range []uint64{7, 333, 640} {
-				delete(all, id)
-			}
+			all := addBatches(t, ix, r, 8, 100, func(b int) uint64 { return uint64(b % 2) })
+			deleteFaces(t, ix, all, 7, 333, 640)
 			if err := ix.Flush(ctx); err != nil {
 				t.Fatal(err)
 			}

@@ -67,6 +67,34 @@ func entries(r *rand.Rand, from, n int, gallery uint64) []Entry {
 	return out
 }
 
+// addBatches adds batches of size random faces, batch b in gallery(b) with IDs from b*size, and
+// returns every face added by ID.
+func addBatches(t *testing.T, ix *testIndex, r *rand.Rand, batches, size int, gallery func(b int) uint64) map[uint64]Entry {
+	t.Helper()
+	all := map[uint64]Entry{}
+	for b := 0; b < batches; b++ {
+		es := entries(r, b*size, size, gallery(b))
+		if err := ix.Add(context.Background(), testModel, es); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range es {
+			all[e.ID] = e
+		}
+	}
+	return all
+}
+
+// deleteFaces deletes ids from the index and from all.
+func deleteFaces(t *testing.T, ix *testIndex, all map[uint64]Entry, ids ...uint64) {
+	t.Helper()
+	if err := ix.Delete(context.Background(), ids...); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		delete(all, id)
+	}
+}
+
 // exactTop is the brute-force answer the index must match.
 func exactTop(all map[uint64]Entry, q []float32, k int, galleries ...uint64) []uint64 {
 	type scored struct {
@@ -105,22 +133,8 @@ func TestAddSearchDeleteExact(t *testing.T) {
 	ctx := context.Background()
 	ix := openTest(t, t.TempDir(), 50, nil)
 	r := rand.New(rand.NewPCG(1, 2))
-	all := map[uint64]Entry{}
-	for batch := 0; batch < 6; batch++ {
-		es := entries(r, batch*40, 40, uint64(batch%2))
-		if err := ix.Add(ctx, testModel, es); err != nil {
-			t.Fatal(err)
-		}
-		for _, e := range es {
-			all[e.ID] = e
-		}
-	}
-	if err := ix.Delete(ctx, 3, 77, 199); err != nil {
-		t.Fatal(err)
-	}
-	delete(all, 3)
-	delete(all, 77)
-	delete(all, 199)
+	all := addBatches(t, ix, r, 6, 40, func(b int) uint64 { return uint64(b % 2) })
+	deleteFaces(t, ix, all, 3, 77, 199)
 	if ix.Len() != len(all) {
 		t.Fatalf("Len = %d, want %d", ix.Len(), len(all))
 	}
@@ -200,22 +214,8 @@ func testRestartKeepsEverything(t *testing.T, open opener) {
 	dir := t.TempDir()
 	ix := open(t, dir, 64, nil)
 	r := rand.New(rand.NewPCG(5, 6))
-	all := map[uint64]Entry{}
-	for i := 0; i < 5; i++ {
-		es := entries(r, i*50, 50, 7)
-		if err := ix.Add(ctx, testModel, es); err != nil {
-			t.Fatal(err)
-		}
-		for _, e := range es {
-			all[e.ID] = e
-		}
-	}
-	if err := ix.Delete(ctx, 10, 130, 249); err != nil {
-		t.Fatal(err)
-	}
-	for _, id := range []uint64{10, 130, 249} {
-		delete(all, id)
-	}
+	all := addBatches(t, ix, r, 5, 50, func(int) uint64 { return 7 })
+	deleteFaces(t, ix, all, 10, 130, 249)
 	if err := ix.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}

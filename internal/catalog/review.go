@@ -40,24 +40,25 @@ func (d *DB) RecordSearch(ctx context.Context, s engine.SearchRecord, probes []e
 			if c.ProbeIndex < 0 || c.ProbeIndex >= len(probes) {
 				return fmt.Errorf("catalog: candidate of probe face %d of %d", c.ProbeIndex, len(probes))
 			}
-			var gallery int64
-			if err := tx.QueryRowContext(ctx, `SELECT gallery_id FROM faces WHERE id = ?`, c.FaceID).Scan(&gallery); err != nil {
-				if errors.Is(err, sql.ErrNoRows) {
-					continue // deleted between the index search and now: never propose it
-				}
+			// A new match is fully known from the candidate and its face: no read-back.
+			m := engine.Match{SearchID: &s.ID, ProbeFaceID: probes[c.ProbeIndex].ID, FaceID: c.FaceID, Similarity: c.Similarity,
+				Rank: c.Rank, Status: engine.Pending, RequestedBy: s.Actor, CreatedAt: parseTime(fmtTime(s.CreatedAt)), Decisions: []engine.Decision{}}
+			var subject sql.NullInt64
+			err := tx.QueryRowContext(ctx, `SELECT gallery_id, subject_id, image_id FROM faces WHERE id = ?`, c.FaceID).Scan(&m.GalleryID, &subject, &m.ImageID)
+			if errors.Is(err, sql.ErrNoRows) {
+				continue // deleted between the index search and now: never propose it
+			}
+			if err != nil {
 				return fmt.Errorf("catalog: record match: %w", err)
 			}
+			m.SubjectID = intPtr(subject)
 			res, err := tx.ExecContext(ctx, `INSERT INTO matches (search_id, probe_face_id, face_id, gallery_id, similarity, rank,
 				requested_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-				s.ID, probes[c.ProbeIndex].ID, c.FaceID, gallery, c.Similarity, c.Rank, s.Actor, fmtTime(s.CreatedAt))
+				s.ID, m.ProbeFaceID, c.FaceID, m.GalleryID, c.Similarity, c.Rank, s.Actor, fmtTime(s.CreatedAt))
 			if err != nil {
 				return fmt.Errorf("catalog: record match: %w", err)
 			}
-			id, _ := res.LastInsertId()
-			m, err := matchTx(ctx, tx, id)
-			if err != nil {
-				return err
-			}
+			m.ID, _ = res.LastInsertId()
 			matches = append(matches, m)
 		}
 		return nil
