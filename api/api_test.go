@@ -349,7 +349,7 @@ func TestNormalizePhone(t *testing.T) {
 		{"", ""},
 	}
 	for _, tc := range tests {
-		if got := NormalizePhone(tc.in); got != tc.want {
+		if got := engine.NormalizePhone(tc.in); got != tc.want {
 			t.Errorf("NormalizePhone(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}

@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/labstack/echo/v4"
 
@@ -247,7 +246,7 @@ func sourceFromForm(c echo.Context) (engine.Source, error) {
 	src := engine.Source{URL: c.FormValue("source_url"), Site: c.FormValue("site"), AdID: c.FormValue("ad_id"), CaseRef: c.FormValue("case_ref"),
 		Usernames: splitList(c.FormValue("usernames"))}
 	for _, p := range splitList(c.FormValue("phones")) {
-		src.Phones = append(src.Phones, NormalizePhone(p))
+		src.Phones = append(src.Phones, engine.NormalizePhone(p))
 	}
 	for _, f := range []struct {
 		name string
@@ -281,29 +280,6 @@ func parseTime(v string) (time.Time, error) {
 		return t, nil
 	}
 	return time.Parse("2006-01-02", v)
-}
-
-// NormalizePhone returns a phone number in E.164 (+ and 8 to 15 digits) when it is written in
-// international form (+49 151 …, 0049 151 …); other numbers are returned with only their
-// separators removed, since their country cannot be known.
-func NormalizePhone(p string) string {
-	var b strings.Builder
-	for i, r := range strings.TrimSpace(p) {
-		switch {
-		case unicode.IsDigit(r):
-			b.WriteRune(r)
-		case r == '+' && i == 0:
-			b.WriteRune(r)
-		}
-	}
-	n := b.String()
-	if strings.HasPrefix(n, "00") {
-		n = "+" + n[2:]
-	}
-	if d := strings.TrimPrefix(n, "+"); strings.HasPrefix(n, "+") && len(d) >= 8 && len(d) <= 15 && d[0] != '0' {
-		return n
-	}
-	return strings.TrimPrefix(n, "+")
 }
 
 func (s *Server) getImageBytes(c echo.Context) error {

@@ -20,6 +20,9 @@ type Config struct {
 	// MaxBodyBytes caps a request body (default 25 MiB: the 20 MiB image limit plus form
 	// overhead). The decoder's own byte and pixel limits apply to the image inside.
 	MaxBodyBytes int64
+	// MaxArchiveBytes caps the body of POST /v1/jobs, which may carry an archive of photos
+	// (default 4 GiB). The form parser spools it to disk, not memory.
+	MaxArchiveBytes int64
 	// Ready reports whether the service can take work (readyz); nil means always ready.
 	Ready func() error
 	// Gauges adds service gauges (e.g. faces per index) to /metrics.
@@ -81,6 +84,12 @@ func routeTable() []Route {
 		{"GET", "/v1/matches", readers, (*Server).listMatches},
 		{"GET", "/v1/matches/:id", readers, (*Server).getMatch},
 		{"POST", "/v1/matches/:id/decisions", []engine.Role{reviewer}, (*Server).decide},
+		{"POST", "/v1/jobs", []engine.Role{admin}, (*Server).createJob},
+		{"GET", "/v1/jobs", readers, (*Server).listJobs},
+		{"GET", "/v1/jobs/:id", readers, (*Server).getJob},
+		{"GET", "/v1/jobs/:id/items", readers, (*Server).listJobItems},
+		{"POST", "/v1/jobs/:id/cancel", []engine.Role{admin}, (*Server).cancelJob},
+		{"POST", "/v1/jobs/:id/resume", []engine.Role{admin}, (*Server).resumeJob},
 		{"GET", "/v1/audit", []engine.Role{auditor}, (*Server).listAudit},
 		{"POST", "/v1/tokens", []engine.Role{admin}, (*Server).createToken},
 		{"GET", "/v1/tokens", []engine.Role{admin}, (*Server).listTokens},
@@ -98,6 +107,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.MaxBodyBytes == 0 {
 		cfg.MaxBodyBytes = 25 << 20
+	}
+	if cfg.MaxArchiveBytes == 0 {
+		cfg.MaxArchiveBytes = 4 << 30
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -132,10 +144,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.e.ServeHT
 func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
-		if r.ContentLength > s.cfg.MaxBodyBytes {
-			return fmt.Errorf("%w: %d bytes, the limit is %d", errBodyTooLarge, r.ContentLength, s.cfg.MaxBodyBytes)
+		limit := s.cfg.MaxBodyBytes
+		if r.Method == http.MethodPost && c.Path() == "/v1/jobs" {
+			limit = s.cfg.MaxArchiveBytes
 		}
-		r.Body = http.MaxBytesReader(c.Response(), r.Body, s.cfg.MaxBodyBytes)
+		if r.ContentLength > limit {
+			return fmt.Errorf("%w: %d bytes, the limit is %d", errBodyTooLarge, r.ContentLength, limit)
+		}
+		r.Body = http.MaxBytesReader(c.Response(), r.Body, limit)
 		return next(c)
 	}
 }

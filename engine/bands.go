@@ -39,3 +39,10 @@ func BandOf(model string, similarity float32) Band {
 		return Band{"low", "within the range of impostor pairs"}
 	}
 }
+
+// MediumLine is the similarity where model's medium band starts: the default threshold of a
+// job's cross-match. ok is false for a model without measured thresholds.
+func MediumLine(model string) (line float32, ok bool) {
+	t, ok := bandThresholds[model]
+	return t.medium, ok
+}

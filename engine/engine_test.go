@@ -22,6 +22,8 @@ import (
 var (
 	rt       *models.Runtime
 	pipeline *Pipeline
+	// pipeline512 shares pipeline's detector with the 512-d recognizer alone (reprocessing).
+	pipeline512 *Pipeline
 )
 
 func TestMain(m *testing.M) {
@@ -46,6 +48,12 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	pipeline = &Pipeline{Detector: det, Embedder: emb}
+	emb512, err := rt.Embedder(models.Faceplugin512, models.RecognizerConfig{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	pipeline512 = &Pipeline{Detector: det, Embedder: emb512}
 	code := m.Run()
 	rt.Close()
 	os.Exit(code)

@@ -11,6 +11,7 @@ import (
 	"image/jpeg"
 	"io"
 	"log/slog"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -30,6 +31,8 @@ type Catalog interface {
 	ReviewStore
 	AuditLog
 	TokenStore
+	JobStore
+	Reprocessor
 }
 
 // BlobStore keeps original photos and face thumbnails (internal/blob implements it).
@@ -64,7 +67,16 @@ type ServiceConfig struct {
 	// Purged, if set, is called after a deletion's blobs and vectors are gone, so that the
 	// owner can compact the index (which is when deleted vectors leave object storage).
 	Purged func()
-	Logger *slog.Logger
+	// Sources opens ingest jobs' sources; nil refuses ingest jobs. Meta parses their metadata
+	// sidecars.
+	Sources SourceOpener
+	Meta    MetaParser
+	// JobWorkers is the number of photos an ingest job analyses at once (default GOMAXPROCS).
+	JobWorkers int
+	// JobQueued, if set, is called when a job is queued, so that the owner of the job runner
+	// can wake it.
+	JobQueued func()
+	Logger    *slog.Logger
 }
 
 // Service is facematch's use cases: galleries, enrolment, search, review, deletion, each
@@ -104,6 +116,9 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
+	}
+	if s.cfg.JobWorkers <= 0 {
+		s.cfg.JobWorkers = runtime.GOMAXPROCS(0)
 	}
 	if s.cfg.Reviewers == 0 {
 		s.cfg.Reviewers = 2
@@ -320,3 +335,7 @@ func thumbnail(img *image.NRGBA, b Box) ([]byte, error) {
 	}
 	return buf.Bytes(), nil
 }
+
+// OnJobQueued sets the function called when a job is queued (the job runner's Wake): the
+// runner is built on the service, so it is wired after.
+func (s *Service) OnJobQueued(fn func()) { s.cfg.JobQueued = fn }

@@ -66,7 +66,10 @@ type ProbeFace struct {
 	Box        Box      `json:"box"`
 	Quality    Quality  `json:"quality"`
 	Rejections []string `json:"rejections,omitempty"`
-	ThumbKey   string   `json:"-"`
+	// FaceID is the stored face this probe is, for a job's cross-match (the collection photo's
+	// face); nil for a search's uploaded probe.
+	FaceID   *int64 `json:"face_id,omitempty"`
+	ThumbKey string `json:"-"`
 }
 
 // SearchRecord is what a search asked and found.

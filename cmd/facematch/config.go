@@ -65,7 +65,7 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// models is a built pipeline and the runtime behind it; Close releases both.
+// builtPipeline is a built pipeline and the runtime behind it; Close releases both.
 type builtPipeline struct {
 	*engine.Pipeline
 	rt *models.Runtime
@@ -75,6 +75,24 @@ func (b *builtPipeline) Close() error { return b.rt.Close() }
 
 // build opens ONNX Runtime and the configured models.
 func (c Config) build() (*builtPipeline, error) {
+	ms, err := c.buildModels(nil)
+	if err != nil {
+		return nil, err
+	}
+	return &builtPipeline{Pipeline: ms.pipelines[c.Recognizer], rt: ms.rt}, nil
+}
+
+// builtModels are pipelines of several recognizers sharing one runtime and detector.
+type builtModels struct {
+	pipelines map[string]*engine.Pipeline // by recognizer name
+	rt        *models.Runtime
+}
+
+func (b *builtModels) Close() error { return b.rt.Close() }
+
+// buildModels opens ONNX Runtime, the detector, and a pipeline for the configured recognizer
+// and for each of extra.
+func (c Config) buildModels(extra []string) (*builtModels, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
@@ -95,18 +113,26 @@ func (c Config) build() (*builtPipeline, error) {
 		rt.Close()
 		return nil, err
 	}
-	emb, err := rt.Embedder(c.Recognizer, models.RecognizerConfig{Flip: c.Flip})
-	if err != nil {
-		rt.Close()
-		return nil, err
-	}
-	return &builtPipeline{
-		Pipeline: &engine.Pipeline{
+	out := &builtModels{pipelines: map[string]*engine.Pipeline{}, rt: rt}
+	for _, name := range append([]string{c.Recognizer}, extra...) {
+		if _, ok := out.pipelines[name]; ok {
+			continue
+		}
+		if m, ok := models.Builtin[name]; name != models.FusedName && (!ok || m.Role != models.RoleRecognizer) {
+			rt.Close()
+			return nil, fmt.Errorf("unknown recognizer %q", name)
+		}
+		emb, err := rt.Embedder(name, models.RecognizerConfig{Flip: c.Flip})
+		if err != nil {
+			rt.Close()
+			return nil, err
+		}
+		out.pipelines[name] = &engine.Pipeline{
 			Detector: det,
 			Embedder: emb,
 			Limits:   decode.Limits{MaxBytes: c.MaxBytes, MaxPixels: c.MaxPixels},
 			Gate:     c.Gate,
-		},
-		rt: rt,
-	}, nil
+		}
+	}
+	return out, nil
 }

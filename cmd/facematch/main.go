@@ -52,6 +52,10 @@ const usage = `facematch: face-similarity matching for investigations (proposes 
 
 Usage:
   facematch serve [--addr 127.0.0.1:8080] [--data-dir var] [--blobs s3://bucket/prefix]
+  facematch ingest SOURCE --gallery ID --purpose TEXT [--meta FILE] [--cross-match ID,...] [--data-dir var]
+  facematch ingest --resume JOB
+  facematch ingest --reprocess MODEL --gallery ID --purpose TEXT [--models MODEL]
+  facematch gallery create --name NAME [--kind collection|reference] [--model MODEL]
   facematch detect [--json] IMAGE...
   facematch compare [--json] IMAGE_A IMAGE_B
   facematch eval verify --pairs FILE --root DIR [--json] [--all-pairs]
@@ -68,6 +72,14 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	switch args[0] {
 	case "serve":
 		return m.runServe(ctx, args[1:])
+	case "ingest":
+		return m.runIngest(ctx, args[1:])
+	case "gallery":
+		if len(args) < 2 || args[1] != "create" {
+			fmt.Fprint(m.Stderr, usage)
+			return errUsage
+		}
+		return m.runGalleryCreate(ctx, args[2:])
 	case "detect":
 		return m.runDetect(ctx, args[1:])
 	case "compare":

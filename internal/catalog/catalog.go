@@ -27,10 +27,16 @@ import (
 	"github.com/facematch/facematch/engine"
 )
 
-//go:embed schema.sql
-var schema string
+// Each schema file brings the database from the version before it to its own.
+var (
+	//go:embed schema.sql
+	schemaV1 string
+	//go:embed schema_v2.sql
+	schemaV2 string
+	schemas  = []string{schemaV1, schemaV2}
+)
 
-const schemaVersion = 1
+const schemaVersion = 2
 
 // DB is the metadata store.
 type DB struct {
@@ -86,8 +92,10 @@ func (d *DB) migrate(ctx context.Context) error {
 		return fmt.Errorf("catalog: database schema version %d is newer than this binary's %d", v, schemaVersion)
 	}
 	return d.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, schema); err != nil {
-			return fmt.Errorf("catalog: create schema: %w", err)
+		for i := v; i < schemaVersion; i++ {
+			if _, err := tx.ExecContext(ctx, schemas[i]); err != nil {
+				return fmt.Errorf("catalog: schema version %d: %w", i+1, err)
+			}
 		}
 		_, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", schemaVersion))
 		return err

@@ -81,6 +81,26 @@ func (d *DB) deleteWhere(ctx context.Context, what string, id int64, exists, ima
 			return err
 		}
 		rows.Close()
+		// Vectors a reprocess job staged are in their model's index already.
+		rows, err = tx.QueryContext(ctx, `SELECT s.face_id, s.model FROM staged_vectors s JOIN faces f ON f.id = s.face_id
+			WHERE f.image_id IN (SELECT id FROM images `+imagesWhere+`)`, id)
+		if err != nil {
+			return fmt.Errorf("catalog: delete %s %d: %w", what, id, err)
+		}
+		for rows.Next() {
+			var fid int64
+			var model string
+			if err := rows.Scan(&fid, &model); err != nil {
+				rows.Close()
+				return err
+			}
+			p.FaceIDs[model] = append(p.FaceIDs[model], fid)
+		}
+		if err := rows.Err(); err != nil {
+			rows.Close()
+			return err
+		}
+		rows.Close()
 		keys, _ := json.Marshal(nonNil(p.BlobKeys))
 		faces, _ := json.Marshal(p.FaceIDs)
 		res, err := tx.ExecContext(ctx, `INSERT INTO purges (blob_keys, face_ids) VALUES (?, ?)`, string(keys), string(faces))

@@ -54,47 +54,67 @@ func (d *DB) AddImage(ctx context.Context, img engine.Image, faces []engine.NewF
 		if !errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("catalog: add image: %w", err)
 		}
-		source, err := json.Marshal(img.Source)
-		if err != nil {
-			return fmt.Errorf("catalog: add image: %w", err)
-		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO images (gallery_id, subject_id, sha256, format, bytes, width, height,
-			blob_key, source, created_at, created_by, job_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			img.GalleryID, nullInt(img.SubjectID), img.SHA256, img.Format, img.Bytes, img.Width, img.Height,
-			img.BlobKey, string(source), fmtTime(img.CreatedAt), img.CreatedBy, nullInt(img.OriginJobID))
-		if err != nil {
-			return fmt.Errorf("catalog: add image: %w", err)
-		}
-		img.ID, _ = res.LastInsertId()
-		for _, nf := range faces {
-			f := nf.Face
-			f.ImageID, f.GalleryID, f.SubjectID = img.ID, img.GalleryID, img.SubjectID
-			if nf.Vector == nil {
-				f.Model = ""
-			} else if f.Model == "" {
-				return fmt.Errorf("catalog: add image: a face with a vector needs its model")
-			}
-			box, _ := json.Marshal(f.Box)
-			lm, _ := json.Marshal(f.Landmarks)
-			q, _ := json.Marshal(f.Quality)
-			rej, _ := json.Marshal(nonNil(f.Rejections))
-			res, err := tx.ExecContext(ctx, `INSERT INTO faces (image_id, gallery_id, subject_id, box, landmarks, quality, rejections,
-				model, vector, thumb_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				f.ImageID, f.GalleryID, nullInt(f.SubjectID), string(box), string(lm), string(q), string(rej),
-				f.Model, vectorBytes(nf.Vector), f.ThumbKey)
-			if err != nil {
-				return fmt.Errorf("catalog: add face: %w", err)
-			}
-			f.ID, _ = res.LastInsertId()
-			stored = append(stored, f)
-		}
-		return nil
+		img, stored, err = insertImage(ctx, tx, img, faces)
+		return err
 	})
 	if err != nil {
 		return img, nil, err
 	}
 	if dup {
 		return img, stored, fmt.Errorf("image %d already holds these bytes (sha256 %s): %w", img.ID, img.SHA256, engine.ErrConflict)
+	}
+	return img, stored, nil
+}
+
+// insertImage inserts a new image and its faces and returns them with IDs.
+func insertImage(ctx context.Context, tx *sql.Tx, img engine.Image, faces []engine.NewFace) (engine.Image, []engine.StoredFace, error) {
+	var stored []engine.StoredFace
+	var model string
+	if err := tx.QueryRowContext(ctx, `SELECT model FROM galleries WHERE id = ?`, img.GalleryID).Scan(&model); errors.Is(err, sql.ErrNoRows) {
+		return img, nil, notFound("gallery", img.GalleryID)
+	} else if err != nil {
+		return img, nil, fmt.Errorf("catalog: add image: %w", err)
+	}
+	for _, nf := range faces {
+		// A reprocess job may have switched the gallery while the photo was being embedded.
+		if nf.Vector != nil && nf.Face.Model != model {
+			return img, nil, fmt.Errorf("gallery %d now uses model %s, the photo was embedded with %s: retry the upload: %w",
+				img.GalleryID, model, nf.Face.Model, engine.ErrConflict)
+		}
+	}
+	source, err := json.Marshal(img.Source)
+	if err != nil {
+		return img, nil, fmt.Errorf("catalog: add image: %w", err)
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO images (gallery_id, subject_id, sha256, format, bytes, width, height,
+		blob_key, source, created_at, created_by, job_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		img.GalleryID, nullInt(img.SubjectID), img.SHA256, img.Format, img.Bytes, img.Width, img.Height,
+		img.BlobKey, string(source), fmtTime(img.CreatedAt), img.CreatedBy, nullInt(img.OriginJobID))
+	if err != nil {
+		return img, nil, fmt.Errorf("catalog: add image: %w", err)
+	}
+	img.ID, _ = res.LastInsertId()
+	for _, nf := range faces {
+		f := nf.Face
+		f.ImageID, f.GalleryID, f.SubjectID = img.ID, img.GalleryID, img.SubjectID
+		if nf.Vector == nil {
+			f.Model = ""
+		} else if f.Model == "" {
+			return img, nil, fmt.Errorf("catalog: add image: a face with a vector needs its model")
+		}
+		box, _ := json.Marshal(f.Box)
+		lm, _ := json.Marshal(f.Landmarks)
+		q, _ := json.Marshal(f.Quality)
+		rej, _ := json.Marshal(nonNil(f.Rejections))
+		res, err := tx.ExecContext(ctx, `INSERT INTO faces (image_id, gallery_id, subject_id, box, landmarks, quality, rejections,
+		model, vector, thumb_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			f.ImageID, f.GalleryID, nullInt(f.SubjectID), string(box), string(lm), string(q), string(rej),
+			f.Model, vectorBytes(nf.Vector), f.ThumbKey)
+		if err != nil {
+			return img, nil, fmt.Errorf("catalog: add face: %w", err)
+		}
+		f.ID, _ = res.LastInsertId()
+		stored = append(stored, f)
 	}
 	return img, stored, nil
 }
@@ -157,13 +177,17 @@ func (d *DB) Image(ctx context.Context, id int64) (engine.Image, error) {
 	return imageTx(ctx, d.db, id)
 }
 
-const faceSelect = `SELECT id, image_id, gallery_id, subject_id, box, landmarks, quality, rejections, model, thumb_key FROM faces`
+const (
+	faceColumns = `id, image_id, gallery_id, subject_id, box, landmarks, quality, rejections, model, thumb_key`
+	faceSelect  = `SELECT ` + faceColumns + ` FROM faces`
+)
 
-func scanFace(row interface{ Scan(...any) error }) (engine.StoredFace, error) {
+// scanFace scans a faceSelect row; extra receives columns selected after faceSelect's.
+func scanFace(row interface{ Scan(...any) error }, extra ...any) (engine.StoredFace, error) {
 	var f engine.StoredFace
 	var subject sql.NullInt64
 	var box, lm, q, rej string
-	if err := row.Scan(&f.ID, &f.ImageID, &f.GalleryID, &subject, &box, &lm, &q, &rej, &f.Model, &f.ThumbKey); err != nil {
+	if err := row.Scan(append([]any{&f.ID, &f.ImageID, &f.GalleryID, &subject, &box, &lm, &q, &rej, &f.Model, &f.ThumbKey}, extra...)...); err != nil {
 		return f, err
 	}
 	f.SubjectID = intPtr(subject)
@@ -245,7 +269,11 @@ func (d *DB) FacesByID(ctx context.Context, ids []int64) (map[int64]engine.Store
 
 // Vectors calls fn with every stored vector of model in face ID order.
 func (d *DB) Vectors(ctx context.Context, model string, fn func(faceID, galleryID int64, v []float32) error) error {
-	rows, err := d.db.QueryContext(ctx, `SELECT id, gallery_id, vector FROM faces WHERE model = ? AND vector IS NOT NULL ORDER BY id`, model)
+	// A reprocess job's staged vectors belong in their model's index too (hidden there by the
+	// gallery filter until the switch).
+	rows, err := d.db.QueryContext(ctx, `SELECT id, gallery_id, vector FROM faces WHERE model = ? AND vector IS NOT NULL
+		UNION ALL SELECT s.face_id, f.gallery_id, s.vector FROM staged_vectors s JOIN faces f ON f.id = s.face_id WHERE s.model = ?
+		ORDER BY 1`, model, model)
 	if err != nil {
 		return fmt.Errorf("catalog: vectors: %w", err)
 	}

@@ -98,14 +98,16 @@ func (d *DB) Search(ctx context.Context, id int64) (engine.SearchRecord, []engin
 	return s, probes, rows.Err()
 }
 
-const probeSelect = `SELECT id, search_id, box, quality, rejections, thumb_key FROM probe_faces`
+const probeSelect = `SELECT id, search_id, box, quality, rejections, thumb_key, face_id FROM probe_faces`
 
 func scanProbe(row interface{ Scan(...any) error }) (engine.ProbeFace, error) {
 	var p engine.ProbeFace
 	var box, q, rej string
-	if err := row.Scan(&p.ID, &p.SearchID, &box, &q, &rej, &p.ThumbKey); err != nil {
+	var face sql.NullInt64
+	if err := row.Scan(&p.ID, &p.SearchID, &box, &q, &rej, &p.ThumbKey, &face); err != nil {
 		return p, err
 	}
+	p.FaceID = intPtr(face)
 	err := errors.Join(json.Unmarshal([]byte(box), &p.Box), json.Unmarshal([]byte(q), &p.Quality), json.Unmarshal([]byte(rej), &p.Rejections))
 	if len(p.Rejections) == 0 {
 		p.Rejections = nil

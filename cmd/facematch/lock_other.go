@@ -1,0 +1,7 @@
+//go:build !unix
+
+package main
+
+// lockDataDir is a no-op where flock does not exist: run one facematch process per data
+// directory there.
+func lockDataDir(string) (func(), error) { return func() {}, nil }

@@ -1,0 +1,715 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/facematch/facematch/index"
+	"github.com/facematch/facematch/models/decode"
+)
+
+// SourceOpener opens an ingest job's source from its spec (JobSpec.Source).
+type SourceOpener interface {
+	OpenSource(ctx context.Context, spec string) (JobSource, error)
+}
+
+// MetaLookup finds the metadata of a source file by its name.
+type MetaLookup interface {
+	For(name string) (Source, bool)
+}
+
+// MetaParser reads a metadata sidecar ("json" or "csv").
+type MetaParser func(r io.Reader, format string) (MetaLookup, error)
+
+// JobRequest is an operator's request for a job.
+type JobRequest struct {
+	Kind      JobKind
+	GalleryID int64
+	Spec      JobSpec
+	// Meta is the metadata sidecar's content (nil: none); it is copied into the blob store so
+	// that a resumed job reads the same.
+	Meta []byte
+	// Archive, when set, is an uploaded zip, tar or tar.gz of ArchiveSize bytes to ingest: it
+	// is stored in the blob store (the job's source, "upload:KEY") and deleted when the job
+	// is done.
+	Archive     io.Reader
+	ArchiveSize int64
+}
+
+// uploadPrefix marks a job source that is an archive uploaded into the blob store.
+const uploadPrefix = "upload:"
+
+// ingestBatch is the most files committed in one catalog transaction, and batchWait the
+// longest a finished file waits for others to share its transaction.
+const (
+	ingestBatch = 32
+	batchWait   = 250 * time.Millisecond
+)
+
+// CreateJob validates and queues a job. Everything that can be checked before the job runs
+// is: the gallery, the cross-match galleries and their models, the metadata sidecar, and that
+// the source can be opened.
+func (s *Service) CreateJob(ctx context.Context, a Actor, req JobRequest) (Job, error) {
+	req.Spec.Purpose = strings.TrimSpace(req.Spec.Purpose)
+	if req.Spec.Purpose == "" {
+		return Job{}, fmt.Errorf("purpose is required (the reason for the job or a case reference): %w", ErrInvalid)
+	}
+	g, err := s.cfg.Catalog.Gallery(ctx, req.GalleryID)
+	if err != nil {
+		return Job{}, err
+	}
+	switch req.Kind {
+	case IngestJob:
+		err = s.checkIngest(ctx, g, &req)
+	case ReprocessJob:
+		err = s.checkReprocess(ctx, g, &req)
+	default:
+		err = fmt.Errorf("kind must be ingest or reprocess, got %q: %w", req.Kind, ErrInvalid)
+	}
+	if err != nil {
+		return Job{}, err
+	}
+	j, err := s.cfg.Catalog.CreateJob(ctx, Job{Kind: req.Kind, GalleryID: g.ID, Spec: req.Spec, CreatedBy: a.Name, CreatedAt: time.Now()})
+	if err != nil {
+		return j, err
+	}
+	s.audit(ctx, a, "job.create", ref("job", j.ID), append([]int64{g.ID}, req.Spec.CrossMatch...),
+		fmt.Sprintf("kind=%s source=%q purpose=%q model=%q", j.Kind, j.Spec.Source, j.Spec.Purpose, j.Spec.Model), "")
+	if s.cfg.JobQueued != nil {
+		s.cfg.JobQueued()
+	}
+	return j, nil
+}
+
+func (s *Service) checkIngest(ctx context.Context, g Gallery, req *JobRequest) error {
+	if s.cfg.Sources == nil {
+		return fmt.Errorf("this service runs no ingest jobs: %w", ErrConflict)
+	}
+	if g.Kind != Collection {
+		return fmt.Errorf("gallery %d is a reference gallery: ingest jobs fill collections (reference photos each need a subject): %w", g.ID, ErrInvalid)
+	}
+	if _, ok := s.byIdentity[g.Model]; !ok {
+		return fmt.Errorf("gallery %d uses model %s, which this service does not run: %w", g.ID, g.Model, ErrConflict)
+	}
+	spec := &req.Spec
+	switch {
+	case req.Archive != nil && spec.Source != "":
+		return fmt.Errorf("give a source or an archive, not both: %w", ErrInvalid)
+	case req.Archive == nil && strings.TrimSpace(spec.Source) == "":
+		return fmt.Errorf("source (s3://bucket/prefix or a path under the ingest root) or an archive is required: %w", ErrInvalid)
+	case strings.HasPrefix(spec.Source, uploadPrefix):
+		return fmt.Errorf("source %q names an upload: upload the archive itself: %w", spec.Source, ErrInvalid)
+	}
+	if spec.K == 0 {
+		spec.K = 5
+	}
+	if spec.K < 1 || spec.K > s.cfg.MaxK {
+		return fmt.Errorf("k must be in [1, %d], got %d: %w", s.cfg.MaxK, spec.K, ErrInvalid)
+	}
+	seen := map[int64]bool{}
+	refs := spec.CrossMatch[:0:0]
+	for _, id := range spec.CrossMatch {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		r, err := s.cfg.Catalog.Gallery(ctx, id)
+		if err != nil {
+			return fmt.Errorf("cross_match: %w", err)
+		}
+		switch {
+		case r.Kind != Reference:
+			return fmt.Errorf("cross_match: gallery %d is not a reference gallery: %w", id, ErrInvalid)
+		case r.Model != g.Model:
+			// Faces of different models are never compared.
+			return fmt.Errorf("cross_match: gallery %d uses model %s, gallery %d uses %s: faces of different models are never compared: %w",
+				id, r.Model, g.ID, g.Model, ErrConflict)
+		}
+		refs = append(refs, id)
+	}
+	spec.CrossMatch = refs
+	if len(refs) > 0 && spec.MinSim == 0 {
+		line, ok := MediumLine(g.Model)
+		if !ok {
+			return fmt.Errorf("min_similarity is required: model %s has no measured thresholds: %w", g.Model, ErrInvalid)
+		}
+		spec.MinSim = line
+	}
+	if spec.MinSim < -1 || spec.MinSim > 1 {
+		return fmt.Errorf("min_similarity must be in [-1, 1], got %g: %w", spec.MinSim, ErrInvalid)
+	}
+	if req.Meta != nil {
+		if s.cfg.Meta == nil {
+			return fmt.Errorf("this service reads no metadata sidecars: %w", ErrConflict)
+		}
+		if _, err := s.cfg.Meta(bytes.NewReader(req.Meta), spec.MetaFormat); err != nil {
+			return fmt.Errorf("metadata: %w: %w", err, ErrInvalid)
+		}
+		sum := sha256.Sum256(req.Meta)
+		spec.MetaKey = "jobs/meta/" + hex.EncodeToString(sum[:]) + "." + spec.MetaFormat
+		if err := s.cfg.Blobs.Put(ctx, spec.MetaKey, bytes.NewReader(req.Meta), int64(len(req.Meta))); err != nil {
+			return fmt.Errorf("service: store metadata: %w", err)
+		}
+	}
+	if req.Archive != nil {
+		key, err := randomKey("jobs/uploads/")
+		if err != nil {
+			return err
+		}
+		if err := s.cfg.Blobs.Put(ctx, key, req.Archive, req.ArchiveSize); err != nil {
+			return fmt.Errorf("service: store archive: %w", err)
+		}
+		spec.Source = uploadPrefix + key
+	}
+	src, err := s.cfg.Sources.OpenSource(ctx, spec.Source)
+	if err != nil {
+		if key, ok := strings.CutPrefix(spec.Source, uploadPrefix); ok {
+			s.deleteBlob(ctx, key)
+		}
+		return fmt.Errorf("source: %w: %w", err, ErrInvalid)
+	}
+	return src.Close()
+}
+
+func randomKey(prefix string) (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	return prefix + hex.EncodeToString(b[:]), nil
+}
+
+// deleteBlob removes a blob the service no longer needs; failing that, it says so.
+func (s *Service) deleteBlob(ctx context.Context, key string) {
+	if err := s.cfg.Blobs.Delete(context.WithoutCancel(ctx), key); err != nil {
+		s.log.Error("deleting a blob failed", "key", key, "err", err)
+	}
+}
+
+// JobView is a job with its rate and estimated time to finish.
+type JobView struct {
+	Job
+	Rate       float64  `json:"rate"`                  // files per second over the current (or last) run
+	ETASeconds *float64 `json:"eta_seconds,omitempty"` // while running, once a rate is known
+}
+
+// ViewOf computes a job's rate and ETA at now.
+func ViewOf(j Job, now time.Time) JobView {
+	v := JobView{Job: j}
+	if j.RunStartedAt == nil {
+		return v
+	}
+	end := now
+	if j.State.Finished() && j.FinishedAt != nil {
+		end = *j.FinishedAt
+	}
+	if el := end.Sub(*j.RunStartedAt).Seconds(); el > 0 {
+		v.Rate = float64(j.Processed-j.RunStartCount) / el
+	}
+	if j.State == JobRunning && v.Rate > 0 && j.Total >= j.Processed {
+		eta := float64(j.Total-j.Processed) / v.Rate
+		v.ETASeconds = &eta
+	}
+	return v
+}
+
+// RunJob runs a queued, running, cancelled or failed job until it is done, fails, is cancelled
+// (its state set to cancelled by CancelJob: RunJob sees it between batches) or ctx ends (the
+// job stays running and resumes at the next start). progress, if set, is called after each
+// batch. Files the job already finished are skipped, so that resuming neither repeats nor
+// loses work.
+func (s *Service) RunJob(ctx context.Context, id int64, progress func(Job)) (Job, error) {
+	j, err := s.cfg.Catalog.Job(ctx, id)
+	if err != nil {
+		return j, err
+	}
+	if j.State == JobDone {
+		return j, nil
+	}
+	if j, err = s.cfg.Catalog.SetJobState(ctx, id, JobRunning, "", time.Now()); err != nil {
+		return j, err
+	}
+	s.log.Info("job running", "job", j.ID, "kind", j.Kind, "gallery", j.GalleryID, "processed", j.Processed)
+	switch j.Kind {
+	case IngestJob:
+		j, err = s.runIngest(ctx, j, progress)
+	case ReprocessJob:
+		j, err = s.runReprocess(ctx, j, progress)
+	default:
+		err = fmt.Errorf("job %d has unknown kind %q", j.ID, j.Kind)
+	}
+	return s.finishJob(ctx, j, err)
+}
+
+// finishJob records how a run ended.
+func (s *Service) finishJob(ctx context.Context, j Job, runErr error) (Job, error) {
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	cur, err := s.cfg.Catalog.Job(actx, j.ID)
+	if err != nil {
+		return j, errors.Join(runErr, err)
+	}
+	switch {
+	case cur.State == JobCancelled:
+		s.log.Info("job cancelled", "job", j.ID, "processed", cur.Processed)
+		return cur, nil
+	case runErr != nil && ctx.Err() != nil:
+		s.log.Info("job interrupted; it resumes at the next start", "job", j.ID, "processed", cur.Processed)
+		return cur, runErr
+	case runErr != nil:
+		s.log.Error("job failed", "job", j.ID, "err", runErr)
+		cur, err = s.cfg.Catalog.SetJobState(actx, j.ID, JobFailed, runErr.Error(), time.Now())
+		s.audit(actx, Actor{Name: cur.CreatedBy}, "job.fail", ref("job", j.ID), []int64{j.GalleryID}, "", runErr.Error())
+		return cur, errors.Join(runErr, err)
+	}
+	cur, err = s.cfg.Catalog.SetJobState(actx, j.ID, JobDone, "", time.Now())
+	if key, ok := strings.CutPrefix(cur.Spec.Source, uploadPrefix); ok && err == nil {
+		s.deleteBlob(actx, key) // the uploaded photos now live as images, or were refused
+	}
+	s.audit(actx, Actor{Name: cur.CreatedBy}, "job.done", ref("job", j.ID), []int64{j.GalleryID}, "",
+		fmt.Sprintf("processed=%d stored=%d duplicates=%d no_face=%d failed=%d faces=%d matches=%d",
+			cur.Processed, cur.Stored, cur.Duplicates, cur.NoFace, cur.Failed, cur.Faces, cur.Matches))
+	s.log.Info("job done", "job", j.ID, "processed", cur.Processed, "failed", cur.Failed, "matches", cur.Matches)
+	return cur, err
+}
+
+// CancelJob stops a job; the files it finished stay stored and it can be resumed.
+func (s *Service) CancelJob(ctx context.Context, a Actor, id int64) (Job, error) {
+	j, err := s.cfg.Catalog.Job(ctx, id)
+	if err != nil {
+		return j, err
+	}
+	if j.State.Finished() {
+		return j, fmt.Errorf("job %d is already %s: %w", id, j.State, ErrConflict)
+	}
+	if j, err = s.cfg.Catalog.SetJobState(ctx, id, JobCancelled, "", time.Now()); err != nil {
+		return j, err
+	}
+	s.audit(ctx, a, "job.cancel", ref("job", id), []int64{j.GalleryID}, "", fmt.Sprintf("processed=%d", j.Processed))
+	return j, nil
+}
+
+// ResumeJob queues a cancelled or failed job again.
+func (s *Service) ResumeJob(ctx context.Context, a Actor, id int64) (Job, error) {
+	j, err := s.cfg.Catalog.Job(ctx, id)
+	if err != nil {
+		return j, err
+	}
+	if j.State != JobCancelled && j.State != JobFailed {
+		return j, fmt.Errorf("job %d is %s: only cancelled or failed jobs are resumed: %w", id, j.State, ErrConflict)
+	}
+	if j, err = s.cfg.Catalog.SetJobState(ctx, id, JobQueued, "", time.Now()); err != nil {
+		return j, err
+	}
+	s.audit(ctx, a, "job.resume", ref("job", id), []int64{j.GalleryID}, "", fmt.Sprintf("processed=%d", j.Processed))
+	if s.cfg.JobQueued != nil {
+		s.cfg.JobQueued()
+	}
+	return j, nil
+}
+
+// fileTask is one source file read into memory.
+type fileTask struct {
+	name string
+	data []byte
+}
+
+// ingestRun is one run of an ingest job: its gallery, pipeline and cross-match settings.
+type ingestRun struct {
+	s       *Service
+	job     Job
+	gallery Gallery
+	p       *Pipeline
+	meta    MetaLookup
+}
+
+func (s *Service) runIngest(ctx context.Context, j Job, progress func(Job)) (Job, error) {
+	g, err := s.cfg.Catalog.Gallery(ctx, j.GalleryID)
+	if err != nil {
+		return j, err
+	}
+	p, ok := s.byIdentity[g.Model]
+	if !ok {
+		return j, fmt.Errorf("gallery %d uses model %s, which this service does not run", g.ID, g.Model)
+	}
+	if s.cfg.Sources == nil {
+		return j, errors.New("this service runs no ingest jobs")
+	}
+	run := &ingestRun{s: s, job: j, gallery: g, p: p}
+	if j.Spec.MetaKey != "" {
+		if run.meta, err = s.loadMeta(ctx, j.Spec); err != nil {
+			return j, err
+		}
+	}
+	if len(j.Spec.CrossMatch) > 0 && j.SearchID == nil {
+		// The cross-match is recorded as a search by the job's creator: its matches are review
+		// items like any search's, and the creator may not decide them.
+		rec, _, _, err := s.cfg.Catalog.RecordSearch(ctx, SearchRecord{Actor: j.CreatedBy,
+			Purpose: fmt.Sprintf("job %d cross-match: %s", j.ID, j.Spec.Purpose), Galleries: j.Spec.CrossMatch,
+			K: j.Spec.K, MinSim: j.Spec.MinSim, CreatedAt: time.Now()}, nil, nil)
+		if err != nil {
+			return j, err
+		}
+		if err := s.cfg.Catalog.SetJobSearch(ctx, j.ID, rec.ID); err != nil {
+			return j, err
+		}
+		run.job.SearchID = &rec.ID
+	}
+	src, err := s.cfg.Sources.OpenSource(ctx, j.Spec.Source)
+	if err != nil {
+		return j, fmt.Errorf("source %s: %w", j.Spec.Source, err)
+	}
+	defer src.Close()
+	total := 0
+	if err := src.Files(ctx, func(SourceFile) error { total++; return nil }); err != nil {
+		s.log.Warn("job source listing stopped early", "job", j.ID, "files", total, "err", err)
+	}
+	if err := s.cfg.Catalog.SetJobTotal(ctx, j.ID, total); err != nil {
+		return j, err
+	}
+	run.job.Total = total
+	return run.pump(ctx, src, progress)
+}
+
+func (s *Service) loadMeta(ctx context.Context, spec JobSpec) (MetaLookup, error) {
+	data, err := s.readBlob(ctx, spec.MetaKey)
+	if err != nil {
+		return nil, err
+	}
+	if s.cfg.Meta == nil {
+		return nil, errors.New("this service reads no metadata sidecars")
+	}
+	return s.cfg.Meta(bytes.NewReader(data), spec.MetaFormat)
+}
+
+// pump runs the ingest pipeline: one reader lists the source and reads files not yet done,
+// JobWorkers workers hash, deduplicate, decode, detect, embed, store blobs and cross-match
+// (so decoding, inference and storage of different files overlap), and the calling goroutine
+// commits finished files in batches and indexes them. Every channel is bounded: memory holds
+// at most a few files per worker whatever the job's size, and a slow index or catalog slows
+// the reader down.
+func (r *ingestRun) pump(parent context.Context, src JobSource, progress func(Job)) (Job, error) {
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	workers := r.s.cfg.JobWorkers
+	tasks := make(chan fileTask, workers)
+	results := make(chan ingestResult, 2*workers)
+
+	var wg sync.WaitGroup
+	var readErr error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		readErr = r.read(ctx, src, tasks, results)
+		close(tasks)
+	}()
+	var workersWG sync.WaitGroup
+	for range workers {
+		workersWG.Add(1)
+		go func() {
+			defer workersWG.Done()
+			for t := range tasks {
+				res := r.analyze(ctx, t)
+				select {
+				case results <- res:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	go func() {
+		wg.Wait()
+		workersWG.Wait()
+		close(results)
+	}()
+
+	job, err := r.commitLoop(ctx, results, progress)
+	cancel()
+	for range results { // let the workers and reader see the cancel and stop
+	}
+	switch {
+	case err != nil:
+		return job, err
+	case parent.Err() != nil:
+		return job, parent.Err() // interrupted: the files not committed are redone on resume
+	case readErr != nil && job.State == JobRunning:
+		return job, fmt.Errorf("source: %w", readErr)
+	}
+	return job, nil
+}
+
+// ingestResult is a finished file, or trouble that stops the job (Err: storage, not the file).
+type ingestResult struct {
+	item IngestItem
+	err  error
+}
+
+// read lists the source and sends the files the job has not finished.
+func (r *ingestRun) read(ctx context.Context, src JobSource, tasks chan<- fileTask, results chan<- ingestResult) error {
+	limit := r.p.Limits.MaxBytes
+	if limit <= 0 {
+		limit = decode.DefaultLimits().MaxBytes
+	}
+	send := func(res ingestResult) error {
+		select {
+		case results <- res:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return src.Files(ctx, func(f SourceFile) error {
+		done, err := r.s.cfg.Catalog.JobItemDone(ctx, r.job.ID, f.Name)
+		if err != nil || done {
+			return err
+		}
+		fail := func(reason string) error {
+			return send(ingestResult{item: IngestItem{Item: JobItem{Name: f.Name, State: ItemFailed, Reason: reason}}})
+		}
+		if f.Refused != "" {
+			return fail(f.Refused)
+		}
+		if f.Size > limit {
+			return fail(fmt.Sprintf("file is %d bytes, over the %d-byte limit", f.Size, limit))
+		}
+		rc, err := f.Open(ctx)
+		if err != nil {
+			return fail("cannot read: " + err.Error())
+		}
+		data, err := io.ReadAll(io.LimitReader(rc, limit+1))
+		rc.Close()
+		switch {
+		case err != nil:
+			return fail("cannot read: " + err.Error())
+		case int64(len(data)) > limit:
+			return fail(fmt.Sprintf("file is over the %d-byte limit", limit))
+		}
+		select {
+		case tasks <- fileTask{name: f.Name, data: data}:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	})
+}
+
+// analyze turns one file into a finished item: a duplicate of a stored image (found by hash
+// before any decoding), a new image with its faces and blobs stored, a photo without a face,
+// or a failure with its reason.
+func (r *ingestRun) analyze(ctx context.Context, t fileTask) ingestResult {
+	item := IngestItem{Item: JobItem{Name: t.name}}
+	sum := sha256.Sum256(t.data)
+	sha := hex.EncodeToString(sum[:])
+	img, faces, err := r.s.cfg.Catalog.ImageBySHA256(ctx, r.gallery.ID, sha)
+	switch {
+	case err == nil:
+		item.Item.State, item.Image, item.Faces = ItemDuplicate, &img, faces
+		item.Item.ImageID = &img.ID
+	case !errors.Is(err, ErrNotFound):
+		return ingestResult{err: err}
+	default:
+		if res, done := r.analyzeNew(ctx, t, sha, &item); done {
+			return res
+		}
+	}
+	var err2 error
+	if item.Probes, err2 = r.crossMatch(ctx, item.Faces); err2 != nil {
+		return ingestResult{err: err2}
+	}
+	return ingestResult{item: item}
+}
+
+// analyzeNew analyses a file the gallery does not hold and stores its blobs. done reports that
+// res is final (no face, a failure, trouble).
+func (r *ingestRun) analyzeNew(ctx context.Context, t fileTask, sha string, item *IngestItem) (res ingestResult, done bool) {
+	ph, err := analyzePhoto(ctx, r.p, t.data)
+	switch {
+	case errors.Is(err, ErrNoFace):
+		item.Item.State, item.Item.Reason = ItemNoFace, "no face found"
+		return ingestResult{item: *item}, true
+	case err != nil && ctx.Err() != nil:
+		return ingestResult{err: ctx.Err()}, true
+	case err != nil:
+		item.Item.State, item.Item.Reason = ItemFailed, err.Error()
+		return ingestResult{item: *item}, true
+	}
+	source := Source{}
+	if r.meta != nil {
+		if m, ok := r.meta.For(t.name); ok {
+			source = m
+		}
+	}
+	for i, p := range source.Phones {
+		source.Phones[i] = NormalizePhone(p)
+	}
+	prefix := fmt.Sprintf("galleries/%d/", r.gallery.ID)
+	jobID := r.job.ID
+	record := Image{GalleryID: r.gallery.ID, SHA256: sha, Format: ph.info.Format, Bytes: int64(len(t.data)),
+		Width: ph.info.Width, Height: ph.info.Height, BlobKey: prefix + "images/" + sha, Source: source,
+		CreatedAt: time.Now(), CreatedBy: r.job.CreatedBy, OriginJobID: &jobID}
+	puts := []blobPut{{record.BlobKey, t.data}}
+	for i, f := range ph.faces {
+		nf := NewFace{Face: StoredFace{Box: boxOf(f), Landmarks: landmarksOf(f), Quality: f.Quality, Rejections: f.Rejected}}
+		if f.Accepted() && f.Embedding != nil {
+			nf.Face.Model, nf.Vector = f.Embedding.Model, f.Embedding.Vector
+		}
+		th, err := thumbnail(ph.img, nf.Face.Box)
+		if err != nil {
+			return ingestResult{err: err}, true
+		}
+		nf.Face.ThumbKey = fmt.Sprintf("%sthumbs/%s-%d.jpg", prefix, sha, i)
+		puts = append(puts, blobPut{nf.Face.ThumbKey, th})
+		item.Faces = append(item.Faces, nf)
+	}
+	// Blobs first, as in AddImage: a crash leaves unreferenced blobs under keys a resume
+	// rewrites, never a record without its photo.
+	for _, b := range puts {
+		if err := r.s.cfg.Blobs.Put(ctx, b.key, bytes.NewReader(b.data), int64(len(b.data))); err != nil {
+			return ingestResult{err: fmt.Errorf("service: store %s: %w", b.key, err)}, true
+		}
+	}
+	item.Item.State, item.Image = ItemStored, &record
+	return ingestResult{}, false
+}
+
+// crossMatch searches each accepted face in the job's reference galleries.
+func (r *ingestRun) crossMatch(ctx context.Context, faces []NewFace) ([]JobProbe, error) {
+	spec := r.job.Spec
+	if len(spec.CrossMatch) == 0 {
+		return nil, nil
+	}
+	var probes []JobProbe
+	for i, f := range faces {
+		if f.Vector == nil || f.Face.Model != r.gallery.Model {
+			continue
+		}
+		hits, err := r.s.cfg.Indexes[r.gallery.Model].Search(ctx, r.gallery.Model, f.Vector, spec.K, index.Filter{Galleries: toU64(spec.CrossMatch)})
+		if err != nil {
+			return nil, fmt.Errorf("service: cross-match: %w", err)
+		}
+		sort.SliceStable(hits, func(a, b int) bool { return hits[a].Similarity > hits[b].Similarity })
+		var cands []Candidate
+		for _, h := range hits {
+			if h.Similarity >= spec.MinSim {
+				cands = append(cands, Candidate{FaceID: int64(h.ID), Similarity: h.Similarity, Rank: len(cands) + 1})
+			}
+		}
+		if len(cands) > 0 {
+			probes = append(probes, JobProbe{Face: i, Candidates: cands})
+		}
+	}
+	return probes, nil
+}
+
+// commitLoop commits finished files in batches until results close, the job is cancelled or
+// something fails.
+func (r *ingestRun) commitLoop(ctx context.Context, results <-chan ingestResult, progress func(Job)) (Job, error) {
+	job := r.job
+	for {
+		var batch []IngestItem
+		first, ok := <-results
+		if !ok {
+			return job, nil
+		}
+		if first.err != nil {
+			return job, first.err
+		}
+		batch = append(batch, first.item)
+		timer := time.NewTimer(batchWait)
+	fill:
+		for len(batch) < ingestBatch {
+			select {
+			case res, ok := <-results:
+				if !ok {
+					break fill
+				}
+				if res.err != nil {
+					timer.Stop()
+					return job, res.err
+				}
+				batch = append(batch, res.item)
+			case <-timer.C:
+				break fill
+			}
+		}
+		timer.Stop()
+		var err error
+		if job, err = r.commit(ctx, job, batch); err != nil {
+			return job, err
+		}
+		if progress != nil {
+			progress(job)
+		}
+		if job.State != JobRunning {
+			return job, nil // cancelled meanwhile
+		}
+	}
+}
+
+// commit stores one batch and indexes its new faces. The catalog commit comes first: a crash
+// before the index has them is repaired by Reconcile at the next start.
+func (r *ingestRun) commit(ctx context.Context, job Job, batch []IngestItem) (Job, error) {
+	// The job's own fields (search record, spec) are what the catalog needs; counters come back.
+	stored, after, err := r.s.cfg.Catalog.CommitIngest(ctx, r.job, batch)
+	if err != nil {
+		return job, err
+	}
+	var entries []index.Entry
+	for i, it := range batch {
+		if it.Item.State != ItemStored {
+			continue
+		}
+		for k, f := range stored[i] {
+			if k < len(it.Faces) && it.Faces[k].Vector != nil {
+				entries = append(entries, index.Entry{ID: uint64(f.ID), Gallery: uint64(r.gallery.ID), Vector: it.Faces[k].Vector})
+			}
+		}
+	}
+	if len(entries) > 0 {
+		if err := r.s.cfg.Indexes[r.gallery.Model].Add(ctx, r.gallery.Model, entries); err != nil {
+			return after, fmt.Errorf("service: index job %d faces: %w", job.ID, err)
+		}
+	}
+	return after, nil
+}
+
+// Job returns a job with its rate and ETA.
+func (s *Service) Job(ctx context.Context, id int64) (JobView, error) {
+	j, err := s.cfg.Catalog.Job(ctx, id)
+	return ViewOf(j, time.Now()), err
+}
+
+// Jobs pages through jobs, newest first.
+func (s *Service) Jobs(ctx context.Context, f JobFilter) ([]JobView, error) {
+	js, err := s.cfg.Catalog.Jobs(ctx, f)
+	now := time.Now()
+	out := make([]JobView, len(js))
+	for i, j := range js {
+		out[i] = ViewOf(j, now)
+	}
+	return out, err
+}
+
+// JobItems pages through a job's finished files (state "" for all, "failed" for failures).
+func (s *Service) JobItems(ctx context.Context, id int64, state JobItemState, after string, limit int) ([]JobItem, error) {
+	if _, err := s.cfg.Catalog.Job(ctx, id); err != nil {
+		return nil, err
+	}
+	switch state {
+	case "", ItemStored, ItemDuplicate, ItemNoFace, ItemFailed:
+	default:
+		return nil, fmt.Errorf("state must be stored, duplicate, no_face or failed, got %q: %w", state, ErrInvalid)
+	}
+	return s.cfg.Catalog.JobItems(ctx, id, state, after, limit)
+}

@@ -1,0 +1,65 @@
+package engine
+
+import (
+	"context"
+	"time"
+)
+
+// JobRunner works through the service's unfinished jobs one at a time (a job already uses every
+// core): interrupted ones first, then queued ones, oldest first. Its owner runs Run in one
+// goroutine and stops it by cancelling Run's context; a job interrupted that way stays running
+// and resumes at the next start.
+type JobRunner struct {
+	svc  *Service
+	wake chan struct{}
+	poll time.Duration
+}
+
+// NewJobRunner returns a runner for svc's jobs. Wire Wake to ServiceConfig.JobQueued.
+func NewJobRunner(svc *Service) *JobRunner {
+	return &JobRunner{svc: svc, wake: make(chan struct{}, 1), poll: 30 * time.Second}
+}
+
+// Wake tells the runner a job was queued. It never blocks.
+func (r *JobRunner) Wake() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run runs jobs until ctx ends. A job that fails is recorded as failed and the runner goes
+// on with the next; polling also picks up jobs queued by another process on the same data.
+func (r *JobRunner) Run(ctx context.Context) {
+	for {
+		j, ok := r.next(ctx)
+		if ok {
+			if _, err := r.svc.RunJob(ctx, j.ID, nil); err != nil && ctx.Err() == nil {
+				r.svc.log.Error("job ended with an error", "job", j.ID, "err", err)
+			}
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.wake:
+		case <-time.After(r.poll):
+		}
+	}
+}
+
+func (r *JobRunner) next(ctx context.Context) (Job, bool) {
+	for _, st := range []JobState{JobRunning, JobQueued} {
+		js, err := r.svc.cfg.Catalog.Jobs(ctx, JobFilter{State: []JobState{st}, Limit: 1000})
+		if err != nil {
+			if ctx.Err() == nil {
+				r.svc.log.Error("listing jobs failed", "err", err)
+			}
+			return Job{}, false
+		}
+		if len(js) > 0 {
+			return js[len(js)-1], true // Jobs lists newest first
+		}
+	}
+	return Job{}, false
+}

@@ -1,0 +1,475 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/facematch/facematch/engine"
+	"github.com/facematch/facematch/index"
+	"github.com/facematch/facematch/internal/blob/local"
+	"github.com/facematch/facematch/internal/catalog"
+	"github.com/facematch/facematch/internal/source"
+	"github.com/facematch/facematch/internal/testenv"
+)
+
+// Batch jobs on the real parts: the default models, SQLite, local blobs, the index, and real
+// photos read from a directory source next to hostile files.
+
+type anyPath struct{}
+
+func (anyPath) OpenSource(ctx context.Context, spec string) (engine.JobSource, error) {
+	return source.Open(ctx, spec, source.Options{})
+}
+
+type jobFixture struct {
+	svc     *engine.Service
+	cat     *catalog.DB
+	indexes map[string]*index.Index // by model identity
+}
+
+// newJobFixture runs the fused and 512-d pipelines on one data directory (dir: reopen it).
+func newJobFixture(t *testing.T, dir string) *jobFixture {
+	t.Helper()
+	ctx := context.Background()
+	cat, err := catalog.Open(ctx, filepath.Join(dir, "meta.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cat.Close() })
+	blobs, err := local.Open(filepath.Join(dir, "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pipes := map[string]*engine.Pipeline{"fused": engine.TestingPipeline(), "faceplugin512": engine.TestingPipeline512()}
+	f := &jobFixture{cat: cat, indexes: map[string]*index.Index{}}
+	vecs := map[string]engine.VectorIndex{}
+	for name, p := range pipes {
+		model := p.Embedder.Identity()
+		ix, err := index.Open(ctx, index.Config{Dir: filepath.Join(dir, "wal", name), Store: blobs, Prefix: "index/" + name,
+			Model: model, Dim: p.Embedder.(interface{ Dim() int }).Dim()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ix.Close() })
+		f.indexes[model], vecs[model] = ix, ix
+	}
+	f.svc, err = engine.NewService(engine.ServiceConfig{Catalog: cat, Blobs: blobs, Pipelines: pipes, DefaultModel: "fused",
+		Indexes: vecs, Sources: anyPath{}, JobWorkers: 2,
+		Meta: func(r io.Reader, format string) (engine.MetaLookup, error) { return source.ReadMeta(r, format) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.Reconcile(ctx, func(model string) map[uint64]bool {
+		have := map[uint64]bool{}
+		f.indexes[model].ForEach(func(id, _ uint64, _ []float32) { have[id] = true })
+		return have
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// celebs enrols one photo of each person as a reference subject and returns the gallery and
+// subject IDs by name.
+func (f *jobFixture) celebs(t *testing.T, photos map[string]string) (int64, map[int64]string) {
+	t.Helper()
+	g, err := f.svc.CreateGallery(ctx(), admin, "wanted", engine.Reference, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[int64]string{}
+	for name, rel := range photos {
+		s, err := f.svc.CreateSubject(ctx(), admin, engine.Subject{GalleryID: g.ID, Name: name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.AddImage(ctx(), admin, engine.Upload{GalleryID: g.ID, SubjectID: &s.ID, Data: photo(t, rel)}); err != nil {
+			t.Fatal(err)
+		}
+		names[s.ID] = name
+	}
+	return g.ID, names
+}
+
+var references = map[string]string{
+	"Angelina_Jolie": "celebs/Angelina_Jolie/img1.jpg",
+	"Elon_Musk":      "celebs/Elon_Musk/img18.jpg",
+	"Katy_Perry":     "celebs/Katy_Perry/img26.jpg",
+}
+
+// adSource writes a collection source: other photos of the reference people, a photo without a
+// face, a duplicate, and hostile files; it returns the directory and the person each good
+// photo shows.
+func adSource(t *testing.T) (string, map[string]string) {
+	t.Helper()
+	dir := t.TempDir()
+	want := map[string]string{}
+	copyTo := func(rel, name string) {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), photo(t, rel), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, rel := range []string{"celebs/Angelina_Jolie/img2.jpg", "celebs/Angelina_Jolie/img4.jpg", "celebs/Elon_Musk/img19.jpg",
+		"celebs/Elon_Musk/img67.jpg", "celebs/Katy_Perry/img27.jpg"} {
+		name := "ads/" + strings.ReplaceAll(strings.TrimPrefix(rel, "celebs/"), "/", "_")
+		copyTo(rel, name)
+		want[name] = strings.Split(strings.TrimPrefix(rel, "celebs/"), "/")[0]
+	}
+	copyTo("celebs/Elon_Musk/img19.jpg", "ads/repost_of_elon.jpg")
+	noFace, _ := filepath.Glob(filepath.Join(testenv.Data(), "no_face", "*"))
+	copyTo(strings.TrimPrefix(noFace[0], testenv.Data()+"/"), "ads/empty_room"+filepath.Ext(noFace[0]))
+	good := photo(t, "celebs/Katy_Perry/img26.jpg")
+	for name, data := range map[string][]byte{
+		"bad/truncated.jpg": good[:len(good)/3],
+		"bad/text.jpg":      []byte("<html>not a photo</html>"),
+		"bad/empty.png":     nil,
+	} {
+		if err := os.MkdirAll(filepath.Join(dir, "bad"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink("/etc/passwd", filepath.Join(dir, "bad", "passwd.jpg")); err != nil {
+		t.Fatal(err)
+	}
+	return dir, want
+}
+
+// outcome is what a job left, in a form two runs can be compared by.
+type outcome struct {
+	items   map[string]engine.JobItemState
+	reasons map[string]string
+	faces   int
+	matches []string // "file → candidate subject" pairs
+}
+
+func outcomeOf(t *testing.T, f *jobFixture, collection int64, jobIDs ...int64) outcome {
+	t.Helper()
+	o := outcome{items: map[string]engine.JobItemState{}, reasons: map[string]string{}}
+	imageName := map[int64]string{}
+	for _, id := range jobIDs {
+		items, err := f.svc.JobItems(ctx(), id, "", "", 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range items {
+			if _, seen := o.items[it.Name]; !seen {
+				o.items[it.Name], o.reasons[it.Name] = it.State, it.Reason
+			}
+			if it.ImageID != nil && imageName[*it.ImageID] == "" {
+				imageName[*it.ImageID] = it.Name
+			}
+		}
+	}
+	g, err := f.cat.Gallery(ctx(), collection)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.faces = g.Faces
+	ms, err := f.cat.Matches(ctx(), engine.MatchFilter{Limit: 10000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if m.JobID == nil {
+			continue
+		}
+		probeFace, err := f.cat.Face(ctx(), probeFaceOf(t, f, m))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cand := strconv.FormatInt(m.FaceID, 10)
+		if m.SubjectID != nil { // runs enrol the same people under other IDs
+			s, err := f.cat.Subject(ctx(), *m.SubjectID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cand = s.Name
+		}
+		o.matches = append(o.matches, imageName[probeFace.ImageID]+" → "+cand)
+	}
+	sort.Strings(o.matches)
+	return o
+}
+
+func TestIngestJobCrossMatchesAndListsBadFiles(t *testing.T) {
+	f := newJobFixture(t, t.TempDir())
+	refs, subjects := f.celebs(t, references)
+	coll, err := f.svc.CreateGallery(ctx(), admin, "ads", engine.Collection, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, want := adSource(t)
+	meta := "file,site,phones,posted_at\nads/Elon_Musk_img19.jpg,example-ads,+44 7700 900123,2026-10-01\n"
+	j, err := f.svc.CreateJob(ctx(), admin, engine.JobRequest{Kind: engine.IngestJob, GalleryID: coll.ID, Meta: []byte(meta),
+		Spec: engine.JobSpec{Source: dir, MetaFormat: "csv", CrossMatch: []int64{refs}, Purpose: "case 7"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen []int
+	j, err = f.svc.RunJob(ctx(), j.ID, func(j engine.Job) { seen = append(seen, j.Processed) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.State != engine.JobDone || j.Total != 11 || j.Processed != 11 || j.Stored != 5 || j.Duplicates != 1 || j.NoFace != 1 || j.Failed != 4 {
+		t.Fatalf("job = %+v, want done, 11 files: 5 stored, 1 duplicate, 1 without a face, 4 failed", j)
+	}
+	if len(seen) == 0 || seen[len(seen)-1] != 11 {
+		t.Errorf("progress = %v, want it to end at 11", seen)
+	}
+	failed, err := f.svc.JobItems(ctx(), j.ID, engine.ItemFailed, "", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantReasons := map[string]string{"bad/truncated.jpg": "truncated", "bad/text.jpg": "not an image", "bad/empty.png": "empty", "bad/passwd.jpg": "symbolic link"}
+	for _, it := range failed {
+		if w := wantReasons[it.Name]; w == "" || !strings.Contains(it.Reason, w) {
+			t.Errorf("failed %s: reason %q, want it to mention %q", it.Name, it.Reason, w)
+		}
+		delete(wantReasons, it.Name)
+	}
+	if len(wantReasons) > 0 {
+		t.Errorf("not listed as failed: %v", wantReasons)
+	}
+
+	// Every good ad photo is proposed against its own person, first; the creator of the job may
+	// not review its matches.
+	o := outcomeOf(t, f, coll.ID, j.ID)
+	ms, err := f.cat.Matches(ctx(), engine.MatchFilter{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	top := map[string]string{}
+	for _, m := range ms {
+		if m.JobID == nil || *m.JobID != j.ID || m.Rank != 1 || m.SearchID == nil || *m.SearchID != *j.SearchID {
+			continue
+		}
+		probe, err := f.cat.Face(ctx(), probeFaceOf(t, f, m))
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := f.cat.Image(ctx(), probe.ImageID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, st := range o.items {
+			if st == engine.ItemStored && itemImage(t, f, j.ID, name) == img.ID {
+				top[name] = subjects[*m.SubjectID]
+			}
+		}
+		if _, err := f.svc.Decide(ctx(), engine.Actor{Name: admin.Name, Role: engine.RoleReviewer}, m.ID, engine.NoCandidate, ""); !errors.Is(err, engine.ErrForbidden) {
+			t.Errorf("the job's creator decided its match %d: err = %v, want ErrForbidden", m.ID, err)
+		}
+	}
+	for name, person := range want {
+		if top[name] != person {
+			t.Errorf("%s: top candidate %q, want %q", name, top[name], person)
+		}
+	}
+	// The sidecar's metadata is on the image, phones normalised.
+	img, err := f.cat.Image(ctx(), itemImage(t, f, j.ID, "ads/Elon_Musk_img19.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img.Source.Site != "example-ads" || len(img.Source.Phones) != 1 || img.Source.Phones[0] != "+447700900123" || img.Source.PostedAt == nil || img.OriginJobID == nil {
+		t.Errorf("source = %+v, job %v: want the sidecar's site, E.164 phone, date and the job", img.Source, img.OriginJobID)
+	}
+
+	// Running the same job again stores nothing twice and proposes nothing twice.
+	again, err := f.svc.CreateJob(ctx(), admin, engine.JobRequest{Kind: engine.IngestJob, GalleryID: coll.ID,
+		Spec: engine.JobSpec{Source: dir, CrossMatch: []int64{refs}, Purpose: "case 7, again"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, err = f.svc.RunJob(ctx(), again.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	if again.Stored != 0 || again.Duplicates != 6 || again.Matches != 0 {
+		t.Errorf("second run = %+v, want 0 stored, 6 duplicates, 0 new matches", again)
+	}
+	if o2 := outcomeOf(t, f, coll.ID, j.ID, again.ID); o2.faces != o.faces || strings.Join(o2.matches, ";") != strings.Join(o.matches, ";") {
+		t.Errorf("after the second run: %d faces, matches %v; want %d, %v", o2.faces, o2.matches, o.faces, o.matches)
+	}
+}
+
+// An interrupted run (the context ends, as at a shutdown), then a cancelled one, each resumed,
+// end in the same state as one uninterrupted run.
+func TestIngestJobResumesToTheSameState(t *testing.T) {
+	dir, _ := adSource(t)
+	run := func(interrupt bool) outcome {
+		f := newJobFixture(t, t.TempDir())
+		refs, _ := f.celebs(t, references)
+		coll, err := f.svc.CreateGallery(ctx(), admin, "ads", engine.Collection, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		j, err := f.svc.CreateJob(ctx(), admin, engine.JobRequest{Kind: engine.IngestJob, GalleryID: coll.ID,
+			Spec: engine.JobSpec{Source: dir, CrossMatch: []int64{refs}, Purpose: "case 7"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if interrupt {
+			c, stop := context.WithCancel(ctx())
+			j, _ = f.svc.RunJob(c, j.ID, func(engine.Job) { stop() })
+			stop()
+			if j.State != engine.JobRunning || j.Processed == 0 || j.Processed == j.Total {
+				t.Fatalf("interrupted job = %s with %d of %d files, want running part-way", j.State, j.Processed, j.Total)
+			}
+			j, _ = f.svc.RunJob(ctx(), j.ID, func(engine.Job) {
+				if _, err := f.svc.CancelJob(ctx(), admin, j.ID); err != nil && !errors.Is(err, engine.ErrConflict) {
+					t.Error(err)
+				}
+			})
+			if j.State != engine.JobCancelled {
+				t.Fatalf("cancelled job = %s, want cancelled", j.State)
+			}
+			if _, err := f.svc.ResumeJob(ctx(), admin, j.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if j, err = f.svc.RunJob(ctx(), j.ID, nil); err != nil || j.State != engine.JobDone {
+			t.Fatalf("job = %s, %v; want done", j.State, err)
+		}
+		return outcomeOf(t, f, coll.ID, j.ID)
+	}
+	straight, resumed := run(false), run(true)
+	if len(straight.items) != len(resumed.items) || straight.faces != resumed.faces ||
+		strings.Join(straight.matches, ";") != strings.Join(resumed.matches, ";") {
+		t.Fatalf("resumed run differs:\n straight %+v\n resumed  %+v", straight, resumed)
+	}
+	for name, st := range straight.items {
+		if resumed.items[name] != st {
+			t.Errorf("%s: %s after resuming, %s straight", name, resumed.items[name], st)
+		}
+	}
+}
+
+func TestReprocessSwitchesModelsWithoutMixingThem(t *testing.T) {
+	f := newJobFixture(t, t.TempDir())
+	refs, subjects := f.celebs(t, references)
+	g, err := f.cat.Gallery(ctx(), refs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := g.Model
+	target := engine.TestingPipeline512().Embedder.Identity()
+	if _, err := f.svc.CreateJob(ctx(), admin, engine.JobRequest{Kind: engine.ReprocessJob, GalleryID: refs,
+		Spec: engine.JobSpec{Model: "nonesuch", Purpose: "upgrade"}}); !errors.Is(err, engine.ErrInvalid) {
+		t.Errorf("unknown model: err = %v, want ErrInvalid", err)
+	}
+	j, err := f.svc.CreateJob(ctx(), admin, engine.JobRequest{Kind: engine.ReprocessJob, GalleryID: refs,
+		Spec: engine.JobSpec{Model: "faceplugin512", Purpose: "upgrade"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.CreateJob(ctx(), admin, engine.JobRequest{Kind: engine.ReprocessJob, GalleryID: refs,
+		Spec: engine.JobSpec{Model: "faceplugin512", Purpose: "twice"}}); !errors.Is(err, engine.ErrConflict) {
+		t.Errorf("second reprocess job: err = %v, want ErrConflict", err)
+	}
+	faces := g.Faces
+	if j, err = f.svc.RunJob(ctx(), j.ID, nil); err != nil || j.State != engine.JobDone || j.Faces != faces {
+		t.Fatalf("job = %+v, %v; want done with %d faces re-embedded", j, err, faces)
+	}
+	if g, _ = f.cat.Gallery(ctx(), refs); g.Model != target {
+		t.Fatalf("gallery model = %s, want %s", g.Model, target)
+	}
+	if n := f.indexes[old].Len(); n != 0 {
+		t.Errorf("old index still holds %d vectors", n)
+	}
+	if n := f.indexes[target].Len(); n != faces {
+		t.Errorf("new index holds %d vectors, want %d", n, faces)
+	}
+	// Searches now embed with the new model and still find the right people.
+	res, err := f.svc.Search(ctx(), analyst, engine.SearchRequest{Galleries: []int64{refs}, Purpose: "check", Data: photo(t, "celebs/Katy_Perry/img27.jpg")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Faces) == 0 || len(res.Faces[0].Candidates) == 0 || subjects[*res.Faces[0].Candidates[0].SubjectID] != "Katy_Perry" {
+		t.Fatalf("search after the switch = %+v, want Katy_Perry first", res.Faces)
+	}
+	// A collection on the old model can no longer be cross-matched with the gallery.
+	coll, err := f.svc.CreateGallery(ctx(), admin, "ads", engine.Collection, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, _ := adSource(t)
+	if _, err := f.svc.CreateJob(ctx(), admin, engine.JobRequest{Kind: engine.IngestJob, GalleryID: coll.ID,
+		Spec: engine.JobSpec{Source: dir, CrossMatch: []int64{refs}, Purpose: "x"}}); !errors.Is(err, engine.ErrConflict) {
+		t.Errorf("cross-match across models: err = %v, want ErrConflict", err)
+	}
+}
+
+func TestCreateJobRefusesBadRequests(t *testing.T) {
+	f := newJobFixture(t, t.TempDir())
+	refs, _ := f.celebs(t, map[string]string{"Katy_Perry": "celebs/Katy_Perry/img26.jpg"})
+	coll, err := f.svc.CreateGallery(ctx(), admin, "ads", engine.Collection, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name string
+		req  engine.JobRequest
+		want error
+		msg  string
+	}{
+		{"no purpose", engine.JobRequest{Kind: engine.IngestJob, GalleryID: coll.ID, Spec: engine.JobSpec{Source: dir}}, engine.ErrInvalid, "purpose"},
+		{"unknown kind", engine.JobRequest{Kind: "rebuild", GalleryID: coll.ID, Spec: engine.JobSpec{Purpose: "p"}}, engine.ErrInvalid, "kind"},
+		{"unknown gallery", engine.JobRequest{Kind: engine.IngestJob, GalleryID: 999, Spec: engine.JobSpec{Source: dir, Purpose: "p"}}, engine.ErrNotFound, "999"},
+		{"into a reference gallery", engine.JobRequest{Kind: engine.IngestJob, GalleryID: refs, Spec: engine.JobSpec{Source: dir, Purpose: "p"}}, engine.ErrInvalid, "reference"},
+		{"no source", engine.JobRequest{Kind: engine.IngestJob, GalleryID: coll.ID, Spec: engine.JobSpec{Purpose: "p"}}, engine.ErrInvalid, "source"},
+		{"missing source", engine.JobRequest{Kind: engine.IngestJob, GalleryID: coll.ID, Spec: engine.JobSpec{Source: dir + "/nope", Purpose: "p"}}, engine.ErrInvalid, "no such file"},
+		{"cross-match a collection", engine.JobRequest{Kind: engine.IngestJob, GalleryID: coll.ID, Spec: engine.JobSpec{Source: dir, Purpose: "p", CrossMatch: []int64{coll.ID}}}, engine.ErrInvalid, "not a reference"},
+		{"bad sidecar", engine.JobRequest{Kind: engine.IngestJob, GalleryID: coll.ID, Meta: []byte("file,colour\na.jpg,red\n"), Spec: engine.JobSpec{Source: dir, Purpose: "p", MetaFormat: "csv"}}, engine.ErrInvalid, "colour"},
+		{"k too large", engine.JobRequest{Kind: engine.IngestJob, GalleryID: coll.ID, Spec: engine.JobSpec{Source: dir, Purpose: "p", K: 1000}}, engine.ErrInvalid, "k must"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := f.svc.CreateJob(ctx(), admin, tc.req)
+			if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.msg) {
+				t.Errorf("err = %v, want %v mentioning %q", err, tc.want, tc.msg)
+			}
+		})
+	}
+	if js, _ := f.svc.Jobs(ctx(), engine.JobFilter{}); len(js) != 0 {
+		t.Errorf("refused requests left %d jobs", len(js))
+	}
+}
+
+func probeFaceOf(t *testing.T, f *jobFixture, m engine.Match) int64 {
+	t.Helper()
+	p, err := f.cat.ProbeFace(ctx(), m.ProbeFaceID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.FaceID == nil {
+		t.Fatalf("match %d of a job: its probe %d is no stored face", m.ID, p.ID)
+	}
+	return *p.FaceID
+}
+
+func itemImage(t *testing.T, f *jobFixture, jobID int64, name string) int64 {
+	t.Helper()
+	items, err := f.svc.JobItems(ctx(), jobID, "", "", 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range items {
+		if it.Name == name && it.ImageID != nil {
+			return *it.ImageID
+		}
+	}
+	t.Fatalf("job %d has no image for %s", jobID, name)
+	return 0
+}
