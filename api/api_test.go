@@ -20,6 +20,7 @@ import (
 	"github.com/facematch/facematch/index"
 	"github.com/facematch/facematch/internal/blob/local"
 	"github.com/facematch/facematch/internal/catalog"
+	"github.com/facematch/facematch/internal/source"
 	"github.com/facematch/facematch/internal/testenv"
 	"github.com/facematch/facematch/models"
 )
@@ -57,6 +58,7 @@ func TestMain(m *testing.M) {
 type testServer struct {
 	*httptest.Server
 	svc    *engine.Service
+	blobs  engine.BlobStore
 	tokens map[string]string // role (or name) → secret
 }
 
@@ -81,7 +83,8 @@ func newTestServer(t *testing.T) *testServer {
 	}
 	t.Cleanup(func() { ix.Close() })
 	svc, err := engine.NewService(engine.ServiceConfig{Catalog: cat, Blobs: blobs, Pipelines: map[string]*engine.Pipeline{"fused": pipeline},
-		DefaultModel: "fused", Indexes: map[string]engine.VectorIndex{model: ix}})
+		DefaultModel: "fused", Indexes: map[string]engine.VectorIndex{model: ix}, Sources: uploadsOnly{blobs},
+		Meta: func(r io.Reader, format string) (engine.MetaLookup, error) { return source.ReadMeta(r, format) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +96,7 @@ func newTestServer(t *testing.T) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := &testServer{Server: httptest.NewServer(srv), svc: svc, tokens: map[string]string{"admin": adminSecret}}
+	ts := &testServer{Server: httptest.NewServer(srv), svc: svc, blobs: blobs, tokens: map[string]string{"admin": adminSecret}}
 	t.Cleanup(ts.Close)
 	for _, r := range []engine.Role{engine.RoleAnalyst, engine.RoleReviewer, engine.RoleAuditor} {
 		_, secret, err := svc.CreateToken(ctx, engine.Actor{Name: engine.BootstrapAdmin}, string(r), r)
@@ -184,6 +187,12 @@ func TestAuthorization(t *testing.T) {
 		"POST /v1/tokens":                   {"admin"},
 		"GET /v1/tokens":                    {"admin"},
 		"DELETE /v1/tokens/:id":             {"admin"},
+		"POST /v1/jobs":                     {"admin"},
+		"GET /v1/jobs":                      {"admin", "analyst", "reviewer"},
+		"GET /v1/jobs/:id":                  {"admin", "analyst", "reviewer"},
+		"GET /v1/jobs/:id/items":            {"admin", "analyst", "reviewer"},
+		"POST /v1/jobs/:id/cancel":          {"admin"},
+		"POST /v1/jobs/:id/resume":          {"admin"},
 	}
 	if len(want) != len(Routes()) {
 		t.Fatalf("the test lists %d routes, the API has %d", len(want), len(Routes()))
@@ -335,22 +344,6 @@ func TestOpenAPICoversEveryRoute(t *testing.T) {
 		}
 		if !strings.Contains(string(op), `"summary"`) || strings.Contains(string(op), `"summary": ""`) {
 			t.Errorf("%s %s has no summary", r.Method, r.Path)
-		}
-	}
-}
-
-func TestNormalizePhone(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"+49 151 1234 5678", "+4915112345678"},
-		{"0049-151-12345678", "+4915112345678"},
-		{"(555) 123-4567", "5551234567"},
-		{"+1 (555) 123-4567", "+15551234567"},
-		{"+0 123", "0123"},
-		{"", ""},
-	}
-	for _, tc := range tests {
-		if got := engine.NormalizePhone(tc.in); got != tc.want {
-			t.Errorf("NormalizePhone(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
 }
