@@ -413,13 +413,30 @@ func (r *ingestRun) pump(parent context.Context, src JobSource, progress func(Jo
 		readErr = r.read(ctx, src, tasks, results)
 		close(tasks)
 	}()
-	var workersWG sync.WaitGroup
+	// Analysis is CPU-bound and storing is I/O-bound (every blob is fsynced): separate stages,
+	// so that a core never idles while its photo's blobs reach the disk.
+	analysed := make(chan ingestResult, workers)
+	var analyseWG, storeWG sync.WaitGroup
 	for range workers {
-		workersWG.Add(1)
+		analyseWG.Add(1)
 		go func() {
-			defer workersWG.Done()
+			defer analyseWG.Done()
 			for t := range tasks {
-				res := r.analyze(ctx, t)
+				select {
+				case analysed <- r.analyze(ctx, t):
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+		storeWG.Add(1)
+		go func() {
+			defer storeWG.Done()
+			for res := range analysed {
+				if res.err == nil && len(res.puts) > 0 {
+					res.err = r.store(ctx, res.puts)
+					res.puts = nil
+				}
 				select {
 				case results <- res:
 				case <-ctx.Done():
@@ -430,7 +447,9 @@ func (r *ingestRun) pump(parent context.Context, src JobSource, progress func(Jo
 	}
 	go func() {
 		wg.Wait()
-		workersWG.Wait()
+		analyseWG.Wait()
+		close(analysed)
+		storeWG.Wait()
 		close(results)
 	}()
 
@@ -449,10 +468,22 @@ func (r *ingestRun) pump(parent context.Context, src JobSource, progress func(Jo
 	return job, nil
 }
 
-// ingestResult is a finished file, or trouble that stops the job (Err: storage, not the file).
+// ingestResult is a finished file, or trouble that stops the job (err: storage, not the file).
 type ingestResult struct {
 	item IngestItem
+	puts []blobPut // blobs to store before the item is committed
 	err  error
+}
+
+// store writes a new photo's blobs. Blobs come before the catalog, as in AddImage: a crash
+// leaves unreferenced blobs under keys a resume rewrites, never a record without its photo.
+func (r *ingestRun) store(ctx context.Context, puts []blobPut) error {
+	for _, b := range puts {
+		if err := r.s.cfg.Blobs.Put(ctx, b.key, bytes.NewReader(b.data), int64(len(b.data))); err != nil {
+			return fmt.Errorf("service: store %s: %w", b.key, err)
+		}
+	}
+	return nil
 }
 
 // read lists the source and sends the files the job has not finished.
@@ -505,10 +536,11 @@ func (r *ingestRun) read(ctx context.Context, src JobSource, tasks chan<- fileTa
 }
 
 // analyze turns one file into a finished item: a duplicate of a stored image (found by hash
-// before any decoding), a new image with its faces and blobs stored, a photo without a face,
-// or a failure with its reason.
+// before any decoding), a new image with its faces and the blobs to store, a photo without a
+// face, or a failure with its reason.
 func (r *ingestRun) analyze(ctx context.Context, t fileTask) ingestResult {
 	item := IngestItem{Item: JobItem{Name: t.name}}
+	var puts []blobPut
 	sum := sha256.Sum256(t.data)
 	sha := hex.EncodeToString(sum[:])
 	img, faces, err := r.s.cfg.Catalog.ImageBySHA256(ctx, r.gallery.ID, sha)
@@ -519,19 +551,21 @@ func (r *ingestRun) analyze(ctx context.Context, t fileTask) ingestResult {
 	case !errors.Is(err, ErrNotFound):
 		return ingestResult{err: err}
 	default:
-		if res, done := r.analyzeNew(ctx, t, sha, &item); done {
+		res, done := r.analyzeNew(ctx, t, sha, &item)
+		if done {
 			return res
 		}
+		puts = res.puts
 	}
 	var err2 error
 	if item.Probes, err2 = r.crossMatch(ctx, item.Faces); err2 != nil {
 		return ingestResult{err: err2}
 	}
-	return ingestResult{item: item}
+	return ingestResult{item: item, puts: puts}
 }
 
-// analyzeNew analyses a file the gallery does not hold and stores its blobs. done reports that
-// res is final (no face, a failure, trouble).
+// analyzeNew analyses a file the gallery does not hold and returns the blobs to store. done
+// reports that res is final (no face, a failure, trouble).
 func (r *ingestRun) analyzeNew(ctx context.Context, t fileTask, sha string, item *IngestItem) (res ingestResult, done bool) {
 	ph, err := analyzePhoto(ctx, r.p, t.data)
 	switch {
@@ -572,15 +606,8 @@ func (r *ingestRun) analyzeNew(ctx context.Context, t fileTask, sha string, item
 		puts = append(puts, blobPut{nf.Face.ThumbKey, th})
 		item.Faces = append(item.Faces, nf)
 	}
-	// Blobs first, as in AddImage: a crash leaves unreferenced blobs under keys a resume
-	// rewrites, never a record without its photo.
-	for _, b := range puts {
-		if err := r.s.cfg.Blobs.Put(ctx, b.key, bytes.NewReader(b.data), int64(len(b.data))); err != nil {
-			return ingestResult{err: fmt.Errorf("service: store %s: %w", b.key, err)}, true
-		}
-	}
 	item.Item.State, item.Image = ItemStored, &record
-	return ingestResult{}, false
+	return ingestResult{puts: puts}, false
 }
 
 // crossMatch searches each accepted face in the job's reference galleries.
