@@ -403,7 +403,9 @@ func (r *ingestRun) pump(parent context.Context, src JobSource, progress func(Jo
 	defer cancel()
 	workers := r.s.cfg.JobWorkers
 	tasks := make(chan fileTask, workers)
-	results := make(chan ingestResult, 2*workers)
+	// Finished files hold no photo bytes (the store stage drops them), so the committer may
+	// lag two batches behind without holding memory or stalling the workers during its fsync.
+	results := make(chan ingestResult, 2*ingestBatch)
 
 	var wg sync.WaitGroup
 	var readErr error
@@ -429,6 +431,8 @@ func (r *ingestRun) pump(parent context.Context, src JobSource, progress func(Jo
 				}
 			}
 		}()
+	}
+	for range 2 * workers { // waiting on fsync, not on a core
 		storeWG.Add(1)
 		go func() {
 			defer storeWG.Done()

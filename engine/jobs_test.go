@@ -178,7 +178,7 @@ func outcomeOf(t *testing.T, f *jobFixture, collection int64, jobIDs ...int64) o
 		t.Fatal(err)
 	}
 	o.faces = g.Faces
-	ms, err := f.cat.Matches(ctx(), engine.MatchFilter{Limit: 10000})
+	ms, err := f.cat.Matches(ctx(), engine.MatchFilter{Limit: 500})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +247,7 @@ func TestIngestJobCrossMatchesAndListsBadFiles(t *testing.T) {
 	// Every good ad photo is proposed against its own person, first; the creator of the job may
 	// not review its matches.
 	o := outcomeOf(t, f, coll.ID, j.ID)
-	ms, err := f.cat.Matches(ctx(), engine.MatchFilter{Limit: 1000})
+	ms, err := f.cat.Matches(ctx(), engine.MatchFilter{Limit: 500})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -71,7 +71,7 @@ type ServiceConfig struct {
 	// sidecars.
 	Sources SourceOpener
 	Meta    MetaParser
-	// JobWorkers is the number of photos an ingest job analyses at once (default GOMAXPROCS).
+	// JobWorkers is the number of photos an ingest job analyses at once (default GOMAXPROCS+1).
 	JobWorkers int
 	// JobQueued, if set, is called when a job is queued, so that the owner of the job runner
 	// can wake it.
@@ -118,7 +118,9 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 		return nil, err
 	}
 	if s.cfg.JobWorkers <= 0 {
-		s.cfg.JobWorkers = runtime.GOMAXPROCS(0)
+		// One more than the cores: while a photo waits on Go-side work or the disk, another
+		// keeps the core busy (bench/RESULTS.md measures 2 vs 3 workers on 2 cores).
+		s.cfg.JobWorkers = runtime.GOMAXPROCS(0) + 1
 	}
 	if s.cfg.Reviewers == 0 {
 		s.cfg.Reviewers = 2

@@ -52,7 +52,7 @@ func (c *dataConfig) bind(fs *flag.FlagSet, getenv func(string) string) {
 		}
 		return nil
 	})
-	fs.IntVar(&c.Workers, "workers", 0, "photos a job analyses at once (0: one per CPU)")
+	fs.IntVar(&c.Workers, "workers", 0, "photos a job analyses at once (0: one more than the CPUs)")
 	c.S3.AccessKey, c.S3.SecretKey = getenv("FACEMATCH_S3_ACCESS_KEY"), getenv("FACEMATCH_S3_SECRET_KEY")
 }
 
