@@ -177,10 +177,14 @@ func (d *DB) Match(ctx context.Context, id int64) (engine.Match, error) {
 	return matchTx(ctx, d.db, id)
 }
 
-// Matches returns a page of matches in ID order after f.Cursor.
+// Matches returns a page of at most 500 matches (100 when f.Limit is 0) in ID order after
+// f.Cursor.
 func (d *DB) Matches(ctx context.Context, f engine.MatchFilter) ([]engine.Match, error) {
-	if f.Limit <= 0 || f.Limit > 500 {
+	switch {
+	case f.Limit <= 0:
 		f.Limit = 100
+	case f.Limit > 500:
+		f.Limit = 500 // a larger page is still a full page: callers page on len == 500
 	}
 	where := []string{"m.id > ?"}
 	args := []any{f.Cursor}
