@@ -59,7 +59,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func readData(t *testing.T, rel string) []byte {
+func readData(t testing.TB, rel string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(testenv.Data(), rel))
 	if err != nil {

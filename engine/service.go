@@ -11,6 +11,7 @@ import (
 	"image/jpeg"
 	"io"
 	"log/slog"
+	"math"
 	"runtime"
 	"sort"
 	"strconv"
@@ -323,16 +324,29 @@ func landmarksOf(f Face) [10]float32 {
 // ThumbSize is the longer side of a face thumbnail in pixels.
 const ThumbSize = 160
 
-// thumbnail crops the face box with a margin of half its size and scales it to ThumbSize.
+// thumbnail crops the face box with a margin of half its size and scales it down to fit
+// ThumbSize with a box filter, which averages the pixels each output pixel covers (no
+// aliasing): 11 ms against Lanczos's 35 for a face filling a 1449×2173 photo
+// (BenchmarkThumbnail), and thumbnails are for people to look at, not for matching.
 func thumbnail(img *image.NRGBA, b Box) ([]byte, error) {
 	mx, my := b.W/2, b.H/2
 	r := image.Rect(int(b.X-mx), int(b.Y-my), int(b.X+b.W+mx), int(b.Y+b.H+my)).Intersect(img.Bounds())
 	if r.Empty() {
 		r = img.Bounds()
 	}
-	crop := imaging.Fit(imaging.Crop(img, r), ThumbSize, ThumbSize, imaging.Lanczos)
+	crop := img.SubImage(r).(*image.NRGBA)
+	if w, h := r.Dx(), r.Dy(); w > ThumbSize || h > ThumbSize {
+		k := float64(ThumbSize) / float64(max(w, h))
+		crop = imaging.Resize(crop, max(1, int(math.Round(float64(w)*k))), max(1, int(math.Round(float64(h)*k))), imaging.Box)
+	}
+	var src image.Image = crop
+	if crop.Opaque() {
+		// Opaque NRGBA and RGBA pixels are the same bytes; the JPEG encoder has a fast path for
+		// RGBA only and reads NRGBA pixel by pixel through At (~1 ms per thumbnail).
+		src = &image.RGBA{Pix: crop.Pix, Stride: crop.Stride, Rect: crop.Rect}
+	}
 	var buf bytes.Buffer
-	if err := jpeg.Encode(&buf, crop, &jpeg.Options{Quality: 88}); err != nil {
+	if err := jpeg.Encode(&buf, src, &jpeg.Options{Quality: 88}); err != nil {
 		return nil, fmt.Errorf("service: thumbnail: %w", err)
 	}
 	return buf.Bytes(), nil
