@@ -97,6 +97,9 @@ func (m *Main) runIngest(ctx context.Context, args []string) error {
 		mc.Threads = 1 // parallelism comes from the workers, one photo each
 	}
 	dc.AnyLocalPath = true
+	if ic.Reprocess != "" {
+		dc.Models = append(dc.Models, ic.Reprocess) // the target model must run
+	}
 	if err := errors.Join(mc.Validate(), dc.Validate(), ic.Validate()); err != nil {
 		return err
 	}
