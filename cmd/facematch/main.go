@@ -54,7 +54,7 @@ Usage:
   facematch serve [--addr 127.0.0.1:8080] [--data-dir var] [--blobs s3://bucket/prefix]
   facematch ingest SOURCE --gallery ID --purpose TEXT [--meta FILE] [--cross-match ID,...] [--data-dir var]
   facematch ingest --resume JOB
-  facematch ingest --reprocess MODEL --gallery ID --purpose TEXT [--models MODEL]
+  facematch ingest --reprocess MODEL --gallery ID --purpose TEXT
   facematch gallery create --name NAME [--kind collection|reference] [--model MODEL]
   facematch detect [--json] IMAGE...
   facematch compare [--json] IMAGE_A IMAGE_B
