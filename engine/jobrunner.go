@@ -34,8 +34,19 @@ func (r *JobRunner) Run(ctx context.Context) {
 	for {
 		j, ok := r.next(ctx)
 		if ok {
-			if _, err := r.svc.RunJob(ctx, j.ID, nil); err != nil && ctx.Err() == nil {
-				r.svc.log.Error("job ended with an error", "job", j.ID, "err", err)
+			j, err := r.svc.RunJob(ctx, j.ID, nil)
+			if err == nil || ctx.Err() != nil {
+				continue
+			}
+			r.svc.log.Error("job ended with an error", "job", j.ID, "state", j.State, "err", err)
+			if !j.State.Finished() {
+				// Still unfinished (the catalog itself failed): wait before trying again
+				// rather than spin on the same error.
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(5 * time.Second):
+				}
 			}
 			continue
 		}
