@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -438,7 +437,7 @@ func (r *ingestRun) pump(parent context.Context, src JobSource, progress func(Jo
 			defer storeWG.Done()
 			for res := range analysed {
 				if res.err == nil && len(res.puts) > 0 {
-					res.err = r.store(ctx, res.puts)
+					res.err = r.s.putBlobs(ctx, res.puts)
 					res.puts = nil
 				}
 				select {
@@ -477,17 +476,6 @@ type ingestResult struct {
 	item IngestItem
 	puts []blobPut // blobs to store before the item is committed
 	err  error
-}
-
-// store writes a new photo's blobs. Blobs come before the catalog, as in AddImage: a crash
-// leaves unreferenced blobs under keys a resume rewrites, never a record without its photo.
-func (r *ingestRun) store(ctx context.Context, puts []blobPut) error {
-	for _, b := range puts {
-		if err := r.s.cfg.Blobs.Put(ctx, b.key, bytes.NewReader(b.data), int64(len(b.data))); err != nil {
-			return fmt.Errorf("service: store %s: %w", b.key, err)
-		}
-	}
-	return nil
 }
 
 // read lists the source and sends the files the job has not finished.
@@ -591,25 +579,12 @@ func (r *ingestRun) analyzeNew(ctx context.Context, t fileTask, sha string, item
 	for i, p := range source.Phones {
 		source.Phones[i] = NormalizePhone(p)
 	}
-	prefix := fmt.Sprintf("galleries/%d/", r.gallery.ID)
 	jobID := r.job.ID
-	record := Image{GalleryID: r.gallery.ID, SHA256: sha, Format: ph.info.Format, Bytes: int64(len(t.data)),
-		Width: ph.info.Width, Height: ph.info.Height, BlobKey: prefix + "images/" + sha, Source: source,
-		CreatedAt: time.Now(), CreatedBy: r.job.CreatedBy, OriginJobID: &jobID}
-	puts := []blobPut{{record.BlobKey, t.data}}
-	for i, f := range ph.faces {
-		nf := NewFace{Face: StoredFace{Box: boxOf(f), Landmarks: landmarksOf(f), Quality: f.Quality, Rejections: f.Rejected}}
-		if f.Accepted() && f.Embedding != nil {
-			nf.Face.Model, nf.Vector = f.Embedding.Model, f.Embedding.Vector
-		}
-		th, err := thumbnail(ph.img, nf.Face.Box)
-		if err != nil {
-			return ingestResult{err: err}, true
-		}
-		nf.Face.ThumbKey = fmt.Sprintf("%sthumbs/%s-%d.jpg", prefix, sha, i)
-		puts = append(puts, blobPut{nf.Face.ThumbKey, th})
-		item.Faces = append(item.Faces, nf)
+	record, faces, puts, err := newImage(ph, t.data, Image{GalleryID: r.gallery.ID, Source: source, CreatedBy: r.job.CreatedBy, OriginJobID: &jobID})
+	if err != nil {
+		return ingestResult{err: err}, true
 	}
+	item.Faces = faces
 	item.Item.State, item.Image = ItemStored, &record
 	return ingestResult{puts: puts}, false
 }
@@ -629,7 +604,6 @@ func (r *ingestRun) crossMatch(ctx context.Context, faces []NewFace) ([]JobProbe
 		if err != nil {
 			return nil, fmt.Errorf("service: cross-match: %w", err)
 		}
-		sort.SliceStable(hits, func(a, b int) bool { return hits[a].Similarity > hits[b].Similarity })
 		var cands []Candidate
 		for _, h := range hits {
 			if h.Similarity >= spec.MinSim {

@@ -225,32 +225,14 @@ func (s *Service) AddImage(ctx context.Context, a Actor, up Upload) (Enrolled, e
 	if err != nil {
 		return Enrolled{}, fmt.Errorf("nothing stored: %w", err)
 	}
-	img, info, faces, sha := ph.img, ph.info, ph.faces, ph.sha
-	prefix := fmt.Sprintf("galleries/%d/", g.ID)
-	record := Image{GalleryID: g.ID, SubjectID: up.SubjectID, SHA256: sha, Format: info.Format, Bytes: int64(len(up.Data)),
-		Width: info.Width, Height: info.Height, BlobKey: prefix + "images/" + sha, Source: up.Source,
-		CreatedAt: time.Now(), CreatedBy: a.Name, OriginJobID: up.JobID}
-	newFaces := make([]NewFace, len(faces))
-	var thumbs []blobPut
-	for i, f := range faces {
-		nf := NewFace{Face: StoredFace{Box: boxOf(f), Landmarks: landmarksOf(f), Quality: f.Quality, Rejections: f.Rejected}}
-		if f.Accepted() && f.Embedding != nil {
-			nf.Face.Model, nf.Vector = f.Embedding.Model, f.Embedding.Vector
-		}
-		th, err := thumbnail(img, nf.Face.Box)
-		if err != nil {
-			return Enrolled{}, err
-		}
-		nf.Face.ThumbKey = fmt.Sprintf("%sthumbs/%s-%d.jpg", prefix, sha, i)
-		thumbs = append(thumbs, blobPut{nf.Face.ThumbKey, th})
-		newFaces[i] = nf
+	sha := ph.sha
+	record, newFaces, puts, err := newImage(ph, up.Data, Image{GalleryID: g.ID, SubjectID: up.SubjectID, Source: up.Source,
+		CreatedBy: a.Name, OriginJobID: up.JobID})
+	if err != nil {
+		return Enrolled{}, err
 	}
-	// Blobs first: a crash after them and before the catalog leaves unreferenced blobs under
-	// a key the same upload reuses, never a record without its photo.
-	for _, b := range append([]blobPut{{record.BlobKey, up.Data}}, thumbs...) {
-		if err := s.cfg.Blobs.Put(ctx, b.key, bytes.NewReader(b.data), int64(len(b.data))); err != nil {
-			return Enrolled{}, fmt.Errorf("service: store %s: %w", b.key, err)
-		}
+	if err := s.putBlobs(ctx, puts); err != nil {
+		return Enrolled{}, err
 	}
 	stored, storedFaces, err := s.cfg.Catalog.AddImage(ctx, record, newFaces)
 	if errors.Is(err, ErrConflict) {
@@ -306,6 +288,43 @@ func analyzePhoto(ctx context.Context, p *Pipeline, data []byte) (photo, error) 
 type blobPut struct {
 	key  string
 	data []byte
+}
+
+// newImage makes an analysed photo ready to store: rec (gallery, subject, source, creator and
+// job filled in by the caller) completed from the photo, its faces with the accepted ones'
+// vectors, and its blobs, the original and one thumbnail per face, under the gallery's keys.
+func newImage(ph photo, data []byte, rec Image) (Image, []NewFace, []blobPut, error) {
+	prefix := fmt.Sprintf("galleries/%d/", rec.GalleryID)
+	rec.SHA256, rec.Format, rec.Bytes = ph.sha, ph.info.Format, int64(len(data))
+	rec.Width, rec.Height, rec.BlobKey, rec.CreatedAt = ph.info.Width, ph.info.Height, prefix+"images/"+ph.sha, time.Now()
+	faces := make([]NewFace, len(ph.faces))
+	puts := []blobPut{{rec.BlobKey, data}}
+	for i, f := range ph.faces {
+		nf := NewFace{Face: StoredFace{Box: boxOf(f), Landmarks: landmarksOf(f), Quality: f.Quality, Rejections: f.Rejected}}
+		if f.Accepted() && f.Embedding != nil {
+			nf.Face.Model, nf.Vector = f.Embedding.Model, f.Embedding.Vector
+		}
+		th, err := thumbnail(ph.img, nf.Face.Box)
+		if err != nil {
+			return rec, nil, nil, err
+		}
+		nf.Face.ThumbKey = fmt.Sprintf("%sthumbs/%s-%d.jpg", prefix, ph.sha, i)
+		puts = append(puts, blobPut{nf.Face.ThumbKey, th})
+		faces[i] = nf
+	}
+	return rec, faces, puts, nil
+}
+
+// putBlobs stores a photo's blobs. Blobs go before the catalog record: a crash in between
+// leaves unreferenced blobs under keys the same upload rewrites, never a record without its
+// photo.
+func (s *Service) putBlobs(ctx context.Context, puts []blobPut) error {
+	for _, b := range puts {
+		if err := s.cfg.Blobs.Put(ctx, b.key, bytes.NewReader(b.data), int64(len(b.data))); err != nil {
+			return fmt.Errorf("service: store %s: %w", b.key, err)
+		}
+	}
+	return nil
 }
 
 func boxOf(f Face) Box {
