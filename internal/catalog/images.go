@@ -41,20 +41,14 @@ func (d *DB) AddImage(ctx context.Context, img engine.Image, faces []engine.NewF
 				return fmt.Errorf("subject %d belongs to gallery %d, not %d: %w", *img.SubjectID, gid, img.GalleryID, engine.ErrInvalid)
 			}
 		}
-		var existing int64
-		err = tx.QueryRowContext(ctx, `SELECT id FROM images WHERE gallery_id = ? AND sha256 = ?`, img.GalleryID, img.SHA256).Scan(&existing)
-		if err == nil {
-			dup = true
-			if img, err = imageTx(ctx, tx, existing); err != nil {
-				return err
-			}
-			stored, err = facesOf(ctx, tx, existing)
+		got, gotFaces, inserted, err := insertImageOrExisting(ctx, tx, img, faces)
+		if err != nil {
 			return err
 		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("catalog: add image: %w", err)
+		if !inserted {
+			got, err = imageTx(ctx, tx, got.ID) // the stored record, for the caller to show
 		}
-		img, stored, err = insertImage(ctx, tx, img, faces)
+		img, stored, dup = got, gotFaces, !inserted
 		return err
 	})
 	if err != nil {

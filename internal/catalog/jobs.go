@@ -128,26 +128,23 @@ func (d *DB) Jobs(ctx context.Context, f engine.JobFilter) ([]engine.Job, error)
 func (d *DB) SetJobState(ctx context.Context, id int64, state engine.JobState, errMsg string, at time.Time) (engine.Job, error) {
 	var j engine.Job
 	err := d.tx(ctx, func(tx *sql.Tx) error {
-		var err error
-		j, err = scanJob(tx.QueryRowContext(ctx, jobSelect+` WHERE id = ?`, id))
-		if errors.Is(err, sql.ErrNoRows) {
-			return notFound("job", id)
-		}
-		if err != nil {
-			return fmt.Errorf("catalog: job %d: %w", id, err)
-		}
 		ts := fmtTime(at)
+		var res sql.Result
+		var err error
 		switch {
 		case state == engine.JobRunning:
-			_, err = tx.ExecContext(ctx, `UPDATE jobs SET state = ?, error = '', started_at = COALESCE(started_at, ?),
+			res, err = tx.ExecContext(ctx, `UPDATE jobs SET state = ?, error = '', started_at = COALESCE(started_at, ?),
 				finished_at = NULL, run_started_at = ?, run_start_count = processed WHERE id = ?`, state, ts, ts, id)
 		case state.Finished():
-			_, err = tx.ExecContext(ctx, `UPDATE jobs SET state = ?, error = ?, finished_at = ? WHERE id = ?`, state, errMsg, ts, id)
+			res, err = tx.ExecContext(ctx, `UPDATE jobs SET state = ?, error = ?, finished_at = ? WHERE id = ?`, state, errMsg, ts, id)
 		default:
-			_, err = tx.ExecContext(ctx, `UPDATE jobs SET state = ?, error = '', finished_at = NULL WHERE id = ?`, state, id)
+			res, err = tx.ExecContext(ctx, `UPDATE jobs SET state = ?, error = '', finished_at = NULL WHERE id = ?`, state, id)
 		}
 		if err != nil {
 			return fmt.Errorf("catalog: job %d state: %w", id, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return notFound("job", id)
 		}
 		j, err = scanJob(tx.QueryRowContext(ctx, jobSelect+` WHERE id = ?`, id))
 		return err
