@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -181,7 +182,7 @@ func (s *Server) cancelJob(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, engine.ViewOf(j, j.CreatedAt))
+	return c.JSON(http.StatusOK, engine.ViewOf(j, time.Now()))
 }
 
 func (s *Server) resumeJob(c echo.Context) error {
@@ -193,5 +194,5 @@ func (s *Server) resumeJob(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, engine.ViewOf(j, j.CreatedAt))
+	return c.JSON(http.StatusOK, engine.ViewOf(j, time.Now()))
 }
