@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -209,14 +208,6 @@ func currentUser(getenv func(string) string) string {
 	return strconv.Itoa(os.Getuid())
 }
 
-// peakRSS is the process's peak resident set size in bytes.
-func peakRSS() int64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return ru.Maxrss * 1024 // kilobytes on Linux
-}
 
 // runGalleryCreate creates a gallery on the data directory directly (for operators preparing
 // an ingest without the service running); it prints the gallery as JSON.
