@@ -31,11 +31,19 @@ func (anyPath) OpenSource(ctx context.Context, spec string) (engine.JobSource, e
 type jobFixture struct {
 	svc     *engine.Service
 	cat     *catalog.DB
+	blobs   *local.Store
 	indexes map[string]*index.Index // by model identity
 }
 
-// newJobFixture runs the fused and 512-d pipelines on one data directory (dir: reopen it).
+// newJobFixture runs the fused and 512-d pipelines on one data directory.
 func newJobFixture(t *testing.T, dir string) *jobFixture {
+	t.Helper()
+	return openFixture(t, dir, map[string]*engine.Pipeline{"fused": engine.TestingPipeline(), "faceplugin512": engine.TestingPipeline512()})
+}
+
+// openFixture runs the service on pipes (default "fused") over SQLite, local blobs and one
+// index per model in dir, reconciled as at a start.
+func openFixture(t *testing.T, dir string, pipes map[string]*engine.Pipeline) *jobFixture {
 	t.Helper()
 	ctx := context.Background()
 	cat, err := catalog.Open(ctx, filepath.Join(dir, "meta.db"))
@@ -47,8 +55,7 @@ func newJobFixture(t *testing.T, dir string) *jobFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pipes := map[string]*engine.Pipeline{"fused": engine.TestingPipeline(), "faceplugin512": engine.TestingPipeline512()}
-	f := &jobFixture{cat: cat, indexes: map[string]*index.Index{}}
+	f := &jobFixture{cat: cat, blobs: blobs, indexes: map[string]*index.Index{}}
 	vecs := map[string]engine.VectorIndex{}
 	for name, p := range pipes {
 		model := p.Embedder.Identity()

@@ -29,40 +29,10 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
 	p := engine.TestingPipeline()
+	f := openFixture(t, t.TempDir(), map[string]*engine.Pipeline{"fused": p})
 	model := p.Embedder.Identity()
-	cat, err := catalog.Open(ctx, filepath.Join(dir, "meta.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cat.Close() })
-	blobs, err := local.Open(filepath.Join(dir, "blobs"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dim := len(embedOne(t, p, "celebs/Katy_Perry/img26.jpg"))
-	ix, err := index.Open(ctx, index.Config{Dir: filepath.Join(dir, "wal"), Store: blobs, Prefix: "index/" + model, Model: model, Dim: dim})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ix.Close() })
-	svc, err := engine.NewService(engine.ServiceConfig{Catalog: cat, Blobs: blobs, Pipelines: map[string]*engine.Pipeline{"fused": p},
-		DefaultModel: "fused", Indexes: map[string]engine.VectorIndex{model: ix}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &fixture{svc, cat, ix, blobs, model}
-}
-
-func embedOne(t *testing.T, p *engine.Pipeline, rel string) []float32 {
-	t.Helper()
-	a, err := p.Analyze(context.Background(), photo(t, rel))
-	if err != nil || len(a.Faces) == 0 || a.Faces[0].Embedding == nil {
-		t.Fatalf("%s: %v", rel, err)
-	}
-	return a.Faces[0].Embedding.Vector
+	return &fixture{f.svc, f.cat, f.indexes[model], f.blobs, model}
 }
 
 func photo(t *testing.T, rel string) []byte {
