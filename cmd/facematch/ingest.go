@@ -208,7 +208,6 @@ func currentUser(getenv func(string) string) string {
 	return strconv.Itoa(os.Getuid())
 }
 
-
 // runGalleryCreate creates a gallery on the data directory directly (for operators preparing
 // an ingest without the service running); it prints the gallery as JSON.
 func (m *Main) runGalleryCreate(ctx context.Context, args []string) error {
