@@ -295,6 +295,34 @@ func (s *Server) getImageBytes(c echo.Context) error {
 	return c.Blob(http.StatusOK, "image/"+img.Format, data)
 }
 
+func (s *Server) listImages(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	f := engine.ImageFilter{GalleryID: id}
+	if f.Cursor, err = cursorParam(c); err != nil {
+		return err
+	}
+	if f.Limit, err = limitParam(c, 500); err != nil {
+		return err
+	}
+	if v := c.QueryParam("subject"); v != "" {
+		if f.SubjectID, err = parseID("subject", v); err != nil {
+			return err
+		}
+	}
+	imgs, err := s.svc.Images(c.Request().Context(), f)
+	if err != nil {
+		return err
+	}
+	p := page[engine.ImageFaces]{Items: imgs}
+	if len(imgs) == f.Limit {
+		p.NextCursor = strconv.FormatInt(imgs[len(imgs)-1].Image.ID, 10)
+	}
+	return c.JSON(http.StatusOK, p)
+}
+
 func (s *Server) getImageFaces(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
@@ -350,6 +378,9 @@ func (s *Server) createSearch(c echo.Context) error {
 		return err
 	}
 	req := engine.SearchRequest{Data: data, Purpose: c.FormValue("purpose")}
+	if req.Source, err = sourceFromForm(c); err != nil {
+		return err
+	}
 	for _, g := range splitList(c.FormValue("galleries")) {
 		id, err := parseID("galleries", g)
 		if err != nil {
@@ -419,40 +450,102 @@ func limitParam(c echo.Context, max int) (int, error) {
 }
 
 func (s *Server) listMatches(c echo.Context) error {
-	var f engine.MatchFilter
-	var err error
-	if f.Cursor, err = cursorParam(c); err != nil {
+	f, err := matchFilter(c)
+	if err != nil {
 		return err
 	}
-	if f.Limit, err = limitParam(c, 500); err != nil {
+	ctx := c.Request().Context()
+	ms, err := s.svc.Matches(ctx, f)
+	if err != nil {
 		return err
+	}
+	total, err := s.svc.CountMatches(ctx, f)
+	if err != nil {
+		return err
+	}
+	p := matchPage{Items: ms, Total: total}
+	if len(ms) == f.Limit {
+		last := ms[len(ms)-1]
+		p.NextCursor = strconv.FormatInt(last.ID, 10)
+		if f.Order == engine.MostSimilarFirst {
+			p.NextCursor = strconv.FormatFloat(float64(last.Similarity), 'g', -1, 32) + "_" + p.NextCursor
+		}
+	}
+	return c.JSON(http.StatusOK, p)
+}
+
+// matchPage is a page of the review queue with the number of matches the filter selects.
+type matchPage struct {
+	Items      []engine.Match `json:"items"`
+	NextCursor string         `json:"next_cursor"`
+	Total      int            `json:"total"`
+}
+
+// matchFilter reads the review queue's query parameters.
+func matchFilter(c echo.Context) (engine.MatchFilter, error) {
+	var f engine.MatchFilter
+	var err error
+	if f.Limit, err = limitParam(c, 500); err != nil {
+		return f, err
 	}
 	for _, st := range splitList(c.QueryParam("status")) {
 		ms := engine.MatchStatus(st)
 		if ms != engine.Pending && ms != engine.Disputed && !engine.ValidDecision(ms) {
-			return fmt.Errorf("%w: status must be pending, disputed, potential_candidate, no_candidate or inconclusive, got %q", errBadRequest, st)
+			return f, fmt.Errorf("%w: status must be pending, disputed, potential_candidate, no_candidate or inconclusive, got %q", errBadRequest, st)
 		}
 		f.Status = append(f.Status, ms)
 	}
-	if v := c.QueryParam("gallery"); v != "" {
-		if f.GalleryID, err = parseID("gallery", v); err != nil {
-			return err
+	for _, p := range []struct {
+		name string
+		dst  *int64
+	}{{"gallery", &f.GalleryID}, {"search", &f.SearchID}, {"job", &f.JobID}, {"probe_face", &f.ProbeFaceID}} {
+		if v := c.QueryParam(p.name); v != "" {
+			if *p.dst, err = parseID(p.name, v); err != nil {
+				return f, err
+			}
 		}
 	}
-	if v := c.QueryParam("search"); v != "" {
-		if f.SearchID, err = parseID("search", v); err != nil {
-			return err
+	f.CaseRef = strings.TrimSpace(c.QueryParam("case"))
+	for _, p := range []struct {
+		name string
+		dst  **float32
+	}{{"min_similarity", &f.MinSim}, {"max_similarity", &f.MaxSim}} {
+		if v := c.QueryParam(p.name); v != "" {
+			x, err := strconv.ParseFloat(v, 32)
+			if err != nil || x < -1 || x > 1 {
+				return f, fmt.Errorf("%w: %s must be a number in [-1, 1], got %q", errBadRequest, p.name, v)
+			}
+			y := float32(x)
+			*p.dst = &y
 		}
 	}
-	ms, err := s.svc.Matches(c.Request().Context(), f)
-	if err != nil {
-		return err
+	switch v := c.QueryParam("reviewable"); v {
+	case "", "false":
+	case "true":
+		f.ReviewableBy = actor(c).Name
+	default:
+		return f, fmt.Errorf("%w: reviewable must be true or false, got %q", errBadRequest, v)
 	}
-	p := page[engine.Match]{Items: ms}
-	if len(ms) == f.Limit {
-		p.NextCursor = strconv.FormatInt(ms[len(ms)-1].ID, 10)
+	f.Order = engine.MatchOrder(c.QueryParam("order"))
+	if !engine.ValidOrder(f.Order) {
+		return f, fmt.Errorf("%w: order must be oldest, newest or similarity, got %q", errBadRequest, f.Order)
 	}
-	return c.JSON(http.StatusOK, p)
+	if v := c.QueryParam("cursor"); v != "" {
+		bad := fmt.Errorf("%w: cursor must be a next_cursor value from a previous page of the same order, got %q", errBadRequest, v)
+		id := v
+		if f.Order == engine.MostSimilarFirst {
+			sim, rest, ok := strings.Cut(v, "_")
+			x, err := strconv.ParseFloat(sim, 32)
+			if !ok || err != nil {
+				return f, bad
+			}
+			f.CursorSim, id = float32(x), rest
+		}
+		if f.Cursor, err = strconv.ParseInt(id, 10, 64); err != nil || f.Cursor < 0 {
+			return f, bad
+		}
+	}
+	return f, nil
 }
 
 func (s *Server) getMatch(c echo.Context) error {
@@ -465,6 +558,31 @@ func (s *Server) getMatch(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, m)
+}
+
+func (s *Server) getMatchView(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	v, err := s.svc.MatchView(c.Request().Context(), actor(c), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, v)
+}
+
+func (s *Server) getSearchPhoto(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	data, mimeType, err := s.svc.SearchPhoto(c.Request().Context(), actor(c), id)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.Blob(http.StatusOK, mimeType, data)
 }
 
 type decideRequest struct {

@@ -52,6 +52,7 @@ var opDocs = map[string]opDoc{
 	"GET /v1/subjects/:id":          {summary: "One subject.", ok: 200, out: engine.Subject{}, errors: []int{400, 404}},
 	"DELETE /v1/subjects/:id":       {summary: "Delete a subject with their photos, faces, vectors, blobs and matches.", ok: 204, errors: []int{400, 404}},
 	"POST /v1/galleries/:id/images": {summary: "Upload a photo: every face is detected, quality-checked, embedded and indexed. The same bytes twice answer 200 with duplicate=true.", form: uploadForm, ok: 201, out: engine.Enrolled{}, errors: []int{400, 404, 409, 413, 415, 422}},
+	"GET /v1/galleries/:id/images":  {summary: "A gallery's photos with their faces, a page at a time (records only, no bytes).", query: []param{{"subject", "integer", "only this subject's photos", false}, {"cursor", "string", "next_cursor of the previous page", false}, {"limit", "integer", "1-500, default 100", false}}, ok: 200, out: page[engine.ImageFaces]{}, errors: []int{400, 404}},
 	"GET /v1/images/:id":            {summary: "A photo's original bytes (audited).", ok: 200, out: []byte{}, outType: "image/*", errors: []int{400, 404}},
 	"GET /v1/images/:id/faces": {summary: "A photo's record and its faces.", ok: 200, out: struct {
 		Image engine.Image        `json:"image"`
@@ -65,8 +66,18 @@ var opDocs = map[string]opDoc{
 		Search engine.SearchRecord `json:"search"`
 		Faces  []engine.ProbeFace  `json:"faces"`
 	}{}, errors: []int{400, 404}},
-	"GET /v1/matches":                {summary: "Review items, oldest first, a page at a time.", query: []param{{"status", "string", "comma-separated statuses", false}, {"gallery", "integer", "gallery ID", false}, {"search", "integer", "search ID", false}, {"cursor", "string", "next_cursor of the previous page", false}, {"limit", "integer", "1-500, default 100", false}}, ok: 200, out: page[engine.Match]{}, errors: []int{400}},
+	"GET /v1/searches/:id/photo": {summary: "The probe photo a search was run with (audited). A job's cross-match has none: its probes are stored photos.", ok: 200, out: []byte{}, outType: "image/*", errors: []int{400, 404}},
+	"GET /v1/matches": {summary: "The review queue: matches a page at a time, with the number the filter selects.", query: []param{
+		{"status", "string", "comma-separated statuses", false}, {"gallery", "integer", "gallery ID", false}, {"search", "integer", "search ID", false},
+		{"job", "integer", "job ID (its cross-match)", false}, {"case", "string", "case reference of the probe", false},
+		{"probe_face", "integer", "probe face ID", false},
+		{"min_similarity", "number", "in [-1, 1]", false}, {"max_similarity", "number", "in [-1, 1]", false},
+		{"reviewable", "boolean", "true: only matches the caller may still decide (not requested by them, not decided by them)", false},
+		{"order", "string", "oldest (default), newest or similarity (most similar first)", false},
+		{"cursor", "string", "next_cursor of the previous page (same order)", false}, {"limit", "integer", "1-500, default 100", false}},
+		ok: 200, out: matchPage{}, errors: []int{400, 422}},
 	"GET /v1/matches/:id":            {summary: "One review item with its decisions.", ok: 200, out: engine.Match{}, errors: []int{400, 404}},
+	"GET /v1/matches/:id/view":       {summary: "Everything a reviewer needs to decide a match: both faces with their photos' records and ad metadata, the band, the probe's other candidates, the decisions so far, and whether the caller may decide.", ok: 200, out: engine.MatchView{}, errors: []int{400, 404}},
 	"POST /v1/matches/:id/decisions": {summary: "Record a reviewer's decision (a note is required for potential_candidate). Final when the configured number of distinct reviewers agree; the searcher cannot decide; one decision per reviewer.", json: decideRequest{}, ok: 200, out: engine.Match{}, errors: []int{400, 404, 409, 415, 422}},
 	"POST /v1/jobs":                  {summary: "Queue a batch job: ingest photos from an S3 prefix, a directory under --ingest-root or an uploaded archive (with a metadata sidecar, optionally cross-matched against reference galleries), or reprocess a gallery with another model.", form: jobForm, ok: 202, out: engine.Job{}, errors: []int{400, 404, 409, 413, 415, 422}},
 	"GET /v1/jobs":                   {summary: "Jobs, newest first, with progress, rate and ETA.", query: []param{{"state", "string", "comma-separated states", false}, {"gallery", "integer", "gallery ID", false}, {"cursor", "string", "next_cursor of the previous page", false}, {"limit", "integer", "1-500, default 100", false}}, ok: 200, out: page[engine.JobView]{}, errors: []int{400}},
@@ -96,6 +107,10 @@ var searchForm = []param{
 	{"purpose", "string", "why: the reason or case reference (audited)", true},
 	{"k", "integer", "candidates per probe face, default 20", false},
 	{"min_similarity", "number", "drop candidates below this cosine similarity", false},
+	{"source_url", "string", "the ad the probe photo came from", false}, {"site", "string", "", false}, {"ad_id", "string", "", false},
+	{"usernames", "string", "comma-separated", false}, {"phones", "string", "comma-separated", false},
+	{"posted_at", "string", "RFC 3339 or date", false}, {"collected_at", "string", "RFC 3339 or date", false},
+	{"case_ref", "string", "files the search's matches under this case in the review queue", false},
 }
 
 var (

@@ -27,6 +27,9 @@ type Config struct {
 	Ready func() error
 	// Gauges adds service gauges (e.g. faces per index) to /metrics.
 	Gauges func() []Gauge
+	// UI, when set, serves the web interface's files under /ui/ (and / redirects there). The
+	// files hold no data: the page reads everything through the API with the user's credential.
+	UI http.Handler
 }
 
 // Server is the HTTP API. It is an http.Handler; the caller runs and shuts down the listener.
@@ -74,6 +77,7 @@ func routeTable() []Route {
 		{"GET", "/v1/subjects/:id", readers, (*Server).getSubject},
 		{"DELETE", "/v1/subjects/:id", []engine.Role{admin}, (*Server).deleteSubject},
 		{"POST", "/v1/galleries/:id/images", []engine.Role{admin, analyst}, (*Server).uploadImage},
+		{"GET", "/v1/galleries/:id/images", readers, (*Server).listImages},
 		{"GET", "/v1/images/:id", readers, (*Server).getImageBytes},
 		{"GET", "/v1/images/:id/faces", readers, (*Server).getImageFaces},
 		{"DELETE", "/v1/images/:id", []engine.Role{admin}, (*Server).deleteImage},
@@ -81,8 +85,10 @@ func routeTable() []Route {
 		{"GET", "/v1/probe-faces/:id/thumbnail", readers, (*Server).probeThumbnail},
 		{"POST", "/v1/searches", []engine.Role{analyst}, (*Server).createSearch},
 		{"GET", "/v1/searches/:id", readers, (*Server).getSearch},
+		{"GET", "/v1/searches/:id/photo", readers, (*Server).getSearchPhoto},
 		{"GET", "/v1/matches", readers, (*Server).listMatches},
 		{"GET", "/v1/matches/:id", readers, (*Server).getMatch},
+		{"GET", "/v1/matches/:id/view", readers, (*Server).getMatchView},
 		{"POST", "/v1/matches/:id/decisions", []engine.Role{reviewer}, (*Server).decide},
 		{"POST", "/v1/jobs", []engine.Role{admin}, (*Server).createJob},
 		{"GET", "/v1/jobs", readers, (*Server).listJobs},
@@ -132,6 +138,11 @@ func New(cfg Config) (*Server, error) {
 		}
 		h := r.handler
 		e.Add(r.Method, r.Path, func(c echo.Context) error { return h(s, c) }, mw...)
+	}
+	if cfg.UI != nil {
+		e.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusFound, "/ui/") })
+		e.GET("/ui", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, "/ui/") })
+		e.GET("/ui/*", echo.WrapHandler(http.StripPrefix("/ui", cfg.UI)))
 	}
 	s.e = e
 	return s, nil

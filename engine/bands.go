@@ -5,8 +5,8 @@ import "github.com/facematch/facematch/models"
 // Band is a coarse reading of a similarity for people, from thresholds measured on impostor
 // pairs. A band is not an identification: even "high" means "worth a human look".
 type Band struct {
-	Name    string
-	Meaning string
+	Name    string `json:"name"`
+	Meaning string `json:"meaning"`
 }
 
 // bandThresholds are the similarities at which the false-accept rate over every impostor pair

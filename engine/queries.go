@@ -38,19 +38,34 @@ func (s *Service) ImageRecord(ctx context.Context, id int64) (Image, []StoredFac
 	return img, faces, err
 }
 
+// ImageFaces is a photo's record with its faces.
+type ImageFaces struct {
+	Image Image        `json:"image"`
+	Faces []StoredFace `json:"faces"`
+}
+
+// Images lists a gallery's photos with their faces, a page at a time.
+func (s *Service) Images(ctx context.Context, f ImageFilter) ([]ImageFaces, error) {
+	if _, err := s.cfg.Catalog.Gallery(ctx, f.GalleryID); err != nil {
+		return nil, err
+	}
+	imgs, err := s.cfg.Catalog.Images(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ImageFaces, len(imgs))
+	for i, img := range imgs {
+		out[i].Image = img
+		if out[i].Faces, err = s.cfg.Catalog.Faces(ctx, img.ID); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
 // SearchRecord returns a past search and its probe faces.
 func (s *Service) SearchRecord(ctx context.Context, id int64) (SearchRecord, []ProbeFace, error) {
 	return s.cfg.Catalog.Search(ctx, id)
-}
-
-// Matches lists review items.
-func (s *Service) Matches(ctx context.Context, f MatchFilter) ([]Match, error) {
-	return s.cfg.Catalog.Matches(ctx, f)
-}
-
-// Match returns one review item with its decisions.
-func (s *Service) Match(ctx context.Context, id int64) (Match, error) {
-	return s.cfg.Catalog.Match(ctx, id)
 }
 
 // AuditEntries reads the audit log; the reading is itself audited.

@@ -154,6 +154,11 @@ type Match struct {
 	RequestedBy string      `json:"requested_by"` // who ran the search or the job: never a reviewer of it
 	CreatedAt   time.Time   `json:"created_at"`
 	Decisions   []Decision  `json:"decisions"`
+	// CaseRef is the case of the probe: the search's, or the cross-matched photo's.
+	CaseRef     string `json:"case_ref,omitempty"`
+	SubjectName string `json:"subject_name,omitempty"`
+	// Band is the calibrated band of Similarity for the gallery's model (set by the service).
+	Band string `json:"band,omitempty"`
 }
 
 // Resolve computes a match's status from its decisions: final when `required` distinct

@@ -19,6 +19,9 @@ type SearchRequest struct {
 	K         int    // candidates per probe face (default 20)
 	MinSim    float32
 	Data      []byte
+	// Source is the probe photo's ad metadata (optional); its case reference files the
+	// resulting matches under that case in the review queue.
+	Source Source
 }
 
 // CandidateView is one candidate of one probe face.
@@ -158,7 +161,7 @@ func (s *Service) Search(ctx context.Context, a Actor, req SearchRequest) (Searc
 		kept = append(kept, c)
 	}
 	rec := SearchRecord{Actor: a.Name, Purpose: req.Purpose, Galleries: req.Galleries, K: req.K, MinSim: req.MinSim,
-		ProbeSHA256: sha, ProbeKey: probeKey, CreatedAt: now}
+		ProbeSHA256: sha, ProbeKey: probeKey, Source: req.Source, CreatedAt: now}
 	rec, probes, matches, err := s.cfg.Catalog.RecordSearch(ctx, rec, probes, kept)
 	if err != nil {
 		return SearchResult{}, err
@@ -180,7 +183,7 @@ func (s *Service) Search(ctx context.Context, a Actor, req SearchRequest) (Searc
 		matchIDs = append(matchIDs, fmt.Sprint(m.ID))
 	}
 	s.audit(ctx, a, "search.create", ref("search", rec.ID), req.Galleries,
-		fmt.Sprintf("probe_sha256=%s purpose=%q k=%d min_similarity=%g", sha, req.Purpose, req.K, req.MinSim),
+		fmt.Sprintf("probe_sha256=%s purpose=%q case_ref=%q k=%d min_similarity=%g", sha, req.Purpose, req.Source.CaseRef, req.K, req.MinSim),
 		fmt.Sprintf("faces=%d matches=[%s]", len(probes), strings.Join(matchIDs, ",")))
 	return out, nil
 }

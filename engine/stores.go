@@ -33,12 +33,23 @@ type ImageStore interface {
 	// stored one, its faces, and ErrConflict.
 	AddImage(ctx context.Context, img Image, faces []NewFace) (Image, []StoredFace, error)
 	Image(ctx context.Context, id int64) (Image, error)
+	// Images lists a gallery's photos a page at a time.
+	Images(ctx context.Context, f ImageFilter) ([]Image, error)
 	Faces(ctx context.Context, imageID int64) ([]StoredFace, error)
 	Face(ctx context.Context, id int64) (StoredFace, error)
 	// FacesByID returns the faces that exist among ids (deleted ones are simply absent).
 	FacesByID(ctx context.Context, ids []int64) (map[int64]StoredFace, error)
 	// Vectors calls fn with every stored vector of model, in face ID order (index rebuilds).
 	Vectors(ctx context.Context, model string, fn func(faceID, galleryID int64, v []float32) error) error
+}
+
+// ImageFilter selects a gallery's photos (of one subject when SubjectID is set), after Cursor
+// (the last image ID of the previous page).
+type ImageFilter struct {
+	GalleryID int64
+	SubjectID int64
+	Cursor    int64
+	Limit     int
 }
 
 // Purge is what a deletion leaves to remove outside the metadata store: blobs and index
@@ -74,15 +85,17 @@ type ProbeFace struct {
 
 // SearchRecord is what a search asked and found.
 type SearchRecord struct {
-	ID          int64     `json:"id"`
-	Actor       string    `json:"actor"`
-	Purpose     string    `json:"purpose"`
-	Galleries   []int64   `json:"galleries"`
-	K           int       `json:"k"`
-	MinSim      float32   `json:"min_similarity"`
-	ProbeSHA256 string    `json:"probe_sha256"`
-	ProbeKey    string    `json:"-"`
-	CreatedAt   time.Time `json:"created_at"`
+	ID          int64   `json:"id"`
+	Actor       string  `json:"actor"`
+	Purpose     string  `json:"purpose"`
+	Galleries   []int64 `json:"galleries"`
+	K           int     `json:"k"`
+	MinSim      float32 `json:"min_similarity"`
+	ProbeSHA256 string  `json:"probe_sha256"`
+	ProbeKey    string  `json:"-"`
+	// Source is the probe photo's ad metadata, as the analyst gave it.
+	Source    Source    `json:"source"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // Candidate is one index hit of one probe face, to become a match.
@@ -93,12 +106,39 @@ type Candidate struct {
 	Rank       int
 }
 
-// MatchFilter selects matches; Cursor is the last ID of the previous page (0: from the start).
+// MatchOrder is the order of a match list.
+type MatchOrder string
+
+// Orders of a match list. Age is the match's creation, which IDs follow.
+const (
+	OldestFirst      MatchOrder = "oldest" // the default
+	NewestFirst      MatchOrder = "newest"
+	MostSimilarFirst MatchOrder = "similarity"
+)
+
+// ValidOrder reports whether o is a known order ("" is the default, oldest first).
+func ValidOrder(o MatchOrder) bool {
+	return o == "" || o == OldestFirst || o == NewestFirst || o == MostSimilarFirst
+}
+
+// MatchFilter selects matches. Zero fields do not filter.
 type MatchFilter struct {
-	Status    []MatchStatus
-	GalleryID int64
-	SearchID  int64
+	Status      []MatchStatus
+	GalleryID   int64
+	SearchID    int64
+	JobID       int64
+	ProbeFaceID int64
+	CaseRef     string
+	MinSim      *float32
+	MaxSim      *float32
+	// ReviewableBy keeps the matches this reviewer may still decide: ones they neither
+	// requested nor decided.
+	ReviewableBy string
+	Order        MatchOrder
+	// Cursor is the last match of the previous page (0: from the start): its ID, and under
+	// MostSimilarFirst its similarity.
 	Cursor    int64
+	CursorSim float32
 	Limit     int
 }
 
@@ -111,6 +151,8 @@ type ReviewStore interface {
 	ProbeFace(ctx context.Context, id int64) (ProbeFace, error)
 	Match(ctx context.Context, id int64) (Match, error)
 	Matches(ctx context.Context, f MatchFilter) ([]Match, error)
+	// CountMatches counts the matches f selects, ignoring its cursor and limit.
+	CountMatches(ctx context.Context, f MatchFilter) (int, error)
 	// Decide records reviewer's decision and returns the match with its new status. The
 	// requester may not decide (ErrForbidden); a reviewer decides once (ErrConflict).
 	Decide(ctx context.Context, matchID int64, reviewer string, d MatchStatus, note string, required int) (Match, error)

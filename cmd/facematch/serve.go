@@ -13,6 +13,7 @@ import (
 
 	"github.com/facematch/facematch/api"
 	"github.com/facematch/facematch/engine"
+	"github.com/facematch/facematch/internal/webui"
 )
 
 // serveConfig is `facematch serve`'s configuration beyond the model flags and the data
@@ -94,7 +95,7 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 		<-runnerDone
 	}()
 
-	srv, err := api.New(api.Config{Service: svc, Logger: log, MaxBodyBytes: sc.MaxBody, MaxArchiveBytes: sc.MaxArchive,
+	srv, err := api.New(api.Config{Service: svc, Logger: log, MaxBodyBytes: sc.MaxBody, MaxArchiveBytes: sc.MaxArchive, UI: webui.Handler(),
 		Ready: func() error {
 			rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			defer cancel()

@@ -33,10 +33,12 @@ var (
 	schemaV1 string
 	//go:embed schema_v2.sql
 	schemaV2 string
-	schemas  = []string{schemaV1, schemaV2}
+	//go:embed schema_v3.sql
+	schemaV3 string
+	schemas  = []string{schemaV1, schemaV2, schemaV3}
 )
 
-const schemaVersion = 2
+const schemaVersion = 3
 
 // DB is the metadata store.
 type DB struct {

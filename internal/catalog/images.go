@@ -148,22 +148,55 @@ const imageSelect = `SELECT id, gallery_id, subject_id, sha256, format, bytes, w
 	created_at, created_by, job_id FROM images`
 
 func imageTx(ctx context.Context, q queryer, id int64) (engine.Image, error) {
-	var img engine.Image
-	var subject, job sql.NullInt64
-	var source, created string
-	err := q.QueryRowContext(ctx, imageSelect+` WHERE id = ?`, id).Scan(&img.ID, &img.GalleryID, &subject, &img.SHA256,
-		&img.Format, &img.Bytes, &img.Width, &img.Height, &img.BlobKey, &source, &created, &img.CreatedBy, &job)
+	img, err := scanImage(q.QueryRowContext(ctx, imageSelect+` WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return img, notFound("image", id)
 	}
 	if err != nil {
 		return img, fmt.Errorf("catalog: image %d: %w", id, err)
 	}
+	return img, nil
+}
+
+func scanImage(row interface{ Scan(...any) error }) (engine.Image, error) {
+	var img engine.Image
+	var subject, job sql.NullInt64
+	var source, created string
+	if err := row.Scan(&img.ID, &img.GalleryID, &subject, &img.SHA256,
+		&img.Format, &img.Bytes, &img.Width, &img.Height, &img.BlobKey, &source, &created, &img.CreatedBy, &job); err != nil {
+		return img, err
+	}
 	img.SubjectID, img.OriginJobID, img.CreatedAt = intPtr(subject), intPtr(job), parseTime(created)
 	if err := json.Unmarshal([]byte(source), &img.Source); err != nil {
-		return img, fmt.Errorf("catalog: image %d source: %w", id, err)
+		return img, fmt.Errorf("source of image %d: %w", img.ID, err)
 	}
 	return img, nil
+}
+
+// Images returns a page of a gallery's photos (of one subject when f.SubjectID is set) in ID
+// order after f.Cursor.
+func (d *DB) Images(ctx context.Context, f engine.ImageFilter) ([]engine.Image, error) {
+	if f.Limit <= 0 || f.Limit > 500 {
+		f.Limit = 100
+	}
+	q, args := imageSelect+` WHERE gallery_id = ? AND id > ?`, []any{f.GalleryID, f.Cursor}
+	if f.SubjectID != 0 {
+		q, args = q+` AND subject_id = ?`, append(args, f.SubjectID)
+	}
+	rows, err := d.db.QueryContext(ctx, q+` ORDER BY id LIMIT ?`, append(args, f.Limit)...)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: images: %w", err)
+	}
+	defer rows.Close()
+	out := []engine.Image{}
+	for rows.Next() {
+		img, err := scanImage(rows)
+		if err != nil {
+			return nil, fmt.Errorf("catalog: images: %w", err)
+		}
+		out = append(out, img)
+	}
+	return out, rows.Err()
 }
 
 // Image returns image id.

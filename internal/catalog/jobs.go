@@ -350,10 +350,12 @@ func (d *DB) recordJobProbe(ctx context.Context, tx *sql.Tx, job engine.Job, fac
 	n := 0
 	for _, c := range cands {
 		res, err := tx.ExecContext(ctx, `INSERT INTO matches (search_id, job_id, probe_face_id, face_id, gallery_id, similarity, rank,
-			requested_by, created_at)
-			SELECT ?, ?, ?, f.id, f.gallery_id, ?, ?, ?, ? FROM faces f WHERE f.id = ?
+			requested_by, created_at, case_ref)
+			SELECT ?, ?, ?, f.id, f.gallery_id, ?, ?, ?, ?,
+				COALESCE((SELECT json_extract(i.source, '$.case_ref') FROM images i WHERE i.id = ?), '')
+			FROM faces f WHERE f.id = ?
 			AND NOT EXISTS (SELECT 1 FROM matches m WHERE m.probe_face_id = ? AND m.face_id = f.id)`,
-			*job.SearchID, job.ID, probeID, c.Similarity, c.Rank, job.CreatedBy, now, c.FaceID, probeID)
+			*job.SearchID, job.ID, probeID, c.Similarity, c.Rank, job.CreatedBy, now, face.ImageID, c.FaceID, probeID)
 		if err != nil {
 			return n, fmt.Errorf("catalog: record match: %w", err)
 		}

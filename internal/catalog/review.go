@@ -17,8 +17,9 @@ func (d *DB) RecordSearch(ctx context.Context, s engine.SearchRecord, probes []e
 	var matches []engine.Match
 	err := d.tx(ctx, func(tx *sql.Tx) error {
 		gal, _ := json.Marshal(s.Galleries)
-		res, err := tx.ExecContext(ctx, `INSERT INTO searches (actor, purpose, galleries, k, min_sim, probe_sha256, probe_key, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, s.Actor, s.Purpose, string(gal), s.K, s.MinSim, s.ProbeSHA256, s.ProbeKey, fmtTime(s.CreatedAt))
+		source, _ := json.Marshal(s.Source)
+		res, err := tx.ExecContext(ctx, `INSERT INTO searches (actor, purpose, galleries, k, min_sim, probe_sha256, probe_key, source, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, s.Actor, s.Purpose, string(gal), s.K, s.MinSim, s.ProbeSHA256, s.ProbeKey, string(source), fmtTime(s.CreatedAt))
 		if err != nil {
 			return fmt.Errorf("catalog: record search: %w", err)
 		}
@@ -42,19 +43,22 @@ func (d *DB) RecordSearch(ctx context.Context, s engine.SearchRecord, probes []e
 			}
 			// A new match is fully known from the candidate and its face: no read-back.
 			m := engine.Match{SearchID: &s.ID, ProbeFaceID: probes[c.ProbeIndex].ID, FaceID: c.FaceID, Similarity: c.Similarity,
-				Rank: c.Rank, Status: engine.Pending, RequestedBy: s.Actor, CreatedAt: parseTime(fmtTime(s.CreatedAt)), Decisions: []engine.Decision{}}
+				Rank: c.Rank, Status: engine.Pending, RequestedBy: s.Actor, CreatedAt: parseTime(fmtTime(s.CreatedAt)), Decisions: []engine.Decision{},
+				CaseRef: s.Source.CaseRef}
 			var subject sql.NullInt64
-			err := tx.QueryRowContext(ctx, `SELECT gallery_id, subject_id, image_id FROM faces WHERE id = ?`, c.FaceID).Scan(&m.GalleryID, &subject, &m.ImageID)
+			var subjectName sql.NullString
+			err := tx.QueryRowContext(ctx, `SELECT f.gallery_id, f.subject_id, f.image_id, s.name FROM faces f
+				LEFT JOIN subjects s ON s.id = f.subject_id WHERE f.id = ?`, c.FaceID).Scan(&m.GalleryID, &subject, &m.ImageID, &subjectName)
 			if errors.Is(err, sql.ErrNoRows) {
 				continue // deleted between the index search and now: never propose it
 			}
 			if err != nil {
 				return fmt.Errorf("catalog: record match: %w", err)
 			}
-			m.SubjectID = intPtr(subject)
+			m.SubjectID, m.SubjectName = intPtr(subject), subjectName.String
 			res, err := tx.ExecContext(ctx, `INSERT INTO matches (search_id, probe_face_id, face_id, gallery_id, similarity, rank,
-				requested_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-				s.ID, m.ProbeFaceID, c.FaceID, m.GalleryID, c.Similarity, c.Rank, s.Actor, fmtTime(s.CreatedAt))
+				requested_by, created_at, case_ref) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				s.ID, m.ProbeFaceID, c.FaceID, m.GalleryID, c.Similarity, c.Rank, s.Actor, fmtTime(s.CreatedAt), m.CaseRef)
 			if err != nil {
 				return fmt.Errorf("catalog: record match: %w", err)
 			}
@@ -69,9 +73,9 @@ func (d *DB) RecordSearch(ctx context.Context, s engine.SearchRecord, probes []e
 // Search returns a search and its probe faces.
 func (d *DB) Search(ctx context.Context, id int64) (engine.SearchRecord, []engine.ProbeFace, error) {
 	var s engine.SearchRecord
-	var gal, created string
-	err := d.db.QueryRowContext(ctx, `SELECT id, actor, purpose, galleries, k, min_sim, probe_sha256, probe_key, created_at
-		FROM searches WHERE id = ?`, id).Scan(&s.ID, &s.Actor, &s.Purpose, &gal, &s.K, &s.MinSim, &s.ProbeSHA256, &s.ProbeKey, &created)
+	var gal, source, created string
+	err := d.db.QueryRowContext(ctx, `SELECT id, actor, purpose, galleries, k, min_sim, probe_sha256, probe_key, source, created_at
+		FROM searches WHERE id = ?`, id).Scan(&s.ID, &s.Actor, &s.Purpose, &gal, &s.K, &s.MinSim, &s.ProbeSHA256, &s.ProbeKey, &source, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return s, nil, notFound("search", id)
 	}
@@ -79,7 +83,7 @@ func (d *DB) Search(ctx context.Context, id int64) (engine.SearchRecord, []engin
 		return s, nil, fmt.Errorf("catalog: search %d: %w", id, err)
 	}
 	s.CreatedAt = parseTime(created)
-	if err := json.Unmarshal([]byte(gal), &s.Galleries); err != nil {
+	if err := errors.Join(json.Unmarshal([]byte(gal), &s.Galleries), json.Unmarshal([]byte(source), &s.Source)); err != nil {
 		return s, nil, fmt.Errorf("catalog: search %d: %w", id, err)
 	}
 	rows, err := d.db.QueryContext(ctx, probeSelect+` WHERE search_id = ? ORDER BY id`, id)
@@ -128,15 +132,18 @@ func (d *DB) ProbeFace(ctx context.Context, id int64) (engine.ProbeFace, error) 
 }
 
 const matchSelect = `SELECT m.id, m.search_id, m.job_id, m.probe_face_id, m.face_id, m.gallery_id, f.subject_id, f.image_id,
-	m.similarity, m.rank, m.status, m.requested_by, m.created_at FROM matches m JOIN faces f ON f.id = m.face_id`
+	m.similarity, m.rank, m.status, m.requested_by, m.created_at, m.case_ref, s.name
+	FROM matches m JOIN faces f ON f.id = m.face_id LEFT JOIN subjects s ON s.id = f.subject_id`
 
 func scanMatch(row interface{ Scan(...any) error }) (engine.Match, error) {
 	var m engine.Match
 	var search, job, subject sql.NullInt64
 	var created string
+	var subjectName sql.NullString
 	err := row.Scan(&m.ID, &search, &job, &m.ProbeFaceID, &m.FaceID, &m.GalleryID, &subject, &m.ImageID,
-		&m.Similarity, &m.Rank, &m.Status, &m.RequestedBy, &created)
+		&m.Similarity, &m.Rank, &m.Status, &m.RequestedBy, &created, &m.CaseRef, &subjectName)
 	m.SearchID, m.JobID, m.SubjectID, m.CreatedAt = intPtr(search), intPtr(job), intPtr(subject), parseTime(created)
+	m.SubjectName = subjectName.String
 	m.Decisions = []engine.Decision{}
 	return m, err
 }
@@ -177,8 +184,8 @@ func (d *DB) Match(ctx context.Context, id int64) (engine.Match, error) {
 	return matchTx(ctx, d.db, id)
 }
 
-// Matches returns a page of at most 500 matches (100 when f.Limit is 0) in ID order after
-// f.Cursor.
+// Matches returns a page of at most 500 matches (100 when f.Limit is 0) after f.Cursor, in
+// f.Order.
 func (d *DB) Matches(ctx context.Context, f engine.MatchFilter) ([]engine.Match, error) {
 	switch {
 	case f.Limit <= 0:
@@ -186,24 +193,26 @@ func (d *DB) Matches(ctx context.Context, f engine.MatchFilter) ([]engine.Match,
 	case f.Limit > 500:
 		f.Limit = 500 // a larger page is still a full page: callers page on len == 500
 	}
-	where := []string{"m.id > ?"}
-	args := []any{f.Cursor}
-	if len(f.Status) > 0 {
-		where = append(where, "m.status IN (?"+strings.Repeat(",?", len(f.Status)-1)+")")
-		for _, s := range f.Status {
-			args = append(args, string(s))
+	where, args := matchWhere(f)
+	order := " ORDER BY m.id"
+	switch f.Order {
+	case engine.NewestFirst:
+		order = " ORDER BY m.id DESC"
+		if f.Cursor > 0 {
+			where, args = append(where, "m.id < ?"), append(args, f.Cursor)
 		}
-	}
-	if f.GalleryID != 0 {
-		where = append(where, "m.gallery_id = ?")
-		args = append(args, f.GalleryID)
-	}
-	if f.SearchID != 0 {
-		where = append(where, "m.search_id = ?")
-		args = append(args, f.SearchID)
+	case engine.MostSimilarFirst:
+		// Ties on similarity go oldest first; the cursor is the (similarity, id) of the last row.
+		order = " ORDER BY m.similarity DESC, m.id"
+		if f.Cursor > 0 {
+			where = append(where, "(m.similarity < ? OR (m.similarity = ? AND m.id > ?))")
+			args = append(args, f.CursorSim, f.CursorSim, f.Cursor)
+		}
+	default:
+		where, args = append(where, "m.id > ?"), append(args, f.Cursor)
 	}
 	args = append(args, f.Limit)
-	rows, err := d.db.QueryContext(ctx, matchSelect+` WHERE `+strings.Join(where, " AND ")+` ORDER BY m.id LIMIT ?`, args...)
+	rows, err := d.db.QueryContext(ctx, matchSelect+whereClause(where)+order+` LIMIT ?`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: matches: %w", err)
 	}
@@ -227,6 +236,62 @@ func (d *DB) Matches(ctx context.Context, f engine.MatchFilter) ([]engine.Match,
 		}
 	}
 	return out, nil
+}
+
+// CountMatches counts the matches f selects (cursor and limit aside).
+func (d *DB) CountMatches(ctx context.Context, f engine.MatchFilter) (int, error) {
+	where, args := matchWhere(f)
+	var n int
+	if err := d.db.QueryRowContext(ctx, `SELECT count(*) FROM matches m`+whereClause(where), args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("catalog: count matches: %w", err)
+	}
+	return n, nil
+}
+
+// matchWhere turns a filter's selection (not its cursor) into conditions on matches m.
+func matchWhere(f engine.MatchFilter) ([]string, []any) {
+	var where []string
+	var args []any
+	if len(f.Status) > 0 {
+		where = append(where, "m.status IN (?"+strings.Repeat(",?", len(f.Status)-1)+")")
+		for _, s := range f.Status {
+			args = append(args, string(s))
+		}
+	}
+	for _, c := range []struct {
+		cond string
+		set  bool
+		arg  any
+	}{
+		{"m.gallery_id = ?", f.GalleryID != 0, f.GalleryID},
+		{"m.search_id = ?", f.SearchID != 0, f.SearchID},
+		{"m.job_id = ?", f.JobID != 0, f.JobID},
+		{"m.probe_face_id = ?", f.ProbeFaceID != 0, f.ProbeFaceID},
+		{"m.case_ref = ?", f.CaseRef != "", f.CaseRef},
+		{"m.similarity >= ?", f.MinSim != nil, deref(f.MinSim)},
+		{"m.similarity <= ?", f.MaxSim != nil, deref(f.MaxSim)},
+		{"m.requested_by <> ?", f.ReviewableBy != "", f.ReviewableBy},
+		{"NOT EXISTS (SELECT 1 FROM decisions d WHERE d.match_id = m.id AND d.reviewer = ?)", f.ReviewableBy != "", f.ReviewableBy},
+	} {
+		if c.set {
+			where, args = append(where, c.cond), append(args, c.arg)
+		}
+	}
+	return where, args
+}
+
+func whereClause(where []string) string {
+	if len(where) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(where, " AND ")
+}
+
+func deref(p *float32) float32 {
+	if p == nil {
+		return 0
+	}
+	return *p
 }
 
 // Decide records a reviewer's decision and updates the match's status (see engine.Resolve).

@@ -1,0 +1,189 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+)
+
+// Review use cases: the queue, everything a reviewer needs to decide one match, and the probe
+// photo behind it. Decide is in search.go beside the search that makes matches.
+
+// Matches lists review items, each with its calibrated band.
+func (s *Service) Matches(ctx context.Context, f MatchFilter) ([]Match, error) {
+	if !ValidOrder(f.Order) {
+		return nil, fmt.Errorf("order must be oldest, newest or similarity, got %q: %w", f.Order, ErrInvalid)
+	}
+	ms, err := s.cfg.Catalog.Matches(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	models := map[int64]string{}
+	for i := range ms {
+		m := &ms[i]
+		model, ok := models[m.GalleryID]
+		if !ok {
+			g, err := s.cfg.Catalog.Gallery(ctx, m.GalleryID)
+			if err != nil {
+				return nil, err
+			}
+			model, models[m.GalleryID] = g.Model, g.Model
+		}
+		m.Band = BandOf(model, m.Similarity).Name
+	}
+	return ms, nil
+}
+
+// CountMatches counts the matches f selects (its cursor and limit aside).
+func (s *Service) CountMatches(ctx context.Context, f MatchFilter) (int, error) {
+	return s.cfg.Catalog.CountMatches(ctx, f)
+}
+
+// Match returns one review item with its decisions and band.
+func (s *Service) Match(ctx context.Context, id int64) (Match, error) {
+	m, err := s.cfg.Catalog.Match(ctx, id)
+	if err != nil {
+		return m, err
+	}
+	g, err := s.cfg.Catalog.Gallery(ctx, m.GalleryID)
+	if err != nil {
+		return m, err
+	}
+	m.Band = BandOf(g.Model, m.Similarity).Name
+	return m, nil
+}
+
+// MatchView is what a reviewer looks at to decide one match.
+type MatchView struct {
+	Match  Match        `json:"match"`
+	Band   Band         `json:"band"`
+	Model  string       `json:"model"`
+	Search SearchRecord `json:"search"`
+	Probe  ProbeView    `json:"probe"`
+	// Candidate is the gallery face the probe face was matched with.
+	Candidate CandidateFace `json:"candidate"`
+	// Others are the other candidates of the same probe face, best first.
+	Others            []Match `json:"other_candidates"`
+	ReviewersRequired int     `json:"reviewers_required"`
+	// CanDecide says whether the asking actor may decide this match now; CannotDecide says why
+	// not.
+	CanDecide    bool   `json:"can_decide"`
+	CannotDecide string `json:"cannot_decide,omitempty"`
+}
+
+// ProbeView is the probe side of a match: a face of a search's uploaded photo, or of a
+// collection photo a job cross-matched.
+type ProbeView struct {
+	Face ProbeFace `json:"face"`
+	// Image is the stored collection photo for a job's probe; nil for a search's upload, whose
+	// photo is read through the search (SearchPhoto).
+	Image  *Image `json:"image,omitempty"`
+	Source Source `json:"source"`
+}
+
+// CandidateFace is the gallery side of a match.
+type CandidateFace struct {
+	Face    StoredFace `json:"face"`
+	Image   Image      `json:"image"`
+	Gallery Gallery    `json:"gallery"`
+	Subject *Subject   `json:"subject,omitempty"`
+}
+
+// MatchView gathers a match, both faces with their photos' metadata, the probe's other
+// candidates and whether actor may decide it. Thumbnails and photos are fetched separately
+// (photos are audited where their bytes leave).
+func (s *Service) MatchView(ctx context.Context, a Actor, id int64) (MatchView, error) {
+	var v MatchView
+	m, err := s.Match(ctx, id)
+	if err != nil {
+		return v, err
+	}
+	v.Match, v.ReviewersRequired = m, s.cfg.Reviewers
+	if v.Candidate.Gallery, err = s.cfg.Catalog.Gallery(ctx, m.GalleryID); err != nil {
+		return v, err
+	}
+	v.Model = v.Candidate.Gallery.Model
+	v.Band = BandOf(v.Model, m.Similarity)
+	if v.Candidate.Face, err = s.cfg.Catalog.Face(ctx, m.FaceID); err != nil {
+		return v, err
+	}
+	if v.Candidate.Image, err = s.cfg.Catalog.Image(ctx, m.ImageID); err != nil {
+		return v, err
+	}
+	if m.SubjectID != nil {
+		sub, err := s.cfg.Catalog.Subject(ctx, *m.SubjectID)
+		if err != nil {
+			return v, err
+		}
+		v.Candidate.Subject = &sub
+	}
+	if v.Probe.Face, err = s.cfg.Catalog.ProbeFace(ctx, m.ProbeFaceID); err != nil {
+		return v, err
+	}
+	if m.SearchID != nil {
+		if v.Search, _, err = s.cfg.Catalog.Search(ctx, *m.SearchID); err != nil {
+			return v, err
+		}
+		v.Probe.Source = v.Search.Source
+	}
+	if v.Probe.Face.FaceID != nil {
+		f, err := s.cfg.Catalog.Face(ctx, *v.Probe.Face.FaceID)
+		if err != nil {
+			return v, err
+		}
+		img, err := s.cfg.Catalog.Image(ctx, f.ImageID)
+		if err != nil {
+			return v, err
+		}
+		v.Probe.Image, v.Probe.Source = &img, img.Source
+	}
+	siblings, err := s.Matches(ctx, MatchFilter{ProbeFaceID: m.ProbeFaceID, Order: MostSimilarFirst, Limit: 50})
+	if err != nil {
+		return v, err
+	}
+	v.Others = []Match{}
+	for _, o := range siblings {
+		if o.ID != m.ID {
+			v.Others = append(v.Others, o)
+		}
+	}
+	v.CannotDecide = cannotDecide(a, m)
+	v.CanDecide = v.CannotDecide == ""
+	return v, nil
+}
+
+// cannotDecide says why a may not decide m, or "" when a may. The catalog enforces the same
+// rules when the decision arrives; this only lets a page say so before anyone tries.
+func cannotDecide(a Actor, m Match) string {
+	if a.Role != RoleReviewer {
+		return fmt.Sprintf("the %s role does not decide matches", a.Role)
+	}
+	if m.RequestedBy == a.Name {
+		return "you ran the search or the job behind this match: another reviewer must decide it"
+	}
+	for _, d := range m.Decisions {
+		if d.Reviewer == a.Name {
+			return "you have already decided this match (" + strings.ReplaceAll(string(d.Decision), "_", " ") + ")"
+		}
+	}
+	return ""
+}
+
+// SearchPhoto returns the probe photo a search was run with (bytes and MIME type); every access
+// is audited.
+func (s *Service) SearchPhoto(ctx context.Context, a Actor, searchID int64) ([]byte, string, error) {
+	rec, _, err := s.cfg.Catalog.Search(ctx, searchID)
+	if err != nil {
+		return nil, "", err
+	}
+	if rec.ProbeKey == "" {
+		return nil, "", fmt.Errorf("search %d is a job's cross-match: its probes are stored photos, read them as images: %w", searchID, ErrNotFound)
+	}
+	data, err := s.readBlob(ctx, rec.ProbeKey)
+	if err != nil {
+		return nil, "", err
+	}
+	s.audit(ctx, a, "search.photo.view", ref("search", searchID), rec.Galleries, "", "")
+	return data, http.DetectContentType(data), nil
+}

@@ -1,0 +1,752 @@
+// facematch web interface: one page, hash routes, no dependencies. Every API call carries the
+// bearer credential kept in sessionStorage (gone when the tab closes). Thumbnails and photos are
+// fetched with it and shown from blob: URLs, so a credential never lands in a URL or a cookie.
+// The page only hides what a role may not do; the API refuses it anyway.
+'use strict';
+(() => {
+  const PAGE = 50; // review queue rows per page
+  const READERS = ['admin', 'analyst', 'reviewer'];
+  const DECISIONS = [
+    { key: '1', value: 'potential_candidate', label: 'Potential candidate' },
+    { key: '2', value: 'no_candidate', label: 'No candidate' },
+    { key: '3', value: 'inconclusive', label: 'Inconclusive' },
+  ];
+
+  // ---- small helpers -------------------------------------------------------------------
+
+  function h(tag, attrs, ...children) {
+    const el = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === undefined || v === null || v === false) continue;
+      if (k === 'class') el.className = v;
+      else if (k === 'text') el.textContent = v;
+      else if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+      else if (k === 'dataset') Object.assign(el.dataset, v);
+      else if (k === 'style') Object.assign(el.style, v); // through the CSSOM: the CSP refuses style attributes
+      else el.setAttribute(k, v === true ? '' : v);
+    }
+    for (const c of children.flat(Infinity)) {
+      if (c === undefined || c === null || c === false) continue;
+      el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    }
+    return el;
+  }
+  const $ = (sel, root = document) => root.querySelector(sel);
+  // fill replaces el's children, skipping empty ones and flattening lists as h does.
+  const fill = (el, ...children) => el.replaceChildren(...children.flat(Infinity).filter((c) => c !== undefined && c !== null && c !== false));
+  const human = (s) => String(s || '').replaceAll('_', ' ');
+  const fmtSim = (x) => Number(x).toFixed(3);
+  const fmtTime = (t) => (t ? new Date(t).toLocaleString() : '');
+  function age(t) {
+    const s = (Date.now() - new Date(t).getTime()) / 1000;
+    if (s < 90) return 'just now';
+    if (s < 5400) return Math.round(s / 60) + ' min ago';
+    if (s < 129600) return Math.round(s / 3600) + ' h ago';
+    return Math.round(s / 86400) + ' days ago';
+  }
+  const band = (name) => h('span', { class: 'band ' + (name || ''), text: name || '?' });
+  const status = (st) => h('span', { class: 'status ' + st, text: human(st) });
+
+  // ---- session -------------------------------------------------------------------------
+
+  const session = {
+    load() {
+      try { return JSON.parse(sessionStorage.getItem('facematch.session')) || null; } catch { return null; }
+    },
+    save(s) { sessionStorage.setItem('facematch.session', JSON.stringify(s)); },
+    clear() { sessionStorage.clear(); },
+  };
+  let me = session.load(); // {token, name, role, reviewers_required}
+
+  class APIError extends Error {
+    constructor(status, message) { super(message); this.status = status; }
+  }
+
+  async function api(path, { method = 'GET', json, form } = {}) {
+    const headers = { Authorization: 'Bearer ' + (me && me.token) };
+    let body;
+    if (json !== undefined) { headers['Content-Type'] = 'application/json'; body = JSON.stringify(json); }
+    if (form) body = form;
+    const r = await fetch(path, { method, headers, body, cache: 'no-store' });
+    if (r.status === 401 && me) {
+      signOut('The credential was refused: sign in again.');
+      throw new APIError(401, 'signed out');
+    }
+    if (!r.ok) {
+      let msg = r.status + ' ' + r.statusText;
+      try { const p = await r.json(); msg = p.detail || p.title || msg; } catch { /* not a problem document */ }
+      throw new APIError(r.status, msg);
+    }
+    if (r.status === 204) return null;
+    return (r.headers.get('Content-Type') || '').includes('json') ? r.json() : r.blob();
+  }
+
+  // ---- page lifecycle: whatever a page starts (timers, blob URLs, observers, keys) stops when
+  // the page is left.
+  let cleanups = [];
+  let pageKeys = null;
+  const onLeave = (fn) => cleanups.push(fn);
+  function leavePage() {
+    for (const fn of cleanups.splice(0)) fn();
+    pageKeys = null;
+  }
+
+  async function objectURL(path) {
+    const blob = await api(path);
+    const url = URL.createObjectURL(blob);
+    onLeave(() => URL.revokeObjectURL(url));
+    return url;
+  }
+
+  // Thumbnails load when they scroll into view: a queue page shows 100 of them.
+  let observer = null;
+  function thumb(path, size = '') {
+    const img = h('img', { class: 'thumb ' + size, alt: '', dataset: { src: path } });
+    if (!observer) {
+      observer = new IntersectionObserver((entries) => {
+        for (const e of entries) {
+          if (!e.isIntersecting) continue;
+          observer.unobserve(e.target);
+          const t = e.target;
+          objectURL(t.dataset.src).then((u) => { t.src = u; }, () => { t.alt = 'thumbnail unavailable'; t.classList.add('missing'); });
+        }
+      }, { rootMargin: '200px' });
+      const o = observer;
+      onLeave(() => { o.disconnect(); if (observer === o) observer = null; });
+    }
+    observer.observe(img);
+    return img;
+  }
+
+  let noticeTimer = 0;
+  function notify(msg, isError) {
+    const n = $('#notice');
+    n.textContent = msg;
+    n.className = isError ? 'error' : '';
+    n.hidden = false;
+    clearTimeout(noticeTimer);
+    noticeTimer = setTimeout(() => { n.hidden = true; }, isError ? 8000 : 5000);
+  }
+
+  function failed(main, err) {
+    fill(main, h('div', { class: 'panel' }, h('p', { class: 'refusal', text: err.message })));
+  }
+
+  // ---- routing -------------------------------------------------------------------------
+
+  const routes = {
+    signin: { page: pageSignIn },
+    queue: { page: pageQueue, roles: READERS, nav: 'Review queue' },
+    match: { page: pageMatch, roles: READERS },
+    search: { page: pageSearch, roles: ['analyst'], nav: 'Search' },
+    galleries: { page: pageGalleries, roles: READERS, nav: 'Galleries' },
+    gallery: { page: pageGallery, roles: READERS },
+    jobs: { page: pageJobs, roles: READERS, nav: 'Jobs' },
+    audit: { page: pageAudit, roles: ['auditor'], nav: 'Audit log' },
+  };
+  const home = { reviewer: 'queue', analyst: 'search', admin: 'galleries', auditor: 'audit' };
+
+  function parseHash() {
+    const [path, query] = location.hash.replace(/^#\/?/, '').split('?');
+    const parts = path.split('/').filter(Boolean);
+    return { name: parts[0] || '', arg: parts[1], params: new URLSearchParams(query || '') };
+  }
+  function go(hash) {
+    if (location.hash === hash) render(); else location.hash = hash;
+  }
+
+  function render() {
+    leavePage();
+    // Each page draws into a fresh container: a slow page still loading when the user moves on
+    // then draws into a detached element instead of over the next page.
+    const main = h('div', { class: 'page' });
+    $('#main').replaceChildren(main);
+    const r = parseHash();
+    if (!me) {
+      $('#top').hidden = true;
+      pageSignIn(main);
+      return;
+    }
+    if (!routes[r.name] || r.name === 'signin') { go('#/' + home[me.role]); return; }
+    const route = routes[r.name];
+    drawHeader(r.name);
+    if (route.roles && !route.roles.includes(me.role)) {
+      fill(main, h('div', { class: 'panel' }, h('p', { text: `The ${me.role} role has no access to this page.` }),
+        h('a', { href: '#/' + home[me.role], text: 'Go to your start page' })));
+      return;
+    }
+    fill(main, h('p', { class: 'muted', text: 'Loading…' }));
+    route.page(main, r.arg, r.params).catch((err) => { if (err.status !== 401) failed(main, err); });
+  }
+
+  function drawHeader(current) {
+    $('#top').hidden = false;
+    const nav = $('#nav');
+    fill(nav, ...Object.entries(routes).filter(([, r]) => r.nav && r.roles.includes(me.role))
+      .map(([name, r]) => h('a', { href: '#/' + name, class: name === current || (current === 'match' && name === 'queue') || (current === 'gallery' && name === 'galleries') ? 'active' : '', text: r.nav })));
+    $('#who').textContent = `${me.name} (${me.role})`;
+  }
+
+  function signOut(msg) {
+    me = null;
+    session.clear();
+    leavePage();
+    if (msg) notify(msg, true);
+    go('#/signin');
+  }
+
+  document.addEventListener('keydown', (e) => {
+    const t = e.target;
+    const typing = t instanceof HTMLElement && (t.matches('input, textarea, select') || t.isContentEditable);
+    if (typing && e.key === 'Escape') { t.blur(); return; }
+    if (e.altKey || e.metaKey) return;
+    if (pageKeys) pageKeys(e, typing);
+  });
+
+  // ---- sign in -------------------------------------------------------------------------
+
+  async function pageSignIn(main) {
+    const input = h('input', { type: 'password', id: 'credential', autocomplete: 'off', placeholder: 'fm_…', required: true });
+    const msg = h('p', { class: 'refusal', id: 'signin-error' });
+    const form = h('form', { class: 'panel signin', onsubmit: async (e) => {
+      e.preventDefault();
+      msg.textContent = '';
+      const token = input.value.trim();
+      try {
+        const r = await fetch('/v1/me', { headers: { Authorization: 'Bearer ' + token }, cache: 'no-store' });
+        if (!r.ok) { msg.textContent = r.status === 401 ? 'This credential is unknown or revoked.' : 'Sign-in failed: ' + r.status; return; }
+        const who = await r.json();
+        me = { token, name: who.name, role: who.role, reviewers_required: who.reviewers_required };
+        session.save(me);
+        const target = parseHash(); // a deep link (a match sent by a colleague) survives the sign-in
+        if (routes[target.name] && target.name !== 'signin') render(); else go('#/' + home[me.role]);
+      } catch (err) { msg.textContent = 'Sign-in failed: ' + err.message; }
+    } },
+    h('h1', { text: 'Sign in to facematch' }),
+    h('p', { class: 'muted', text: 'Paste the credential an administrator gave you. It is kept in this tab only and forgotten when the tab closes.' }),
+    h('label', {}, 'Credential', input), msg,
+    h('p', {}, h('button', { class: 'primary', type: 'submit', id: 'signin-submit', text: 'Sign in' })));
+    fill(main, form);
+    input.focus();
+  }
+
+  // ---- galleries (names are shown everywhere; fetched once per page view) -----------------
+
+  async function galleryNames() {
+    const r = await api('/v1/galleries');
+    return new Map(r.galleries.map((g) => [g.id, g]));
+  }
+
+  // ---- review queue --------------------------------------------------------------------
+
+  const queueDefaults = () => ({ status: 'pending,disputed', order: 'similarity', reviewable: me.role === 'reviewer' ? 'true' : '' });
+  const filterKeys = ['status', 'gallery', 'case', 'job', 'min_similarity', 'max_similarity', 'order', 'reviewable'];
+
+  function queueFilter(params) {
+    const f = queueDefaults();
+    for (const k of filterKeys) if (params.has(k)) f[k] = params.get(k);
+    return f;
+  }
+  function queueQuery(f, cursor) {
+    const q = new URLSearchParams();
+    for (const k of filterKeys) if (f[k]) q.set(k, f[k]);
+    q.set('limit', PAGE);
+    if (cursor) q.set('cursor', cursor);
+    return q.toString();
+  }
+
+  // The queue as last listed, so that the match view can step to the next and previous match:
+  // {filter, cursors (the cursor of each page so far), page, ids, next}.
+  const queueState = {
+    load() { try { return JSON.parse(sessionStorage.getItem('facematch.queue')); } catch { return null; } },
+    save(q) { sessionStorage.setItem('facematch.queue', JSON.stringify(q)); },
+  };
+
+  async function fetchQueuePage(filter, cursors, page) {
+    const res = await api('/v1/matches?' + queueQuery(filter, cursors[page]));
+    const q = { filter, cursors: cursors.slice(0, page + 1), page, ids: res.items.map((m) => m.id), next: res.next_cursor, total: res.total };
+    if (res.next_cursor) q.cursors[page + 1] = res.next_cursor;
+    queueState.save(q);
+    return { q, res };
+  }
+
+  async function pageQueue(main, _arg, params) {
+    const filter = queueFilter(params);
+    const saved = queueState.load();
+    const samePage = saved && JSON.stringify(saved.filter) === JSON.stringify(filter);
+    const page = samePage ? Math.max(0, Number(params.get('page') || saved.page) || 0) : 0;
+    const cursors = samePage ? saved.cursors : [''];
+    const [gals, { q, res }] = await Promise.all([galleryNames(), fetchQueuePage(filter, cursors, Math.min(page, cursors.length - 1))]);
+
+    const setFilter = (k, v) => {
+      const f = { ...filter, [k]: v };
+      const p = new URLSearchParams();
+      for (const key of filterKeys) p.set(key, f[key] || '');
+      go('#/queue?' + p.toString());
+    };
+    const sel = (name, label, options) => h('label', {}, label, h('select', { name, onchange: (e) => setFilter(name, e.target.value) },
+      options.map(([v, t]) => h('option', { value: v, selected: (filter[name] || '') === v, text: t }))));
+    const text = (name, label, attrs) => h('label', {}, label, h('input', { name, value: filter[name] || '', ...attrs,
+      onchange: (e) => setFilter(name, e.target.value.trim()) }));
+
+    const filters = h('form', { class: 'panel filters', id: 'queue-filters', onsubmit: (e) => e.preventDefault() },
+      sel('status', 'Status', [['pending,disputed', 'Pending and disputed'], ['pending', 'Pending'], ['disputed', 'Disputed'],
+        ['potential_candidate', 'Potential candidate'], ['no_candidate', 'No candidate'], ['inconclusive', 'Inconclusive'], ['', 'Any']]),
+      sel('gallery', 'Gallery', [['', 'All galleries'], ...[...gals.values()].filter((g) => g.kind === 'reference').map((g) => [String(g.id), g.name])]),
+      text('case', 'Case', { class: 'case', placeholder: 'case reference' }),
+      text('job', 'Job', { type: 'number', min: 1, placeholder: 'ID' }),
+      text('min_similarity', 'Similarity ≥', { type: 'number', step: '0.01', min: -1, max: 1 }),
+      text('max_similarity', 'Similarity ≤', { type: 'number', step: '0.01', min: -1, max: 1 }),
+      sel('order', 'Order', [['similarity', 'Most similar first'], ['oldest', 'Oldest first'], ['newest', 'Newest first']]),
+      me.role === 'reviewer' ? h('label', { class: 'inline' }, h('input', { type: 'checkbox', name: 'reviewable', checked: filter.reviewable === 'true',
+        onchange: (e) => setFilter('reviewable', e.target.checked ? 'true' : '') }), 'Only matches I can decide') : null);
+
+    const first = q.page * PAGE + (res.items.length ? 1 : 0);
+    const last = q.page * PAGE + res.items.length;
+    const pager = () => h('div', { class: 'pager' },
+      h('button', { type: 'button', disabled: q.page === 0, onclick: () => turn(-1), title: 'Previous page', text: '← Previous page' }),
+      h('span', { class: 'queue-count', text: `${first.toLocaleString()}–${last.toLocaleString()} of ${res.total.toLocaleString()}` }),
+      h('button', { type: 'button', disabled: !res.next_cursor, onclick: () => turn(1), title: 'Next page', text: 'Next page →' }),
+      h('span', { class: 'help' }, h('kbd', { text: 'j' }), '/', h('kbd', { text: 'k' }), ' move, ', h('kbd', { text: 'Enter' }), ' open, ',
+        h('kbd', { text: '[' }), '/', h('kbd', { text: ']' }), ' page'));
+    function turn(dir) {
+      const p = new URLSearchParams(location.hash.split('?')[1] || '');
+      p.set('page', q.page + dir);
+      go('#/queue?' + p.toString());
+    }
+
+    const rows = res.items.map((m) => {
+      const g = gals.get(m.gallery_id);
+      const origin = m.job_id ? `job ${m.job_id}` : `search ${m.search_id}`;
+      return h('tr', { class: 'row', dataset: { id: m.id }, onclick: () => go('#/match/' + m.id) },
+        h('td', {}, thumb(`/v1/probe-faces/${m.probe_face_id}/thumbnail`)),
+        h('td', {}, thumb(`/v1/faces/${m.face_id}/thumbnail`)),
+        h('td', {}, h('span', { class: 'sim', text: fmtSim(m.similarity) }), ' ', band(m.band)),
+        h('td', {}, h('div', { text: m.subject_name || '—' }), h('div', { class: 'muted', text: g ? g.name : 'gallery ' + m.gallery_id })),
+        h('td', { text: m.case_ref || '—' }),
+        h('td', { text: origin }),
+        h('td', { title: fmtTime(m.created_at), text: age(m.created_at) }),
+        h('td', {}, status(m.status)),
+        h('td', { text: m.decisions.length ? m.decisions.map((d) => `${d.reviewer}: ${human(d.decision)}`).join('; ') : '—' }));
+    });
+    const table = h('table', { id: 'queue' },
+      h('thead', {}, h('tr', {}, ['Probe', 'Candidate', 'Similarity', 'Subject / gallery', 'Case', 'From', 'Age', 'Status', 'Decisions'].map((t) => h('th', { text: t })))),
+      h('tbody', {}, rows.length ? rows : h('tr', {}, h('td', { colspan: 9, class: 'muted', text: 'No match fits these filters.' }))));
+    fill(main, h('h1', { text: 'Review queue' }), filters, pager(), table, rows.length > 10 ? pager() : null);
+
+    if (!main.isConnected) return;
+    let selected = -1;
+    const select = (i) => {
+      if (!rows.length) return;
+      selected = Math.max(0, Math.min(rows.length - 1, i));
+      rows.forEach((r, j) => r.classList.toggle('selected', j === selected));
+      rows[selected].scrollIntoView({ block: 'nearest' });
+    };
+    pageKeys = (e, typing) => {
+      if (typing) return;
+      switch (e.key) {
+        case 'j': case 'ArrowDown': select(selected + 1); break;
+        case 'k': case 'ArrowUp': select(selected - 1); break;
+        case 'Enter': case 'o': if (selected >= 0) go('#/match/' + res.items[selected].id); break;
+        case ']': if (res.next_cursor) turn(1); break;
+        case '[': if (q.page > 0) turn(-1); break;
+        default: return;
+      }
+      e.preventDefault();
+    };
+  }
+
+  // neighbour finds the match before or after id in the listed queue, fetching the adjacent
+  // page at an edge. It answers null at either end.
+  async function neighbour(id, dir) {
+    let q = queueState.load();
+    if (!q) return null;
+    const i = q.ids.indexOf(id);
+    if (i < 0) return null;
+    if (i + dir >= 0 && i + dir < q.ids.length) return q.ids[i + dir];
+    if (dir > 0 && !q.next) return null;
+    if (dir < 0 && q.page === 0) return null;
+    ({ q } = await fetchQueuePage(q.filter, q.cursors, q.page + dir));
+    if (!q.ids.length) return null;
+    return dir > 0 ? q.ids[0] : q.ids[q.ids.length - 1];
+  }
+
+  // ---- match view ----------------------------------------------------------------------
+
+  function metaList(pairs) {
+    const rows = pairs.filter(([, v]) => v !== undefined && v !== null && v !== '' && !(Array.isArray(v) && !v.length));
+    if (!rows.length) return h('p', { class: 'muted', text: 'No ad metadata recorded.' });
+    return h('dl', { class: 'meta' }, rows.map(([k, v]) => [h('dt', { text: k }),
+      h('dd', {}, k === 'URL' ? h('a', { href: v, rel: 'noreferrer noopener', target: '_blank', text: v }) : Array.isArray(v) ? v.join(', ') : String(v))]));
+  }
+  const sourceMeta = (s) => metaList([['Site', s.site], ['URL', s.source_url], ['Ad ID', s.ad_id], ['Usernames', s.usernames],
+    ['Phones', s.phones], ['Posted', fmtTime(s.posted_at)], ['Collected', fmtTime(s.collected_at)], ['Case', s.case_ref]]);
+  const qualityMeta = (q, rejections) => metaList([['Detector score', q.score.toFixed(2)], ['Eye distance', Math.round(q.size) + ' px'],
+    ['Face box', Math.round(q.box_size) + ' px'], ['Sharpness', Math.round(q.sharpness)], ['Frontalness', q.frontalness.toFixed(2)],
+    ['Roll', q.roll.toFixed(1) + '°'], ['Refused by the quality gate', rejections]]);
+
+  // A full photo is fetched only when asked for: its opening is audited by the API. The face's
+  // box is drawn over it once its size is known.
+  function photoButton(label, path, box) {
+    const holder = h('div');
+    const btn = h('button', { type: 'button', class: 'photo-button', text: label + ' (audited)', onclick: async () => {
+      btn.disabled = true;
+      try {
+        const url = await objectURL(path);
+        const img = h('img', { alt: 'full photo' });
+        const wrap = h('div', { class: 'photo' }, img);
+        img.addEventListener('load', () => {
+          if (!box) return;
+          const pct = (x, of) => `${(100 * x) / of}%`;
+          const [w, ht] = [img.naturalWidth, img.naturalHeight];
+          wrap.append(h('div', { class: 'box', style: { left: pct(box.X, w), top: pct(box.Y, ht), width: pct(box.W, w), height: pct(box.H, ht) } }));
+        }, { once: true });
+        img.src = url;
+        fill(holder, wrap);
+      } catch (err) { notify(err.message, true); btn.disabled = false; }
+    } });
+    holder.append(btn);
+    return holder;
+  }
+
+  async function pageMatch(main, arg) {
+    const id = Number(arg);
+    const [v, gals] = await Promise.all([api(`/v1/matches/${id}/view`), galleryNames()]);
+    const m = v.match;
+    const probe = v.probe;
+    const cand = v.candidate;
+    const q = queueState.load();
+    const pos = q ? q.ids.indexOf(id) : -1;
+
+    const probeOrigin = m.job_id
+      ? h('p', { class: 'muted' }, `Collection photo ${probe.image ? probe.image.id : ''} cross-matched by job ${m.job_id} (run by ${m.requested_by}).`)
+      : h('p', { class: 'muted' }, `Uploaded to search ${m.search_id} by ${m.requested_by}, ${fmtTime(v.search.created_at)}. Purpose: “${v.search.purpose}”.`);
+    const probePhoto = probe.image
+      ? photoButton('Show full probe photo', `/v1/images/${probe.image.id}`, probe.face.box)
+      : photoButton('Show full probe photo', `/v1/searches/${m.search_id}/photo`, probe.face.box);
+    const probeSide = h('section', { class: 'panel side', id: 'probe' },
+      h('h2', { text: 'Probe face' }), probeOrigin,
+      thumb(`/v1/probe-faces/${m.probe_face_id}/thumbnail`, 'big'),
+      h('h3', { text: 'Quality' }), qualityMeta(probe.face.quality, probe.face.rejections),
+      h('h3', { text: 'Ad metadata' }), sourceMeta(probe.source || {}), probePhoto);
+
+    const subject = cand.subject;
+    const candSide = h('section', { class: 'panel side', id: 'candidate' },
+      h('h2', { text: 'Candidate face' }),
+      h('p', {}, h('strong', { text: subject ? subject.name : 'No subject' }), subject && subject.external_ref ? ` (${subject.external_ref})` : '',
+        h('br'), h('span', { class: 'muted', text: `${cand.gallery.name} · ${cand.gallery.kind} gallery · photo ${cand.image.id}` })),
+      subject && subject.notes ? h('p', { class: 'muted', text: subject.notes }) : null,
+      thumb(`/v1/faces/${m.face_id}/thumbnail`, 'big'),
+      h('h3', { text: 'Quality' }), qualityMeta(cand.face.quality, cand.face.rejections),
+      h('h3', { text: 'Ad metadata' }), sourceMeta(cand.image.source || {}),
+      photoButton('Show full candidate photo', `/v1/images/${cand.image.id}`, cand.face.box));
+
+    const panel = decisionPanel(v);
+    const decisions = m.decisions.length
+      ? h('ul', { id: 'decisions' }, m.decisions.map((d) => h('li', {}, h('strong', { text: d.reviewer }), ': ', human(d.decision),
+        d.note ? ` — “${d.note}”` : '', h('span', { class: 'muted', text: ' ' + fmtTime(d.created_at) }))))
+      : h('p', { class: 'muted', id: 'decisions', text: 'No decision yet.' });
+
+    const center = h('section', { class: 'panel center', id: 'verdict' },
+      h('div', { class: 'muted', text: 'Similarity' }),
+      h('span', { class: 'sim', text: fmtSim(m.similarity) }),
+      band(v.band.name), h('p', { class: 'help', text: v.band.meaning }),
+      h('p', { class: 'help', text: `rank ${m.rank} · model ${v.model}` }),
+      h('p', {}, 'Status: ', h('span', { id: 'match-status' }, status(m.status))),
+      h('p', { class: 'help', text: `Final when ${v.reviewers_required} reviewers agree; disputed when two disagree.` }),
+      h('h3', { text: 'Decisions' }), decisions,
+      panel.el);
+
+    const others = h('section', { class: 'panel' }, h('h2', { text: 'Other candidates for this probe face' }),
+      v.other_candidates.length ? h('div', { class: 'others' }, v.other_candidates.map((o) => h('a', { href: '#/match/' + o.id },
+        thumb(`/v1/faces/${o.face_id}/thumbnail`, 'mid'), h('div', { text: o.subject_name || (gals.get(o.gallery_id) || {}).name || '' }),
+        h('div', {}, h('span', { class: 'sim', text: fmtSim(o.similarity) }), ' ', band(o.band)), status(o.status))))
+        : h('p', { class: 'muted', text: 'No other candidate.' }));
+
+    const nav = h('div', { class: 'pager' },
+      h('a', { class: 'button', href: '#/queue', text: '↑ Queue' }),
+      h('button', { type: 'button', onclick: () => step(-1), text: '← Previous', title: 'p' }),
+      h('button', { type: 'button', onclick: () => step(1), text: 'Next →', title: 'n' }),
+      pos >= 0 ? h('span', { class: 'muted', text: `${(q.page * PAGE + pos + 1).toLocaleString()} of ${q.total.toLocaleString()} in the queue` }) : null,
+      h('span', { class: 'help' }, h('kbd', { text: 'n' }), '/', h('kbd', { text: 'p' }), ' next/previous, ',
+        me.role === 'reviewer' ? [h('kbd', { text: '1' }), h('kbd', { text: '2' }), h('kbd', { text: '3' }), ' decide, ', h('kbd', { text: 'Enter' }), ' record, '] : null,
+        h('kbd', { text: 'f' }), ' full photos'));
+
+    fill(main, h('h1', {}, `Match ${m.id} `, status(m.status)), nav, h('div', { class: 'compare' }, probeSide, center, candSide), others);
+    if (!main.isConnected) return;
+
+    async function step(dir) {
+      try {
+        const next = await neighbour(id, dir);
+        if (next) go('#/match/' + next); else notify(dir > 0 ? 'This is the last match of the queue.' : 'This is the first match of the queue.');
+      } catch (err) { notify(err.message, true); }
+    }
+    const decideKeys = panel.keys;
+    pageKeys = (e, typing) => {
+      if (!typing && (e.key === 'n' || e.key === 'ArrowRight')) { e.preventDefault(); step(1); return; }
+      if (!typing && (e.key === 'p' || e.key === 'ArrowLeft')) { e.preventDefault(); step(-1); return; }
+      if (!typing && e.key === 'f') { e.preventDefault(); main.querySelectorAll('.photo-button').forEach((b) => !b.disabled && b.click()); return; }
+      if (decideKeys) decideKeys(e, typing);
+    };
+  }
+
+  // decisionPanel is the decision form, shown to reviewers only, and its keys (1/2/3, Enter).
+  function decisionPanel(v) {
+    if (me.role !== 'reviewer') return { el: h('p', { class: 'muted', id: 'no-decide', text: 'Only reviewers decide matches.' }) };
+    if (!v.can_decide) {
+      return {
+        el: h('p', { class: 'refusal', id: 'cannot-decide', text: 'You cannot decide this match: ' + v.cannot_decide + '.' }),
+        keys: (e, typing) => {
+          if (!typing && DECISIONS.some((d) => d.key === e.key)) { e.preventDefault(); notify('Refused: ' + v.cannot_decide, true); }
+        },
+      };
+    }
+    let chosen = null;
+    const note = h('textarea', { id: 'note', placeholder: 'Why (required for a potential candidate)' });
+    const error = h('p', { class: 'refusal', id: 'decide-error' });
+    const buttons = DECISIONS.map((d) => h('button', { type: 'button', dataset: { decision: d.value }, onclick: () => choose(d.value, false) },
+      h('kbd', { text: d.key }), ' ', d.label));
+    const submit = h('button', { type: 'button', class: 'primary', id: 'record', disabled: true, onclick: () => record() }, 'Record decision ', h('kbd', { text: 'Enter' }));
+    function choose(value, byKey) {
+      chosen = value;
+      buttons.forEach((b) => b.classList.toggle('chosen', b.dataset.decision === value));
+      submit.disabled = false;
+      error.textContent = '';
+      if (value === 'potential_candidate' && !note.value.trim()) {
+        // After a key, focus on its release: focused at once, the note would get the digit.
+        if (byKey) document.addEventListener('keyup', () => note.focus(), { once: true }); else note.focus();
+      }
+    }
+    let busy = false;
+    async function record() {
+      if (!chosen || busy) return;
+      if (chosen === 'potential_candidate' && !note.value.trim()) {
+        error.textContent = 'A potential candidate needs a note: say what you compared.';
+        note.focus();
+        return;
+      }
+      busy = true;
+      try {
+        const m = await api(`/v1/matches/${v.match.id}/decisions`, { method: 'POST', json: { decision: chosen, note: note.value.trim() } });
+        notify(`Recorded ${human(chosen)} on match ${m.id}. Status: ${human(m.status)}.`);
+        render();
+      } catch (err) {
+        error.textContent = err.message;
+        busy = false;
+      }
+    }
+    const keys = (e, typing) => {
+      if (typing) {
+        if (e.key === 'Enter' && e.ctrlKey) { e.preventDefault(); record(); }
+        return;
+      }
+      const d = DECISIONS.find((x) => x.key === e.key);
+      if (d) { e.preventDefault(); choose(d.value, true); return; }
+      if (e.key === 'Enter' && chosen) { e.preventDefault(); record(); }
+    };
+    const el = h('div', { class: 'decide', id: 'decide' }, h('h3', { text: 'Your decision' }), h('div', { class: 'choices' }, buttons),
+      h('label', {}, 'Note', note), error, h('div', {}, submit), h('p', { class: 'help', text: 'Ctrl+Enter records from the note.' }));
+    return { el, keys };
+  }
+
+  // ---- search (analysts) ---------------------------------------------------------------
+
+  async function pageSearch(main, arg) {
+    if (arg) { await showSearch(main, Number(arg)); return; }
+    const gals = await galleryNames();
+    const refs = [...gals.values()].filter((g) => g.kind === 'reference');
+    const file = h('input', { type: 'file', name: 'image', id: 'probe-file', accept: 'image/*', required: true });
+    const preview = h('img', { class: 'thumb big', alt: '' });
+    file.addEventListener('change', () => {
+      const f = file.files[0];
+      if (!f) return;
+      const url = URL.createObjectURL(f);
+      onLeave(() => URL.revokeObjectURL(url));
+      preview.src = url;
+    });
+    const field = (name, label, attrs = {}) => h('label', {}, label, h('input', { name, ...attrs }));
+    const error = h('p', { class: 'refusal', id: 'search-error' });
+    const submit = h('button', { class: 'primary', type: 'submit', id: 'search-submit', text: 'Search' });
+    const form = h('form', { class: 'panel', id: 'search-form', onsubmit: async (e) => {
+      e.preventDefault();
+      error.textContent = '';
+      const fd = new FormData(form);
+      const chosen = fd.getAll('gallery');
+      fd.delete('gallery');
+      if (!chosen.length) { error.textContent = 'Pick at least one gallery.'; return; }
+      fd.set('galleries', chosen.join(','));
+      for (const [k, val] of [...fd.entries()]) if (val === '') fd.delete(k);
+      submit.disabled = true;
+      submit.textContent = 'Searching…';
+      try {
+        const res = await api('/v1/searches', { method: 'POST', form: fd });
+        go('#/search/' + res.search.id);
+      } catch (err) {
+        error.textContent = err.message;
+        submit.disabled = false;
+        submit.textContent = 'Search';
+      }
+    } },
+    h('div', { class: 'two' },
+      h('div', {}, h('label', {}, 'Photo from the ad', file), h('div', {}, preview)),
+      h('div', {},
+        h('h3', { text: 'Galleries' }),
+        refs.length ? refs.map((g) => h('label', { class: 'inline' }, h('input', { type: 'checkbox', name: 'gallery', value: g.id, checked: true }), `${g.name} (${g.subjects} subjects, ${g.faces} faces)`))
+          : h('p', { class: 'muted', text: 'No reference gallery yet.' }),
+        h('h3', { text: 'Why' }),
+        h('div', { class: 'filters' }, field('purpose', 'Purpose (required, audited)', { required: true, size: 40, id: 'purpose' }),
+          field('case_ref', 'Case reference', { id: 'case-ref' }), field('k', 'Candidates per face', { type: 'number', min: 1, max: 100, value: 10 })),
+        h('details', {}, h('summary', { text: 'Where the photo came from (optional)' }),
+          h('div', { class: 'filters' }, field('site', 'Site'), field('source_url', 'Ad URL', { size: 40 }), field('ad_id', 'Ad ID'),
+            field('usernames', 'Usernames (comma-separated)'), field('phones', 'Phones (comma-separated)'), field('posted_at', 'Posted', { type: 'date' }))),
+        error, h('p', {}, submit))));
+    fill(main, h('h1', { text: 'Search a photo' }), form);
+  }
+
+  async function showSearch(main, id) {
+    const [s, gals, ms] = await Promise.all([api('/v1/searches/' + id), galleryNames(), api(`/v1/matches?search=${id}&order=similarity&limit=500`)]);
+    const byProbe = new Map();
+    for (const m of ms.items) {
+      if (!byProbe.has(m.probe_face_id)) byProbe.set(m.probe_face_id, []);
+      byProbe.get(m.probe_face_id).push(m);
+    }
+    // Stepping through this search's matches from a match view follows their order here.
+    queueState.save({ filter: { search: String(id) }, cursors: [''], page: 0, ids: ms.items.map((m) => m.id), next: '', total: ms.items.length });
+    const faces = s.faces.map((p, i) => {
+      const cands = byProbe.get(p.id) || [];
+      return h('section', { class: 'panel probe', dataset: { probe: p.id } },
+        h('div', {}, h('h3', { text: `Face ${i + 1}` }), thumb(`/v1/probe-faces/${p.id}/thumbnail`, 'big'),
+          p.rejections ? h('p', { class: 'refusal', text: 'Not searched: ' + p.rejections.join('; ') }) : null),
+        h('div', {}, h('h3', { text: cands.length ? `${cands.length} candidates` : 'No candidate' }),
+          h('div', { class: 'cands' }, cands.map((m) => h('a', { href: '#/match/' + m.id, class: 'candidate', dataset: { match: m.id } },
+            thumb(`/v1/faces/${m.face_id}/thumbnail`, 'mid'), h('div', {}, h('strong', { text: m.subject_name || '—' })),
+            h('div', { class: 'muted', text: (gals.get(m.gallery_id) || {}).name || '' }),
+            h('div', {}, h('span', { class: 'sim', text: fmtSim(m.similarity) }), ' ', band(m.band)), status(m.status))))));
+    });
+    fill(main, h('h1', { text: `Search ${id}` }),
+      h('p', { class: 'muted', text: `By ${s.search.actor}, ${fmtTime(s.search.created_at)}. Purpose: “${s.search.purpose}”.${s.search.source.case_ref ? ' Case ' + s.search.source.case_ref + '.' : ''}` }),
+      h('p', {}, h('a', { class: 'button', href: '#/search', text: 'New search' })),
+      ...(s.faces.length ? faces : [h('p', { class: 'panel', text: 'No face was found in this photo.' })]));
+  }
+
+  // ---- galleries and jobs --------------------------------------------------------------
+
+  async function pageGalleries(main) {
+    const gals = [...(await galleryNames()).values()];
+    fill(main, h('h1', { text: 'Galleries' }), h('table', { id: 'galleries' },
+      h('thead', {}, h('tr', {}, ['Name', 'Kind', 'Model', 'Subjects', 'Photos', 'Faces', 'Created'].map((t) => h('th', { text: t })))),
+      h('tbody', {}, gals.map((g) => h('tr', { class: 'row', onclick: () => go('#/gallery/' + g.id) },
+        h('td', {}, h('a', { href: '#/gallery/' + g.id, text: g.name })), h('td', { text: g.kind }), h('td', { class: 'muted', text: g.model }),
+        h('td', { text: g.kind === 'reference' ? g.subjects : '—' }), h('td', { text: g.images }), h('td', { text: g.faces }),
+        h('td', { text: `${fmtTime(g.created_at)} by ${g.created_by}` }))))));
+  }
+
+  function photoCards(items, gals) {
+    return h('div', { class: 'grid' }, items.map(({ image, faces }) => h('div', { class: 'card', dataset: { image: image.id } },
+      h('div', { class: 'faces' }, faces.length ? faces.map((f) => {
+        const t = thumb(`/v1/faces/${f.id}/thumbnail`, 'mid');
+        if (f.rejections) t.title = 'refused: ' + f.rejections.join('; ');
+        return t;
+      }) : h('span', { class: 'muted', text: 'no face' })),
+      h('div', {}, `Photo ${image.id} · ${image.width}×${image.height} ${image.format}`),
+      image.source.site || image.source.usernames ? h('div', { class: 'muted', text: [image.source.site, (image.source.usernames || []).join(', ')].filter(Boolean).join(' · ') }) : null,
+      photoButton('Open photo', `/v1/images/${image.id}`, faces.length === 1 ? faces[0].box : null))));
+  }
+
+  async function pageGallery(main, arg, params) {
+    const id = Number(arg);
+    const tab = params.get('tab') || 'photos';
+    const cursor = params.get('cursor') || '';
+    const subjectID = params.get('subject') || '';
+    const gals = await galleryNames();
+    const g = gals.get(id);
+    if (!g) throw new APIError(404, `gallery ${id} not found`);
+    const tabs = [['photos', g.kind === 'reference' ? 'Photos' : 'Collected photos'], ['jobs', 'Jobs']];
+    if (g.kind === 'reference') tabs.unshift(['subjects', 'Subjects']);
+    const head = [h('h1', { text: g.name }),
+      h('p', { class: 'muted', text: `${g.kind} gallery · model ${g.model} · ${g.subjects} subjects · ${g.images} photos · ${g.faces} faces` }),
+      h('div', { class: 'pager' }, tabs.map(([t, label]) => h('a', { class: 'button' + (t === tab ? ' primary' : ''), href: `#/gallery/${id}?tab=${t}`, text: label })),
+        g.kind === 'reference' ? h('a', { class: 'button', href: `#/queue?gallery=${id}`, text: 'Matches against this gallery' }) : null)];
+
+    if (tab === 'subjects') {
+      const subs = (await api(`/v1/galleries/${id}/subjects`)).subjects;
+      let photos = null;
+      if (subjectID) {
+        const r = await api(`/v1/galleries/${id}/images?subject=${encodeURIComponent(subjectID)}&limit=100`);
+        const s = subs.find((x) => String(x.id) === subjectID);
+        photos = h('section', { class: 'panel' }, h('h2', { text: `${s ? s.name : 'Subject ' + subjectID}: faces and photos` }), photoCards(r.items, gals));
+      }
+      fill(main, ...head, photos, h('table', { id: 'subjects' },
+        h('thead', {}, h('tr', {}, ['Name', 'Reference', 'Faces', 'Notes', 'Added'].map((t) => h('th', { text: t })))),
+        h('tbody', {}, subs.map((s) => h('tr', { class: 'row' + (String(s.id) === subjectID ? ' selected' : ''), onclick: () => go(`#/gallery/${id}?tab=subjects&subject=${s.id}`) },
+          h('td', { text: s.name }), h('td', { text: s.external_ref || '' }), h('td', { text: s.faces }), h('td', { class: 'muted', text: s.notes || '' }),
+          h('td', { text: fmtTime(s.created_at) }))))));
+      return;
+    }
+    if (tab === 'jobs') {
+      fill(main, ...head, await jobsTable(main, `/v1/jobs?gallery=${id}&limit=100`, gals));
+      return;
+    }
+    const r = await api(`/v1/galleries/${id}/images?limit=48${cursor ? '&cursor=' + encodeURIComponent(cursor) : ''}`);
+    fill(main, ...head, photoCards(r.items, gals), h('div', { class: 'pager' },
+      cursor ? h('a', { class: 'button', href: `#/gallery/${id}?tab=photos`, text: '⇤ First page' }) : null,
+      r.next_cursor ? h('a', { class: 'button', href: `#/gallery/${id}?tab=photos&cursor=${r.next_cursor}`, text: 'Next page →' }) : null));
+  }
+
+  async function pageJobs(main) {
+    const gals = await galleryNames();
+    fill(main, h('h1', { text: 'Jobs' }), await jobsTable(main, '/v1/jobs?limit=100', gals));
+  }
+
+  // jobsTable lists jobs and refreshes itself every 2 s while one is queued or running.
+  async function jobsTable(main, path, gals) {
+    const holder = h('div', { id: 'jobs' });
+    let timer = 0;
+    onLeave(() => clearTimeout(timer));
+    async function draw() {
+      const r = await api(path);
+      fill(holder, h('table', {},
+        h('thead', {}, h('tr', {}, ['Job', 'Gallery', 'State', 'Progress', 'Stored', 'Duplicates', 'No face', 'Failed', 'Faces', 'Matches', 'Rate', 'ETA', 'By'].map((t) => h('th', { text: t })))),
+        h('tbody', {}, r.items.length ? r.items.map((j) => {
+          const pct = j.total > 0 ? Math.min(100, 100 * j.processed / j.total) : 0;
+          return h('tr', { dataset: { job: j.id } }, h('td', { text: `${j.id} ${j.kind}` }), h('td', { text: (gals.get(j.gallery_id) || {}).name || j.gallery_id }),
+            h('td', {}, j.state, j.error ? h('div', { class: 'refusal', text: j.error }) : null),
+            h('td', {}, h('span', { class: 'progress' }, h('span', { style: { width: pct + '%' } })), ` ${j.processed}/${j.total < 0 ? '?' : j.total}`),
+            h('td', { text: j.stored }), h('td', { text: j.duplicates }), h('td', { text: j.no_face }), h('td', { text: j.failed }), h('td', { text: j.faces }),
+            h('td', {}, j.matches ? h('a', { href: `#/queue?job=${j.id}&status=`, text: j.matches }) : '0'),
+            h('td', { text: j.rate ? j.rate.toFixed(1) + '/s' : '' }), h('td', { text: j.eta_seconds ? Math.round(j.eta_seconds) + ' s' : '' }),
+            h('td', { text: j.created_by }));
+        }) : h('tr', {}, h('td', { colspan: 13, class: 'muted', text: 'No job.' })))));
+      if (r.items.some((j) => j.state === 'queued' || j.state === 'running')) {
+        timer = setTimeout(() => draw().catch((err) => { if (err.status !== 401) notify(err.message, true); }), 2000);
+      }
+    }
+    await draw();
+    return holder;
+  }
+
+  // ---- audit (auditors) ----------------------------------------------------------------
+
+  async function pageAudit(main, _arg, params) {
+    const f = { actor: params.get('actor') || '', action: params.get('action') || '', since: params.get('since') || new Date(Date.now() - 86400e3).toISOString().slice(0, 10) };
+    const cursor = params.get('cursor') || '';
+    const q = new URLSearchParams({ ...f, limit: 100 });
+    if (cursor) q.set('cursor', cursor);
+    for (const [k, v] of [...q.entries()]) if (!v) q.delete(k);
+    const r = await api('/v1/audit?' + q.toString());
+    const set = (k, v) => { const p = new URLSearchParams({ ...f, [k]: v }); go('#/audit?' + p.toString()); };
+    const input = (k, label, attrs = {}) => h('label', {}, label, h('input', { name: k, value: f[k], ...attrs, onchange: (e) => set(k, e.target.value.trim()) }));
+    fill(main, h('h1', { text: 'Audit log' }),
+      h('form', { class: 'panel filters', onsubmit: (e) => e.preventDefault() }, input('since', 'Since', { type: 'date' }), input('actor', 'Actor'), input('action', 'Action', { placeholder: 'e.g. match.decide' })),
+      h('table', { id: 'audit' }, h('thead', {}, h('tr', {}, ['When', 'Actor', 'Action', 'Target', 'Galleries', 'Input', 'Result'].map((t) => h('th', { text: t })))),
+        h('tbody', {}, r.items.map((e) => h('tr', { dataset: { action: e.action } }, h('td', { text: fmtTime(e.at) }), h('td', { text: e.actor }), h('td', { text: e.action }),
+          h('td', { text: e.target || '' }), h('td', { text: (e.galleries || []).join(', ') }), h('td', { class: 'muted', text: e.input || '' }), h('td', { text: e.result || '' }))))),
+      h('div', { class: 'pager' }, r.next_cursor ? h('a', { class: 'button', href: '#/audit?' + new URLSearchParams({ ...f, cursor: r.next_cursor }).toString(), text: 'Next page →' }) : null));
+  }
+
+  // ---- start ---------------------------------------------------------------------------
+
+  $('#signout').addEventListener('click', () => signOut());
+  window.addEventListener('hashchange', render);
+  render();
+})();
