@@ -1,0 +1,192 @@
+package catalog
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"sort"
+	"testing"
+
+	"github.com/facematch/facematch/engine"
+)
+
+func f32(v float32) *float32 { return &v }
+
+// queueFixture stores three reference faces and two searches: ann's (case C-1, one probe face,
+// three candidates) and bob's (no case, two probe faces, three candidates), with a tie in
+// similarity across them.
+func queueFixture(t *testing.T) (*DB, []engine.Match) {
+	t.Helper()
+	d, _ := openTest(t)
+	ctx := context.Background()
+	ref, _, alice := seed(t, d)
+	var faces []int64
+	for i := range 3 {
+		_, fs, err := d.AddImage(ctx, engine.Image{GalleryID: ref.ID, SubjectID: &alice.ID, SHA256: fmt.Sprintf("q%d", i), Format: "jpeg",
+			BlobKey: fmt.Sprint("images/q", i), CreatedAt: now, CreatedBy: "admin"}, []engine.NewFace{face(1, 0)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		faces = append(faces, fs[0].ID)
+	}
+	var all []engine.Match
+	for _, s := range []struct {
+		actor, caseRef string
+		probes         int
+		cands          []engine.Candidate
+	}{
+		{"ann", "C-1", 1, []engine.Candidate{{0, faces[0], 0.9, 1}, {0, faces[1], 0.7, 2}, {0, faces[2], 0.5, 3}}},
+		{"bob", "", 2, []engine.Candidate{{0, faces[0], 0.8, 1}, {1, faces[1], 0.7, 1}, {1, faces[2], 0.3, 2}}},
+	} {
+		_, _, ms, err := d.RecordSearch(ctx, engine.SearchRecord{Actor: s.actor, Purpose: "p", Galleries: []int64{ref.ID}, K: 3, CreatedAt: now,
+			Source: engine.Source{CaseRef: s.caseRef, Site: "ads.example"}}, make([]engine.ProbeFace, s.probes), s.cands)
+		if err != nil || len(ms) != len(s.cands) {
+			t.Fatalf("RecordSearch: %v, %d matches", err, len(ms))
+		}
+		all = append(all, ms...)
+	}
+	return d, all
+}
+
+func ids(ms []engine.Match) []int64 {
+	out := make([]int64, len(ms))
+	for i, m := range ms {
+		out[i] = m.ID
+	}
+	return out
+}
+
+// pageAll reads every page of f, two matches at a time, following the cursor as the API does.
+func pageAll(t *testing.T, d *DB, f engine.MatchFilter) []engine.Match {
+	t.Helper()
+	f.Limit = 2
+	var out []engine.Match
+	for range 20 {
+		ms := must[[]engine.Match](t)(d.Matches(context.Background(), f))
+		out = append(out, ms...)
+		if len(ms) < f.Limit {
+			return out
+		}
+		f.Cursor, f.CursorSim = ms[len(ms)-1].ID, ms[len(ms)-1].Similarity
+	}
+	t.Fatal("paging does not end")
+	return nil
+}
+
+func TestMatchQueueOrdersPageEveryMatchOnce(t *testing.T) {
+	d, all := queueFixture(t)
+	bySim := slices.Clone(all)
+	sort.SliceStable(bySim, func(i, j int) bool {
+		if bySim[i].Similarity != bySim[j].Similarity {
+			return bySim[i].Similarity > bySim[j].Similarity
+		}
+		return bySim[i].ID < bySim[j].ID
+	})
+	newest := slices.Clone(ids(all))
+	slices.Reverse(newest)
+	for _, tc := range []struct {
+		order engine.MatchOrder
+		want  []int64
+	}{
+		{"", ids(all)},
+		{engine.OldestFirst, ids(all)},
+		{engine.NewestFirst, newest},
+		{engine.MostSimilarFirst, ids(bySim)},
+	} {
+		if got := ids(pageAll(t, d, engine.MatchFilter{Order: tc.order})); !slices.Equal(got, tc.want) {
+			t.Errorf("order %q: %v, want %v", tc.order, got, tc.want)
+		}
+	}
+}
+
+func TestMatchQueueFilters(t *testing.T) {
+	d, all := queueFixture(t)
+	ctx := context.Background()
+	if _, err := d.Decide(ctx, all[3].ID, "rev1", engine.NoCandidate, "", 2); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		filter engine.MatchFilter
+		want   []int64
+	}{
+		{"case", engine.MatchFilter{CaseRef: "C-1"}, ids(all[:3])},
+		{"unknown case", engine.MatchFilter{CaseRef: "C-2"}, nil},
+		{"similarity range", engine.MatchFilter{MinSim: f32(0.6), MaxSim: f32(0.8)}, []int64{all[1].ID, all[3].ID, all[4].ID}},
+		{"probe face", engine.MatchFilter{ProbeFaceID: all[4].ProbeFaceID}, []int64{all[4].ID, all[5].ID}},
+		{"search", engine.MatchFilter{SearchID: *all[3].SearchID}, ids(all[3:])},
+		{"not ann's", engine.MatchFilter{ReviewableBy: "ann"}, ids(all[3:])},
+		{"not decided by rev1", engine.MatchFilter{ReviewableBy: "rev1"}, []int64{all[0].ID, all[1].ID, all[2].ID, all[4].ID, all[5].ID}},
+		// One decision of two required leaves a match pending.
+		{"pending, by similarity", engine.MatchFilter{Status: []engine.MatchStatus{engine.Pending}, Order: engine.MostSimilarFirst, MinSim: f32(0.7)},
+			[]int64{all[0].ID, all[3].ID, all[1].ID, all[4].ID}},
+		{"job", engine.MatchFilter{JobID: 1}, nil},
+	} {
+		got := pageAll(t, d, tc.filter)
+		if !slices.Equal(ids(got), tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, ids(got), tc.want)
+		}
+		n := must[int](t)(d.CountMatches(ctx, tc.filter))
+		if n != len(tc.want) {
+			t.Errorf("%s: count %d, want %d", tc.name, n, len(tc.want))
+		}
+	}
+	m := must[engine.Match](t)(d.Match(ctx, all[0].ID))
+	if m.CaseRef != "C-1" || m.SubjectName != "Alice" {
+		t.Errorf("match carries case %q and subject %q, want C-1 and Alice", m.CaseRef, m.SubjectName)
+	}
+	s, _ := must2(t)(d.Search(ctx, *all[0].SearchID))
+	if s.Source.CaseRef != "C-1" || s.Source.Site != "ads.example" {
+		t.Errorf("search source = %+v", s.Source)
+	}
+}
+
+func must2(t *testing.T) func(engine.SearchRecord, []engine.ProbeFace, error) (engine.SearchRecord, []engine.ProbeFace) {
+	return func(s engine.SearchRecord, p []engine.ProbeFace, err error) (engine.SearchRecord, []engine.ProbeFace) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s, p
+	}
+}
+
+// A version-2 database gets its matches' case from the cross-matched photo's metadata.
+func TestMigrateFromVersion2FilesMatchesUnderTheirCase(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "meta.db")
+	old, err := sql.Open("sqlite", "file:"+path+"?_pragma=foreign_keys(1)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{schemaV1, schemaV2, "PRAGMA user_version = 2",
+		`INSERT INTO galleries (name, kind, model, created_at, created_by) VALUES ('wanted', 'reference', 'm1', '2026', 'a'), ('ads', 'collection', 'm1', '2026', 'a')`,
+		`INSERT INTO images (gallery_id, sha256, format, bytes, width, height, blob_key, source, created_at, created_by)
+			VALUES (1, 'r', 'jpeg', 1, 1, 1, 'k1', '{}', '2026', 'a'), (2, 'c', 'jpeg', 1, 1, 1, 'k2', '{"case_ref":"OP-9"}', '2026', 'a')`,
+		`INSERT INTO faces (image_id, gallery_id, box, landmarks, quality) VALUES (1, 1, '{}', '[]', '{}'), (2, 2, '{}', '[]', '{}')`,
+		`INSERT INTO searches (actor, purpose, galleries, k, min_sim, probe_sha256, probe_key, created_at) VALUES ('job', 'p', '[1]', 5, 0, '', '', '2026')`,
+		`INSERT INTO probe_faces (search_id, box, quality, face_id) VALUES (1, '{}', '{}', 2), (1, '{}', '{}', NULL)`,
+		`INSERT INTO matches (search_id, probe_face_id, face_id, gallery_id, similarity, rank, requested_by, created_at)
+			VALUES (1, 1, 1, 1, 0.9, 1, 'job', '2026'), (1, 2, 1, 1, 0.8, 1, 'ann', '2026')`,
+	} {
+		if _, err := old.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	old.Close()
+	d, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	for id, want := range map[int64]string{1: "OP-9", 2: ""} {
+		if m := must[engine.Match](t)(d.Match(ctx, id)); m.CaseRef != want {
+			t.Errorf("match %d: case %q, want %q", id, m.CaseRef, want)
+		}
+	}
+	if n := must[int](t)(d.CountMatches(ctx, engine.MatchFilter{CaseRef: "OP-9"})); n != 1 {
+		t.Errorf("%d matches of case OP-9, want 1", n)
+	}
+}
