@@ -37,8 +37,8 @@ func queueFixture(t *testing.T) (*DB, []engine.Match) {
 		probes         int
 		cands          []engine.Candidate
 	}{
-		{"ann", "C-1", 1, []engine.Candidate{{0, faces[0], 0.9, 1}, {0, faces[1], 0.7, 2}, {0, faces[2], 0.5, 3}}},
-		{"bob", "", 2, []engine.Candidate{{0, faces[0], 0.8, 1}, {1, faces[1], 0.7, 1}, {1, faces[2], 0.3, 2}}},
+		{"ann", "C-1", 1, []engine.Candidate{cand(0, faces[0], 0.9, 1), cand(0, faces[1], 0.7, 2), cand(0, faces[2], 0.5, 3)}},
+		{"bob", "", 2, []engine.Candidate{cand(0, faces[0], 0.8, 1), cand(1, faces[1], 0.7, 1), cand(1, faces[2], 0.3, 2)}},
 	} {
 		_, _, ms, err := d.RecordSearch(ctx, engine.SearchRecord{Actor: s.actor, Purpose: "p", Galleries: []int64{ref.ID}, K: 3, CreatedAt: now,
 			Source: engine.Source{CaseRef: s.caseRef, Site: "ads.example"}}, make([]engine.ProbeFace, s.probes), s.cands)
@@ -48,6 +48,10 @@ func queueFixture(t *testing.T) (*DB, []engine.Match) {
 		all = append(all, ms...)
 	}
 	return d, all
+}
+
+func cand(probe int, face int64, sim float32, rank int) engine.Candidate {
+	return engine.Candidate{ProbeIndex: probe, FaceID: face, Similarity: sim, Rank: rank}
 }
 
 func ids(ms []engine.Match) []int64 {

@@ -1,0 +1,131 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/facematch/facematch/engine"
+	"github.com/facematch/facematch/internal/testenv"
+)
+
+// getJSON GETs path as token, expects 200 and decodes the answer into out.
+func (ts *testServer) getJSON(t *testing.T, path, token string, out any) {
+	t.Helper()
+	resp, body := ts.do(t, "GET", path, token, "", nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %d %s", path, resp.StatusCode, body)
+	}
+	if err := json.Unmarshal(body, out); err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+}
+
+func celeb(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(testenv.Data(), "celebs", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// What the review page reads: the queue by case and similarity, the match view as each role
+// sees it, the probe photo (audited) and a subject's photos.
+func TestReviewThroughTheAPI(t *testing.T) {
+	ts := newTestServer(t)
+	ctx := context.Background()
+	admin, analyst, reviewer := ts.tokens["admin"], ts.tokens["analyst"], ts.tokens["reviewer"]
+	resp, body := ts.do(t, "POST", "/v1/galleries", admin, "application/json", []byte(`{"name":"wanted","kind":"reference"}`))
+	var g engine.Gallery
+	if resp.StatusCode != 201 || json.Unmarshal(body, &g) != nil {
+		t.Fatalf("create gallery: %d %s", resp.StatusCode, body)
+	}
+	resp, body = ts.do(t, "POST", fmt.Sprintf("/v1/galleries/%d/subjects", g.ID), analyst, "application/json", []byte(`{"name":"Katy Perry","external_ref":"N-7"}`))
+	var sub engine.Subject
+	if resp.StatusCode != 201 || json.Unmarshal(body, &sub) != nil {
+		t.Fatalf("create subject: %d %s", resp.StatusCode, body)
+	}
+	up, ct := multipartBody(t, celeb(t, "Katy_Perry/img26.jpg"), map[string]string{"subject_id": fmt.Sprint(sub.ID)})
+	if resp, body := ts.do(t, "POST", fmt.Sprintf("/v1/galleries/%d/images", g.ID), analyst, ct, up); resp.StatusCode != 201 {
+		t.Fatalf("upload: %d %s", resp.StatusCode, body)
+	}
+	probe := celeb(t, "Katy_Perry/img27.jpg")
+	sb, ct := multipartBody(t, probe, map[string]string{"galleries": fmt.Sprint(g.ID), "purpose": "ad 4711", "case_ref": "OP-1",
+		"site": "ads.example", "usernames": "kitty, kat", "phones": "+49 151 2345 6789"})
+	resp, body = ts.do(t, "POST", "/v1/searches", analyst, ct, sb)
+	var res engine.SearchResult
+	if resp.StatusCode != 201 || json.Unmarshal(body, &res) != nil || len(res.Faces) != 1 || len(res.Faces[0].Candidates) != 1 {
+		t.Fatalf("search: %d %s", resp.StatusCode, body)
+	}
+	matchID := res.Faces[0].Candidates[0].MatchID
+
+	var queue matchPage
+	ts.getJSON(t, "/v1/matches?case=OP-1&order=similarity&reviewable=true&status=pending", reviewer, &queue)
+	if queue.Total != 1 || len(queue.Items) != 1 || queue.Items[0].ID != matchID {
+		t.Fatalf("queue of case OP-1: %+v", queue)
+	}
+	if m := queue.Items[0]; m.CaseRef != "OP-1" || m.SubjectName != "Katy Perry" || m.Band == "" || m.Band == "low" {
+		t.Errorf("queue item: case %q, subject %q, band %q", m.CaseRef, m.SubjectName, m.Band)
+	}
+	ts.getJSON(t, "/v1/matches?case=OP-2", reviewer, &queue)
+	if queue.Total != 0 || len(queue.Items) != 0 {
+		t.Errorf("queue of another case: %+v", queue)
+	}
+
+	var v engine.MatchView
+	ts.getJSON(t, fmt.Sprintf("/v1/matches/%d/view", matchID), reviewer, &v)
+	if !v.CanDecide || v.CannotDecide != "" {
+		t.Errorf("reviewer: can_decide %v (%s)", v.CanDecide, v.CannotDecide)
+	}
+	if v.Candidate.Subject == nil || v.Candidate.Subject.ExternalRef != "N-7" || v.Candidate.Gallery.ID != g.ID || v.Candidate.Face.ID != v.Match.FaceID {
+		t.Errorf("candidate side: %+v", v.Candidate)
+	}
+	src := v.Probe.Source
+	if src.CaseRef != "OP-1" || src.Site != "ads.example" || strings.Join(src.Usernames, ",") != "kitty,kat" || strings.Join(src.Phones, ",") != "+4915123456789" {
+		t.Errorf("probe source: %+v", src)
+	}
+	if v.Search.Purpose != "ad 4711" || v.Band.Name != v.Match.Band || v.Band.Meaning == "" || v.ReviewersRequired != 2 || v.Probe.Image != nil {
+		t.Errorf("view: search %+v, band %+v, reviewers %d", v.Search, v.Band, v.ReviewersRequired)
+	}
+	ts.getJSON(t, fmt.Sprintf("/v1/matches/%d/view", matchID), analyst, &v)
+	if v.CanDecide || !strings.Contains(v.CannotDecide, "analyst role") {
+		t.Errorf("analyst: can_decide %v (%s)", v.CanDecide, v.CannotDecide)
+	}
+	if resp, body := ts.do(t, "POST", fmt.Sprintf("/v1/matches/%d/decisions", matchID), reviewer, "application/json", []byte(`{"decision":"inconclusive"}`)); resp.StatusCode != 200 {
+		t.Fatalf("decide: %d %s", resp.StatusCode, body)
+	}
+	ts.getJSON(t, fmt.Sprintf("/v1/matches/%d/view", matchID), reviewer, &v)
+	if v.CanDecide || !strings.Contains(v.CannotDecide, "already decided") || len(v.Match.Decisions) != 1 {
+		t.Errorf("after deciding: can_decide %v (%s), %d decisions", v.CanDecide, v.CannotDecide, len(v.Match.Decisions))
+	}
+	ts.getJSON(t, "/v1/matches?case=OP-1&reviewable=true", reviewer, &queue)
+	if queue.Total != 0 {
+		t.Errorf("a decided match stays in the reviewer's queue: %+v", queue)
+	}
+
+	// The probe photo comes back as uploaded, and the look is audited.
+	resp, body = ts.do(t, "GET", fmt.Sprintf("/v1/searches/%d/photo", res.Search.ID), reviewer, "", nil)
+	if resp.StatusCode != 200 || !bytes.Equal(body, probe) || resp.Header.Get("Content-Type") != "image/jpeg" {
+		t.Fatalf("probe photo: %d %s, %d bytes", resp.StatusCode, resp.Header.Get("Content-Type"), len(body))
+	}
+	es, err := ts.svc.AuditEntries(ctx, engine.Actor{Name: "test", Role: engine.RoleAuditor}, engine.AuditFilter{Action: "search.photo.view", Limit: 10})
+	if err != nil || len(es) != 1 || es[0].Actor != string(engine.RoleReviewer) || es[0].Target != fmt.Sprintf("search:%d", res.Search.ID) {
+		t.Errorf("audit of the probe photo: %+v, %v", es, err)
+	}
+
+	var photos page[engine.ImageFaces]
+	ts.getJSON(t, fmt.Sprintf("/v1/galleries/%d/images?subject=%d", g.ID, sub.ID), reviewer, &photos)
+	if len(photos.Items) != 1 || len(photos.Items[0].Faces) != 1 || *photos.Items[0].Image.SubjectID != sub.ID || photos.NextCursor != "" {
+		t.Errorf("subject's photos: %+v", photos)
+	}
+	ts.getJSON(t, fmt.Sprintf("/v1/galleries/%d/images?subject=%d", g.ID, sub.ID+100), reviewer, &photos)
+	if len(photos.Items) != 0 {
+		t.Errorf("another subject's photos: %+v", photos)
+	}
+}
