@@ -353,6 +353,40 @@ func TestBrowserReview(t *testing.T) {
 	b.waitText("#audit tbody", "already decided")
 	b.signOut()
 
+	// An operator's ingest job: the gallery pages show its photos and its progress, and its
+	// cross-match's matches, whose probe is a stored collection photo, open like any other.
+	var ads idObj
+	s.mustCall(201, "POST", "/v1/galleries", admin, map[string]string{"name": "ads", "kind": "collection"}, &ads)
+	job := runArchiveJob(t, s, tarOf(t, map[string]string{
+		"ad-1.jpg": data("celebs", photos(t, "Angelina_Jolie")[1]), "ad-2.jpg": data("celebs", photos(t, "Elon_Musk")[1]),
+		"ad-3.jpg": data("no_face", "mate_Garden.jpg")}),
+		map[string]string{"kind": "ingest", "gallery_id": fmt.Sprint(ads.ID), "purpose": "browser test", "cross_match": fmt.Sprint(ref.ID)})
+	if job.State != engine.JobDone || job.Stored != 2 || job.NoFace != 1 || job.Matches == 0 {
+		t.Fatalf("ingest job: %+v", job)
+	}
+	b.signIn(admin)
+	b.waitText("#galleries", "ads")
+	b.open(fmt.Sprintf("#/gallery/%d?tab=jobs", ads.ID))
+	b.waitText("#jobs", "3/3")
+	b.waitText("#jobs", "done")
+	b.shot("gallery-jobs")
+	b.open(fmt.Sprintf("#/gallery/%d?tab=photos", ads.ID))
+	b.do(b.visible(".card"))
+	b.thumbsLoaded(".grid")
+	b.shot("gallery-photos")
+	b.open(fmt.Sprintf("#/gallery/%d?tab=subjects", ref.ID))
+	b.waitText("#subjects", "Katy Perry")
+	b.do(chromedp.Click(chromedp.CSS("#subjects tr.row")), b.visible(".card"))
+	b.waitText("h2", "Katy Perry: faces and photos")
+	b.open(fmt.Sprintf("#/queue?job=%d&status=", job.ID))
+	b.waitText(".queue-count", fmt.Sprintf("of %d", job.Matches))
+	b.do(chromedp.Click(chromedp.CSS("#queue tr.row")), b.visible("#verdict"))
+	b.waitText("#probe", fmt.Sprintf("cross-matched by job %d", job.ID))
+	if b.exists("#decide") || !b.exists("#no-decide") {
+		t.Errorf("the admin sees decision controls")
+	}
+	b.signOut()
+
 	// A 1920-wide screen: the same pages as the first reviewer.
 	b.do(chromedp.EmulateViewport(1920, 1080))
 	b.signIn(tokens["rev1"])

@@ -56,13 +56,25 @@ func prepareBase(t *testing.T) string {
 	}
 	tw.WriteHeader(&tar.Header{Name: "evil", Typeflag: tar.TypeSymlink, Linkname: "/etc/passwd"})
 	tw.Close()
+	v := runArchiveJob(t, s, tarBuf.Bytes(), map[string]string{"kind": "ingest", "gallery_id": strconv.FormatInt(upl.ID, 10), "purpose": "e2e", "cross_match": "1"})
+	if v.State != engine.JobDone || v.Stored != 2 || v.Failed != 1 || v.Matches < 2 {
+		t.Fatalf("API job = %+v, want done with 2 stored, 1 failed (the link) and their matches", v)
+	}
+	s.stop()
+	return dir
+}
+
+// runArchiveJob uploads a tar archive as an ingest job (as the bootstrap admin) with the given
+// form fields and waits for the job to finish.
+func runArchiveJob(t *testing.T, s *service, archive []byte, fields map[string]string) engine.JobView {
+	t.Helper()
 	var buf bytes.Buffer
 	w := multipart.NewWriter(&buf)
-	for k, v := range map[string]string{"kind": "ingest", "gallery_id": strconv.FormatInt(upl.ID, 10), "purpose": "e2e", "cross_match": "1"} {
+	for k, v := range fields {
 		w.WriteField(k, v)
 	}
 	fw, _ := w.CreateFormFile("archive", "ads.tar")
-	fw.Write(tarBuf.Bytes())
+	fw.Write(archive)
 	w.Close()
 	var job engine.Job
 	s.mustCall(202, "POST", "/v1/jobs", bootstrap, &multipartForm{buf.Bytes(), w.FormDataContentType()}, &job)
@@ -74,11 +86,26 @@ func prepareBase(t *testing.T) string {
 			break
 		}
 	}
-	if v.State != engine.JobDone || v.Stored != 2 || v.Failed != 1 || v.Matches < 2 {
-		t.Fatalf("API job = %+v, want done with 2 stored, 1 failed (the link) and their matches", v)
+	return v
+}
+
+// tarOf archives files (name → path) into a tar.
+func tarOf(t *testing.T, files map[string]string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for name, path := range files {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(b))})
+		tw.Write(b)
 	}
-	s.stop()
-	return dir
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }
 
 // ingestSource is a tree of ad photos: several of each reference person, LFW strangers, and
