@@ -113,7 +113,7 @@ type MatchOrder string
 const (
 	OldestFirst      MatchOrder = "oldest" // the default
 	NewestFirst      MatchOrder = "newest"
-	MostSimilarFirst MatchOrder = "similarity"
+	MostSimilarFirst MatchOrder = "similarity" // ties: newest first
 )
 
 // ValidOrder reports whether o is a known order ("" is the default, oldest first).

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/facematch/facematch/engine"
@@ -86,7 +87,7 @@ func TestMatchQueueOrdersPageEveryMatchOnce(t *testing.T) {
 		if bySim[i].Similarity != bySim[j].Similarity {
 			return bySim[i].Similarity > bySim[j].Similarity
 		}
-		return bySim[i].ID < bySim[j].ID
+		return bySim[i].ID > bySim[j].ID
 	})
 	newest := slices.Clone(ids(all))
 	slices.Reverse(newest)
@@ -125,7 +126,7 @@ func TestMatchQueueFilters(t *testing.T) {
 		{"not decided by rev1", engine.MatchFilter{ReviewableBy: "rev1"}, []int64{all[0].ID, all[1].ID, all[2].ID, all[4].ID, all[5].ID}},
 		// One decision of two required leaves a match pending.
 		{"pending, by similarity", engine.MatchFilter{Status: []engine.MatchStatus{engine.Pending}, Order: engine.MostSimilarFirst, MinSim: f32(0.7)},
-			[]int64{all[0].ID, all[3].ID, all[1].ID, all[4].ID}},
+			[]int64{all[0].ID, all[3].ID, all[4].ID, all[1].ID}},
 		{"job", engine.MatchFilter{JobID: 1}, nil},
 	} {
 		got := pageAll(t, d, tc.filter)
@@ -154,6 +155,33 @@ func must2(t *testing.T) func(engine.SearchRecord, []engine.ProbeFace, error) (e
 			t.Fatal(err)
 		}
 		return s, p
+	}
+}
+
+// The default queue page, most similar first, walks the similarity index and stops at the
+// page's end instead of sorting every pending match (BenchmarkReviewQueue measures both).
+func TestQueuePageWalksTheSimilarityIndex(t *testing.T) {
+	d, _ := queueFixture(t)
+	f := engine.MatchFilter{Status: []engine.MatchStatus{engine.Pending, engine.Disputed}, ReviewableBy: "rev1", Order: engine.MostSimilarFirst, Limit: 50,
+		Cursor: 3, CursorSim: 0.7}
+	q, args := matchPageQuery(f)
+	rows, err := d.db.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+q, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	joined := strings.Join(plan, "\n")
+	if !strings.Contains(joined, "matches_similarity") || strings.Contains(joined, "TEMP B-TREE") {
+		t.Errorf("queue page plan:\n%s", joined)
 	}
 }
 
@@ -192,5 +220,70 @@ func TestMigrateFromVersion2FilesMatchesUnderTheirCase(t *testing.T) {
 	}
 	if n := must[int](t)(d.CountMatches(ctx, engine.MatchFilter{CaseRef: "OP-9"})); n != 1 {
 		t.Errorf("%d matches of case OP-9, want 1", n)
+	}
+}
+
+// BenchmarkReviewQueue measures what the review page asks for each queue page: 50 pending or
+// disputed matches the reviewer may still decide, most similar first (first page and a page
+// deep in the queue), and their count, over queues of 10,000 and 100,000 pending matches.
+//
+//	go test -run '^$' -bench ReviewQueue -benchtime 200x ./internal/catalog
+func BenchmarkReviewQueue(b *testing.B) {
+	for _, n := range []int{10_000, 100_000} {
+		d, _ := openTest(&testing.T{})
+		ctx := context.Background()
+		ref, _, alice := seed(&testing.T{}, d)
+		var faces []int64
+		for i := range 20 {
+			_, fs, err := d.AddImage(ctx, engine.Image{GalleryID: ref.ID, SubjectID: &alice.ID, SHA256: fmt.Sprint("b", i), Format: "jpeg",
+				BlobKey: fmt.Sprint("images/b", i), CreatedAt: now, CreatedBy: "admin"}, []engine.NewFace{face(1, 0)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			faces = append(faces, fs[0].ID)
+		}
+		// Searches of 1,000 matches each (50 probe faces × 20 candidates), by two analysts.
+		for s := 0; s < n/1000; s++ {
+			var cands []engine.Candidate
+			for p := range 50 {
+				for j, f := range faces {
+					cands = append(cands, cand(p, f, 0.2+0.6*float32((s*1000+p*20+j)%997)/997, j+1))
+				}
+			}
+			if _, _, _, err := d.RecordSearch(ctx, engine.SearchRecord{Actor: []string{"ann", "bob"}[s%2], Purpose: "p", Galleries: []int64{ref.ID}, K: 20,
+				CreatedAt: now}, make([]engine.ProbeFace, 50), cands); err != nil {
+				b.Fatal(err)
+			}
+		}
+		queue := engine.MatchFilter{Status: []engine.MatchStatus{engine.Pending, engine.Disputed}, ReviewableBy: "rev1", Order: engine.MostSimilarFirst, Limit: 50}
+		deep := queue
+		for range 20 { // the 21st page
+			ms, err := d.Matches(ctx, deep)
+			if err != nil || len(ms) != 50 {
+				b.Fatalf("%d matches, %v", len(ms), err)
+			}
+			deep.Cursor, deep.CursorSim = ms[49].ID, ms[49].Similarity
+		}
+		for _, bc := range []struct {
+			name string
+			run  func() error
+		}{
+			{"first-page", func() error { _, err := d.Matches(ctx, queue); return err }},
+			{"page-21", func() error { _, err := d.Matches(ctx, deep); return err }},
+			{"count", func() error { _, err := d.CountMatches(ctx, queue); return err }},
+			{"case-filter-page", func() error {
+				_, err := d.Matches(ctx, engine.MatchFilter{CaseRef: "none", Order: engine.MostSimilarFirst, Limit: 50})
+				return err
+			}},
+		} {
+			b.Run(fmt.Sprintf("pending=%d/%s", n, bc.name), func(b *testing.B) {
+				for b.Loop() {
+					if err := bc.run(); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+		d.Close()
 	}
 }

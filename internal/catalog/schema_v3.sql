@@ -11,7 +11,8 @@ UPDATE matches SET case_ref = COALESCE((
     JOIN faces f ON f.id = p.face_id JOIN images i ON i.id = f.image_id
     WHERE p.id = matches.probe_face_id), '');
 
-CREATE INDEX matches_queue ON matches (status, similarity, id);
+-- Most similar first walks this index backwards and stops at the page's end.
+CREATE INDEX matches_similarity ON matches (similarity, id);
 CREATE INDEX matches_probe ON matches (probe_face_id, rank);
 CREATE INDEX matches_job ON matches (job_id, id);
 CREATE INDEX matches_case ON matches (case_ref, id);
