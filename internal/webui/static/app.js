@@ -262,9 +262,17 @@
     save(q) { sessionStorage.setItem('facematch.queue', JSON.stringify(q)); },
   };
 
+  // queueHash is the address of a queue page, for the way back from a match.
+  function queueHash(filter, page) {
+    const p = new URLSearchParams();
+    for (const k of filterKeys) p.set(k, filter[k] || '');
+    p.set('page', page);
+    return '#/queue?' + p.toString();
+  }
+
   async function fetchQueuePage(filter, cursors, page) {
     const res = await api('/v1/matches?' + queueQuery(filter, cursors[page]));
-    const q = { filter, cursors: cursors.slice(0, page + 1), page, ids: res.items.map((m) => m.id), next: res.next_cursor, total: res.total };
+    const q = { filter, cursors: cursors.slice(0, page + 1), page, ids: res.items.map((m) => m.id), next: res.next_cursor, total: res.total, back: queueHash(filter, page) };
     if (res.next_cursor) q.cursors[page + 1] = res.next_cursor;
     queueState.save(q);
     return { q, res };
@@ -292,7 +300,7 @@
     const filters = h('form', { class: 'panel filters', id: 'queue-filters', onsubmit: (e) => e.preventDefault() },
       sel('status', 'Status', [['pending,disputed', 'Pending and disputed'], ['pending', 'Pending'], ['disputed', 'Disputed'],
         ['potential_candidate', 'Potential candidate'], ['no_candidate', 'No candidate'], ['inconclusive', 'Inconclusive'], ['', 'Any']]),
-      sel('gallery', 'Gallery', [['', 'All galleries'], ...[...gals.values()].filter((g) => g.kind === 'reference').map((g) => [String(g.id), g.name])]),
+      sel('gallery', 'Gallery', [['', 'All galleries'], ...[...gals.values()].map((g) => [String(g.id), `${g.name} (${g.kind})`])]),
       text('case', 'Case', { class: 'case', placeholder: 'case reference' }),
       text('job', 'Job', { type: 'number', min: 1, placeholder: 'ID' }),
       text('min_similarity', 'Similarity ≥', { type: 'number', step: '0.01', min: -1, max: 1 }),
@@ -464,7 +472,7 @@
         : h('p', { class: 'muted', text: 'No other candidate.' }));
 
     const nav = h('div', { class: 'pager' },
-      h('a', { class: 'button', href: '#/queue', text: '↑ Queue' }),
+      h('a', { class: 'button', href: (q && q.back) || '#/queue', text: q && q.back && q.back.startsWith('#/search') ? '↑ Search' : '↑ Queue' }),
       h('button', { type: 'button', onclick: () => step(-1), text: '← Previous', title: 'p' }),
       h('button', { type: 'button', onclick: () => step(1), text: 'Next →', title: 'n' }),
       pos >= 0 ? h('span', { class: 'muted', text: `${(q.page * PAGE + pos + 1).toLocaleString()} of ${q.total.toLocaleString()} in the queue` }) : null,
@@ -554,7 +562,9 @@
   async function pageSearch(main, arg) {
     if (arg) { await showSearch(main, Number(arg)); return; }
     const gals = await galleryNames();
-    const refs = [...gals.values()].filter((g) => g.kind === 'reference');
+    // Reference galleries are searched by default; collections (other ads) on request, to find
+    // the same person across ad accounts.
+    const all = [...gals.values()].sort((a, b) => (a.kind === b.kind ? a.name.localeCompare(b.name) : a.kind === 'reference' ? -1 : 1));
     const file = h('input', { type: 'file', name: 'image', id: 'probe-file', accept: 'image/*', required: true });
     const preview = h('img', { class: 'thumb big', alt: '' });
     file.addEventListener('change', () => {
@@ -591,8 +601,9 @@
       h('div', {}, h('label', {}, 'Photo from the ad', file), h('div', {}, preview)),
       h('div', {},
         h('h3', { text: 'Galleries' }),
-        refs.length ? refs.map((g) => h('label', { class: 'inline' }, h('input', { type: 'checkbox', name: 'gallery', value: g.id, checked: true }), `${g.name} (${g.subjects} subjects, ${g.faces} faces)`))
-          : h('p', { class: 'muted', text: 'No reference gallery yet.' }),
+        all.length ? all.map((g) => h('label', { class: 'inline' }, h('input', { type: 'checkbox', name: 'gallery', value: g.id, checked: g.kind === 'reference' }),
+          g.kind === 'reference' ? `${g.name}: reference, ${g.subjects} subjects, ${g.faces} faces` : `${g.name}: ad collection, ${g.images} photos, ${g.faces} faces`))
+          : h('p', { class: 'muted', text: 'No gallery yet.' }),
         h('h3', { text: 'Why' }),
         h('div', { class: 'filters' }, field('purpose', 'Purpose (required, audited)', { required: true, size: 40, id: 'purpose' }),
           field('case_ref', 'Case reference', { id: 'case-ref' }), field('k', 'Candidates per face', { type: 'number', min: 1, max: 100, value: 10 })),
@@ -611,7 +622,7 @@
       byProbe.get(m.probe_face_id).push(m);
     }
     // Stepping through this search's matches from a match view follows their order here.
-    queueState.save({ filter: { search: String(id) }, cursors: [''], page: 0, ids: ms.items.map((m) => m.id), next: '', total: ms.items.length });
+    queueState.save({ filter: { search: String(id) }, cursors: [''], page: 0, ids: ms.items.map((m) => m.id), next: '', total: ms.items.length, back: '#/search/' + id });
     const faces = s.faces.map((p, i) => {
       const cands = byProbe.get(p.id) || [];
       return h('section', { class: 'panel probe', dataset: { probe: p.id } },
