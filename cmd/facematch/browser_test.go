@@ -15,7 +15,6 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/facematch/facematch/engine"
-	"github.com/facematch/facematch/internal/catalog"
 )
 
 // The browser test drives the web interface in headless Chromium (Debian's chromium, installed
@@ -233,14 +232,7 @@ func TestBrowserReview(t *testing.T) {
 	defer s.stop()
 
 	admin := bootstrap
-	tokens := map[string]string{}
-	for name, role := range map[string]string{"ann": "analyst", "rev1": "reviewer", "rev2": "reviewer", "aud": "auditor"} {
-		var tok struct {
-			Secret string `json:"secret"`
-		}
-		s.mustCall(201, "POST", "/v1/tokens", admin, map[string]string{"name": name, "role": role}, &tok)
-		tokens[name] = tok.Secret
-	}
+	tokens := s.tokens()
 	var ref idObj
 	s.mustCall(201, "POST", "/v1/galleries", admin, map[string]string{"name": "wanted", "kind": "reference"}, &ref)
 	people := []string{"Katy_Perry", "Angelina_Jolie", "Mark_Zuckerberg", "Scarlett_Johansson", "Elon_Musk"}
@@ -416,11 +408,7 @@ func TestBrowserReview(t *testing.T) {
 func seedPendingMatches(t *testing.T, dataDir string, n int) int {
 	t.Helper()
 	ctx := context.Background()
-	cat, err := catalog.Open(ctx, filepath.Join(dataDir, "metadata.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cat.Close()
+	cat := openDataCatalog(t, dataDir)
 	gs, err := cat.Galleries(ctx)
 	if err != nil || len(gs) == 0 {
 		t.Fatalf("galleries: %v", err)

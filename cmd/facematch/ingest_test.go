@@ -174,16 +174,24 @@ func ingestCmd(t *testing.T, dataDir, src string) *exec.Cmd {
 	return cmd
 }
 
+// openDataCatalog opens a data directory's metadata database beside (or after) the service;
+// it is closed when the test ends.
+func openDataCatalog(t *testing.T, dataDir string) *catalog.DB {
+	t.Helper()
+	cat, err := catalog.Open(context.Background(), filepath.Join(dataDir, "metadata.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cat.Close() })
+	return cat
+}
+
 // stateOf reads what the ingest left in gallery 2: each file's outcome, the faces, and each
 // proposed (file, person) pair.
 func stateOf(t *testing.T, dataDir string) (items map[string]string, faces int, matches []string) {
 	t.Helper()
 	ctx := context.Background()
-	cat, err := catalog.Open(ctx, filepath.Join(dataDir, "metadata.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cat.Close()
+	cat := openDataCatalog(t, dataDir)
 	jobs, err := cat.Jobs(ctx, engine.JobFilter{GalleryID: 2})
 	if err != nil || len(jobs) != 1 || jobs[0].State != engine.JobDone {
 		t.Fatalf("jobs of gallery 2 = %+v, %v; want one, done", jobs, err)

@@ -176,6 +176,21 @@ func (s *service) mustCall(want int, method, path, token string, body, out any) 
 	}
 }
 
+// tokens creates the test's people, as the bootstrap admin: analyst ann, reviewers rev1 and
+// rev2, auditor aud. It returns their secrets by name.
+func (s *service) tokens() map[string]string {
+	s.t.Helper()
+	out := map[string]string{}
+	for name, role := range map[string]string{"ann": "analyst", "rev1": "reviewer", "rev2": "reviewer", "aud": "auditor"} {
+		var tok struct {
+			Secret string `json:"secret"`
+		}
+		s.mustCall(201, "POST", "/v1/tokens", bootstrap, map[string]string{"name": name, "role": role}, &tok)
+		out[name] = tok.Secret
+	}
+	return out
+}
+
 type multipartForm struct {
 	data        []byte
 	contentType string
@@ -258,14 +273,7 @@ func testServeEndToEnd(t *testing.T, args, env []string) {
 		}
 	}()
 	admin := bootstrap
-	tokens := map[string]string{}
-	for name, role := range map[string]string{"ann": "analyst", "rev1": "reviewer", "rev2": "reviewer", "aud": "auditor"} {
-		var tok struct {
-			Secret string `json:"secret"`
-		}
-		s.mustCall(201, "POST", "/v1/tokens", admin, map[string]string{"name": name, "role": role}, &tok)
-		tokens[name] = tok.Secret
-	}
+	tokens := s.tokens()
 	ann := tokens["ann"]
 	var ref, ads idObj
 	s.mustCall(201, "POST", "/v1/galleries", admin, map[string]string{"name": "wanted", "kind": "reference"}, &ref)

@@ -15,7 +15,7 @@ import (
 // The tests run on real SQLite files (the driver is the one production uses), reopened where
 // durability matters.
 
-func openTest(t *testing.T) (*DB, string) {
+func openTest(t testing.TB) (*DB, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "meta.db")
 	d, err := Open(context.Background(), path)
@@ -26,7 +26,7 @@ func openTest(t *testing.T) (*DB, string) {
 	return d, path
 }
 
-func must[T any](t *testing.T) func(T, error) T {
+func must[T any](t testing.TB) func(T, error) T {
 	return func(v T, err error) T {
 		t.Helper()
 		if err != nil {
@@ -40,7 +40,7 @@ var now = time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
 
 func i64(v int64) *int64 { return &v }
 
-func seed(t *testing.T, d *DB) (ref, coll engine.Gallery, alice engine.Subject) {
+func seed(t testing.TB, d *DB) (ref, coll engine.Gallery, alice engine.Subject) {
 	ctx := context.Background()
 	ref = must[engine.Gallery](t)(d.CreateGallery(ctx, engine.Gallery{Name: "wanted", Kind: engine.Reference, Model: "m@1", CreatedAt: now, CreatedBy: "admin"}))
 	coll = must[engine.Gallery](t)(d.CreateGallery(ctx, engine.Gallery{Name: "ads", Kind: engine.Collection, Model: "m@1", CreatedAt: now, CreatedBy: "admin"}))

@@ -23,15 +23,7 @@ func queueFixture(t *testing.T) (*DB, []engine.Match) {
 	d, _ := openTest(t)
 	ctx := context.Background()
 	ref, _, alice := seed(t, d)
-	var faces []int64
-	for i := range 3 {
-		_, fs, err := d.AddImage(ctx, engine.Image{GalleryID: ref.ID, SubjectID: &alice.ID, SHA256: fmt.Sprintf("q%d", i), Format: "jpeg",
-			BlobKey: fmt.Sprint("images/q", i), CreatedAt: now, CreatedBy: "admin"}, []engine.NewFace{face(1, 0)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		faces = append(faces, fs[0].ID)
-	}
+	faces := subjectFaces(t, d, ref, alice, 3)
 	var all []engine.Match
 	for _, s := range []struct {
 		actor, caseRef string
@@ -49,6 +41,21 @@ func queueFixture(t *testing.T) (*DB, []engine.Match) {
 		all = append(all, ms...)
 	}
 	return d, all
+}
+
+// subjectFaces stores n photos of subject with one face each and returns the faces' IDs.
+func subjectFaces(t testing.TB, d *DB, g engine.Gallery, subject engine.Subject, n int) []int64 {
+	t.Helper()
+	var faces []int64
+	for i := range n {
+		_, fs, err := d.AddImage(context.Background(), engine.Image{GalleryID: g.ID, SubjectID: &subject.ID, SHA256: fmt.Sprintf("photo-%d", i), Format: "jpeg",
+			BlobKey: fmt.Sprint("images/photo-", i), CreatedAt: now, CreatedBy: "admin"}, []engine.NewFace{face(1, 0)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		faces = append(faces, fs[0].ID)
+	}
+	return faces
 }
 
 func cand(probe int, face int64, sim float32, rank int) engine.Candidate {
@@ -230,18 +237,10 @@ func TestMigrateFromVersion2FilesMatchesUnderTheirCase(t *testing.T) {
 //	go test -run '^$' -bench ReviewQueue -benchtime 200x ./internal/catalog
 func BenchmarkReviewQueue(b *testing.B) {
 	for _, n := range []int{10_000, 100_000} {
-		d, _ := openTest(&testing.T{})
+		d, _ := openTest(b)
 		ctx := context.Background()
-		ref, _, alice := seed(&testing.T{}, d)
-		var faces []int64
-		for i := range 20 {
-			_, fs, err := d.AddImage(ctx, engine.Image{GalleryID: ref.ID, SubjectID: &alice.ID, SHA256: fmt.Sprint("b", i), Format: "jpeg",
-				BlobKey: fmt.Sprint("images/b", i), CreatedAt: now, CreatedBy: "admin"}, []engine.NewFace{face(1, 0)})
-			if err != nil {
-				b.Fatal(err)
-			}
-			faces = append(faces, fs[0].ID)
-		}
+		ref, _, alice := seed(b, d)
+		faces := subjectFaces(b, d, ref, alice, 20)
 		// Searches of 1,000 matches each (50 probe faces × 20 candidates), by two analysts.
 		for s := 0; s < n/1000; s++ {
 			var cands []engine.Candidate
@@ -284,6 +283,5 @@ func BenchmarkReviewQueue(b *testing.B) {
 				}
 			})
 		}
-		d.Close()
 	}
 }
