@@ -6,3 +6,5 @@ func TestingPipeline() *Pipeline { return pipeline }
 
 // TestingPipeline512 is a pipeline on the 512-d recognizer alone, sharing the detector.
 func TestingPipeline512() *Pipeline { return pipeline512 }
+
+var CannotDecide = cannotDecide

@@ -306,7 +306,13 @@ func TestBrowserReview(t *testing.T) {
 			b.shot("match-1280")
 		}
 		b.key("1")
-		b.do(chromedp.WaitReady(chromedp.CSS("#note:focus")), chromedp.SendKeys(chromedp.CSS("#note"), "same ear shape and brow scar ("+rev+")"))
+		b.do(chromedp.WaitReady(chromedp.CSS("#note:focus")))
+		if i == 0 { // recording a potential candidate without a note is refused before any request
+			b.key(kb.Escape)
+			b.key(kb.Enter)
+			b.waitText("#decide-error", "needs a note")
+		}
+		b.do(chromedp.SendKeys(chromedp.CSS("#note"), "same ear shape and brow scar ("+rev+")"))
 		b.key(kb.Enter, kb.ModifierCtrl)
 		b.do(b.visible("#cannot-decide"))
 		want := "pending"
