@@ -384,8 +384,11 @@
   function metaList(pairs) {
     const rows = pairs.filter(([, v]) => v !== undefined && v !== null && v !== '' && !(Array.isArray(v) && !v.length));
     if (!rows.length) return h('p', { class: 'muted', text: 'No ad metadata recorded.' });
+    // An ad's URL is shown as text, not a link: opening it from an investigator's workstation
+    // would contact the ad's site, which is the investigator's call to make, elsewhere.
     return h('dl', { class: 'meta' }, rows.map(([k, v]) => [h('dt', { text: k }),
-      h('dd', {}, k === 'URL' ? h('a', { href: v, rel: 'noreferrer noopener', target: '_blank', text: v }) : Array.isArray(v) ? v.join(', ') : String(v))]));
+      h('dd', { class: k === 'URL' ? 'url' : '', title: k === 'URL' ? 'Not a link: copy it to open it deliberately.' : null },
+        Array.isArray(v) ? v.join(', ') : String(v))]));
   }
   const sourceMeta = (s) => metaList([['Site', s.site], ['URL', s.source_url], ['Ad ID', s.ad_id], ['Usernames', s.usernames],
     ['Phones', s.phones], ['Posted', fmtTime(s.posted_at)], ['Collected', fmtTime(s.collected_at)], ['Case', s.case_ref]]);
