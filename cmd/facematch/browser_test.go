@@ -254,6 +254,10 @@ func TestBrowserReview(t *testing.T) {
 	b.do(chromedp.SetUploadFiles(chromedp.CSS("#probe-file"), []string{probe}),
 		chromedp.SendKeys(chromedp.CSS("#purpose"), "browser test: ad 4711"),
 		chromedp.SendKeys(chromedp.CSS("#case-ref"), "CASE-UI-1"),
+		chromedp.Click(chromedp.CSS("#ad-metadata summary")),
+		chromedp.SendKeys(chromedp.CSS("#site"), "ads.example"),
+		chromedp.SendKeys(chromedp.CSS("#usernames"), "kitty_k, kat"),
+		chromedp.SendKeys(chromedp.CSS("#phones"), "+49 151 2345 6789"),
 		chromedp.Click(chromedp.CSS("#search-submit")),
 		b.visible("a.candidate"))
 	if first := b.text("a.candidate"); !strings.Contains(first, "Katy Perry") || !strings.Contains(first, "high") && !strings.Contains(first, "medium") {
@@ -302,6 +306,9 @@ func TestBrowserReview(t *testing.T) {
 			t.Fatalf("%s opened %s, want %s", rev, got, want)
 		}
 		if i == 0 {
+			for _, want := range []string{"ads.example", "kitty_k, kat", "+4915123456789", "CASE-UI-1", "browser test: ad 4711"} {
+				b.waitText("#probe", want) // the probe photo's ad metadata and the search's purpose
+			}
 			b.thumbsLoaded(".compare")
 			b.shot("match-1280")
 		}

@@ -610,9 +610,10 @@
         h('h3', { text: 'Why' }),
         h('div', { class: 'filters' }, field('purpose', 'Purpose (required, audited)', { required: true, size: 40, id: 'purpose' }),
           field('case_ref', 'Case reference', { id: 'case-ref' }), field('k', 'Candidates per face', { type: 'number', min: 1, max: 100, value: 10 })),
-        h('details', {}, h('summary', { text: 'Where the photo came from (optional)' }),
-          h('div', { class: 'filters' }, field('site', 'Site'), field('source_url', 'Ad URL', { size: 40 }), field('ad_id', 'Ad ID'),
-            field('usernames', 'Usernames (comma-separated)'), field('phones', 'Phones (comma-separated)'), field('posted_at', 'Posted', { type: 'date' }))),
+        h('details', { id: 'ad-metadata' }, h('summary', { text: 'Where the photo came from (optional)' }),
+          h('div', { class: 'filters' }, field('site', 'Site', { id: 'site' }), field('source_url', 'Ad URL', { size: 40 }), field('ad_id', 'Ad ID'),
+            field('usernames', 'Usernames (comma-separated)', { id: 'usernames' }), field('phones', 'Phones (comma-separated)', { id: 'phones' }),
+            field('posted_at', 'Posted', { type: 'date' }))),
         error, h('p', {}, submit))));
     fill(main, h('h1', { text: 'Search a photo' }), form);
   }
