@@ -13,6 +13,8 @@ UPDATE matches SET case_ref = COALESCE((
 
 -- Most similar first walks this index backwards and stops at the page's end.
 CREATE INDEX matches_similarity ON matches (similarity, id);
+-- The queue's count reads only this index (and decisions' primary key) for each pending match.
+CREATE INDEX matches_status_requester ON matches (status, requested_by);
 CREATE INDEX matches_probe ON matches (probe_face_id, rank);
 CREATE INDEX matches_job ON matches (job_id, id);
 CREATE INDEX matches_case ON matches (case_ref, id);
