@@ -24,7 +24,7 @@ import (
 
 // chromiumPath finds the browser. Under scripts/test (FACEMATCH_REQUIRE_BROWSER=1) a missing
 // browser fails the test instead of skipping it.
-func chromiumPath(t *testing.T) string {
+func chromiumPath(t testing.TB) string {
 	t.Helper()
 	for _, name := range []string{os.Getenv("FACEMATCH_CHROMIUM"), "chromium", "chromium-browser", "google-chrome"} {
 		if name == "" {
@@ -41,7 +41,7 @@ func chromiumPath(t *testing.T) string {
 	return ""
 }
 
-func artifactsDir(t *testing.T) string {
+func artifactsDir(t testing.TB) string {
 	t.Helper()
 	dir := os.Getenv("FACEMATCH_ARTIFACTS")
 	if dir == "" {
@@ -55,14 +55,14 @@ func artifactsDir(t *testing.T) string {
 
 // browser is one headless Chromium with one tab; it records every JavaScript error.
 type browser struct {
-	t      *testing.T
+	t      testing.TB
 	ctx    context.Context
 	base   string
 	mu     sync.Mutex
 	errors []string
 }
 
-func newBrowser(t *testing.T, base string) *browser {
+func newBrowser(t testing.TB, base string) *browser {
 	t.Helper()
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromiumPath(t)),
@@ -233,16 +233,7 @@ func TestBrowserReview(t *testing.T) {
 
 	admin := bootstrap
 	tokens := s.tokens()
-	var ref idObj
-	s.mustCall(201, "POST", "/v1/galleries", admin, map[string]string{"name": "wanted", "kind": "reference"}, &ref)
-	people := []string{"Katy_Perry", "Angelina_Jolie", "Mark_Zuckerberg", "Scarlett_Johansson", "Elon_Musk"}
-	for _, p := range people {
-		var sub idObj
-		s.mustCall(201, "POST", fmt.Sprintf("/v1/galleries/%d/subjects", ref.ID), tokens["ann"],
-			map[string]string{"name": strings.ReplaceAll(p, "_", " "), "external_ref": "notice-" + p}, &sub)
-		s.mustCall(201, "POST", fmt.Sprintf("/v1/galleries/%d/images", ref.ID), tokens["ann"],
-			form(t, photos(t, p)[0], map[string]string{"subject_id": fmt.Sprint(sub.ID)}), nil)
-	}
+	ref := enrolPeople(t, s, tokens["ann"])
 	seeded := seedPendingMatches(t, dataDir, 10_000)
 
 	b := newBrowser(t, s.url)
@@ -415,10 +406,67 @@ func TestBrowserReview(t *testing.T) {
 	}
 }
 
+// enrolPeople makes a reference gallery "wanted" of five people, one photo each, with the
+// analyst's credential, and returns it.
+func enrolPeople(t testing.TB, s *service, analyst string) idObj {
+	t.Helper()
+	var ref idObj
+	s.mustCall(201, "POST", "/v1/galleries", bootstrap, map[string]string{"name": "wanted", "kind": "reference"}, &ref)
+	for _, p := range []string{"Katy_Perry", "Angelina_Jolie", "Mark_Zuckerberg", "Scarlett_Johansson", "Elon_Musk"} {
+		var sub idObj
+		s.mustCall(201, "POST", fmt.Sprintf("/v1/galleries/%d/subjects", ref.ID), analyst,
+			map[string]string{"name": strings.ReplaceAll(p, "_", " "), "external_ref": "notice-" + p}, &sub)
+		s.mustCall(201, "POST", fmt.Sprintf("/v1/galleries/%d/images", ref.ID), analyst,
+			form(t, photos(t, p)[0], map[string]string{"subject_id": fmt.Sprint(sub.ID)}), nil)
+	}
+	return ref
+}
+
+// BenchmarkQueuePage measures the review queue page in headless Chromium over 10,005 pending
+// matches, as a reviewer turns between its first two pages: from the page asked for (a hash
+// change) to its 50 rows and count drawn, the API calls included. Thumbnails load afterwards,
+// as they scroll into view, and are not counted. ms/page is measured inside the page
+// (performance.now), without the DevTools round trip that ns/op includes.
+//
+//	go test -run '^$' -bench QueuePage -benchtime 40x ./cmd/facematch
+func BenchmarkQueuePage(b *testing.B) {
+	requireEnv(b)
+	chromiumPath(b)
+	dataDir := b.TempDir()
+	s := startService(b, []string{"--data-dir", dataDir}, nil)
+	defer s.stop()
+	tokens := s.tokens()
+	enrolPeople(b, s, tokens["ann"])
+	seedPendingMatches(b, dataDir, 10_000)
+	br := newBrowser(b, s.url)
+	br.signIn(tokens["rev1"])
+	br.waitText(".queue-count", "1–50 of")
+	var total float64
+	for i := 0; b.Loop(); i++ {
+		page, want := (i+1)%2, "1–50 of"
+		if page == 1 {
+			want = "51–100 of"
+		}
+		js := fmt.Sprintf(`new Promise((done) => {
+			const t0 = performance.now();
+			location.hash = %q;
+			const drawn = () => {
+				const e = document.querySelector('.queue-count');
+				if (e && e.isConnected && e.textContent.startsWith(%q) && document.querySelectorAll('#queue tr.row').length === 50) done(performance.now() - t0);
+				else requestAnimationFrame(drawn);
+			};
+			drawn();
+		})`, fmt.Sprintf("#/queue?page=%d", page), want)
+		total += get(br, chromedp.Evaluate[float64](js, chromedp.EvalAwaitPromise))
+	}
+	b.ReportMetric(total/float64(b.N), "ms/page")
+	br.consoleErrors()
+}
+
 // seedPendingMatches writes n pending matches straight into the service's metadata database
 // (SQLite allows a second writer): searches by another analyst whose probes are the reference
 // faces themselves. It returns n.
-func seedPendingMatches(t *testing.T, dataDir string, n int) int {
+func seedPendingMatches(t testing.TB, dataDir string, n int) int {
 	t.Helper()
 	ctx := context.Background()
 	cat := openDataCatalog(t, dataDir)
@@ -464,7 +512,7 @@ func seedPendingMatches(t *testing.T, dataDir string, n int) int {
 }
 
 // queueTotal is the review queue's size as the API counts it for token.
-func queueTotal(t *testing.T, s *service, token string) int {
+func queueTotal(t testing.TB, s *service, token string) int {
 	t.Helper()
 	var p struct {
 		Total int `json:"total"`

@@ -176,7 +176,7 @@ func ingestCmd(t *testing.T, dataDir, src string) *exec.Cmd {
 
 // openDataCatalog opens a data directory's metadata database beside (or after) the service;
 // it is closed when the test ends.
-func openDataCatalog(t *testing.T, dataDir string) *catalog.DB {
+func openDataCatalog(t testing.TB, dataDir string) *catalog.DB {
 	t.Helper()
 	cat, err := catalog.Open(context.Background(), filepath.Join(dataDir, "metadata.db"))
 	if err != nil {

@@ -54,7 +54,7 @@ func run(t *testing.T, args ...string) (r result) {
 }
 
 // requireEnv fails (never skips) when the models or photos are missing.
-func requireEnv(t *testing.T) {
+func requireEnv(t testing.TB) {
 	t.Helper()
 	if err := testenv.Check(); err != nil {
 		t.Fatal(err)

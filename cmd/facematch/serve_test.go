@@ -28,7 +28,7 @@ import (
 var binPath string
 
 // buildBinary builds bin/facematch once per test process.
-func buildBinary(t *testing.T) string {
+func buildBinary(t testing.TB) string {
 	t.Helper()
 	if binPath != "" {
 		return binPath
@@ -47,7 +47,7 @@ func buildBinary(t *testing.T) string {
 }
 
 type service struct {
-	t      *testing.T
+	t      testing.TB
 	cmd    *exec.Cmd
 	url    string
 	logs   *bytes.Buffer
@@ -58,7 +58,7 @@ type service struct {
 
 const bootstrap = "e2e-bootstrap-admin-token-0123456789"
 
-func startService(t *testing.T, args []string, env []string) *service {
+func startService(t testing.TB, args []string, env []string) *service {
 	t.Helper()
 	s := &service{t: t, args: args, env: env}
 	s.start()
@@ -196,7 +196,7 @@ type multipartForm struct {
 	contentType string
 }
 
-func form(t *testing.T, photo string, fields map[string]string) *multipartForm {
+func form(t testing.TB, photo string, fields map[string]string) *multipartForm {
 	t.Helper()
 	img, err := os.ReadFile(data("celebs", photo))
 	if err != nil {
@@ -250,7 +250,7 @@ func TestServeEndToEndS3(t *testing.T) {
 
 // Enrolled people: the first photo goes into the reference gallery, the second into the ad
 // collection, the third is the probe. Strangers' photos go into the collection only.
-func photos(t *testing.T, person string) []string {
+func photos(t testing.TB, person string) []string {
 	t.Helper()
 	entries, err := os.ReadDir(data("celebs", person))
 	if err != nil {

@@ -62,12 +62,12 @@
     constructor(status, message) { super(message); this.status = status; }
   }
 
-  async function api(path, { method = 'GET', json, form } = {}) {
+  async function api(path, { method = 'GET', json, form, signal, priority = 'high' } = {}) {
     const headers = { Authorization: 'Bearer ' + (me && me.token) };
     let body;
     if (json !== undefined) { headers['Content-Type'] = 'application/json'; body = JSON.stringify(json); }
     if (form) body = form;
-    const r = await fetch(path, { method, headers, body, cache: 'no-store' });
+    const r = await fetch(path, { method, headers, body, cache: 'no-store', signal, priority });
     if (r.status === 401 && me) {
       signOut('The credential was refused: sign in again.');
       throw new APIError(401, 'signed out');
@@ -85,14 +85,19 @@
   // the page is left.
   let cleanups = [];
   let pageKeys = null;
+  // Images still loading when the page is left are cancelled: the browser opens few
+  // connections per host, and the next page's data must not wait behind them.
+  let images = new AbortController();
   const onLeave = (fn) => cleanups.push(fn);
   function leavePage() {
     for (const fn of cleanups.splice(0)) fn();
     pageKeys = null;
+    images.abort();
+    images = new AbortController();
   }
 
   async function objectURL(path) {
-    const blob = await api(path);
+    const blob = await api(path, { signal: images.signal, priority: 'low' });
     const url = URL.createObjectURL(blob);
     onLeave(() => URL.revokeObjectURL(url));
     return url;
