@@ -153,21 +153,30 @@ func (s *Service) MatchView(ctx context.Context, a Actor, id int64) (MatchView, 
 	return v, nil
 }
 
-// cannotDecide says why a may not decide m, or "" when a may. The catalog enforces the same
-// rules when the decision arrives; this only lets a page say so before anyone tries.
+// cannotDecide says why a may not decide m, or "" when a may: the reviewer role, then the
+// rule the catalog enforces when the decision arrives (DecisionRefusal).
 func cannotDecide(a Actor, m Match) string {
 	if a.Role != RoleReviewer {
 		return fmt.Sprintf("the %s role does not decide matches", a.Role)
 	}
-	if m.RequestedBy == a.Name {
-		return "you ran the search or the job behind this match: another reviewer must decide it"
+	why, _ := DecisionRefusal(a.Name, m)
+	return why
+}
+
+// DecisionRefusal says why reviewer may not decide m, with the kind of refusal: ErrForbidden
+// for the one who ran the search or job behind it, ErrConflict for a second decision. kind is
+// nil when reviewer may decide. The catalog applies it inside the deciding transaction; the
+// match view uses it to say so before anyone tries.
+func DecisionRefusal(reviewer string, m Match) (why string, kind error) {
+	if m.RequestedBy == reviewer {
+		return reviewer + " ran the search or the job behind this match: another reviewer must decide it", ErrForbidden
 	}
 	for _, d := range m.Decisions {
-		if d.Reviewer == a.Name {
-			return "you have already decided this match (" + strings.ReplaceAll(string(d.Decision), "_", " ") + ")"
+		if d.Reviewer == reviewer {
+			return reviewer + " already decided this match (" + strings.ReplaceAll(string(d.Decision), "_", " ") + ")", ErrConflict
 		}
 	}
-	return ""
+	return "", nil
 }
 
 // SearchPhoto returns the probe photo a search was run with (bytes and MIME type); every access

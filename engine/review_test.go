@@ -7,8 +7,8 @@ import (
 	"github.com/facematch/facematch/engine"
 )
 
-// The match view says who may decide with the same rules the catalog enforces when the
-// decision arrives.
+// The match view says who may decide: the reviewer role, then the rule the catalog enforces
+// when the decision arrives (DecisionRefusal).
 func TestCannotDecide(t *testing.T) {
 	m := engine.Match{RequestedBy: "ann", Decisions: []engine.Decision{{Reviewer: "rev1", Decision: engine.NoCandidate}}}
 	for _, tc := range []struct {
@@ -17,7 +17,7 @@ func TestCannotDecide(t *testing.T) {
 	}{
 		{engine.Actor{Name: "rev2", Role: engine.RoleReviewer}, ""},
 		{engine.Actor{Name: "rev1", Role: engine.RoleReviewer}, "already decided this match (no candidate)"},
-		{engine.Actor{Name: "ann", Role: engine.RoleReviewer}, "you ran the search or the job"},
+		{engine.Actor{Name: "ann", Role: engine.RoleReviewer}, "ann ran the search or the job"},
 		{engine.Actor{Name: "boss", Role: engine.RoleAdmin}, "the admin role does not decide"},
 		{engine.Actor{Name: "ann", Role: engine.RoleAnalyst}, "the analyst role does not decide"},
 	} {

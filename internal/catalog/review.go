@@ -318,13 +318,8 @@ func (d *DB) Decide(ctx context.Context, matchID int64, reviewer string, decisio
 		if m, err = matchTx(ctx, tx, matchID); err != nil {
 			return err
 		}
-		if m.RequestedBy == reviewer {
-			return fmt.Errorf("%s ran the search behind match %d and cannot review it: %w", reviewer, matchID, engine.ErrForbidden)
-		}
-		for _, dd := range m.Decisions {
-			if dd.Reviewer == reviewer {
-				return fmt.Errorf("%s already decided match %d: %w", reviewer, matchID, engine.ErrConflict)
-			}
+		if why, kind := engine.DecisionRefusal(reviewer, m); kind != nil {
+			return fmt.Errorf("match %d: %s: %w", matchID, why, kind)
 		}
 		now := time.Now()
 		if _, err := tx.ExecContext(ctx, `INSERT INTO decisions (match_id, reviewer, decision, note, created_at) VALUES (?, ?, ?, ?, ?)`,
