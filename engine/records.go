@@ -157,8 +157,10 @@ type Match struct {
 	// CaseRef is the case of the probe: the search's, or the cross-matched photo's.
 	CaseRef     string `json:"case_ref,omitempty"`
 	SubjectName string `json:"subject_name,omitempty"`
-	// Band is the calibrated band of Similarity for the gallery's model (set by the service).
-	Band string `json:"band,omitempty"`
+	// Model is the gallery's embedding model, which measured Similarity; Band is Similarity's
+	// calibrated band for it (set by the service).
+	Model string `json:"model,omitempty"`
+	Band  string `json:"band,omitempty"`
 }
 
 // Resolve computes a match's status from its decisions: final when `required` distinct

@@ -16,23 +16,10 @@ func (s *Service) Matches(ctx context.Context, f MatchFilter) ([]Match, error) {
 		return nil, fmt.Errorf("order must be oldest, newest or similarity, got %q: %w", f.Order, ErrInvalid)
 	}
 	ms, err := s.cfg.Catalog.Matches(ctx, f)
-	if err != nil {
-		return nil, err
-	}
-	models := map[int64]string{}
 	for i := range ms {
-		m := &ms[i]
-		model, ok := models[m.GalleryID]
-		if !ok {
-			g, err := s.cfg.Catalog.Gallery(ctx, m.GalleryID)
-			if err != nil {
-				return nil, err
-			}
-			model, models[m.GalleryID] = g.Model, g.Model
-		}
-		m.Band = BandOf(model, m.Similarity).Name
+		ms[i].Band = BandOf(ms[i].Model, ms[i].Similarity).Name
 	}
-	return ms, nil
+	return ms, err
 }
 
 // CountMatches counts the matches f selects (its cursor and limit aside).
@@ -46,11 +33,7 @@ func (s *Service) Match(ctx context.Context, id int64) (Match, error) {
 	if err != nil {
 		return m, err
 	}
-	g, err := s.cfg.Catalog.Gallery(ctx, m.GalleryID)
-	if err != nil {
-		return m, err
-	}
-	m.Band = BandOf(g.Model, m.Similarity).Name
+	m.Band = BandOf(m.Model, m.Similarity).Name
 	return m, nil
 }
 
@@ -99,12 +82,10 @@ func (s *Service) MatchView(ctx context.Context, a Actor, id int64) (MatchView, 
 	if err != nil {
 		return v, err
 	}
-	v.Match, v.ReviewersRequired = m, s.cfg.Reviewers
+	v.Match, v.ReviewersRequired, v.Model, v.Band = m, s.cfg.Reviewers, m.Model, BandOf(m.Model, m.Similarity)
 	if v.Candidate.Gallery, err = s.cfg.Catalog.Gallery(ctx, m.GalleryID); err != nil {
 		return v, err
 	}
-	v.Model = v.Candidate.Gallery.Model
-	v.Band = BandOf(v.Model, m.Similarity)
 	if v.Candidate.Face, err = s.cfg.Catalog.Face(ctx, m.FaceID); err != nil {
 		return v, err
 	}

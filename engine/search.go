@@ -70,7 +70,6 @@ func (s *Service) Search(ctx context.Context, a Actor, req SearchRequest) (Searc
 	}
 	// Group galleries by model: each model embeds the probe once.
 	byModel := map[string][]int64{}
-	modelOf := map[int64]string{}
 	var models []string
 	seen := map[int64]bool{}
 	for _, id := range req.Galleries {
@@ -88,7 +87,6 @@ func (s *Service) Search(ctx context.Context, a Actor, req SearchRequest) (Searc
 		if byModel[g.Model] == nil {
 			models = append(models, g.Model)
 		}
-		modelOf[g.ID] = g.Model
 		byModel[g.Model] = append(byModel[g.Model], g.ID)
 	}
 	sort.Strings(models)
@@ -178,7 +176,7 @@ func (s *Service) Search(ctx context.Context, a Actor, req SearchRequest) (Searc
 	for _, m := range matches {
 		i := byProbe[m.ProbeFaceID]
 		out.Faces[i].Candidates = append(out.Faces[i].Candidates, CandidateView{FaceID: m.FaceID, GalleryID: m.GalleryID,
-			SubjectID: m.SubjectID, ImageID: m.ImageID, Similarity: m.Similarity, Band: BandOf(modelOf[m.GalleryID], m.Similarity).Name,
+			SubjectID: m.SubjectID, ImageID: m.ImageID, Similarity: m.Similarity, Band: BandOf(m.Model, m.Similarity).Name,
 			Rank: m.Rank, MatchID: m.ID})
 		matchIDs = append(matchIDs, fmt.Sprint(m.ID))
 	}

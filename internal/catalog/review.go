@@ -47,8 +47,9 @@ func (d *DB) RecordSearch(ctx context.Context, s engine.SearchRecord, probes []e
 				CaseRef: s.Source.CaseRef}
 			var subject sql.NullInt64
 			var subjectName sql.NullString
-			err := tx.QueryRowContext(ctx, `SELECT f.gallery_id, f.subject_id, f.image_id, s.name FROM faces f
-				LEFT JOIN subjects s ON s.id = f.subject_id WHERE f.id = ?`, c.FaceID).Scan(&m.GalleryID, &subject, &m.ImageID, &subjectName)
+			err := tx.QueryRowContext(ctx, `SELECT f.gallery_id, f.subject_id, f.image_id, s.name, g.model FROM faces f
+				JOIN galleries g ON g.id = f.gallery_id LEFT JOIN subjects s ON s.id = f.subject_id WHERE f.id = ?`,
+				c.FaceID).Scan(&m.GalleryID, &subject, &m.ImageID, &subjectName, &m.Model)
 			if errors.Is(err, sql.ErrNoRows) {
 				continue // deleted between the index search and now: never propose it
 			}
@@ -132,8 +133,9 @@ func (d *DB) ProbeFace(ctx context.Context, id int64) (engine.ProbeFace, error) 
 }
 
 const matchSelect = `SELECT m.id, m.search_id, m.job_id, m.probe_face_id, m.face_id, m.gallery_id, f.subject_id, f.image_id,
-	m.similarity, m.rank, m.status, m.requested_by, m.created_at, m.case_ref, s.name
-	FROM matches m JOIN faces f ON f.id = m.face_id LEFT JOIN subjects s ON s.id = f.subject_id`
+	m.similarity, m.rank, m.status, m.requested_by, m.created_at, m.case_ref, s.name, g.model
+	FROM matches m JOIN faces f ON f.id = m.face_id JOIN galleries g ON g.id = m.gallery_id
+	LEFT JOIN subjects s ON s.id = f.subject_id`
 
 func scanMatch(row interface{ Scan(...any) error }) (engine.Match, error) {
 	var m engine.Match
@@ -141,7 +143,7 @@ func scanMatch(row interface{ Scan(...any) error }) (engine.Match, error) {
 	var created string
 	var subjectName sql.NullString
 	err := row.Scan(&m.ID, &search, &job, &m.ProbeFaceID, &m.FaceID, &m.GalleryID, &subject, &m.ImageID,
-		&m.Similarity, &m.Rank, &m.Status, &m.RequestedBy, &created, &m.CaseRef, &subjectName)
+		&m.Similarity, &m.Rank, &m.Status, &m.RequestedBy, &created, &m.CaseRef, &subjectName, &m.Model)
 	m.SearchID, m.JobID, m.SubjectID, m.CreatedAt = intPtr(search), intPtr(job), intPtr(subject), parseTime(created)
 	m.SubjectName = subjectName.String
 	m.Decisions = []engine.Decision{}
