@@ -332,7 +332,7 @@ func (s *Server) getImageFaces(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]any{"image": img, "faces": faces})
+	return c.JSON(http.StatusOK, engine.ImageFaces{Image: img, Faces: faces})
 }
 
 func (s *Server) deleteImage(c echo.Context) error {

@@ -49,15 +49,12 @@ var opDocs = map[string]opDoc{
 	"GET /v1/galleries/:id/subjects": {summary: "List a gallery's subjects.", ok: 200, out: struct {
 		Subjects []engine.Subject `json:"subjects"`
 	}{}, errors: []int{400, 404}},
-	"GET /v1/subjects/:id":          {summary: "One subject.", ok: 200, out: engine.Subject{}, errors: []int{400, 404}},
-	"DELETE /v1/subjects/:id":       {summary: "Delete a subject with their photos, faces, vectors, blobs and matches.", ok: 204, errors: []int{400, 404}},
-	"POST /v1/galleries/:id/images": {summary: "Upload a photo: every face is detected, quality-checked, embedded and indexed. The same bytes twice answer 200 with duplicate=true.", form: uploadForm, ok: 201, out: engine.Enrolled{}, errors: []int{400, 404, 409, 413, 415, 422}},
-	"GET /v1/galleries/:id/images":  {summary: "A gallery's photos with their faces, a page at a time (records only, no bytes).", query: []param{{"subject", "integer", "only this subject's photos", false}, {"cursor", "string", "next_cursor of the previous page", false}, {"limit", "integer", "1-500, default 100", false}}, ok: 200, out: page[engine.ImageFaces]{}, errors: []int{400, 404}},
-	"GET /v1/images/:id":            {summary: "A photo's original bytes (audited).", ok: 200, out: []byte{}, outType: "image/*", errors: []int{400, 404}},
-	"GET /v1/images/:id/faces": {summary: "A photo's record and its faces.", ok: 200, out: struct {
-		Image engine.Image        `json:"image"`
-		Faces []engine.StoredFace `json:"faces"`
-	}{}, errors: []int{400, 404}},
+	"GET /v1/subjects/:id":              {summary: "One subject.", ok: 200, out: engine.Subject{}, errors: []int{400, 404}},
+	"DELETE /v1/subjects/:id":           {summary: "Delete a subject with their photos, faces, vectors, blobs and matches.", ok: 204, errors: []int{400, 404}},
+	"POST /v1/galleries/:id/images":     {summary: "Upload a photo: every face is detected, quality-checked, embedded and indexed. The same bytes twice answer 200 with duplicate=true.", form: uploadForm, ok: 201, out: engine.Enrolled{}, errors: []int{400, 404, 409, 413, 415, 422}},
+	"GET /v1/galleries/:id/images":      {summary: "A gallery's photos with their faces, a page at a time (records only, no bytes).", query: []param{{"subject", "integer", "only this subject's photos", false}, {"cursor", "string", "next_cursor of the previous page", false}, {"limit", "integer", "1-500, default 100", false}}, ok: 200, out: page[engine.ImageFaces]{}, errors: []int{400, 404}},
+	"GET /v1/images/:id":                {summary: "A photo's original bytes (audited).", ok: 200, out: []byte{}, outType: "image/*", errors: []int{400, 404}},
+	"GET /v1/images/:id/faces":          {summary: "A photo's record and its faces.", ok: 200, out: engine.ImageFaces{}, errors: []int{400, 404}},
 	"DELETE /v1/images/:id":             {summary: "Delete a photo with its faces, vectors, blobs and matches.", ok: 204, errors: []int{400, 404}},
 	"GET /v1/faces/:id/thumbnail":       {summary: "A stored face's thumbnail (JPEG).", ok: 200, out: []byte{}, outType: "image/jpeg", errors: []int{400, 404}},
 	"GET /v1/probe-faces/:id/thumbnail": {summary: "A search probe face's thumbnail (JPEG).", ok: 200, out: []byte{}, outType: "image/jpeg", errors: []int{400, 404}},

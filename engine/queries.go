@@ -46,12 +46,14 @@ type ImageFaces struct {
 
 // Images lists a gallery's photos with their faces, a page at a time.
 func (s *Service) Images(ctx context.Context, f ImageFilter) ([]ImageFaces, error) {
-	if _, err := s.cfg.Catalog.Gallery(ctx, f.GalleryID); err != nil {
-		return nil, err
-	}
 	imgs, err := s.cfg.Catalog.Images(ctx, f)
 	if err != nil {
 		return nil, err
+	}
+	if len(imgs) == 0 { // an empty page: say so if the gallery itself is missing
+		if _, err := s.cfg.Catalog.Gallery(ctx, f.GalleryID); err != nil {
+			return nil, err
+		}
 	}
 	out := make([]ImageFaces, len(imgs))
 	for i, img := range imgs {
