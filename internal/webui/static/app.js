@@ -661,7 +661,7 @@
         h('td', { text: `${fmtTime(g.created_at)} by ${g.created_by}` }))))));
   }
 
-  function photoCards(items, gals) {
+  function photoCards(items) {
     return h('div', { class: 'grid' }, items.map(({ image, faces }) => h('div', { class: 'card', dataset: { image: image.id } },
       h('div', { class: 'faces' }, faces.length ? faces.map((f) => {
         const t = thumb(`/v1/faces/${f.id}/thumbnail`, 'mid');
@@ -694,7 +694,7 @@
       if (subjectID) {
         const r = await api(`/v1/galleries/${id}/images?subject=${encodeURIComponent(subjectID)}&limit=100`);
         const s = subs.find((x) => String(x.id) === subjectID);
-        photos = h('section', { class: 'panel' }, h('h2', { text: `${s ? s.name : 'Subject ' + subjectID}: faces and photos` }), photoCards(r.items, gals));
+        photos = h('section', { class: 'panel' }, h('h2', { text: `${s ? s.name : 'Subject ' + subjectID}: faces and photos` }), photoCards(r.items));
       }
       fill(main, ...head, photos, h('table', { id: 'subjects' },
         h('thead', {}, h('tr', {}, ['Name', 'Reference', 'Faces', 'Notes', 'Added'].map((t) => h('th', { text: t })))),
@@ -704,22 +704,22 @@
       return;
     }
     if (tab === 'jobs') {
-      fill(main, ...head, await jobsTable(main, `/v1/jobs?gallery=${id}&limit=100`, gals));
+      fill(main, ...head, await jobsTable(`/v1/jobs?gallery=${id}&limit=100`, gals));
       return;
     }
     const r = await api(`/v1/galleries/${id}/images?limit=48${cursor ? '&cursor=' + encodeURIComponent(cursor) : ''}`);
-    fill(main, ...head, photoCards(r.items, gals), h('div', { class: 'pager' },
+    fill(main, ...head, photoCards(r.items), h('div', { class: 'pager' },
       cursor ? h('a', { class: 'button', href: `#/gallery/${id}?tab=photos`, text: '⇤ First page' }) : null,
       r.next_cursor ? h('a', { class: 'button', href: `#/gallery/${id}?tab=photos&cursor=${r.next_cursor}`, text: 'Next page →' }) : null));
   }
 
   async function pageJobs(main) {
     const gals = await galleryNames();
-    fill(main, h('h1', { text: 'Jobs' }), await jobsTable(main, '/v1/jobs?limit=100', gals));
+    fill(main, h('h1', { text: 'Jobs' }), await jobsTable('/v1/jobs?limit=100', gals));
   }
 
   // jobsTable lists jobs and refreshes itself every 2 s while one is queued or running.
-  async function jobsTable(main, path, gals) {
+  async function jobsTable(path, gals) {
     const holder = h('div', { id: 'jobs' });
     let timer = 0;
     onLeave(() => clearTimeout(timer));
