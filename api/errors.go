@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -46,11 +49,14 @@ func statusOf(err error) int {
 		return http.StatusBadRequest
 	case errors.Is(err, context.Canceled):
 		return 499 // the client went away; nobody reads this answer
-	case errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, engine.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
 }
+
+// defaultRetryAfter is the Retry-After of a 503 whose cause does not say.
+const defaultRetryAfter = 2 * time.Second
 
 var (
 	errBadRequest   = errors.New("bad request")
@@ -75,7 +81,18 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			}
 		}
 		rid := c.Response().Header().Get(echo.HeaderXRequestID)
-		if status >= 500 {
+		switch {
+		case status == http.StatusServiceUnavailable:
+			// Every 503 says when to come back, so that clients back off instead of hammering.
+			// Only the service's own overload messages are shown: a store's may name keys.
+			secs := int(math.Ceil(engine.RetryDelay(err, defaultRetryAfter).Seconds()))
+			c.Response().Header().Set("Retry-After", strconv.Itoa(max(1, secs)))
+			var ra *engine.RetryAfter
+			if !errors.As(err, &ra) && he == nil {
+				log.Warn("request refused: unavailable", "request_id", rid, "method", c.Request().Method, "path", c.Path(), "err", err)
+				detail = "temporarily unavailable; nothing was changed, retry later"
+			}
+		case status >= 500:
 			log.Error("request failed", "request_id", rid, "method", c.Request().Method, "path", c.Path(), "err", err)
 			detail = "internal error; the request ID identifies it in the server log"
 		}

@@ -19,7 +19,30 @@ var (
 	ErrInvalid = errors.New("invalid request")
 	// ErrForbidden: the actor may not do this to this record (the searcher deciding a match).
 	ErrForbidden = errors.New("forbidden")
+	// ErrUnavailable: the service cannot take the request now (overloaded, a store busy or
+	// unreachable); nothing was changed and the same request may be retried later. Wrap it in a
+	// RetryAfter to say when.
+	ErrUnavailable = errors.New("temporarily unavailable")
 )
+
+// RetryAfter is an ErrUnavailable that says how long the client should wait before retrying.
+type RetryAfter struct {
+	Err   error // wraps ErrUnavailable
+	After time.Duration
+}
+
+func (e *RetryAfter) Error() string { return e.Err.Error() }
+func (e *RetryAfter) Unwrap() error { return e.Err }
+
+// RetryDelay is how long a client should wait before retrying after err: the RetryAfter in
+// err's chain, or def.
+func RetryDelay(err error, def time.Duration) time.Duration {
+	var ra *RetryAfter
+	if errors.As(err, &ra) && ra.After > 0 {
+		return ra.After
+	}
+	return def
+}
 
 // GalleryKind says what a gallery holds.
 type GalleryKind string
