@@ -55,6 +55,17 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (Actor, error
 
 // CreateToken creates a credential and returns it with its secret, which is shown once.
 func (s *Service) CreateToken(ctx context.Context, a Actor, name string, role Role) (Token, string, error) {
+	return s.createToken(ctx, a, "credential.create", name, role)
+}
+
+// RecoverAdmin issues a new admin credential to whoever runs `facematch admin recover` on the
+// machine holding the data: the way back in when no admin credential works any more (lost,
+// expired). a names the operating-system account; the audit log records it as a recovery.
+func (s *Service) RecoverAdmin(ctx context.Context, a Actor, name string) (Token, string, error) {
+	return s.createToken(ctx, a, "credential.recover", name, RoleAdmin)
+}
+
+func (s *Service) createToken(ctx context.Context, a Actor, action, name string, role Role) (Token, string, error) {
 	secret, err := NewSecret()
 	if err != nil {
 		return Token{}, "", err
@@ -63,7 +74,7 @@ func (s *Service) CreateToken(ctx context.Context, a Actor, name string, role Ro
 	if err != nil {
 		return t, "", err
 	}
-	s.audit(ctx, a, "credential.create", ref("credential", t.ID), nil, "name="+t.Name+" role="+string(role), "")
+	s.audit(ctx, a, action, ref("credential", t.ID), nil, "name="+t.Name+" role="+string(role), "")
 	return t, secret, nil
 }
 

@@ -1,6 +1,7 @@
 // Command facematch is the face-matching engine's single binary. Subcommands:
 //
 //	facematch serve                             the REST API (issue 4): galleries, search, review, audit
+//	facematch admin recover --name NAME         a new admin credential when every admin one is lost
 //	facematch detect [--json] IMAGE...          faces, landmarks, quality, rejection reasons
 //	facematch compare IMAGE_A IMAGE_B           best-face similarity and its band
 //	facematch eval verify --pairs F --root DIR  verification accuracy on a pairs file
@@ -55,6 +56,7 @@ Usage:
   facematch ingest SOURCE --gallery ID --purpose TEXT [--meta FILE] [--cross-match ID,...] [--data-dir var]
   facematch ingest --resume JOB
   facematch ingest --reprocess MODEL --gallery ID --purpose TEXT
+  facematch admin recover --name NAME
   facematch gallery create --name NAME [--kind collection|reference] [--model MODEL]
   facematch detect [--json] IMAGE...
   facematch compare [--json] IMAGE_A IMAGE_B
@@ -74,6 +76,12 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.runServe(ctx, args[1:])
 	case "ingest":
 		return m.runIngest(ctx, args[1:])
+	case "admin":
+		if len(args) < 2 || args[1] != "recover" {
+			fmt.Fprint(m.Stderr, usage)
+			return errUsage
+		}
+		return m.runAdminRecover(ctx, args[2:])
 	case "gallery":
 		if len(args) < 2 || args[1] != "create" {
 			fmt.Fprint(m.Stderr, usage)

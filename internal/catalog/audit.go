@@ -145,14 +145,27 @@ func (d *DB) Tokens(ctx context.Context) ([]engine.Token, error) {
 	return out, rows.Err()
 }
 
-// RevokeToken marks a credential revoked (revoking twice keeps the first time).
+// RevokeToken marks a credential revoked (revoking twice keeps the first time). The last
+// active admin credential cannot be revoked (ErrConflict): nobody could then manage
+// credentials. The check and the update are one statement, so two admins revoking each other
+// at once cannot both succeed.
 func (d *DB) RevokeToken(ctx context.Context, id int64, at time.Time) (engine.Token, error) {
-	if _, err := d.db.ExecContext(ctx, `UPDATE tokens SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?`, fmtTime(at), id); err != nil {
+	res, err := d.db.ExecContext(ctx, `UPDATE tokens SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?
+		AND NOT (role = 'admin' AND revoked_at IS NULL
+			AND (SELECT count(*) FROM tokens WHERE role = 'admin' AND revoked_at IS NULL) <= 1)`, fmtTime(at), id)
+	if err != nil {
 		return engine.Token{}, fmt.Errorf("catalog: revoke token %d: %w", id, err)
 	}
 	t, err := scanToken(d.db.QueryRowContext(ctx, tokenSelect+` WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return t, notFound("credential", id)
 	}
-	return t, err
+	if err != nil {
+		return t, fmt.Errorf("catalog: revoke token %d: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return t, fmt.Errorf("credential %d (%s) is the last active admin credential: create another admin credential before revoking it: %w",
+			id, t.Name, engine.ErrConflict)
+	}
+	return t, nil
 }

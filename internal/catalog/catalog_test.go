@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"strings"
 	"testing"
 	"time"
 
@@ -396,5 +397,36 @@ func TestTokens(t *testing.T) {
 	}
 	if _, err := d.RevokeToken(ctx, 999, now); !errors.Is(err, engine.ErrNotFound) {
 		t.Fatalf("revoke unknown: %v", err)
+	}
+}
+
+// The only admin revoking itself would lock everyone out for good (issue 12, defect 9).
+func TestLastAdminCannotBeRevoked(t *testing.T) {
+	ctx := context.Background()
+	d, _ := openTest(t)
+	a1 := must[engine.Token](t)(d.CreateToken(ctx, engine.Token{Name: "admin1", Role: engine.RoleAdmin, Hash: "a1", CreatedAt: now}))
+	a2 := must[engine.Token](t)(d.CreateToken(ctx, engine.Token{Name: "admin2", Role: engine.RoleAdmin, Hash: "a2", CreatedAt: now}))
+	an := must[engine.Token](t)(d.CreateToken(ctx, engine.Token{Name: "ann", Role: engine.RoleAnalyst, Hash: "an", CreatedAt: now}))
+	must[engine.Token](t)(d.RevokeToken(ctx, an.ID, now))
+	must[engine.Token](t)(d.RevokeToken(ctx, a1.ID, now))
+	_, err := d.RevokeToken(ctx, a2.ID, now)
+	if !errors.Is(err, engine.ErrConflict) || !strings.Contains(err.Error(), "last active admin") {
+		t.Fatalf("revoking the last admin: %v, want ErrConflict naming the last active admin", err)
+	}
+	if got := must[engine.Token](t)(d.TokenByHash(ctx, "a2")); got.RevokedAt != nil {
+		t.Fatalf("the last admin was revoked anyway: %+v", got)
+	}
+	// Revoking an already revoked admin again is not revoking the last one.
+	must[engine.Token](t)(d.RevokeToken(ctx, a1.ID, now))
+
+	// Two admins revoking each other at once: exactly one succeeds.
+	a3 := must[engine.Token](t)(d.CreateToken(ctx, engine.Token{Name: "admin3", Role: engine.RoleAdmin, Hash: "a3", CreatedAt: now}))
+	errs := make(chan error, 2)
+	for _, id := range []int64{a2.ID, a3.ID} {
+		go func() { _, err := d.RevokeToken(ctx, id, now); errs <- err }()
+	}
+	e1, e2 := <-errs, <-errs
+	if (e1 == nil) == (e2 == nil) {
+		t.Fatalf("concurrent revokes of the last two admins: %v and %v, want exactly one refused", e1, e2)
 	}
 }
