@@ -5,8 +5,8 @@ import (
 	"errors"
 	"path/filepath"
 	"slices"
-	"sync"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
