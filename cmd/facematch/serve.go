@@ -96,11 +96,7 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	}()
 
 	srv, err := api.New(api.Config{Service: svc, Logger: log, MaxBodyBytes: sc.MaxBody, MaxArchiveBytes: sc.MaxArchive, UI: webui.Handler(),
-		Ready: func() error {
-			rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			defer cancel()
-			return cat.Ping(rctx)
-		},
+		Ready: (&readiness{checks: []func(context.Context) error{cat.Ping, blobsReachable(st.blobs)}}).Ready,
 		Gauges: func() []api.Gauge {
 			var gs []api.Gauge
 			for name, ix := range st.indexes {

@@ -17,6 +17,7 @@ import (
 	"github.com/facematch/facematch/engine"
 	"github.com/facematch/facematch/index"
 	"github.com/facematch/facematch/index/graph"
+	"github.com/facematch/facematch/internal/blob"
 	"github.com/facematch/facematch/internal/blob/local"
 	"github.com/facematch/facematch/internal/blob/s3"
 	"github.com/facematch/facematch/internal/catalog"
@@ -75,6 +76,7 @@ func (c dataConfig) Validate() error {
 type stack struct {
 	svc     *engine.Service
 	cat     *catalog.DB
+	blobs   blob.Store
 	indexes map[string]*index.Index // by recognizer name
 	models  *builtModels
 	closers []func() error
@@ -107,10 +109,7 @@ func openStack(ctx context.Context, mc Config, dc dataConfig, reviewers int, log
 	}
 	st.closers = append(st.closers, st.models.Close)
 
-	var store interface {
-		engine.BlobStore
-		index.ObjectStore
-	}
+	var store blob.Store
 	if dc.Blobs == "" {
 		ls, err := local.Open(filepath.Join(dc.DataDir, "blobs"))
 		if err != nil {
@@ -198,7 +197,8 @@ func openStack(ctx context.Context, mc Config, dc dataConfig, reviewers int, log
 
 	opener := &sourceOpener{s3: source.S3Config{Endpoint: dc.S3.Endpoint, AccessKey: dc.S3.AccessKey, SecretKey: dc.S3.SecretKey,
 		Insecure: !dc.S3.Secure, Region: dc.S3.Region}, blobs: store, root: dc.IngestRoot, anyPath: dc.AnyLocalPath, tmpDir: filepath.Join(dc.DataDir, "tmp")}
-	st.svc, err = engine.NewService(engine.ServiceConfig{Catalog: st.cat, Blobs: store, Pipelines: st.models.pipelines,
+	st.blobs = store
+	st.svc, err = engine.NewService(engine.ServiceConfig{Catalog: st.cat, Blobs: engineBlobs{store}, Pipelines: st.models.pipelines,
 		DefaultModel: mc.Recognizer, Indexes: indexes, Reviewers: reviewers, Logger: log, Sources: opener, JobWorkers: dc.Workers,
 		Meta: func(r io.Reader, format string) (engine.MetaLookup, error) { return source.ReadMeta(r, format) },
 		Purged: func() {
