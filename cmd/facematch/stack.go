@@ -196,7 +196,8 @@ func openStack(ctx context.Context, mc Config, dc dataConfig, reviewers int, log
 	})
 
 	opener := &sourceOpener{s3: source.S3Config{Endpoint: dc.S3.Endpoint, AccessKey: dc.S3.AccessKey, SecretKey: dc.S3.SecretKey,
-		Insecure: !dc.S3.Secure, Region: dc.S3.Region}, blobs: store, root: dc.IngestRoot, anyPath: dc.AnyLocalPath, tmpDir: filepath.Join(dc.DataDir, "tmp")}
+		Insecure: !dc.S3.Secure, Region: dc.S3.Region}, blobs: store, root: dc.IngestRoot, anyPath: dc.AnyLocalPath, tmpDir: filepath.Join(dc.DataDir, "tmp"),
+		dataDir: dc.DataDir, ownBlobs: dc.Blobs}
 	st.blobs = store
 	st.svc, err = engine.NewService(engine.ServiceConfig{Catalog: st.cat, Blobs: engineBlobs{store}, Pipelines: st.models.pipelines,
 		DefaultModel: mc.Recognizer, Indexes: indexes, Reviewers: reviewers, Logger: log, Sources: opener, JobWorkers: dc.Workers,
@@ -231,6 +232,11 @@ type sourceOpener struct {
 	root    string
 	anyPath bool
 	tmpDir  string
+	// dataDir and ownBlobs (s3://bucket/prefix, or "" for blobs under dataDir) are the
+	// service's own data: a job must never read it back as a source (it holds other galleries'
+	// photos, the index and the catalog).
+	dataDir  string
+	ownBlobs string
 }
 
 func (o *sourceOpener) OpenSource(ctx context.Context, spec string) (engine.JobSource, error) {
@@ -239,6 +245,9 @@ func (o *sourceOpener) OpenSource(ctx context.Context, spec string) (engine.JobS
 	}
 	if key, ok := strings.CutPrefix(spec, "upload:"); ok { // an archive uploaded with the job
 		return source.Archive(ctx, func(ctx context.Context) (io.ReadCloser, error) { return o.blobs.Get(ctx, key) }, o.tmpDir)
+	}
+	if err := o.refuseOwnData(spec); err != nil {
+		return nil, err
 	}
 	if !strings.HasPrefix(spec, "s3://") && !o.anyPath {
 		if o.root == "" {
@@ -258,6 +267,44 @@ func (o *sourceOpener) OpenSource(ctx context.Context, spec string) (engine.JobS
 		spec = abs
 	}
 	return source.Open(ctx, spec, source.Options{S3: o.s3, TmpDir: o.tmpDir})
+}
+
+// refuseOwnData refuses a source that overlaps the service's own data: the same S3 bucket with
+// one prefix inside the other, or a local path inside the data directory or holding it.
+func (o *sourceOpener) refuseOwnData(spec string) error {
+	if rest, ok := strings.CutPrefix(spec, "s3://"); ok {
+		own, isS3 := strings.CutPrefix(o.ownBlobs, "s3://")
+		if !isS3 {
+			return nil
+		}
+		bucket, prefix, _ := strings.Cut(rest, "/")
+		ownBucket, ownPrefix, _ := strings.Cut(own, "/")
+		if bucket == ownBucket && prefixesOverlap(strings.Trim(prefix, "/"), strings.Trim(ownPrefix, "/")) {
+			return fmt.Errorf("%s overlaps this service's own blob store %s: a job cannot read the service's data: %w", spec, o.ownBlobs, engine.ErrInvalid)
+		}
+		return nil
+	}
+	abs, err := resolve(spec)
+	if err != nil {
+		return nil // the source reports a missing path itself
+	}
+	data, err := resolve(o.dataDir)
+	if err != nil {
+		return nil
+	}
+	if prefixesOverlap(abs, data) {
+		return fmt.Errorf("%s overlaps this service's data directory: a job cannot read the service's data: %w", spec, engine.ErrInvalid)
+	}
+	return nil
+}
+
+// prefixesOverlap reports whether one slash-separated path is the other or lies below it ("" is
+// everything).
+func prefixesOverlap(a, b string) bool {
+	if len(a) > len(b) {
+		a, b = b, a
+	}
+	return a == "" || b == a || strings.HasPrefix(b, a+"/") || a == "/"
 }
 
 // resolve makes path absolute with its symbolic links resolved, so that a link cannot lead
