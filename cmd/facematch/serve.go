@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -25,6 +26,9 @@ type serveConfig struct {
 	MaxArchive      int64
 	ShutdownTimeout time.Duration
 	Bootstrap       string // FACEMATCH_BOOTSTRAP_TOKEN
+	// TLSCert and TLSKey, both or neither, make the service speak HTTPS itself, for a
+	// deployment without a TLS-terminating proxy in front.
+	TLSCert, TLSKey string
 }
 
 func (c serveConfig) Validate() error {
@@ -40,6 +44,13 @@ func (c serveConfig) Validate() error {
 	}
 	if c.MaxArchive < c.MaxBody {
 		errs = append(errs, fmt.Errorf("--max-archive must be at least --max-body, got %d", c.MaxArchive))
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		errs = append(errs, errors.New("--tls-cert and --tls-key go together"))
+	} else if c.TLSCert != "" {
+		if _, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey); err != nil {
+			errs = append(errs, fmt.Errorf("--tls-cert/--tls-key: %w", err))
+		}
 	}
 	if c.Bootstrap != "" && len(c.Bootstrap) < 16 {
 		errs = append(errs, errors.New("FACEMATCH_BOOTSTRAP_TOKEN must be at least 16 characters"))
@@ -60,6 +71,8 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	fs.IntVar(&sc.Reviewers, "reviewers", 2, "distinct reviewers who must agree before a match is final")
 	fs.Int64Var(&sc.MaxBody, "max-body", 25<<20, "largest request body in bytes")
 	fs.Int64Var(&sc.MaxArchive, "max-archive", 4<<30, "largest archive uploaded to POST /v1/jobs, in bytes")
+	fs.StringVar(&sc.TLSCert, "tls-cert", m.Getenv("FACEMATCH_TLS_CERT"), "PEM certificate chain: serve HTTPS (env FACEMATCH_TLS_CERT; with --tls-key)")
+	fs.StringVar(&sc.TLSKey, "tls-key", m.Getenv("FACEMATCH_TLS_KEY"), "PEM private key of --tls-cert (env FACEMATCH_TLS_KEY)")
 	fs.DurationVar(&sc.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long shutdown waits for in-flight requests")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
@@ -118,7 +131,12 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	}
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	fmt.Fprintf(m.Stdout, "facematch serving on http://%s (data in %s, blobs in %s)\n", ln.Addr(), dc.DataDir, blobsName(dc))
+	scheme := "http"
+	if sc.TLSCert != "" {
+		scheme = "https"
+		hs.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	fmt.Fprintf(m.Stdout, "facematch serving on %s://%s (data in %s, blobs in %s)\n", scheme, ln.Addr(), dc.DataDir, blobsName(dc))
 	switch {
 	case secret != "" && sc.Bootstrap != "":
 		fmt.Fprintln(m.Stdout, "first admin credential: the value of FACEMATCH_BOOTSTRAP_TOKEN (name bootstrap-admin)")
@@ -126,7 +144,13 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 		fmt.Fprintf(m.Stdout, "first admin credential (shown once, store it now): %s\n", secret)
 	}
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- hs.Serve(ln) }()
+	go func() {
+		if sc.TLSCert != "" {
+			serveErr <- hs.ServeTLS(ln, sc.TLSCert, sc.TLSKey)
+			return
+		}
+		serveErr <- hs.Serve(ln)
+	}()
 	select {
 	case err := <-serveErr:
 		return err

@@ -65,7 +65,7 @@ func startService(t testing.TB, args []string, env []string) *service {
 	return s
 }
 
-var servingLine = regexp.MustCompile(`facematch serving on (http://\S+)`)
+var servingLine = regexp.MustCompile(`facematch serving on (https?://\S+)`)
 
 func (s *service) start() {
 	t := s.t
