@@ -1,0 +1,376 @@
+package main
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"mime/multipart"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/facematch/facematch/internal/blob/s3/s3test"
+)
+
+// The kill campaign: clients upload, search, decide and delete against the real binary while it
+// is killed with SIGKILL at a random moment, round after round on one data directory. After each
+// restart every write the service acknowledged is there, with its audit entry, and nothing it
+// acknowledged as deleted is. FACEMATCH_KILL_ROUNDS sets the rounds per store (default 3; the
+// campaign in bench/RESULTS.md ran 20 on each).
+
+func killRounds(t *testing.T) int {
+	if v := os.Getenv("FACEMATCH_KILL_ROUNDS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			t.Fatalf("FACEMATCH_KILL_ROUNDS=%q: want a positive integer", v)
+		}
+		return n
+	}
+	return 3
+}
+
+func TestServiceKilledUnderLoad(t *testing.T) {
+	skipShort(t)
+	requireEnv(t)
+	killCampaign(t, []string{"--data-dir", t.TempDir()}, nil)
+}
+
+func TestServiceKilledUnderLoadS3(t *testing.T) {
+	skipShort(t)
+	requireEnv(t)
+	g := s3test.Start(t)
+	cfg := g.Config("kills", "")
+	killCampaign(t, []string{"--data-dir", t.TempDir(), "--blobs", "s3://kills/fm", "--s3-endpoint", cfg.Endpoint, "--s3-insecure"},
+		[]string{"FACEMATCH_S3_ACCESS_KEY=" + cfg.AccessKey, "FACEMATCH_S3_SECRET_KEY=" + cfg.SecretKey})
+}
+
+// acked is what the service acknowledged, across rounds.
+type acked struct {
+	mu        sync.Mutex
+	uploads   map[int64]string // image ID → sha256 of the bytes
+	deleted   map[int64]bool   // image IDs whose DELETE answered 204
+	deleting  map[int64]bool   // image IDs a DELETE was sent for, answered or not
+	searches  map[int64]bool
+	decisions map[string]string // "match/reviewer" → decision
+	counts    map[string]int    // status counts per action, for the log
+}
+
+func (a *acked) count(action string, status int) {
+	a.mu.Lock()
+	a.counts[fmt.Sprintf("%s %d", action, status)]++
+	a.mu.Unlock()
+}
+
+func killCampaign(t *testing.T, args, env []string) {
+	rounds := killRounds(t)
+	s := startService(t, args, env)
+	tokens := s.tokens()
+	var ads, ref idObj
+	s.mustCall(201, "POST", "/v1/galleries", bootstrap, map[string]string{"name": "ads", "kind": "collection"}, &ads)
+	s.mustCall(201, "POST", "/v1/galleries", bootstrap, map[string]string{"name": "wanted", "kind": "reference"}, &ref)
+	photos := lfwPhotos(t)
+	var sub idObj
+	s.mustCall(201, "POST", fmt.Sprintf("/v1/galleries/%d/subjects", ref.ID), tokens["ann"], map[string]string{"name": "notice 1"}, &sub)
+	s.mustCall(201, "POST", fmt.Sprintf("/v1/galleries/%d/images", ref.ID), tokens["ann"], photoForm(t, photos[0], map[string]string{"subject_id": fmt.Sprint(sub.ID)}), nil)
+
+	a := &acked{uploads: map[int64]string{}, deleted: map[int64]bool{}, deleting: map[int64]bool{}, searches: map[int64]bool{}, decisions: map[string]string{}, counts: map[string]int{}}
+	rng := rand.New(rand.NewPCG(12, uint64(len(args))))
+	next := 1 // the next unused photo
+	for round := 1; round <= rounds; round++ {
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		var nextMu sync.Mutex
+		takePhoto := func() string {
+			nextMu.Lock()
+			defer nextMu.Unlock()
+			p := photos[next%len(photos)]
+			next++
+			return p
+		}
+		client := func(seed uint64) {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(seed, uint64(round)))
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				switch op := r.IntN(10); {
+				case op < 4:
+					kcUpload(s, a, tokens["ann"], ads.ID, takePhoto())
+				case op < 6:
+					kcSearch(s, a, tokens["ann"], ref.ID, ads.ID, photos[r.IntN(len(photos))])
+				case op < 9:
+					kcDecide(s, a, []string{tokens["rev1"], tokens["rev2"]}[r.IntN(2)], r)
+				default:
+					kcDelete(s, a, bootstrap, r)
+				}
+			}
+		}
+		for c := range 4 {
+			wg.Add(1)
+			go client(uint64(round*10 + c))
+		}
+		time.Sleep(time.Duration(1000+rng.IntN(3000)) * time.Millisecond)
+		s.cmd.Process.Kill()
+		<-s.exited
+		close(stop)
+		wg.Wait()
+		s.start()
+		verifyAcked(t, s, a, tokens["aud"], tokens["rev1"], round)
+	}
+	s.stop()
+	t.Logf("%d kills; acknowledged %d uploads, %d deletions, %d searches, %d decisions; statuses %v",
+		rounds, len(a.uploads), len(a.deleted), len(a.searches), len(a.decisions), a.counts)
+}
+
+// kcCall sends one request; a connection error (the service being killed) is status 0.
+func kcCall(s *service, method, path, token, contentType string, body []byte, out any) int {
+	req, err := http.NewRequest(method, s.url+path, bytes.NewReader(body))
+	if err != nil {
+		return 0
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0 // the answer was cut off: not acknowledged
+	}
+	if out != nil && resp.StatusCode < 300 {
+		if json.Unmarshal(data, out) != nil {
+			return 0
+		}
+	}
+	return resp.StatusCode
+}
+
+func kcUpload(s *service, a *acked, token string, gallery int64, photo string) {
+	f := photoForm(s.t, photo, nil)
+	var up struct {
+		Image struct {
+			ID     int64  `json:"id"`
+			SHA256 string `json:"sha256"`
+		} `json:"image"`
+	}
+	st := kcCall(s, "POST", fmt.Sprintf("/v1/galleries/%d/images", gallery), token, f.contentType, f.data, &up)
+	a.count("upload", st)
+	if st == 201 || st == 200 {
+		a.mu.Lock()
+		a.uploads[up.Image.ID] = up.Image.SHA256
+		a.mu.Unlock()
+	}
+}
+
+func kcSearch(s *service, a *acked, token string, ref, ads int64, photo string) {
+	f := photoForm(s.t, photo, map[string]string{"galleries": fmt.Sprintf("%d,%d", ref, ads), "purpose": "kill campaign", "k": "3"})
+	var res searchResp
+	st := kcCall(s, "POST", "/v1/searches", token, f.contentType, f.data, &res)
+	a.count("search", st)
+	if st == 201 {
+		a.mu.Lock()
+		a.searches[res.Search.ID] = true
+		a.mu.Unlock()
+	}
+}
+
+func kcDecide(s *service, a *acked, token string, r *rand.Rand) {
+	var q struct {
+		Items []struct {
+			ID int64 `json:"id"`
+		} `json:"items"`
+	}
+	if kcCall(s, "GET", "/v1/matches?reviewable=true&limit=20", token, "", nil, &q) != 200 || len(q.Items) == 0 {
+		return
+	}
+	m := q.Items[r.IntN(len(q.Items))].ID
+	d := []string{"no_candidate", "inconclusive"}[r.IntN(2)]
+	body, _ := json.Marshal(map[string]string{"decision": d})
+	var me struct {
+		Name string `json:"name"`
+	}
+	kcCall(s, "GET", "/v1/me", token, "", nil, &me)
+	st := kcCall(s, "POST", fmt.Sprintf("/v1/matches/%d/decisions", m), token, "application/json", body, nil)
+	a.count("decide", st)
+	if st == 200 && me.Name != "" {
+		a.mu.Lock()
+		a.decisions[fmt.Sprintf("%d/%s", m, me.Name)] = d
+		a.mu.Unlock()
+	}
+}
+
+func kcDelete(s *service, a *acked, token string, r *rand.Rand) {
+	a.mu.Lock()
+	var live []int64
+	for id := range a.uploads {
+		if !a.deleted[id] {
+			live = append(live, id)
+		}
+	}
+	a.mu.Unlock()
+	if len(live) == 0 {
+		return
+	}
+	sort.Slice(live, func(i, j int) bool { return live[i] < live[j] })
+	id := live[r.IntN(len(live))]
+	a.mu.Lock()
+	a.deleting[id] = true
+	a.mu.Unlock()
+	st := kcCall(s, "DELETE", fmt.Sprintf("/v1/images/%d", id), token, "", nil, nil)
+	a.count("delete", st)
+	if st == 204 {
+		a.mu.Lock()
+		a.deleted[id] = true
+		a.mu.Unlock()
+	}
+}
+
+// verifyAcked checks, after a restart, every acknowledged write and its audit entry.
+func verifyAcked(t *testing.T, s *service, a *acked, auditor, reader string, round int) {
+	t.Helper()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for id, sha := range a.uploads {
+		resp := s.raw("GET", fmt.Sprintf("/v1/images/%d", id), reader, "", nil)
+		switch {
+		case a.deleted[id] && resp.status != 404:
+			t.Errorf("round %d: image %d was deleted (204) but answers %d", round, id, resp.status)
+		case !a.deleted[id] && resp.status == 404 && a.deleting[id]:
+			// Deleted by a DELETE whose answer the kill cut off.
+		case !a.deleted[id] && resp.status != 200:
+			t.Errorf("round %d: acknowledged image %d answers %d %s", round, id, resp.status, resp.body)
+		case !a.deleted[id]:
+			sum := sha256.Sum256([]byte(resp.body))
+			if hex.EncodeToString(sum[:]) != sha {
+				t.Errorf("round %d: image %d's bytes changed", round, id)
+			}
+		}
+	}
+	for id := range a.searches {
+		if st := kcCall(s, "GET", fmt.Sprintf("/v1/searches/%d", id), reader, "", nil, nil); st != 200 {
+			t.Errorf("round %d: acknowledged search %d answers %d", round, id, st)
+		}
+	}
+	for key, d := range a.decisions {
+		id, reviewer, _ := strings.Cut(key, "/")
+		var m struct {
+			Decisions []struct {
+				Reviewer string `json:"reviewer"`
+				Decision string `json:"decision"`
+			} `json:"decisions"`
+		}
+		st := kcCall(s, "GET", "/v1/matches/"+id, reader, "", nil, &m)
+		if st == 404 {
+			continue // its candidate photo was deleted since, and the match with it
+		}
+		found := false
+		for _, got := range m.Decisions {
+			found = found || (got.Reviewer == reviewer && got.Decision == d)
+		}
+		if st != 200 || !found {
+			t.Errorf("round %d: acknowledged decision %s=%s: match answers %d with %+v", round, key, d, st, m.Decisions)
+		}
+	}
+	// Every acknowledged action has its audit entry.
+	have := map[string]bool{}
+	for cursor := ""; ; {
+		var page struct {
+			Items []struct {
+				Actor  string `json:"actor"`
+				Action string `json:"action"`
+				Target string `json:"target"`
+			} `json:"items"`
+			NextCursor string `json:"next_cursor"`
+		}
+		if st := kcCall(s, "GET", "/v1/audit?limit=1000&cursor="+cursor, auditor, "", nil, &page); st != 200 {
+			t.Fatalf("round %d: audit log answers %d", round, st)
+		}
+		for _, e := range page.Items {
+			have[e.Action+" "+e.Target] = true
+			have[e.Action+" "+e.Target+" "+e.Actor] = true
+		}
+		if cursor = page.NextCursor; cursor == "" {
+			break
+		}
+	}
+	for id := range a.uploads {
+		if !have[fmt.Sprintf("image.upload image:%d", id)] {
+			t.Errorf("round %d: acknowledged upload of image %d has no audit entry", round, id)
+		}
+	}
+	for id := range a.deleted {
+		if !have[fmt.Sprintf("image.delete image:%d", id)] {
+			t.Errorf("round %d: acknowledged deletion of image %d has no audit entry", round, id)
+		}
+	}
+	for id := range a.searches {
+		if !have[fmt.Sprintf("search.create search:%d", id)] {
+			t.Errorf("round %d: acknowledged search %d has no audit entry", round, id)
+		}
+	}
+	for key := range a.decisions {
+		id, reviewer, _ := strings.Cut(key, "/")
+		if !have[fmt.Sprintf("match.decide match:%s %s", id, reviewer)] {
+			t.Errorf("round %d: acknowledged decision %s has no audit entry", round, key)
+		}
+	}
+}
+
+// lfwPhotos lists LFW photos in a fixed shuffled order: enough distinct photos for every upload.
+func lfwPhotos(t *testing.T) []string {
+	t.Helper()
+	dirs, err := os.ReadDir(data("lfw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, d := range dirs {
+		if !d.IsDir() {
+			continue
+		}
+		files, _ := os.ReadDir(data("lfw", d.Name()))
+		for _, f := range files {
+			if strings.HasSuffix(f.Name(), ".jpg") {
+				out = append(out, filepath.Join(d.Name(), f.Name()))
+			}
+		}
+	}
+	sort.Strings(out)
+	rand.New(rand.NewPCG(7, 7)).Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
+	return out
+}
+
+// photoForm is a multipart upload of an LFW photo with fields.
+func photoForm(t testing.TB, photo string, fields map[string]string) *multipartForm {
+	img, err := os.ReadFile(data("lfw", photo))
+	if err != nil {
+		t.Error(err)
+		return &multipartForm{}
+	}
+	var buf bytes.Buffer
+	w := multipart.NewWriter(&buf)
+	for k, v := range fields {
+		w.WriteField(k, v)
+	}
+	fw, _ := w.CreateFormFile("image", filepath.Base(photo))
+	fw.Write(img)
+	w.Close()
+	return &multipartForm{buf.Bytes(), w.FormDataContentType()}
+}
