@@ -58,6 +58,7 @@ func TestMain(m *testing.M) {
 type testServer struct {
 	*httptest.Server
 	svc    *engine.Service
+	cat    *catalog.DB
 	blobs  engine.BlobStore
 	tokens map[string]string // role (or name) → secret
 }
@@ -96,16 +97,16 @@ func newTestServer(t *testing.T) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := &testServer{Server: httptest.NewServer(srv), svc: svc, blobs: blobs, tokens: map[string]string{"admin": adminSecret}}
+	ts := &testServer{Server: httptest.NewServer(srv), svc: svc, cat: cat, blobs: blobs, tokens: map[string]string{"admin": adminSecret}}
 	t.Cleanup(ts.Close)
 	for _, r := range []engine.Role{engine.RoleAnalyst, engine.RoleReviewer, engine.RoleAuditor} {
-		_, secret, err := svc.CreateToken(ctx, engine.Actor{Name: engine.BootstrapAdmin}, string(r), r)
+		_, secret, err := svc.CreateToken(ctx, engine.Actor{Name: engine.BootstrapAdmin}, engine.NewCredential{Name: string(r), Role: r})
 		if err != nil {
 			t.Fatal(err)
 		}
 		ts.tokens[string(r)] = secret
 	}
-	tok, secret, err := svc.CreateToken(ctx, engine.Actor{Name: engine.BootstrapAdmin}, "revoked", engine.RoleAdmin)
+	tok, secret, err := svc.CreateToken(ctx, engine.Actor{Name: engine.BootstrapAdmin}, engine.NewCredential{Name: "revoked", Role: engine.RoleAdmin})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,6 +165,7 @@ func TestAuthorization(t *testing.T) {
 		"GET /metrics":                      {"admin"},
 		"GET /v1/openapi.json":              {"admin", "analyst", "reviewer", "auditor"},
 		"GET /v1/me":                        {"admin", "analyst", "reviewer", "auditor"},
+		"POST /v1/me/rotate":                {"admin", "analyst", "reviewer", "auditor"},
 		"POST /v1/galleries":                {"admin"},
 		"GET /v1/galleries":                 {"admin", "analyst", "reviewer"},
 		"GET /v1/galleries/:id":             {"admin", "analyst", "reviewer"},
@@ -190,6 +192,7 @@ func TestAuthorization(t *testing.T) {
 		"POST /v1/tokens":                   {"admin"},
 		"GET /v1/tokens":                    {"admin"},
 		"DELETE /v1/tokens/:id":             {"admin"},
+		"POST /v1/tokens/:id/rotate":        {"admin"},
 		"POST /v1/jobs":                     {"admin"},
 		"GET /v1/jobs":                      {"admin", "analyst", "reviewer"},
 		"GET /v1/jobs/:id":                  {"admin", "analyst", "reviewer"},
@@ -211,6 +214,11 @@ func TestAuthorization(t *testing.T) {
 			token := ts.tokens[who]
 			if who == "unknown" {
 				token = "fm_this-is-not-a-real-credential-at-all"
+			}
+			if key == "POST /v1/me/rotate" && ts.tokens[who] != "" && who != "revoked" {
+				// Rotating would end the shared credential the other routes use: use a fresh one.
+				_, token, _ = ts.svc.CreateToken(context.Background(), engine.Actor{Name: engine.BootstrapAdmin},
+					engine.NewCredential{Name: "rotate-" + who, Role: engine.Role(who)})
 			}
 			resp, body := ts.do(t, r.Method, path, token, "application/json", []byte("{}"))
 			got := resp.StatusCode

@@ -522,7 +522,7 @@ func matchFilter(c echo.Context) (engine.MatchFilter, error) {
 	switch v := c.QueryParam("reviewable"); v {
 	case "", "false":
 	case "true":
-		f.ReviewableBy = actor(c).Name
+		f.ReviewableBy = actor(c).Person()
 	default:
 		return f, fmt.Errorf("%w: reviewable must be true or false, got %q", errBadRequest, v)
 	}
@@ -635,6 +635,8 @@ func (s *Server) listAudit(c echo.Context) error {
 type createTokenRequest struct {
 	Name string      `json:"name"`
 	Role engine.Role `json:"role"`
+	// User is the person the credential belongs to (default: its name).
+	User string `json:"user,omitempty"`
 }
 
 type createTokenResponse struct {
@@ -648,12 +650,33 @@ func (s *Server) createToken(c echo.Context) error {
 	if err := bindJSON(c, &req); err != nil {
 		return err
 	}
-	t, secret, err := s.svc.CreateToken(c.Request().Context(), actor(c), req.Name, req.Role)
+	t, secret, err := s.svc.CreateToken(c.Request().Context(), actor(c), engine.NewCredential{Name: req.Name, User: req.User, Role: req.Role})
 	if err != nil {
 		return err
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return c.JSON(http.StatusCreated, createTokenResponse{Token: t, Secret: secret})
+}
+
+// rotateToken gives a credential a new secret and expiry (admins: any credential).
+func (s *Server) rotateToken(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	return s.rotate(c, id)
+}
+
+// rotateOwnToken gives the caller's own credential a new secret and expiry.
+func (s *Server) rotateOwnToken(c echo.Context) error { return s.rotate(c, actor(c).TokenID) }
+
+func (s *Server) rotate(c echo.Context, id int64) error {
+	t, secret, err := s.svc.RotateToken(c.Request().Context(), actor(c), id)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.JSON(http.StatusOK, createTokenResponse{Token: t, Secret: secret})
 }
 
 func (s *Server) listTokens(c echo.Context) error {

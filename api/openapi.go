@@ -87,7 +87,11 @@ var opDocs = map[string]opDoc{
 	"GET /v1/tokens": {summary: "List credentials (never their secrets).", ok: 200, out: struct {
 		Tokens []engine.Token `json:"tokens"`
 	}{}},
-	"DELETE /v1/tokens/:id": {summary: "Revoke a credential.", ok: 200, out: engine.Token{}, errors: []int{400, 404}},
+	"DELETE /v1/tokens/:id": {summary: "Revoke a credential (the last active admin credential cannot be).", ok: 200, out: engine.Token{}, errors: []int{400, 404, 409}},
+	"POST /v1/tokens/:id/rotate": {summary: "Give a credential a new secret and expiry; the old secret stops working. The secret is in this answer only.",
+		ok: 200, out: createTokenResponse{}, errors: []int{400, 404, 409}},
+	"POST /v1/me/rotate": {summary: "Give the caller's own credential a new secret and expiry; the old secret stops working. The secret is in this answer only.",
+		ok: 200, out: createTokenResponse{}, errors: []int{409}},
 }
 
 var uploadForm = []param{

@@ -68,6 +68,7 @@ func routeTable() []Route {
 		{"GET", "/metrics", []engine.Role{admin}, (*Server).metricsHandler},
 		{"GET", "/v1/openapi.json", anyRole, (*Server).openapi},
 		{"GET", "/v1/me", anyRole, (*Server).me},
+		{"POST", "/v1/me/rotate", anyRole, (*Server).rotateOwnToken},
 		{"POST", "/v1/galleries", []engine.Role{admin}, (*Server).createGallery},
 		{"GET", "/v1/galleries", readers, (*Server).listGalleries},
 		{"GET", "/v1/galleries/:id", readers, (*Server).getGallery},
@@ -100,6 +101,7 @@ func routeTable() []Route {
 		{"POST", "/v1/tokens", []engine.Role{admin}, (*Server).createToken},
 		{"GET", "/v1/tokens", []engine.Role{admin}, (*Server).listTokens},
 		{"DELETE", "/v1/tokens/:id", []engine.Role{admin}, (*Server).revokeToken},
+		{"POST", "/v1/tokens/:id/rotate", []engine.Role{admin}, (*Server).rotateToken},
 	}
 }
 

@@ -35,7 +35,18 @@ func HashSecret(secret string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// Authenticate returns the actor a secret belongs to.
+// DefaultCredentialLifetime is how long a credential works before it must be rotated.
+const DefaultCredentialLifetime = 90 * 24 * time.Hour
+
+// ErrExpired: a known credential past its expiry. It is an ErrUnauthenticated.
+var ErrExpired = fmt.Errorf("credential expired: ask an admin to rotate it: %w", ErrUnauthenticated)
+
+// lastUsedResolution is how stale a credential's last-used time may get: recording every
+// request would make every read a write.
+const lastUsedResolution = time.Minute
+
+// Authenticate returns the actor a secret belongs to, and records when the credential was last
+// used.
 func (s *Service) Authenticate(ctx context.Context, secret string) (Actor, error) {
 	if !strings.HasPrefix(secret, secretPrefix) && len(secret) < 16 {
 		return Actor{}, ErrUnauthenticated
@@ -47,34 +58,78 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (Actor, error
 	if err != nil {
 		return Actor{}, err
 	}
-	if t.RevokedAt != nil {
+	now := time.Now()
+	switch {
+	case t.RevokedAt != nil:
 		return Actor{}, ErrUnauthenticated
+	case t.Expired(now):
+		return Actor{}, fmt.Errorf("%s expired at %s: %w", t.Name, t.ExpiresAt.UTC().Format(time.RFC3339), ErrExpired)
 	}
-	return Actor{Name: t.Name, Role: t.Role}, nil
+	if t.LastUsedAt == nil || now.Sub(*t.LastUsedAt) >= lastUsedResolution {
+		if err := s.cfg.Catalog.TouchToken(ctx, t.ID, now); err != nil {
+			// Not worth refusing the request over: the next one records it.
+			s.log.Warn("recording a credential's last use failed", "credential", t.Name, "err", err)
+		}
+	}
+	return Actor{Name: t.Name, User: t.User, Role: t.Role, TokenID: t.ID}, nil
+}
+
+// NewCredential is a credential to create: its name, the person it belongs to ("" means the
+// name) and its role.
+type NewCredential struct {
+	Name string
+	User string
+	Role Role
 }
 
 // CreateToken creates a credential and returns it with its secret, which is shown once.
-func (s *Service) CreateToken(ctx context.Context, a Actor, name string, role Role) (Token, string, error) {
-	return s.createToken(ctx, a, "credential.create", name, role)
+func (s *Service) CreateToken(ctx context.Context, a Actor, c NewCredential) (Token, string, error) {
+	return s.createToken(ctx, a, "credential.create", c)
 }
 
 // RecoverAdmin issues a new admin credential to whoever runs `facematch admin recover` on the
 // machine holding the data: the way back in when no admin credential works any more (lost,
 // expired). a names the operating-system account; the audit log records it as a recovery.
 func (s *Service) RecoverAdmin(ctx context.Context, a Actor, name string) (Token, string, error) {
-	return s.createToken(ctx, a, "credential.recover", name, RoleAdmin)
+	return s.createToken(ctx, a, "credential.recover", NewCredential{Name: name, Role: RoleAdmin})
 }
 
-func (s *Service) createToken(ctx context.Context, a Actor, action, name string, role Role) (Token, string, error) {
+func (s *Service) createToken(ctx context.Context, a Actor, action string, c NewCredential) (Token, string, error) {
 	secret, err := NewSecret()
 	if err != nil {
 		return Token{}, "", err
 	}
-	t, err := s.cfg.Catalog.CreateToken(ctx, Token{Name: name, Role: role, Hash: HashSecret(secret), CreatedAt: time.Now(), CreatedBy: a.Name})
+	c.User = strings.TrimSpace(c.User)
+	if c.User == "" {
+		c.User = strings.TrimSpace(c.Name)
+	}
+	now := time.Now()
+	expires := now.Add(s.cfg.CredentialLifetime)
+	t, err := s.cfg.Catalog.CreateToken(ctx, Token{Name: c.Name, User: c.User, Role: c.Role, Hash: HashSecret(secret), CreatedAt: now,
+		CreatedBy: a.Name, ExpiresAt: &expires})
 	if err != nil {
 		return t, "", err
 	}
-	s.audit(ctx, a, action, ref("credential", t.ID), nil, "name="+t.Name+" role="+string(role), "")
+	s.audit(ctx, a, action, ref("credential", t.ID), nil, "name="+t.Name+" user="+t.User+" role="+string(t.Role), "expires="+expires.UTC().Format(time.RFC3339))
+	return t, secret, nil
+}
+
+// RotateToken gives credential id a new secret and a new expiry; the old secret stops working
+// at once. Admins rotate any credential, everyone else only their own.
+func (s *Service) RotateToken(ctx context.Context, a Actor, id int64) (Token, string, error) {
+	if a.Role != RoleAdmin && a.TokenID != id {
+		return Token{}, "", fmt.Errorf("only an admin rotates another credential: %w", ErrForbidden)
+	}
+	secret, err := NewSecret()
+	if err != nil {
+		return Token{}, "", err
+	}
+	now := time.Now()
+	t, err := s.cfg.Catalog.RotateToken(ctx, id, HashSecret(secret), now, now.Add(s.cfg.CredentialLifetime))
+	if err != nil {
+		return t, "", err
+	}
+	s.audit(ctx, a, "credential.rotate", ref("credential", id), nil, "name="+t.Name, "expires="+t.ExpiresAt.UTC().Format(time.RFC3339))
 	return t, secret, nil
 }
 
@@ -109,7 +164,9 @@ func (s *Service) Bootstrap(ctx context.Context, secret string) (string, error) 
 	} else if len(secret) < 16 {
 		return "", fmt.Errorf("the bootstrap token must be at least 16 characters: %w", ErrInvalid)
 	}
-	t, err := s.cfg.Catalog.CreateToken(ctx, Token{Name: BootstrapAdmin, Role: RoleAdmin, Hash: HashSecret(secret), CreatedAt: time.Now(), CreatedBy: "bootstrap"})
+	expires := time.Now().Add(s.cfg.CredentialLifetime)
+	t, err := s.cfg.Catalog.CreateToken(ctx, Token{Name: BootstrapAdmin, User: BootstrapAdmin, Role: RoleAdmin, Hash: HashSecret(secret),
+		CreatedAt: time.Now(), CreatedBy: "bootstrap", ExpiresAt: &expires})
 	if err != nil {
 		return "", err
 	}

@@ -78,7 +78,7 @@ func (s *Service) CreateJob(ctx context.Context, a Actor, req JobRequest) (Job, 
 	if err != nil {
 		return Job{}, err
 	}
-	j, err := s.cfg.Catalog.CreateJob(ctx, Job{Kind: req.Kind, GalleryID: g.ID, Spec: req.Spec, CreatedBy: a.Name, CreatedAt: time.Now()})
+	j, err := s.cfg.Catalog.CreateJob(ctx, Job{Kind: req.Kind, GalleryID: g.ID, Spec: req.Spec, CreatedBy: a.Person(), CreatedAt: time.Now()})
 	if err != nil {
 		return j, err
 	}

@@ -140,7 +140,7 @@ func cannotDecide(a Actor, m Match) string {
 	if a.Role != RoleReviewer {
 		return fmt.Sprintf("the %s role does not decide matches", a.Role)
 	}
-	why, _ := DecisionRefusal(a.Name, m)
+	why, _ := DecisionRefusal(a.Person(), m)
 	return why
 }
 

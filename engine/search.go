@@ -158,7 +158,7 @@ func (s *Service) Search(ctx context.Context, a Actor, req SearchRequest) (Searc
 		c.Rank = rank[c.ProbeIndex]
 		kept = append(kept, c)
 	}
-	rec := SearchRecord{Actor: a.Name, Purpose: req.Purpose, Galleries: req.Galleries, K: req.K, MinSim: req.MinSim,
+	rec := SearchRecord{Actor: a.Person(), Purpose: req.Purpose, Galleries: req.Galleries, K: req.K, MinSim: req.MinSim,
 		ProbeSHA256: sha, ProbeKey: probeKey, Source: req.Source, CreatedAt: now}
 	rec, probes, matches, err := s.cfg.Catalog.RecordSearch(ctx, rec, probes, kept)
 	if err != nil {
@@ -208,7 +208,7 @@ func (s *Service) Decide(ctx context.Context, a Actor, matchID int64, d MatchSta
 	if d == PotentialCandidate && strings.TrimSpace(note) == "" {
 		return Match{}, fmt.Errorf("a potential_candidate decision needs a note: %w", ErrInvalid)
 	}
-	m, err := s.cfg.Catalog.Decide(ctx, matchID, a.Name, d, note, s.cfg.Reviewers)
+	m, err := s.cfg.Catalog.Decide(ctx, matchID, a.Person(), d, note, s.cfg.Reviewers)
 	if err != nil {
 		if errors.Is(err, ErrForbidden) || errors.Is(err, ErrConflict) {
 			s.audit(ctx, a, "match.decide.refused", ref("match", matchID), nil, "decision="+string(d), err.Error())

@@ -77,7 +77,9 @@ type ServiceConfig struct {
 	// JobQueued, if set, is called when a job is queued, so that the owner of the job runner
 	// can wake it.
 	JobQueued func()
-	Logger    *slog.Logger
+	// CredentialLifetime is how long a new or rotated credential works (default 90 days).
+	CredentialLifetime time.Duration
+	Logger             *slog.Logger
 }
 
 // Service is facematch's use cases: galleries, enrolment, search, review, deletion, each
@@ -88,11 +90,24 @@ type Service struct {
 	byIdentity map[string]*Pipeline
 }
 
-// Actor is who asks: a credential's name and role, and the request it came with.
+// Actor is who asks: a credential's name and role, the person it belongs to, and the request
+// it came with.
 type Actor struct {
 	Name      string
+	User      string
 	Role      Role
+	TokenID   int64
 	RequestID string
+}
+
+// Person is who the actor is as a person: the credential's user, or its name for actors
+// without one (the command line, the bootstrap). Rules about people (who requested a match,
+// who decided it) compare persons, never credential names.
+func (a Actor) Person() string {
+	if a.User != "" {
+		return a.User
+	}
+	return a.Name
 }
 
 // NewService validates cfg and returns the service.
@@ -112,8 +127,8 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 			errs = append(errs, fmt.Errorf("service: model %s (%s) has no index", name, id))
 		}
 	}
-	if cfg.Reviewers < 0 || cfg.MaxK < 0 {
-		errs = append(errs, errors.New("service: Reviewers and MaxK must be >= 0"))
+	if cfg.Reviewers < 0 || cfg.MaxK < 0 || cfg.CredentialLifetime < 0 {
+		errs = append(errs, errors.New("service: Reviewers, MaxK and CredentialLifetime must be >= 0"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -128,6 +143,9 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 	}
 	if s.cfg.MaxK == 0 {
 		s.cfg.MaxK = 100
+	}
+	if s.cfg.CredentialLifetime == 0 {
+		s.cfg.CredentialLifetime = DefaultCredentialLifetime
 	}
 	if s.cfg.Logger == nil {
 		s.cfg.Logger = slog.Default()

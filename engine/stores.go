@@ -189,21 +189,41 @@ func (r Role) Valid() bool {
 	return r == RoleAdmin || r == RoleAnalyst || r == RoleReviewer || r == RoleAuditor
 }
 
-// Token is a credential. Only the hash of its secret is stored.
+// Token is a credential. Only the hash of its secret is stored. A credential belongs to a
+// named person (User): the two-reviewer rule and "the searcher cannot decide" are about people,
+// so a person holds at most one reviewer credential at a time and none of their credentials
+// may decide what they asked for.
 type Token struct {
 	ID        int64      `json:"id"`
 	Name      string     `json:"name"`
+	User      string     `json:"user"`
 	Role      Role       `json:"role"`
 	Hash      string     `json:"-"`
 	CreatedAt time.Time  `json:"created_at"`
 	CreatedBy string     `json:"created_by"`
 	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+	// ExpiresAt is when the secret stops working (nil: never, for credentials made before
+	// credentials expired); rotating the secret sets it anew.
+	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
+	RotatedAt  *time.Time `json:"rotated_at,omitempty"`
+	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
 }
+
+// Expired reports whether t's secret has expired at now.
+func (t Token) Expired(now time.Time) bool { return t.ExpiresAt != nil && !now.Before(*t.ExpiresAt) }
 
 // TokenStore keeps credentials.
 type TokenStore interface {
+	// CreateToken stores a credential; a second active reviewer credential of one user is
+	// ErrConflict.
 	CreateToken(ctx context.Context, t Token) (Token, error)
 	TokenByHash(ctx context.Context, hash string) (Token, error)
+	Token(ctx context.Context, id int64) (Token, error)
 	Tokens(ctx context.Context) ([]Token, error)
 	RevokeToken(ctx context.Context, id int64, at time.Time) (Token, error)
+	// RotateToken replaces an active credential's secret (its hash) and expiry: the old secret
+	// stops working at once.
+	RotateToken(ctx context.Context, id int64, hash string, at, expires time.Time) (Token, error)
+	// TouchToken records that the credential was used at.
+	TouchToken(ctx context.Context, id int64, at time.Time) error
 }

@@ -249,6 +249,8 @@ func TestInvalidConfig(t *testing.T) {
 		{name: "eval verify zero workers", args: []string{"eval", "verify", "--workers", "0",
 			"--pairs", data("celebs", "pairs.tsv"), "--root", data("celebs")}, wantCode: 1,
 			wantErr: "workers must be >= 1, got 0", check: nothingOut},
+		{name: "credential lifetime too short", args: []string{"serve", "--credential-lifetime", "10m"}, wantCode: 1,
+			wantErr: "--credential-lifetime (FACEMATCH_CREDENTIAL_LIFETIME) must be a duration of at least 1h, got 10m0s", check: nothingOut},
 	})
 }
 

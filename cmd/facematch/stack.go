@@ -37,6 +37,8 @@ type dataConfig struct {
 	// AnyLocalPath lets jobs read any local path (the ingest command: its user chose it).
 	AnyLocalPath bool
 	Workers      int
+	// CredentialLifetime is how long new and rotated credentials work.
+	CredentialLifetime time.Duration
 }
 
 func (c *dataConfig) bind(fs *flag.FlagSet, getenv func(string) string) {
@@ -54,6 +56,15 @@ func (c *dataConfig) bind(fs *flag.FlagSet, getenv func(string) string) {
 		return nil
 	})
 	fs.IntVar(&c.Workers, "workers", 0, "photos a job analyses at once (0: one more than the CPUs)")
+	lifetime := engine.DefaultCredentialLifetime
+	if v := getenv("FACEMATCH_CREDENTIAL_LIFETIME"); v != "" {
+		if d, err := time.ParseDuration(v); err == nil {
+			lifetime = d
+		} else {
+			lifetime = -1 // Validate says what is wrong
+		}
+	}
+	fs.DurationVar(&c.CredentialLifetime, "credential-lifetime", lifetime, "how long a new or rotated credential works (env FACEMATCH_CREDENTIAL_LIFETIME)")
 	c.S3.AccessKey, c.S3.SecretKey = getenv("FACEMATCH_S3_ACCESS_KEY"), getenv("FACEMATCH_S3_SECRET_KEY")
 }
 
@@ -67,6 +78,9 @@ func (c dataConfig) Validate() error {
 	}
 	if c.Workers < 0 {
 		errs = append(errs, fmt.Errorf("--workers must be >= 0, got %d", c.Workers))
+	}
+	if c.CredentialLifetime < time.Hour {
+		errs = append(errs, fmt.Errorf("--credential-lifetime (FACEMATCH_CREDENTIAL_LIFETIME) must be a duration of at least 1h, got %v", c.CredentialLifetime))
 	}
 	return errors.Join(errs...)
 }
@@ -201,7 +215,8 @@ func openStack(ctx context.Context, mc Config, dc dataConfig, reviewers int, log
 	st.blobs = store
 	st.svc, err = engine.NewService(engine.ServiceConfig{Catalog: st.cat, Blobs: engineBlobs{store}, Pipelines: st.models.pipelines,
 		DefaultModel: mc.Recognizer, Indexes: indexes, Reviewers: reviewers, Logger: log, Sources: opener, JobWorkers: dc.Workers,
-		Meta: func(r io.Reader, format string) (engine.MetaLookup, error) { return source.ReadMeta(r, format) },
+		CredentialLifetime: dc.CredentialLifetime,
+		Meta:               func(r io.Reader, format string) (engine.MetaLookup, error) { return source.ReadMeta(r, format) },
 		Purged: func() {
 			select {
 			case purged <- struct{}{}:

@@ -84,13 +84,20 @@ func (d *DB) Entries(ctx context.Context, f engine.AuditFilter) ([]engine.AuditE
 
 // CreateToken stores a credential (its hash; the secret is never stored).
 func (d *DB) CreateToken(ctx context.Context, t engine.Token) (engine.Token, error) {
-	t.Name = strings.TrimSpace(t.Name)
+	t.Name, t.User = strings.TrimSpace(t.Name), strings.TrimSpace(t.User)
+	if t.User == "" {
+		t.User = t.Name
+	}
 	if t.Name == "" || !t.Role.Valid() || t.Hash == "" {
 		return t, fmt.Errorf("credential needs a name and a role (admin, analyst, reviewer, auditor): %w", engine.ErrInvalid)
 	}
-	res, err := d.db.ExecContext(ctx, `INSERT INTO tokens (name, role, hash, created_at, created_by) VALUES (?, ?, ?, ?, ?)`,
-		t.Name, string(t.Role), t.Hash, fmtTime(t.CreatedAt), t.CreatedBy)
+	res, err := d.db.ExecContext(ctx, `INSERT INTO tokens (name, user_name, role, hash, created_at, created_by, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		t.Name, t.User, string(t.Role), t.Hash, fmtTime(t.CreatedAt), t.CreatedBy, fmtTimePtr(t.ExpiresAt))
 	if isConstraint(err) {
+		if t.Role == engine.RoleReviewer && strings.Contains(err.Error(), "user_name") {
+			return t, fmt.Errorf("%s already holds an active reviewer credential: revoke or rotate it instead (the two-reviewer rule counts people): %w",
+				t.User, engine.ErrConflict)
+		}
 		return t, fmt.Errorf("a credential named %q already exists: %w", t.Name, engine.ErrConflict)
 	}
 	if err != nil {
@@ -100,18 +107,15 @@ func (d *DB) CreateToken(ctx context.Context, t engine.Token) (engine.Token, err
 	return t, nil
 }
 
-const tokenSelect = `SELECT id, name, role, hash, created_at, created_by, revoked_at FROM tokens`
+const tokenSelect = `SELECT id, name, user_name, role, hash, created_at, created_by, revoked_at, expires_at, rotated_at, last_used_at FROM tokens`
 
 func scanToken(row interface{ Scan(...any) error }) (engine.Token, error) {
 	var t engine.Token
 	var created string
-	var revoked sql.NullString
-	err := row.Scan(&t.ID, &t.Name, &t.Role, &t.Hash, &created, &t.CreatedBy, &revoked)
+	var revoked, expires, rotated, used sql.NullString
+	err := row.Scan(&t.ID, &t.Name, &t.User, &t.Role, &t.Hash, &created, &t.CreatedBy, &revoked, &expires, &rotated, &used)
 	t.CreatedAt = parseTime(created)
-	if revoked.Valid {
-		r := parseTime(revoked.String)
-		t.RevokedAt = &r
-	}
+	t.RevokedAt, t.ExpiresAt, t.RotatedAt, t.LastUsedAt = timePtr(revoked), timePtr(expires), timePtr(rotated), timePtr(used)
 	return t, err
 }
 
@@ -123,6 +127,18 @@ func (d *DB) TokenByHash(ctx context.Context, hash string) (engine.Token, error)
 	}
 	if err != nil {
 		return t, fmt.Errorf("catalog: token: %w", err)
+	}
+	return t, nil
+}
+
+// Token returns credential id.
+func (d *DB) Token(ctx context.Context, id int64) (engine.Token, error) {
+	t, err := scanToken(d.db.QueryRowContext(ctx, tokenSelect+` WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return t, notFound("credential", id)
+	}
+	if err != nil {
+		return t, fmt.Errorf("catalog: token %d: %w", id, err)
 	}
 	return t, nil
 }
@@ -145,6 +161,32 @@ func (d *DB) Tokens(ctx context.Context) ([]engine.Token, error) {
 	return out, rows.Err()
 }
 
+// RotateToken replaces an active credential's secret hash and expiry. A revoked credential
+// stays revoked (ErrConflict): rotation is not a way back in.
+func (d *DB) RotateToken(ctx context.Context, id int64, hash string, at, expires time.Time) (engine.Token, error) {
+	res, err := d.db.ExecContext(ctx, `UPDATE tokens SET hash = ?, expires_at = ?, rotated_at = ? WHERE id = ? AND revoked_at IS NULL`,
+		hash, fmtTime(expires), fmtTime(at), id)
+	if err != nil {
+		return engine.Token{}, fmt.Errorf("catalog: rotate token %d: %w", id, err)
+	}
+	t, err := d.Token(ctx, id)
+	if err != nil {
+		return t, err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return t, fmt.Errorf("credential %d (%s) is revoked: create a new one: %w", id, t.Name, engine.ErrConflict)
+	}
+	return t, nil
+}
+
+// TouchToken records a credential's last use.
+func (d *DB) TouchToken(ctx context.Context, id int64, at time.Time) error {
+	if _, err := d.db.ExecContext(ctx, `UPDATE tokens SET last_used_at = ? WHERE id = ?`, fmtTime(at), id); err != nil {
+		return fmt.Errorf("catalog: touch token %d: %w", id, err)
+	}
+	return nil
+}
+
 // RevokeToken marks a credential revoked (revoking twice keeps the first time). The last
 // active admin credential cannot be revoked (ErrConflict): nobody could then manage
 // credentials. The check and the update are one statement, so two admins revoking each other
@@ -156,12 +198,9 @@ func (d *DB) RevokeToken(ctx context.Context, id int64, at time.Time) (engine.To
 	if err != nil {
 		return engine.Token{}, fmt.Errorf("catalog: revoke token %d: %w", id, err)
 	}
-	t, err := scanToken(d.db.QueryRowContext(ctx, tokenSelect+` WHERE id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return t, notFound("credential", id)
-	}
+	t, err := d.Token(ctx, id)
 	if err != nil {
-		return t, fmt.Errorf("catalog: revoke token %d: %w", id, err)
+		return t, err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return t, fmt.Errorf("credential %d (%s) is the last active admin credential: create another admin credential before revoking it: %w",

@@ -1,0 +1,147 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/facematch/facematch/engine"
+)
+
+type issued struct {
+	engine.Token
+	Secret string `json:"secret"`
+}
+
+// createCredential creates a credential as the admin and expects want.
+func (ts *testServer) createCredential(t *testing.T, want int, body string) issued {
+	t.Helper()
+	resp, data := ts.do(t, "POST", "/v1/tokens", ts.tokens["admin"], "application/json", []byte(body))
+	if resp.StatusCode != want {
+		t.Fatalf("POST /v1/tokens %s: %d %s, want %d", body, resp.StatusCode, data, want)
+	}
+	var out issued
+	if want == 201 {
+		if err := json.Unmarshal(data, &out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
+}
+
+// Credentials expire, rotate and record their last use (issue 12, hardening).
+func TestCredentialLifecycle(t *testing.T) {
+	ts := newTestServer(t)
+	ctx := context.Background()
+	ann := ts.createCredential(t, 201, `{"name":"ann-laptop","user":"ann","role":"analyst"}`)
+	if ann.User != "ann" || ann.ExpiresAt == nil || ann.ExpiresAt.Before(time.Now().Add(engine.DefaultCredentialLifetime-time.Hour)) {
+		t.Fatalf("new credential %+v: want user ann and an expiry %v from now", ann.Token, engine.DefaultCredentialLifetime)
+	}
+	if resp, body := ts.do(t, "GET", "/v1/me", ann.Secret, "", nil); resp.StatusCode != 200 {
+		t.Fatalf("GET /v1/me: %d %s", resp.StatusCode, body)
+	}
+	got, err := ts.cat.Token(ctx, ann.ID)
+	if err != nil || got.LastUsedAt == nil {
+		t.Fatalf("after a request the credential's last use is %v (%v)", got.LastUsedAt, err)
+	}
+
+	// Rotating one's own credential: the new secret works, the old one no longer.
+	resp, body := ts.do(t, "POST", "/v1/me/rotate", ann.Secret, "", nil)
+	var rotated issued
+	if resp.StatusCode != 200 || json.Unmarshal(body, &rotated) != nil || rotated.Secret == "" || rotated.Secret == ann.Secret || rotated.RotatedAt == nil {
+		t.Fatalf("POST /v1/me/rotate: %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := ts.do(t, "GET", "/v1/me", ann.Secret, "", nil); resp.StatusCode != 401 {
+		t.Fatalf("the old secret after rotation: %d, want 401", resp.StatusCode)
+	}
+	if resp, _ := ts.do(t, "GET", "/v1/me", rotated.Secret, "", nil); resp.StatusCode != 200 {
+		t.Fatalf("the new secret after rotation: %d, want 200", resp.StatusCode)
+	}
+
+	// An expired credential is refused with a message that says so; an admin rotation renews it.
+	if _, err := ts.cat.RotateToken(ctx, ann.ID, engine.HashSecret(rotated.Secret), time.Now(), time.Now().Add(-time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	resp, body = ts.do(t, "GET", "/v1/me", rotated.Secret, "", nil)
+	if resp.StatusCode != 401 || !strings.Contains(string(body), "expired") {
+		t.Fatalf("expired credential: %d %s, want 401 saying it expired", resp.StatusCode, body)
+	}
+	resp, body = ts.do(t, "POST", fmt.Sprintf("/v1/tokens/%d/rotate", ann.ID), ts.tokens["admin"], "", nil)
+	var renewed issued
+	if resp.StatusCode != 200 || json.Unmarshal(body, &renewed) != nil {
+		t.Fatalf("admin rotation: %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := ts.do(t, "GET", "/v1/me", renewed.Secret, "", nil); resp.StatusCode != 200 {
+		t.Fatalf("the renewed secret: %d, want 200", resp.StatusCode)
+	}
+	// Only admins rotate others' credentials; a revoked credential stays revoked.
+	if resp, _ := ts.do(t, "POST", fmt.Sprintf("/v1/tokens/%d/rotate", ann.ID), ts.tokens["analyst"], "", nil); resp.StatusCode != 403 {
+		t.Fatalf("an analyst rotating another credential: %d, want 403", resp.StatusCode)
+	}
+	if resp, body := ts.do(t, "DELETE", fmt.Sprintf("/v1/tokens/%d", ann.ID), ts.tokens["admin"], "", nil); resp.StatusCode != 200 {
+		t.Fatalf("revoke: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := ts.do(t, "POST", fmt.Sprintf("/v1/tokens/%d/rotate", ann.ID), ts.tokens["admin"], "", nil); resp.StatusCode != 409 {
+		t.Fatalf("rotating a revoked credential: %d %s, want 409", resp.StatusCode, body)
+	}
+
+	var audit struct {
+		Items []engine.AuditEntry `json:"items"`
+	}
+	ts.getJSON(t, "/v1/audit?action=credential.rotate", ts.tokens["auditor"], &audit)
+	if len(audit.Items) != 2 {
+		t.Fatalf("credential.rotate entries: %+v, want 2", audit.Items)
+	}
+}
+
+// The two-reviewer rule counts people: one person holds one reviewer credential at a time, and
+// whoever searched cannot decide the matches under any of their credentials (issue 12).
+func TestTwoReviewerRuleBindsPeople(t *testing.T) {
+	ts := newTestServer(t)
+	ts.createCredential(t, 201, `{"name":"alice-desk","user":"alice","role":"reviewer"}`)
+	ts.createCredential(t, 409, `{"name":"alice-laptop","user":"alice","role":"reviewer"}`)
+	bobSearch := ts.createCredential(t, 201, `{"name":"bob-analyst","user":"bob","role":"analyst"}`)
+	bobReview := ts.createCredential(t, 201, `{"name":"bob-reviewer","user":"bob","role":"reviewer"}`)
+
+	admin := ts.tokens["admin"]
+	resp, body := ts.do(t, "POST", "/v1/galleries", admin, "application/json", []byte(`{"name":"wanted","kind":"reference"}`))
+	var g engine.Gallery
+	if resp.StatusCode != 201 || json.Unmarshal(body, &g) != nil {
+		t.Fatalf("create gallery: %d %s", resp.StatusCode, body)
+	}
+	resp, body = ts.do(t, "POST", fmt.Sprintf("/v1/galleries/%d/subjects", g.ID), bobSearch.Secret, "application/json", []byte(`{"name":"Katy Perry"}`))
+	var sub engine.Subject
+	if resp.StatusCode != 201 || json.Unmarshal(body, &sub) != nil {
+		t.Fatalf("create subject: %d %s", resp.StatusCode, body)
+	}
+	up, ct := multipartBody(t, celeb(t, "Katy_Perry/img26.jpg"), map[string]string{"subject_id": fmt.Sprint(sub.ID)})
+	if resp, body := ts.do(t, "POST", fmt.Sprintf("/v1/galleries/%d/images", g.ID), bobSearch.Secret, ct, up); resp.StatusCode != 201 {
+		t.Fatalf("upload: %d %s", resp.StatusCode, body)
+	}
+	sb, ct := multipartBody(t, celeb(t, "Katy_Perry/img27.jpg"), map[string]string{"galleries": fmt.Sprint(g.ID), "purpose": "ad 4711"})
+	resp, body = ts.do(t, "POST", "/v1/searches", bobSearch.Secret, ct, sb)
+	var res engine.SearchResult
+	if resp.StatusCode != 201 || json.Unmarshal(body, &res) != nil || len(res.Faces) == 0 || len(res.Faces[0].Candidates) == 0 {
+		t.Fatalf("search: %d %s", resp.StatusCode, body)
+	}
+	match := res.Faces[0].Candidates[0].MatchID
+	var view engine.MatchView
+	ts.getJSON(t, fmt.Sprintf("/v1/matches/%d/view", match), bobReview.Secret, &view)
+	if view.CanDecide || !strings.Contains(view.CannotDecide, "bob") {
+		t.Fatalf("bob's reviewer credential on bob's search: can_decide %v (%q), want refused naming bob", view.CanDecide, view.CannotDecide)
+	}
+	resp, body = ts.do(t, "POST", fmt.Sprintf("/v1/matches/%d/decisions", match), bobReview.Secret, "application/json", []byte(`{"decision":"no_candidate"}`))
+	if resp.StatusCode != 403 {
+		t.Fatalf("bob deciding his own search's match: %d %s, want 403", resp.StatusCode, body)
+	}
+	var queue struct {
+		Items []engine.Match `json:"items"`
+	}
+	ts.getJSON(t, "/v1/matches?reviewable=true", bobReview.Secret, &queue)
+	if len(queue.Items) != 0 {
+		t.Fatalf("bob's reviewable queue holds his own search's matches: %+v", queue.Items)
+	}
+}

@@ -1,0 +1,11 @@
+-- facematch metadata, schema version 4: credentials belong to people and expire.
+--
+-- user_name is the person a credential belongs to; the two-reviewer rule compares people, so a
+-- person holds at most one active reviewer credential. Credentials made before version 4 belong
+-- to a person of their own name and never expire (expires_at NULL) until rotated.
+ALTER TABLE tokens ADD COLUMN user_name TEXT NOT NULL DEFAULT '';
+UPDATE tokens SET user_name = name;
+ALTER TABLE tokens ADD COLUMN expires_at TEXT;
+ALTER TABLE tokens ADD COLUMN rotated_at TEXT;
+ALTER TABLE tokens ADD COLUMN last_used_at TEXT;
+CREATE UNIQUE INDEX tokens_one_reviewer_per_user ON tokens (user_name) WHERE role = 'reviewer' AND revoked_at IS NULL;
