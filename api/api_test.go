@@ -193,6 +193,7 @@ func TestAuthorization(t *testing.T) {
 		"GET /v1/tokens":                    {"admin"},
 		"DELETE /v1/tokens/:id":             {"admin"},
 		"POST /v1/tokens/:id/rotate":        {"admin"},
+		"PUT /v1/tokens/:id/galleries":      {"admin"},
 		"POST /v1/jobs":                     {"admin"},
 		"GET /v1/jobs":                      {"admin", "analyst", "reviewer"},
 		"GET /v1/jobs/:id":                  {"admin", "analyst", "reviewer"},

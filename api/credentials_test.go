@@ -145,3 +145,142 @@ func TestTwoReviewerRuleBindsPeople(t *testing.T) {
 		t.Fatalf("bob's reviewable queue holds his own search's matches: %+v", queue.Items)
 	}
 }
+
+// A credential granted some galleries reads and acts on those only: galleries, subjects, photos,
+// thumbnails, searches, matches (issue 12, hardening). Thumbnails and match views are audited.
+func TestGalleryScope(t *testing.T) {
+	ts := newTestServer(t)
+	admin, analyst := ts.tokens["admin"], ts.tokens["analyst"]
+	mk := func(name string) engine.Gallery {
+		resp, body := ts.do(t, "POST", "/v1/galleries", admin, "application/json", []byte(`{"name":"`+name+`","kind":"reference"}`))
+		var g engine.Gallery
+		if resp.StatusCode != 201 || json.Unmarshal(body, &g) != nil {
+			t.Fatalf("create gallery: %d %s", resp.StatusCode, body)
+		}
+		return g
+	}
+	unitA, unitB := mk("unit A"), mk("unit B")
+	enrol := func(g engine.Gallery, photo string) (engine.Subject, engine.Enrolled) {
+		resp, body := ts.do(t, "POST", fmt.Sprintf("/v1/galleries/%d/subjects", g.ID), analyst, "application/json", []byte(`{"name":"Katy Perry"}`))
+		var sub engine.Subject
+		if resp.StatusCode != 201 || json.Unmarshal(body, &sub) != nil {
+			t.Fatalf("create subject: %d %s", resp.StatusCode, body)
+		}
+		up, ct := multipartBody(t, celeb(t, photo), map[string]string{"subject_id": fmt.Sprint(sub.ID)})
+		resp, body = ts.do(t, "POST", fmt.Sprintf("/v1/galleries/%d/images", g.ID), analyst, ct, up)
+		var e engine.Enrolled
+		if resp.StatusCode != 201 || json.Unmarshal(body, &e) != nil {
+			t.Fatalf("upload: %d %s", resp.StatusCode, body)
+		}
+		return sub, e
+	}
+	_, inA := enrol(unitA, "Katy_Perry/img26.jpg")
+	subB, inB := enrol(unitB, "Katy_Perry/img28.jpg")
+
+	// An unscoped analyst searches both; each gallery gets a match.
+	sb, ct := multipartBody(t, celeb(t, "Katy_Perry/img27.jpg"), map[string]string{"galleries": fmt.Sprintf("%d,%d", unitA.ID, unitB.ID), "purpose": "ad 1"})
+	resp, body := ts.do(t, "POST", "/v1/searches", analyst, ct, sb)
+	var res engine.SearchResult
+	if resp.StatusCode != 201 || json.Unmarshal(body, &res) != nil || len(res.Faces) == 0 || len(res.Faces[0].Candidates) != 2 {
+		t.Fatalf("search: %d %s", resp.StatusCode, body)
+	}
+	matchIn := map[int64]int64{}
+	for _, c := range res.Faces[0].Candidates {
+		matchIn[c.GalleryID] = c.MatchID
+	}
+	sb, ct = multipartBody(t, celeb(t, "Katy_Perry/img42.jpg"), map[string]string{"galleries": fmt.Sprint(unitB.ID), "purpose": "ad 2"})
+	resp, body = ts.do(t, "POST", "/v1/searches", analyst, ct, sb)
+	var onlyB engine.SearchResult
+	if resp.StatusCode != 201 || json.Unmarshal(body, &onlyB) != nil || len(onlyB.Faces) == 0 {
+		t.Fatalf("search of B: %d %s", resp.StatusCode, body)
+	}
+
+	ana := ts.createCredential(t, 201, fmt.Sprintf(`{"name":"a-analyst","role":"analyst","galleries":[%d]}`, unitA.ID))
+	rev := ts.createCredential(t, 201, fmt.Sprintf(`{"name":"a-reviewer","role":"reviewer","galleries":[%d,%d]}`, unitA.ID, unitA.ID))
+	if len(rev.Galleries) != 1 || rev.Galleries[0] != unitA.ID {
+		t.Fatalf("scoped credential's galleries = %v, want [%d]", rev.Galleries, unitA.ID)
+	}
+	ts.createCredential(t, 422, fmt.Sprintf(`{"name":"a-admin","role":"admin","galleries":[%d]}`, unitA.ID))
+	ts.createCredential(t, 422, `{"name":"nothing","role":"analyst","galleries":[]}`)
+	ts.createCredential(t, 404, `{"name":"ghost","role":"analyst","galleries":[999999]}`)
+
+	var list struct {
+		Galleries []engine.Gallery `json:"galleries"`
+	}
+	ts.getJSON(t, "/v1/galleries", ana.Secret, &list)
+	if len(list.Galleries) != 1 || list.Galleries[0].ID != unitA.ID {
+		t.Fatalf("scoped gallery list = %+v, want unit A only", list.Galleries)
+	}
+	up, upCT := multipartBody(t, celeb(t, "Katy_Perry/img43.jpg"), map[string]string{"subject_id": fmt.Sprint(subB.ID)})
+	probeB := onlyB.Faces[0].Face.ID
+	refused := []struct {
+		method, path, token, contentType string
+		body                             []byte
+	}{
+		{"GET", fmt.Sprintf("/v1/galleries/%d", unitB.ID), ana.Secret, "", nil},
+		{"GET", fmt.Sprintf("/v1/galleries/%d/subjects", unitB.ID), ana.Secret, "", nil},
+		{"GET", fmt.Sprintf("/v1/subjects/%d", subB.ID), ana.Secret, "", nil},
+		{"POST", fmt.Sprintf("/v1/galleries/%d/subjects", unitB.ID), ana.Secret, "application/json", []byte(`{"name":"x"}`)},
+		{"POST", fmt.Sprintf("/v1/galleries/%d/images", unitB.ID), ana.Secret, upCT, up},
+		{"GET", fmt.Sprintf("/v1/galleries/%d/images", unitB.ID), rev.Secret, "", nil},
+		{"GET", fmt.Sprintf("/v1/images/%d", inB.Image.ID), rev.Secret, "", nil},
+		{"GET", fmt.Sprintf("/v1/images/%d/faces", inB.Image.ID), rev.Secret, "", nil},
+		{"GET", fmt.Sprintf("/v1/faces/%d/thumbnail", inB.Faces[0].ID), rev.Secret, "", nil},
+		{"GET", fmt.Sprintf("/v1/probe-faces/%d/thumbnail", probeB), rev.Secret, "", nil},
+		{"GET", fmt.Sprintf("/v1/searches/%d", onlyB.Search.ID), rev.Secret, "", nil},
+		{"GET", fmt.Sprintf("/v1/searches/%d/photo", onlyB.Search.ID), rev.Secret, "", nil},
+		{"GET", fmt.Sprintf("/v1/matches/%d", matchIn[unitB.ID]), rev.Secret, "", nil},
+		{"GET", fmt.Sprintf("/v1/matches/%d/view", matchIn[unitB.ID]), rev.Secret, "", nil},
+		{"POST", fmt.Sprintf("/v1/matches/%d/decisions", matchIn[unitB.ID]), rev.Secret, "application/json", []byte(`{"decision":"no_candidate"}`)},
+	}
+	sbB, ctB := multipartBody(t, celeb(t, "Katy_Perry/img27.jpg"), map[string]string{"galleries": fmt.Sprint(unitB.ID), "purpose": "ad 3"})
+	refused = append(refused, struct {
+		method, path, token, contentType string
+		body                             []byte
+	}{"POST", "/v1/searches", ana.Secret, ctB, sbB})
+	for _, r := range refused {
+		resp, body := ts.do(t, r.method, r.path, r.token, r.contentType, r.body)
+		if resp.StatusCode != 403 || !strings.Contains(string(body), "not granted") {
+			t.Errorf("%s %s out of scope: %d %s, want 403 not granted", r.method, r.path, resp.StatusCode, body)
+		}
+	}
+	// In scope: the photo, thumbnails, the search, the match and its view, where the other
+	// gallery's candidate is left out; the queue holds unit A's match only.
+	for _, path := range []string{fmt.Sprintf("/v1/images/%d", inA.Image.ID), fmt.Sprintf("/v1/faces/%d/thumbnail", inA.Faces[0].ID),
+		fmt.Sprintf("/v1/probe-faces/%d/thumbnail", res.Faces[0].Face.ID), fmt.Sprintf("/v1/searches/%d", res.Search.ID)} {
+		if resp, body := ts.do(t, "GET", path, rev.Secret, "", nil); resp.StatusCode != 200 {
+			t.Errorf("GET %s in scope: %d %s", path, resp.StatusCode, body)
+		}
+	}
+	var view engine.MatchView
+	ts.getJSON(t, fmt.Sprintf("/v1/matches/%d/view", matchIn[unitA.ID]), rev.Secret, &view)
+	if len(view.Others) != 0 {
+		t.Errorf("the view's other candidates include another gallery's: %+v", view.Others)
+	}
+	var queue struct {
+		Items []engine.Match `json:"items"`
+		Total int            `json:"total"`
+	}
+	ts.getJSON(t, "/v1/matches", rev.Secret, &queue)
+	if queue.Total != 1 || len(queue.Items) != 1 || queue.Items[0].ID != matchIn[unitA.ID] {
+		t.Fatalf("scoped queue = %d %+v, want unit A's match only", queue.Total, queue.Items)
+	}
+	// Widening the scope to all opens unit B.
+	resp, body = ts.do(t, "PUT", fmt.Sprintf("/v1/tokens/%d/galleries", rev.ID), admin, "application/json", []byte(`{"galleries":null}`))
+	if resp.StatusCode != 200 {
+		t.Fatalf("scope to all: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := ts.do(t, "GET", fmt.Sprintf("/v1/matches/%d", matchIn[unitB.ID]), rev.Secret, "", nil); resp.StatusCode != 200 {
+		t.Fatalf("after widening: %d %s", resp.StatusCode, body)
+	}
+
+	var audit struct {
+		Items []engine.AuditEntry `json:"items"`
+	}
+	for _, action := range []string{"face.thumbnail.view", "probe.thumbnail.view", "match.view", "credential.scope"} {
+		ts.getJSON(t, "/v1/audit?action="+action, ts.tokens["auditor"], &audit)
+		if len(audit.Items) == 0 {
+			t.Errorf("no %s in the audit log", action)
+		}
+	}
+}

@@ -93,7 +93,7 @@ func (s *Server) createGallery(c echo.Context) error {
 }
 
 func (s *Server) listGalleries(c echo.Context) error {
-	gs, err := s.svc.Galleries(c.Request().Context())
+	gs, err := s.svc.Galleries(c.Request().Context(), actor(c))
 	if err != nil {
 		return err
 	}
@@ -105,7 +105,7 @@ func (s *Server) getGallery(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	g, err := s.svc.Gallery(c.Request().Context(), id)
+	g, err := s.svc.Gallery(c.Request().Context(), actor(c), id)
 	if err != nil {
 		return err
 	}
@@ -150,7 +150,7 @@ func (s *Server) listSubjects(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ss, err := s.svc.Subjects(c.Request().Context(), id)
+	ss, err := s.svc.Subjects(c.Request().Context(), actor(c), id)
 	if err != nil {
 		return err
 	}
@@ -162,7 +162,7 @@ func (s *Server) getSubject(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	sub, err := s.svc.Subject(c.Request().Context(), id)
+	sub, err := s.svc.Subject(c.Request().Context(), actor(c), id)
 	if err != nil {
 		return err
 	}
@@ -312,7 +312,7 @@ func (s *Server) listImages(c echo.Context) error {
 			return err
 		}
 	}
-	imgs, err := s.svc.Images(c.Request().Context(), f)
+	imgs, err := s.svc.Images(c.Request().Context(), actor(c), f)
 	if err != nil {
 		return err
 	}
@@ -328,7 +328,7 @@ func (s *Server) getImageFaces(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	img, faces, err := s.svc.ImageRecord(c.Request().Context(), id)
+	img, faces, err := s.svc.ImageRecord(c.Request().Context(), actor(c), id)
 	if err != nil {
 		return err
 	}
@@ -351,7 +351,7 @@ func (s *Server) faceThumbnail(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	data, err := s.svc.FaceThumbnail(c.Request().Context(), id)
+	data, err := s.svc.FaceThumbnail(c.Request().Context(), actor(c), id)
 	if err != nil {
 		return err
 	}
@@ -364,7 +364,7 @@ func (s *Server) probeThumbnail(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	data, err := s.svc.ProbeThumbnail(c.Request().Context(), id)
+	data, err := s.svc.ProbeThumbnail(c.Request().Context(), actor(c), id)
 	if err != nil {
 		return err
 	}
@@ -412,7 +412,7 @@ func (s *Server) getSearch(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	rec, probes, err := s.svc.SearchRecord(c.Request().Context(), id)
+	rec, probes, err := s.svc.SearchRecord(c.Request().Context(), actor(c), id)
 	if err != nil {
 		return err
 	}
@@ -455,11 +455,11 @@ func (s *Server) listMatches(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	ms, err := s.svc.Matches(ctx, f)
+	ms, err := s.svc.Matches(ctx, actor(c), f)
 	if err != nil {
 		return err
 	}
-	total, err := s.svc.CountMatches(ctx, f)
+	total, err := s.svc.CountMatches(ctx, actor(c), f)
 	if err != nil {
 		return err
 	}
@@ -553,7 +553,7 @@ func (s *Server) getMatch(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	m, err := s.svc.Match(c.Request().Context(), id)
+	m, err := s.svc.Match(c.Request().Context(), actor(c), id)
 	if err != nil {
 		return err
 	}
@@ -637,6 +637,8 @@ type createTokenRequest struct {
 	Role engine.Role `json:"role"`
 	// User is the person the credential belongs to (default: its name).
 	User string `json:"user,omitempty"`
+	// Galleries limits an analyst or reviewer credential to these galleries (default: all).
+	Galleries []int64 `json:"galleries,omitempty"`
 }
 
 type createTokenResponse struct {
@@ -650,12 +652,35 @@ func (s *Server) createToken(c echo.Context) error {
 	if err := bindJSON(c, &req); err != nil {
 		return err
 	}
-	t, secret, err := s.svc.CreateToken(c.Request().Context(), actor(c), engine.NewCredential{Name: req.Name, User: req.User, Role: req.Role})
+	t, secret, err := s.svc.CreateToken(c.Request().Context(), actor(c), engine.NewCredential{Name: req.Name, User: req.User, Role: req.Role,
+		Galleries: req.Galleries})
 	if err != nil {
 		return err
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return c.JSON(http.StatusCreated, createTokenResponse{Token: t, Secret: secret})
+}
+
+type scopeRequest struct {
+	// Galleries the credential may read; null for all.
+	Galleries []int64 `json:"galleries"`
+}
+
+// scopeToken sets the galleries a credential may read.
+func (s *Server) scopeToken(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	var req scopeRequest
+	if err := bindJSON(c, &req); err != nil {
+		return err
+	}
+	t, err := s.svc.ScopeToken(c.Request().Context(), actor(c), id, req.Galleries)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, t)
 }
 
 // rotateToken gives a credential a new secret and expiry (admins: any credential).

@@ -129,7 +129,7 @@ func (s *Server) listJobs(c echo.Context) error {
 			return err
 		}
 	}
-	js, err := s.svc.Jobs(c.Request().Context(), f)
+	js, err := s.svc.Jobs(c.Request().Context(), actor(c), f)
 	if err != nil {
 		return err
 	}
@@ -145,7 +145,7 @@ func (s *Server) getJob(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	j, err := s.svc.Job(c.Request().Context(), id)
+	j, err := s.svc.Job(c.Request().Context(), actor(c), id)
 	if err != nil {
 		return err
 	}
@@ -162,7 +162,7 @@ func (s *Server) listJobItems(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	items, err := s.svc.JobItems(c.Request().Context(), id, engine.JobItemState(c.QueryParam("state")), c.QueryParam("cursor"), limit)
+	items, err := s.svc.JobItems(c.Request().Context(), actor(c), id, engine.JobItemState(c.QueryParam("state")), c.QueryParam("cursor"), limit)
 	if err != nil {
 		return err
 	}

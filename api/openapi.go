@@ -90,6 +90,8 @@ var opDocs = map[string]opDoc{
 	"DELETE /v1/tokens/:id": {summary: "Revoke a credential (the last active admin credential cannot be).", ok: 200, out: engine.Token{}, errors: []int{400, 404, 409}},
 	"POST /v1/tokens/:id/rotate": {summary: "Give a credential a new secret and expiry; the old secret stops working. The secret is in this answer only.",
 		ok: 200, out: createTokenResponse{}, errors: []int{400, 404, 409}},
+	"PUT /v1/tokens/:id/galleries": {summary: "Limit an analyst or reviewer credential to some galleries (null: all).", json: scopeRequest{},
+		ok: 200, out: engine.Token{}, errors: []int{400, 404, 415, 422}},
 	"POST /v1/me/rotate": {summary: "Give the caller's own credential a new secret and expiry; the old secret stops working. The secret is in this answer only.",
 		ok: 200, out: createTokenResponse{}, errors: []int{409}},
 }

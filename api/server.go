@@ -102,6 +102,7 @@ func routeTable() []Route {
 		{"GET", "/v1/tokens", []engine.Role{admin}, (*Server).listTokens},
 		{"DELETE", "/v1/tokens/:id", []engine.Role{admin}, (*Server).revokeToken},
 		{"POST", "/v1/tokens/:id/rotate", []engine.Role{admin}, (*Server).rotateToken},
+		{"PUT", "/v1/tokens/:id/galleries", []engine.Role{admin}, (*Server).scopeToken},
 	}
 }
 

@@ -71,7 +71,7 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (Actor, error
 			s.log.Warn("recording a credential's last use failed", "credential", t.Name, "err", err)
 		}
 	}
-	return Actor{Name: t.Name, User: t.User, Role: t.Role, TokenID: t.ID}, nil
+	return Actor{Name: t.Name, User: t.User, Role: t.Role, TokenID: t.ID, Galleries: t.Galleries}, nil
 }
 
 // NewCredential is a credential to create: its name, the person it belongs to ("" means the
@@ -80,6 +80,8 @@ type NewCredential struct {
 	Name string
 	User string
 	Role Role
+	// Galleries limits an analyst or reviewer credential to these galleries (nil: all).
+	Galleries []int64
 }
 
 // CreateToken creates a credential and returns it with its secret, which is shown once.
@@ -103,14 +105,18 @@ func (s *Service) createToken(ctx context.Context, a Actor, action string, c New
 	if c.User == "" {
 		c.User = strings.TrimSpace(c.Name)
 	}
+	if c.Galleries, err = s.checkScope(ctx, c.Role, c.Galleries); err != nil {
+		return Token{}, "", err
+	}
 	now := time.Now()
 	expires := now.Add(s.cfg.CredentialLifetime)
 	t, err := s.cfg.Catalog.CreateToken(ctx, Token{Name: c.Name, User: c.User, Role: c.Role, Hash: HashSecret(secret), CreatedAt: now,
-		CreatedBy: a.Name, ExpiresAt: &expires})
+		CreatedBy: a.Name, ExpiresAt: &expires, Galleries: c.Galleries})
 	if err != nil {
 		return t, "", err
 	}
-	s.audit(ctx, a, action, ref("credential", t.ID), nil, "name="+t.Name+" user="+t.User+" role="+string(t.Role), "expires="+expires.UTC().Format(time.RFC3339))
+	s.audit(ctx, a, action, ref("credential", t.ID), t.Galleries, "name="+t.Name+" user="+t.User+" role="+string(t.Role)+" galleries="+scopeText(t.Galleries),
+		"expires="+expires.UTC().Format(time.RFC3339))
 	return t, secret, nil
 }
 

@@ -110,6 +110,9 @@ func (s *Service) ImageBytes(ctx context.Context, a Actor, id int64) (Image, []b
 	if err != nil {
 		return img, nil, err
 	}
+	if err := checkGallery(a, img.GalleryID); err != nil {
+		return Image{}, nil, err
+	}
 	data, err := s.readBlob(ctx, img.BlobKey)
 	if err != nil {
 		return img, nil, err
@@ -118,22 +121,40 @@ func (s *Service) ImageBytes(ctx context.Context, a Actor, id int64) (Image, []b
 	return img, data, nil
 }
 
-// FaceThumbnail returns a stored face's thumbnail (JPEG).
-func (s *Service) FaceThumbnail(ctx context.Context, id int64) ([]byte, error) {
+// FaceThumbnail returns a stored face's thumbnail (JPEG); every access is audited, like the
+// photo's.
+func (s *Service) FaceThumbnail(ctx context.Context, a Actor, id int64) ([]byte, error) {
 	f, err := s.cfg.Catalog.Face(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	return s.readBlob(ctx, f.ThumbKey)
+	if err := checkGallery(a, f.GalleryID); err != nil {
+		return nil, err
+	}
+	data, err := s.readBlob(ctx, f.ThumbKey)
+	if err != nil {
+		return nil, err
+	}
+	s.audit(ctx, a, "face.thumbnail.view", ref("face", id), []int64{f.GalleryID}, "", "")
+	return data, nil
 }
 
-// ProbeThumbnail returns a search probe face's thumbnail (JPEG).
-func (s *Service) ProbeThumbnail(ctx context.Context, id int64) ([]byte, error) {
+// ProbeThumbnail returns a search probe face's thumbnail (JPEG); every access is audited.
+func (s *Service) ProbeThumbnail(ctx context.Context, a Actor, id int64) ([]byte, error) {
 	p, err := s.cfg.Catalog.ProbeFace(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	return s.readBlob(ctx, p.ThumbKey)
+	rec, _, err := s.SearchRecord(ctx, a, p.SearchID)
+	if err != nil {
+		return nil, err
+	}
+	data, err := s.readBlob(ctx, p.ThumbKey)
+	if err != nil {
+		return nil, err
+	}
+	s.audit(ctx, a, "probe.thumbnail.view", ref("probe_face", id), rec.Galleries, "", "")
+	return data, nil
 }
 
 func (s *Service) readBlob(ctx context.Context, key string) ([]byte, error) {

@@ -690,13 +690,22 @@ func (r *ingestRun) commit(ctx context.Context, job Job, batch []IngestItem) (Jo
 }
 
 // Job returns a job with its rate and ETA.
-func (s *Service) Job(ctx context.Context, id int64) (JobView, error) {
+func (s *Service) Job(ctx context.Context, a Actor, id int64) (JobView, error) {
 	j, err := s.cfg.Catalog.Job(ctx, id)
-	return ViewOf(j, time.Now()), err
+	if err != nil {
+		return ViewOf(j, time.Now()), err
+	}
+	if err := checkGallery(a, j.GalleryID); err != nil {
+		return JobView{}, err
+	}
+	return ViewOf(j, time.Now()), nil
 }
 
-// Jobs pages through jobs, newest first.
-func (s *Service) Jobs(ctx context.Context, f JobFilter) ([]JobView, error) {
+// Jobs pages through the jobs of the galleries a may read, newest first.
+func (s *Service) Jobs(ctx context.Context, a Actor, f JobFilter) ([]JobView, error) {
+	if a.Galleries != nil {
+		f.Galleries = a.Galleries
+	}
 	js, err := s.cfg.Catalog.Jobs(ctx, f)
 	now := time.Now()
 	out := make([]JobView, len(js))
@@ -707,8 +716,8 @@ func (s *Service) Jobs(ctx context.Context, f JobFilter) ([]JobView, error) {
 }
 
 // JobItems pages through a job's finished files (state "" for all, "failed" for failures).
-func (s *Service) JobItems(ctx context.Context, id int64, state JobItemState, after string, limit int) ([]JobItem, error) {
-	if _, err := s.cfg.Catalog.Job(ctx, id); err != nil {
+func (s *Service) JobItems(ctx context.Context, a Actor, id int64, state JobItemState, after string, limit int) ([]JobItem, error) {
+	if _, err := s.Job(ctx, a, id); err != nil {
 		return nil, err
 	}
 	switch state {

@@ -119,6 +119,7 @@ type IngestItem struct {
 type JobFilter struct {
 	State     []JobState
 	GalleryID int64
+	Galleries []int64 // when not nil, these galleries' jobs only (a scoped credential)
 	Cursor    int64
 	Limit     int
 }

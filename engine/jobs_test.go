@@ -167,7 +167,7 @@ func outcomeOf(t *testing.T, f *jobFixture, collection int64, jobIDs ...int64) o
 	o := outcome{items: map[string]engine.JobItemState{}, reasons: map[string]string{}}
 	imageName := map[int64]string{}
 	for _, id := range jobIDs {
-		items, err := f.svc.JobItems(ctx(), id, "", "", 1000)
+		items, err := f.svc.JobItems(ctx(), admin, id, "", "", 1000)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -236,7 +236,7 @@ func TestIngestJobCrossMatchesAndListsBadFiles(t *testing.T) {
 	if len(seen) == 0 || seen[len(seen)-1] != 11 {
 		t.Errorf("progress = %v, want it to end at 11", seen)
 	}
-	failed, err := f.svc.JobItems(ctx(), j.ID, engine.ItemFailed, "", 100)
+	failed, err := f.svc.JobItems(ctx(), admin, j.ID, engine.ItemFailed, "", 100)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -449,7 +449,7 @@ func TestCreateJobRefusesBadRequests(t *testing.T) {
 			}
 		})
 	}
-	if js, _ := f.svc.Jobs(ctx(), engine.JobFilter{}); len(js) != 0 {
+	if js, _ := f.svc.Jobs(ctx(), admin, engine.JobFilter{}); len(js) != 0 {
 		t.Errorf("refused requests left %d jobs", len(js))
 	}
 }
@@ -468,7 +468,7 @@ func probeFaceOf(t *testing.T, f *jobFixture, m engine.Match) int64 {
 
 func itemImage(t *testing.T, f *jobFixture, jobID int64, name string) int64 {
 	t.Helper()
-	items, err := f.svc.JobItems(ctx(), jobID, "", "", 1000)
+	items, err := f.svc.JobItems(ctx(), admin, jobID, "", "", 1000)
 	if err != nil {
 		t.Fatal(err)
 	}

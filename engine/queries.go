@@ -8,31 +8,54 @@ import (
 // Read-only use cases. Looking at photos is audited where the bytes leave (ImageBytes); reading
 // the audit log is audited too.
 
-// Galleries lists every gallery with its counts.
-func (s *Service) Galleries(ctx context.Context) ([]Gallery, error) {
-	return s.cfg.Catalog.Galleries(ctx)
+// Galleries lists the galleries a may read, with their counts.
+func (s *Service) Galleries(ctx context.Context, a Actor) ([]Gallery, error) {
+	gs, err := s.cfg.Catalog.Galleries(ctx)
+	if err != nil || a.Galleries == nil {
+		return gs, err
+	}
+	out := gs[:0]
+	for _, g := range gs {
+		if a.mayRead(g.ID) {
+			out = append(out, g)
+		}
+	}
+	return out, nil
 }
 
 // Gallery returns one gallery.
-func (s *Service) Gallery(ctx context.Context, id int64) (Gallery, error) {
+func (s *Service) Gallery(ctx context.Context, a Actor, id int64) (Gallery, error) {
+	if err := checkGallery(a, id); err != nil {
+		return Gallery{}, err
+	}
 	return s.cfg.Catalog.Gallery(ctx, id)
 }
 
 // Subjects lists a reference gallery's subjects.
-func (s *Service) Subjects(ctx context.Context, galleryID int64) ([]Subject, error) {
+func (s *Service) Subjects(ctx context.Context, a Actor, galleryID int64) ([]Subject, error) {
+	if err := checkGallery(a, galleryID); err != nil {
+		return nil, err
+	}
 	return s.cfg.Catalog.Subjects(ctx, galleryID)
 }
 
 // Subject returns one subject.
-func (s *Service) Subject(ctx context.Context, id int64) (Subject, error) {
-	return s.cfg.Catalog.Subject(ctx, id)
+func (s *Service) Subject(ctx context.Context, a Actor, id int64) (Subject, error) {
+	sub, err := s.cfg.Catalog.Subject(ctx, id)
+	if err != nil {
+		return sub, err
+	}
+	return sub, checkGallery(a, sub.GalleryID)
 }
 
 // ImageRecord returns a photo's record and its faces (not its bytes).
-func (s *Service) ImageRecord(ctx context.Context, id int64) (Image, []StoredFace, error) {
+func (s *Service) ImageRecord(ctx context.Context, a Actor, id int64) (Image, []StoredFace, error) {
 	img, err := s.cfg.Catalog.Image(ctx, id)
 	if err != nil {
 		return img, nil, err
+	}
+	if err := checkGallery(a, img.GalleryID); err != nil {
+		return Image{}, nil, err
 	}
 	faces, err := s.cfg.Catalog.Faces(ctx, id)
 	return img, faces, err
@@ -45,7 +68,10 @@ type ImageFaces struct {
 }
 
 // Images lists a gallery's photos with their faces, a page at a time.
-func (s *Service) Images(ctx context.Context, f ImageFilter) ([]ImageFaces, error) {
+func (s *Service) Images(ctx context.Context, a Actor, f ImageFilter) ([]ImageFaces, error) {
+	if err := checkGallery(a, f.GalleryID); err != nil {
+		return nil, err
+	}
 	imgs, err := s.cfg.Catalog.Images(ctx, f)
 	if err != nil {
 		return nil, err
@@ -65,9 +91,17 @@ func (s *Service) Images(ctx context.Context, f ImageFilter) ([]ImageFaces, erro
 	return out, nil
 }
 
-// SearchRecord returns a past search and its probe faces.
-func (s *Service) SearchRecord(ctx context.Context, id int64) (SearchRecord, []ProbeFace, error) {
-	return s.cfg.Catalog.Search(ctx, id)
+// SearchRecord returns a past search and its probe faces; a scoped actor sees a search over at
+// least one of its galleries.
+func (s *Service) SearchRecord(ctx context.Context, a Actor, id int64) (SearchRecord, []ProbeFace, error) {
+	rec, probes, err := s.cfg.Catalog.Search(ctx, id)
+	if err != nil {
+		return rec, probes, err
+	}
+	if !a.mayReadAny(rec.Galleries) {
+		return SearchRecord{}, nil, fmt.Errorf("credential %s is not granted any gallery of search %d: %w", a.Name, id, ErrForbidden)
+	}
+	return rec, probes, nil
 }
 
 // AuditEntries reads the audit log; the reading is itself audited.

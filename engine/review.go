@@ -10,8 +10,11 @@ import (
 // Review use cases: the queue, everything a reviewer needs to decide one match, and the probe
 // photo behind it. Decide is in search.go beside the search that makes matches.
 
-// Matches lists review items, each with its calibrated band.
-func (s *Service) Matches(ctx context.Context, f MatchFilter) ([]Match, error) {
+// Matches lists review items of the galleries a may read, each with its calibrated band.
+func (s *Service) Matches(ctx context.Context, a Actor, f MatchFilter) ([]Match, error) {
+	if a.Galleries != nil {
+		f.Galleries = a.Galleries
+	}
 	if !ValidOrder(f.Order) {
 		return nil, fmt.Errorf("order must be oldest, newest or similarity, got %q: %w", f.Order, ErrInvalid)
 	}
@@ -22,16 +25,23 @@ func (s *Service) Matches(ctx context.Context, f MatchFilter) ([]Match, error) {
 	return ms, err
 }
 
-// CountMatches counts the matches f selects (its cursor and limit aside).
-func (s *Service) CountMatches(ctx context.Context, f MatchFilter) (int, error) {
+// CountMatches counts the matches f selects (its cursor and limit aside) in the galleries a may
+// read.
+func (s *Service) CountMatches(ctx context.Context, a Actor, f MatchFilter) (int, error) {
+	if a.Galleries != nil {
+		f.Galleries = a.Galleries
+	}
 	return s.cfg.Catalog.CountMatches(ctx, f)
 }
 
 // Match returns one review item with its decisions and band.
-func (s *Service) Match(ctx context.Context, id int64) (Match, error) {
+func (s *Service) Match(ctx context.Context, a Actor, id int64) (Match, error) {
 	m, err := s.cfg.Catalog.Match(ctx, id)
 	if err != nil {
 		return m, err
+	}
+	if err := checkGallery(a, m.GalleryID); err != nil {
+		return Match{}, err
 	}
 	m.Band = BandOf(m.Model, m.Similarity).Name
 	return m, nil
@@ -78,7 +88,7 @@ type CandidateFace struct {
 // (photos are audited where their bytes leave).
 func (s *Service) MatchView(ctx context.Context, a Actor, id int64) (MatchView, error) {
 	var v MatchView
-	m, err := s.Match(ctx, id)
+	m, err := s.Match(ctx, a, id)
 	if err != nil {
 		return v, err
 	}
@@ -119,7 +129,7 @@ func (s *Service) MatchView(ctx context.Context, a Actor, id int64) (MatchView, 
 		}
 		v.Probe.Image, v.Probe.Source = &img, img.Source
 	}
-	siblings, err := s.Matches(ctx, MatchFilter{ProbeFaceID: m.ProbeFaceID, Order: MostSimilarFirst, Limit: 50})
+	siblings, err := s.Matches(ctx, a, MatchFilter{ProbeFaceID: m.ProbeFaceID, Order: MostSimilarFirst, Limit: 50})
 	if err != nil {
 		return v, err
 	}
@@ -131,6 +141,8 @@ func (s *Service) MatchView(ctx context.Context, a Actor, id int64) (MatchView, 
 	}
 	v.CannotDecide = cannotDecide(a, m)
 	v.CanDecide = v.CannotDecide == ""
+	// The view names the person and shows both faces' metadata: audited like a photo.
+	s.audit(ctx, a, "match.view", ref("match", id), []int64{m.GalleryID}, "", "")
 	return v, nil
 }
 
@@ -166,6 +178,9 @@ func (s *Service) SearchPhoto(ctx context.Context, a Actor, searchID int64) ([]b
 	rec, _, err := s.cfg.Catalog.Search(ctx, searchID)
 	if err != nil {
 		return nil, "", err
+	}
+	if !a.mayReadAny(rec.Galleries) {
+		return nil, "", fmt.Errorf("credential %s is not granted any gallery of search %d: %w", a.Name, searchID, ErrForbidden)
 	}
 	if rec.ProbeKey == "" {
 		return nil, "", fmt.Errorf("search %d is a job's cross-match: its probes are stored photos, read them as images: %w", searchID, ErrNotFound)

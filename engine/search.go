@@ -77,6 +77,9 @@ func (s *Service) Search(ctx context.Context, a Actor, req SearchRequest) (Searc
 			continue
 		}
 		seen[id] = true
+		if err := checkGallery(a, id); err != nil {
+			return SearchResult{}, err
+		}
 		g, err := s.cfg.Catalog.Gallery(ctx, id)
 		if err != nil {
 			return SearchResult{}, err
@@ -207,6 +210,11 @@ func toU64(ids []int64) []uint64 {
 func (s *Service) Decide(ctx context.Context, a Actor, matchID int64, d MatchStatus, note string) (Match, error) {
 	if d == PotentialCandidate && strings.TrimSpace(note) == "" {
 		return Match{}, fmt.Errorf("a potential_candidate decision needs a note: %w", ErrInvalid)
+	}
+	if a.Galleries != nil {
+		if _, err := s.Match(ctx, a, matchID); err != nil {
+			return Match{}, err
+		}
 	}
 	m, err := s.cfg.Catalog.Decide(ctx, matchID, a.Person(), d, note, s.cfg.Reviewers)
 	if err != nil {

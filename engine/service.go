@@ -98,6 +98,9 @@ type Actor struct {
 	Role      Role
 	TokenID   int64
 	RequestID string
+	// Galleries are the only galleries the actor may read and act on; nil means all (see
+	// scope.go).
+	Galleries []int64
 }
 
 // Person is who the actor is as a person: the credential's user, or its name for actors
@@ -194,6 +197,9 @@ func (s *Service) CreateGallery(ctx context.Context, a Actor, name string, kind 
 
 // CreateSubject adds a known person to a reference gallery.
 func (s *Service) CreateSubject(ctx context.Context, a Actor, sub Subject) (Subject, error) {
+	if err := checkGallery(a, sub.GalleryID); err != nil {
+		return Subject{}, err
+	}
 	sub.CreatedAt = time.Now()
 	sub, err := s.cfg.Catalog.CreateSubject(ctx, sub)
 	if err != nil {
@@ -225,6 +231,9 @@ type Enrolled struct {
 // quality gate, embed the accepted ones, store the original and face thumbnails, record the
 // image and faces, and index the vectors. The same bytes twice are stored once.
 func (s *Service) AddImage(ctx context.Context, a Actor, up Upload) (Enrolled, error) {
+	if err := checkGallery(a, up.GalleryID); err != nil {
+		return Enrolled{}, err
+	}
 	g, err := s.cfg.Catalog.Gallery(ctx, up.GalleryID)
 	if err != nil {
 		return Enrolled{}, err

@@ -131,6 +131,8 @@ type MatchFilter struct {
 	CaseRef     string
 	MinSim      *float32
 	MaxSim      *float32
+	// Galleries, when not nil, keeps the matches of these galleries only (a scoped credential).
+	Galleries []int64
 	// ReviewableBy keeps the matches this reviewer may still decide: ones they neither
 	// requested nor decided.
 	ReviewableBy string
@@ -207,6 +209,9 @@ type Token struct {
 	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
 	RotatedAt  *time.Time `json:"rotated_at,omitempty"`
 	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
+	// Galleries are the only galleries the credential may read and act on; nil means all.
+	// Only analyst and reviewer credentials are scoped.
+	Galleries []int64 `json:"galleries,omitempty"`
 }
 
 // Expired reports whether t's secret has expired at now.
@@ -226,4 +231,6 @@ type TokenStore interface {
 	RotateToken(ctx context.Context, id int64, hash string, at, expires time.Time) (Token, error)
 	// TouchToken records that the credential was used at.
 	TouchToken(ctx context.Context, id int64, at time.Time) error
+	// ScopeToken sets the galleries a credential may read (nil: all).
+	ScopeToken(ctx context.Context, id int64, galleries []int64) (Token, error)
 }

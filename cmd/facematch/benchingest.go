@@ -320,7 +320,7 @@ func mateTop1(ctx context.Context, st *stack, j engine.Job, root string, subject
 	}
 	imagePerson := map[int64]string{}
 	for after := ""; ; {
-		items, err := st.svc.JobItems(ctx, j.ID, "", after, 1000)
+		items, err := st.svc.JobItems(ctx, engine.Actor{}, j.ID, "", after, 1000)
 		if err != nil {
 			return err
 		}

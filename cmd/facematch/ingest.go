@@ -117,7 +117,7 @@ func (m *Main) runIngest(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	jv, err := svc.Job(ctx, id)
+	jv, err := svc.Job(ctx, operator, id)
 	if err != nil {
 		return err
 	}
@@ -147,7 +147,7 @@ func (m *Main) runIngest(ctx context.Context, args []string) error {
 	fmt.Fprintf(m.Stderr, "job %d %s: %d files (%d stored, %d duplicates, %d without a face, %d failed), %d faces, %d matches; this run %.1f files/s, peak RSS %d MiB\n",
 		j.ID, j.State, j.Processed, j.Stored, j.Duplicates, j.NoFace, j.Failed, j.Faces, j.Matches, float64(j.Processed-before)/el, peakRSS()>>20)
 	if j.Failed > 0 {
-		items, err := svc.JobItems(ctx, j.ID, engine.ItemFailed, "", 20)
+		items, err := svc.JobItems(ctx, operator, j.ID, engine.ItemFailed, "", 20)
 		if err == nil {
 			for _, it := range items {
 				fmt.Fprintf(m.Stderr, "  failed: %s: %s\n", it.Name, it.Reason)
@@ -172,7 +172,7 @@ func findOrCreateJob(ctx context.Context, svc *engine.Service, a engine.Actor, i
 	} else if abs, err := filepath.Abs(ic.Source); err == nil && !strings.HasPrefix(ic.Source, "s3://") {
 		req.Spec.Source = abs // the job may be resumed from another working directory
 	}
-	open, err := svc.Jobs(ctx, engine.JobFilter{GalleryID: ic.Gallery, State: []engine.JobState{engine.JobQueued, engine.JobRunning}, Limit: 500})
+	open, err := svc.Jobs(ctx, a, engine.JobFilter{GalleryID: ic.Gallery, State: []engine.JobState{engine.JobQueued, engine.JobRunning}, Limit: 500})
 	if err != nil {
 		return 0, err
 	}

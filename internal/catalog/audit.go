@@ -91,8 +91,8 @@ func (d *DB) CreateToken(ctx context.Context, t engine.Token) (engine.Token, err
 	if t.Name == "" || !t.Role.Valid() || t.Hash == "" {
 		return t, fmt.Errorf("credential needs a name and a role (admin, analyst, reviewer, auditor): %w", engine.ErrInvalid)
 	}
-	res, err := d.db.ExecContext(ctx, `INSERT INTO tokens (name, user_name, role, hash, created_at, created_by, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		t.Name, t.User, string(t.Role), t.Hash, fmtTime(t.CreatedAt), t.CreatedBy, fmtTimePtr(t.ExpiresAt))
+	res, err := d.db.ExecContext(ctx, `INSERT INTO tokens (name, user_name, role, hash, created_at, created_by, expires_at, galleries)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, t.Name, t.User, string(t.Role), t.Hash, fmtTime(t.CreatedAt), t.CreatedBy, fmtTimePtr(t.ExpiresAt), galleriesArg(t.Galleries))
 	if isConstraint(err) {
 		if t.Role == engine.RoleReviewer && strings.Contains(err.Error(), "user_name") {
 			return t, fmt.Errorf("%s already holds an active reviewer credential: revoke or rotate it instead (the two-reviewer rule counts people): %w",
@@ -107,16 +107,40 @@ func (d *DB) CreateToken(ctx context.Context, t engine.Token) (engine.Token, err
 	return t, nil
 }
 
-const tokenSelect = `SELECT id, name, user_name, role, hash, created_at, created_by, revoked_at, expires_at, rotated_at, last_used_at FROM tokens`
+const tokenSelect = `SELECT id, name, user_name, role, hash, created_at, created_by, revoked_at, expires_at, rotated_at, last_used_at, galleries FROM tokens`
 
 func scanToken(row interface{ Scan(...any) error }) (engine.Token, error) {
 	var t engine.Token
 	var created string
-	var revoked, expires, rotated, used sql.NullString
-	err := row.Scan(&t.ID, &t.Name, &t.User, &t.Role, &t.Hash, &created, &t.CreatedBy, &revoked, &expires, &rotated, &used)
+	var revoked, expires, rotated, used, galleries sql.NullString
+	if err := row.Scan(&t.ID, &t.Name, &t.User, &t.Role, &t.Hash, &created, &t.CreatedBy, &revoked, &expires, &rotated, &used, &galleries); err != nil {
+		return t, err
+	}
 	t.CreatedAt = parseTime(created)
 	t.RevokedAt, t.ExpiresAt, t.RotatedAt, t.LastUsedAt = timePtr(revoked), timePtr(expires), timePtr(rotated), timePtr(used)
-	return t, err
+	if galleries.Valid {
+		if err := json.Unmarshal([]byte(galleries.String), &t.Galleries); err != nil {
+			return t, fmt.Errorf("credential %d galleries: %w", t.ID, err)
+		}
+	}
+	return t, nil
+}
+
+// galleriesArg stores a credential's galleries: NULL for all.
+func galleriesArg(ids []int64) any {
+	if ids == nil {
+		return nil
+	}
+	b, _ := json.Marshal(ids)
+	return string(b)
+}
+
+// ScopeToken sets the galleries credential id may read (nil: all).
+func (d *DB) ScopeToken(ctx context.Context, id int64, galleries []int64) (engine.Token, error) {
+	if _, err := d.db.ExecContext(ctx, `UPDATE tokens SET galleries = ? WHERE id = ?`, galleriesArg(galleries), id); err != nil {
+		return engine.Token{}, fmt.Errorf("catalog: scope token %d: %w", id, err)
+	}
+	return d.Token(ctx, id)
 }
 
 // TokenByHash returns the credential with this hash, revoked or not.

@@ -97,6 +97,9 @@ func (d *DB) Jobs(ctx context.Context, f engine.JobFilter) ([]engine.Job, error)
 	if f.GalleryID != 0 {
 		where, args = append(where, "gallery_id = ?"), append(args, f.GalleryID)
 	}
+	if f.Galleries != nil {
+		where, args = append(where, "gallery_id IN (SELECT value FROM json_each(?))"), append(args, galleriesArg(f.Galleries))
+	}
 	if f.Cursor != 0 {
 		where, args = append(where, "id < ?"), append(args, f.Cursor)
 	}

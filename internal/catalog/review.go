@@ -273,6 +273,10 @@ func matchWhere(f engine.MatchFilter) ([]string, []any) {
 			args = append(args, string(s))
 		}
 	}
+	if f.Galleries != nil {
+		where = append(where, "m.gallery_id IN (SELECT value FROM json_each(?))")
+		args = append(args, galleriesArg(f.Galleries))
+	}
 	for _, c := range []struct {
 		cond string
 		set  bool

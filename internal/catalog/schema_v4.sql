@@ -9,3 +9,7 @@ ALTER TABLE tokens ADD COLUMN expires_at TEXT;
 ALTER TABLE tokens ADD COLUMN rotated_at TEXT;
 ALTER TABLE tokens ADD COLUMN last_used_at TEXT;
 CREATE UNIQUE INDEX tokens_one_reviewer_per_user ON tokens (user_name) WHERE role = 'reviewer' AND revoked_at IS NULL;
+
+-- A credential may be granted some galleries only (NULL: all, as before): a JSON array of
+-- gallery IDs. Only analyst and reviewer credentials are scoped.
+ALTER TABLE tokens ADD COLUMN galleries TEXT;
