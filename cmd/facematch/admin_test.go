@@ -1,7 +1,12 @@
 package main
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"regexp"
 	"testing"
 )
@@ -36,6 +41,17 @@ func TestLastAdminAndRecovery(t *testing.T) {
 	s.mustCall(409, "DELETE", fmt.Sprintf("/v1/tokens/%d", second.ID), second.Secret, nil, nil)
 	s.stop()
 
+	// The bootstrap credential, chosen by the operator, is stored like every other: its hash only.
+	for _, f := range []string{"metadata.db", "metadata.db-wal"} {
+		b, err := os.ReadFile(filepath.Join(dataDir, f))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			t.Fatal(err)
+		}
+		if bytes.Contains(b, []byte(bootstrap)) {
+			t.Fatalf("%s holds the bootstrap secret in clear", f)
+		}
+	}
+
 	// admin2's secret is lost: the operator issues a new admin credential on the data directory.
 	r := run(t, "admin", "recover", "--name", "rescue", "--data-dir", dataDir)
 	if r.err != nil {
@@ -66,7 +82,7 @@ func TestLastAdminAndRecovery(t *testing.T) {
 	}
 	s.mustCall(200, "GET", "/v1/audit?action=credential.recover", aud.Secret, nil, &entries)
 	if len(entries.Items) != 1 || !regexp.MustCompile(`^cli:`).MatchString(entries.Items[0].Actor) ||
-		entries.Items[0].Input != "name=rescue user=rescue role=admin" {
+		entries.Items[0].Input != "name=rescue user=rescue role=admin galleries=all" {
 		t.Fatalf("audit of the recovery = %+v, want one credential.recover by cli:<user>", entries.Items)
 	}
 }
