@@ -35,10 +35,12 @@ var (
 	schemaV2 string
 	//go:embed schema_v3.sql
 	schemaV3 string
-	schemas  = []string{schemaV1, schemaV2, schemaV3}
+	//go:embed schema_v4_input.sql
+	schemaV4 string
+	schemas  = []string{schemaV1, schemaV2, schemaV3, schemaV4}
 )
 
-const schemaVersion = 3
+const schemaVersion = 4
 
 // DB is the metadata store.
 type DB struct {
