@@ -15,6 +15,47 @@ import (
 // ErrUnauthenticated: no credential, an unknown one, or a revoked one.
 var ErrUnauthenticated = errors.New("missing, unknown or revoked credential")
 
+// AuthError is a refused secret: ErrUnauthenticated (its message, which does not tell the
+// client which), with what the service knows of it for the audit log.
+type AuthError struct {
+	// Credential is the credential the secret belongs to when it is a known, revoked one; its
+	// ID is 0 for an unknown secret.
+	Credential Token
+	Reason     string // "unknown" or "revoked"
+}
+
+func (e *AuthError) Error() string { return ErrUnauthenticated.Error() }
+func (e *AuthError) Unwrap() error { return ErrUnauthenticated }
+
+// AuthFailure is a failed authentication as the API saw it, for the audit log.
+type AuthFailure struct {
+	Err     error  // Authenticate's error (an *AuthError names a revoked credential)
+	Address string // the client's address
+	Route   string // method and route template
+	// SecretHash is a short prefix of the presented secret's SHA-256 (HashSecret), enough to
+	// tell repeated tries of one secret apart and never enough to recover it.
+	SecretHash string
+	// Failures is the number of failures from this address that this entry stands for: the
+	// API audits one address at most once a window and counts the rest.
+	Failures int
+}
+
+// AuditAuthFailure records a failed authentication: as the revoked credential it used, or as
+// "anonymous". The secret itself is never written.
+func (s *Service) AuditAuthFailure(ctx context.Context, a Actor, f AuthFailure) {
+	a.Name, a.Role = "anonymous", ""
+	target, reason := "", "unknown"
+	var ae *AuthError
+	if errors.As(f.Err, &ae) {
+		reason = ae.Reason
+		if ae.Credential.ID != 0 {
+			a.Name, target = ae.Credential.Name, ref("credential", ae.Credential.ID)
+		}
+	}
+	s.audit(ctx, a, "auth.failed", target, nil, fmt.Sprintf("address=%s route=%q secret_sha256=%s reason=%s", f.Address, f.Route, f.SecretHash, reason),
+		fmt.Sprintf("failures=%d", f.Failures))
+}
+
 // secretPrefix marks facematch credentials, so that a leaked one is recognisable in a log or a
 // paste (and secret scanners can be taught the pattern).
 const secretPrefix = "fm_"
@@ -38,23 +79,38 @@ func HashSecret(secret string) string {
 // Authenticate returns the actor a secret belongs to.
 func (s *Service) Authenticate(ctx context.Context, secret string) (Actor, error) {
 	if !strings.HasPrefix(secret, secretPrefix) && len(secret) < 16 {
-		return Actor{}, ErrUnauthenticated
+		return Actor{}, &AuthError{Reason: "unknown"}
 	}
 	t, err := s.cfg.Catalog.TokenByHash(ctx, HashSecret(secret))
 	if errors.Is(err, ErrNotFound) {
-		return Actor{}, ErrUnauthenticated
+		return Actor{}, &AuthError{Reason: "unknown"}
 	}
 	if err != nil {
 		return Actor{}, err
 	}
 	if t.RevokedAt != nil {
-		return Actor{}, ErrUnauthenticated
+		return Actor{}, &AuthError{Credential: t, Reason: "revoked"}
 	}
 	return Actor{Name: t.Name, Role: t.Role}, nil
 }
 
 // CreateToken creates a credential and returns it with its secret, which is shown once.
 func (s *Service) CreateToken(ctx context.Context, a Actor, name string, role Role) (Token, string, error) {
+	name, err := CleanCredentialName(name)
+	if err != nil {
+		return Token{}, "", err
+	}
+	// Names are actors in the audit log: refuse one a reader could take for an existing one
+	// (case, full-width letters). Credentials are few; reading them all is cheap.
+	ts, err := s.cfg.Catalog.Tokens(ctx)
+	if err != nil {
+		return Token{}, "", err
+	}
+	for _, t := range ts {
+		if NameKey(t.Name) == NameKey(name) {
+			return Token{}, "", fmt.Errorf("a credential named %q already exists, and %q would be taken for it: %w", t.Name, name, ErrConflict)
+		}
+	}
 	secret, err := NewSecret()
 	if err != nil {
 		return Token{}, "", err

@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/facematch/facematch/api"
@@ -25,6 +27,28 @@ type serveConfig struct {
 	MaxArchive      int64
 	ShutdownTimeout time.Duration
 	Bootstrap       string // FACEMATCH_BOOTSTRAP_TOKEN
+	// TrustedProxies is a comma-separated list of CIDR prefixes whose X-Forwarded-For is
+	// believed (FACEMATCH_TRUSTED_PROXIES); AuthBurst and AuthEvery limit failed
+	// authentications per client address and per secret.
+	TrustedProxies string
+	AuthBurst      int
+	AuthEvery      time.Duration
+}
+
+// trustedProxies parses TrustedProxies.
+func (c serveConfig) trustedProxies() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range strings.Split(c.TrustedProxies, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return nil, fmt.Errorf("--trusted-proxies: %q is not a CIDR prefix (10.0.0.0/8, ::1/128)", s)
+		}
+		out = append(out, p)
+	}
+	return out, nil
 }
 
 func (c serveConfig) Validate() error {
@@ -40,6 +64,12 @@ func (c serveConfig) Validate() error {
 	}
 	if c.MaxArchive < c.MaxBody {
 		errs = append(errs, fmt.Errorf("--max-archive must be at least --max-body, got %d", c.MaxArchive))
+	}
+	if _, err := c.trustedProxies(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.AuthBurst < 1 || c.AuthEvery <= 0 {
+		errs = append(errs, fmt.Errorf("--auth-burst must be at least 1 and --auth-every positive, got %d and %s", c.AuthBurst, c.AuthEvery))
 	}
 	if c.Bootstrap != "" && len(c.Bootstrap) < 16 {
 		errs = append(errs, errors.New("FACEMATCH_BOOTSTRAP_TOKEN must be at least 16 characters"))
@@ -61,6 +91,9 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	fs.Int64Var(&sc.MaxBody, "max-body", 25<<20, "largest request body in bytes")
 	fs.Int64Var(&sc.MaxArchive, "max-archive", 4<<30, "largest archive uploaded to POST /v1/jobs, in bytes")
 	fs.DurationVar(&sc.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long shutdown waits for in-flight requests")
+	fs.StringVar(&sc.TrustedProxies, "trusted-proxies", m.Getenv("FACEMATCH_TRUSTED_PROXIES"), "comma-separated CIDR prefixes of reverse proxies whose X-Forwarded-For names the client (env FACEMATCH_TRUSTED_PROXIES; empty: the connection's address is the client's)")
+	fs.IntVar(&sc.AuthBurst, "auth-burst", 10, "failed authentications in a row an address or a secret may have before it gets 429")
+	fs.DurationVar(&sc.AuthEvery, "auth-every", 6*time.Second, "how often one failed authentication is forgiven")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -95,7 +128,9 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 		<-runnerDone
 	}()
 
+	proxies, _ := sc.trustedProxies() // validated above
 	srv, err := api.New(api.Config{Service: svc, Logger: log, MaxBodyBytes: sc.MaxBody, MaxArchiveBytes: sc.MaxArchive, UI: webui.Handler(),
+		TrustedProxies: proxies, AuthLimit: api.AuthLimit{Burst: sc.AuthBurst, Every: sc.AuthEvery},
 		Ready: func() error {
 			rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			defer cancel()
