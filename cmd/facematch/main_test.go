@@ -249,6 +249,14 @@ func TestInvalidConfig(t *testing.T) {
 		{name: "eval verify zero workers", args: []string{"eval", "verify", "--workers", "0",
 			"--pairs", data("celebs", "pairs.tsv"), "--root", data("celebs")}, wantCode: 1,
 			wantErr: "workers must be >= 1, got 0", check: nothingOut},
+		{name: "serve with a bad proxy and auth limit", args: []string{"serve", "--trusted-proxies", "10.0.0.0/8, proxy", "--auth-burst", "0",
+			"--data-dir", t.TempDir()}, wantCode: 1, check: func(t *testing.T, r result) {
+			for _, want := range []string{`--trusted-proxies: "proxy" is not a CIDR prefix`, "--auth-burst must be at least 1"} {
+				if r.err == nil || !strings.Contains(r.err.Error(), want) {
+					t.Errorf("error %v does not mention %q", r.err, want)
+				}
+			}
+		}},
 	})
 }
 
