@@ -57,13 +57,20 @@ func TestMain(m *testing.M) {
 
 type testServer struct {
 	*httptest.Server
-	svc    *engine.Service
-	cat    *catalog.DB
-	blobs  engine.BlobStore
-	tokens map[string]string // role (or name) → secret
+	svc     *engine.Service
+	cat     *catalog.DB
+	blobs   engine.BlobStore
+	blobDir string
+	tokens  map[string]string // role (or name) → secret
 }
 
 func newTestServer(t *testing.T) *testServer {
+	t.Helper()
+	return newTestServerWith(t, nil)
+}
+
+// newTestServerWith builds the test server; configure, when set, changes the API's Config.
+func newTestServerWith(t *testing.T, configure func(*Config)) *testServer {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -93,11 +100,17 @@ func newTestServer(t *testing.T) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(Config{Service: svc, MaxBodyBytes: 8 << 20, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	// TestAuthorization tries every route with bad credentials from one address.
+	cfg := Config{Service: svc, MaxBodyBytes: 8 << 20, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), AuthLimit: AuthLimit{Burst: 1000}}
+	if configure != nil {
+		configure(&cfg)
+	}
+	srv, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := &testServer{Server: httptest.NewServer(srv), svc: svc, cat: cat, blobs: blobs, tokens: map[string]string{"admin": adminSecret}}
+	ts := &testServer{Server: httptest.NewServer(srv), svc: svc, cat: cat, blobs: blobs, blobDir: filepath.Join(dir, "blobs"),
+		tokens: map[string]string{"admin": adminSecret}}
 	t.Cleanup(ts.Close)
 	for _, r := range []engine.Role{engine.RoleAnalyst, engine.RoleReviewer, engine.RoleAuditor} {
 		_, secret, err := svc.CreateToken(ctx, engine.Actor{Name: engine.BootstrapAdmin}, engine.NewCredential{Name: string(r), Role: r})

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -46,32 +47,38 @@ func parseID(name, v string) (int64, error) {
 	return id, nil
 }
 
-// bindJSON decodes a JSON body into v, refusing other content types and unknown fields.
+// bindJSON decodes a JSON body into v, refusing other content types, unknown fields (a field
+// the server would drop, such as a misspelt "notes", is the client's mistake to hear about),
+// anything after the value, and a body over the limit (413, chunked or not).
 func bindJSON(c echo.Context, v any) error {
 	mt, _, _ := mime.ParseMediaType(c.Request().Header.Get(echo.HeaderContentType))
 	if mt != echo.MIMEApplicationJSON {
 		return echo.NewHTTPError(http.StatusUnsupportedMediaType, "the body must be application/json")
 	}
-	dec := c.Echo().JSONSerializer
-	if err := dec.Deserialize(c, v); err != nil {
-		var he *echo.HTTPError
-		if errors.As(err, &he) && he.Code == http.StatusRequestEntityTooLarge {
-			return err
+	dec := json.NewDecoder(c.Request().Body)
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil {
+		if _, err = dec.Token(); err == io.EOF {
+			return nil
+		} else if err == nil {
+			err = fmt.Errorf("unexpected data after the JSON value at byte %d", dec.InputOffset())
 		}
-		return fmt.Errorf("%w: the body is not valid JSON for this request: %v", errBadRequest, unwrapMessage(err))
 	}
-	return nil
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return fmt.Errorf("%w: the limit is %d bytes", errBodyTooLarge, mbe.Limit)
+	}
+	return fmt.Errorf("%w: the body is not valid JSON for this request: %v", errBadRequest, strings.TrimPrefix(err.Error(), "json: "))
 }
 
-func unwrapMessage(err error) any {
-	var he *echo.HTTPError
-	if errors.As(err, &he) {
-		if he.Internal != nil {
-			return he.Internal.Error()
-		}
-		return he.Message
+// parseSimilarity reads a similarity: a finite number in [-1, 1] (NaN and infinities are not).
+func parseSimilarity(name, v string) (float32, error) {
+	x, err := strconv.ParseFloat(v, 32)
+	if err != nil || !(x >= -1 && x <= 1) {
+		return 0, fmt.Errorf("%w: %s must be a number in [-1, 1], got %q", errBadRequest, name, v)
 	}
-	return err.Error()
+	return float32(x), nil
 }
 
 type createGalleryRequest struct {
@@ -243,11 +250,9 @@ func (s *Server) uploadImage(c echo.Context) error {
 
 // sourceFromForm reads an ad photo's metadata fields.
 func sourceFromForm(c echo.Context) (engine.Source, error) {
+	// The service checks, bounds and normalises every field (engine.CleanSource).
 	src := engine.Source{URL: c.FormValue("source_url"), Site: c.FormValue("site"), AdID: c.FormValue("ad_id"), CaseRef: c.FormValue("case_ref"),
-		Usernames: splitList(c.FormValue("usernames"))}
-	for _, p := range splitList(c.FormValue("phones")) {
-		src.Phones = append(src.Phones, engine.NormalizePhone(p))
-	}
+		Usernames: splitList(c.FormValue("usernames")), Phones: splitList(c.FormValue("phones"))}
 	for _, f := range []struct {
 		name string
 		dst  **time.Time
@@ -291,8 +296,21 @@ func (s *Server) getImageBytes(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	c.Response().Header().Set("Cache-Control", "no-store")
-	return c.Blob(http.StatusOK, "image/"+img.Format, data)
+	return servePhoto(c, "no-store", "image/"+img.Format, fmt.Sprintf("image-%d.%s", id, img.Format), data)
+}
+
+// servePhoto answers a photo or thumbnail as an attachment: a browser that opens its URL
+// downloads it instead of rendering it on the API's origin (the web page fetches photos with
+// its credential and shows them from blob: URLs, which the header does not touch). A type
+// that is not an image's is served as opaque bytes.
+func servePhoto(c echo.Context, cacheControl, mimeType, filename string, data []byte) error {
+	if !strings.HasPrefix(mimeType, "image/") {
+		mimeType = echo.MIMEOctetStream
+	}
+	h := c.Response().Header()
+	h.Set("Cache-Control", cacheControl)
+	h.Set(echo.HeaderContentDisposition, mime.FormatMediaType("attachment", map[string]string{"filename": filename}))
+	return c.Blob(http.StatusOK, mimeType, data)
 }
 
 func (s *Server) listImages(c echo.Context) error {
@@ -355,8 +373,7 @@ func (s *Server) faceThumbnail(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	c.Response().Header().Set("Cache-Control", "private, no-store")
-	return c.Blob(http.StatusOK, "image/jpeg", data)
+	return servePhoto(c, "private, no-store", "image/jpeg", fmt.Sprintf("face-%d.jpg", id), data)
 }
 
 func (s *Server) probeThumbnail(c echo.Context) error {
@@ -368,8 +385,7 @@ func (s *Server) probeThumbnail(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	c.Response().Header().Set("Cache-Control", "private, no-store")
-	return c.Blob(http.StatusOK, "image/jpeg", data)
+	return servePhoto(c, "private, no-store", "image/jpeg", fmt.Sprintf("probe-face-%d.jpg", id), data)
 }
 
 func (s *Server) createSearch(c echo.Context) error {
@@ -394,11 +410,9 @@ func (s *Server) createSearch(c echo.Context) error {
 		}
 	}
 	if v := c.FormValue("min_similarity"); v != "" {
-		f, err := strconv.ParseFloat(v, 32)
-		if err != nil {
-			return fmt.Errorf("%w: min_similarity must be a number in [-1, 1], got %q", errBadRequest, v)
+		if req.MinSim, err = parseSimilarity("min_similarity", v); err != nil {
+			return err
 		}
-		req.MinSim = float32(f)
 	}
 	res, err := s.svc.Search(c.Request().Context(), actor(c), req)
 	if err != nil {
@@ -511,12 +525,11 @@ func matchFilter(c echo.Context) (engine.MatchFilter, error) {
 		dst  **float32
 	}{{"min_similarity", &f.MinSim}, {"max_similarity", &f.MaxSim}} {
 		if v := c.QueryParam(p.name); v != "" {
-			x, err := strconv.ParseFloat(v, 32)
-			if err != nil || x < -1 || x > 1 {
-				return f, fmt.Errorf("%w: %s must be a number in [-1, 1], got %q", errBadRequest, p.name, v)
+			x, err := parseSimilarity(p.name, v)
+			if err != nil {
+				return f, err
 			}
-			y := float32(x)
-			*p.dst = &y
+			*p.dst = &x
 		}
 	}
 	switch v := c.QueryParam("reviewable"); v {
@@ -535,11 +548,11 @@ func matchFilter(c echo.Context) (engine.MatchFilter, error) {
 		id := v
 		if f.Order == engine.MostSimilarFirst {
 			sim, rest, ok := strings.Cut(v, "_")
-			x, err := strconv.ParseFloat(sim, 32)
+			x, err := parseSimilarity("cursor", sim)
 			if !ok || err != nil {
 				return f, bad
 			}
-			f.CursorSim, id = float32(x), rest
+			f.CursorSim, id = x, rest
 		}
 		if f.Cursor, err = strconv.ParseInt(id, 10, 64); err != nil || f.Cursor < 0 {
 			return f, bad
@@ -581,8 +594,7 @@ func (s *Server) getSearchPhoto(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	c.Response().Header().Set("Cache-Control", "no-store")
-	return c.Blob(http.StatusOK, mimeType, data)
+	return servePhoto(c, "no-store", mimeType, fmt.Sprintf("search-%d-photo", id), data)
 }
 
 type decideRequest struct {

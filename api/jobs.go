@@ -56,11 +56,9 @@ func (s *Server) createJob(c echo.Context) error {
 		req.Spec.CrossMatch = append(req.Spec.CrossMatch, id)
 	}
 	if v := c.FormValue("min_similarity"); v != "" {
-		f, err := strconv.ParseFloat(v, 32)
-		if err != nil {
-			return fmt.Errorf("%w: min_similarity must be a number in [-1, 1], got %q", errBadRequest, v)
+		if req.Spec.MinSim, err = parseSimilarity("min_similarity", v); err != nil {
+			return err
 		}
-		req.Spec.MinSim = float32(f)
 	}
 	if v := c.FormValue("k"); v != "" {
 		if req.Spec.K, err = strconv.Atoi(v); err != nil {

@@ -168,7 +168,7 @@ func OpenAPI() []byte {
 			responses[strconv.Itoa(d.ok)] = ok
 			codes := d.errors
 			if r.Roles != nil {
-				codes = append(codes, 401, 403)
+				codes = append(codes, 401, 403, 429)
 				op["security"] = []any{map[string]any{"bearer": []string{}}}
 				op["x-roles"] = r.Roles
 			} else {

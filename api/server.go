@@ -1,10 +1,14 @@
 package api
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -30,15 +34,24 @@ type Config struct {
 	// UI, when set, serves the web interface's files under /ui/ (and / redirects there). The
 	// files hold no data: the page reads everything through the API with the user's credential.
 	UI http.Handler
+	// AuthLimit limits failed authentications per client address and per secret (429 with
+	// Retry-After past it) and how often they are audited.
+	AuthLimit AuthLimit
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is believed. Empty (the
+	// default): the client address is the connection's remote address and the header is
+	// ignored, since any client can write it. Behind a proxy, list it here: otherwise every
+	// client has the proxy's address, and one client's failures throttle them all.
+	TrustedProxies []netip.Prefix
 }
 
 // Server is the HTTP API. It is an http.Handler; the caller runs and shuts down the listener.
 type Server struct {
-	cfg     Config
-	svc     *engine.Service
-	log     *slog.Logger
-	e       *echo.Echo
-	metrics *metrics
+	cfg      Config
+	svc      *engine.Service
+	log      *slog.Logger
+	e        *echo.Echo
+	metrics  *metrics
+	failures *failureLimiter
 }
 
 // Route is one route of the API with the roles allowed on it (none: no credential needed).
@@ -123,11 +136,21 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Server{cfg: cfg, svc: cfg.Service, log: cfg.Logger.With("component", "api"), metrics: newMetrics()}
+	s := &Server{cfg: cfg, svc: cfg.Service, log: cfg.Logger.With("component", "api"), metrics: newMetrics(),
+		failures: newFailureLimiter(cfg.AuthLimit)}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(s.log)
-	e.Use(middleware.RequestID())
+	// echo's default reads X-Forwarded-For and X-Real-IP from anyone.
+	e.IPExtractor = echo.ExtractIPDirect()
+	if len(cfg.TrustedProxies) > 0 {
+		trust := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+		for _, p := range cfg.TrustedProxies {
+			trust = append(trust, echo.TrustIPRange(&net.IPNet{IP: p.Masked().Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}))
+		}
+		e.IPExtractor = echo.ExtractIPFromXFFHeader(trust...)
+	}
+	e.Use(requestID)
 	e.Use(s.observe)
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true, LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
 		s.log.Error("panic", "request_id", c.Response().Header().Get(echo.HeaderXRequestID), "err", err, "stack", string(stack))
@@ -154,6 +177,40 @@ func New(cfg Config) (*Server, error) {
 // ServeHTTP serves the API.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.e.ServeHTTP(w, r) }
 
+// requestID names each request with an ID of the server's own (X-Request-ID in the answer, in
+// the logs and the audit log). A client's X-Request-ID is never the ID: one could imitate
+// another request's or be a megabyte long. When short and well-formed it is kept apart (the
+// audit entry's client_request_id) and echoed as X-Client-Request-ID. Every answer also says
+// nosniff: nothing the API serves is for a browser to guess the type of.
+func requestID(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		var b [12]byte
+		rand.Read(b[:]) // never fails (crypto/rand)
+		h.Set(echo.HeaderXRequestID, hex.EncodeToString(b[:]))
+		if id := c.Request().Header.Get(echo.HeaderXRequestID); validClientRequestID(id) {
+			h.Set(headerClientRequestID, id)
+		}
+		return next(c)
+	}
+}
+
+const headerClientRequestID = "X-Client-Request-ID"
+
+// validClientRequestID: 1 to 64 of [A-Za-z0-9._-].
+func validClientRequestID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
 // limitBody refuses bodies over MaxBodyBytes with 413 before they are read.
 func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
@@ -170,8 +227,8 @@ func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// observe logs each request (method, route, status, duration, request ID, actor; never
-// bodies) and counts it for /metrics.
+// observe logs each request (method, route, status, duration, request ID, client address,
+// actor; never bodies) and counts it for /metrics.
 func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
@@ -192,7 +249,7 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		s.log.Log(c.Request().Context(), level, "request", "request_id", c.Response().Header().Get(echo.HeaderXRequestID),
 			"method", c.Request().Method, "route", route, "status", status, "duration_ms", float64(d.Microseconds())/1000,
-			"actor", actor(c).Name)
+			"client", c.RealIP(), "actor", actor(c).Name)
 		return err
 	}
 }

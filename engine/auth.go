@@ -15,6 +15,54 @@ import (
 // ErrUnauthenticated: no credential, an unknown one, or a revoked one.
 var ErrUnauthenticated = errors.New("missing, unknown or revoked credential")
 
+// AuthError is a refused secret: ErrUnauthenticated (its message, which does not tell the
+// client which), with what the service knows of it for the audit log.
+type AuthError struct {
+	// Credential is the credential the secret belongs to when it is a known, revoked one; its
+	// ID is 0 for an unknown secret.
+	Credential Token
+	Reason     string // "unknown", "revoked" or "expired"
+}
+
+func (e *AuthError) Error() string {
+	if e.Reason == "expired" {
+		// The holder of the secret may know: it says what to do.
+		return fmt.Sprintf("credential %s expired at %s: ask an admin to rotate it", e.Credential.Name,
+			e.Credential.ExpiresAt.UTC().Format(time.RFC3339))
+	}
+	return ErrUnauthenticated.Error()
+}
+func (e *AuthError) Unwrap() error { return ErrUnauthenticated }
+
+// AuthFailure is a failed authentication as the API saw it, for the audit log.
+type AuthFailure struct {
+	Err     error  // Authenticate's error (an *AuthError names a revoked credential)
+	Address string // the client's address
+	Route   string // method and route template
+	// SecretHash is a short prefix of the presented secret's SHA-256 (HashSecret), enough to
+	// tell repeated tries of one secret apart and never enough to recover it.
+	SecretHash string
+	// Failures is the number of failures from this address that this entry stands for: the
+	// API audits one address at most once a window and counts the rest.
+	Failures int
+}
+
+// AuditAuthFailure records a failed authentication: as the revoked credential it used, or as
+// "anonymous". The secret itself is never written.
+func (s *Service) AuditAuthFailure(ctx context.Context, a Actor, f AuthFailure) {
+	a.Name, a.Role = "anonymous", ""
+	target, reason := "", "unknown"
+	var ae *AuthError
+	if errors.As(f.Err, &ae) {
+		reason = ae.Reason
+		if ae.Credential.ID != 0 {
+			a.Name, target = ae.Credential.Name, ref("credential", ae.Credential.ID)
+		}
+	}
+	s.audit(ctx, a, "auth.failed", target, nil, fmt.Sprintf("address=%s route=%q secret_sha256=%s reason=%s", f.Address, f.Route, f.SecretHash, reason),
+		fmt.Sprintf("failures=%d", f.Failures))
+}
+
 // secretPrefix marks facematch credentials, so that a leaked one is recognisable in a log or a
 // paste (and secret scanners can be taught the pattern).
 const secretPrefix = "fm_"
@@ -38,9 +86,6 @@ func HashSecret(secret string) string {
 // DefaultCredentialLifetime is how long a credential works before it must be rotated.
 const DefaultCredentialLifetime = 90 * 24 * time.Hour
 
-// ErrExpired: a known credential past its expiry. It is an ErrUnauthenticated.
-var ErrExpired = fmt.Errorf("credential expired: ask an admin to rotate it: %w", ErrUnauthenticated)
-
 // lastUsedResolution is how stale a credential's last-used time may get: recording every
 // request would make every read a write.
 const lastUsedResolution = time.Minute
@@ -49,11 +94,11 @@ const lastUsedResolution = time.Minute
 // used.
 func (s *Service) Authenticate(ctx context.Context, secret string) (Actor, error) {
 	if !strings.HasPrefix(secret, secretPrefix) && len(secret) < 16 {
-		return Actor{}, ErrUnauthenticated
+		return Actor{}, &AuthError{Reason: "unknown"}
 	}
 	t, err := s.cfg.Catalog.TokenByHash(ctx, HashSecret(secret))
 	if errors.Is(err, ErrNotFound) {
-		return Actor{}, ErrUnauthenticated
+		return Actor{}, &AuthError{Reason: "unknown"}
 	}
 	if err != nil {
 		return Actor{}, err
@@ -61,9 +106,9 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (Actor, error
 	now := time.Now()
 	switch {
 	case t.RevokedAt != nil:
-		return Actor{}, ErrUnauthenticated
+		return Actor{}, &AuthError{Credential: t, Reason: "revoked"}
 	case t.Expired(now):
-		return Actor{}, fmt.Errorf("%s expired at %s: %w", t.Name, t.ExpiresAt.UTC().Format(time.RFC3339), ErrExpired)
+		return Actor{}, &AuthError{Credential: t, Reason: "expired"}
 	}
 	if t.LastUsedAt == nil || now.Sub(*t.LastUsedAt) >= lastUsedResolution {
 		if err := s.cfg.Catalog.TouchToken(ctx, t.ID, now); err != nil {
@@ -97,13 +142,32 @@ func (s *Service) RecoverAdmin(ctx context.Context, a Actor, name string) (Token
 }
 
 func (s *Service) createToken(ctx context.Context, a Actor, action string, c NewCredential) (Token, string, error) {
-	secret, err := NewSecret()
+	var err error
+	if c.Name, err = CleanCredentialName(c.Name); err != nil {
+		return Token{}, "", err
+	}
+	if c.User == "" {
+		c.User = c.Name
+	} else if c.User, err = CleanCredentialName(c.User); err != nil {
+		return Token{}, "", fmt.Errorf("user: %w", err)
+	}
+	// Names are actors in the audit log: refuse one a reader could take for an existing one
+	// (case, full-width letters). Credentials are few; reading them all is cheap.
+	ts, err := s.cfg.Catalog.Tokens(ctx)
 	if err != nil {
 		return Token{}, "", err
 	}
-	c.User = strings.TrimSpace(c.User)
-	if c.User == "" {
-		c.User = strings.TrimSpace(c.Name)
+	for _, t := range ts {
+		if NameKey(t.Name) == NameKey(c.Name) {
+			return Token{}, "", fmt.Errorf("a credential named %q already exists, and %q would be taken for it: %w", t.Name, c.Name, ErrConflict)
+		}
+		if t.User != c.User && NameKey(t.User) == NameKey(c.User) {
+			return Token{}, "", fmt.Errorf("the user %q exists, and %q would be taken for them: %w", t.User, c.User, ErrConflict)
+		}
+	}
+	secret, err := NewSecret()
+	if err != nil {
+		return Token{}, "", err
 	}
 	if c.Galleries, err = s.checkScope(ctx, c.Role, c.Galleries); err != nil {
 		return Token{}, "", err

@@ -59,7 +59,19 @@ const (
 // is: the gallery, the cross-match galleries and their models, the metadata sidecar, and that
 // the source can be opened.
 func (s *Service) CreateJob(ctx context.Context, a Actor, req JobRequest) (Job, error) {
-	req.Spec.Purpose = strings.TrimSpace(req.Spec.Purpose)
+	var err error
+	if req.Spec.Purpose, err = CleanText("purpose", req.Spec.Purpose, MaxPurposeLen, false); err != nil {
+		return Job{}, err
+	}
+	if req.Spec.Source, err = cleanURL("source", req.Spec.Source); err != nil {
+		return Job{}, err
+	}
+	if req.Spec.Model, err = CleanText("model", req.Spec.Model, MaxRefLen, false); err != nil {
+		return Job{}, err
+	}
+	if req.Spec.CrossMatch, err = DistinctIDs("cross_match", req.Spec.CrossMatch, MaxGalleries); err != nil {
+		return Job{}, err
+	}
 	if req.Spec.Purpose == "" {
 		return Job{}, fmt.Errorf("purpose is required (the reason for the job or a case reference): %w", ErrInvalid)
 	}
@@ -144,7 +156,7 @@ func (s *Service) checkIngest(ctx context.Context, g Gallery, req *JobRequest) e
 		}
 		spec.MinSim = line
 	}
-	if spec.MinSim < -1 || spec.MinSim > 1 {
+	if !(spec.MinSim >= -1 && spec.MinSim <= 1) { // NaN too
 		return fmt.Errorf("min_similarity must be in [-1, 1], got %g: %w", spec.MinSim, ErrInvalid)
 	}
 	if req.Meta != nil {
@@ -573,11 +585,13 @@ func (r *ingestRun) analyzeNew(ctx context.Context, t fileTask, sha string, item
 	source := Source{}
 	if r.meta != nil {
 		if m, ok := r.meta.For(t.name); ok {
-			source = m
+			// The sidecar was checked when the job was created; a resumed job's may have been
+			// written by an older version, so its record is checked again, for this file only.
+			if source, err = CleanSource(m); err != nil {
+				item.Item.State, item.Item.Reason = ItemFailed, "metadata: "+err.Error()
+				return ingestResult{item: *item}, true
+			}
 		}
-	}
-	for i, p := range source.Phones {
-		source.Phones[i] = NormalizePhone(p)
 	}
 	jobID := r.job.ID
 	record, faces, puts, err := newImage(ph, t.data, Image{GalleryID: r.gallery.ID, Source: source, CreatedBy: r.job.CreatedBy, OriginJobID: &jobID})

@@ -1,29 +1,117 @@
 package engine
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"unicode"
+
+	"github.com/nyaruka/phonenumbers"
 )
 
-// NormalizePhone returns a phone number in E.164 (+ and 8 to 15 digits) when it is written in
-// international form (+49 151 …, 0049 151 …); other numbers are returned with only their
-// separators removed, since their country cannot be known.
-func NormalizePhone(p string) string {
+// maxPhoneInput bounds a phone number as written (separators included).
+const maxPhoneInput = 64
+
+// NormalizePhone returns a phone number as it is stored and searched:
+//   - written in international form (+49 151 …, 0049 151 …): E.164 (+ and the digits), parsed
+//     with libphonenumber's rules (github.com/nyaruka/phonenumbers), so that a national prefix
+//     written in brackets is dropped (+49 (0) 170 … is +49170 …); the number must be possible
+//     for its country (its length), else it is refused;
+//   - otherwise (0170 …, (555) 123-4567): its digits only, since its country cannot be known;
+//     4 to 15 digits.
+//
+// Digits of any script (Arabic-Indic ٠١٢, full-width ０１２, …) count as their ASCII digits and
+// the full-width plus as '+'. Only spaces, '-', '.', '/' and brackets may separate them: a
+// number with letters, or none at all, is refused (ErrInvalid naming the number), never stored
+// as an empty or partial string.
+func NormalizePhone(p string) (string, error) {
+	written := strings.TrimSpace(p)
+	bad := func(why string) error { return fmt.Errorf("%q %s: %w", clip(written, maxPhoneInput), why, ErrInvalid) }
+	if len(written) > maxPhoneInput {
+		return "", bad(fmt.Sprintf("is longer than %d bytes", maxPhoneInput))
+	}
 	var b strings.Builder
-	for i, r := range strings.TrimSpace(p) {
+	digits, other := 0, rune(-1)
+	for i, r := range written {
 		switch {
 		case unicode.IsDigit(r):
-			b.WriteRune(r)
-		case r == '+' && i == 0:
-			b.WriteRune(r)
+			b.WriteByte(byte('0' + digitValue(r)))
+			digits++
+		case (r == '+' || r == '＋') && i == 0:
+			b.WriteByte('+')
+		case r == ' ' || r == '-' || r == '.' || r == '/' || r == '(' || r == ')' || r == '\u00a0':
+			b.WriteByte(' ')
+		case other < 0:
+			other = r
 		}
 	}
-	n := b.String()
-	if strings.HasPrefix(n, "00") {
-		n = "+" + n[2:]
+	switch {
+	case digits == 0 && !strings.HasPrefix(strings.ReplaceAll(b.String(), " ", ""), "+") || digits == 0 && other >= 0:
+		return "", bad("has no digits")
+	case other >= 0:
+		return "", bad(fmt.Sprintf("contains %q: a phone number has only digits, a leading + and separators", other))
 	}
-	if d := strings.TrimPrefix(n, "+"); strings.HasPrefix(n, "+") && len(d) >= 8 && len(d) <= 15 && d[0] != '0' {
-		return n
+	ascii := b.String()
+	bare := strings.ReplaceAll(ascii, " ", "")
+	if rest, ok := strings.CutPrefix(bare, "00"); ok {
+		ascii, bare = "+"+strings.TrimLeft(strings.TrimSpace(ascii), "0"), "+"+rest
 	}
-	return strings.TrimPrefix(n, "+")
+	if !strings.HasPrefix(bare, "+") {
+		if digits < 4 || digits > 15 {
+			return "", bad(fmt.Sprintf("has %d digits: a phone number has 4 to 15", digits))
+		}
+		return bare, nil
+	}
+	if len(bare) == 1 {
+		return "", bad("has no digits after the +")
+	}
+	num, err := phonenumbers.Parse(ascii, "ZZ")
+	if errors.Is(err, phonenumbers.ErrInvalidCountryCode) {
+		return "", bad("starts with no country code")
+	}
+	if err != nil {
+		return "", bad("is not an international number: " + strings.ToLower(err.Error()))
+	}
+	switch phonenumbers.IsPossibleNumberWithReason(num) {
+	case phonenumbers.IS_POSSIBLE:
+	case phonenumbers.INVALID_COUNTRY_CODE:
+		return "", bad("starts with no country code")
+	case phonenumbers.TOO_SHORT, phonenumbers.IS_POSSIBLE_LOCAL_ONLY: // local only: an area's number without its area code
+		return "", bad(fmt.Sprintf("is too short for country code +%d", num.GetCountryCode()))
+	case phonenumbers.TOO_LONG:
+		return "", bad(fmt.Sprintf("is too long for country code +%d", num.GetCountryCode()))
+	default:
+		return "", bad(fmt.Sprintf("is not a possible number for country code +%d", num.GetCountryCode()))
+	}
+	return phonenumbers.Format(num, phonenumbers.E164), nil
 }
+
+// digitValue is the value of a decimal digit of any script. Unicode keeps every script's
+// digits 0 to 9 contiguous and in order, so each range of the Nd table is whole runs of ten
+// starting at a zero.
+func digitValue(r rune) int {
+	for _, rg := range unicode.Nd.R16 {
+		if r >= rune(rg.Lo) && r <= rune(rg.Hi) {
+			return int(r-rune(rg.Lo)) % 10
+		}
+	}
+	for _, rg := range unicode.Nd.R32 {
+		if r >= rune(rg.Lo) && r <= rune(rg.Hi) {
+			return int(r-rune(rg.Lo)) % 10
+		}
+	}
+	return 0
+}
+
+// clip shortens s to at most n bytes (on a rune boundary) for an error message.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }

@@ -212,7 +212,10 @@ type AuditEntry struct {
 	Action    string    `json:"action"` // e.g. search.create, match.decide, image.delete
 	Target    string    `json:"target,omitempty"`
 	Galleries []int64   `json:"galleries,omitempty"`
-	Input     string    `json:"input,omitempty"`  // e.g. the probe's sha256 and parameters, never image bytes
-	Result    string    `json:"result,omitempty"` // e.g. the match IDs returned
-	RequestID string    `json:"request_id,omitempty"`
+	Input     string    `json:"input,omitempty"`      // e.g. the probe's sha256 and parameters, never image bytes
+	Result    string    `json:"result,omitempty"`     // e.g. the match IDs returned
+	RequestID string    `json:"request_id,omitempty"` // the server's ID of the request
+	// ClientRequestID is the X-Request-ID the client sent, kept only when it is short and
+	// well-formed: a client may name its requests, but not the server's.
+	ClientRequestID string `json:"client_request_id,omitempty"`
 }

@@ -52,12 +52,22 @@ type SearchResult struct {
 // (each gallery searched with its own model's embedding of the probe), records the search and
 // a pending match per candidate, and audits it.
 func (s *Service) Search(ctx context.Context, a Actor, req SearchRequest) (SearchResult, error) {
-	req.Purpose = strings.TrimSpace(req.Purpose)
+	// Everything is checked before anything is stored (the probe photo included).
+	var err error
+	if req.Purpose, err = CleanText("purpose", req.Purpose, MaxPurposeLen, false); err != nil {
+		return SearchResult{}, err
+	}
 	if req.Purpose == "" {
 		return SearchResult{}, fmt.Errorf("purpose is required (the reason for the search or a case reference): %w", ErrInvalid)
 	}
+	if req.Galleries, err = DistinctIDs("galleries", req.Galleries, MaxGalleries); err != nil {
+		return SearchResult{}, err
+	}
 	if len(req.Galleries) == 0 {
 		return SearchResult{}, fmt.Errorf("galleries is required: %w", ErrInvalid)
+	}
+	if req.Source, err = CleanSource(req.Source); err != nil {
+		return SearchResult{}, err
 	}
 	if req.K == 0 {
 		req.K = 20
@@ -65,18 +75,13 @@ func (s *Service) Search(ctx context.Context, a Actor, req SearchRequest) (Searc
 	if req.K < 1 || req.K > s.cfg.MaxK {
 		return SearchResult{}, fmt.Errorf("k must be in [1, %d], got %d: %w", s.cfg.MaxK, req.K, ErrInvalid)
 	}
-	if req.MinSim < -1 || req.MinSim > 1 {
+	if !(req.MinSim >= -1 && req.MinSim <= 1) { // NaN too
 		return SearchResult{}, fmt.Errorf("min_similarity must be in [-1, 1], got %g: %w", req.MinSim, ErrInvalid)
 	}
 	// Group galleries by model: each model embeds the probe once.
 	byModel := map[string][]int64{}
 	var models []string
-	seen := map[int64]bool{}
 	for _, id := range req.Galleries {
-		if seen[id] {
-			continue
-		}
-		seen[id] = true
 		if err := checkGallery(a, id); err != nil {
 			return SearchResult{}, err
 		}
@@ -208,7 +213,11 @@ func toU64(ids []int64) []uint64 {
 
 // Decide records a reviewer's decision on a match.
 func (s *Service) Decide(ctx context.Context, a Actor, matchID int64, d MatchStatus, note string) (Match, error) {
-	if d == PotentialCandidate && strings.TrimSpace(note) == "" {
+	note, err := CleanText("note", note, MaxNoteLen, true)
+	if err != nil {
+		return Match{}, err
+	}
+	if d == PotentialCandidate && note == "" {
 		return Match{}, fmt.Errorf("a potential_candidate decision needs a note: %w", ErrInvalid)
 	}
 	if a.Galleries != nil {

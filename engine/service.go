@@ -91,13 +91,15 @@ type Service struct {
 }
 
 // Actor is who asks: a credential's name and role, the person it belongs to, and the request
-// it came with.
+// it came with: the server's ID of it and, apart, the ID the client gave it (short and
+// well-formed, or "").
 type Actor struct {
-	Name      string
-	User      string
-	Role      Role
-	TokenID   int64
-	RequestID string
+	Name            string
+	User            string
+	Role            Role
+	TokenID         int64
+	RequestID       string
+	ClientRequestID string
 	// Galleries are the only galleries the actor may read and act on; nil means all (see
 	// scope.go).
 	Galleries []int64
@@ -165,13 +167,17 @@ func (s *Service) audit(ctx context.Context, a Actor, action, target string, gal
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	if _, err := s.cfg.Catalog.Append(actx, AuditEntry{At: time.Now(), Actor: a.Name, Action: action, Target: target,
-		Galleries: galleries, Input: input, Result: result, RequestID: a.RequestID}); err != nil {
+		Galleries: galleries, Input: input, Result: result, RequestID: a.RequestID,
+		ClientRequestID: a.ClientRequestID}); err != nil {
 		s.log.Error("audit write failed", "action", action, "target", target, "err", err)
 	}
 }
 
 // CreateGallery creates a gallery bound to model (a pipeline name; "" means the default).
 func (s *Service) CreateGallery(ctx context.Context, a Actor, name string, kind GalleryKind, model string) (Gallery, error) {
+	if len(model) > MaxRefLen {
+		return Gallery{}, fmt.Errorf("model is longer than %d bytes: %w", MaxRefLen, ErrInvalid)
+	}
 	if model == "" {
 		model = s.cfg.DefaultModel
 	}
@@ -187,6 +193,10 @@ func (s *Service) CreateGallery(ctx context.Context, a Actor, name string, kind 
 	if !kind.Valid() {
 		return Gallery{}, fmt.Errorf("kind must be reference or collection, got %q: %w", kind, ErrInvalid)
 	}
+	name, err := CleanName("name", name)
+	if err != nil {
+		return Gallery{}, err
+	}
 	g, err := s.cfg.Catalog.CreateGallery(ctx, Gallery{Name: name, Kind: kind, Model: p.Embedder.Identity(), CreatedAt: time.Now(), CreatedBy: a.Name})
 	if err != nil {
 		return g, err
@@ -200,8 +210,18 @@ func (s *Service) CreateSubject(ctx context.Context, a Actor, sub Subject) (Subj
 	if err := checkGallery(a, sub.GalleryID); err != nil {
 		return Subject{}, err
 	}
+	var err error
+	if sub.Name, err = CleanName("name", sub.Name); err != nil {
+		return sub, err
+	}
+	if sub.ExternalRef, err = CleanText("external_ref", sub.ExternalRef, MaxRefLen, false); err != nil {
+		return sub, err
+	}
+	if sub.Notes, err = CleanText("notes", sub.Notes, MaxNoteLen, true); err != nil {
+		return sub, err
+	}
 	sub.CreatedAt = time.Now()
-	sub, err := s.cfg.Catalog.CreateSubject(ctx, sub)
+	sub, err = s.cfg.Catalog.CreateSubject(ctx, sub)
 	if err != nil {
 		return sub, err
 	}
@@ -247,6 +267,9 @@ func (s *Service) AddImage(ctx context.Context, a Actor, up Upload) (Enrolled, e
 	p, ok := s.byIdentity[g.Model]
 	if !ok {
 		return Enrolled{}, fmt.Errorf("gallery %d uses model %s, which this service does not run: %w", g.ID, g.Model, ErrConflict)
+	}
+	if up.Source, err = CleanSource(up.Source); err != nil {
+		return Enrolled{}, err
 	}
 	ph, err := analyzePhoto(ctx, p, up.Data)
 	if err != nil {

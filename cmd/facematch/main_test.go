@@ -251,6 +251,14 @@ func TestInvalidConfig(t *testing.T) {
 			wantErr: "workers must be >= 1, got 0", check: nothingOut},
 		{name: "credential lifetime too short", args: []string{"serve", "--credential-lifetime", "10m"}, wantCode: 1,
 			wantErr: "--credential-lifetime (FACEMATCH_CREDENTIAL_LIFETIME) must be a duration of at least 1h, got 10m0s", check: nothingOut},
+		{name: "serve with a bad proxy and auth limit", args: []string{"serve", "--trusted-proxies", "10.0.0.0/8, proxy", "--auth-burst", "0",
+			"--data-dir", t.TempDir()}, wantCode: 1, check: func(t *testing.T, r result) {
+			for _, want := range []string{`--trusted-proxies: "proxy" is not a CIDR prefix`, "--auth-burst must be at least 1"} {
+				if r.err == nil || !strings.Contains(r.err.Error(), want) {
+					t.Errorf("error %v does not mention %q", r.err, want)
+				}
+			}
+		}},
 	})
 }
 

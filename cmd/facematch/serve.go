@@ -9,7 +9,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/facematch/facematch/api"
@@ -29,6 +31,28 @@ type serveConfig struct {
 	// TLSCert and TLSKey, both or neither, make the service speak HTTPS itself, for a
 	// deployment without a TLS-terminating proxy in front.
 	TLSCert, TLSKey string
+	// TrustedProxies is a comma-separated list of CIDR prefixes whose X-Forwarded-For is
+	// believed (FACEMATCH_TRUSTED_PROXIES); AuthBurst and AuthEvery limit failed
+	// authentications per client address and per secret.
+	TrustedProxies string
+	AuthBurst      int
+	AuthEvery      time.Duration
+}
+
+// trustedProxies parses TrustedProxies.
+func (c serveConfig) trustedProxies() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range strings.Split(c.TrustedProxies, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return nil, fmt.Errorf("--trusted-proxies: %q is not a CIDR prefix (10.0.0.0/8, ::1/128)", s)
+		}
+		out = append(out, p)
+	}
+	return out, nil
 }
 
 func (c serveConfig) Validate() error {
@@ -52,6 +76,12 @@ func (c serveConfig) Validate() error {
 			errs = append(errs, fmt.Errorf("--tls-cert/--tls-key: %w", err))
 		}
 	}
+	if _, err := c.trustedProxies(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.AuthBurst < 1 || c.AuthEvery <= 0 {
+		errs = append(errs, fmt.Errorf("--auth-burst must be at least 1 and --auth-every positive, got %d and %s", c.AuthBurst, c.AuthEvery))
+	}
 	if c.Bootstrap != "" && len(c.Bootstrap) < 16 {
 		errs = append(errs, errors.New("FACEMATCH_BOOTSTRAP_TOKEN must be at least 16 characters"))
 	}
@@ -74,6 +104,9 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	fs.StringVar(&sc.TLSCert, "tls-cert", m.Getenv("FACEMATCH_TLS_CERT"), "PEM certificate chain: serve HTTPS (env FACEMATCH_TLS_CERT; with --tls-key)")
 	fs.StringVar(&sc.TLSKey, "tls-key", m.Getenv("FACEMATCH_TLS_KEY"), "PEM private key of --tls-cert (env FACEMATCH_TLS_KEY)")
 	fs.DurationVar(&sc.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long shutdown waits for in-flight requests")
+	fs.StringVar(&sc.TrustedProxies, "trusted-proxies", m.Getenv("FACEMATCH_TRUSTED_PROXIES"), "comma-separated CIDR prefixes of reverse proxies whose X-Forwarded-For names the client (env FACEMATCH_TRUSTED_PROXIES; empty: the connection's address is the client's)")
+	fs.IntVar(&sc.AuthBurst, "auth-burst", 10, "failed authentications in a row an address or a secret may have before it gets 429")
+	fs.DurationVar(&sc.AuthEvery, "auth-every", 6*time.Second, "how often one failed authentication is forgiven")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -108,7 +141,9 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 		<-runnerDone
 	}()
 
+	proxies, _ := sc.trustedProxies() // validated above
 	srv, err := api.New(api.Config{Service: svc, Logger: log, MaxBodyBytes: sc.MaxBody, MaxArchiveBytes: sc.MaxArchive, UI: webui.Handler(),
+		TrustedProxies: proxies, AuthLimit: api.AuthLimit{Burst: sc.AuthBurst, Every: sc.AuthEvery},
 		Ready: (&readiness{checks: []func(context.Context) error{cat.Ping, blobsReachable(st.blobs)}}).Ready,
 		Gauges: func() []api.Gauge {
 			var gs []api.Gauge

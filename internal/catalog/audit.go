@@ -21,8 +21,8 @@ func (d *DB) Append(ctx context.Context, e engine.AuditEntry) (engine.AuditEntry
 		return e, fmt.Errorf("catalog: audit entry needs an actor and an action")
 	}
 	gal, _ := json.Marshal(nonNilInts(e.Galleries))
-	res, err := d.db.ExecContext(ctx, `INSERT INTO audit (at, actor, action, target, galleries, input, result, request_id)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, fmtTime(e.At), e.Actor, e.Action, e.Target, string(gal), e.Input, e.Result, e.RequestID)
+	res, err := d.db.ExecContext(ctx, `INSERT INTO audit (at, actor, action, target, galleries, input, result, request_id, client_request_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, fmtTime(e.At), e.Actor, e.Action, e.Target, string(gal), e.Input, e.Result, e.RequestID, e.ClientRequestID)
 	if err != nil {
 		return e, fmt.Errorf("catalog: audit: %w", err)
 	}
@@ -57,7 +57,7 @@ func (d *DB) Entries(ctx context.Context, f engine.AuditFilter) ([]engine.AuditE
 		args = append(args, f.Action)
 	}
 	args = append(args, f.Limit)
-	rows, err := d.db.QueryContext(ctx, `SELECT id, at, actor, action, target, galleries, input, result, request_id FROM audit
+	rows, err := d.db.QueryContext(ctx, `SELECT id, at, actor, action, target, galleries, input, result, request_id, client_request_id FROM audit
 		WHERE `+strings.Join(where, " AND ")+` ORDER BY id LIMIT ?`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: audit: %w", err)
@@ -67,7 +67,7 @@ func (d *DB) Entries(ctx context.Context, f engine.AuditFilter) ([]engine.AuditE
 	for rows.Next() {
 		var e engine.AuditEntry
 		var at, gal string
-		if err := rows.Scan(&e.ID, &at, &e.Actor, &e.Action, &e.Target, &gal, &e.Input, &e.Result, &e.RequestID); err != nil {
+		if err := rows.Scan(&e.ID, &at, &e.Actor, &e.Action, &e.Target, &gal, &e.Input, &e.Result, &e.RequestID, &e.ClientRequestID); err != nil {
 			return nil, fmt.Errorf("catalog: audit: %w", err)
 		}
 		e.At = parseTime(at)

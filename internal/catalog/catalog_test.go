@@ -3,6 +3,7 @@ package catalog
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -331,7 +332,7 @@ func TestAuditIsAppendOnly(t *testing.T) {
 	d, path := openTest(t)
 	for i, a := range []string{"search.create", "match.decide", "search.create"} {
 		if _, err := d.Append(ctx, engine.AuditEntry{At: now.Add(time.Duration(i) * time.Minute), Actor: []string{"ann", "rev", "ann"}[i],
-			Action: a, Galleries: []int64{1, 2}, Input: "sha256:ab"}); err != nil {
+			Action: a, Galleries: []int64{1, 2}, Input: "sha256:ab", RequestID: fmt.Sprint("server-", i), ClientRequestID: fmt.Sprint("client-", i)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -370,6 +371,10 @@ func TestAuditIsAppendOnly(t *testing.T) {
 		if !slices.Equal(actors, tc.want) {
 			t.Errorf("filter %+v: %v, want %v", tc.f, actors, tc.want)
 		}
+	}
+	// The client's request ID is kept apart from the server's.
+	if es := must[[]engine.AuditEntry](t)(d.Entries(ctx, engine.AuditFilter{Limit: 1})); es[0].RequestID != "server-0" || es[0].ClientRequestID != "client-0" {
+		t.Errorf("request IDs read back: %q, %q", es[0].RequestID, es[0].ClientRequestID)
 	}
 }
 

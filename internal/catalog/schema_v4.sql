@@ -1,4 +1,5 @@
--- facematch metadata, schema version 4: credentials belong to people and expire.
+-- facematch metadata, schema version 4: credentials belong to people, expire and may be
+-- limited to galleries; the audit log keeps a client's request ID apart.
 --
 -- user_name is the person a credential belongs to; the two-reviewer rule compares people, so a
 -- person holds at most one active reviewer credential. Credentials made before version 4 belong
@@ -13,3 +14,7 @@ CREATE UNIQUE INDEX tokens_one_reviewer_per_user ON tokens (user_name) WHERE rol
 -- A credential may be granted some galleries only (NULL: all, as before): a JSON array of
 -- gallery IDs. Only analyst and reviewer credentials are scoped.
 ALTER TABLE tokens ADD COLUMN galleries TEXT;
+
+-- The request ID a client gave, kept apart from the server's own (request_id), and only when
+-- short and well-formed (the API checks).
+ALTER TABLE audit ADD COLUMN client_request_id TEXT NOT NULL DEFAULT '';

@@ -125,7 +125,10 @@ var errTooLarge = errors.New("metadata too large")
 // fields above. Lists are split on ';' or '|'. A header without commas but with semicolons
 // (what spreadsheets write in many locales) selects ';' as the separator.
 //
-// Phone numbers are kept as written: the engine normalises them.
+// Every record is checked and normalised as the service does any photo's metadata
+// (engine.CleanSource): texts bounded, lists deduplicated and capped, phone numbers in E.164
+// where written internationally; a phone that is no number is an error naming its line or
+// entry.
 func ReadMeta(r io.Reader, format string) (*Meta, error) {
 	cr := &capReader{r: r, left: metaSizeLimit}
 	var m *Meta
@@ -426,6 +429,9 @@ func jsonSource(fields []jsonField, where string, withFile bool) (src engine.Sou
 			return src, "", fmt.Errorf("source: %s: %s: %w", where, f.name, err)
 		}
 	}
+	if src, err = engine.CleanSource(src); err != nil {
+		return src, "", fmt.Errorf("source: %s: %w", where, err)
+	}
 	return src, file, nil
 }
 
@@ -550,6 +556,9 @@ func readCSV(r io.Reader) (*Meta, error) {
 			if err := set(&src, columns[i], strings.TrimSpace(cell), list); err != nil {
 				return nil, fmt.Errorf("source: %s: %w", where, err)
 			}
+		}
+		if src, err = engine.CleanSource(src); err != nil {
+			return nil, fmt.Errorf("source: %s: %w", where, err)
 		}
 		if err := m.add(rec[fileCol], src, where); err != nil {
 			return nil, err

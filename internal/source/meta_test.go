@@ -25,7 +25,7 @@ func TestReadMeta(t *testing.T) {
 	day := date(t, "2024-02-29")
 	full := engine.Source{
 		URL: "https://ads.example/1", Site: "ads.example", AdID: "123",
-		Usernames: []string{"anna", "bella"}, Phones: []string{"+44 7700 900123"},
+		Usernames: []string{"anna", "bella"}, Phones: []string{"+447700900123"}, // E.164
 		PostedAt: posted, CollectedAt: day, CaseRef: "OP-7",
 	}
 	tests := []struct {
@@ -106,6 +106,12 @@ func TestReadMetaErrors(t *testing.T) {
 			`metadata line 4: posted_at "3 May" is not a date`},
 		{"csv empty file", "csv", "file,site\na.jpg,x\n,y\n", "metadata line 3: empty file name"},
 		{"csv duplicate file", "csv", "file\na.jpg\nb.jpg\na.jpg\n", `metadata line 4: file "a.jpg" is listed twice`},
+		{"json bad phone", "json", `{"a.jpg": {"phones": ["+49 170 1234567", "abc"]}}`, `metadata entry "a.jpg": phones: "abc" has no digits`},
+		{"json long site", "json", `[{"file": "a.jpg", "site": "` + strings.Repeat("s", 201) + `"}]`,
+			`metadata entry 1 (file "a.jpg"): site is longer than 200 characters`},
+		{"json control character", "json", `{"a.jpg": {"case_ref": "OP\u001b[2J"}}`, `metadata entry "a.jpg": case_ref contains a control character`},
+		{"csv bad phone", "csv", "file,phones\na.jpg,+49 170 1234567\nb.jpg,+49 170 1234567;+\n", `metadata line 3: phones: "+" has no digits`},
+		{"csv too long phone", "csv", "file,phones\na.jpg,1234567890123456789012345678\n", `metadata line 2: phones: "1234567890123456789012345678" has 28 digits`},
 		{"csv ragged", "csv", "file,site\na.jpg\n", "record on line 2: wrong number of fields"},
 		{"csv bad quote", "csv", "file,site\na.jpg,x\"y\n", "line 2"},
 	}
@@ -232,10 +238,10 @@ func TestMetaFor(t *testing.T) {
 		}
 	}
 	// A record handed out is the caller's: changing it leaves the Meta as it was.
-	m2, _ := ReadMeta(strings.NewReader(`{"a.jpg": {"phones": ["1"]}}`), "json")
+	m2, _ := ReadMeta(strings.NewReader(`{"a.jpg": {"phones": ["5551234"]}}`), "json")
 	src, _ := m2.For("a.jpg")
 	src.Phones[0] = "changed"
-	if again, _ := m2.For("a.jpg"); again.Phones[0] != "1" {
+	if again, _ := m2.For("a.jpg"); again.Phones[0] != "5551234" {
 		t.Error("For shares its slices with the caller")
 	}
 }
