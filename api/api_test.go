@@ -64,6 +64,12 @@ type testServer struct {
 
 func newTestServer(t *testing.T) *testServer {
 	t.Helper()
+	return newTestServerWith(t, func(*engine.ServiceConfig) {})
+}
+
+// newTestServerWith is newTestServer with the service's configuration adjusted by edit.
+func newTestServerWith(t *testing.T, edit func(*engine.ServiceConfig)) *testServer {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	cat, err := catalog.Open(ctx, filepath.Join(dir, "meta.db"))
@@ -82,9 +88,11 @@ func newTestServer(t *testing.T) *testServer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ix.Close() })
-	svc, err := engine.NewService(engine.ServiceConfig{Catalog: cat, Blobs: blobs, Pipelines: map[string]*engine.Pipeline{"fused": pipeline},
+	sc := engine.ServiceConfig{Catalog: cat, Blobs: blobs, Pipelines: map[string]*engine.Pipeline{"fused": pipeline},
 		DefaultModel: "fused", Indexes: map[string]engine.VectorIndex{model: ix}, Sources: uploadsOnly{blobs},
-		Meta: func(r io.Reader, format string) (engine.MetaLookup, error) { return source.ReadMeta(r, format) }})
+		Meta: func(r io.Reader, format string) (engine.MetaLookup, error) { return source.ReadMeta(r, format) }}
+	edit(&sc)
+	svc, err := engine.NewService(sc)
 	if err != nil {
 		t.Fatal(err)
 	}
