@@ -35,7 +35,7 @@ const (
 // photo, however small, weigh something.
 const analysisBytes = 32 << 20
 
-// ErrOverBudget marks a photo whose analysis alone would need more memory than the service's
+// errOverBudget marks a photo whose analysis alone would need more memory than the service's
 // whole budget: it is a 413, however long the client waits.
 var errOverBudget = errors.New("photo needs more memory than the service's budget")
 
