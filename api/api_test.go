@@ -66,11 +66,22 @@ type testServer struct {
 
 func newTestServer(t *testing.T) *testServer {
 	t.Helper()
-	return newTestServerWith(t, nil)
+	return buildTestServer(t, nil, nil)
 }
 
-// newTestServerWith builds the test server; configure, when set, changes the API's Config.
+// newTestServerWith builds the test server; configure changes the API's Config.
 func newTestServerWith(t *testing.T, configure func(*Config)) *testServer {
+	return buildTestServer(t, nil, configure)
+}
+
+// newTestServerWithService builds the test server; edit changes the service's configuration.
+func newTestServerWithService(t *testing.T, edit func(*engine.ServiceConfig)) *testServer {
+	return buildTestServer(t, edit, nil)
+}
+
+// buildTestServer builds the test server with the service's and the API's configurations
+// changed by edit and configure when they are set.
+func buildTestServer(t *testing.T, edit func(*engine.ServiceConfig), configure func(*Config)) *testServer {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -90,9 +101,13 @@ func newTestServerWith(t *testing.T, configure func(*Config)) *testServer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ix.Close() })
-	svc, err := engine.NewService(engine.ServiceConfig{Catalog: cat, Blobs: blobs, Pipelines: map[string]*engine.Pipeline{"fused": pipeline},
+	sc := engine.ServiceConfig{Catalog: cat, Blobs: blobs, Pipelines: map[string]*engine.Pipeline{"fused": pipeline},
 		DefaultModel: "fused", Indexes: map[string]engine.VectorIndex{model: ix}, Sources: uploadsOnly{blobs},
-		Meta: func(r io.Reader, format string) (engine.MetaLookup, error) { return source.ReadMeta(r, format) }})
+		Meta: func(r io.Reader, format string) (engine.MetaLookup, error) { return source.ReadMeta(r, format) }}
+	if edit != nil {
+		edit(&sc)
+	}
+	svc, err := engine.NewService(sc)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,7 +39,7 @@ func statusOf(err error) int {
 		return http.StatusNotFound
 	case errors.Is(err, engine.ErrConflict), errors.Is(err, index.ErrModelMismatch):
 		return http.StatusConflict
-	case errors.Is(err, engine.ErrInvalid), errors.Is(err, engine.ErrNoFace):
+	case errors.Is(err, engine.ErrInvalid), errors.Is(err, engine.ErrNoFace), errors.Is(err, decode.ErrTooCostly):
 		return http.StatusUnprocessableEntity
 	case errors.Is(err, decode.ErrTooLarge), errors.Is(err, decode.ErrTooManyPixels), errors.Is(err, errBodyTooLarge):
 		return http.StatusRequestEntityTooLarge

@@ -571,7 +571,7 @@ func (r *ingestRun) analyze(ctx context.Context, t fileTask) ingestResult {
 // analyzeNew analyses a file the gallery does not hold and returns the blobs to store. done
 // reports that res is final (no face, a failure, trouble).
 func (r *ingestRun) analyzeNew(ctx context.Context, t fileTask, sha string, item *IngestItem) (res ingestResult, done bool) {
-	ph, err := analyzePhoto(ctx, r.p, t.data)
+	ph, release, err := r.s.analyzePhoto(ctx, r.p, t.data, true)
 	switch {
 	case errors.Is(err, ErrNoFace):
 		item.Item.State, item.Item.Reason = ItemNoFace, "no face found"
@@ -595,6 +595,7 @@ func (r *ingestRun) analyzeNew(ctx context.Context, t fileTask, sha string, item
 	}
 	jobID := r.job.ID
 	record, faces, puts, err := newImage(ph, t.data, Image{GalleryID: r.gallery.ID, Source: source, CreatedBy: r.job.CreatedBy, OriginJobID: &jobID})
+	release()
 	if err != nil {
 		return ingestResult{err: err}, true
 	}

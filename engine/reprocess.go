@@ -149,10 +149,12 @@ func (s *Service) reembed(ctx context.Context, p *Pipeline, ri ReprocessImage) (
 		return nil, err
 	}
 	// The photo was accepted once; limits may have tightened since, so decode without them.
-	img, _, err := decode.Image(data, decode.Limits{MaxBytes: int64(len(data)) + 1, MaxPixels: int64(ri.Image.Width*ri.Image.Height) + 1})
+	d, t, err := s.decodeAdmitted(ctx, decode.Limits{MaxBytes: int64(len(data)) + 1, MaxPixels: int64(ri.Image.Width*ri.Image.Height) + 1}, data, true)
 	if err != nil {
 		return nil, fmt.Errorf("service: image %d: %w", ri.Image.ID, err)
 	}
+	defer t.release()
+	img := d.img
 	lms := make([]models.Landmarks, len(ri.Faces))
 	for i, f := range ri.Faces {
 		for k := range lms[i] {

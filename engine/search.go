@@ -101,10 +101,11 @@ func (s *Service) Search(ctx context.Context, a Actor, req SearchRequest) (Searc
 
 	// Detection is the same for every model (one detector): run it once with the first
 	// model's pipeline, then embed the accepted faces with each model.
-	ph, err := analyzePhoto(ctx, s.byIdentity[models[0]], req.Data)
+	ph, release, err := s.analyzePhoto(ctx, s.byIdentity[models[0]], req.Data, false)
 	if err != nil {
 		return SearchResult{}, fmt.Errorf("probe: %w", err)
 	}
+	defer release()
 	img, faces, sha := ph.img, ph.faces, ph.sha
 	now := time.Now()
 	probeKey := fmt.Sprintf("searches/%s-%s/probe", now.UTC().Format("20060102T150405.000000000"), sha[:16])
@@ -149,6 +150,7 @@ func (s *Service) Search(ctx context.Context, a Actor, req SearchRequest) (Searc
 			}
 		}
 	}
+	release() // the pixels are no longer used
 	// Rank per probe face across models and galleries, best first.
 	sort.SliceStable(cands, func(i, j int) bool {
 		if cands[i].ProbeIndex != cands[j].ProbeIndex {

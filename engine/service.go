@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/disintegration/imaging"
@@ -80,6 +81,19 @@ type ServiceConfig struct {
 	// CredentialLifetime is how long a new or rotated credential works (default 90 days).
 	CredentialLifetime time.Duration
 	Logger             *slog.Logger
+	// MemoryBudget bounds the bytes that photos being decoded and analysed hold at once,
+	// uploads, searches and jobs together; each photo weighs its estimated peak (from its
+	// header, before decoding). Default DefaultMemoryBudget. A photo heavier than the whole
+	// budget is refused (413).
+	MemoryBudget int64
+	// AdmissionWait is how long an upload or search waits for budget before it is answered
+	// ErrUnavailable with a RetryAfter (503); jobs wait as long as they need. Default
+	// DefaultAdmissionWait.
+	AdmissionWait time.Duration
+	// DecodeTimeout bounds the wait for one photo's decode (default DefaultDecodeTimeout);
+	// past it the request gets ErrUnavailable, and the photo's budget stays held until the
+	// decoder, which cannot be interrupted, returns.
+	DecodeTimeout time.Duration
 }
 
 // Service is facematch's use cases: galleries, enrolment, search, review, deletion, each
@@ -88,6 +102,7 @@ type Service struct {
 	cfg        ServiceConfig
 	log        *slog.Logger
 	byIdentity map[string]*Pipeline
+	admit      *admission
 }
 
 // Actor is who asks: a credential's name and role, the person it belongs to, and the request
@@ -135,6 +150,9 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 	if cfg.Reviewers < 0 || cfg.MaxK < 0 || cfg.CredentialLifetime < 0 {
 		errs = append(errs, errors.New("service: Reviewers, MaxK and CredentialLifetime must be >= 0"))
 	}
+	if cfg.MemoryBudget < 0 || cfg.AdmissionWait < 0 || cfg.DecodeTimeout < 0 {
+		errs = append(errs, errors.New("service: MemoryBudget, AdmissionWait and DecodeTimeout must be >= 0"))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -155,6 +173,16 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 	if s.cfg.Logger == nil {
 		s.cfg.Logger = slog.Default()
 	}
+	if s.cfg.MemoryBudget == 0 {
+		s.cfg.MemoryBudget = DefaultMemoryBudget
+	}
+	if s.cfg.AdmissionWait == 0 {
+		s.cfg.AdmissionWait = DefaultAdmissionWait
+	}
+	if s.cfg.DecodeTimeout == 0 {
+		s.cfg.DecodeTimeout = DefaultDecodeTimeout
+	}
+	s.admit = newAdmission(s.cfg.MemoryBudget, s.cfg.AdmissionWait, s.cfg.DecodeTimeout)
 	s.log = s.cfg.Logger.With("component", "service")
 	return s, nil
 }
@@ -271,13 +299,14 @@ func (s *Service) AddImage(ctx context.Context, a Actor, up Upload) (Enrolled, e
 	if up.Source, err = CleanSource(up.Source); err != nil {
 		return Enrolled{}, err
 	}
-	ph, err := analyzePhoto(ctx, p, up.Data)
+	ph, release, err := s.analyzePhoto(ctx, p, up.Data, false)
 	if err != nil {
 		return Enrolled{}, fmt.Errorf("nothing stored: %w", err)
 	}
 	sha := ph.sha
 	record, newFaces, puts, err := newImage(ph, up.Data, Image{GalleryID: g.ID, SubjectID: up.SubjectID, Source: up.Source,
 		CreatedBy: a.Name, OriginJobID: up.JobID})
+	release() // the pixels are no longer used
 	if err != nil {
 		return Enrolled{}, err
 	}
@@ -317,22 +346,26 @@ type photo struct {
 	sha   string // hex sha256 of the bytes
 }
 
-// analyzePhoto decodes data within p's limits and runs p over it. A photo in which the
-// detector finds no face at all is ErrNoFace: there is nothing to store or search.
-func analyzePhoto(ctx context.Context, p *Pipeline, data []byte) (photo, error) {
-	img, info, err := decode.Image(data, p.Limits)
+// analyzePhoto decodes data within p's limits and the memory budget (patient: a job, which
+// waits for budget instead of failing) and runs p over it. A photo in which the detector
+// finds no face at all is ErrNoFace: there is nothing to store or search. On success the
+// caller must call release once it no longer uses the photo's pixels; calling it again is
+// harmless, so a deferred call may back up an early one.
+func (s *Service) analyzePhoto(ctx context.Context, p *Pipeline, data []byte, patient bool) (ph photo, release func(), err error) {
+	d, t, err := s.decodeAdmitted(ctx, p.Limits, data, patient)
 	if err != nil {
-		return photo{}, err
+		return photo{}, nil, err
 	}
-	faces, err := p.AnalyzeImage(ctx, img)
+	faces, err := p.AnalyzeImage(ctx, d.img)
+	if err == nil && len(faces) == 0 {
+		err = fmt.Errorf("%w in the photo", ErrNoFace)
+	}
 	if err != nil {
-		return photo{}, err
-	}
-	if len(faces) == 0 {
-		return photo{}, fmt.Errorf("%w in the photo", ErrNoFace)
+		t.release()
+		return photo{}, nil, err
 	}
 	sum := sha256.Sum256(data)
-	return photo{img: img, info: info, faces: faces, sha: hex.EncodeToString(sum[:])}, nil
+	return photo{img: d.img, info: d.info, faces: faces, sha: hex.EncodeToString(sum[:])}, sync.OnceFunc(t.release), nil
 }
 
 type blobPut struct {

@@ -5,21 +5,31 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/facematch/facematch/bench/loadbench"
 )
 
-// runBenchLoad applies concurrent searches and uploads to a running service (bench/run load
-// starts one on loopback) and prints throughput and latency percentiles.
+// runBenchLoad applies levels of concurrent clients mixing large and ordinary uploads,
+// searches and decisions to a running service (bench/run load starts one on loopback), then
+// checks every acknowledged write and its audit entry.
 func (m *Main) runBenchLoad(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("bench load", flag.ContinueOnError)
 	fs.SetOutput(m.Stderr)
 	url := fs.String("url", "http://127.0.0.1:8080", "service base URL (loopback)")
 	photos := fs.String("photos", "../shared/data/lfw", "photo tree: uploads take fresh photos, searches reuse seeded ones")
-	duration := fs.Duration("duration", time.Minute, "how long to apply load")
-	workers := fs.Int("workers", 4, "concurrent clients")
-	share := fs.Float64("uploads", 0.3, "fraction of operations that are uploads")
+	large := fs.String("large", "../shared/data/celebs", "photo tree whose first photos are upscaled for large uploads")
+	largeMP := fs.Float64("large-mp", 36, "megapixels of a large upload")
+	duration := fs.Duration("duration", 2*time.Minute, "how long each level lasts")
+	clients := fs.String("clients", "8,16,32", "concurrent clients of each level, comma-separated")
+	pid := fs.Int("pid", 0, "the service's process ID, whose resident memory is sampled (0: not measured)")
+	var budget int64
+	fs.Func("budget", "the service's --memory-budget (e.g. 1GiB), which bounds its memory growth", func(v string) (err error) {
+		budget, err = parseBytes(v)
+		return err
+	})
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
@@ -28,11 +38,20 @@ func (m *Main) runBenchLoad(ctx context.Context, args []string) error {
 	if admin == "" {
 		return fmt.Errorf("FACEMATCH_ADMIN_TOKEN must hold an admin credential of the service")
 	}
-	if *duration < time.Second || *workers < 1 || *share < 0 || *share > 1 {
-		return fmt.Errorf("need --duration >= 1s, --workers >= 1 and --uploads in [0,1]")
+	var levels []int
+	for _, f := range strings.Split(*clients, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return fmt.Errorf("--clients must be positive integers separated by commas, got %q", *clients)
+		}
+		levels = append(levels, n)
 	}
-	res, err := loadbench.Run(ctx, loadbench.Config{URL: *url, Admin: admin, Photos: *photos, Duration: *duration, Workers: *workers,
-		UploadShare: *share, Seed: 1, Log: func(f string, a ...any) { fmt.Fprintf(m.Stderr, "bench load: "+f+"\n", a...) }})
+	if *duration < time.Second || *largeMP <= 0 || *largeMP > 40 || (*pid > 0 && budget <= 0) {
+		return fmt.Errorf("need --duration >= 1s, --large-mp in (0, 40], and --budget with --pid")
+	}
+	res, err := loadbench.Run(ctx, loadbench.Config{URL: *url, Admin: admin, Photos: *photos, Large: *large, LargeMP: *largeMP,
+		Duration: *duration, Clients: levels, PID: *pid, Budget: budget, Seed: 1,
+		Log: func(f string, a ...any) { fmt.Fprintf(m.Stderr, "bench load: "+f+"\n", a...) }})
 	if res != nil {
 		if *asJSON {
 			json.NewEncoder(m.Stdout).Encode(res)

@@ -6,7 +6,8 @@
 //	facematch compare IMAGE_A IMAGE_B           best-face similarity and its band
 //	facematch eval verify --pairs F --root DIR  verification accuracy on a pairs file
 //	facematch bench index --n N [--json]        vector index benchmark (bench/RESULTS.md)
-//	facematch bench load --url URL [--json]     concurrent searches and uploads against a service
+//	facematch bench load --url URL [--clients 8,16,32] [--duration 2m] [--pid PID --budget SIZE] [--json]
+//	                                            levels of clients mixing uploads, searches, decisions against a service
 //
 // Run `facematch help` for the shared flags.
 package main

@@ -146,7 +146,14 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 		TrustedProxies: proxies, AuthLimit: api.AuthLimit{Burst: sc.AuthBurst, Every: sc.AuthEvery},
 		Ready: (&readiness{checks: []func(context.Context) error{cat.Ping, blobsReachable(st.blobs)}}).Ready,
 		Gauges: func() []api.Gauge {
-			var gs []api.Gauge
+			a := svc.Admission()
+			gs := []api.Gauge{
+				{Name: "facematch_admission_budget_bytes", Help: "Memory budget of photos being decoded and analysed at once.", Value: float64(a.Budget)},
+				{Name: "facematch_admission_held_bytes", Help: "Memory budget held now by photos being decoded and analysed.", Value: float64(a.Held)},
+				{Name: "facematch_admission_peak_bytes", Help: "Most memory budget ever held at once.", Value: float64(a.Peak)},
+				{Name: "facematch_admission_refused_total", Help: "Uploads and searches answered 503 because the memory budget stayed full.", Value: float64(a.Refused)},
+				{Name: "facematch_admission_late_decodes_total", Help: "Decodes that outlived the decode timeout.", Value: float64(a.Late)},
+			}
 			for name, ix := range st.indexes {
 				s := ix.Stats()
 				l := map[string]string{"model": name}

@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -39,6 +41,12 @@ type dataConfig struct {
 	Workers      int
 	// CredentialLifetime is how long new and rotated credentials work.
 	CredentialLifetime time.Duration
+	envErr             error // a malformed admission environment variable, reported by Validate
+	// Admission: the memory budget of photos being analysed at once, how long a request waits
+	// for it, and the decode deadline (engine.ServiceConfig explains each).
+	MemoryBudget  int64
+	AdmissionWait time.Duration
+	DecodeTimeout time.Duration
 }
 
 func (c *dataConfig) bind(fs *flag.FlagSet, getenv func(string) string) {
@@ -66,6 +74,62 @@ func (c *dataConfig) bind(fs *flag.FlagSet, getenv func(string) string) {
 	}
 	fs.DurationVar(&c.CredentialLifetime, "credential-lifetime", lifetime, "how long a new or rotated credential works (env FACEMATCH_CREDENTIAL_LIFETIME)")
 	c.S3.AccessKey, c.S3.SecretKey = getenv("FACEMATCH_S3_ACCESS_KEY"), getenv("FACEMATCH_S3_SECRET_KEY")
+	c.MemoryBudget, c.AdmissionWait, c.DecodeTimeout = engine.DefaultMemoryBudget, engine.DefaultAdmissionWait, engine.DefaultDecodeTimeout
+	c.envErr = errors.Join(
+		envBytes(getenv, "FACEMATCH_MEMORY_BUDGET", &c.MemoryBudget),
+		envDuration(getenv, "FACEMATCH_ADMISSION_WAIT", &c.AdmissionWait),
+		envDuration(getenv, "FACEMATCH_DECODE_TIMEOUT", &c.DecodeTimeout))
+	fs.Func("memory-budget", "memory that photos being decoded and analysed may hold at once, uploads, searches and jobs together, e.g. 2GiB or 512MiB (env FACEMATCH_MEMORY_BUDGET; default 2GiB)",
+		func(v string) (err error) { c.MemoryBudget, err = parseBytes(v); return err })
+	fs.DurationVar(&c.AdmissionWait, "admission-wait", c.AdmissionWait, "how long an upload or search waits for memory budget before it is answered 503 with Retry-After (env FACEMATCH_ADMISSION_WAIT)")
+	fs.DurationVar(&c.DecodeTimeout, "decode-timeout", c.DecodeTimeout, "how long a request waits for one photo's decode before it is answered 503 (env FACEMATCH_DECODE_TIMEOUT)")
+}
+
+// minMemoryBudget is the smallest budget accepted: below it a few ordinary photos could not
+// be analysed at once (each weighs at least 32 MiB).
+const minMemoryBudget = 256 << 20
+
+// parseBytes reads a size in bytes, with an optional KiB, MiB or GiB suffix (KB, MB and GB
+// are read as the same powers of two).
+func parseBytes(v string) (int64, error) {
+	s := strings.TrimSpace(v)
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1 << 10}, {"MB", 1 << 20}, {"GB", 1 << 30}, {"B", 1}} {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 || n > math.MaxInt64/mult {
+		return 0, fmt.Errorf("want a size such as 2GiB, 512MiB or a number of bytes, got %q", v)
+	}
+	return n * mult, nil
+}
+
+func envBytes(getenv func(string) string, key string, dst *int64) error {
+	if v := getenv(key); v != "" {
+		n, err := parseBytes(v)
+		if err != nil {
+			return fmt.Errorf("%s: %w", key, err)
+		}
+		*dst = n
+	}
+	return nil
+}
+
+func envDuration(getenv func(string) string, key string, dst *time.Duration) error {
+	if v := getenv(key); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("%s: want a duration such as 3s, got %q", key, v)
+		}
+		*dst = d
+	}
+	return nil
 }
 
 func (c dataConfig) Validate() error {
@@ -81,6 +145,16 @@ func (c dataConfig) Validate() error {
 	}
 	if c.CredentialLifetime < time.Hour {
 		errs = append(errs, fmt.Errorf("--credential-lifetime (FACEMATCH_CREDENTIAL_LIFETIME) must be a duration of at least 1h, got %v", c.CredentialLifetime))
+	}
+	errs = append(errs, c.envErr)
+	if c.MemoryBudget < minMemoryBudget {
+		errs = append(errs, fmt.Errorf("--memory-budget must be at least 256MiB, got %d bytes", c.MemoryBudget))
+	}
+	if c.AdmissionWait <= 0 || c.AdmissionWait > time.Minute {
+		errs = append(errs, fmt.Errorf("--admission-wait must be in (0, 1m], got %s", c.AdmissionWait))
+	}
+	if c.DecodeTimeout < time.Second {
+		errs = append(errs, fmt.Errorf("--decode-timeout must be at least 1s, got %s", c.DecodeTimeout))
 	}
 	return errors.Join(errs...)
 }
@@ -216,7 +290,8 @@ func openStack(ctx context.Context, mc Config, dc dataConfig, reviewers int, log
 	st.svc, err = engine.NewService(engine.ServiceConfig{Catalog: st.cat, Blobs: engineBlobs{store}, Pipelines: st.models.pipelines,
 		DefaultModel: mc.Recognizer, Indexes: indexes, Reviewers: reviewers, Logger: log, Sources: opener, JobWorkers: dc.Workers,
 		CredentialLifetime: dc.CredentialLifetime,
-		Meta:               func(r io.Reader, format string) (engine.MetaLookup, error) { return source.ReadMeta(r, format) },
+		MemoryBudget:       dc.MemoryBudget, AdmissionWait: dc.AdmissionWait, DecodeTimeout: dc.DecodeTimeout,
+		Meta: func(r io.Reader, format string) (engine.MetaLookup, error) { return source.ReadMeta(r, format) },
 		Purged: func() {
 			select {
 			case purged <- struct{}{}:

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"image"
+	"image/color"
 	"image/gif"
 	"image/jpeg"
 	"image/png"
@@ -83,22 +84,15 @@ var codecs = map[string]codec{
 // panics, whatever data holds; it neither modifies nor retains data and is
 // safe for concurrent use.
 func Image(data []byte, lim Limits) (img *image.NRGBA, info Info, err error) {
-	if len(data) == 0 {
-		return nil, Info{}, &Error{Kind: ErrEmpty, Msg: "empty image data"}
-	}
 	lim = lim.withDefaults()
-	if int64(len(data)) > lim.MaxBytes {
-		return nil, Info{}, &Error{Kind: ErrTooLarge,
-			Msg: fmt.Sprintf("image data is %d bytes, limit is %d bytes", len(data), lim.MaxBytes)}
-	}
-	format, err := Sniff(data)
+	h, err := inspect(data, lim)
 	if err != nil {
 		return nil, Info{}, err
 	}
-
+	format := h.Format
 	// The decoders come from outside this package and have panicked on
 	// crafted input before (x/image/webp, x/image/tiff); a panic must become
-	// a 422, not a crashed server.
+	// a 400, not a crashed server.
 	defer func() {
 		if r := recover(); r != nil {
 			img, info = nil, Info{}
@@ -106,21 +100,8 @@ func Image(data []byte, lim Limits) (img *image.NRGBA, info Info, err error) {
 				Err: fmt.Errorf("panic: %v", r)}
 		}
 	}()
-
+	cfg := image.Config{Width: h.Width, Height: h.Height}
 	c := codecs[format]
-	cfg, err := c.config(bytes.NewReader(data))
-	if err != nil {
-		return nil, Info{}, classify(format, "header", data, err)
-	}
-	if err := checkPixels(format, cfg.Width, cfg.Height, lim.MaxPixels); err != nil {
-		return nil, Info{}, err
-	}
-	if format == JPEG {
-		if n := jpegScans(data); n > maxJPEGScans {
-			return nil, Info{}, &Error{Kind: ErrCorrupt, Format: format,
-				Msg: fmt.Sprintf("jpeg has %d scans, limit is %d", n, maxJPEGScans)}
-		}
-	}
 
 	src, err := c.decode(bytes.NewReader(data))
 	if err != nil {
@@ -142,13 +123,7 @@ func Image(data []byte, lim Limits) (img *image.NRGBA, info Info, err error) {
 		img = toOpaque(src)
 	}
 
-	o := 1
-	switch format {
-	case JPEG:
-		o = jpegOrientation(data)
-	case TIFF:
-		o = tiffOrientation(data)
-	}
+	o := h.Orientation
 	img = orient(img, o)
 
 	return img, Info{
@@ -158,6 +133,136 @@ func Image(data []byte, lim Limits) (img *image.NRGBA, info Info, err error) {
 		Orientation: o,
 		Bytes:       len(data),
 	}, nil
+}
+
+// Header is what [Inspect] learns about an image without decoding its pixels.
+type Header struct {
+	Format        string
+	Width, Height int // as stored, before EXIF orientation
+	Orientation   int // EXIF orientation 1..8 that Image will apply (1 when none)
+	// bytesPerPixel is the peak bytes Image holds per pixel, in 1/16ths; see PeakBytes.
+	bytesPerPixel int64
+}
+
+// Inspect runs every check [Image] makes before decoding (size, format, header, pixel limit,
+// JPEG scan limit) and returns the header, at a cost independent of the image's size. Its
+// errors are Image's.
+func Inspect(data []byte, lim Limits) (Header, error) {
+	h, err := inspect(data, lim.withDefaults())
+	if err != nil {
+		return Header{}, err
+	}
+	return h, nil
+}
+
+func inspect(data []byte, lim Limits) (h Header, err error) {
+	if len(data) == 0 {
+		return Header{}, &Error{Kind: ErrEmpty, Msg: "empty image data"}
+	}
+	if int64(len(data)) > lim.MaxBytes {
+		return Header{}, &Error{Kind: ErrTooLarge,
+			Msg: fmt.Sprintf("image data is %d bytes, limit is %d bytes", len(data), lim.MaxBytes)}
+	}
+	format, err := Sniff(data)
+	if err != nil {
+		return Header{}, err
+	}
+	h = Header{Format: format, Orientation: 1}
+	// DecodeConfig is outside code too (see Image).
+	defer func() {
+		if r := recover(); r != nil {
+			err = &Error{Kind: ErrCorrupt, Format: format, Msg: "corrupt " + format + " header: decoder panicked",
+				Err: fmt.Errorf("panic: %v", r)}
+		}
+	}()
+	cfg, err := codecs[format].config(bytes.NewReader(data))
+	if err != nil {
+		return h, classify(format, "header", data, err)
+	}
+	if err := checkPixels(format, cfg.Width, cfg.Height, lim.MaxPixels); err != nil {
+		return h, err
+	}
+	h.Width, h.Height = cfg.Width, cfg.Height
+	var jl jpegLayout
+	switch format {
+	case JPEG:
+		if jl = jpegStructure(data, maxJPEGScans); jl.scans > maxJPEGScans {
+			return h, &Error{Kind: ErrTooCostly, Format: format,
+				Msg: fmt.Sprintf("jpeg has more than %d scans (the limit)", maxJPEGScans)}
+		}
+		h.Orientation = jpegOrientation(data)
+	case TIFF:
+		h.Orientation = tiffOrientation(data)
+	}
+	h.bytesPerPixel = peakPerPixel(format, cfg.ColorModel, jl, data)
+	if h.Orientation != 1 {
+		h.bytesPerPixel += 64 // orient makes a rotated copy while the upright one is alive
+	}
+	return h, nil
+}
+
+// PeakBytes estimates the most memory [Image] holds at once for this header (decoder buffers,
+// the opaque copy, a rotated copy). The per-pixel factors are upper bounds of what
+// BenchmarkPeakBytes measures (bench/RESULTS.md, "Decode memory").
+func (h Header) PeakBytes() int64 {
+	return int64(h.Width)*int64(h.Height)*h.bytesPerPixel/16 + 64<<10
+}
+
+// peakPerPixel is the peak bytes per pixel, in 1/16ths, that decoding the format holds: what
+// the decoder allocates, plus the 4-byte NRGBA copy unless toOpaque converts in place.
+func peakPerPixel(format string, cm color.Model, jl jpegLayout, data []byte) int64 {
+	const nrgba = 64 // 4 bytes
+	switch format {
+	case JPEG:
+		s := int64(jl.samples)
+		if s == 0 {
+			s = 48 // no usable frame header: the decoder will fail, assume 4:4:4
+		}
+		b := s + nrgba // YCbCr or grey planes, then the NRGBA copy
+		if s > 48 {
+			b += 2 * nrgba // CMYK: image/jpeg builds a CMYK image too, then fromCMYK
+		}
+		if jl.progressive {
+			b += 4 * s // an int32 coefficient per sample, kept until the last scan
+		}
+		return b
+	case PNG:
+		d := int64(modelBytes(cm))
+		if len(data) > 28 && data[28] == 1 {
+			d *= 2 // Adam7: each pass is decoded into its own image, then merged
+		}
+		if cm == color.RGBAModel || cm == color.NRGBAModel {
+			return d + 16 // converted in place; row buffers
+		}
+		return d + nrgba + 16
+	case GIF:
+		return 16 + 2*nrgba // paletted frame, its NRGBA copy, and a canvas when the frame is smaller
+	case WebP:
+		return 3 * nrgba // lossless keeps ARGB words and transforms; lossy YCbCr+alpha is less
+	case BMP:
+		return 2 * nrgba
+	case TIFF:
+		d := int64(modelBytes(cm))
+		return 4*d + nrgba // the whole file's strips decompressed, the image, the NRGBA copy (measured)
+	}
+	return 4 * nrgba
+}
+
+// modelBytes is the bytes per pixel, in 1/16ths, of the image a decoder returns for colour
+// model cm.
+func modelBytes(cm color.Model) int {
+	switch cm {
+	case color.GrayModel, color.AlphaModel:
+		return 16
+	case color.Gray16Model, color.Alpha16Model:
+		return 32
+	case color.RGBA64Model, color.NRGBA64Model:
+		return 128
+	}
+	if _, ok := cm.(color.Palette); ok {
+		return 16
+	}
+	return 64
 }
 
 // checkPixels refuses a header whose size is not positive or exceeds max

@@ -283,7 +283,7 @@ func TestImageErrors(t *testing.T) {
 		{"jpeg missing its tail", jpg[:len(jpg)-10], Limits{}, ErrTruncated,
 			"decode: truncated jpeg (no end-of-image marker): …"},
 		{"png missing its tail", pngData[:len(pngData)-20], Limits{}, ErrTruncated, "decode: truncated png…"},
-		{"jpeg too many scans", manyScans, Limits{}, ErrCorrupt, "decode: jpeg has 301 scans, limit is 256"},
+		{"jpeg too many scans", manyScans, Limits{}, ErrTooCostly, "decode: jpeg has more than 100 scans (the limit)"},
 		{"bmp rle", rle, Limits{}, ErrUnsupportedFormat, "decode: unsupported bmp variant: bmp: unsupported BMP image"},
 		{"webp riff without chunks", []byte("RIFF\x04\x00\x00\x00WEBP"), Limits{}, ErrCorrupt,
 			"decode: corrupt webp header: webp: invalid format"},

@@ -8,8 +8,9 @@
 //     decoding it would ask for 40 GB. [Image] reads the header with the
 //     format's DecodeConfig first and refuses anything over
 //     [Limits.MaxPixels] before a single pixel is allocated. Progressive
-//     JPEGs can also burn CPU with thousands of tiny scans over one large
-//     image, so the number of JPEG scans is capped too.
+//     JPEGs can also burn CPU with hundreds of tiny scans over one large
+//     image, so a marker walk counts the scans first and more than 100 is
+//     [ErrTooCostly].
 //   - Hostile structure. Decoders have panicked on crafted input in the past,
 //     so every decoder call runs under recover and a panic becomes
 //     [ErrCorrupt]. Our own EXIF parser is bounds-checked on every read and
@@ -30,7 +31,7 @@
 //
 // Every failure is an [*Error] whose Kind is one of the sentinels
 // ([ErrEmpty], [ErrTooLarge], [ErrTooManyPixels], [ErrUnsupportedFormat],
-// [ErrTruncated], [ErrCorrupt]); test with errors.Is. The kinds are kept
+// [ErrTruncated], [ErrCorrupt], [ErrTooCostly]); test with errors.Is. The kinds are kept
 // apart because the HTTP layer maps them to different statuses (413, 415,
 // 422).
 //
@@ -40,9 +41,10 @@
 // decodes to 8 bytes per pixel and may buffer a strip as large again, a
 // progressive JPEG keeps its DCT coefficients (4 bytes per pixel per
 // component) until the end, and conversion and EXIF rotation each add a
-// 4-byte-per-pixel copy. Budget about 25 bytes per pixel in the worst case,
-// roughly 1 GB at the 40-megapixel default, and bound concurrent decodes
-// accordingly.
+// 4-byte-per-pixel copy. [Inspect] reads the header alone and
+// [Header.PeakBytes] estimates the peak for that header (5.5 bytes per pixel
+// for a common JPEG, 11.5 for a progressive one, up to 36 for a 16-bit TIFF),
+// so that callers can bound concurrent decodes by memory.
 //
 // All functions are safe for concurrent use; the package keeps no state.
 package decode

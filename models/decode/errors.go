@@ -29,8 +29,11 @@ var (
 	ErrUnsupportedFormat = errors.New("decode: unsupported image format")
 	// ErrTruncated: the data ends before the image does (HTTP 422).
 	ErrTruncated = errors.New("decode: truncated image")
-	// ErrCorrupt: the data is malformed or too costly to decode (HTTP 422).
+	// ErrCorrupt: the data is malformed (HTTP 400).
 	ErrCorrupt = errors.New("decode: corrupt image")
+	// ErrTooCostly: the data may be a valid image, but decoding it would cost far more than
+	// any real photo does (a JPEG with more than 100 scans) (HTTP 422).
+	ErrTooCostly = errors.New("decode: image too costly to decode")
 )
 
 // Error describes why an upload could not be decoded.

@@ -138,23 +138,3 @@ func orient(img *image.NRGBA, o int) *image.NRGBA {
 	}
 	return img
 }
-
-// maxJPEGScans bounds the scans of a progressive JPEG. Each scan walks every
-// block of the image even when it carries almost no data, so a few kilobytes
-// of empty scans over a 40-megapixel frame can cost minutes of CPU. libjpeg's
-// standard progressive script writes about 10 scans; real files with more
-// than a few dozen are not seen, so 256 leaves a wide margin.
-const maxJPEGScans = 256
-
-// jpegScans returns an upper bound on the number of scans the decoder will
-// process: every SOS marker is the literal pair FF DA (entropy-coded data
-// escapes FF as FF 00), so counting the pairs after the header cannot miss a
-// scan. It can only overcount when FF DA occurs inside a later segment's
-// payload, which is rare and harmless.
-func jpegScans(data []byte) int {
-	start := walkJPEG(data, nil)
-	if start < 0 {
-		start = 0
-	}
-	return bytes.Count(data[start:], []byte{0xff, 0xda})
-}

@@ -25,7 +25,7 @@ func FuzzImage(f *testing.F) {
 		f.Add(seed)
 	}
 	lim := Limits{MaxPixels: 1 << 20}
-	kinds := []error{ErrEmpty, ErrTooLarge, ErrTooManyPixels, ErrUnsupportedFormat, ErrTruncated, ErrCorrupt}
+	kinds := []error{ErrEmpty, ErrTooLarge, ErrTooManyPixels, ErrUnsupportedFormat, ErrTruncated, ErrCorrupt, ErrTooCostly}
 
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, info, err := Image(data, lim)
@@ -108,4 +108,34 @@ func fuzzSeeds(tb testing.TB) [][]byte {
 		seeds = append(seeds, b)
 	}
 	return seeds
+}
+
+// FuzzJPEGStructure feeds mutated JPEGs to the marker walker that enforces the scan cap. It
+// must not panic, must stop once it has counted more than its limit, and may count only SOS
+// markers that are really there (each is the byte pair FF DA).
+//
+//	go test -run='^$' -fuzz=FuzzJPEGStructure -fuzztime=30s ./models/decode/
+func FuzzJPEGStructure(f *testing.F) {
+	for _, seed := range fuzzSeeds(f) {
+		if format, _ := Sniff(seed); format == JPEG {
+			f.Add(seed, 3)
+		}
+	}
+	f.Add(scanBomb(f, 640, 480, 12), 10)
+	f.Add(scanBomb(f, 64, 64, 2), 100)
+	f.Fuzz(func(t *testing.T, data []byte, limit int) {
+		if len(data) < 2 || limit < 0 || limit > 1000 {
+			return
+		}
+		l := jpegStructure(data, limit)
+		if l.scans > limit+1 {
+			t.Fatalf("counted %d scans with limit %d", l.scans, limit)
+		}
+		if n := bytes.Count(data[2:], []byte{0xff, 0xda}); l.scans > n {
+			t.Fatalf("counted %d scans, but the data holds only %d SOS markers", l.scans, n)
+		}
+		if l.samples < 0 || l.samples > 16*255 {
+			t.Fatalf("samples %d", l.samples)
+		}
+	})
 }
