@@ -152,6 +152,10 @@ func ValidDecision(d MatchStatus) bool {
 	return d == PotentialCandidate || d == NoCandidate || d == Inconclusive
 }
 
+// Final reports whether s is a final status: the required reviewers agreed on it. A final match
+// takes no further decision (only an explicit adjudication may reopen it).
+func (s MatchStatus) Final() bool { return ValidDecision(s) }
+
 // Decision is one reviewer's verdict on a match.
 type Decision struct {
 	Reviewer  string      `json:"reviewer"`
@@ -186,20 +190,22 @@ type Match struct {
 	Band  string `json:"band,omitempty"`
 }
 
-// Resolve computes a match's status from its decisions: final when `required` distinct
-// reviewers agree, disputed as soon as two disagree, pending otherwise.
+// Resolve computes a match's status from its decisions, in the order they were made: final
+// when the first `required` distinct reviewers agree (decisions after that do not count:
+// DecisionRefusal refuses them), disputed as soon as two disagree before that, pending
+// otherwise.
 func Resolve(decisions []Decision, required int) MatchStatus {
 	if len(decisions) == 0 {
 		return Pending
 	}
 	first := decisions[0].Decision
-	for _, d := range decisions[1:] {
+	for i, d := range decisions {
 		if d.Decision != first {
 			return Disputed
 		}
-	}
-	if len(decisions) >= required {
-		return first
+		if i+1 >= required {
+			return first
+		}
 	}
 	return Pending
 }
