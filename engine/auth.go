@@ -59,22 +59,27 @@ func (s *Service) CreateToken(ctx context.Context, a Actor, name string, role Ro
 	if err != nil {
 		return Token{}, "", err
 	}
-	t, err := s.cfg.Catalog.CreateToken(ctx, Token{Name: name, Role: role, Hash: HashSecret(secret), CreatedAt: time.Now(), CreatedBy: a.Name})
+	var t Token
+	err = s.audited(ctx, func(c Catalog) (AuditEntry, error) {
+		var err error
+		t, err = c.CreateToken(ctx, Token{Name: name, Role: role, Hash: HashSecret(secret), CreatedAt: time.Now(), CreatedBy: a.Name})
+		return entry(a, "credential.create", ref("credential", t.ID), nil, "name="+t.Name+" role="+string(role), ""), err
+	})
 	if err != nil {
 		return t, "", err
 	}
-	s.audit(ctx, a, "credential.create", ref("credential", t.ID), nil, "name="+t.Name+" role="+string(role), "")
 	return t, secret, nil
 }
 
 // RevokeToken revokes a credential; its secret stops working at once.
 func (s *Service) RevokeToken(ctx context.Context, a Actor, id int64) (Token, error) {
-	t, err := s.cfg.Catalog.RevokeToken(ctx, id, time.Now())
-	if err != nil {
-		return t, err
-	}
-	s.audit(ctx, a, "credential.revoke", ref("credential", id), nil, "name="+t.Name, "")
-	return t, nil
+	var t Token
+	err := s.audited(ctx, func(c Catalog) (AuditEntry, error) {
+		var err error
+		t, err = c.RevokeToken(ctx, id, time.Now())
+		return entry(a, "credential.revoke", ref("credential", id), nil, "name="+t.Name, ""), err
+	})
+	return t, err
 }
 
 // Tokens lists the credentials (never their secrets).
@@ -98,10 +103,12 @@ func (s *Service) Bootstrap(ctx context.Context, secret string) (string, error) 
 	} else if len(secret) < 16 {
 		return "", fmt.Errorf("the bootstrap token must be at least 16 characters: %w", ErrInvalid)
 	}
-	t, err := s.cfg.Catalog.CreateToken(ctx, Token{Name: BootstrapAdmin, Role: RoleAdmin, Hash: HashSecret(secret), CreatedAt: time.Now(), CreatedBy: "bootstrap"})
+	err = s.audited(ctx, func(c Catalog) (AuditEntry, error) {
+		t, err := c.CreateToken(ctx, Token{Name: BootstrapAdmin, Role: RoleAdmin, Hash: HashSecret(secret), CreatedAt: time.Now(), CreatedBy: "bootstrap"})
+		return entry(Actor{Name: "bootstrap"}, "credential.create", ref("credential", t.ID), nil, "name="+t.Name+" role=admin", ""), err
+	})
 	if err != nil {
 		return "", err
 	}
-	s.audit(ctx, Actor{Name: "bootstrap"}, "credential.create", ref("credential", t.ID), nil, "name="+t.Name+" role=admin", "")
 	return secret, nil
 }

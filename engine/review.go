@@ -185,6 +185,8 @@ func (s *Service) SearchPhoto(ctx context.Context, a Actor, searchID int64) ([]b
 	if err != nil {
 		return nil, "", err
 	}
-	s.audit(ctx, a, "search.photo.view", ref("search", searchID), rec.Galleries, "", "")
+	if err := s.auditRead(ctx, entry(a, "search.photo.view", ref("search", searchID), rec.Galleries, "", "")); err != nil {
+		return nil, "", err
+	}
 	return data, http.DetectContentType(data), nil
 }

@@ -21,7 +21,7 @@ func (d *DB) Append(ctx context.Context, e engine.AuditEntry) (engine.AuditEntry
 		return e, fmt.Errorf("catalog: audit entry needs an actor and an action")
 	}
 	gal, _ := json.Marshal(nonNilInts(e.Galleries))
-	res, err := d.db.ExecContext(ctx, `INSERT INTO audit (at, actor, action, target, galleries, input, result, request_id)
+	res, err := d.exec(ctx, `INSERT INTO audit (at, actor, action, target, galleries, input, result, request_id)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, fmtTime(e.At), e.Actor, e.Action, e.Target, string(gal), e.Input, e.Result, e.RequestID)
 	if err != nil {
 		return e, fmt.Errorf("catalog: audit: %w", err)
@@ -88,7 +88,7 @@ func (d *DB) CreateToken(ctx context.Context, t engine.Token) (engine.Token, err
 	if t.Name == "" || !t.Role.Valid() || t.Hash == "" {
 		return t, fmt.Errorf("credential needs a name and a role (admin, analyst, reviewer, auditor): %w", engine.ErrInvalid)
 	}
-	res, err := d.db.ExecContext(ctx, `INSERT INTO tokens (name, role, hash, created_at, created_by) VALUES (?, ?, ?, ?, ?)`,
+	res, err := d.exec(ctx, `INSERT INTO tokens (name, role, hash, created_at, created_by) VALUES (?, ?, ?, ?, ?)`,
 		t.Name, string(t.Role), t.Hash, fmtTime(t.CreatedAt), t.CreatedBy)
 	if isConstraint(err) {
 		return t, fmt.Errorf("a credential named %q already exists: %w", t.Name, engine.ErrConflict)
@@ -147,7 +147,7 @@ func (d *DB) Tokens(ctx context.Context) ([]engine.Token, error) {
 
 // RevokeToken marks a credential revoked (revoking twice keeps the first time).
 func (d *DB) RevokeToken(ctx context.Context, id int64, at time.Time) (engine.Token, error) {
-	if _, err := d.db.ExecContext(ctx, `UPDATE tokens SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?`, fmtTime(at), id); err != nil {
+	if _, err := d.exec(ctx, `UPDATE tokens SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?`, fmtTime(at), id); err != nil {
 		return engine.Token{}, fmt.Errorf("catalog: revoke token %d: %w", id, err)
 	}
 	t, err := scanToken(d.db.QueryRowContext(ctx, tokenSelect+` WHERE id = ?`, id))

@@ -274,7 +274,7 @@ func TestDeletionRecordsAPurge(t *testing.T) {
 	ref, coll, alice := seed(t, d)
 	m, f := searchWithMatch(t, d, ref.ID, &alice.ID, "analyst", "d1")
 	// A thumbnail key makes the purge list it.
-	if _, err := d.db.Exec(`UPDATE faces SET thumb_key = 'thumbs/x' WHERE id = ?`, f.ID); err != nil {
+	if _, err := d.write.Exec(`UPDATE faces SET thumb_key = 'thumbs/x' WHERE id = ?`, f.ID); err != nil {
 		t.Fatal(err)
 	}
 	_, collFaces, err := d.AddImage(ctx, engine.Image{GalleryID: coll.ID, SHA256: "d2", Format: "jpeg", BlobKey: "images/d2", CreatedAt: now}, []engine.NewFace{face(0, 1)})
@@ -341,7 +341,7 @@ func TestAuditIsAppendOnly(t *testing.T) {
 	}
 	// Not even SQL can change or remove an entry.
 	for _, stmt := range []string{`UPDATE audit SET actor = 'mallory'`, `DELETE FROM audit`} {
-		if _, err := d.db.Exec(stmt); err == nil {
+		if _, err := d.write.Exec(stmt); err == nil {
 			t.Fatalf("%s succeeded", stmt)
 		}
 	}
