@@ -221,4 +221,9 @@ type AuditEntry struct {
 	Input     string    `json:"input,omitempty"`  // e.g. the probe's sha256 and parameters, never image bytes
 	Result    string    `json:"result,omitempty"` // e.g. the match IDs returned
 	RequestID string    `json:"request_id,omitempty"`
+	// PrevHash is the previous entry's Hash ("" for the first); Hash is sha256 over PrevHash
+	// and this entry's fields, set by the log when it appends the entry. Together they chain
+	// the log: changing or removing an entry breaks the chain (facematch audit verify).
+	PrevHash string `json:"prev_hash,omitempty"`
+	Hash     string `json:"hash,omitempty"`
 }

@@ -6,6 +6,8 @@
 //	facematch eval verify --pairs F --root DIR  verification accuracy on a pairs file
 //	facematch bench index --n N [--json]        vector index benchmark (bench/RESULTS.md)
 //	facematch bench load --url URL [--json]     concurrent searches and uploads against a service
+//	facematch audit verify [--checkpoint ID:HASH] the audit log's hash chain, up to a checkpoint
+//	facematch audit checkpoint                  the latest audit entry's ID:HASH, for export
 //
 // Run `facematch help` for the shared flags.
 package main
@@ -56,6 +58,8 @@ Usage:
   facematch ingest --resume JOB
   facematch ingest --reprocess MODEL --gallery ID --purpose TEXT
   facematch gallery create --name NAME [--kind collection|reference] [--model MODEL]
+  facematch audit verify [--data-dir var] [--checkpoint ID:HASH]
+  facematch audit checkpoint [--data-dir var]
   facematch detect [--json] IMAGE...
   facematch compare [--json] IMAGE_A IMAGE_B
   facematch eval verify --pairs FILE --root DIR [--json] [--all-pairs]
@@ -80,6 +84,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 			return errUsage
 		}
 		return m.runGalleryCreate(ctx, args[2:])
+	case "audit":
+		return m.runAudit(ctx, args[1:])
 	case "detect":
 		return m.runDetect(ctx, args[1:])
 	case "compare":

@@ -12,7 +12,8 @@ import (
 	"github.com/facematch/facematch/engine"
 )
 
-// Append adds an entry to the audit log (its ID and, when zero, its time are set here).
+// Append adds an entry to the audit log (its ID, hashes and, when zero, its time are set
+// here), chained to the entry before it in the same transaction: the one writer orders them.
 func (d *DB) Append(ctx context.Context, e engine.AuditEntry) (engine.AuditEntry, error) {
 	if e.At.IsZero() {
 		e.At = time.Now()
@@ -21,12 +22,22 @@ func (d *DB) Append(ctx context.Context, e engine.AuditEntry) (engine.AuditEntry
 		return e, fmt.Errorf("catalog: audit entry needs an actor and an action")
 	}
 	gal, _ := json.Marshal(nonNilInts(e.Galleries))
-	res, err := d.exec(ctx, `INSERT INTO audit (at, actor, action, target, galleries, input, result, request_id)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, fmtTime(e.At), e.Actor, e.Action, e.Target, string(gal), e.Input, e.Result, e.RequestID)
+	r := auditRow{at: fmtTime(e.At), actor: e.Actor, action: e.Action, target: e.Target, galleries: string(gal),
+		input: e.Input, result: e.Result, rq: e.RequestID}
+	err := d.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if r.id, r.prevHash, err = chainTail(ctx, tx); err != nil {
+			return err
+		}
+		r.hash = chainHash(r)
+		_, err = tx.ExecContext(ctx, `INSERT INTO audit (`+auditRowColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			r.id, r.at, r.actor, r.action, r.target, r.galleries, r.input, r.result, r.rq, r.prevHash, r.hash)
+		return err
+	})
 	if err != nil {
 		return e, fmt.Errorf("catalog: audit: %w", err)
 	}
-	e.ID, _ = res.LastInsertId()
+	e.ID, e.PrevHash, e.Hash = r.id, r.prevHash, r.hash
 	return e, nil
 }
 
@@ -57,8 +68,8 @@ func (d *DB) Entries(ctx context.Context, f engine.AuditFilter) ([]engine.AuditE
 		args = append(args, f.Action)
 	}
 	args = append(args, f.Limit)
-	rows, err := d.db.QueryContext(ctx, `SELECT id, at, actor, action, target, galleries, input, result, request_id FROM audit
-		WHERE `+strings.Join(where, " AND ")+` ORDER BY id LIMIT ?`, args...)
+	rows, err := d.db.QueryContext(ctx, `SELECT id, at, actor, action, target, galleries, input, result, request_id, prev_hash, hash
+		FROM audit WHERE `+strings.Join(where, " AND ")+` ORDER BY id LIMIT ?`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: audit: %w", err)
 	}
@@ -67,7 +78,7 @@ func (d *DB) Entries(ctx context.Context, f engine.AuditFilter) ([]engine.AuditE
 	for rows.Next() {
 		var e engine.AuditEntry
 		var at, gal string
-		if err := rows.Scan(&e.ID, &at, &e.Actor, &e.Action, &e.Target, &gal, &e.Input, &e.Result, &e.RequestID); err != nil {
+		if err := rows.Scan(&e.ID, &at, &e.Actor, &e.Action, &e.Target, &gal, &e.Input, &e.Result, &e.RequestID, &e.PrevHash, &e.Hash); err != nil {
 			return nil, fmt.Errorf("catalog: audit: %w", err)
 		}
 		e.At = parseTime(at)

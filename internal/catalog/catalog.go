@@ -35,10 +35,14 @@ var (
 	schemaV2 string
 	//go:embed schema_v3.sql
 	schemaV3 string
-	schemas  = []string{schemaV1, schemaV2, schemaV3}
+	//go:embed schema_v4.sql
+	schemaV4 string
+	schemas  = []string{schemaV1, schemaV2, schemaV3, schemaV4}
+	// afterSchema finishes a version's migration where SQL alone cannot, in its transaction.
+	afterSchema = map[int]func(context.Context, *sql.Tx) error{4: chainExisting}
 )
 
-const schemaVersion = 3
+const schemaVersion = 4
 
 // DB is the metadata store. All writes go through one connection, one transaction at a time,
 // queued in Go: SQLite has one writer anyway, and a queue with a deadline answers "busy, retry"
@@ -113,6 +117,28 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	return d, nil
 }
 
+// OpenReadOnly opens an existing database for reading only (audit verification beside a
+// running service): no migration, no writes. Its schema must be this binary's.
+func OpenReadOnly(ctx context.Context, path string) (*DB, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("catalog: %w", err)
+	}
+	read, err := sqlOpen(path, true, "query_only(1)", "busy_timeout(5000)")
+	if err != nil {
+		return nil, err
+	}
+	var v int
+	if err := read.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		read.Close()
+		return nil, fmt.Errorf("catalog: read schema version of %s: %w", path, err)
+	}
+	if v != schemaVersion {
+		read.Close()
+		return nil, fmt.Errorf("catalog: %s has schema version %d, this binary reads %d (start the matching facematch serve once to migrate it)", path, v, schemaVersion)
+	}
+	return &DB{db: read, read: read}, nil
+}
+
 // sqlOpen opens the file with pragmas; write transactions start IMMEDIATE, so a writer takes
 // the lock up front instead of failing half-way when a read would upgrade.
 func sqlOpen(path string, readOnly bool, pragmas ...string) (*sql.DB, error) {
@@ -151,7 +177,12 @@ func makePrivate(path string) error {
 func (d *DB) Ping(ctx context.Context) error { return d.read.PingContext(ctx) }
 
 // Close closes the database.
-func (d *DB) Close() error { return errors.Join(d.read.Close(), d.write.Close()) }
+func (d *DB) Close() error {
+	if d.write == nil {
+		return d.read.Close()
+	}
+	return errors.Join(d.read.Close(), d.write.Close())
+}
 
 func (d *DB) migrate(ctx context.Context) error {
 	var v int
@@ -168,6 +199,11 @@ func (d *DB) migrate(ctx context.Context) error {
 		for i := v; i < schemaVersion; i++ {
 			if _, err := tx.ExecContext(ctx, schemas[i]); err != nil {
 				return fmt.Errorf("catalog: schema version %d: %w", i+1, err)
+			}
+			if after := afterSchema[i+1]; after != nil {
+				if err := after(ctx, tx); err != nil {
+					return fmt.Errorf("catalog: schema version %d: %w", i+1, err)
+				}
 			}
 		}
 		_, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", schemaVersion))
@@ -194,6 +230,9 @@ func (d *DB) Atomically(ctx context.Context, fn func(engine.Catalog) error) erro
 func (d *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	if d.work != nil {
 		return d.savepoint(ctx, fn)
+	}
+	if d.write == nil {
+		return errors.New("catalog: opened read-only")
 	}
 	if err := d.waitTurn(ctx); err != nil {
 		return err
