@@ -49,11 +49,12 @@ const schemaVersion = 4
 // (engine.ErrUnavailable) instead of writers racing on the lock until one fails. Reads use a
 // pool of read-only connections, which WAL lets run beside the writer.
 type DB struct {
-	db    queryer   // reads: the reader pool, or the transaction of a unit of work
-	read  *sql.DB   // read-only connections
-	write *sql.DB   // the one writer connection
-	turn  chan bool // holds a token while a write transaction runs
-	work  *sql.Tx   // set inside Atomically: every method runs in this transaction
+	db    queryer       // reads: the reader pool, or the transaction of a unit of work
+	read  *sql.DB       // read-only connections
+	write *sql.DB       // the one writer connection
+	turn  chan bool     // holds a token while a write transaction runs
+	wait  time.Duration // how long a write waits for its turn (writeWait)
+	work  *sql.Tx       // set inside Atomically: every method runs in this transaction
 }
 
 // queryer is what reads need: the reader pool or a transaction.
@@ -95,7 +96,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	write.SetMaxOpenConns(1)
 	write.SetMaxIdleConns(1)
 	write.SetConnMaxLifetime(0)
-	d := &DB{write: write, turn: make(chan bool, 1)}
+	d := &DB{write: write, turn: make(chan bool, 1), wait: writeWait}
 	// The writer connection creates the -wal and -shm (with the file's mode) before any reader.
 	if err := write.PingContext(ctx); err != nil {
 		write.Close()
@@ -220,7 +221,7 @@ func (d *DB) Atomically(ctx context.Context, fn func(engine.Catalog) error) erro
 		return fn(d)
 	}
 	return d.tx(ctx, func(tx *sql.Tx) error {
-		return fn(&DB{db: tx, read: d.read, write: d.write, turn: d.turn, work: tx})
+		return fn(&DB{db: tx, read: d.read, write: d.write, turn: d.turn, wait: d.wait, work: tx})
 	})
 }
 
@@ -278,9 +279,9 @@ func (d *DB) savepoint(ctx context.Context, fn func(*sql.Tx) error) error {
 	return nil
 }
 
-// waitTurn waits for the writer, up to writeWait (or ctx).
+// waitTurn waits for the writer, up to d.wait (or ctx).
 func (d *DB) waitTurn(ctx context.Context) error {
-	t := time.NewTimer(writeWait)
+	t := time.NewTimer(d.wait)
 	defer t.Stop()
 	select {
 	case d.turn <- true:

@@ -147,6 +147,28 @@ func TestWriteLockHeldElsewhereIsUnavailable(t *testing.T) {
 	}
 }
 
+// A write that cannot get its turn in time (the writer busy with others past the wait) is
+// ErrUnavailable with a retry delay; a caller's own deadline stays its own.
+func TestWriteQueueWaitIsUnavailable(t *testing.T) {
+	ctx := context.Background()
+	d, _ := openTest(t)
+	d.wait = 100 * time.Millisecond
+	d.turn <- true // another write holds the writer
+	_, err := d.Append(ctx, engine.AuditEntry{Actor: "ann", Action: "search.create"})
+	if !errors.Is(err, engine.ErrUnavailable) || engine.RetryDelay(err, 0) <= 0 {
+		t.Fatalf("write behind a busy writer: %v, want ErrUnavailable with a retry delay", err)
+	}
+	short, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
+	defer cancel()
+	if _, err := d.Append(short, engine.AuditEntry{Actor: "ann", Action: "search.create"}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("write past its own deadline: %v", err)
+	}
+	<-d.turn
+	if _, err := d.Append(ctx, engine.AuditEntry{Actor: "ann", Action: "search.create"}); err != nil {
+		t.Fatalf("once the writer is free: %v", err)
+	}
+}
+
 // metadata.db and its -wal and -shm are private (0600) whatever the umask and whoever made the
 // directory; files an older version left readable are made private at open.
 func TestDatabaseFilesArePrivate(t *testing.T) {
