@@ -59,8 +59,12 @@ func (s *Service) AuditAuthFailure(ctx context.Context, a Actor, f AuthFailure) 
 			a.Name, target = ae.Credential.Name, ref("credential", ae.Credential.ID)
 		}
 	}
-	s.audit(ctx, a, "auth.failed", target, nil, fmt.Sprintf("address=%s route=%q secret_sha256=%s reason=%s", f.Address, f.Route, f.SecretHash, reason),
+	e := entry(a, "auth.failed", target, nil, fmt.Sprintf("address=%s route=%q secret_sha256=%s reason=%s", f.Address, f.Route, f.SecretHash, reason),
 		fmt.Sprintf("failures=%d", f.Failures))
+	if _, err := s.cfg.Catalog.Append(ctx, e); err != nil {
+		// The request is refused anyway; nothing is served that the entry would account for.
+		s.log.Error("audit write failed", "action", e.Action, "err", err)
+	}
 }
 
 // secretPrefix marks facematch credentials, so that a leaked one is recognisable in a log or a
@@ -174,13 +178,17 @@ func (s *Service) createToken(ctx context.Context, a Actor, action string, c New
 	}
 	now := time.Now()
 	expires := now.Add(s.cfg.CredentialLifetime)
-	t, err := s.cfg.Catalog.CreateToken(ctx, Token{Name: c.Name, User: c.User, Role: c.Role, Hash: HashSecret(secret), CreatedAt: now,
-		CreatedBy: a.Name, ExpiresAt: &expires, Galleries: c.Galleries})
+	var t Token
+	err = s.audited(ctx, func(cat Catalog) (AuditEntry, error) {
+		var err error
+		t, err = cat.CreateToken(ctx, Token{Name: c.Name, User: c.User, Role: c.Role, Hash: HashSecret(secret), CreatedAt: now,
+			CreatedBy: a.Name, ExpiresAt: &expires, Galleries: c.Galleries})
+		return entry(a, action, ref("credential", t.ID), t.Galleries, "name="+t.Name+" user="+t.User+" role="+string(t.Role)+" galleries="+scopeText(t.Galleries),
+			"expires="+expires.UTC().Format(time.RFC3339)), err
+	})
 	if err != nil {
 		return t, "", err
 	}
-	s.audit(ctx, a, action, ref("credential", t.ID), t.Galleries, "name="+t.Name+" user="+t.User+" role="+string(t.Role)+" galleries="+scopeText(t.Galleries),
-		"expires="+expires.UTC().Format(time.RFC3339))
 	return t, secret, nil
 }
 
@@ -195,22 +203,30 @@ func (s *Service) RotateToken(ctx context.Context, a Actor, id int64) (Token, st
 		return Token{}, "", err
 	}
 	now := time.Now()
-	t, err := s.cfg.Catalog.RotateToken(ctx, id, HashSecret(secret), now, now.Add(s.cfg.CredentialLifetime))
+	var t Token
+	err = s.audited(ctx, func(c Catalog) (AuditEntry, error) {
+		var err error
+		t, err = c.RotateToken(ctx, id, HashSecret(secret), now, now.Add(s.cfg.CredentialLifetime))
+		if err != nil {
+			return AuditEntry{}, err
+		}
+		return entry(a, "credential.rotate", ref("credential", id), nil, "name="+t.Name, "expires="+t.ExpiresAt.UTC().Format(time.RFC3339)), nil
+	})
 	if err != nil {
 		return t, "", err
 	}
-	s.audit(ctx, a, "credential.rotate", ref("credential", id), nil, "name="+t.Name, "expires="+t.ExpiresAt.UTC().Format(time.RFC3339))
 	return t, secret, nil
 }
 
 // RevokeToken revokes a credential; its secret stops working at once.
 func (s *Service) RevokeToken(ctx context.Context, a Actor, id int64) (Token, error) {
-	t, err := s.cfg.Catalog.RevokeToken(ctx, id, time.Now())
-	if err != nil {
-		return t, err
-	}
-	s.audit(ctx, a, "credential.revoke", ref("credential", id), nil, "name="+t.Name, "")
-	return t, nil
+	var t Token
+	err := s.audited(ctx, func(c Catalog) (AuditEntry, error) {
+		var err error
+		t, err = c.RevokeToken(ctx, id, time.Now())
+		return entry(a, "credential.revoke", ref("credential", id), nil, "name="+t.Name, ""), err
+	})
+	return t, err
 }
 
 // Tokens lists the credentials (never their secrets).
@@ -235,11 +251,13 @@ func (s *Service) Bootstrap(ctx context.Context, secret string) (string, error) 
 		return "", fmt.Errorf("the bootstrap token must be at least 16 characters: %w", ErrInvalid)
 	}
 	expires := time.Now().Add(s.cfg.CredentialLifetime)
-	t, err := s.cfg.Catalog.CreateToken(ctx, Token{Name: BootstrapAdmin, User: BootstrapAdmin, Role: RoleAdmin, Hash: HashSecret(secret),
-		CreatedAt: time.Now(), CreatedBy: "bootstrap", ExpiresAt: &expires})
+	err = s.audited(ctx, func(c Catalog) (AuditEntry, error) {
+		t, err := c.CreateToken(ctx, Token{Name: BootstrapAdmin, User: BootstrapAdmin, Role: RoleAdmin, Hash: HashSecret(secret),
+			CreatedAt: time.Now(), CreatedBy: "bootstrap", ExpiresAt: &expires})
+		return entry(Actor{Name: "bootstrap"}, "credential.create", ref("credential", t.ID), nil, "name="+t.Name+" role=admin", ""), err
+	})
 	if err != nil {
 		return "", err
 	}
-	s.audit(ctx, Actor{Name: "bootstrap"}, "credential.create", ref("credential", t.ID), nil, "name="+t.Name+" role=admin", "")
 	return secret, nil
 }

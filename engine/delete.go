@@ -16,39 +16,52 @@ import (
 
 // DeleteGallery deletes a gallery and everything in it.
 func (s *Service) DeleteGallery(ctx context.Context, a Actor, id int64) error {
-	p, err := s.cfg.Catalog.DeleteGallery(ctx, id)
-	return s.afterDelete(ctx, a, "gallery.delete", ref("gallery", id), []int64{id}, p, err)
+	return s.delete(ctx, a, "gallery.delete", ref("gallery", id), func(c Catalog) (int64, Purge, error) {
+		p, err := c.DeleteGallery(ctx, id)
+		return id, p, err
+	})
 }
 
 // DeleteSubject deletes a subject with its photos and faces.
 func (s *Service) DeleteSubject(ctx context.Context, a Actor, id int64) error {
-	sub, err := s.cfg.Catalog.Subject(ctx, id)
-	if err != nil {
-		return err
-	}
-	p, err := s.cfg.Catalog.DeleteSubject(ctx, id)
-	return s.afterDelete(ctx, a, "subject.delete", ref("subject", id), []int64{sub.GalleryID}, p, err)
+	return s.delete(ctx, a, "subject.delete", ref("subject", id), func(c Catalog) (int64, Purge, error) {
+		sub, err := c.Subject(ctx, id)
+		if err != nil {
+			return 0, Purge{}, err
+		}
+		p, err := c.DeleteSubject(ctx, id)
+		return sub.GalleryID, p, err
+	})
 }
 
 // DeleteImage deletes a photo with its faces.
 func (s *Service) DeleteImage(ctx context.Context, a Actor, id int64) error {
-	img, err := s.cfg.Catalog.Image(ctx, id)
-	if err != nil {
-		return err
-	}
-	p, err := s.cfg.Catalog.DeleteImage(ctx, id)
-	return s.afterDelete(ctx, a, "image.delete", ref("image", id), []int64{img.GalleryID}, p, err)
+	return s.delete(ctx, a, "image.delete", ref("image", id), func(c Catalog) (int64, Purge, error) {
+		img, err := c.Image(ctx, id)
+		if err != nil {
+			return 0, Purge{}, err
+		}
+		p, err := c.DeleteImage(ctx, id)
+		return img.GalleryID, p, err
+	})
 }
 
-func (s *Service) afterDelete(ctx context.Context, a Actor, action, target string, galleries []int64, p Purge, err error) error {
+// delete runs del (which returns the gallery of what it deleted and the purge it left) with
+// its audit entry in one transaction, then purges.
+func (s *Service) delete(ctx context.Context, a Actor, action, target string, del func(c Catalog) (int64, Purge, error)) error {
+	var p Purge
+	err := s.audited(ctx, func(c Catalog) (AuditEntry, error) {
+		gallery, purge, err := del(c)
+		p = purge
+		faces := 0
+		for _, ids := range p.FaceIDs {
+			faces += len(ids)
+		}
+		return entry(a, action, target, []int64{gallery}, "", fmt.Sprintf("faces=%d blobs=%d", faces, len(p.BlobKeys))), err
+	})
 	if err != nil {
 		return err
 	}
-	faces := 0
-	for _, ids := range p.FaceIDs {
-		faces += len(ids)
-	}
-	s.audit(ctx, a, action, target, galleries, "", fmt.Sprintf("faces=%d blobs=%d", faces, len(p.BlobKeys)))
 	// Finish even if the client hangs up: the records are already gone.
 	return s.purge(context.WithoutCancel(ctx), p)
 }
@@ -117,7 +130,9 @@ func (s *Service) ImageBytes(ctx context.Context, a Actor, id int64) (Image, []b
 	if err != nil {
 		return img, nil, err
 	}
-	s.audit(ctx, a, "image.view", ref("image", id), []int64{img.GalleryID}, "", "")
+	if err := s.auditRead(ctx, entry(a, "image.view", ref("image", id), []int64{img.GalleryID}, "", "")); err != nil {
+		return img, nil, err
+	}
 	return img, data, nil
 }
 
@@ -135,7 +150,9 @@ func (s *Service) FaceThumbnail(ctx context.Context, a Actor, id int64) ([]byte,
 	if err != nil {
 		return nil, err
 	}
-	s.audit(ctx, a, "face.thumbnail.view", ref("face", id), []int64{f.GalleryID}, "", "")
+	if err := s.auditRead(ctx, entry(a, "face.thumbnail.view", ref("face", id), []int64{f.GalleryID}, "", "")); err != nil {
+		return nil, err
+	}
 	return data, nil
 }
 
@@ -153,7 +170,9 @@ func (s *Service) ProbeThumbnail(ctx context.Context, a Actor, id int64) ([]byte
 	if err != nil {
 		return nil, err
 	}
-	s.audit(ctx, a, "probe.thumbnail.view", ref("probe_face", id), rec.Galleries, "", "")
+	if err := s.auditRead(ctx, entry(a, "probe.thumbnail.view", ref("probe_face", id), rec.Galleries, "", "")); err != nil {
+		return nil, err
+	}
 	return data, nil
 }
 

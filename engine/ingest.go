@@ -48,11 +48,11 @@ type JobRequest struct {
 // uploadPrefix marks a job source that is an archive uploaded into the blob store.
 const uploadPrefix = "upload:"
 
-// ingestBatch is the most files committed in one catalog transaction, and batchWait the
-// longest a finished file waits for others to share its transaction.
+// DefaultJobCommitBatch is the most files an ingest job commits in one catalog transaction,
+// and batchWait the longest a finished file waits for others to share its transaction.
 const (
-	ingestBatch = 32
-	batchWait   = 250 * time.Millisecond
+	DefaultJobCommitBatch = 32
+	batchWait             = 250 * time.Millisecond
 )
 
 // CreateJob validates and queues a job. Everything that can be checked before the job runs
@@ -90,12 +90,16 @@ func (s *Service) CreateJob(ctx context.Context, a Actor, req JobRequest) (Job, 
 	if err != nil {
 		return Job{}, err
 	}
-	j, err := s.cfg.Catalog.CreateJob(ctx, Job{Kind: req.Kind, GalleryID: g.ID, Spec: req.Spec, CreatedBy: a.Person(), CreatedAt: time.Now()})
+	var j Job
+	err = s.audited(ctx, func(c Catalog) (AuditEntry, error) {
+		var err error
+		j, err = c.CreateJob(ctx, Job{Kind: req.Kind, GalleryID: g.ID, Spec: req.Spec, CreatedBy: a.Person(), CreatedAt: time.Now()})
+		return entry(a, "job.create", ref("job", j.ID), append([]int64{g.ID}, req.Spec.CrossMatch...),
+			fmt.Sprintf("kind=%s source=%q purpose=%q model=%q", j.Kind, j.Spec.Source, j.Spec.Purpose, j.Spec.Model), ""), err
+	})
 	if err != nil {
 		return j, err
 	}
-	s.audit(ctx, a, "job.create", ref("job", j.ID), append([]int64{g.ID}, req.Spec.CrossMatch...),
-		fmt.Sprintf("kind=%s source=%q purpose=%q model=%q", j.Kind, j.Spec.Source, j.Spec.Purpose, j.Spec.Model), "")
 	if s.cfg.JobQueued != nil {
 		s.cfg.JobQueued()
 	}
@@ -279,17 +283,25 @@ func (s *Service) finishJob(ctx context.Context, j Job, runErr error) (Job, erro
 		return cur, runErr
 	case runErr != nil:
 		s.log.Error("job failed", "job", j.ID, "err", runErr)
-		cur, err = s.cfg.Catalog.SetJobState(actx, j.ID, JobFailed, runErr.Error(), time.Now())
-		s.audit(actx, Actor{Name: cur.CreatedBy}, "job.fail", ref("job", j.ID), []int64{j.GalleryID}, "", runErr.Error())
+		by := Actor{Name: cur.CreatedBy}
+		err = s.audited(actx, func(c Catalog) (AuditEntry, error) {
+			var err error
+			cur, err = c.SetJobState(actx, j.ID, JobFailed, runErr.Error(), time.Now())
+			return entry(by, "job.fail", ref("job", j.ID), []int64{j.GalleryID}, "", runErr.Error()), err
+		})
 		return cur, errors.Join(runErr, err)
 	}
-	cur, err = s.cfg.Catalog.SetJobState(actx, j.ID, JobDone, "", time.Now())
+	by := Actor{Name: cur.CreatedBy}
+	err = s.audited(actx, func(c Catalog) (AuditEntry, error) {
+		var err error
+		cur, err = c.SetJobState(actx, j.ID, JobDone, "", time.Now())
+		return entry(by, "job.done", ref("job", j.ID), []int64{j.GalleryID}, "",
+			fmt.Sprintf("processed=%d stored=%d duplicates=%d no_face=%d failed=%d faces=%d matches=%d",
+				cur.Processed, cur.Stored, cur.Duplicates, cur.NoFace, cur.Failed, cur.Faces, cur.Matches)), err
+	})
 	if key, ok := strings.CutPrefix(cur.Spec.Source, uploadPrefix); ok && err == nil {
 		s.deleteBlob(actx, key) // the uploaded photos now live as images, or were refused
 	}
-	s.audit(actx, Actor{Name: cur.CreatedBy}, "job.done", ref("job", j.ID), []int64{j.GalleryID}, "",
-		fmt.Sprintf("processed=%d stored=%d duplicates=%d no_face=%d failed=%d faces=%d matches=%d",
-			cur.Processed, cur.Stored, cur.Duplicates, cur.NoFace, cur.Failed, cur.Faces, cur.Matches))
 	s.log.Info("job done", "job", j.ID, "processed", cur.Processed, "failed", cur.Failed, "matches", cur.Matches)
 	return cur, err
 }
@@ -303,11 +315,12 @@ func (s *Service) CancelJob(ctx context.Context, a Actor, id int64) (Job, error)
 	if j.State.Finished() {
 		return j, fmt.Errorf("job %d is already %s: %w", id, j.State, ErrConflict)
 	}
-	if j, err = s.cfg.Catalog.SetJobState(ctx, id, JobCancelled, "", time.Now()); err != nil {
-		return j, err
-	}
-	s.audit(ctx, a, "job.cancel", ref("job", id), []int64{j.GalleryID}, "", fmt.Sprintf("processed=%d", j.Processed))
-	return j, nil
+	err = s.audited(ctx, func(c Catalog) (AuditEntry, error) {
+		var err error
+		j, err = c.SetJobState(ctx, id, JobCancelled, "", time.Now())
+		return entry(a, "job.cancel", ref("job", id), []int64{j.GalleryID}, "", fmt.Sprintf("processed=%d", j.Processed)), err
+	})
+	return j, err
 }
 
 // ResumeJob queues a cancelled or failed job again.
@@ -319,10 +332,14 @@ func (s *Service) ResumeJob(ctx context.Context, a Actor, id int64) (Job, error)
 	if j.State != JobCancelled && j.State != JobFailed {
 		return j, fmt.Errorf("job %d is %s: only cancelled or failed jobs are resumed: %w", id, j.State, ErrConflict)
 	}
-	if j, err = s.cfg.Catalog.SetJobState(ctx, id, JobQueued, "", time.Now()); err != nil {
+	err = s.audited(ctx, func(c Catalog) (AuditEntry, error) {
+		var err error
+		j, err = c.SetJobState(ctx, id, JobQueued, "", time.Now())
+		return entry(a, "job.resume", ref("job", id), []int64{j.GalleryID}, "", fmt.Sprintf("processed=%d", j.Processed)), err
+	})
+	if err != nil {
 		return j, err
 	}
-	s.audit(ctx, a, "job.resume", ref("job", id), []int64{j.GalleryID}, "", fmt.Sprintf("processed=%d", j.Processed))
 	if s.cfg.JobQueued != nil {
 		s.cfg.JobQueued()
 	}
@@ -416,7 +433,7 @@ func (r *ingestRun) pump(parent context.Context, src JobSource, progress func(Jo
 	tasks := make(chan fileTask, workers)
 	// Finished files hold no photo bytes (the store stage drops them), so the committer may
 	// lag two batches behind without holding memory or stalling the workers during its fsync.
-	results := make(chan ingestResult, 2*ingestBatch)
+	results := make(chan ingestResult, 2*r.s.cfg.JobCommitBatch)
 
 	var wg sync.WaitGroup
 	var readErr error
@@ -648,7 +665,7 @@ func (r *ingestRun) commitLoop(ctx context.Context, results <-chan ingestResult,
 		batch = append(batch, first.item)
 		timer := time.NewTimer(batchWait)
 	fill:
-		for len(batch) < ingestBatch {
+		for len(batch) < r.s.cfg.JobCommitBatch {
 			select {
 			case res, ok := <-results:
 				if !ok {

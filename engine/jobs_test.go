@@ -68,7 +68,8 @@ func openFixture(t *testing.T, dir string, pipes map[string]*engine.Pipeline) *j
 		f.indexes[model], vecs[model] = ix, ix
 	}
 	f.svc, err = engine.NewService(engine.ServiceConfig{Catalog: cat, Blobs: blobs, Pipelines: pipes, DefaultModel: "fused",
-		Indexes: vecs, Sources: anyPath{}, JobWorkers: 2,
+		// Commits of 4 files: an 11-file job takes several, so a test can interrupt it part-way.
+		Indexes: vecs, Sources: anyPath{}, JobWorkers: 2, JobCommitBatch: 4,
 		Meta: func(r io.Reader, format string) (engine.MetaLookup, error) { return source.ReadMeta(r, format) }})
 	if err != nil {
 		t.Fatal(err)

@@ -110,12 +110,17 @@ func (s *Service) AuditEntries(ctx context.Context, a Actor, f AuditFilter) ([]A
 	if err != nil {
 		return nil, err
 	}
-	s.audit(ctx, a, "audit.read", "", nil, fmt.Sprintf("since=%s actor=%q action=%q cursor=%d", f.Since.Format("2006-01-02T15:04:05Z07:00"), f.Actor, f.Action, f.Cursor),
-		fmt.Sprintf("entries=%d", len(es)))
+	if err := s.auditRead(ctx, entry(a, "audit.read", "", nil, fmt.Sprintf("since=%s actor=%q action=%q cursor=%d", f.Since.Format("2006-01-02T15:04:05Z07:00"), f.Actor, f.Action, f.Cursor),
+		fmt.Sprintf("entries=%d", len(es)))); err != nil {
+		return nil, err
+	}
 	return es, nil
 }
 
-// AuditDenied records a request refused for lack of the role.
+// AuditDenied records a request refused for lack of the role. The refusal stands whether or
+// not the entry could be written (nothing is served), so a failure is only logged.
 func (s *Service) AuditDenied(ctx context.Context, a Actor, route string) {
-	s.audit(ctx, a, "access.denied", route, nil, "role="+string(a.Role), "")
+	if _, err := s.cfg.Catalog.Append(ctx, entry(a, "access.denied", route, nil, "role="+string(a.Role), "")); err != nil {
+		s.log.Error("audit write failed", "action", "access.denied", "target", route, "err", err)
+	}
 }

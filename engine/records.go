@@ -152,6 +152,10 @@ func ValidDecision(d MatchStatus) bool {
 	return d == PotentialCandidate || d == NoCandidate || d == Inconclusive
 }
 
+// Final reports whether s is a final status: the required reviewers agreed on it. A final match
+// takes no further decision (only an explicit adjudication may reopen it).
+func (s MatchStatus) Final() bool { return ValidDecision(s) }
+
 // Decision is one reviewer's verdict on a match.
 type Decision struct {
 	Reviewer  string      `json:"reviewer"`
@@ -186,20 +190,22 @@ type Match struct {
 	Band  string `json:"band,omitempty"`
 }
 
-// Resolve computes a match's status from its decisions: final when `required` distinct
-// reviewers agree, disputed as soon as two disagree, pending otherwise.
+// Resolve computes a match's status from its decisions, in the order they were made: final
+// when the first `required` distinct reviewers agree (decisions after that do not count:
+// DecisionRefusal refuses them), disputed as soon as two disagree before that, pending
+// otherwise.
 func Resolve(decisions []Decision, required int) MatchStatus {
 	if len(decisions) == 0 {
 		return Pending
 	}
 	first := decisions[0].Decision
-	for _, d := range decisions[1:] {
+	for i, d := range decisions {
 		if d.Decision != first {
 			return Disputed
 		}
-	}
-	if len(decisions) >= required {
-		return first
+		if i+1 >= required {
+			return first
+		}
 	}
 	return Pending
 }
@@ -218,4 +224,9 @@ type AuditEntry struct {
 	// ClientRequestID is the X-Request-ID the client sent, kept only when it is short and
 	// well-formed: a client may name its requests, but not the server's.
 	ClientRequestID string `json:"client_request_id,omitempty"`
+	// PrevHash is the previous entry's Hash ("" for the first); Hash is sha256 over PrevHash
+	// and this entry's fields, set by the log when it appends the entry. Together they chain
+	// the log: changing or removing an entry breaks the chain (facematch audit verify).
+	PrevHash string `json:"prev_hash,omitempty"`
+	Hash     string `json:"hash,omitempty"`
 }

@@ -72,7 +72,12 @@ func (s *Service) runReprocess(ctx context.Context, j Job, progress func(Job)) (
 		if j, err = s.stageAll(ctx, j, g.ID, p, target, progress); err != nil || j.State != JobRunning {
 			return j, err
 		}
-		purge, err := s.cfg.Catalog.SwitchModel(ctx, j.ID, g.ID, target)
+		var purge Purge
+		err := s.audited(ctx, func(c Catalog) (AuditEntry, error) {
+			var err error
+			purge, err = c.SwitchModel(ctx, j.ID, g.ID, target)
+			return entry(Actor{Name: j.CreatedBy}, "gallery.model.switch", ref("gallery", g.ID), []int64{g.ID}, "from="+g.Model, "to="+target), err
+		})
 		if errors.Is(err, ErrConflict) && round < 10 {
 			continue
 		}
@@ -80,8 +85,6 @@ func (s *Service) runReprocess(ctx context.Context, j Job, progress func(Job)) (
 			return j, err
 		}
 		s.log.Info("gallery switched models", "gallery", g.ID, "from", g.Model, "to", target, "job", j.ID)
-		s.audit(ctx, Actor{Name: j.CreatedBy}, "gallery.model.switch", ref("gallery", g.ID), []int64{g.ID},
-			"from="+g.Model, "to="+target)
 		if err := s.purge(ctx, purge); err != nil {
 			// The purge is recorded: FinishPurges completes it at the next start.
 			s.log.Error("purging the old model's vectors failed", "gallery", g.ID, "err", err)

@@ -142,7 +142,9 @@ func (s *Service) MatchView(ctx context.Context, a Actor, id int64) (MatchView, 
 	v.CannotDecide = cannotDecide(a, m)
 	v.CanDecide = v.CannotDecide == ""
 	// The view names the person and shows both faces' metadata: audited like a photo.
-	s.audit(ctx, a, "match.view", ref("match", id), []int64{m.GalleryID}, "", "")
+	if err := s.auditRead(ctx, entry(a, "match.view", ref("match", id), []int64{m.GalleryID}, "", "")); err != nil {
+		return MatchView{}, err
+	}
 	return v, nil
 }
 
@@ -157,8 +159,8 @@ func cannotDecide(a Actor, m Match) string {
 }
 
 // DecisionRefusal says why reviewer may not decide m, with the kind of refusal: ErrForbidden
-// for the one who ran the search or job behind it, ErrConflict for a second decision. kind is
-// nil when reviewer may decide. The catalog applies it inside the deciding transaction; the
+// for the one who ran the search or job behind it, ErrConflict for a second decision or a
+// match already final (m.Status). kind is nil when reviewer may decide. The catalog applies it inside the deciding transaction; the
 // match view uses it to say so before anyone tries.
 func DecisionRefusal(reviewer string, m Match) (why string, kind error) {
 	if m.RequestedBy == reviewer {
@@ -166,11 +168,22 @@ func DecisionRefusal(reviewer string, m Match) (why string, kind error) {
 	}
 	for _, d := range m.Decisions {
 		if d.Reviewer == reviewer {
-			return reviewer + " already decided this match (" + strings.ReplaceAll(string(d.Decision), "_", " ") + ")", ErrConflict
+			return reviewer + " already decided this match (" + spaced(d.Decision) + ")", ErrConflict
 		}
+	}
+	if m.Status.Final() {
+		var agreed []string
+		for _, d := range m.Decisions {
+			if d.Decision == m.Status {
+				agreed = append(agreed, d.Reviewer)
+			}
+		}
+		return fmt.Sprintf("the match is final (%s, agreed by %s): it takes no further decision", spaced(m.Status), strings.Join(agreed, ", ")), ErrConflict
 	}
 	return "", nil
 }
+
+func spaced(s MatchStatus) string { return strings.ReplaceAll(string(s), "_", " ") }
 
 // SearchPhoto returns the probe photo a search was run with (bytes and MIME type); every access
 // is audited.
@@ -189,6 +202,8 @@ func (s *Service) SearchPhoto(ctx context.Context, a Actor, searchID int64) ([]b
 	if err != nil {
 		return nil, "", err
 	}
-	s.audit(ctx, a, "search.photo.view", ref("search", searchID), rec.Galleries, "", "")
+	if err := s.auditRead(ctx, entry(a, "search.photo.view", ref("search", searchID), rec.Galleries, "", "")); err != nil {
+		return nil, "", err
+	}
 	return data, http.DetectContentType(data), nil
 }

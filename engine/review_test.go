@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -25,5 +26,43 @@ func TestCannotDecide(t *testing.T) {
 		if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
 			t.Errorf("%s (%s): %q, want %q", tc.actor.Name, tc.actor.Role, got, tc.want)
 		}
+	}
+}
+
+// A final match (the required reviewers agree) takes no further decision: a third reviewer
+// cannot turn it into a dispute. DecisionRefusal (the catalog's rule) and the match view agree.
+func TestFinalMatchRefusesDecisions(t *testing.T) {
+	agreed := []engine.Decision{{Reviewer: "rev1", Decision: engine.NoCandidate}, {Reviewer: "rev2", Decision: engine.NoCandidate}}
+	for _, tc := range []struct {
+		name      string
+		decisions []engine.Decision
+		required  int
+		status    engine.MatchStatus
+		refusal   string // DecisionRefusal for rev3; "" may decide
+	}{
+		{"pending", agreed[:1], 2, engine.Pending, ""},
+		{"final", agreed, 2, engine.NoCandidate, "final (no candidate, agreed by rev1, rev2)"},
+		{"final with three required is pending at two", agreed, 3, engine.Pending, ""},
+		{"disputed stays open", []engine.Decision{agreed[0], {Reviewer: "rev2", Decision: engine.Inconclusive}}, 2, engine.Disputed, ""},
+		// A decision that slipped in after finality (before this rule) does not undo it.
+		{"late decision ignored", append(agreed[:2:2], engine.Decision{Reviewer: "rev3", Decision: engine.PotentialCandidate}), 2, engine.NoCandidate, "already decided"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := engine.Resolve(tc.decisions, tc.required); got != tc.status {
+				t.Fatalf("Resolve = %s, want %s", got, tc.status)
+			}
+			m := engine.Match{RequestedBy: "ann", Decisions: tc.decisions, Status: tc.status}
+			why, kind := engine.DecisionRefusal("rev3", m)
+			if (tc.refusal == "") != (why == "") || !strings.Contains(why, tc.refusal) {
+				t.Fatalf("refusal %q, want %q", why, tc.refusal)
+			}
+			if why != "" && !errors.Is(kind, engine.ErrConflict) {
+				t.Fatalf("refusal kind %v, want ErrConflict", kind)
+			}
+			view := engine.CannotDecide(engine.Actor{Name: "rev3", Role: engine.RoleReviewer}, m)
+			if view != why {
+				t.Fatalf("match view says %q, the catalog %q", view, why)
+			}
+		})
 	}
 }

@@ -49,11 +49,12 @@ func (s *Service) ScopeToken(ctx context.Context, a Actor, id int64, galleries [
 	if galleries, err = s.checkScope(ctx, t.Role, galleries); err != nil {
 		return t, err
 	}
-	if t, err = s.cfg.Catalog.ScopeToken(ctx, id, galleries); err != nil {
-		return t, err
-	}
-	s.audit(ctx, a, "credential.scope", ref("credential", id), galleries, "name="+t.Name+" galleries="+scopeText(galleries), "")
-	return t, nil
+	err = s.audited(ctx, func(c Catalog) (AuditEntry, error) {
+		var err error
+		t, err = c.ScopeToken(ctx, id, galleries)
+		return entry(a, "credential.scope", ref("credential", id), galleries, "name="+t.Name+" galleries="+scopeText(galleries), ""), err
+	})
+	return t, err
 }
 
 // checkScope validates a scope for a credential of role and returns it deduplicated and sorted.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -170,7 +171,20 @@ func (s *Service) Search(ctx context.Context, a Actor, req SearchRequest) (Searc
 	}
 	rec := SearchRecord{Actor: a.Person(), Purpose: req.Purpose, Galleries: req.Galleries, K: req.K, MinSim: req.MinSim,
 		ProbeSHA256: sha, ProbeKey: probeKey, Source: req.Source, CreatedAt: now}
-	rec, probes, matches, err := s.cfg.Catalog.RecordSearch(ctx, rec, probes, kept)
+	var matches []Match
+	err = s.audited(ctx, func(c Catalog) (AuditEntry, error) {
+		var err error
+		if rec, probes, matches, err = c.RecordSearch(ctx, rec, probes, kept); err != nil {
+			return AuditEntry{}, err
+		}
+		matchIDs := make([]string, len(matches))
+		for i, m := range matches {
+			matchIDs[i] = strconv.FormatInt(m.ID, 10)
+		}
+		return entry(a, "search.create", ref("search", rec.ID), req.Galleries,
+			fmt.Sprintf("probe_sha256=%s purpose=%q case_ref=%q k=%d min_similarity=%g", sha, req.Purpose, req.Source.CaseRef, req.K, req.MinSim),
+			fmt.Sprintf("faces=%d matches=[%s]", len(probes), strings.Join(matchIDs, ","))), nil
+	})
 	if err != nil {
 		return SearchResult{}, err
 	}
@@ -182,17 +196,12 @@ func (s *Service) Search(ctx context.Context, a Actor, req SearchRequest) (Searc
 	for i, p := range probes {
 		byProbe[p.ID] = i
 	}
-	var matchIDs []string
 	for _, m := range matches {
 		i := byProbe[m.ProbeFaceID]
 		out.Faces[i].Candidates = append(out.Faces[i].Candidates, CandidateView{FaceID: m.FaceID, GalleryID: m.GalleryID,
 			SubjectID: m.SubjectID, ImageID: m.ImageID, Similarity: m.Similarity, Band: BandOf(m.Model, m.Similarity).Name,
 			Rank: m.Rank, MatchID: m.ID})
-		matchIDs = append(matchIDs, fmt.Sprint(m.ID))
 	}
-	s.audit(ctx, a, "search.create", ref("search", rec.ID), req.Galleries,
-		fmt.Sprintf("probe_sha256=%s purpose=%q case_ref=%q k=%d min_similarity=%g", sha, req.Purpose, req.Source.CaseRef, req.K, req.MinSim),
-		fmt.Sprintf("faces=%d matches=[%s]", len(probes), strings.Join(matchIDs, ",")))
 	return out, nil
 }
 
@@ -227,13 +236,20 @@ func (s *Service) Decide(ctx context.Context, a Actor, matchID int64, d MatchSta
 			return Match{}, err
 		}
 	}
-	m, err := s.cfg.Catalog.Decide(ctx, matchID, a.Person(), d, note, s.cfg.Reviewers)
-	if err != nil {
+	var m Match
+	var refused error
+	err = s.audited(ctx, func(c Catalog) (AuditEntry, error) {
+		var err error
+		m, err = c.Decide(ctx, matchID, a.Person(), d, note, s.cfg.Reviewers)
 		if errors.Is(err, ErrForbidden) || errors.Is(err, ErrConflict) {
-			s.audit(ctx, a, "match.decide.refused", ref("match", matchID), nil, "decision="+string(d), err.Error())
+			// The refusal is itself worth recording: it commits, the decision does not exist.
+			refused = err
+			return entry(a, "match.decide.refused", ref("match", matchID), nil, "decision="+string(d), err.Error()), nil
 		}
-		return m, err
+		return entry(a, "match.decide", ref("match", matchID), []int64{m.GalleryID}, "decision="+string(d), "status="+string(m.Status)), err
+	})
+	if err == nil {
+		err = refused
 	}
-	s.audit(ctx, a, "match.decide", ref("match", matchID), []int64{m.GalleryID}, "decision="+string(d), "status="+string(m.Status))
-	return m, nil
+	return m, err
 }

@@ -35,6 +35,10 @@ type Catalog interface {
 	TokenStore
 	JobStore
 	Reprocessor
+	// Atomically runs fn in one transaction: what fn does through the catalog it is given
+	// (an action and its audit entry) commits together or not at all. fn must use only that
+	// catalog and do no slow work (it holds the store's one writer).
+	Atomically(ctx context.Context, fn func(Catalog) error) error
 }
 
 // BlobStore keeps original photos and face thumbnails (internal/blob implements it).
@@ -75,6 +79,10 @@ type ServiceConfig struct {
 	Meta    MetaParser
 	// JobWorkers is the number of photos an ingest job analyses at once (default GOMAXPROCS+1).
 	JobWorkers int
+	// JobCommitBatch is the most files an ingest job commits in one catalog transaction
+	// (default DefaultJobCommitBatch): larger batches fsync less, smaller ones lose less work
+	// to an interruption and show progress sooner.
+	JobCommitBatch int
 	// JobQueued, if set, is called when a job is queued, so that the owner of the job runner
 	// can wake it.
 	JobQueued func()
@@ -164,6 +172,9 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 	if s.cfg.Reviewers == 0 {
 		s.cfg.Reviewers = 2
 	}
+	if s.cfg.JobCommitBatch <= 0 {
+		s.cfg.JobCommitBatch = DefaultJobCommitBatch
+	}
 	if s.cfg.MaxK == 0 {
 		s.cfg.MaxK = 100
 	}
@@ -190,15 +201,36 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 // Reviewers is the number of agreeing reviewers a final decision needs.
 func (s *Service) Reviewers() int { return s.cfg.Reviewers }
 
-func (s *Service) audit(ctx context.Context, a Actor, action, target string, galleries []int64, input, result string) {
-	// The audit write must not be lost to a client that hung up.
-	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	if _, err := s.cfg.Catalog.Append(actx, AuditEntry{At: time.Now(), Actor: a.Name, Action: action, Target: target,
-		Galleries: galleries, Input: input, Result: result, RequestID: a.RequestID,
-		ClientRequestID: a.ClientRequestID}); err != nil {
-		s.log.Error("audit write failed", "action", action, "target", target, "err", err)
+// entry is a's audit entry for action.
+func entry(a Actor, action, target string, galleries []int64, input, result string) AuditEntry {
+	return AuditEntry{At: time.Now(), Actor: a.Name, Action: action, Target: target, Galleries: galleries,
+		Input: input, Result: result, RequestID: a.RequestID, ClientRequestID: a.ClientRequestID}
+}
+
+// audited runs act in one catalog transaction with the audit entry it returns: the action and
+// its entry commit together or not at all, so nothing happens unaudited. act does only catalog
+// work, through c; act's error (with any entry) rolls everything back.
+func (s *Service) audited(ctx context.Context, act func(c Catalog) (AuditEntry, error)) error {
+	return s.cfg.Catalog.Atomically(ctx, func(c Catalog) error {
+		e, err := act(c)
+		if err != nil {
+			return err
+		}
+		if _, err := c.Append(ctx, e); err != nil {
+			return fmt.Errorf("service: audit %s: %w", e.Action, err)
+		}
+		return nil
+	})
+}
+
+// auditRead records a read (a photo's bytes, the audit log) before it is served: when the
+// entry cannot be written, the read fails and nothing is served unaudited.
+func (s *Service) auditRead(ctx context.Context, e AuditEntry) error {
+	if _, err := s.cfg.Catalog.Append(ctx, e); err != nil {
+		s.log.Error("audit write failed: the read is refused", "action", e.Action, "target", e.Target, "err", err)
+		return &RetryAfter{Err: fmt.Errorf("%s could not be audited, so it is not served: %w", e.Action, ErrUnavailable), After: 5 * time.Second}
 	}
+	return nil
 }
 
 // CreateGallery creates a gallery bound to model (a pipeline name; "" means the default).
@@ -225,12 +257,13 @@ func (s *Service) CreateGallery(ctx context.Context, a Actor, name string, kind 
 	if err != nil {
 		return Gallery{}, err
 	}
-	g, err := s.cfg.Catalog.CreateGallery(ctx, Gallery{Name: name, Kind: kind, Model: p.Embedder.Identity(), CreatedAt: time.Now(), CreatedBy: a.Name})
-	if err != nil {
-		return g, err
-	}
-	s.audit(ctx, a, "gallery.create", ref("gallery", g.ID), []int64{g.ID}, "name="+g.Name+" kind="+string(kind)+" model="+g.Model, "")
-	return g, nil
+	var g Gallery
+	err = s.audited(ctx, func(c Catalog) (AuditEntry, error) {
+		var err error
+		g, err = c.CreateGallery(ctx, Gallery{Name: name, Kind: kind, Model: p.Embedder.Identity(), CreatedAt: time.Now(), CreatedBy: a.Name})
+		return entry(a, "gallery.create", ref("gallery", g.ID), []int64{g.ID}, "name="+g.Name+" kind="+string(kind)+" model="+g.Model, ""), err
+	})
+	return g, err
 }
 
 // CreateSubject adds a known person to a reference gallery.
@@ -249,12 +282,12 @@ func (s *Service) CreateSubject(ctx context.Context, a Actor, sub Subject) (Subj
 		return sub, err
 	}
 	sub.CreatedAt = time.Now()
-	sub, err = s.cfg.Catalog.CreateSubject(ctx, sub)
-	if err != nil {
-		return sub, err
-	}
-	s.audit(ctx, a, "subject.create", ref("subject", sub.ID), []int64{sub.GalleryID}, "external_ref="+sub.ExternalRef, "")
-	return sub, nil
+	err = s.audited(ctx, func(c Catalog) (AuditEntry, error) {
+		var err error
+		sub, err = c.CreateSubject(ctx, sub)
+		return entry(a, "subject.create", ref("subject", sub.ID), []int64{sub.GalleryID}, "external_ref="+sub.ExternalRef, ""), err
+	})
+	return sub, err
 }
 
 func ref(kind string, id int64) string { return kind + ":" + strconv.FormatInt(id, 10) }
@@ -313,13 +346,30 @@ func (s *Service) AddImage(ctx context.Context, a Actor, up Upload) (Enrolled, e
 	if err := s.putBlobs(ctx, puts); err != nil {
 		return Enrolled{}, err
 	}
-	stored, storedFaces, err := s.cfg.Catalog.AddImage(ctx, record, newFaces)
-	if errors.Is(err, ErrConflict) {
-		s.audit(ctx, a, "image.upload", ref("image", stored.ID), []int64{g.ID}, "sha256="+sha, "duplicate")
-		return Enrolled{Image: stored, Faces: storedFaces, Duplicate: true}, nil
-	}
-	if err != nil {
+	var stored Image
+	var storedFaces []StoredFace
+	duplicate := false
+	err = s.audited(ctx, func(c Catalog) (AuditEntry, error) {
+		var err error
+		stored, storedFaces, err = c.AddImage(ctx, record, newFaces)
+		if errors.Is(err, ErrConflict) {
+			duplicate = true
+			return entry(a, "image.upload", ref("image", stored.ID), []int64{g.ID}, "sha256="+sha, "duplicate"), nil
+		}
+		accepted := 0
+		for _, f := range newFaces {
+			if f.Vector != nil {
+				accepted++
+			}
+		}
+		return entry(a, "image.upload", ref("image", stored.ID), []int64{g.ID}, "sha256="+sha,
+			fmt.Sprintf("faces=%d accepted=%d", len(storedFaces), accepted)), err
+	})
+	switch {
+	case err != nil:
 		return Enrolled{}, err
+	case duplicate:
+		return Enrolled{Image: stored, Faces: storedFaces, Duplicate: true}, nil
 	}
 	var entries []index.Entry
 	for i, f := range storedFaces {
@@ -333,8 +383,6 @@ func (s *Service) AddImage(ctx context.Context, a Actor, up Upload) (Enrolled, e
 			return Enrolled{}, fmt.Errorf("service: index faces of image %d: %w", stored.ID, err)
 		}
 	}
-	s.audit(ctx, a, "image.upload", ref("image", stored.ID), []int64{g.ID}, "sha256="+sha,
-		fmt.Sprintf("faces=%d accepted=%d", len(storedFaces), len(entries)))
 	return Enrolled{Image: stored, Faces: storedFaces}, nil
 }
 

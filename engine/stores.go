@@ -169,7 +169,9 @@ type AuditFilter struct {
 	Limit  int
 }
 
-// AuditLog is append-only: there is no way to change or remove an entry.
+// AuditLog is append-only: there is no way to change or remove an entry. Append chains each
+// entry to the one before it (PrevHash, Hash), so that a change made behind the store's back
+// shows.
 type AuditLog interface {
 	Append(ctx context.Context, e AuditEntry) (AuditEntry, error)
 	Entries(ctx context.Context, f AuditFilter) ([]AuditEntry, error)

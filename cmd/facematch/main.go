@@ -8,6 +8,8 @@
 //	facematch bench index --n N [--json]        vector index benchmark (bench/RESULTS.md)
 //	facematch bench load --url URL [--clients 8,16,32] [--duration 2m] [--pid PID --budget SIZE] [--json]
 //	                                            levels of clients mixing uploads, searches, decisions against a service
+//	facematch audit verify [--checkpoint ID:HASH] the audit log's hash chain, up to a checkpoint
+//	facematch audit checkpoint                  the latest audit entry's ID:HASH, for export
 //
 // Run `facematch help` for the shared flags.
 package main
@@ -59,6 +61,8 @@ Usage:
   facematch ingest --reprocess MODEL --gallery ID --purpose TEXT
   facematch admin recover --name NAME
   facematch gallery create --name NAME [--kind collection|reference] [--model MODEL]
+  facematch audit verify [--data-dir var] [--checkpoint ID:HASH]
+  facematch audit checkpoint [--data-dir var]
   facematch detect [--json] IMAGE...
   facematch compare [--json] IMAGE_A IMAGE_B
   facematch eval verify --pairs FILE --root DIR [--json] [--all-pairs]
@@ -89,6 +93,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 			return errUsage
 		}
 		return m.runGalleryCreate(ctx, args[2:])
+	case "audit":
+		return m.runAudit(ctx, args[1:])
 	case "detect":
 		return m.runDetect(ctx, args[1:])
 	case "compare":

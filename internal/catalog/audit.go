@@ -12,7 +12,8 @@ import (
 	"github.com/facematch/facematch/engine"
 )
 
-// Append adds an entry to the audit log (its ID and, when zero, its time are set here).
+// Append adds an entry to the audit log (its ID, hashes and, when zero, its time are set
+// here), chained to the entry before it in the same transaction: the one writer orders them.
 func (d *DB) Append(ctx context.Context, e engine.AuditEntry) (engine.AuditEntry, error) {
 	if e.At.IsZero() {
 		e.At = time.Now()
@@ -21,12 +22,22 @@ func (d *DB) Append(ctx context.Context, e engine.AuditEntry) (engine.AuditEntry
 		return e, fmt.Errorf("catalog: audit entry needs an actor and an action")
 	}
 	gal, _ := json.Marshal(nonNilInts(e.Galleries))
-	res, err := d.db.ExecContext(ctx, `INSERT INTO audit (at, actor, action, target, galleries, input, result, request_id, client_request_id)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, fmtTime(e.At), e.Actor, e.Action, e.Target, string(gal), e.Input, e.Result, e.RequestID, e.ClientRequestID)
+	r := auditRow{at: fmtTime(e.At), actor: e.Actor, action: e.Action, target: e.Target, galleries: string(gal),
+		input: e.Input, result: e.Result, rq: e.RequestID, clientRQ: e.ClientRequestID}
+	err := d.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if r.id, r.prevHash, err = chainTail(ctx, tx); err != nil {
+			return err
+		}
+		r.hash = chainHash(r)
+		_, err = tx.ExecContext(ctx, `INSERT INTO audit (`+auditRowColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			r.id, r.at, r.actor, r.action, r.target, r.galleries, r.input, r.result, r.rq, r.clientRQ, r.prevHash, r.hash)
+		return err
+	})
 	if err != nil {
 		return e, fmt.Errorf("catalog: audit: %w", err)
 	}
-	e.ID, _ = res.LastInsertId()
+	e.ID, e.PrevHash, e.Hash = r.id, r.prevHash, r.hash
 	return e, nil
 }
 
@@ -57,8 +68,8 @@ func (d *DB) Entries(ctx context.Context, f engine.AuditFilter) ([]engine.AuditE
 		args = append(args, f.Action)
 	}
 	args = append(args, f.Limit)
-	rows, err := d.db.QueryContext(ctx, `SELECT id, at, actor, action, target, galleries, input, result, request_id, client_request_id FROM audit
-		WHERE `+strings.Join(where, " AND ")+` ORDER BY id LIMIT ?`, args...)
+	rows, err := d.db.QueryContext(ctx, `SELECT id, at, actor, action, target, galleries, input, result, request_id, client_request_id, prev_hash, hash
+		FROM audit WHERE `+strings.Join(where, " AND ")+` ORDER BY id LIMIT ?`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: audit: %w", err)
 	}
@@ -67,7 +78,7 @@ func (d *DB) Entries(ctx context.Context, f engine.AuditFilter) ([]engine.AuditE
 	for rows.Next() {
 		var e engine.AuditEntry
 		var at, gal string
-		if err := rows.Scan(&e.ID, &at, &e.Actor, &e.Action, &e.Target, &gal, &e.Input, &e.Result, &e.RequestID, &e.ClientRequestID); err != nil {
+		if err := rows.Scan(&e.ID, &at, &e.Actor, &e.Action, &e.Target, &gal, &e.Input, &e.Result, &e.RequestID, &e.ClientRequestID, &e.PrevHash, &e.Hash); err != nil {
 			return nil, fmt.Errorf("catalog: audit: %w", err)
 		}
 		e.At = parseTime(at)
@@ -91,7 +102,7 @@ func (d *DB) CreateToken(ctx context.Context, t engine.Token) (engine.Token, err
 	if t.Name == "" || !t.Role.Valid() || t.Hash == "" {
 		return t, fmt.Errorf("credential needs a name and a role (admin, analyst, reviewer, auditor): %w", engine.ErrInvalid)
 	}
-	res, err := d.db.ExecContext(ctx, `INSERT INTO tokens (name, user_name, role, hash, created_at, created_by, expires_at, galleries)
+	res, err := d.exec(ctx, `INSERT INTO tokens (name, user_name, role, hash, created_at, created_by, expires_at, galleries)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, t.Name, t.User, string(t.Role), t.Hash, fmtTime(t.CreatedAt), t.CreatedBy, fmtTimePtr(t.ExpiresAt), galleriesArg(t.Galleries))
 	if isConstraint(err) {
 		if t.Role == engine.RoleReviewer && strings.Contains(err.Error(), "user_name") {
@@ -137,7 +148,7 @@ func galleriesArg(ids []int64) any {
 
 // ScopeToken sets the galleries credential id may read (nil: all).
 func (d *DB) ScopeToken(ctx context.Context, id int64, galleries []int64) (engine.Token, error) {
-	if _, err := d.db.ExecContext(ctx, `UPDATE tokens SET galleries = ? WHERE id = ?`, galleriesArg(galleries), id); err != nil {
+	if _, err := d.exec(ctx, `UPDATE tokens SET galleries = ? WHERE id = ?`, galleriesArg(galleries), id); err != nil {
 		return engine.Token{}, fmt.Errorf("catalog: scope token %d: %w", id, err)
 	}
 	return d.Token(ctx, id)
@@ -188,7 +199,7 @@ func (d *DB) Tokens(ctx context.Context) ([]engine.Token, error) {
 // RotateToken replaces an active credential's secret hash and expiry. A revoked credential
 // stays revoked (ErrConflict): rotation is not a way back in.
 func (d *DB) RotateToken(ctx context.Context, id int64, hash string, at, expires time.Time) (engine.Token, error) {
-	res, err := d.db.ExecContext(ctx, `UPDATE tokens SET hash = ?, expires_at = ?, rotated_at = ? WHERE id = ? AND revoked_at IS NULL`,
+	res, err := d.exec(ctx, `UPDATE tokens SET hash = ?, expires_at = ?, rotated_at = ? WHERE id = ? AND revoked_at IS NULL`,
 		hash, fmtTime(expires), fmtTime(at), id)
 	if err != nil {
 		return engine.Token{}, fmt.Errorf("catalog: rotate token %d: %w", id, err)
@@ -205,7 +216,7 @@ func (d *DB) RotateToken(ctx context.Context, id int64, hash string, at, expires
 
 // TouchToken records a credential's last use.
 func (d *DB) TouchToken(ctx context.Context, id int64, at time.Time) error {
-	if _, err := d.db.ExecContext(ctx, `UPDATE tokens SET last_used_at = ? WHERE id = ?`, fmtTime(at), id); err != nil {
+	if _, err := d.exec(ctx, `UPDATE tokens SET last_used_at = ? WHERE id = ?`, fmtTime(at), id); err != nil {
 		return fmt.Errorf("catalog: touch token %d: %w", id, err)
 	}
 	return nil
@@ -216,7 +227,7 @@ func (d *DB) TouchToken(ctx context.Context, id int64, at time.Time) error {
 // credentials. The check and the update are one statement, so two admins revoking each other
 // at once cannot both succeed.
 func (d *DB) RevokeToken(ctx context.Context, id int64, at time.Time) (engine.Token, error) {
-	res, err := d.db.ExecContext(ctx, `UPDATE tokens SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?
+	res, err := d.exec(ctx, `UPDATE tokens SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?
 		AND NOT (role = 'admin' AND revoked_at IS NULL
 			AND (SELECT count(*) FROM tokens WHERE role = 'admin' AND revoked_at IS NULL) <= 1)`, fmtTime(at), id)
 	if err != nil {

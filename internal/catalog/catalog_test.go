@@ -198,6 +198,7 @@ func TestDecisions(t *testing.T) {
 		{"one is not enough", [][2]string{{"r1", "no_candidate"}}, []error{nil}, engine.Pending},
 		{"disagreement", [][2]string{{"r1", "potential_candidate"}, {"r2", "no_candidate"}}, []error{nil, nil}, engine.Disputed},
 		{"a third cannot undispute", [][2]string{{"r1", "inconclusive"}, {"r2", "no_candidate"}, {"r3", "no_candidate"}}, []error{nil, nil, nil}, engine.Disputed},
+		{"final refuses a third", [][2]string{{"r1", "no_candidate"}, {"r2", "no_candidate"}, {"r3", "potential_candidate"}}, []error{nil, nil, engine.ErrConflict}, engine.NoCandidate},
 		{"twice by one reviewer", [][2]string{{"r1", "no_candidate"}, {"r1", "no_candidate"}}, []error{nil, engine.ErrConflict}, engine.Pending},
 		{"the searcher", [][2]string{{"analyst", "potential_candidate"}}, []error{engine.ErrForbidden}, engine.Pending},
 		{"unknown decision", [][2]string{{"r1", "maybe"}}, []error{engine.ErrInvalid}, engine.Pending},
@@ -235,7 +236,8 @@ func TestDecisions(t *testing.T) {
 	}
 }
 
-// Concurrent decisions by distinct reviewers all land, and the status reflects all of them.
+// Concurrent decisions by distinct reviewers land until the match is final; the rest are
+// refused, and the status reflects the ones that landed.
 func TestConcurrentDecisions(t *testing.T) {
 	ctx := context.Background()
 	d, _ := openTest(t)
@@ -263,7 +265,7 @@ func TestConcurrentDecisions(t *testing.T) {
 		}
 	}
 	got := must[engine.Match](t)(d.Match(ctx, m.ID))
-	if ok != 3 || conflicts != 3 || len(got.Decisions) != 3 || got.Status != engine.NoCandidate {
+	if ok != 2 || conflicts != 4 || len(got.Decisions) != 2 || got.Status != engine.NoCandidate {
 		t.Fatalf("%d ok, %d conflicts, match %+v", ok, conflicts, got)
 	}
 }
@@ -274,7 +276,7 @@ func TestDeletionRecordsAPurge(t *testing.T) {
 	ref, coll, alice := seed(t, d)
 	m, f := searchWithMatch(t, d, ref.ID, &alice.ID, "analyst", "d1")
 	// A thumbnail key makes the purge list it.
-	if _, err := d.db.Exec(`UPDATE faces SET thumb_key = 'thumbs/x' WHERE id = ?`, f.ID); err != nil {
+	if _, err := d.write.Exec(`UPDATE faces SET thumb_key = 'thumbs/x' WHERE id = ?`, f.ID); err != nil {
 		t.Fatal(err)
 	}
 	_, collFaces, err := d.AddImage(ctx, engine.Image{GalleryID: coll.ID, SHA256: "d2", Format: "jpeg", BlobKey: "images/d2", CreatedAt: now}, []engine.NewFace{face(0, 1)})
@@ -341,7 +343,7 @@ func TestAuditIsAppendOnly(t *testing.T) {
 	}
 	// Not even SQL can change or remove an entry.
 	for _, stmt := range []string{`UPDATE audit SET actor = 'mallory'`, `DELETE FROM audit`} {
-		if _, err := d.db.Exec(stmt); err == nil {
+		if _, err := d.write.Exec(stmt); err == nil {
 			t.Fatalf("%s succeeded", stmt)
 		}
 	}

@@ -140,7 +140,7 @@ func (d *DB) PendingPurges(ctx context.Context) ([]engine.Purge, error) {
 
 // PurgeDone forgets a finished purge.
 func (d *DB) PurgeDone(ctx context.Context, id int64) error {
-	if _, err := d.db.ExecContext(ctx, `DELETE FROM purges WHERE id = ?`, id); err != nil {
+	if _, err := d.exec(ctx, `DELETE FROM purges WHERE id = ?`, id); err != nil {
 		return fmt.Errorf("catalog: purge %d done: %w", id, err)
 	}
 	return nil

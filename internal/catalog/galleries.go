@@ -16,7 +16,7 @@ func (d *DB) CreateGallery(ctx context.Context, g engine.Gallery) (engine.Galler
 	if g.Name == "" || !g.Kind.Valid() || g.Model == "" {
 		return g, fmt.Errorf("gallery needs a name, a kind (reference or collection) and a model: %w", engine.ErrInvalid)
 	}
-	res, err := d.db.ExecContext(ctx, `INSERT INTO galleries (name, kind, model, created_at, created_by) VALUES (?, ?, ?, ?, ?)`,
+	res, err := d.exec(ctx, `INSERT INTO galleries (name, kind, model, created_at, created_by) VALUES (?, ?, ?, ?, ?)`,
 		g.Name, g.Kind, g.Model, fmtTime(g.CreatedAt), g.CreatedBy)
 	if isConstraint(err) {
 		return g, fmt.Errorf("a gallery named %q already exists: %w", g.Name, engine.ErrConflict)

@@ -139,11 +139,6 @@ func bytesVector(b []byte) []float32 {
 	return v
 }
 
-type queryer interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-}
-
 const imageSelect = `SELECT id, gallery_id, subject_id, sha256, format, bytes, width, height, blob_key, source,
 	created_at, created_by, job_id FROM images`
 

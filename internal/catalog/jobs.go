@@ -157,7 +157,7 @@ func (d *DB) SetJobState(ctx context.Context, id int64, state engine.JobState, e
 
 // SetJobTotal records how many files the job's source holds.
 func (d *DB) SetJobTotal(ctx context.Context, id int64, total int) error {
-	if _, err := d.db.ExecContext(ctx, `UPDATE jobs SET total = ? WHERE id = ?`, total, id); err != nil {
+	if _, err := d.exec(ctx, `UPDATE jobs SET total = ? WHERE id = ?`, total, id); err != nil {
 		return fmt.Errorf("catalog: job %d total: %w", id, err)
 	}
 	return nil
@@ -165,7 +165,7 @@ func (d *DB) SetJobTotal(ctx context.Context, id int64, total int) error {
 
 // SetJobSearch links a job to the search record of its cross-match.
 func (d *DB) SetJobSearch(ctx context.Context, id, searchID int64) error {
-	if _, err := d.db.ExecContext(ctx, `UPDATE jobs SET search_id = ? WHERE id = ?`, searchID, id); err != nil {
+	if _, err := d.exec(ctx, `UPDATE jobs SET search_id = ? WHERE id = ?`, searchID, id); err != nil {
 		return fmt.Errorf("catalog: job %d search: %w", id, err)
 	}
 	return nil

@@ -39,7 +39,7 @@ func TestMigrateFromVersion1(t *testing.T) {
 		t.Fatalf("job = %+v, %v", j, err)
 	}
 	var v int
-	d.db.QueryRow("PRAGMA user_version").Scan(&v)
+	d.write.QueryRow("PRAGMA user_version").Scan(&v)
 	if v != schemaVersion {
 		t.Errorf("user_version = %d, want %d", v, schemaVersion)
 	}
