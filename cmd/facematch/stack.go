@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -311,7 +313,26 @@ func openStack(ctx context.Context, mc Config, dc dataConfig, reviewers int, log
 	}); err != nil {
 		return nil, err
 	}
+	limitHeap(dc.MemoryBudget, log)
 	return st, nil
+}
+
+// limitHeap sets the Go heap's soft limit to what the process holds now, at rest (models,
+// index, catalog), plus the photo budget. Admission keeps the photos alive at once within the
+// budget; the limit makes the collector give their memory back before the heap doubles (Go's
+// default pacing), so peak RSS stays near rest + budget instead of rest + 2 × budget, at the
+// cost of more collection under load. ONNX Runtime's own memory is outside the Go heap and
+// does not grow with load. GOMEMLIMIT, when set, wins.
+func limitHeap(budget int64, log *slog.Logger) {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	limit := int64(ms.Sys-ms.HeapReleased) + budget
+	debug.SetMemoryLimit(limit)
+	log.Info("Go heap limit set", "limit_bytes", limit, "photo_budget_bytes", budget)
 }
 
 // sourceOpener opens ingest sources: S3 prefixes, local directories and archives (within root
