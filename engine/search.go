@@ -99,7 +99,17 @@ func (s *Service) Search(ctx context.Context, a Actor, req SearchRequest) (Searc
 	}
 	img, faces, sha := ph.img, ph.faces, ph.sha
 	now := time.Now()
-	probeKey := fmt.Sprintf("searches/%s-%s/probe", now.UTC().Format("20060102T150405.000000000"), sha[:16])
+	// A key of its own, as for a stored photo (see newImage), however alike two searches are.
+	probeKey := fmt.Sprintf("searches/%s-%s-%s/probe", now.UTC().Format("20060102T150405.000000000"), sha[:16], nonce())
+	// Until the search is recorded, its blobs are deleted when it fails (a failed record is
+	// left to the sweeper: it may have been written).
+	var stored []string
+	recording := false
+	defer func() {
+		if !recording {
+			s.deleteBlobs(ctx, stored)
+		}
+	}()
 	probes := make([]ProbeFace, len(faces))
 	for i, f := range faces {
 		th, err := thumbnail(img, boxOf(f))
@@ -108,10 +118,12 @@ func (s *Service) Search(ctx context.Context, a Actor, req SearchRequest) (Searc
 		}
 		probes[i] = ProbeFace{Box: boxOf(f), Quality: f.Quality, Rejections: f.Rejected,
 			ThumbKey: fmt.Sprintf("%s-face-%d.jpg", strings.TrimSuffix(probeKey, "/probe")+"/face", i)}
+		stored = append(stored, probes[i].ThumbKey)
 		if err := s.cfg.Blobs.Put(ctx, probes[i].ThumbKey, bytes.NewReader(th), int64(len(th))); err != nil {
 			return SearchResult{}, fmt.Errorf("service: store probe thumbnail: %w", err)
 		}
 	}
+	stored = append(stored, probeKey)
 	if err := s.cfg.Blobs.Put(ctx, probeKey, bytes.NewReader(req.Data), int64(len(req.Data))); err != nil {
 		return SearchResult{}, fmt.Errorf("service: store probe: %w", err)
 	}
@@ -160,6 +172,7 @@ func (s *Service) Search(ctx context.Context, a Actor, req SearchRequest) (Searc
 	}
 	rec := SearchRecord{Actor: a.Name, Purpose: req.Purpose, Galleries: req.Galleries, K: req.K, MinSim: req.MinSim,
 		ProbeSHA256: sha, ProbeKey: probeKey, Source: req.Source, CreatedAt: now}
+	recording = true
 	rec, probes, matches, err := s.cfg.Catalog.RecordSearch(ctx, rec, probes, kept)
 	if err != nil {
 		return SearchResult{}, err

@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -16,6 +17,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/disintegration/imaging"
@@ -34,13 +36,16 @@ type Catalog interface {
 	TokenStore
 	JobStore
 	Reprocessor
+	BlobReferences
 }
 
-// BlobStore keeps original photos and face thumbnails (internal/blob implements it).
+// BlobStore keeps original photos, face thumbnails, search probes and jobs' uploaded archives
+// and sidecars (internal/blob implements it). List is what the sweeper finds orphans with.
 type BlobStore interface {
 	Put(ctx context.Context, key string, r io.Reader, size int64) error
 	Get(ctx context.Context, key string) (io.ReadCloser, error)
 	Delete(ctx context.Context, key string) error
+	ObjectLister
 }
 
 // VectorIndex holds one model's face vectors (package index implements it). IDs are face IDs,
@@ -86,6 +91,11 @@ type Service struct {
 	cfg        ServiceConfig
 	log        *slog.Logger
 	byIdentity map[string]*Pipeline
+
+	// runsMu guards runs, the jobs running in this process, so that deleting a gallery can
+	// stop its jobs and wait for them to clean up before the records go.
+	runsMu sync.Mutex
+	runs   map[*jobRun]bool
 }
 
 // Actor is who asks: a credential's name and role, and the request it came with.
@@ -104,7 +114,7 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 	if _, ok := cfg.Pipelines[cfg.DefaultModel]; !ok {
 		errs = append(errs, fmt.Errorf("service: default model %q has no pipeline", cfg.DefaultModel))
 	}
-	s := &Service{cfg: cfg, byIdentity: map[string]*Pipeline{}}
+	s := &Service{cfg: cfg, byIdentity: map[string]*Pipeline{}, runs: map[*jobRun]bool{}}
 	for name, p := range cfg.Pipelines {
 		id := p.Embedder.Identity()
 		s.byIdentity[id] = p
@@ -235,6 +245,14 @@ func (s *Service) AddImage(ctx context.Context, a Actor, up Upload) (Enrolled, e
 		return Enrolled{}, err
 	}
 	stored, storedFaces, err := s.cfg.Catalog.AddImage(ctx, record, newFaces)
+	if err != nil {
+		// These errors say no record took the blobs just stored (a duplicate keeps its own
+		// record's); after other failures they are left to the sweeper, which spares
+		// referenced blobs.
+		if errors.Is(err, ErrConflict) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrInvalid) {
+			s.deleteBlobs(ctx, keysOf(puts))
+		}
+	}
 	if errors.Is(err, ErrConflict) {
 		s.audit(ctx, a, "image.upload", ref("image", stored.ID), []int64{g.ID}, "sha256="+sha, "duplicate")
 		return Enrolled{Image: stored, Faces: storedFaces, Duplicate: true}, nil
@@ -293,10 +311,15 @@ type blobPut struct {
 // newImage makes an analysed photo ready to store: rec (gallery, subject, source, creator and
 // job filled in by the caller) completed from the photo, its faces with the accepted ones'
 // vectors, and its blobs, the original and one thumbnail per face, under the gallery's keys.
+//
+// Every record gets keys of its own (the hash and a random nonce): the same bytes uploaded
+// again while a deletion of their earlier record is purging must not be stored under the keys
+// that purge removes. The catalog deduplicates by hash; keys are never shared.
 func newImage(ph photo, data []byte, rec Image) (Image, []NewFace, []blobPut, error) {
 	prefix := fmt.Sprintf("galleries/%d/", rec.GalleryID)
+	name := ph.sha + "-" + nonce()
 	rec.SHA256, rec.Format, rec.Bytes = ph.sha, ph.info.Format, int64(len(data))
-	rec.Width, rec.Height, rec.BlobKey, rec.CreatedAt = ph.info.Width, ph.info.Height, prefix+"images/"+ph.sha, time.Now()
+	rec.Width, rec.Height, rec.BlobKey, rec.CreatedAt = ph.info.Width, ph.info.Height, prefix+"images/"+name, time.Now()
 	faces := make([]NewFace, len(ph.faces))
 	puts := []blobPut{{rec.BlobKey, data}}
 	for i, f := range ph.faces {
@@ -308,7 +331,7 @@ func newImage(ph photo, data []byte, rec Image) (Image, []NewFace, []blobPut, er
 		if err != nil {
 			return rec, nil, nil, err
 		}
-		nf.Face.ThumbKey = fmt.Sprintf("%sthumbs/%s-%d.jpg", prefix, ph.sha, i)
+		nf.Face.ThumbKey = fmt.Sprintf("%sthumbs/%s-%d.jpg", prefix, name, i)
 		puts = append(puts, blobPut{nf.Face.ThumbKey, th})
 		faces[i] = nf
 	}
@@ -316,15 +339,31 @@ func newImage(ph photo, data []byte, rec Image) (Image, []NewFace, []blobPut, er
 }
 
 // putBlobs stores a photo's blobs. Blobs go before the catalog record: a crash in between
-// leaves unreferenced blobs under keys the same upload rewrites, never a record without its
-// photo.
+// leaves unreferenced blobs, which the sweeper removes, never a record without its photo. On
+// failure the blobs already stored are deleted.
 func (s *Service) putBlobs(ctx context.Context, puts []blobPut) error {
-	for _, b := range puts {
+	for i, b := range puts {
 		if err := s.cfg.Blobs.Put(ctx, b.key, bytes.NewReader(b.data), int64(len(b.data))); err != nil {
+			s.deleteBlobs(ctx, keysOf(puts[:i+1])) // a failed Put may still have stored
 			return fmt.Errorf("service: store %s: %w", b.key, err)
 		}
 	}
 	return nil
+}
+
+func keysOf(puts []blobPut) []string {
+	keys := make([]string, len(puts))
+	for i, b := range puts {
+		keys[i] = b.key
+	}
+	return keys
+}
+
+// nonce returns 16 random hex digits: what makes a record's blob keys its own.
+func nonce() string {
+	var b [8]byte
+	rand.Read(b[:]) // never fails (crypto/rand)
+	return hex.EncodeToString(b[:])
 }
 
 func boxOf(f Face) Box {
