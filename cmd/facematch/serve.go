@@ -25,6 +25,11 @@ type serveConfig struct {
 	MaxArchive      int64
 	ShutdownTimeout time.Duration
 	Bootstrap       string // FACEMATCH_BOOTSTRAP_TOKEN
+	// SweepGrace is how old an unreferenced blob must be before the sweeper deletes it: longer
+	// than any upload takes between storing its blobs and writing its record.
+	SweepGrace time.Duration
+	// SweepInterval is the time between sweeps (the first runs at start); 0 runs none.
+	SweepInterval time.Duration
 }
 
 func (c serveConfig) Validate() error {
@@ -40,6 +45,12 @@ func (c serveConfig) Validate() error {
 	}
 	if c.MaxArchive < c.MaxBody {
 		errs = append(errs, fmt.Errorf("--max-archive must be at least --max-body, got %d", c.MaxArchive))
+	}
+	if c.SweepGrace < time.Minute {
+		errs = append(errs, fmt.Errorf("--sweep-grace must be at least 1m (uploads in flight have blobs before records), got %s", c.SweepGrace))
+	}
+	if c.SweepInterval != 0 && c.SweepInterval < time.Minute {
+		errs = append(errs, fmt.Errorf("--sweep-interval must be 0 (no sweeps) or at least 1m, got %s", c.SweepInterval))
 	}
 	if c.Bootstrap != "" && len(c.Bootstrap) < 16 {
 		errs = append(errs, errors.New("FACEMATCH_BOOTSTRAP_TOKEN must be at least 16 characters"))
@@ -61,6 +72,8 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	fs.Int64Var(&sc.MaxBody, "max-body", 25<<20, "largest request body in bytes")
 	fs.Int64Var(&sc.MaxArchive, "max-archive", 4<<30, "largest archive uploaded to POST /v1/jobs, in bytes")
 	fs.DurationVar(&sc.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long shutdown waits for in-flight requests")
+	fs.DurationVar(&sc.SweepGrace, "sweep-grace", time.Hour, "age after which a blob no record references (left by a kill or a failed deletion) is deleted")
+	fs.DurationVar(&sc.SweepInterval, "sweep-interval", time.Hour, "time between sweeps for unreferenced blobs, the first at start (0: none)")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -94,6 +107,19 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 		stopRunner()
 		<-runnerDone
 	}()
+	// The sweeper is owned here too, and stops before the stack closes.
+	if sc.SweepInterval > 0 {
+		sctx, stopSweeper := context.WithCancel(context.WithoutCancel(ctx))
+		sweeperDone := make(chan struct{})
+		go func() {
+			defer close(sweeperDone)
+			sweepEvery(sctx, svc, sc.SweepGrace, sc.SweepInterval, log)
+		}()
+		defer func() {
+			stopSweeper()
+			<-sweeperDone
+		}()
+	}
 
 	srv, err := api.New(api.Config{Service: svc, Logger: log, MaxBodyBytes: sc.MaxBody, MaxArchiveBytes: sc.MaxArchive, UI: webui.Handler(),
 		Ready: func() error {
@@ -145,6 +171,21 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	}
 	log.Info("stopped")
 	return shutdownErr
+}
+
+// sweepEvery sweeps the blob store for unreferenced blobs at once and then every interval
+// until ctx ends.
+func sweepEvery(ctx context.Context, svc *engine.Service, grace, interval time.Duration, log *slog.Logger) {
+	for {
+		if _, err := svc.Sweep(ctx, grace); err != nil && ctx.Err() == nil {
+			log.Warn("sweeping unreferenced blobs failed; the next sweep retries", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(interval):
+		}
+	}
 }
 
 func blobsName(dc dataConfig) string {
