@@ -56,6 +56,7 @@ Usage:
   facematch ingest --resume JOB
   facematch ingest --reprocess MODEL --gallery ID --purpose TEXT
   facematch gallery create --name NAME [--kind collection|reference] [--model MODEL]
+  facematch sweep [--grace 0s] [--data-dir var]   (blobs no record references; service stopped)
   facematch detect [--json] IMAGE...
   facematch compare [--json] IMAGE_A IMAGE_B
   facematch eval verify --pairs FILE --root DIR [--json] [--all-pairs]
@@ -74,6 +75,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.runServe(ctx, args[1:])
 	case "ingest":
 		return m.runIngest(ctx, args[1:])
+	case "sweep":
+		return m.runSweep(ctx, args[1:])
 	case "gallery":
 		if len(args) < 2 || args[1] != "create" {
 			fmt.Fprint(m.Stderr, usage)
