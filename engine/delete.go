@@ -14,8 +14,13 @@ import (
 // what a crash interrupts is finished by FinishPurges at the next start; searches never return
 // a deleted face in between, because candidates are looked up in the catalog first.
 
-// DeleteGallery deletes a gallery and everything in it.
+// DeleteGallery deletes a gallery and everything in it: its jobs are cancelled first (those
+// running here stop and delete their batches in flight), and the purge includes their
+// uploaded archives and metadata sidecars.
 func (s *Service) DeleteGallery(ctx context.Context, a Actor, id int64) error {
+	if err := s.stopGalleryJobs(ctx, a, id); err != nil {
+		return err
+	}
 	return s.delete(ctx, a, "gallery.delete", ref("gallery", id), func(c Catalog) (int64, Purge, error) {
 		p, err := c.DeleteGallery(ctx, id)
 		return id, p, err

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -98,6 +99,9 @@ func (s *Service) CreateJob(ctx context.Context, a Actor, req JobRequest) (Job, 
 			fmt.Sprintf("kind=%s source=%q purpose=%q model=%q", j.Kind, j.Spec.Source, j.Spec.Purpose, j.Spec.Model), ""), err
 	})
 	if err != nil {
+		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrInvalid) || errors.Is(err, ErrConflict) {
+			s.deleteBlobs(ctx, req.Spec.BlobKeys()) // no job took them (its gallery went meanwhile)
+		}
 		return j, err
 	}
 	if s.cfg.JobQueued != nil {
@@ -170,44 +174,44 @@ func (s *Service) checkIngest(ctx context.Context, g Gallery, req *JobRequest) e
 		if _, err := s.cfg.Meta(bytes.NewReader(req.Meta), spec.MetaFormat); err != nil {
 			return fmt.Errorf("metadata: %w: %w", err, ErrInvalid)
 		}
-		sum := sha256.Sum256(req.Meta)
-		spec.MetaKey = "jobs/meta/" + hex.EncodeToString(sum[:]) + "." + spec.MetaFormat
+		// A key of the job's own (not the content's hash): deleting one job's sidecar must not
+		// remove another's.
+		spec.MetaKey = randomKey("jobs/meta/") + "." + spec.MetaFormat
 		if err := s.cfg.Blobs.Put(ctx, spec.MetaKey, bytes.NewReader(req.Meta), int64(len(req.Meta))); err != nil {
+			s.deleteBlobs(ctx, []string{spec.MetaKey})
 			return fmt.Errorf("service: store metadata: %w", err)
 		}
 	}
 	if req.Archive != nil {
-		key, err := randomKey("jobs/uploads/")
-		if err != nil {
-			return err
-		}
+		key := randomKey("jobs/uploads/")
 		if err := s.cfg.Blobs.Put(ctx, key, req.Archive, req.ArchiveSize); err != nil {
+			s.deleteBlobs(ctx, append(spec.BlobKeys(), key))
 			return fmt.Errorf("service: store archive: %w", err)
 		}
 		spec.Source = uploadPrefix + key
 	}
 	src, err := s.cfg.Sources.OpenSource(ctx, spec.Source)
 	if err != nil {
-		if key, ok := strings.CutPrefix(spec.Source, uploadPrefix); ok {
-			s.deleteBlob(ctx, key)
-		}
+		s.deleteBlobs(ctx, spec.BlobKeys())
 		return fmt.Errorf("source: %w: %w", err, ErrInvalid)
 	}
 	return src.Close()
 }
 
-func randomKey(prefix string) (string, error) {
+func randomKey(prefix string) string {
 	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", err
-	}
-	return prefix + hex.EncodeToString(b[:]), nil
+	rand.Read(b[:]) // never fails (crypto/rand)
+	return prefix + hex.EncodeToString(b[:])
 }
 
-// deleteBlob removes a blob the service no longer needs; failing that, it says so.
-func (s *Service) deleteBlob(ctx context.Context, key string) {
-	if err := s.cfg.Blobs.Delete(context.WithoutCancel(ctx), key); err != nil {
-		s.log.Error("deleting a blob failed", "key", key, "err", err)
+// deleteBlobs removes blobs the service no longer needs, even after the caller's context
+// ended; a failure is logged, and the sweeper removes the blob later.
+func (s *Service) deleteBlobs(ctx context.Context, keys []string) {
+	ctx = context.WithoutCancel(ctx)
+	for _, key := range keys {
+		if err := s.cfg.Blobs.Delete(ctx, key); err != nil {
+			s.log.Error("deleting a blob failed; the sweeper retries", "key", key, "err", err)
+		}
 	}
 }
 
@@ -251,6 +255,8 @@ func (s *Service) RunJob(ctx context.Context, id int64, progress func(Job)) (Job
 	if j.State == JobDone {
 		return j, nil
 	}
+	ctx, stop := s.startRun(ctx, j)
+	defer stop()
 	if j, err = s.cfg.Catalog.SetJobState(ctx, id, JobRunning, "", time.Now()); err != nil {
 		return j, err
 	}
@@ -264,6 +270,70 @@ func (s *Service) RunJob(ctx context.Context, id int64, progress func(Job)) (Job
 		err = fmt.Errorf("job %d has unknown kind %q", j.ID, j.Kind)
 	}
 	return s.finishJob(ctx, j, err)
+}
+
+// jobRun is a job running in this process: deleting its gallery cancels it and waits for done.
+type jobRun struct {
+	gallery int64
+	cancel  context.CancelFunc
+	done    chan struct{}
+}
+
+// startRun registers a run of j; stop ends it.
+func (s *Service) startRun(ctx context.Context, j Job) (_ context.Context, stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	r := &jobRun{gallery: j.GalleryID, cancel: cancel, done: make(chan struct{})}
+	s.runsMu.Lock()
+	s.runs[r] = true
+	s.runsMu.Unlock()
+	return ctx, func() {
+		s.runsMu.Lock()
+		delete(s.runs, r)
+		s.runsMu.Unlock()
+		cancel()
+		close(r.done)
+	}
+}
+
+// stopGalleryJobs cancels the gallery's unfinished jobs, so that none resumes, and waits for
+// those running here to stop and delete the blobs of their batches in flight.
+func (s *Service) stopGalleryJobs(ctx context.Context, a Actor, galleryID int64) error {
+	for cursor := int64(0); ; {
+		js, err := s.cfg.Catalog.Jobs(ctx, JobFilter{GalleryID: galleryID, State: []JobState{JobQueued, JobRunning}, Cursor: cursor, Limit: 100})
+		if err != nil {
+			return err
+		}
+		for _, j := range js {
+			err := s.audited(ctx, func(c Catalog) (AuditEntry, error) {
+				_, err := c.SetJobState(ctx, j.ID, JobCancelled, "", time.Now())
+				return entry(a, "job.cancel", ref("job", j.ID), []int64{galleryID}, "", fmt.Sprintf("processed=%d gallery deleted", j.Processed)), err
+			})
+			if err != nil {
+				return err
+			}
+			cursor = j.ID
+		}
+		if len(js) < 100 {
+			break
+		}
+	}
+	s.runsMu.Lock()
+	var runs []*jobRun
+	for r := range s.runs {
+		if r.gallery == galleryID {
+			runs = append(runs, r)
+			r.cancel()
+		}
+	}
+	s.runsMu.Unlock()
+	for _, r := range runs {
+		select {
+		case <-r.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
 }
 
 // finishJob records how a run ended.
@@ -299,8 +369,11 @@ func (s *Service) finishJob(ctx context.Context, j Job, runErr error) (Job, erro
 			fmt.Sprintf("processed=%d stored=%d duplicates=%d no_face=%d failed=%d faces=%d matches=%d",
 				cur.Processed, cur.Stored, cur.Duplicates, cur.NoFace, cur.Failed, cur.Faces, cur.Matches)), err
 	})
-	if key, ok := strings.CutPrefix(cur.Spec.Source, uploadPrefix); ok && err == nil {
-		s.deleteBlob(actx, key) // the uploaded photos now live as images, or were refused
+	if err == nil {
+		// The uploaded photos now live as images, or were refused, and a done job is never
+		// resumed: its archive and sidecar go (a crash before this leaves them to the sweeper,
+		// for which a done job references nothing).
+		s.deleteBlobs(actx, cur.Spec.BlobKeys())
 	}
 	s.log.Info("job done", "job", j.ID, "processed", cur.Processed, "failed", cur.Failed, "matches", cur.Matches)
 	return cur, err
@@ -466,12 +539,15 @@ func (r *ingestRun) pump(parent context.Context, src JobSource, progress func(Jo
 			defer storeWG.Done()
 			for res := range analysed {
 				if res.err == nil && len(res.puts) > 0 {
-					res.err = r.s.putBlobs(ctx, res.puts)
+					if res.err = r.s.putBlobs(ctx, res.puts); res.err == nil {
+						res.keys = keysOf(res.puts)
+					}
 					res.puts = nil
 				}
 				select {
 				case results <- res:
 				case <-ctx.Done():
+					r.s.deleteBlobs(ctx, res.keys) // never to be committed
 					return
 				}
 			}
@@ -487,7 +563,10 @@ func (r *ingestRun) pump(parent context.Context, src JobSource, progress func(Jo
 
 	job, err := r.commitLoop(ctx, results, progress)
 	cancel()
-	for range results { // let the workers and reader see the cancel and stop
+	// Let the workers and reader see the cancel and stop; what they stored will not be
+	// committed by this run (a resumed run stores those files again under new keys).
+	for res := range results {
+		r.s.deleteBlobs(ctx, res.keys)
 	}
 	switch {
 	case err != nil:
@@ -504,6 +583,7 @@ func (r *ingestRun) pump(parent context.Context, src JobSource, progress func(Jo
 type ingestResult struct {
 	item IngestItem
 	puts []blobPut // blobs to store before the item is committed
+	keys []string  // the blobs stored, once they are
 	err  error
 }
 
@@ -655,6 +735,7 @@ func (r *ingestRun) commitLoop(ctx context.Context, results <-chan ingestResult,
 	job := r.job
 	for {
 		var batch []IngestItem
+		var keys [][]string // the blobs each item stored
 		first, ok := <-results
 		if !ok {
 			return job, nil
@@ -662,7 +743,7 @@ func (r *ingestRun) commitLoop(ctx context.Context, results <-chan ingestResult,
 		if first.err != nil {
 			return job, first.err
 		}
-		batch = append(batch, first.item)
+		batch, keys = append(batch, first.item), append(keys, first.keys)
 		timer := time.NewTimer(batchWait)
 	fill:
 		for len(batch) < r.s.cfg.JobCommitBatch {
@@ -673,23 +754,35 @@ func (r *ingestRun) commitLoop(ctx context.Context, results <-chan ingestResult,
 				}
 				if res.err != nil {
 					timer.Stop()
+					r.s.deleteBlobs(ctx, slices.Concat(keys...))
 					return job, res.err
 				}
-				batch = append(batch, res.item)
+				batch, keys = append(batch, res.item), append(keys, res.keys)
 			case <-timer.C:
 				break fill
 			}
 		}
 		timer.Stop()
+		// A batch whose blobs are stored is committed even when the run is being stopped:
+		// then nothing is left half-done, and cancelling stays quick (one batch).
 		var err error
-		if job, err = r.commit(ctx, job, batch); err != nil {
+		if job, err = r.commit(context.WithoutCancel(ctx), job, batch); err != nil {
+			if errors.Is(err, ErrNotFound) {
+				// Nothing was committed: the job or its gallery was deleted under the run.
+				r.s.deleteBlobs(ctx, slices.Concat(keys...))
+			}
 			return job, err
+		}
+		for i, it := range batch {
+			if it.Item.State == ItemDuplicate && len(keys[i]) > 0 {
+				r.s.deleteBlobs(ctx, keys[i]) // stored meanwhile by another upload: its record keeps its own blobs
+			}
 		}
 		if progress != nil {
 			progress(job)
 		}
-		if job.State != JobRunning {
-			return job, nil // cancelled meanwhile
+		if job.State != JobRunning || ctx.Err() != nil {
+			return job, nil // cancelled or interrupted meanwhile
 		}
 	}
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -51,6 +52,20 @@ type JobSpec struct {
 	Purpose string `json:"purpose"`
 	// Model is a reprocess job's target model (a pipeline name).
 	Model string `json:"model,omitempty"`
+}
+
+// BlobKeys returns the blobs the job owns in the blob store: its uploaded archive and its
+// metadata sidecar, when it has them. A done job's are deleted; a cancelled or failed job
+// keeps them while it can be resumed, which is until its gallery is deleted.
+func (s JobSpec) BlobKeys() []string {
+	var keys []string
+	if key, ok := strings.CutPrefix(s.Source, uploadPrefix); ok && key != "" {
+		keys = append(keys, key)
+	}
+	if s.MetaKey != "" {
+		keys = append(keys, s.MetaKey)
+	}
+	return keys
 }
 
 // Job is a batch job and its progress.

@@ -28,6 +28,23 @@ func (anyPath) OpenSource(ctx context.Context, spec string) (engine.JobSource, e
 	return source.Open(ctx, spec, source.Options{})
 }
 
+// uploadsOrPaths opens archives uploaded with a job ("upload:KEY" in the blob store), as the
+// service's own opener does, and any other path or prefix.
+type uploadsOrPaths struct {
+	blobs  engine.BlobStore
+	tmpDir string
+}
+
+func (o uploadsOrPaths) OpenSource(ctx context.Context, spec string) (engine.JobSource, error) {
+	if key, ok := strings.CutPrefix(spec, "upload:"); ok {
+		if err := os.MkdirAll(o.tmpDir, 0o700); err != nil {
+			return nil, err
+		}
+		return source.Archive(ctx, func(ctx context.Context) (io.ReadCloser, error) { return o.blobs.Get(ctx, key) }, o.tmpDir)
+	}
+	return anyPath{}.OpenSource(ctx, spec)
+}
+
 type jobFixture struct {
 	svc     *engine.Service
 	cat     *catalog.DB
@@ -45,17 +62,33 @@ func newJobFixture(t *testing.T, dir string) *jobFixture {
 // index per model in dir, reconciled as at a start.
 func openFixture(t *testing.T, dir string, pipes map[string]*engine.Pipeline) *jobFixture {
 	t.Helper()
+	blobs, err := local.Open(filepath.Join(dir, "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := openFixtureOn(t, dir, pipes, blobs)
+	f.blobs = blobs
+	return f
+}
+
+// objectStore is what the fixture keeps blobs and index segments in: the local store, the S3
+// store, or a wrapper over one of them.
+type objectStore interface {
+	engine.BlobStore
+	index.ObjectStore
+}
+
+// openFixtureOn is openFixture with the blobs and the index segments in store.
+func openFixtureOn(t *testing.T, dir string, pipes map[string]*engine.Pipeline, store objectStore) *jobFixture {
+	t.Helper()
 	ctx := context.Background()
 	cat, err := catalog.Open(ctx, filepath.Join(dir, "meta.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cat.Close() })
-	blobs, err := local.Open(filepath.Join(dir, "blobs"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &jobFixture{cat: cat, blobs: blobs, indexes: map[string]*index.Index{}}
+	blobs := store
+	f := &jobFixture{cat: cat, indexes: map[string]*index.Index{}}
 	vecs := map[string]engine.VectorIndex{}
 	for name, p := range pipes {
 		model := p.Embedder.Identity()
@@ -69,7 +102,7 @@ func openFixture(t *testing.T, dir string, pipes map[string]*engine.Pipeline) *j
 	}
 	f.svc, err = engine.NewService(engine.ServiceConfig{Catalog: cat, Blobs: blobs, Pipelines: pipes, DefaultModel: "fused",
 		// Commits of 4 files: an 11-file job takes several, so a test can interrupt it part-way.
-		Indexes: vecs, Sources: anyPath{}, JobWorkers: 2, JobCommitBatch: 4,
+		Indexes: vecs, Sources: uploadsOrPaths{blobs: blobs, tmpDir: filepath.Join(dir, "tmp")}, JobWorkers: 2, JobCommitBatch: 4,
 		Meta: func(r io.Reader, format string) (engine.MetaLookup, error) { return source.ReadMeta(r, format) }})
 	if err != nil {
 		t.Fatal(err)

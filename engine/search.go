@@ -109,7 +109,17 @@ func (s *Service) Search(ctx context.Context, a Actor, req SearchRequest) (Searc
 	defer release()
 	img, faces, sha := ph.img, ph.faces, ph.sha
 	now := time.Now()
-	probeKey := fmt.Sprintf("searches/%s-%s/probe", now.UTC().Format("20060102T150405.000000000"), sha[:16])
+	// A key of its own, as for a stored photo (see newImage), however alike two searches are.
+	probeKey := fmt.Sprintf("searches/%s-%s-%s/probe", now.UTC().Format("20060102T150405.000000000"), sha[:16], nonce())
+	// Until the search is recorded, its blobs are deleted when it fails (a failed record is
+	// left to the sweeper: it may have been written).
+	var stored []string
+	recording := false
+	defer func() {
+		if !recording {
+			s.deleteBlobs(ctx, stored)
+		}
+	}()
 	probes := make([]ProbeFace, len(faces))
 	for i, f := range faces {
 		th, err := thumbnail(img, boxOf(f))
@@ -118,10 +128,12 @@ func (s *Service) Search(ctx context.Context, a Actor, req SearchRequest) (Searc
 		}
 		probes[i] = ProbeFace{Box: boxOf(f), Quality: f.Quality, Rejections: f.Rejected,
 			ThumbKey: fmt.Sprintf("%s-face-%d.jpg", strings.TrimSuffix(probeKey, "/probe")+"/face", i)}
+		stored = append(stored, probes[i].ThumbKey)
 		if err := s.cfg.Blobs.Put(ctx, probes[i].ThumbKey, bytes.NewReader(th), int64(len(th))); err != nil {
 			return SearchResult{}, fmt.Errorf("service: store probe thumbnail: %w", err)
 		}
 	}
+	stored = append(stored, probeKey)
 	if err := s.cfg.Blobs.Put(ctx, probeKey, bytes.NewReader(req.Data), int64(len(req.Data))); err != nil {
 		return SearchResult{}, fmt.Errorf("service: store probe: %w", err)
 	}
@@ -171,6 +183,7 @@ func (s *Service) Search(ctx context.Context, a Actor, req SearchRequest) (Searc
 	}
 	rec := SearchRecord{Actor: a.Person(), Purpose: req.Purpose, Galleries: req.Galleries, K: req.K, MinSim: req.MinSim,
 		ProbeSHA256: sha, ProbeKey: probeKey, Source: req.Source, CreatedAt: now}
+	recording = true
 	var matches []Match
 	err = s.audited(ctx, func(c Catalog) (AuditEntry, error) {
 		var err error

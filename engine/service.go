@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -35,17 +36,20 @@ type Catalog interface {
 	TokenStore
 	JobStore
 	Reprocessor
+	BlobReferences
 	// Atomically runs fn in one transaction: what fn does through the catalog it is given
 	// (an action and its audit entry) commits together or not at all. fn must use only that
 	// catalog and do no slow work (it holds the store's one writer).
 	Atomically(ctx context.Context, fn func(Catalog) error) error
 }
 
-// BlobStore keeps original photos and face thumbnails (internal/blob implements it).
+// BlobStore keeps original photos, face thumbnails, search probes and jobs' uploaded archives
+// and sidecars (internal/blob implements it). List is what the sweeper finds orphans with.
 type BlobStore interface {
 	Put(ctx context.Context, key string, r io.Reader, size int64) error
 	Get(ctx context.Context, key string) (io.ReadCloser, error)
 	Delete(ctx context.Context, key string) error
+	ObjectLister
 }
 
 // VectorIndex holds one model's face vectors (package index implements it). IDs are face IDs,
@@ -111,6 +115,11 @@ type Service struct {
 	log        *slog.Logger
 	byIdentity map[string]*Pipeline
 	admit      *admission
+
+	// runsMu guards runs, the jobs running in this process, so that deleting a gallery can
+	// stop its jobs and wait for them to clean up before the records go.
+	runsMu sync.Mutex
+	runs   map[*jobRun]bool
 }
 
 // Actor is who asks: a credential's name and role, the person it belongs to, and the request
@@ -147,7 +156,7 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 	if _, ok := cfg.Pipelines[cfg.DefaultModel]; !ok {
 		errs = append(errs, fmt.Errorf("service: default model %q has no pipeline", cfg.DefaultModel))
 	}
-	s := &Service{cfg: cfg, byIdentity: map[string]*Pipeline{}}
+	s := &Service{cfg: cfg, byIdentity: map[string]*Pipeline{}, runs: map[*jobRun]bool{}}
 	for name, p := range cfg.Pipelines {
 		id := p.Embedder.Identity()
 		s.byIdentity[id] = p
@@ -352,7 +361,7 @@ func (s *Service) AddImage(ctx context.Context, a Actor, up Upload) (Enrolled, e
 	err = s.audited(ctx, func(c Catalog) (AuditEntry, error) {
 		var err error
 		stored, storedFaces, err = c.AddImage(ctx, record, newFaces)
-		if errors.Is(err, ErrConflict) {
+		if errors.Is(err, ErrConflict) && stored.ID != 0 {
 			duplicate = true
 			return entry(a, "image.upload", ref("image", stored.ID), []int64{g.ID}, "sha256="+sha, "duplicate"), nil
 		}
@@ -367,8 +376,15 @@ func (s *Service) AddImage(ctx context.Context, a Actor, up Upload) (Enrolled, e
 	})
 	switch {
 	case err != nil:
+		// These errors say no record took the blobs just stored; after other failures they are
+		// left to the sweeper, which spares referenced blobs.
+		if errors.Is(err, ErrConflict) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrInvalid) {
+			s.deleteBlobs(ctx, keysOf(puts))
+		}
 		return Enrolled{}, err
 	case duplicate:
+		// The stored record keeps its own blobs: the ones just written are nobody's.
+		s.deleteBlobs(ctx, keysOf(puts))
 		return Enrolled{Image: stored, Faces: storedFaces, Duplicate: true}, nil
 	}
 	var entries []index.Entry
@@ -424,10 +440,15 @@ type blobPut struct {
 // newImage makes an analysed photo ready to store: rec (gallery, subject, source, creator and
 // job filled in by the caller) completed from the photo, its faces with the accepted ones'
 // vectors, and its blobs, the original and one thumbnail per face, under the gallery's keys.
+//
+// Every record gets keys of its own (the hash and a random nonce): the same bytes uploaded
+// again while a deletion of their earlier record is purging must not be stored under the keys
+// that purge removes. The catalog deduplicates by hash; keys are never shared.
 func newImage(ph photo, data []byte, rec Image) (Image, []NewFace, []blobPut, error) {
 	prefix := fmt.Sprintf("galleries/%d/", rec.GalleryID)
+	name := ph.sha + "-" + nonce()
 	rec.SHA256, rec.Format, rec.Bytes = ph.sha, ph.info.Format, int64(len(data))
-	rec.Width, rec.Height, rec.BlobKey, rec.CreatedAt = ph.info.Width, ph.info.Height, prefix+"images/"+ph.sha, time.Now()
+	rec.Width, rec.Height, rec.BlobKey, rec.CreatedAt = ph.info.Width, ph.info.Height, prefix+"images/"+name, time.Now()
 	faces := make([]NewFace, len(ph.faces))
 	puts := []blobPut{{rec.BlobKey, data}}
 	for i, f := range ph.faces {
@@ -439,7 +460,7 @@ func newImage(ph photo, data []byte, rec Image) (Image, []NewFace, []blobPut, er
 		if err != nil {
 			return rec, nil, nil, err
 		}
-		nf.Face.ThumbKey = fmt.Sprintf("%sthumbs/%s-%d.jpg", prefix, ph.sha, i)
+		nf.Face.ThumbKey = fmt.Sprintf("%sthumbs/%s-%d.jpg", prefix, name, i)
 		puts = append(puts, blobPut{nf.Face.ThumbKey, th})
 		faces[i] = nf
 	}
@@ -447,15 +468,31 @@ func newImage(ph photo, data []byte, rec Image) (Image, []NewFace, []blobPut, er
 }
 
 // putBlobs stores a photo's blobs. Blobs go before the catalog record: a crash in between
-// leaves unreferenced blobs under keys the same upload rewrites, never a record without its
-// photo.
+// leaves unreferenced blobs, which the sweeper removes, never a record without its photo. On
+// failure the blobs already stored are deleted.
 func (s *Service) putBlobs(ctx context.Context, puts []blobPut) error {
-	for _, b := range puts {
+	for i, b := range puts {
 		if err := s.cfg.Blobs.Put(ctx, b.key, bytes.NewReader(b.data), int64(len(b.data))); err != nil {
+			s.deleteBlobs(ctx, keysOf(puts[:i+1])) // a failed Put may still have stored
 			return fmt.Errorf("service: store %s: %w", b.key, err)
 		}
 	}
 	return nil
+}
+
+func keysOf(puts []blobPut) []string {
+	keys := make([]string, len(puts))
+	for i, b := range puts {
+		keys[i] = b.key
+	}
+	return keys
+}
+
+// nonce returns 16 random hex digits: what makes a record's blob keys its own.
+func nonce() string {
+	var b [8]byte
+	rand.Read(b[:]) // never fails (crypto/rand)
+	return hex.EncodeToString(b[:])
 }
 
 func boxOf(f Face) Box {

@@ -2,15 +2,19 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/rand/v2"
 	"mime/multipart"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -19,14 +23,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/facematch/facematch/engine"
 	"github.com/facematch/facematch/internal/blob/s3/s3test"
+	"github.com/facematch/facematch/internal/testenv"
 )
 
 // The kill campaign: clients upload, search, decide and delete against the real binary while it
 // is killed with SIGKILL at a random moment, round after round on one data directory. After each
 // restart every write the service acknowledged is there, with its audit entry, and nothing it
-// acknowledged as deleted is. FACEMATCH_KILL_ROUNDS sets the rounds per store (default 3; the
-// campaign in bench/RESULTS.md ran 20 on each).
+// acknowledged as deleted is. At the end `facematch sweep` runs on the stopped service's data
+// and the store holds no object (on S3, no version) that a record does not reference.
+// FACEMATCH_KILL_ROUNDS sets the rounds per store (default 3; the campaign in bench/RESULTS.md
+// ran 20 on each).
 
 func killRounds(t *testing.T) int {
 	if v := os.Getenv("FACEMATCH_KILL_ROUNDS"); v != "" {
@@ -42,7 +50,21 @@ func killRounds(t *testing.T) int {
 func TestServiceKilledUnderLoad(t *testing.T) {
 	skipShort(t)
 	requireEnv(t)
-	killCampaign(t, []string{"--data-dir", t.TempDir()}, nil)
+	dir := t.TempDir()
+	killCampaign(t, dir, []string{"--data-dir", dir}, nil, func() []string {
+		root := filepath.Join(dir, "blobs")
+		var keys []string
+		err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && !strings.HasPrefix(d.Name(), ".") {
+				keys = append(keys, filepath.ToSlash(strings.TrimPrefix(p, root+string(filepath.Separator))))
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return keys
+	})
 }
 
 func TestServiceKilledUnderLoadS3(t *testing.T) {
@@ -50,8 +72,20 @@ func TestServiceKilledUnderLoadS3(t *testing.T) {
 	requireEnv(t)
 	g := s3test.Start(t)
 	cfg := g.Config("kills", "")
-	killCampaign(t, []string{"--data-dir", t.TempDir(), "--blobs", "s3://kills/fm", "--s3-endpoint", cfg.Endpoint, "--s3-insecure"},
-		[]string{"FACEMATCH_S3_ACCESS_KEY=" + cfg.AccessKey, "FACEMATCH_S3_SECRET_KEY=" + cfg.SecretKey})
+	dir := t.TempDir()
+	killCampaign(t, dir, []string{"--data-dir", dir, "--blobs", "s3://kills/fm", "--s3-endpoint", cfg.Endpoint, "--s3-insecure"},
+		[]string{"FACEMATCH_S3_ACCESS_KEY=" + cfg.AccessKey, "FACEMATCH_S3_SECRET_KEY=" + cfg.SecretKey}, func() []string {
+			// Every version, delete markers included: a deletion must leave none.
+			vs, err := g.Versions(context.Background(), "kills", "fm/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			keys := make([]string, len(vs))
+			for i, v := range vs {
+				keys[i] = strings.TrimPrefix(v.Key, "fm/")
+			}
+			return keys
+		})
 }
 
 // acked is what the service acknowledged, across rounds.
@@ -71,7 +105,9 @@ func (a *acked) count(action string, status int) {
 	a.mu.Unlock()
 }
 
-func killCampaign(t *testing.T, args, env []string) {
+// killCampaign runs the rounds on the service started with args and env over dataDir; objects
+// lists every object (every version) in its blob store.
+func killCampaign(t *testing.T, dataDir string, args, env []string, objects func() []string) {
 	rounds := killRounds(t)
 	s := startService(t, args, env)
 	tokens := s.tokens()
@@ -133,6 +169,70 @@ func killCampaign(t *testing.T, args, env []string) {
 	s.stop()
 	t.Logf("%d kills; acknowledged %d uploads, %d deletions, %d searches, %d decisions; statuses %v",
 		rounds, len(a.uploads), len(a.deleted), len(a.searches), len(a.decisions), a.counts)
+
+	// What the kills left unreferenced goes to the sweeper; after it, nothing unreferenced.
+	before := len(unreferenced(dataDir, objects()))
+	cmd := exec.Command(buildBinary(t), append([]string{"sweep", "--grace", "0s"}, args...)...)
+	cmd.Env = append(os.Environ(), append([]string{"FACEMATCH_ASSETS=" + testenv.Assets()}, env...)...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("facematch sweep: %v\n%s", err, out)
+	}
+	left := unreferenced(dataDir, objects())
+	t.Logf("unreferenced objects: %d after the kills, %d after the sweep", before, len(left))
+	if len(left) != 0 {
+		t.Fatalf("%d unreferenced objects after the sweep: %v", len(left), left)
+	}
+}
+
+// unreferenced returns the keys no record of the catalog in dataDir references, the index's
+// own objects aside; the references are read with plain SQL, the test's own account,
+// independent of the sweeper's query.
+func unreferenced(dataDir string, keys []string) []string {
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dataDir, "metadata.db")+"?mode=ro")
+	if err != nil {
+		panic(err)
+	}
+	defer db.Close()
+	refs := map[string]bool{}
+	each := func(q string, fn func(string)) {
+		rows, err := db.Query(q)
+		if err != nil {
+			panic(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var s string
+			if err := rows.Scan(&s); err != nil {
+				panic(err)
+			}
+			fn(s)
+		}
+	}
+	add := func(k string) { refs[k] = true }
+	each(`SELECT blob_key FROM images UNION ALL SELECT thumb_key FROM faces
+		UNION ALL SELECT probe_key FROM searches UNION ALL SELECT thumb_key FROM probe_faces`, add)
+	each(`SELECT spec FROM jobs WHERE state != 'done'`, func(spec string) {
+		var s engine.JobSpec
+		if json.Unmarshal([]byte(spec), &s) == nil {
+			add(strings.TrimPrefix(s.Source, "upload:"))
+			add(s.MetaKey)
+		}
+	})
+	each(`SELECT blob_keys FROM purges`, func(js string) {
+		var keys []string
+		if json.Unmarshal([]byte(js), &keys) == nil {
+			for _, k := range keys {
+				add(k)
+			}
+		}
+	})
+	var out []string
+	for _, k := range keys {
+		if !refs[k] && !strings.HasPrefix(k, "index/") {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // kcCall sends one request; a connection error (the service being killed) is status 0.

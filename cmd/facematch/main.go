@@ -63,6 +63,7 @@ Usage:
   facematch gallery create --name NAME [--kind collection|reference] [--model MODEL]
   facematch audit verify [--data-dir var] [--checkpoint ID:HASH]
   facematch audit checkpoint [--data-dir var]
+  facematch sweep [--grace 0s] [--data-dir var]   (blobs no record references; service stopped)
   facematch detect [--json] IMAGE...
   facematch compare [--json] IMAGE_A IMAGE_B
   facematch eval verify --pairs FILE --root DIR [--json] [--all-pairs]
@@ -87,6 +88,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 			return errUsage
 		}
 		return m.runAdminRecover(ctx, args[2:])
+	case "sweep":
+		return m.runSweep(ctx, args[1:])
 	case "gallery":
 		if len(args) < 2 || args[1] != "create" {
 			fmt.Fprint(m.Stderr, usage)

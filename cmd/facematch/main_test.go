@@ -243,6 +243,14 @@ func TestInvalidConfig(t *testing.T) {
 					}
 				}
 			}},
+		{name: "serve sweeps too eager", args: []string{"serve", "--data-dir", t.TempDir(), "--sweep-grace", "1s", "--sweep-interval", "5s"},
+			wantCode: 1, check: func(t *testing.T, r result) {
+				for _, want := range []string{"--sweep-grace must be at least 1m", "--sweep-interval must be 0 (no sweeps) or at least 1m"} {
+					if r.err == nil || !strings.Contains(r.err.Error(), want) {
+						t.Errorf("error %v does not mention %q", r.err, want)
+					}
+				}
+			}},
 		{name: "eval verify negative threads", args: []string{"eval", "verify", "--threads", "-1",
 			"--pairs", data("celebs", "pairs.tsv"), "--root", data("celebs")}, wantCode: 1,
 			wantErr: "threads must be >= 0, got -1", check: nothingOut},

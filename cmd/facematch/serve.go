@@ -37,6 +37,11 @@ type serveConfig struct {
 	TrustedProxies string
 	AuthBurst      int
 	AuthEvery      time.Duration
+	// SweepGrace is how old an unreferenced blob must be before the sweeper deletes it: longer
+	// than any upload takes between storing its blobs and writing its record.
+	SweepGrace time.Duration
+	// SweepInterval is the time between sweeps (the first runs at start); 0 runs none.
+	SweepInterval time.Duration
 }
 
 // trustedProxies parses TrustedProxies.
@@ -82,6 +87,12 @@ func (c serveConfig) Validate() error {
 	if c.AuthBurst < 1 || c.AuthEvery <= 0 {
 		errs = append(errs, fmt.Errorf("--auth-burst must be at least 1 and --auth-every positive, got %d and %s", c.AuthBurst, c.AuthEvery))
 	}
+	if c.SweepGrace < time.Minute {
+		errs = append(errs, fmt.Errorf("--sweep-grace must be at least 1m (uploads in flight have blobs before records), got %s", c.SweepGrace))
+	}
+	if c.SweepInterval != 0 && c.SweepInterval < time.Minute {
+		errs = append(errs, fmt.Errorf("--sweep-interval must be 0 (no sweeps) or at least 1m, got %s", c.SweepInterval))
+	}
 	if c.Bootstrap != "" && len(c.Bootstrap) < 16 {
 		errs = append(errs, errors.New("FACEMATCH_BOOTSTRAP_TOKEN must be at least 16 characters"))
 	}
@@ -107,6 +118,8 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	fs.StringVar(&sc.TrustedProxies, "trusted-proxies", m.Getenv("FACEMATCH_TRUSTED_PROXIES"), "comma-separated CIDR prefixes of reverse proxies whose X-Forwarded-For names the client (env FACEMATCH_TRUSTED_PROXIES; empty: the connection's address is the client's)")
 	fs.IntVar(&sc.AuthBurst, "auth-burst", 10, "failed authentications in a row an address or a secret may have before it gets 429")
 	fs.DurationVar(&sc.AuthEvery, "auth-every", 6*time.Second, "how often one failed authentication is forgiven")
+	fs.DurationVar(&sc.SweepGrace, "sweep-grace", time.Hour, "age after which a blob no record references (left by a kill or a failed deletion) is deleted")
+	fs.DurationVar(&sc.SweepInterval, "sweep-interval", time.Hour, "time between sweeps for unreferenced blobs, the first at start (0: none)")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -140,6 +153,19 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 		stopRunner()
 		<-runnerDone
 	}()
+	// The sweeper is owned here too, and stops before the stack closes.
+	if sc.SweepInterval > 0 {
+		sctx, stopSweeper := context.WithCancel(context.WithoutCancel(ctx))
+		sweeperDone := make(chan struct{})
+		go func() {
+			defer close(sweeperDone)
+			sweepEvery(sctx, svc, sc.SweepGrace, sc.SweepInterval, log)
+		}()
+		defer func() {
+			stopSweeper()
+			<-sweeperDone
+		}()
+	}
 
 	proxies, _ := sc.trustedProxies() // validated above
 	srv, err := api.New(api.Config{Service: svc, Logger: log, MaxBodyBytes: sc.MaxBody, MaxArchiveBytes: sc.MaxArchive, UI: webui.Handler(),
@@ -207,6 +233,21 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	}
 	log.Info("stopped")
 	return shutdownErr
+}
+
+// sweepEvery sweeps the blob store for unreferenced blobs at once and then every interval
+// until ctx ends.
+func sweepEvery(ctx context.Context, svc *engine.Service, grace, interval time.Duration, log *slog.Logger) {
+	for {
+		if _, err := svc.Sweep(ctx, grace); err != nil && ctx.Err() == nil {
+			log.Warn("sweeping unreferenced blobs failed; the next sweep retries", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(interval):
+		}
+	}
 }
 
 func blobsName(dc dataConfig) string {

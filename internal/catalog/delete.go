@@ -15,10 +15,34 @@ import (
 // remove. The caller removes them and calls PurgeDone; PendingPurges finds unfinished ones
 // after a crash.
 
-// DeleteGallery deletes a gallery with its subjects, images, faces and their matches.
+// DeleteGallery deletes a gallery with its subjects, images, faces and their matches, and its
+// jobs, whose uploaded archives and metadata sidecars join the purge.
 func (d *DB) DeleteGallery(ctx context.Context, id int64) (engine.Purge, error) {
 	return d.deleteWhere(ctx, "gallery", id, `SELECT id FROM galleries WHERE id = ?`,
 		`WHERE gallery_id = ?`, `DELETE FROM galleries WHERE id = ?`)
+}
+
+// jobBlobs returns the blobs of the gallery's jobs (all of them: a done job's were deleted
+// already, and deleting a missing blob is no error).
+func jobBlobs(ctx context.Context, tx *sql.Tx, galleryID int64) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT spec FROM jobs WHERE gallery_id = ?`, galleryID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var keys []string
+	for rows.Next() {
+		var spec string
+		var s engine.JobSpec
+		if err := rows.Scan(&spec); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal([]byte(spec), &s); err != nil {
+			return nil, err
+		}
+		keys = append(keys, s.BlobKeys()...)
+	}
+	return keys, rows.Err()
 }
 
 // DeleteSubject deletes a subject with its images, faces and their matches.
@@ -101,6 +125,13 @@ func (d *DB) deleteWhere(ctx context.Context, what string, id int64, exists, ima
 			return err
 		}
 		rows.Close()
+		if what == "gallery" {
+			keys, err := jobBlobs(ctx, tx, id)
+			if err != nil {
+				return fmt.Errorf("catalog: delete gallery %d: jobs: %w", id, err)
+			}
+			p.BlobKeys = append(p.BlobKeys, keys...)
+		}
 		keys, _ := json.Marshal(nonNil(p.BlobKeys))
 		faces, _ := json.Marshal(p.FaceIDs)
 		res, err := tx.ExecContext(ctx, `INSERT INTO purges (blob_keys, face_ids) VALUES (?, ?)`, string(keys), string(faces))
