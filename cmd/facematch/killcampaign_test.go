@@ -182,6 +182,12 @@ func killCampaign(t *testing.T, dataDir string, args, env []string, objects func
 	if len(left) != 0 {
 		t.Fatalf("%d unreferenced objects after the sweep: %v", len(left), left)
 	}
+	// The audit log's hash chain survived every kill.
+	if r := run(t, "audit", "verify", "--data-dir", dataDir); r.err != nil {
+		t.Fatalf("audit verify after the kills: %v", r)
+	} else {
+		t.Logf("audit verify: %s", strings.TrimSpace(r.stdout))
+	}
 }
 
 // unreferenced returns the keys no record of the catalog in dataDir references, the index's
