@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -436,4 +437,28 @@ func TestLastAdminCannotBeRevoked(t *testing.T) {
 	if (e1 == nil) == (e2 == nil) {
 		t.Fatalf("concurrent revokes of the last two admins: %v and %v, want exactly one refused", e1, e2)
 	}
+}
+
+// openMigrated writes a database at schema version `from` holding rows, then opens it, which
+// migrates it to the current version; the database is closed with the test.
+func openMigrated(t *testing.T, from int, rows ...string) *DB {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "meta.db")
+	old, err := sql.Open("sqlite", "file:"+path+"?_pragma=foreign_keys(1)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stmts := append(append(slices.Clone(schemas[:from]), fmt.Sprintf("PRAGMA user_version = %d", from)), rows...)
+	for _, q := range stmts {
+		if _, err := old.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	old.Close()
+	d, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -138,24 +137,8 @@ func TestAuditChainCheckpointFindsTruncation(t *testing.T) {
 // A log written before version 4 is chained by the migration, and stays append-only.
 func TestMigrateChainsExistingAuditEntries(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "meta.db")
-	old, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range []string{schemaV1, schemaV2, schemaV3, "PRAGMA user_version = 3",
-		`INSERT INTO audit (at, actor, action) VALUES ('2026-01-01T00:00:00.000000000Z', 'ann', 'search.create')`,
-		`INSERT INTO audit (at, actor, action, galleries) VALUES ('2026-01-01T00:00:01.000000000Z', 'rev', 'match.decide', '[1]')`} {
-		if _, err := old.Exec(q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	old.Close()
-	d, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := openMigrated(t, 3, `INSERT INTO audit (at, actor, action) VALUES ('2026-01-01T00:00:00.000000000Z', 'ann', 'search.create')`,
+		`INSERT INTO audit (at, actor, action, galleries) VALUES ('2026-01-01T00:00:01.000000000Z', 'rev', 'match.decide', '[1]')`)
 	appendN(t, d, 1)
 	v := must[Verification](t)(d.VerifyAudit(ctx, Checkpoint{}))
 	if v.BrokenID != 0 || v.Entries != 3 {

@@ -2,9 +2,7 @@ package catalog
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -195,31 +193,14 @@ func TestQueuePageWalksTheSimilarityIndex(t *testing.T) {
 // A version-2 database gets its matches' case from the cross-matched photo's metadata.
 func TestMigrateFromVersion2FilesMatchesUnderTheirCase(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "meta.db")
-	old, err := sql.Open("sqlite", "file:"+path+"?_pragma=foreign_keys(1)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range []string{schemaV1, schemaV2, "PRAGMA user_version = 2",
-		`INSERT INTO galleries (name, kind, model, created_at, created_by) VALUES ('wanted', 'reference', 'm1', '2026', 'a'), ('ads', 'collection', 'm1', '2026', 'a')`,
+	d := openMigrated(t, 2, `INSERT INTO galleries (name, kind, model, created_at, created_by) VALUES ('wanted', 'reference', 'm1', '2026', 'a'), ('ads', 'collection', 'm1', '2026', 'a')`,
 		`INSERT INTO images (gallery_id, sha256, format, bytes, width, height, blob_key, source, created_at, created_by)
 			VALUES (1, 'r', 'jpeg', 1, 1, 1, 'k1', '{}', '2026', 'a'), (2, 'c', 'jpeg', 1, 1, 1, 'k2', '{"case_ref":"OP-9"}', '2026', 'a')`,
 		`INSERT INTO faces (image_id, gallery_id, box, landmarks, quality) VALUES (1, 1, '{}', '[]', '{}'), (2, 2, '{}', '[]', '{}')`,
 		`INSERT INTO searches (actor, purpose, galleries, k, min_sim, probe_sha256, probe_key, created_at) VALUES ('job', 'p', '[1]', 5, 0, '', '', '2026')`,
 		`INSERT INTO probe_faces (search_id, box, quality, face_id) VALUES (1, '{}', '{}', 2), (1, '{}', '{}', NULL)`,
 		`INSERT INTO matches (search_id, probe_face_id, face_id, gallery_id, similarity, rank, requested_by, created_at)
-			VALUES (1, 1, 1, 1, 0.9, 1, 'job', '2026'), (1, 2, 1, 1, 0.8, 1, 'ann', '2026')`,
-	} {
-		if _, err := old.Exec(q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	old.Close()
-	d, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+			VALUES (1, 1, 1, 1, 0.9, 1, 'job', '2026'), (1, 2, 1, 1, 0.8, 1, 'ann', '2026')`)
 	for id, want := range map[int64]string{1: "OP-9", 2: ""} {
 		if m := must[engine.Match](t)(d.Match(ctx, id)); m.CaseRef != want {
 			t.Errorf("match %d: case %q, want %q", id, m.CaseRef, want)

@@ -2,9 +2,7 @@ package catalog
 
 import (
 	"context"
-	"database/sql"
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -15,23 +13,7 @@ import (
 // and are not scoped; two reviewer credentials of one person cannot be active at once.
 func TestCredentialsMigrateAndBelongToPeople(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "meta.db")
-	old, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range []string{schemaV1, schemaV2, schemaV3, "PRAGMA user_version = 3",
-		`INSERT INTO tokens (name, role, hash, created_at, created_by) VALUES ('rev1', 'reviewer', 'h1', '2026', 'a')`} {
-		if _, err := old.Exec(q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	old.Close()
-	d, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := openMigrated(t, 3, `INSERT INTO tokens (name, role, hash, created_at, created_by) VALUES ('rev1', 'reviewer', 'h1', '2026', 'a')`)
 	got, err := d.TokenByHash(ctx, "h1")
 	if err != nil || got.User != "rev1" || got.ExpiresAt != nil || got.Galleries != nil {
 		t.Fatalf("migrated credential = %+v, %v; want user rev1, no expiry, all galleries", got, err)
