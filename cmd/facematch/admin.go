@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
 
 	"github.com/facematch/facematch/engine"
 )
@@ -33,7 +32,7 @@ func (m *Main) runAdminRecover(ctx context.Context, args []string) error {
 	if err := errors.Join(mc.Validate(), dc.Validate()); err != nil {
 		return err
 	}
-	st, err := openStack(ctx, mc, dc, 2, slog.New(slog.NewJSONHandler(m.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	st, err := m.openCommandStack(ctx, mc, dc)
 	if err != nil {
 		return fmt.Errorf("%w (stop the service holding %s first)", err, dc.DataDir)
 	}

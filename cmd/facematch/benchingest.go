@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -90,7 +89,7 @@ func (m *Main) runBenchIngest(ctx context.Context, args []string) error {
 		return err
 	}
 	logf := func(f string, a ...any) { fmt.Fprintf(m.Stderr, "bench ingest: "+f+"\n", a...) }
-	st, err := openStack(ctx, mc, dc, 2, slog.New(slog.NewJSONHandler(m.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	st, err := m.openCommandStack(ctx, mc, dc)
 	if err != nil {
 		return err
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -102,8 +101,7 @@ func (m *Main) runIngest(ctx context.Context, args []string) error {
 	if err := errors.Join(mc.Validate(), dc.Validate(), ic.Validate()); err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(m.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	st, err := openStack(ctx, mc, dc, 2, log)
+	st, err := m.openCommandStack(ctx, mc, dc)
 	if err != nil {
 		return err
 	}
@@ -229,7 +227,7 @@ func (m *Main) runGalleryCreate(ctx context.Context, args []string) error {
 	if *model != "" {
 		dc.Models = append(dc.Models, *model)
 	}
-	st, err := openStack(ctx, mc, dc, 2, slog.New(slog.NewJSONHandler(m.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	st, err := m.openCommandStack(ctx, mc, dc)
 	if err != nil {
 		return err
 	}

@@ -11,7 +11,6 @@ import (
 	"io"
 	"io/fs"
 	"math/rand/v2"
-	"mime/multipart"
 	"net/http"
 	"os"
 	"os/exec"
@@ -470,13 +469,5 @@ func photoForm(t testing.TB, photo string, fields map[string]string) *multipartF
 		t.Error(err)
 		return &multipartForm{}
 	}
-	var buf bytes.Buffer
-	w := multipart.NewWriter(&buf)
-	for k, v := range fields {
-		w.WriteField(k, v)
-	}
-	fw, _ := w.CreateFormFile("image", filepath.Base(photo))
-	fw.Write(img)
-	w.Close()
-	return &multipartForm{buf.Bytes(), w.FormDataContentType()}
+	return photoUpload(img, filepath.Base(photo), fields)
 }

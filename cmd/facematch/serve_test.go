@@ -202,12 +202,17 @@ func form(t testing.TB, photo string, fields map[string]string) *multipartForm {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return photoUpload(img, filepath.Base(photo), fields)
+}
+
+// photoUpload is a multipart form with img in the field "image" and fields.
+func photoUpload(img []byte, name string, fields map[string]string) *multipartForm {
 	var buf bytes.Buffer
 	w := multipart.NewWriter(&buf)
 	for k, v := range fields {
 		w.WriteField(k, v)
 	}
-	fw, _ := w.CreateFormFile("image", filepath.Base(photo))
+	fw, _ := w.CreateFormFile("image", name)
 	fw.Write(img)
 	w.Close()
 	return &multipartForm{buf.Bytes(), w.FormDataContentType()}

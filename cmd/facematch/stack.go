@@ -180,6 +180,12 @@ func (st *stack) Close() error {
 	return errors.Join(errs...)
 }
 
+// openCommandStack opens the data directory for a command an operator runs on it (ingest,
+// sweep, admin recover, ...): warnings and errors go to stderr as JSON.
+func (m *Main) openCommandStack(ctx context.Context, mc Config, dc dataConfig) (*stack, error) {
+	return openStack(ctx, mc, dc, 2, slog.New(slog.NewJSONHandler(m.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+}
+
 // openStack opens the data directory dc with the models of mc. It takes the directory's
 // lock, finishes interrupted purges and reconciles the indexes with the catalog.
 func openStack(ctx context.Context, mc Config, dc dataConfig, reviewers int, log *slog.Logger) (_ *stack, err error) {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
 )
 
 // runSweep deletes the blobs no record references, on the data directory directly: it takes
@@ -30,8 +29,7 @@ func (m *Main) runSweep(ctx context.Context, args []string) error {
 	if err := errors.Join(append(errs, mc.Validate(), dc.Validate())...); err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(m.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	st, err := openStack(ctx, mc, dc, 2, log)
+	st, err := m.openCommandStack(ctx, mc, dc)
 	if err != nil {
 		return err
 	}
