@@ -83,7 +83,14 @@ func NormalizePhone(p string) (string, error) {
 	default:
 		return "", bad(fmt.Sprintf("is not a possible number for country code +%d", num.GetCountryCode()))
 	}
-	return phonenumbers.Format(num, phonenumbers.E164), nil
+	out := phonenumbers.Format(num, phonenumbers.E164)
+	// The national prefix is dropped once (+49 (0) 170 …); a number that would lose another
+	// leading digit when read back (+49 00 …) is not a number, and a stored number must read
+	// back as itself.
+	if again, err := phonenumbers.Parse(out, "ZZ"); err != nil || phonenumbers.Format(again, phonenumbers.E164) != out {
+		return "", bad(fmt.Sprintf("is not a possible number for country code +%d", num.GetCountryCode()))
+	}
+	return out, nil
 }
 
 // digitValue is the value of a decimal digit of any script. Unicode keeps every script's
