@@ -12,8 +12,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/facematch/facematch/engine"
-	"github.com/facematch/facematch/index"
-	"github.com/facematch/facematch/models/decode"
 )
 
 // Problem is an RFC 9457 problem document.
@@ -25,7 +23,9 @@ type Problem struct {
 	Instance string `json:"instance,omitempty"` // the request ID
 }
 
-// statusOf is the one place where error kinds become HTTP statuses.
+// statusOf is the one place where error kinds become HTTP statuses. It knows the engine's kinds
+// and the API's own (bad request, body too large) only: the engine translates its stores' and
+// the decoder's errors at its boundary.
 func statusOf(err error) int {
 	var he *echo.HTTPError
 	switch {
@@ -37,15 +37,15 @@ func statusOf(err error) int {
 		return http.StatusForbidden
 	case errors.Is(err, engine.ErrNotFound):
 		return http.StatusNotFound
-	case errors.Is(err, engine.ErrConflict), errors.Is(err, index.ErrModelMismatch):
+	case errors.Is(err, engine.ErrConflict):
 		return http.StatusConflict
-	case errors.Is(err, engine.ErrInvalid), errors.Is(err, engine.ErrNoFace), errors.Is(err, decode.ErrTooCostly):
+	case errors.Is(err, engine.ErrInvalid), errors.Is(err, engine.ErrNoFace):
 		return http.StatusUnprocessableEntity
-	case errors.Is(err, decode.ErrTooLarge), errors.Is(err, decode.ErrTooManyPixels), errors.Is(err, errBodyTooLarge):
+	case errors.Is(err, engine.ErrTooLarge), errors.Is(err, errBodyTooLarge):
 		return http.StatusRequestEntityTooLarge
-	case errors.Is(err, decode.ErrUnsupportedFormat):
+	case errors.Is(err, engine.ErrUnsupported):
 		return http.StatusUnsupportedMediaType
-	case errors.Is(err, decode.ErrEmpty), errors.Is(err, decode.ErrTruncated), errors.Is(err, decode.ErrCorrupt), errors.Is(err, errBadRequest):
+	case errors.Is(err, engine.ErrMalformed), errors.Is(err, errBadRequest):
 		return http.StatusBadRequest
 	case errors.Is(err, context.Canceled):
 		return 499 // the client went away; nobody reads this answer

@@ -94,7 +94,7 @@ func (t *ticket) release() {
 func (a *admission) acquire(ctx context.Context, weight int64, patient bool) (*ticket, error) {
 	if weight > a.budget {
 		return nil, fmt.Errorf("%w: it needs about %d MB to analyse, the service's memory budget is %d MB; send a smaller photo: %w",
-			errOverBudget, mb(weight), mb(a.budget), decode.ErrTooManyPixels)
+			errOverBudget, mb(weight), mb(a.budget), ErrTooLarge)
 	}
 	wctx := ctx
 	if !patient {
@@ -131,7 +131,7 @@ func photoWeight(h decode.Header) int64 { return h.PeakBytes() + analysisBytes }
 func (s *Service) decodeAdmitted(ctx context.Context, lim decode.Limits, data []byte, patient bool) (*decodedPhoto, *ticket, error) {
 	h, err := decode.Inspect(data, lim)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, photoError(err)
 	}
 	t, err := s.admit.acquire(ctx, photoWeight(h), patient)
 	if err != nil {
@@ -150,7 +150,7 @@ func (s *Service) decodeAdmitted(ctx context.Context, lim decode.Limits, data []
 	case d := <-done:
 		if d.err != nil {
 			t.release()
-			return nil, nil, d.err
+			return nil, nil, photoError(d.err)
 		}
 		return &d, t, nil
 	case <-timer.C:

@@ -193,7 +193,10 @@ func (s *Service) checkIngest(ctx context.Context, g Gallery, req *JobRequest) e
 	src, err := s.cfg.Sources.OpenSource(ctx, spec.Source)
 	if err != nil {
 		s.deleteBlobs(ctx, spec.BlobKeys())
-		return fmt.Errorf("source: %w: %w", err, ErrInvalid)
+		if errors.Is(err, ErrUnavailable) { // the source's server is down: retry later, not a bad request
+			return err
+		}
+		return withKind(ErrInvalid, err) // the opener names the source and what is wrong with it
 	}
 	return src.Close()
 }

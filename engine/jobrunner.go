@@ -38,10 +38,11 @@ func (r *JobRunner) Run(ctx context.Context) {
 			if err == nil || ctx.Err() != nil {
 				continue
 			}
-			r.svc.log.Error("job ended with an error", "job", j.ID, "state", j.State, "err", err)
 			if !j.State.Finished() {
-				// Still unfinished (the catalog itself failed): wait before trying again
-				// rather than spin on the same error.
+				// Still unfinished: the catalog could not even record the failure (a failure
+				// it recorded, RunJob has logged). Wait before trying again rather than spin
+				// on the same error.
+				r.svc.log.Error("job could not be marked failed; retrying later", "job", j.ID, "err", err)
 				select {
 				case <-ctx.Done():
 					return
@@ -61,7 +62,7 @@ func (r *JobRunner) Run(ctx context.Context) {
 
 func (r *JobRunner) next(ctx context.Context) (Job, bool) {
 	for _, st := range []JobState{JobRunning, JobQueued} {
-		js, err := r.svc.cfg.Catalog.Jobs(ctx, JobFilter{State: []JobState{st}, Limit: 1000})
+		js, err := r.svc.cfg.Catalog.Jobs(ctx, JobFilter{State: []JobState{st}, OldestFirst: true, Limit: 1})
 		if err != nil {
 			if ctx.Err() == nil {
 				r.svc.log.Error("listing jobs failed", "err", err)
@@ -69,7 +70,7 @@ func (r *JobRunner) next(ctx context.Context) (Job, bool) {
 			return Job{}, false
 		}
 		if len(js) > 0 {
-			return js[len(js)-1], true // Jobs lists newest first
+			return js[0], true
 		}
 	}
 	return Job{}, false

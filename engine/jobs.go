@@ -135,8 +135,10 @@ type JobFilter struct {
 	State     []JobState
 	GalleryID int64
 	Galleries []int64 // when not nil, these galleries' jobs only (a scoped credential)
-	Cursor    int64
-	Limit     int
+	// OldestFirst lists jobs oldest first, after Cursor; the default is newest first, before it.
+	OldestFirst bool
+	Cursor      int64
+	Limit       int
 }
 
 // JobStore keeps jobs, their items and a reprocess job's staged vectors.

@@ -116,12 +116,13 @@ type Pipeline struct {
 // ErrNoFace is returned by callers that need a face where the pipeline found none.
 var ErrNoFace = errors.New("no face found")
 
-// Analyze decodes a photo and analyses every face in it. Decoding errors are the decode
-// package's typed errors (a client problem), everything else is wrapped model trouble.
+// Analyze decodes a photo and analyses every face in it. Decoding errors are the service's
+// photo kinds (ErrTooLarge, ErrUnsupported, ErrMalformed, ErrInvalid) wrapping the decode
+// package's typed errors; everything else is wrapped model trouble.
 func (p *Pipeline) Analyze(ctx context.Context, data []byte) (*Analysis, error) {
 	img, info, err := decode.Image(data, p.Limits)
 	if err != nil {
-		return nil, err
+		return nil, photoError(err)
 	}
 	faces, err := p.AnalyzeImage(ctx, img)
 	if err != nil {

@@ -23,7 +23,26 @@ var (
 	// unreachable); nothing was changed and the same request may be retried later. Wrap it in a
 	// RetryAfter to say when.
 	ErrUnavailable = errors.New("temporarily unavailable")
+	// ErrTooLarge: the request's photo is over a limit (bytes, pixels, or heavier to analyse
+	// than the whole memory budget).
+	ErrTooLarge = errors.New("too large")
+	// ErrUnsupported: the photo is in no format the service reads.
+	ErrUnsupported = errors.New("unsupported format")
+	// ErrMalformed: the photo's bytes are empty, cut short or corrupt.
+	ErrMalformed = errors.New("malformed")
 )
+
+// kindError gives err one of the service's error kinds while keeping err's own message and
+// chain: the API maps the kind, callers that know the cause still find it.
+type kindError struct {
+	kind, err error
+}
+
+func (e *kindError) Error() string   { return e.err.Error() }
+func (e *kindError) Unwrap() []error { return []error{e.kind, e.err} }
+
+// withKind marks err with kind.
+func withKind(kind, err error) error { return &kindError{kind: kind, err: err} }
 
 // RetryAfter is an ErrUnavailable that says how long the client should wait before retrying.
 type RetryAfter struct {

@@ -45,6 +45,12 @@ func TestS3OutageIsUnavailable(t *testing.T) {
 		t.Fatalf("photo during the outage: %d %q, want 503", resp.status, resp.body)
 	}
 	waitReady(t, s, 503)
+	// A job whose S3 source cannot be reached now is the same: 503, not a bad request (issue 13).
+	job := photoUpload(nil, "none", map[string]string{"kind": "ingest", "source": "s3://photos/ads", "gallery_id": fmt.Sprint(ads.ID),
+		"purpose": "case 9"})
+	if resp := s.raw("POST", "/v1/jobs", bootstrap, job.contentType, job.data); resp.status != 503 || resp.header.Get("Retry-After") == "" {
+		t.Fatalf("job with an unreachable S3 source: %d %q, want 503 with Retry-After", resp.status, resp.body)
+	}
 
 	if err := g.Restart(); err != nil {
 		t.Fatal(err)

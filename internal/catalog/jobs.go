@@ -100,7 +100,14 @@ func (d *DB) Jobs(ctx context.Context, f engine.JobFilter) ([]engine.Job, error)
 	if f.Galleries != nil {
 		where, args = append(where, "gallery_id IN (SELECT value FROM json_each(?))"), append(args, galleriesArg(f.Galleries))
 	}
-	if f.Cursor != 0 {
+	order := " ORDER BY id DESC"
+	if f.OldestFirst {
+		order = " ORDER BY id"
+	}
+	switch {
+	case f.Cursor != 0 && f.OldestFirst:
+		where, args = append(where, "id > ?"), append(args, f.Cursor)
+	case f.Cursor != 0:
 		where, args = append(where, "id < ?"), append(args, f.Cursor)
 	}
 	q := jobSelect
@@ -110,7 +117,7 @@ func (d *DB) Jobs(ctx context.Context, f engine.JobFilter) ([]engine.Job, error)
 	if f.Limit <= 0 {
 		f.Limit = 100
 	}
-	rows, err := d.db.QueryContext(ctx, q+" ORDER BY id DESC LIMIT ?", append(args, f.Limit)...)
+	rows, err := d.db.QueryContext(ctx, q+order+" LIMIT ?", append(args, f.Limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: jobs: %w", err)
 	}

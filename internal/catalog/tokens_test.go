@@ -3,6 +3,7 @@ package catalog
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -54,5 +55,26 @@ func TestJobsFilteredByGalleries(t *testing.T) {
 	}
 	if js := must[[]engine.Job](t)(d.Jobs(ctx, engine.JobFilter{})); len(js) != 2 {
 		t.Fatalf("unfiltered jobs: %d, want 2", len(js))
+	}
+}
+
+// The job runner takes the oldest queued job: OldestFirst pages upwards from the cursor, however
+// many jobs there are (it looked at the newest 1,000 only).
+func TestJobsOldestFirst(t *testing.T) {
+	ctx := context.Background()
+	d, _ := openTest(t)
+	g := must[engine.Gallery](t)(d.CreateGallery(ctx, engine.Gallery{Name: "ads", Kind: engine.Collection, Model: "m1", CreatedAt: now, CreatedBy: "a"}))
+	var ids []int64
+	for range 5 {
+		j := must[engine.Job](t)(d.CreateJob(ctx, engine.Job{Kind: engine.IngestJob, GalleryID: g.ID, Spec: engine.JobSpec{Source: "/x", Purpose: "p"}, CreatedBy: "op", CreatedAt: now}))
+		ids = append(ids, j.ID)
+	}
+	first := must[[]engine.Job](t)(d.Jobs(ctx, engine.JobFilter{State: []engine.JobState{engine.JobQueued}, OldestFirst: true, Limit: 2}))
+	next := must[[]engine.Job](t)(d.Jobs(ctx, engine.JobFilter{State: []engine.JobState{engine.JobQueued}, OldestFirst: true, Cursor: first[1].ID, Limit: 2}))
+	if got := []int64{first[0].ID, first[1].ID, next[0].ID, next[1].ID}; !slices.Equal(got, ids[:4]) {
+		t.Fatalf("oldest first: %v, want %v", got, ids[:4])
+	}
+	if newest := must[[]engine.Job](t)(d.Jobs(ctx, engine.JobFilter{Limit: 1})); newest[0].ID != ids[4] {
+		t.Fatalf("newest first: %d, want %d", newest[0].ID, ids[4])
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	"github.com/facematch/facematch/engine"
+	s3blob "github.com/facematch/facematch/internal/blob/s3"
 )
 
 // S3Config says which objects an S3Source lists and how to reach them.
@@ -54,6 +55,15 @@ func (c S3Config) Validate() error {
 		return fmt.Errorf("source: s3 config: %w", errors.Join(errs...))
 	}
 	return nil
+}
+
+// unavailable marks an error that says the S3 server is down or overloaded as the engine's
+// ErrUnavailable (503 with Retry-After for a job request), keeping the cause.
+func unavailable(err error) error {
+	if s3blob.Unavailable(err) {
+		return &engine.RetryAfter{Err: fmt.Errorf("%w: %w", engine.ErrUnavailable, err), After: 10 * time.Second}
+	}
+	return err
 }
 
 // S3Source is every object under a prefix of an S3 bucket. It is safe for concurrent use.
@@ -100,7 +110,7 @@ func S3(ctx context.Context, cfg S3Config) (*S3Source, error) {
 	ok, err := client.BucketExists(ctx, cfg.Bucket)
 	if err != nil {
 		tr.CloseIdleConnections()
-		return nil, fmt.Errorf("source: %s: %w", where, err)
+		return nil, fmt.Errorf("source: %s: %w", where, unavailable(err))
 	}
 	if !ok {
 		tr.CloseIdleConnections()
@@ -130,7 +140,7 @@ func (s *S3Source) Files(ctx context.Context, fn func(engine.SourceFile) error) 
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return fmt.Errorf("source: listing s3://%s/%s after %d objects: %w", s.bucket, s.prefix, n, obj.Err)
+			return fmt.Errorf("source: listing s3://%s/%s after %d objects: %w", s.bucket, s.prefix, n, unavailable(obj.Err))
 		}
 		n++
 		name, reason, ok := s3Name(obj.Key, s.prefix)

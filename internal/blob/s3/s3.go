@@ -481,6 +481,11 @@ func mapErr(ctx context.Context, op, key string, err error) error {
 	return fmt.Errorf("s3: %s %s: %w", op, key, err)
 }
 
+// Unavailable reports whether err, from minio-go or its transport, says the server is down or
+// overloaded (blob.ErrUnavailable's cases): for other S3 clients of the project (job sources)
+// to answer "retry later" the same way.
+func Unavailable(err error) bool { return kind(err) == blob.ErrUnavailable }
+
 // kind classifies a minio-go or transport error as blob.ErrNotFound, blob.ErrExists,
 // blob.ErrUnavailable, or nil (anything else: credentials, missing bucket, bad request).
 func kind(err error) error {
