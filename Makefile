@@ -1,11 +1,14 @@
 # The two commands of the README's quick start.
-.PHONY: run test bench
+.PHONY: run test lint bench
 
 run: ## set up, build and run facematch on sample photos
 	scripts/run
 
-test: ## every test, on real models and photos (what CI runs)
+test: ## lint, then every test, on real models and photos (what CI runs)
 	scripts/test
+
+lint: ## gofmt, go vet and staticcheck (pinned)
+	scripts/lint
 
 bench: ## benchmarks and evaluations behind bench/RESULTS.md
 	bench/run

@@ -488,9 +488,7 @@ func seedPendingMatches(t testing.TB, dataDir string, n int) int {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, f := range fs {
-				faces = append(faces, f)
-			}
+			faces = append(faces, fs...)
 			cursor = img.ID
 		}
 	}

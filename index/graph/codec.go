@@ -102,7 +102,7 @@ func readHeader(r io.Reader, wantKind uint16, vectors []float32, dim int) (heade
 	}
 	var errs []error
 	if hd.m < 2 || hd.m > maxM {
-		errs = append(errs, fmt.Errorf("M %d", hd.m))
+		errs = append(errs, fmt.Errorf("m %d (M)", hd.m))
 	}
 	if hd.efConstruction < 1 || hd.efConstruction > maxEf {
 		errs = append(errs, fmt.Errorf("efConstruction %d", hd.efConstruction))

@@ -100,16 +100,16 @@ type Config struct {
 func (c Config) Validate() error {
 	var errs []error
 	if c.M != 0 && (c.M < 2 || c.M > maxM) {
-		errs = append(errs, fmt.Errorf("M must be in [2, %d], got %d", maxM, c.M))
+		errs = append(errs, fmt.Errorf("graph: M must be in [2, %d], got %d", maxM, c.M))
 	}
 	if c.EfConstruction < 0 || c.EfConstruction > maxEf {
-		errs = append(errs, fmt.Errorf("EfConstruction must be in [0, %d], got %d", maxEf, c.EfConstruction))
+		errs = append(errs, fmt.Errorf("graph: EfConstruction must be in [0, %d], got %d", maxEf, c.EfConstruction))
 	}
 	if c.EfSearch < 0 || c.EfSearch > maxEf {
-		errs = append(errs, fmt.Errorf("EfSearch must be in [0, %d], got %d", maxEf, c.EfSearch))
+		errs = append(errs, fmt.Errorf("graph: EfSearch must be in [0, %d], got %d", maxEf, c.EfSearch))
 	}
 	if c.Workers < 0 {
-		errs = append(errs, fmt.Errorf("Workers must not be negative, got %d", c.Workers))
+		errs = append(errs, fmt.Errorf("graph: Workers must not be negative, got %d", c.Workers))
 	}
 	if len(errs) == 0 {
 		return nil

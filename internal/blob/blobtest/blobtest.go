@@ -214,7 +214,7 @@ func testOverwriteAtomic(t *testing.T, s blob.Store) {
 				}
 				rc, err := s.Get(ctx, key)
 				if err != nil {
-					errs <- fmt.Errorf("Get during overwrite: %w", err)
+					errs <- fmt.Errorf("a Get during an overwrite: %w", err)
 					return
 				}
 				b, err := io.ReadAll(rc)
@@ -233,7 +233,7 @@ func testOverwriteAtomic(t *testing.T, s blob.Store) {
 	for v := 1; v <= versions; v++ {
 		data := version(v)
 		if err := s.Put(ctx, key, bytes.NewReader(data), size); err != nil {
-			errs <- fmt.Errorf("Put version %d: %w", v, err)
+			errs <- fmt.Errorf("the Put of version %d: %w", v, err)
 			break
 		}
 	}
