@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/facematch/facematch/engine"
+	"github.com/facematch/facematch/face"
 	"github.com/facematch/facematch/index"
 	"github.com/facematch/facematch/internal/blob/local"
 	"github.com/facematch/facematch/internal/catalog"
@@ -39,7 +40,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	det, err := rt.Detector(models.YuNetS, models.DetectorConfig{})
+	det, err := rt.Detector(face.YuNetS, models.DetectorConfig{})
 	if err == nil {
 		var emb models.FaceEmbedder
 		if emb, err = rt.Embedder(engine.DefaultRecognizer, models.RecognizerConfig{}); err == nil {
@@ -96,7 +97,7 @@ func buildTestServer(t *testing.T, edit func(*engine.ServiceConfig), configure f
 	}
 	model := pipeline.Embedder.Identity()
 	ix, err := index.Open(ctx, index.Config{Dir: filepath.Join(dir, "wal"), Store: blobs, Prefix: "index", Model: model,
-		Dim: pipeline.Embedder.(interface{ Dim() int }).Dim()})
+		Dim: pipeline.Embedder.Dim()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -93,7 +93,7 @@ func openFixtureOn(t *testing.T, dir string, pipes map[string]*engine.Pipeline, 
 	for name, p := range pipes {
 		model := p.Embedder.Identity()
 		ix, err := index.Open(ctx, index.Config{Dir: filepath.Join(dir, "wal", name), Store: blobs, Prefix: "index/" + name,
-			Model: model, Dim: p.Embedder.(interface{ Dim() int }).Dim()})
+			Model: model, Dim: p.Embedder.Dim()})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -240,14 +240,10 @@ func openStack(ctx context.Context, mc Config, dc dataConfig, reviewers int, log
 	sort.Strings(names)
 	for _, name := range names {
 		p := st.models.pipelines[name]
-		dimmer, ok := p.Embedder.(interface{ Dim() int })
-		if !ok {
-			return nil, fmt.Errorf("recognizer %s does not report its dimension", name)
-		}
 		// The index keeps its objects under "index/<name>/" and sweeps its own orphans; the
 		// service's blob sweeper lists only engine.SweptPrefixes, never this one.
 		ix, err := index.Open(ctx, index.Config{Dir: filepath.Join(dc.DataDir, "wal", name), Store: store,
-			Prefix: "index/" + name, Model: p.Embedder.Identity(), Dim: dimmer.Dim(), Graph: index.HNSWGraph(graph.Config{}), Logger: log})
+			Prefix: "index/" + name, Model: p.Embedder.Identity(), Dim: p.Embedder.Dim(), Graph: index.HNSWGraph(graph.Config{}), Logger: log})
 		if err != nil {
 			return nil, err
 		}
