@@ -19,6 +19,7 @@ import (
 	"github.com/facematch/facematch/engine"
 	"github.com/facematch/facematch/face"
 	"github.com/facematch/facematch/index"
+	"github.com/facematch/facematch/internal/blob/engineblob"
 	"github.com/facematch/facematch/internal/blob/local"
 	"github.com/facematch/facematch/internal/catalog"
 	"github.com/facematch/facematch/internal/source"
@@ -91,12 +92,13 @@ func buildTestServer(t *testing.T, edit func(*engine.ServiceConfig), configure f
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cat.Close() })
-	blobs, err := local.Open(filepath.Join(dir, "blobs"))
+	store, err := local.Open(filepath.Join(dir, "blobs"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	blobs := engineblob.Store{Blobs: store}
 	model := pipeline.Embedder.Identity()
-	ix, err := index.Open(ctx, index.Config{Dir: filepath.Join(dir, "wal"), Store: blobs, Prefix: "index", Model: model,
+	ix, err := index.Open(ctx, index.Config{Dir: filepath.Join(dir, "wal"), Store: store, Prefix: "index", Model: model,
 		Dim: pipeline.Embedder.Dim()})
 	if err != nil {
 		t.Fatal(err)

@@ -22,6 +22,7 @@ import (
 	"github.com/facematch/facematch/index"
 	"github.com/facematch/facematch/index/graph"
 	"github.com/facematch/facematch/internal/blob"
+	"github.com/facematch/facematch/internal/blob/engineblob"
 	"github.com/facematch/facematch/internal/blob/local"
 	"github.com/facematch/facematch/internal/blob/s3"
 	"github.com/facematch/facematch/internal/catalog"
@@ -293,7 +294,7 @@ func openStack(ctx context.Context, mc Config, dc dataConfig, reviewers int, log
 		Insecure: !dc.S3.Secure, Region: dc.S3.Region}, blobs: store, root: dc.IngestRoot, anyPath: dc.AnyLocalPath, tmpDir: filepath.Join(dc.DataDir, "tmp"),
 		dataDir: dc.DataDir, ownBlobs: dc.Blobs}
 	st.blobs = store
-	st.svc, err = engine.NewService(engine.ServiceConfig{Catalog: st.cat, Blobs: engineBlobs{store}, Pipelines: st.models.pipelines,
+	st.svc, err = engine.NewService(engine.ServiceConfig{Catalog: st.cat, Blobs: engineblob.Store{Blobs: store}, Pipelines: st.models.pipelines,
 		DefaultModel: mc.Recognizer, Indexes: indexes, Reviewers: reviewers, Logger: log, Sources: opener, JobWorkers: dc.Workers,
 		CredentialLifetime: dc.CredentialLifetime,
 		MemoryBudget:       dc.MemoryBudget, AdmissionWait: dc.AdmissionWait, DecodeTimeout: dc.DecodeTimeout,
@@ -343,7 +344,7 @@ func limitHeap(budget int64, log *slog.Logger) {
 // when set), and archives uploaded through the API ("upload:KEY" in the blob store).
 type sourceOpener struct {
 	s3      source.S3Config
-	blobs   engine.BlobStore
+	blobs   blob.Store
 	root    string
 	anyPath bool
 	tmpDir  string
