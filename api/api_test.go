@@ -17,7 +17,9 @@ import (
 	"testing"
 
 	"github.com/facematch/facematch/engine"
+	"github.com/facematch/facematch/face"
 	"github.com/facematch/facematch/index"
+	"github.com/facematch/facematch/internal/blob/engineblob"
 	"github.com/facematch/facematch/internal/blob/local"
 	"github.com/facematch/facematch/internal/catalog"
 	"github.com/facematch/facematch/internal/source"
@@ -39,7 +41,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	det, err := rt.Detector(models.YuNetS, models.DetectorConfig{})
+	det, err := rt.Detector(face.YuNetS, models.DetectorConfig{})
 	if err == nil {
 		var emb models.FaceEmbedder
 		if emb, err = rt.Embedder(engine.DefaultRecognizer, models.RecognizerConfig{}); err == nil {
@@ -90,13 +92,14 @@ func buildTestServer(t *testing.T, edit func(*engine.ServiceConfig), configure f
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cat.Close() })
-	blobs, err := local.Open(filepath.Join(dir, "blobs"))
+	store, err := local.Open(filepath.Join(dir, "blobs"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	blobs := engineblob.Store{Blobs: store}
 	model := pipeline.Embedder.Identity()
-	ix, err := index.Open(ctx, index.Config{Dir: filepath.Join(dir, "wal"), Store: blobs, Prefix: "index", Model: model,
-		Dim: pipeline.Embedder.(interface{ Dim() int }).Dim()})
+	ix, err := index.Open(ctx, index.Config{Dir: filepath.Join(dir, "wal"), Store: store, Prefix: "index", Model: model,
+		Dim: pipeline.Embedder.Dim()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/facematch/facematch/engine"
+	"github.com/facematch/facematch/face"
 	"github.com/facematch/facematch/internal/testenv"
 	"github.com/facematch/facematch/models"
 )
@@ -38,11 +39,11 @@ func BenchmarkPipeline(b *testing.B) {
 		{"group2100-10faces", "group_photos/goface_pristin.jpg"},
 	}
 	for _, threads := range []int{1, 2} {
-		det, err := rt.Detector(models.YuNetS, models.DetectorConfig{Threads: threads})
+		det, err := rt.Detector(face.YuNetS, models.DetectorConfig{Threads: threads})
 		if err != nil {
 			b.Fatal(err)
 		}
-		for _, rec := range []string{models.Faceplugin512, models.Dlib128, models.FusedName} {
+		for _, rec := range []string{face.Faceplugin512, face.Dlib128, face.FusedName} {
 			emb, err := rt.Embedder(rec, models.RecognizerConfig{Threads: threads})
 			if err != nil {
 				b.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/facematch/facematch/engine"
+	"github.com/facematch/facematch/internal/blob/engineblob"
 )
 
 // failingAudit is the real catalog with an audit log that cannot be written (a full disk, a
@@ -52,7 +53,7 @@ func TestActionFailsWithItsAudit(t *testing.T) {
 	}
 
 	p := engine.TestingPipeline()
-	broken, err := engine.NewService(engine.ServiceConfig{Catalog: failingAudit{f.cat}, Blobs: f.blobs,
+	broken, err := engine.NewService(engine.ServiceConfig{Catalog: failingAudit{f.cat}, Blobs: engineblob.Store{Blobs: f.blobs},
 		Pipelines: map[string]*engine.Pipeline{"fused": p}, DefaultModel: "fused",
 		Indexes: map[string]engine.VectorIndex{f.model: f.ix}})
 	if err != nil {

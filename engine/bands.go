@@ -1,6 +1,6 @@
 package engine
 
-import "github.com/facematch/facematch/models"
+import "github.com/facematch/facematch/face"
 
 // Band is a coarse reading of a similarity for people, from thresholds measured on impostor
 // pairs. A band is not an identification: even "high" means "worth a human look".
@@ -15,14 +15,14 @@ type Band struct {
 // photos, so in the wild the same threshold lets through more impostors: bands guide the order
 // of review, they do not decide.
 var bandThresholds = map[string]struct{ medium, high float32 }{
-	models.Builtin[models.Faceplugin512].Identity(): {medium: 0.335, high: 0.414},
-	models.Builtin[models.Dlib128].Identity():       {medium: 0.927, high: 0.940},
-	models.FusedIdentity():                          {medium: 0.825, high: 0.846},
+	face.Builtin[face.Faceplugin512].Identity(): {medium: 0.335, high: 0.414},
+	face.Builtin[face.Dlib128].Identity():       {medium: 0.927, high: 0.940},
+	face.FusedIdentity():                        {medium: 0.825, high: 0.846},
 }
 
 // DefaultRecognizer is the recognizer used when none is named: the fusion of the 512-d and dlib
 // models. bench/RESULTS.md compares the three on LFW and on the in-the-wild celebrity pairs.
-const DefaultRecognizer = models.FusedName
+const DefaultRecognizer = face.FusedName
 
 // BandOf names the band of a similarity measured by the given model identity.
 func BandOf(model string, similarity float32) Band {

@@ -6,5 +6,6 @@
 // embeddings from different models are never compared.
 //
 // The engine consumes small interfaces ([Detector], [Embedder]) that the models package
-// satisfies; it knows nothing about ONNX Runtime.
+// satisfies, speaking package face's pure-Go types; it imports neither models nor any adapter
+// (internal/lint checks it), so it builds and tests without cgo or ONNX Runtime.
 package engine

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/facematch/facematch/face"
 	"github.com/facematch/facematch/internal/testenv"
 	"github.com/facematch/facematch/models"
 	"github.com/facematch/facematch/models/decode"
@@ -37,7 +38,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	det, err := rt.Detector(models.YuNetS, models.DetectorConfig{})
+	det, err := rt.Detector(face.YuNetS, models.DetectorConfig{})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -48,7 +49,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	pipeline = &Pipeline{Detector: det, Embedder: emb}
-	emb512, err := rt.Embedder(models.Faceplugin512, models.RecognizerConfig{})
+	emb512, err := rt.Embedder(face.Faceplugin512, models.RecognizerConfig{})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -242,32 +243,32 @@ func TestMaxFacesCapsEmbedding(t *testing.T) {
 	}
 }
 
-func face(box float32, score float32, model string, v ...float32) Face {
-	f := Face{Detection: models.Detection{Score: score}, Quality: Quality{BoxSize: float64(box), Score: score}}
+func testFace(box float32, score float32, model string, v ...float32) Face {
+	f := Face{Detection: face.Detection{Score: score}, Quality: Quality{BoxSize: float64(box), Score: score}}
 	if model != "" {
-		f.Embedding = &models.Embedding{Model: model, Vector: v}
+		f.Embedding = &face.Embedding{Model: model, Vector: v}
 	}
 	return f
 }
 
 func TestPrimaryAndBestPair(t *testing.T) {
-	faces := []Face{face(50, 0.9, "m", 1, 0), face(80, 0.7, "m", 0, 1), face(80, 0.8, "m", 0.6, 0.8)}
+	faces := []Face{testFace(50, 0.9, "m", 1, 0), testFace(80, 0.7, "m", 0, 1), testFace(80, 0.8, "m", 0.6, 0.8)}
 	if got := Primary(faces); got != 2 {
 		t.Fatalf("Primary = %d, want 2 (largest, then best score)", got)
 	}
 	if got := Primary(nil); got != -1 {
 		t.Fatalf("Primary(nil) = %d", got)
 	}
-	probe := []Face{face(60, 0.9, "m", 0, 1)}
+	probe := []Face{testFace(60, 0.9, "m", 0, 1)}
 	best, err := BestPair(probe, faces)
 	if err != nil || best.B != 1 || best.Similarity != 1 {
 		t.Fatalf("BestPair = %+v, %v; want face 1 with similarity 1", best, err)
 	}
-	other := []Face{face(60, 0.9, "other", 0, 1)}
+	other := []Face{testFace(60, 0.9, "other", 0, 1)}
 	if _, err := BestPair(other, faces); err == nil {
 		t.Fatal("compared faces from two models")
 	}
-	rejected := face(60, 0.9, "m", 0, 1)
+	rejected := testFace(60, 0.9, "m", 0, 1)
 	rejected.Rejected = []string{RejectBlurry}
 	if _, err := BestPair([]Face{rejected}, faces); !errors.Is(err, ErrNoFace) {
 		t.Fatalf("rejected probe: %v, want ErrNoFace", err)

@@ -11,16 +11,16 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/facematch/facematch/face"
 	"github.com/facematch/facematch/internal/verify"
-	"github.com/facematch/facematch/models"
 )
 
 // PrimaryEmbedding is the embedding of an image's primary face (see [Primary]).
 type PrimaryEmbedding struct {
 	Path      string
-	Embedding *models.Embedding // nil when no face was found or the file failed
-	Rejected  []string          // the gate's reasons, when the primary face was below it
-	Err       error             // reading or decoding failed
+	Embedding *face.Embedding // nil when no face was found or the file failed
+	Rejected  []string        // the gate's reasons, when the primary face was below it
+	Err       error           // reading or decoding failed
 }
 
 // Progress is called from time to time with how many images are done out of total.

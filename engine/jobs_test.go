@@ -13,6 +13,8 @@ import (
 
 	"github.com/facematch/facematch/engine"
 	"github.com/facematch/facematch/index"
+	"github.com/facematch/facematch/internal/blob"
+	"github.com/facematch/facematch/internal/blob/engineblob"
 	"github.com/facematch/facematch/internal/blob/local"
 	"github.com/facematch/facematch/internal/catalog"
 	"github.com/facematch/facematch/internal/source"
@@ -31,7 +33,7 @@ func (anyPath) OpenSource(ctx context.Context, spec string) (engine.JobSource, e
 // uploadsOrPaths opens archives uploaded with a job ("upload:KEY" in the blob store), as the
 // service's own opener does, and any other path or prefix.
 type uploadsOrPaths struct {
-	blobs  engine.BlobStore
+	blobs  objectStore
 	tmpDir string
 }
 
@@ -72,11 +74,9 @@ func openFixture(t *testing.T, dir string, pipes map[string]*engine.Pipeline) *j
 }
 
 // objectStore is what the fixture keeps blobs and index segments in: the local store, the S3
-// store, or a wrapper over one of them.
-type objectStore interface {
-	engine.BlobStore
-	index.ObjectStore
-}
+// store, or a wrapper over one of them. The service sees it through engineblob, as in
+// cmd/facematch.
+type objectStore = blob.Store
 
 // openFixtureOn is openFixture with the blobs and the index segments in store.
 func openFixtureOn(t *testing.T, dir string, pipes map[string]*engine.Pipeline, store objectStore) *jobFixture {
@@ -93,14 +93,14 @@ func openFixtureOn(t *testing.T, dir string, pipes map[string]*engine.Pipeline, 
 	for name, p := range pipes {
 		model := p.Embedder.Identity()
 		ix, err := index.Open(ctx, index.Config{Dir: filepath.Join(dir, "wal", name), Store: blobs, Prefix: "index/" + name,
-			Model: model, Dim: p.Embedder.(interface{ Dim() int }).Dim()})
+			Model: model, Dim: p.Embedder.Dim()})
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { ix.Close() })
 		f.indexes[model], vecs[model] = ix, ix
 	}
-	f.svc, err = engine.NewService(engine.ServiceConfig{Catalog: cat, Blobs: blobs, Pipelines: pipes, DefaultModel: "fused",
+	f.svc, err = engine.NewService(engine.ServiceConfig{Catalog: cat, Blobs: engineblob.Store{Blobs: blobs}, Pipelines: pipes, DefaultModel: "fused",
 		// Commits of 4 files: an 11-file job takes several, so a test can interrupt it part-way.
 		Indexes: vecs, Sources: uploadsOrPaths{blobs: blobs, tmpDir: filepath.Join(dir, "tmp")}, JobWorkers: 2, JobCommitBatch: 4,
 		Meta: func(r io.Reader, format string) (engine.MetaLookup, error) { return source.ReadMeta(r, format) }})

@@ -6,19 +6,23 @@ import (
 	"fmt"
 	"image"
 
-	"github.com/facematch/facematch/models"
+	"github.com/facematch/facematch/face"
 	"github.com/facematch/facematch/models/decode"
 )
 
 // Detector finds faces with five landmarks in a decoded image.
 type Detector interface {
-	Detect(ctx context.Context, img *image.NRGBA) ([]models.Detection, error)
+	Detect(ctx context.Context, img *image.NRGBA) ([]face.Detection, error)
 }
 
 // Embedder aligns and embeds faces given by their landmarks, one embedding per face.
 type Embedder interface {
+	// Identity names the model and the options that change its vectors; every embedding
+	// carries it.
 	Identity() string
-	Embed(ctx context.Context, img *image.NRGBA, faces []models.Landmarks) ([]models.Embedding, error)
+	// Dim is the length of every vector Embed returns (what the model's index is opened with).
+	Dim() int
+	Embed(ctx context.Context, img *image.NRGBA, faces []face.Landmarks) ([]face.Embedding, error)
 }
 
 // Rejection reasons of the quality gate.
@@ -85,11 +89,11 @@ type Quality struct {
 
 // Face is one detected face with its quality and, when it passed the gate, its embedding.
 type Face struct {
-	Detection models.Detection
+	Detection face.Detection
 	Quality   Quality
 	// Rejected lists why the gate refused the face; empty means accepted.
 	Rejected  []string
-	Embedding *models.Embedding
+	Embedding *face.Embedding
 }
 
 // Accepted reports whether the face passed the quality gate.
@@ -159,7 +163,7 @@ func (p *Pipeline) AnalyzeImage(ctx context.Context, img *image.NRGBA) ([]Face, 
 	if len(toEmbed) == 0 {
 		return faces, nil
 	}
-	lms := make([]models.Landmarks, len(toEmbed))
+	lms := make([]face.Landmarks, len(toEmbed))
 	for j, i := range toEmbed {
 		lms[j] = faces[i].Detection.Landmarks
 	}
@@ -177,14 +181,14 @@ func (p *Pipeline) AnalyzeImage(ctx context.Context, img *image.NRGBA) ([]Face, 
 // threshold means the same thing for every model.
 const arcFaceCrop = 112
 
-func measure(img *image.NRGBA, d models.Detection) Quality {
-	pose := models.EstimatePose(d.Landmarks)
-	crop := models.Align(img, d.Landmarks, models.Builtin[models.Faceplugin512].Template, arcFaceCrop)
+func measure(img *image.NRGBA, d face.Detection) Quality {
+	pose := face.EstimatePose(d.Landmarks)
+	crop := face.Align(img, d.Landmarks, face.Builtin[face.Faceplugin512].Template, arcFaceCrop)
 	return Quality{
 		Score:       d.Score,
 		Size:        pose.EyeDistance,
 		BoxSize:     float64(min(d.Box.W, d.Box.H)),
-		Sharpness:   models.Sharpness(crop, 16),
+		Sharpness:   face.Sharpness(crop, 16),
 		Yaw:         pose.Yaw,
 		Roll:        pose.Roll,
 		Frontalness: pose.Frontalness,

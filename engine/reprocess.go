@@ -8,8 +8,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/facematch/facematch/face"
 	"github.com/facematch/facematch/index"
-	"github.com/facematch/facematch/models"
 	"github.com/facematch/facematch/models/decode"
 )
 
@@ -158,10 +158,10 @@ func (s *Service) reembed(ctx context.Context, p *Pipeline, ri ReprocessImage) (
 	}
 	defer t.release()
 	img := d.img
-	lms := make([]models.Landmarks, len(ri.Faces))
+	lms := make([]face.Landmarks, len(ri.Faces))
 	for i, f := range ri.Faces {
 		for k := range lms[i] {
-			lms[i][k] = models.Point{X: f.Landmarks[2*k], Y: f.Landmarks[2*k+1]}
+			lms[i][k] = face.Point{X: f.Landmarks[2*k], Y: f.Landmarks[2*k+1]}
 		}
 	}
 	embs, err := p.Embedder.Embed(ctx, img, lms)

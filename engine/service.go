@@ -44,7 +44,8 @@ type Catalog interface {
 }
 
 // BlobStore keeps original photos, face thumbnails, search probes and jobs' uploaded archives
-// and sidecars (internal/blob implements it). List is what the sweeper finds orphans with.
+// and sidecars (internal/blob/engineblob adapts internal/blob to it). List is what the sweeper
+// finds orphans with.
 type BlobStore interface {
 	Put(ctx context.Context, key string, r io.Reader, size int64) error
 	Get(ctx context.Context, key string) (io.ReadCloser, error)

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-
-	"github.com/facematch/facematch/internal/blob"
 )
 
 // The sweeper removes what no record references: blobs stored by an upload, search or job
@@ -21,9 +19,15 @@ import (
 // own orphans.
 var SweptPrefixes = []string{"galleries/", "searches/", "jobs/"}
 
+// ObjectInfo is what the sweeper reads of one stored object.
+type ObjectInfo struct {
+	Key     string    // as given to BlobStore.Put
+	ModTime time.Time // when the current version was written
+}
+
 // ObjectLister lists the blob store's objects whose key starts with prefix.
 type ObjectLister interface {
-	List(ctx context.Context, prefix string) ([]blob.ObjectInfo, error)
+	List(ctx context.Context, prefix string) ([]ObjectInfo, error)
 }
 
 // BlobReferences says which blob keys the records reference.

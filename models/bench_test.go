@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	ort "github.com/yalue/onnxruntime_go"
+
+	"github.com/facematch/facematch/face"
 )
 
 // The benchmarks time each stage of the pipeline next to the bare ONNX Runtime call on the same
@@ -38,7 +40,7 @@ func bareRun(b *testing.B, s *session, data []float32, shape ort.Shape) {
 }
 
 func BenchmarkDetect(b *testing.B) {
-	for _, model := range []string{YuNetS, YuNetN, RetinaFace} {
+	for _, model := range []string{face.YuNetS, face.YuNetN, face.RetinaFace} {
 		for _, threads := range []int{1, 2} {
 			det, err := rt.Detector(model, DetectorConfig{Threads: threads})
 			if err != nil {
@@ -73,16 +75,16 @@ func BenchmarkDetect(b *testing.B) {
 
 func BenchmarkAlign(b *testing.B) {
 	img := loadPhoto(b, "lfw/Abel_Pacheco/Abel_Pacheco_0001.jpg")
-	det := detector(b, YuNetS)
+	det := detector(b, face.YuNetS)
 	dets, err := det.Detect(context.Background(), img)
 	if err != nil || len(dets) == 0 {
 		b.Fatalf("no face: %v", err)
 	}
-	for _, name := range []string{Faceplugin512, Dlib128} {
-		m := Builtin[name]
+	for _, name := range []string{face.Faceplugin512, face.Dlib128} {
+		m := face.Builtin[name]
 		b.Run(fmt.Sprintf("%s/%dpx", name, m.Size), func(b *testing.B) {
 			for b.Loop() {
-				Align(img, dets[0].Landmarks, m.Template, m.Size)
+				face.Align(img, dets[0].Landmarks, m.Template, m.Size)
 			}
 		})
 	}
@@ -90,12 +92,12 @@ func BenchmarkAlign(b *testing.B) {
 
 // facesOf returns n landmark sets from the LFW photo (the same face repeated), so batches of any
 // size embed real faces.
-func facesOf(b *testing.B, img *image.NRGBA, n int) []Landmarks {
-	dets, err := detector(b, YuNetS).Detect(context.Background(), img)
+func facesOf(b *testing.B, img *image.NRGBA, n int) []face.Landmarks {
+	dets, err := detector(b, face.YuNetS).Detect(context.Background(), img)
 	if err != nil || len(dets) == 0 {
 		b.Fatalf("no face: %v", err)
 	}
-	out := make([]Landmarks, n)
+	out := make([]face.Landmarks, n)
 	for i := range out {
 		out[i] = dets[0].Landmarks
 	}
@@ -104,7 +106,7 @@ func facesOf(b *testing.B, img *image.NRGBA, n int) []Landmarks {
 
 func BenchmarkEmbed(b *testing.B) {
 	img := loadPhoto(b, "lfw/Abel_Pacheco/Abel_Pacheco_0001.jpg")
-	for _, model := range []string{Faceplugin512, Dlib128} {
+	for _, model := range []string{face.Faceplugin512, face.Dlib128} {
 		for _, threads := range []int{1, 2} {
 			rec := recognizer(b, model, RecognizerConfig{Threads: threads})
 			for _, batch := range []int{1, 16} {
@@ -144,7 +146,7 @@ func BenchmarkDenormals(b *testing.B) {
 		if keep {
 			name = "keep-denormals"
 		}
-		rec := recognizer(b, Faceplugin512, RecognizerConfig{Threads: 1, KeepDenormals: keep})
+		rec := recognizer(b, face.Faceplugin512, RecognizerConfig{Threads: 1, KeepDenormals: keep})
 		b.Run(fmt.Sprintf("%s/threads=1", name), func(b *testing.B) {
 			for b.Loop() {
 				if _, err := rec.Embed(context.Background(), img, faces); err != nil {

@@ -8,6 +8,8 @@ import (
 	"math"
 
 	ort "github.com/yalue/onnxruntime_go"
+
+	"github.com/facematch/facematch/face"
 )
 
 // DetectorConfig tunes a [Detector]. Zero values mean the defaults.
@@ -59,17 +61,17 @@ func (c DetectorConfig) Validate() error {
 type Detector struct {
 	sess   *session
 	cfg    DetectorConfig
-	decode func(outs []ort.Value, w, h int, minScore float32) ([]Detection, error)
+	decode func(outs []ort.Value, w, h int, minScore float32) ([]face.Detection, error)
 	nmsIoU float32
 }
 
-// Detector opens the named detector model (YuNetS, YuNetN or RetinaFace).
+// Detector opens the named detector model (face.YuNetS, face.YuNetN or face.RetinaFace).
 func (r *Runtime) Detector(name string, cfg DetectorConfig) (*Detector, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	cfg.ensureDefaults()
-	m, err := r.manifest(name, RoleDetector)
+	m, err := r.manifest(name, face.RoleDetector)
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +81,7 @@ func (r *Runtime) Detector(name string, cfg DetectorConfig) (*Detector, error) {
 	}
 	d := &Detector{sess: s, cfg: cfg}
 	switch name {
-	case RetinaFace:
+	case face.RetinaFace:
 		d.decode, d.nmsIoU = decodeRetinaFace, 0.4
 	default:
 		d.decode, d.nmsIoU = decodeYuNet, 0.3
@@ -88,11 +90,11 @@ func (r *Runtime) Detector(name string, cfg DetectorConfig) (*Detector, error) {
 }
 
 // Manifest describes the detector's model.
-func (d *Detector) Manifest() Manifest { return d.sess.manifest }
+func (d *Detector) Manifest() face.Manifest { return d.sess.manifest }
 
 // Detect returns every face in img with score ≥ MinScore, highest score first, in img's
 // coordinates. Large images are scaled down for the network only.
-func (d *Detector) Detect(ctx context.Context, img *image.NRGBA) ([]Detection, error) {
+func (d *Detector) Detect(ctx context.Context, img *image.NRGBA) ([]face.Detection, error) {
 	w, h := img.Rect.Dx(), img.Rect.Dy()
 	if w == 0 || h == 0 {
 		return nil, nil
@@ -136,7 +138,7 @@ func (d *Detector) Detect(ctx context.Context, img *image.NRGBA) ([]Detection, e
 	inv := float32(1 / scale)
 	kept := dets[:0]
 	for _, det := range dets {
-		det.Box = Box{det.Box.X * inv, det.Box.Y * inv, det.Box.W * inv, det.Box.H * inv}
+		det.Box = face.Box{X: det.Box.X * inv, Y: det.Box.Y * inv, W: det.Box.W * inv, H: det.Box.H * inv}
 		for i := range det.Landmarks {
 			det.Landmarks[i].X *= inv
 			det.Landmarks[i].Y *= inv
@@ -151,9 +153,9 @@ func (d *Detector) Detect(ctx context.Context, img *image.NRGBA) ([]Detection, e
 
 // fillPadded writes img into the top-left of a zeroed [3,ph,pw] tensor: channel order per
 // color, minus mean, no scaling (both detectors take raw pixel values). The padding stays 0.
-func fillPadded(dst []float32, img *image.NRGBA, pw, ph int, color ColorOrder, mean [3]float32) {
+func fillPadded(dst []float32, img *image.NRGBA, pw, ph int, color face.ColorOrder, mean [3]float32) {
 	src := [3]int{0, 1, 2}
-	if color == BGR {
+	if color == face.BGR {
 		src = [3]int{2, 1, 0}
 	}
 	plane := pw * ph
@@ -181,8 +183,8 @@ func tensorData(v ort.Value) ([]float32, ort.Shape, error) {
 func clamp01(v float32) float32 { return min(max(v, 0), 1) }
 
 // decodeYuNet turns YuNet's 12 outputs into detections (as OpenCV 4.8 face_detect.cpp).
-func decodeYuNet(outs []ort.Value, w, h int, minScore float32) ([]Detection, error) {
-	var dets []Detection
+func decodeYuNet(outs []ort.Value, w, h int, minScore float32) ([]face.Detection, error) {
+	var dets []face.Detection
 	for si, stride := range []int{8, 16, 32} {
 		cols, rows := w/stride, h/stride
 		n := cols * rows
@@ -216,10 +218,10 @@ func decodeYuNet(outs []ort.Value, w, h int, minScore float32) ([]Detection, err
 			cx, cy := (c+b[0])*s, (r+b[1])*s
 			bw := float32(math.Exp(float64(b[2]))) * s
 			bh := float32(math.Exp(float64(b[3]))) * s
-			det := Detection{Box: Box{cx - bw/2, cy - bh/2, bw, bh}, Score: score}
+			det := face.Detection{Box: face.Box{X: cx - bw/2, Y: cy - bh/2, W: bw, H: bh}, Score: score}
 			k := kps[10*idx : 10*idx+10]
 			for i := 0; i < 5; i++ {
-				det.Landmarks[i] = Point{(k[2*i] + c) * s, (k[2*i+1] + r) * s}
+				det.Landmarks[i] = face.Point{X: (k[2*i] + c) * s, Y: (k[2*i+1] + r) * s}
 			}
 			dets = append(dets, det)
 		}
@@ -228,7 +230,7 @@ func decodeYuNet(outs []ort.Value, w, h int, minScore float32) ([]Detection, err
 }
 
 // decodeRetinaFace decodes RetinaFace-MNet0.25's loc/conf/landmark outputs against its priors.
-func decodeRetinaFace(outs []ort.Value, w, h int, minScore float32) ([]Detection, error) {
+func decodeRetinaFace(outs []ort.Value, w, h int, minScore float32) ([]face.Detection, error) {
 	loc, _, err := tensorData(outs[0])
 	if err != nil {
 		return nil, err
@@ -242,7 +244,7 @@ func decodeRetinaFace(outs []ort.Value, w, h int, minScore float32) ([]Detection
 		return nil, err
 	}
 	W, H := float32(w), float32(h)
-	var dets []Detection
+	var dets []face.Detection
 	p := 0
 	for _, lvl := range []struct {
 		stride int
@@ -266,10 +268,10 @@ func decodeRetinaFace(outs []ort.Value, w, h int, minScore float32) ([]Detection
 						cy := pcy + l[1]*0.1*ph
 						bw := pw * float32(math.Exp(float64(l[2]*0.2)))
 						bh := ph * float32(math.Exp(float64(l[3]*0.2)))
-						det := Detection{Box: Box{(cx - bw/2) * W, (cy - bh/2) * H, bw * W, bh * H}, Score: score}
+						det := face.Detection{Box: face.Box{X: (cx - bw/2) * W, Y: (cy - bh/2) * H, W: bw * W, H: bh * H}, Score: score}
 						k := lms[10*p : 10*p+10]
 						for q := 0; q < 5; q++ {
-							det.Landmarks[q] = Point{(pcx + k[2*q]*0.1*pw) * W, (pcy + k[2*q+1]*0.1*ph) * H}
+							det.Landmarks[q] = face.Point{X: (pcx + k[2*q]*0.1*pw) * W, Y: (pcy + k[2*q+1]*0.1*ph) * H}
 						}
 						dets = append(dets, det)
 					}

@@ -15,6 +15,8 @@ import (
 
 	"github.com/disintegration/imaging"
 	"github.com/facematch/facematch/internal/testenv"
+
+	"github.com/facematch/facematch/face"
 )
 
 // rt is shared by every test in the package: ONNX Runtime's environment is process-wide.
@@ -97,7 +99,7 @@ func groupFaces(t *testing.T) map[string]int {
 //     detections only.
 func TestDetectorsFindEveryGroupFace(t *testing.T) {
 	want := groupFaces(t)
-	for _, name := range []string{YuNetS, YuNetN, RetinaFace} {
+	for _, name := range []string{face.YuNetS, face.YuNetN, face.RetinaFace} {
 		t.Run(name, func(t *testing.T) {
 			det := detector(t, name)
 			for file, n := range want {
@@ -108,11 +110,11 @@ func TestDetectorsFindEveryGroupFace(t *testing.T) {
 				}
 				sharp, accepted := 0, 0
 				for _, d := range dets {
-					if Sharpness(Align(img, d.Landmarks, arcFaceTemplate, 112), 16) < 10 {
+					if face.Sharpness(face.Align(img, d.Landmarks, face.Builtin[face.Faceplugin512].Template, 112), 16) < 10 {
 						continue
 					}
 					sharp++
-					if EstimatePose(d.Landmarks).Frontalness >= 0.1 {
+					if face.EstimatePose(d.Landmarks).Frontalness >= 0.1 {
 						accepted++
 					}
 				}
@@ -133,7 +135,7 @@ func TestDetectorsFindNoFaceInNegatives(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	det := detector(t, YuNetS)
+	det := detector(t, face.YuNetS)
 	for _, e := range entries {
 		// Coins with embossed human profiles are faces of a kind; judged separately.
 		if e.Name() == "skimage_coins.png" {
@@ -152,7 +154,7 @@ func TestDetectorsFindNoFaceInNegatives(t *testing.T) {
 func TestLargePhotoLandmarksInOriginalCoordinates(t *testing.T) {
 	// The 1080p frame is detected at 640 px; its landmarks must land on the 1080p face, the same
 	// place (scaled) as on the 240p copy of the same frame.
-	det := detector(t, YuNetS)
+	det := detector(t, face.YuNetS)
 	small := loadPhoto(t, "edge_cases/resolution_ladder_Barack_Obama/obama-240p.jpg")
 	large := loadPhoto(t, "edge_cases/resolution_ladder_Barack_Obama/obama-1080p.jpg")
 	ds, err := det.Detect(context.Background(), small)
@@ -174,14 +176,14 @@ func TestLargePhotoLandmarksInOriginalCoordinates(t *testing.T) {
 	}
 }
 
-func embedOne(t *testing.T, det *Detector, rec FaceEmbedder, rel string) Embedding {
+func embedOne(t *testing.T, det *Detector, rec FaceEmbedder, rel string) face.Embedding {
 	t.Helper()
 	img := loadPhoto(t, rel)
 	dets, err := det.Detect(context.Background(), img)
 	if err != nil || len(dets) == 0 {
 		t.Fatalf("%s: %d faces, %v", rel, len(dets), err)
 	}
-	embs, err := rec.Embed(context.Background(), img, []Landmarks{dets[0].Landmarks})
+	embs, err := rec.Embed(context.Background(), img, []face.Landmarks{dets[0].Landmarks})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,8 +193,8 @@ func embedOne(t *testing.T, det *Detector, rec FaceEmbedder, rel string) Embeddi
 // TestRecognizersSeparateIdentities embeds real LFW photos with every recognizer: vectors are
 // unit length with the manifest's dimension, and a genuine pair scores above an impostor pair.
 func TestRecognizersSeparateIdentities(t *testing.T) {
-	det := detector(t, YuNetS)
-	fused, err := rt.Embedder(FusedName, RecognizerConfig{})
+	det := detector(t, face.YuNetS)
+	fused, err := rt.Embedder(face.FusedName, RecognizerConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,10 +203,10 @@ func TestRecognizersSeparateIdentities(t *testing.T) {
 		rec  FaceEmbedder
 		dim  int
 	}{
-		{Faceplugin512, recognizer(t, Faceplugin512, RecognizerConfig{}), 512},
-		{Dlib128, recognizer(t, Dlib128, RecognizerConfig{}), 128},
-		{"flip", recognizer(t, Faceplugin512, RecognizerConfig{Flip: true}), 512},
-		{FusedName, fused, 640},
+		{face.Faceplugin512, recognizer(t, face.Faceplugin512, RecognizerConfig{}), 512},
+		{face.Dlib128, recognizer(t, face.Dlib128, RecognizerConfig{}), 128},
+		{"flip", recognizer(t, face.Faceplugin512, RecognizerConfig{Flip: true}), 512},
+		{face.FusedName, fused, 640},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a := embedOne(t, det, tc.rec, "lfw/Abel_Pacheco/Abel_Pacheco_0001.jpg")
@@ -213,7 +215,7 @@ func TestRecognizersSeparateIdentities(t *testing.T) {
 			if len(a.Vector) != tc.dim || a.Model != tc.rec.Identity() {
 				t.Fatalf("embedding is %d-d from %q, want %d-d from %q", len(a.Vector), a.Model, tc.dim, tc.rec.Identity())
 			}
-			if n := Dot(a.Vector, a.Vector); math.Abs(float64(n)-1) > 1e-4 {
+			if n := face.Dot(a.Vector, a.Vector); math.Abs(float64(n)-1) > 1e-4 {
 				t.Fatalf("squared norm %g, want 1", n)
 			}
 			same, _ := a.Similarity(b)
@@ -228,15 +230,15 @@ func TestRecognizersSeparateIdentities(t *testing.T) {
 // TestBatchEqualsSingle checks that batching does not change vectors: the batch dimension of
 // the 512-d model was made symbolic by hand, so a broken Reshape would mix faces.
 func TestBatchEqualsSingle(t *testing.T) {
-	det := detector(t, YuNetS)
-	rec := recognizer(t, Faceplugin512, RecognizerConfig{BatchSize: 16})
-	one := recognizer(t, Faceplugin512, RecognizerConfig{BatchSize: 1})
+	det := detector(t, face.YuNetS)
+	rec := recognizer(t, face.Faceplugin512, RecognizerConfig{BatchSize: 16})
+	one := recognizer(t, face.Faceplugin512, RecognizerConfig{BatchSize: 1})
 	img := loadPhoto(t, "group_photos/goface_pristin.jpg")
 	dets, err := det.Detect(context.Background(), img)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var lms []Landmarks
+	var lms []face.Landmarks
 	for _, d := range dets {
 		lms = append(lms, d.Landmarks)
 	}
@@ -249,7 +251,7 @@ func TestBatchEqualsSingle(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range batched {
-		if s := Dot(batched[i].Vector, single[i].Vector); s < 0.9999 {
+		if s := face.Dot(batched[i].Vector, single[i].Vector); s < 0.9999 {
 			t.Errorf("face %d: batched vs single similarity %.6f", i, s)
 		}
 	}
@@ -258,18 +260,18 @@ func TestBatchEqualsSingle(t *testing.T) {
 // TestDenormalFixKeepsVectors runs the 512-d model with and without flush-to-zero: the fix
 // must change speed only (bench/ measures the speed).
 func TestDenormalFixKeepsVectors(t *testing.T) {
-	det := detector(t, YuNetS)
-	fast := recognizer(t, Faceplugin512, RecognizerConfig{})
-	slow := recognizer(t, Faceplugin512, RecognizerConfig{KeepDenormals: true})
+	det := detector(t, face.YuNetS)
+	fast := recognizer(t, face.Faceplugin512, RecognizerConfig{})
+	slow := recognizer(t, face.Faceplugin512, RecognizerConfig{KeepDenormals: true})
 	a := embedOne(t, det, fast, "lfw/Abel_Pacheco/Abel_Pacheco_0001.jpg")
 	b := embedOne(t, det, slow, "lfw/Abel_Pacheco/Abel_Pacheco_0001.jpg")
-	if s := Dot(a.Vector, b.Vector); s < 0.9999 {
+	if s := face.Dot(a.Vector, b.Vector); s < 0.9999 {
 		t.Fatalf("with and without flush-to-zero: similarity %.6f", s)
 	}
 }
 
 func TestCancelledContextStopsInference(t *testing.T) {
-	det := detector(t, YuNetS)
+	det := detector(t, face.YuNetS)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_, err := det.Detect(ctx, loadPhoto(t, "lfw/Abel_Pacheco/Abel_Pacheco_0001.jpg"))
@@ -279,7 +281,7 @@ func TestCancelledContextStopsInference(t *testing.T) {
 }
 
 func TestUnknownModelAndBadFile(t *testing.T) {
-	if _, err := rt.Detector(Faceplugin512, DetectorConfig{}); !errors.Is(err, ErrUnknownModel) {
+	if _, err := rt.Detector(face.Faceplugin512, DetectorConfig{}); !errors.Is(err, ErrUnknownModel) {
 		t.Fatalf("recognizer opened as detector: %v", err)
 	}
 	if _, err := rt.Recognizer("nope", RecognizerConfig{}); !errors.Is(err, ErrUnknownModel) {
@@ -289,7 +291,7 @@ func TestUnknownModelAndBadFile(t *testing.T) {
 	if err := os.WriteFile(path, []byte("not the model"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := LoadVerified(path, Builtin[YuNetS].SHA256); !errors.Is(err, ErrChecksum) {
+	if _, err := LoadVerified(path, face.Builtin[face.YuNetS].SHA256); !errors.Is(err, ErrChecksum) {
 		t.Fatalf("tampered model: %v", err)
 	}
 }

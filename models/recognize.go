@@ -5,58 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"math"
 
 	ort "github.com/yalue/onnxruntime_go"
+
+	"github.com/facematch/facematch/face"
 )
-
-// ErrModelMismatch means two embeddings from different models were compared.
-var ErrModelMismatch = errors.New("embeddings come from different models")
-
-// Embedding is an L2-normalised face vector and the identity of the model that made it.
-type Embedding struct {
-	Model  string // Manifest.Identity of the recognizer (with its options)
-	Vector []float32
-}
-
-// Similarity is the cosine similarity of two embeddings from the same model, in [−1, 1].
-func (e Embedding) Similarity(o Embedding) (float32, error) {
-	if e.Model != o.Model || len(e.Vector) != len(o.Vector) {
-		return 0, fmt.Errorf("models: %w: %s (%d-d) vs %s (%d-d)", ErrModelMismatch, e.Model, len(e.Vector), o.Model, len(o.Vector))
-	}
-	return Dot(e.Vector, o.Vector), nil
-}
-
-// Dot is the dot product of two equal-length vectors.
-func Dot(a, b []float32) float32 {
-	var s0, s1, s2, s3 float32
-	n := len(a) &^ 3
-	for i := 0; i < n; i += 4 {
-		s0 += a[i] * b[i]
-		s1 += a[i+1] * b[i+1]
-		s2 += a[i+2] * b[i+2]
-		s3 += a[i+3] * b[i+3]
-	}
-	for i := n; i < len(a); i++ {
-		s0 += a[i] * b[i]
-	}
-	return s0 + s1 + s2 + s3
-}
-
-// normalize scales v to unit length in place; a zero vector stays zero.
-func normalize(v []float32) {
-	var ss float64
-	for _, x := range v {
-		ss += float64(x) * float64(x)
-	}
-	if ss == 0 {
-		return
-	}
-	inv := float32(1 / math.Sqrt(ss))
-	for i := range v {
-		v[i] *= inv
-	}
-}
 
 // RecognizerConfig tunes a [Recognizer]. Zero values mean the defaults.
 type RecognizerConfig struct {
@@ -90,7 +43,7 @@ type Recognizer struct {
 	cfg  RecognizerConfig
 }
 
-// Recognizer opens the named recognizer model (Faceplugin512 or Dlib128).
+// Recognizer opens the named recognizer model (face.Faceplugin512 or face.Dlib128).
 func (r *Runtime) Recognizer(name string, cfg RecognizerConfig) (*Recognizer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -98,7 +51,7 @@ func (r *Runtime) Recognizer(name string, cfg RecognizerConfig) (*Recognizer, er
 	if cfg.BatchSize == 0 {
 		cfg.BatchSize = 16
 	}
-	m, err := r.manifest(name, RoleRecognizer)
+	m, err := r.manifest(name, face.RoleRecognizer)
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +63,7 @@ func (r *Runtime) Recognizer(name string, cfg RecognizerConfig) (*Recognizer, er
 }
 
 // Manifest describes the recognizer's model.
-func (r *Recognizer) Manifest() Manifest { return r.sess.manifest }
+func (r *Recognizer) Manifest() face.Manifest { return r.sess.manifest }
 
 // Identity names the model and the options that change its vectors.
 func (r *Recognizer) Identity() string {
@@ -125,14 +78,14 @@ func (r *Recognizer) Identity() string {
 func (r *Recognizer) Dim() int { return r.sess.manifest.Dim }
 
 // AlignFace crops one face as this recognizer expects it.
-func (r *Recognizer) AlignFace(img *image.NRGBA, lm Landmarks) *image.NRGBA {
+func (r *Recognizer) AlignFace(img *image.NRGBA, lm face.Landmarks) *image.NRGBA {
 	m := r.sess.manifest
-	return Align(img, lm, m.Template, m.Size)
+	return face.Align(img, lm, m.Template, m.Size)
 }
 
 // Embed aligns each face of img (given by its landmarks) and returns one embedding per face,
 // in order. Faces go to the network in batches of BatchSize.
-func (r *Recognizer) Embed(ctx context.Context, img *image.NRGBA, faces []Landmarks) ([]Embedding, error) {
+func (r *Recognizer) Embed(ctx context.Context, img *image.NRGBA, faces []face.Landmarks) ([]face.Embedding, error) {
 	crops := make([]*image.NRGBA, len(faces))
 	for i, lm := range faces {
 		crops[i] = r.AlignFace(img, lm)
@@ -141,8 +94,8 @@ func (r *Recognizer) Embed(ctx context.Context, img *image.NRGBA, faces []Landma
 }
 
 // EmbedAligned embeds crops already aligned by AlignFace.
-func (r *Recognizer) EmbedAligned(ctx context.Context, crops []*image.NRGBA) ([]Embedding, error) {
-	out := make([]Embedding, 0, len(crops))
+func (r *Recognizer) EmbedAligned(ctx context.Context, crops []*image.NRGBA) ([]face.Embedding, error) {
+	out := make([]face.Embedding, 0, len(crops))
 	for start := 0; start < len(crops); start += r.cfg.BatchSize {
 		batch := crops[start:min(start+r.cfg.BatchSize, len(crops))]
 		if r.cfg.Flip {
@@ -162,16 +115,16 @@ func (r *Recognizer) EmbedAligned(ctx context.Context, crops []*image.NRGBA) ([]
 			n /= 2
 			for i := 0; i < n; i++ {
 				// Normalise each half first so the face and its mirror weigh the same.
-				normalize(vecs[i])
-				normalize(vecs[n+i])
+				face.Normalize(vecs[i])
+				face.Normalize(vecs[n+i])
 				for j := range vecs[i] {
 					vecs[i][j] += vecs[n+i][j]
 				}
 			}
 		}
 		for _, v := range vecs[:n] {
-			normalize(v)
-			out = append(out, Embedding{Model: r.Identity(), Vector: v})
+			face.Normalize(v)
+			out = append(out, face.Embedding{Model: r.Identity(), Vector: v})
 		}
 	}
 	return out, nil

@@ -9,12 +9,14 @@ import (
 	"sync"
 
 	ort "github.com/yalue/onnxruntime_go"
+
+	"github.com/facematch/facematch/face"
 )
 
 var (
 	// ErrChecksum means a model or library file does not have the sha256 its manifest names.
 	ErrChecksum = errors.New("checksum mismatch")
-	// ErrUnknownModel means a model name is not in [Builtin] or has the wrong role.
+	// ErrUnknownModel means a model name is not in [face.Builtin] or has the wrong role.
 	ErrUnknownModel = errors.New("unknown model")
 	// ErrRuntimeOpen means a second Runtime was opened while one is live: ONNX Runtime's
 	// environment is process-wide.
@@ -117,18 +119,18 @@ func (r *Runtime) Close() error {
 	return errors.Join(errs...)
 }
 
-func (r *Runtime) manifest(name string, role Role) (Manifest, error) {
-	m, ok := Builtin[name]
+func (r *Runtime) manifest(name string, role face.Role) (face.Manifest, error) {
+	m, ok := face.Builtin[name]
 	if !ok || m.Role != role {
-		return Manifest{}, fmt.Errorf("models: %w: %q is not a %s (have %s)", ErrUnknownModel, name, role, namesOf(role))
+		return face.Manifest{}, fmt.Errorf("models: %w: %q is not a %s (have %s)", ErrUnknownModel, name, role, namesOf(role))
 	}
 	return m, nil
 }
 
-func namesOf(role Role) string {
+func namesOf(role face.Role) string {
 	var names []string
-	for _, n := range []string{YuNetS, YuNetN, RetinaFace, Faceplugin512, Dlib128} {
-		if Builtin[n].Role == role {
+	for _, n := range []string{face.YuNetS, face.YuNetN, face.RetinaFace, face.Faceplugin512, face.Dlib128} {
+		if face.Builtin[n].Role == role {
 			names = append(names, n)
 		}
 	}
@@ -136,7 +138,7 @@ func namesOf(role Role) string {
 }
 
 // openSession loads a verified model file into a new ONNX Runtime session.
-func (r *Runtime) openSession(m Manifest, keepDenormals bool, threads int) (*session, error) {
+func (r *Runtime) openSession(m face.Manifest, keepDenormals bool, threads int) (*session, error) {
 	if threads == 0 {
 		threads = r.cfg.Threads
 	}
@@ -192,7 +194,7 @@ func (r *Runtime) openSession(m Manifest, keepDenormals bool, threads int) (*ses
 // and, in batch work, from several goroutines calling run at once.
 type session struct {
 	s              *ort.DynamicAdvancedSession
-	manifest       Manifest
+	manifest       face.Manifest
 	flushDenormals bool
 }
 

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/facematch/facematch/bench/indexbench"
+	"github.com/facematch/facematch/face"
 	"github.com/facematch/facematch/index/graph"
-	"github.com/facematch/facematch/models"
 )
 
 func (m *Main) runBenchIndex(ctx context.Context, args []string) error {
@@ -51,8 +51,8 @@ func (m *Main) runBenchIndex(ctx context.Context, args []string) error {
 		return fmt.Errorf("--ef: %w", err)
 	}
 	// The index benchmark is about 512-d vectors: the default recognizer's single model.
-	if cfg.Recognizer == models.FusedName {
-		cfg.Recognizer = models.Faceplugin512
+	if cfg.Recognizer == face.FusedName {
+		cfg.Recognizer = face.Faceplugin512
 	}
 	cfg.Threads = 1
 	p, err := cfg.build()

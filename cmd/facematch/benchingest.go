@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/facematch/facematch/engine"
-	"github.com/facematch/facematch/models"
+	"github.com/facematch/facematch/face"
 	"github.com/facematch/facematch/models/decode"
 )
 
@@ -277,7 +277,7 @@ func measureBound(ctx context.Context, p *engine.Pipeline, files []string, worke
 				}
 				t2 := time.Now()
 				if len(dets) > 0 {
-					lms := make([]models.Landmarks, len(dets))
+					lms := make([]face.Landmarks, len(dets))
 					for i, d := range dets {
 						lms[i] = d.Landmarks
 					}

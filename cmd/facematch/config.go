@@ -8,6 +8,7 @@ import (
 	"runtime"
 
 	"github.com/facematch/facematch/engine"
+	"github.com/facematch/facematch/face"
 	"github.com/facematch/facematch/models"
 	"github.com/facematch/facematch/models/decode"
 )
@@ -33,7 +34,7 @@ func (c *Config) bindModelFlags(fs *flag.FlagSet, getenv func(string) string) {
 	gate := engine.DefaultQualityGate()
 	lim := decode.DefaultLimits()
 	fs.StringVar(&c.Assets, "assets", assets, "directory holding lib/ and models/ installed by scripts/setup (env FACEMATCH_ASSETS)")
-	fs.StringVar(&c.Detector, "detector", models.YuNetS, "face detector: yunet_s, yunet_n or retinaface_mnet025")
+	fs.StringVar(&c.Detector, "detector", face.YuNetS, "face detector: yunet_s, yunet_n or retinaface_mnet025")
 	fs.StringVar(&c.Recognizer, "recognizer", engine.DefaultRecognizer, "recognizer: faceplugin512, dlib128 or fused")
 	fs.BoolVar(&c.Flip, "flip", false, "average each face's embedding with its mirror image's (2× the cost)")
 	fs.IntVar(&c.Threads, "threads", 0, "ONNX Runtime threads per model (0: one per CPU)")
@@ -49,10 +50,10 @@ func (c *Config) bindModelFlags(fs *flag.FlagSet, getenv func(string) string) {
 // Validate reports every problem at once.
 func (c Config) Validate() error {
 	var errs []error
-	if _, ok := models.Builtin[c.Detector]; !ok || models.Builtin[c.Detector].Role != models.RoleDetector {
+	if _, ok := face.Builtin[c.Detector]; !ok || face.Builtin[c.Detector].Role != face.RoleDetector {
 		errs = append(errs, fmt.Errorf("unknown detector %q", c.Detector))
 	}
-	if m, ok := models.Builtin[c.Recognizer]; c.Recognizer != models.FusedName && (!ok || m.Role != models.RoleRecognizer) {
+	if m, ok := face.Builtin[c.Recognizer]; c.Recognizer != face.FusedName && (!ok || m.Role != face.RoleRecognizer) {
 		errs = append(errs, fmt.Errorf("unknown recognizer %q", c.Recognizer))
 	}
 	if c.Threads < 0 {
@@ -118,7 +119,7 @@ func (c Config) buildModels(extra []string) (*builtModels, error) {
 		if _, ok := out.pipelines[name]; ok {
 			continue
 		}
-		if m, ok := models.Builtin[name]; name != models.FusedName && (!ok || m.Role != models.RoleRecognizer) {
+		if m, ok := face.Builtin[name]; name != face.FusedName && (!ok || m.Role != face.RoleRecognizer) {
 			rt.Close()
 			return nil, fmt.Errorf("unknown recognizer %q", name)
 		}

@@ -22,6 +22,7 @@ import (
 	"github.com/facematch/facematch/index"
 	"github.com/facematch/facematch/index/graph"
 	"github.com/facematch/facematch/internal/blob"
+	"github.com/facematch/facematch/internal/blob/engineblob"
 	"github.com/facematch/facematch/internal/blob/local"
 	"github.com/facematch/facematch/internal/blob/s3"
 	"github.com/facematch/facematch/internal/catalog"
@@ -240,14 +241,10 @@ func openStack(ctx context.Context, mc Config, dc dataConfig, reviewers int, log
 	sort.Strings(names)
 	for _, name := range names {
 		p := st.models.pipelines[name]
-		dimmer, ok := p.Embedder.(interface{ Dim() int })
-		if !ok {
-			return nil, fmt.Errorf("recognizer %s does not report its dimension", name)
-		}
 		// The index keeps its objects under "index/<name>/" and sweeps its own orphans; the
 		// service's blob sweeper lists only engine.SweptPrefixes, never this one.
 		ix, err := index.Open(ctx, index.Config{Dir: filepath.Join(dc.DataDir, "wal", name), Store: store,
-			Prefix: "index/" + name, Model: p.Embedder.Identity(), Dim: dimmer.Dim(), Graph: index.HNSWGraph(graph.Config{}), Logger: log})
+			Prefix: "index/" + name, Model: p.Embedder.Identity(), Dim: p.Embedder.Dim(), Graph: index.HNSWGraph(graph.Config{}), Logger: log})
 		if err != nil {
 			return nil, err
 		}
@@ -297,7 +294,7 @@ func openStack(ctx context.Context, mc Config, dc dataConfig, reviewers int, log
 		Insecure: !dc.S3.Secure, Region: dc.S3.Region}, blobs: store, root: dc.IngestRoot, anyPath: dc.AnyLocalPath, tmpDir: filepath.Join(dc.DataDir, "tmp"),
 		dataDir: dc.DataDir, ownBlobs: dc.Blobs}
 	st.blobs = store
-	st.svc, err = engine.NewService(engine.ServiceConfig{Catalog: st.cat, Blobs: engineBlobs{store}, Pipelines: st.models.pipelines,
+	st.svc, err = engine.NewService(engine.ServiceConfig{Catalog: st.cat, Blobs: engineblob.Store{Blobs: store}, Pipelines: st.models.pipelines,
 		DefaultModel: mc.Recognizer, Indexes: indexes, Reviewers: reviewers, Logger: log, Sources: opener, JobWorkers: dc.Workers,
 		CredentialLifetime: dc.CredentialLifetime,
 		MemoryBudget:       dc.MemoryBudget, AdmissionWait: dc.AdmissionWait, DecodeTimeout: dc.DecodeTimeout,
@@ -347,7 +344,7 @@ func limitHeap(budget int64, log *slog.Logger) {
 // when set), and archives uploaded through the API ("upload:KEY" in the blob store).
 type sourceOpener struct {
 	s3      source.S3Config
-	blobs   engine.BlobStore
+	blobs   blob.Store
 	root    string
 	anyPath bool
 	tmpDir  string

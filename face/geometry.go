@@ -1,9 +1,6 @@
-package models
+package face
 
-import (
-	"math"
-	"sort"
-)
+import "math"
 
 // Point is a position in image pixels; pixel centres sit at integer coordinates.
 type Point struct{ X, Y float32 }
@@ -20,38 +17,6 @@ type Detection struct {
 	Box       Box
 	Landmarks Landmarks
 	Score     float32 // detector confidence in [0,1]
-}
-
-func iou(a, b Box) float32 {
-	x1 := max(a.X, b.X)
-	y1 := max(a.Y, b.Y)
-	x2 := min(a.X+a.W, b.X+b.W)
-	y2 := min(a.Y+a.H, b.Y+b.H)
-	if x2 <= x1 || y2 <= y1 {
-		return 0
-	}
-	inter := (x2 - x1) * (y2 - y1)
-	return inter / (a.W*a.H + b.W*b.H - inter)
-}
-
-// nms keeps the highest-scoring detection of every group overlapping by more than threshold
-// IoU, returned by descending score.
-func nms(dets []Detection, threshold float32) []Detection {
-	sort.SliceStable(dets, func(i, j int) bool { return dets[i].Score > dets[j].Score })
-	kept := dets[:0:0]
-	for _, d := range dets {
-		keep := true
-		for _, k := range kept {
-			if iou(d.Box, k.Box) > threshold {
-				keep = false
-				break
-			}
-		}
-		if keep {
-			kept = append(kept, d)
-		}
-	}
-	return kept
 }
 
 // similarity is the transform p ↦ [a −b; b a]·p + (tx, ty): rotation, uniform scale, translation.

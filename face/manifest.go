@@ -1,11 +1,4 @@
-package models
-
-import (
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
-	"os"
-)
+package face
 
 // Role says what a model does.
 type Role string
@@ -45,7 +38,7 @@ type Manifest struct {
 	Dim      int        // embedding dimension
 
 	// Denormals marks models whose weights and activations contain denormal floats, which
-	// make x86 CPUs ~13× slower unless flush-to-zero is on (see denormal_amd64.go).
+	// make x86 CPUs ~13× slower unless flush-to-zero is on (see models/denormal_amd64.go).
 	Denormals bool
 }
 
@@ -112,18 +105,4 @@ var Builtin = map[string]Manifest{
 		Size: 150, Color: RGB, Mean: [3]float32{122.782, 117.001, 104.298}, Scale: 1.0 / 256,
 		Template: dlibTemplate, Dim: 128,
 	},
-}
-
-// LoadVerified reads a model file and checks its sha256 against the manifest, so the bytes
-// handed to ONNX Runtime are exactly the bytes that were verified.
-func LoadVerified(path, wantSHA256 string) ([]byte, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("models: %w", err)
-	}
-	sum := sha256.Sum256(data)
-	if got := hex.EncodeToString(sum[:]); got != wantSHA256 {
-		return nil, fmt.Errorf("models: %s: sha256 %s, want %s: %w", path, got, wantSHA256, ErrChecksum)
-	}
-	return data, nil
 }
