@@ -43,11 +43,6 @@ const echo = "github.com/labstack/echo"
 // pure Go (image decoding under limits) and the pipeline's first step.
 var engineAdapters = []string{"api", "models", "internal/blob", "internal/catalog", "internal/source", "internal/webui", "cmd"}
 
-// apiKnownExceptions are imports the API still makes past the engine. api/errors.go maps the
-// index's and the decoder's errors to HTTP statuses itself; issue 13 item 5 moves that
-// translation into the engine's error kinds, and then these entries go (the test says when).
-var apiKnownExceptions = []string{"index", "models/decode"}
-
 // within reports whether path is dir or a package below it.
 func within(path, dir string) bool {
 	return path == dir || strings.HasPrefix(path, dir+"/")
@@ -66,11 +61,9 @@ func inAny(path string, rels []string) bool {
 // short drops the module path from messages.
 func short(path string) string { return strings.TrimPrefix(path, module+"/") }
 
-// violations lists every broken import rule, one line each, and every known exception that
-// is no longer needed.
+// violations lists every broken import rule, one line each.
 func violations(pkgs []pkg) []string {
 	var out []string
-	usedException := map[string]bool{}
 	for _, p := range pkgs {
 		// Only models (the sessions) and cmd (the composition) load ONNX Runtime, tests
 		// included: everything else builds with CGO_ENABLED=0.
@@ -95,10 +88,6 @@ func violations(pkgs []pkg) []string {
 				if !inAny(imp, []string{"internal", "index", "models"}) {
 					continue
 				}
-				if slices.Contains(apiKnownExceptions, short(imp)) {
-					usedException[short(imp)] = true
-					continue
-				}
 				out = append(out, fmt.Sprintf("%s imports %s: the API speaks to the engine only (adapters, index and models stay behind it)", short(p.ImportPath), short(imp)))
 			}
 			// The API is echo handlers; every other driver stays behind the engine.
@@ -108,13 +97,6 @@ func violations(pkgs []pkg) []string {
 				if !standard(dep) {
 					out = append(out, fmt.Sprintf("%s depends on %s: face is a leaf of pure Go on the standard library", short(p.ImportPath), short(dep)))
 				}
-			}
-		}
-	}
-	if slices.ContainsFunc(pkgs, func(p pkg) bool { return p.ImportPath == mod("api") }) {
-		for _, e := range apiKnownExceptions {
-			if !usedException[e] {
-				out = append(out, fmt.Sprintf("api no longer imports %s: remove it from apiKnownExceptions", e))
 			}
 		}
 	}
@@ -221,7 +203,7 @@ func mods(rels ...string) []string {
 
 // TestViolationsFound shows each rule failing on a package that breaks it.
 func TestViolationsFound(t *testing.T) {
-	apiImports := mods(apiKnownExceptions...)
+	apiImports := mods("engine")
 	api := pkg{ImportPath: mod("api"), Imports: apiImports}
 	tests := []struct {
 		name string
@@ -239,7 +221,7 @@ func TestViolationsFound(t *testing.T) {
 		{"api imports models", []pkg{{ImportPath: mod("api"), Imports: append(mods("models"), apiImports...)}}, "api imports models:"},
 		{"api reaches the SQL driver", []pkg{{ImportPath: mod("api"), Imports: apiImports, Deps: []string{"modernc.org/sqlite"}}}, "api depends on modernc.org/sqlite"},
 		{"face is not a leaf", []pkg{api, {ImportPath: mod("face"), Deps: append([]string{"math"}, mods("index")...)}}, "face depends on index"},
-		{"stale exception", []pkg{{ImportPath: mod("api"), Imports: mods("engine", "index")}}, "api no longer imports models/decode"},
+		{"api imports the index", []pkg{{ImportPath: mod("api"), Imports: mods("engine", "index")}}, "api imports index:"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
