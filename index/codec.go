@@ -18,7 +18,8 @@ const (
 	maxModelLen    = 1024
 )
 
-// ErrCorrupt means a segment object or manifest failed its checksum or structure checks.
+// ErrCorrupt means a segment object, manifest or WAL record failed its checksum or structure
+// checks.
 var ErrCorrupt = errors.New("index: corrupt data")
 
 // littleEndian is checked once: vectors are written and read as raw float32 memory, which is
