@@ -44,26 +44,56 @@ func openGallery(b *testing.B, n int) (*Index, []uint64) {
 }
 
 // BenchmarkDeleteGallery deletes every face of a gallery, as the engine's purge does after a
-// gallery deletion or a reprocess switch. one-by-one is one Delete call per face (the purge up
-// to issue 13).
+// gallery deletion or a reprocess switch: one-by-one is one Delete call per face (the purge up to
+// issue 13), batch is one DeleteBatch call (the purge since).
+//
+//	go test -run '^$' -bench BenchmarkDeleteGallery -benchtime 1x -count 3 ./index/
 func BenchmarkDeleteGallery(b *testing.B) {
 	ctx := context.Background()
-	for _, n := range []int{2_500, 5_000, 10_000, 20_000, 100_000} {
-		b.Run(fmt.Sprintf("one-by-one/faces=%d", n), func(b *testing.B) {
-			for range b.N {
-				b.StopTimer()
-				ix, ids := openGallery(b, n)
-				b.StartTimer()
-				for _, id := range ids {
-					if err := ix.Delete(ctx, id); err != nil {
+	ways := []struct {
+		name  string
+		sizes []int
+		del   func(ix *Index, ids []uint64) error
+	}{
+		{"one-by-one", []int{2_500, 5_000, 10_000, 20_000, 100_000}, func(ix *Index, ids []uint64) error {
+			for _, id := range ids {
+				if err := ix.Delete(ctx, id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}},
+		{"batch", []int{10_000, 100_000}, func(ix *Index, ids []uint64) error {
+			missing, err := ix.DeleteBatch(ctx, ids)
+			if err == nil && len(missing) > 0 {
+				err = fmt.Errorf("%d faces missing", len(missing))
+			}
+			return err
+		}},
+	}
+	for _, w := range ways {
+		for _, n := range w.sizes {
+			b.Run(fmt.Sprintf("%s/faces=%d", w.name, n), func(b *testing.B) {
+				var syncs int64
+				for range b.N {
+					b.StopTimer()
+					ix, ids := openGallery(b, n)
+					before := ix.Stats().WALSyncs
+					b.StartTimer()
+					if err := w.del(ix, ids); err != nil {
 						b.Fatal(err)
 					}
+					b.StopTimer()
+					syncs += ix.Stats().WALSyncs - before
+					if ix.Len() != 0 {
+						b.Fatalf("%d faces left", ix.Len())
+					}
+					ix.Close()
+					b.StartTimer()
 				}
-				b.StopTimer()
-				ix.Close()
-				b.StartTimer()
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/face")
-		})
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/face")
+				b.ReportMetric(float64(syncs)/float64(b.N), "fsyncs/op")
+			})
+		}
 	}
 }
