@@ -101,13 +101,7 @@ func openWAL(dir string, num uint64, dim int) (*wal, error) {
 // append writes the records and fsyncs them: when it returns nil, they survive a crash.
 func (l *wal) append(recs []record) error {
 	for _, r := range recs {
-		l.body = encodeRecord(l.body[:0], r)
-		var hdr [8]byte
-		binary.LittleEndian.PutUint32(hdr[0:4], uint32(len(l.body)))
-		binary.LittleEndian.PutUint32(hdr[4:8], crc32.Checksum(l.body, castagnoli))
-		if _, err := l.w.Write(hdr[:]); err != nil {
-			return fmt.Errorf("index: wal: %w", err)
-		}
+		l.body = appendFrame(l.body[:0], r)
 		if _, err := l.w.Write(l.body); err != nil {
 			return fmt.Errorf("index: wal: %w", err)
 		}
@@ -134,6 +128,16 @@ func (l *wal) close() error {
 	}
 	l.f = nil
 	return err
+}
+
+// appendFrame appends r as the log stores it: the body's length and CRC-32C, then the body.
+func appendFrame(b []byte, r record) []byte {
+	start := len(b)
+	b = encodeRecord(append(b, make([]byte, 8)...), r)
+	body := b[start+8:]
+	binary.LittleEndian.PutUint32(b[start:], uint32(len(body)))
+	binary.LittleEndian.PutUint32(b[start+4:], crc32.Checksum(body, castagnoli))
+	return b
 }
 
 func encodeRecord(b []byte, r record) []byte {
