@@ -81,10 +81,18 @@ func (s *Service) purge(ctx context.Context, p Purge) error {
 			errs = append(errs, fmt.Errorf("service: purge %d: no index for model %s", p.ID, model))
 			continue
 		}
-		for _, id := range ids {
-			if err := ix.Delete(ctx, uint64(id)); err != nil && !errors.Is(err, index.ErrNotFound) {
-				errs = append(errs, fmt.Errorf("service: purge %d: face %d: %w", p.ID, id, err))
-			}
+		faces := make([]uint64, len(ids))
+		for i, id := range ids {
+			faces[i] = uint64(id)
+		}
+		// One call per model: one WAL fsync, however many faces the gallery held.
+		missing, err := ix.DeleteBatch(ctx, faces)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("service: purge %d: %d faces of %s: %w", p.ID, len(faces), model, err))
+			continue
+		}
+		if len(missing) > 0 {
+			s.log.Info("purge: faces already gone from the index", "purge", p.ID, "model", model, "count", len(missing))
 		}
 	}
 	for _, k := range p.BlobKeys {
@@ -222,7 +230,7 @@ func (s *Service) Reconcile(ctx context.Context, present func(model string) map[
 			stale = append(stale, id)
 		}
 		if len(stale) > 0 {
-			if err := ix.Delete(ctx, stale...); err != nil {
+			if _, err := ix.DeleteBatch(ctx, stale); err != nil {
 				return fmt.Errorf("service: reconcile %s: %w", model, err)
 			}
 		}

@@ -420,8 +420,13 @@ func TestReprocessSwitchesModelsWithoutMixingThem(t *testing.T) {
 		t.Errorf("second reprocess job: err = %v, want ErrConflict", err)
 	}
 	faces := g.Faces
+	syncs := f.indexes[old].Stats().WALSyncs
 	if j, err = f.svc.RunJob(ctx(), j.ID, nil); err != nil || j.State != engine.JobDone || j.Faces != faces {
 		t.Fatalf("job = %+v, %v; want done with %d faces re-embedded", j, err, faces)
+	}
+	// The purge of the old vectors is one batch: one WAL fsync for all of them.
+	if n := f.indexes[old].Stats().WALSyncs - syncs; faces < 2 || n != 1 {
+		t.Errorf("purging %d old vectors took %d WAL fsyncs, want 1", faces, n)
 	}
 	if g, _ = f.cat.Gallery(ctx(), refs); g.Model != target {
 		t.Fatalf("gallery model = %s, want %s", g.Model, target)

@@ -57,7 +57,9 @@ type BlobStore interface {
 // galleries are gallery IDs.
 type VectorIndex interface {
 	Add(ctx context.Context, model string, entries []index.Entry) error
-	Delete(ctx context.Context, ids ...uint64) error
+	// DeleteBatch deletes the faces among ids that the index holds, durably, and returns the
+	// others: a purge may run twice.
+	DeleteBatch(ctx context.Context, ids []uint64) (missing []uint64, err error)
 	Search(ctx context.Context, model string, query []float32, k int, f index.Filter) ([]index.Hit, error)
 }
 

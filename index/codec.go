@@ -9,6 +9,7 @@ import (
 	"hash"
 	"hash/crc32"
 	"io"
+	"slices"
 	"unsafe"
 )
 
@@ -18,7 +19,8 @@ const (
 	maxModelLen    = 1024
 )
 
-// ErrCorrupt means a segment object or manifest failed its checksum or structure checks.
+// ErrCorrupt means a segment object, manifest or WAL record failed its checksum or structure
+// checks.
 var ErrCorrupt = errors.New("index: corrupt data")
 
 // littleEndian is checked once: vectors are written and read as raw float32 memory, which is
@@ -138,8 +140,14 @@ func readSegment(r io.Reader, wantModel string, wantDim int, readGraph graphRead
 		return nil, corrupt("count %d", fixed.Count)
 	}
 	n := int(fixed.Count)
-	s := &segment{seq: fixed.Seq, dim: wantDim, ids: make([]uint64, n), galleries: make([]uint64, n), vectors: make([]float32, n*wantDim)}
-	for _, b := range [][]byte{uint64Bytes(s.ids), uint64Bytes(s.galleries), floatBytes(s.vectors)} {
+	// The ids are read as they arrive, so a corrupt count costs memory only in proportion to
+	// the bytes really there; once they are, the count is believed for the rest.
+	ids, err := readIDs(cr, n)
+	if err != nil {
+		return nil, corrupt("ids: %v", err)
+	}
+	s := &segment{seq: fixed.Seq, dim: wantDim, ids: ids, galleries: make([]uint64, n), vectors: make([]float32, n*wantDim)}
+	for _, b := range [][]byte{uint64Bytes(s.galleries), floatBytes(s.vectors)} {
 		if _, err := io.ReadFull(cr, b); err != nil {
 			return nil, corrupt("body: %v", err)
 		}
@@ -151,10 +159,15 @@ func readSegment(r io.Reader, wantModel string, wantDim int, readGraph graphRead
 	if glen > 1<<34 {
 		return nil, corrupt("graph length %d", glen)
 	}
-	graphBytes := make([]byte, glen)
-	if _, err := io.ReadFull(cr, graphBytes); err != nil {
-		return nil, corrupt("graph: %v", err)
+	// Likewise the graph: the buffer made up front is bounded by the bytes read so far (a graph
+	// takes less room than the vectors it links, at any real dimension); beyond that it grows by
+	// the bytes read. MinRead leaves room to see EOF without regrowing.
+	var graph bytes.Buffer
+	graph.Grow(int(min(glen, uint64(4*len(s.vectors)+16*n+1<<20))) + bytes.MinRead)
+	if got, err := graph.ReadFrom(io.LimitReader(cr, int64(glen))); err != nil || uint64(got) != glen {
+		return nil, corrupt("graph: %d of %d bytes: %v", got, glen, err)
 	}
+	graphBytes := graph.Bytes()
 	want := cr.crc.Sum32()
 	var sum [4]byte
 	if _, err := io.ReadFull(cr.r, sum[:]); err != nil {
@@ -171,4 +184,24 @@ func readSegment(r io.Reader, wantModel string, wantDim int, readGraph graphRead
 		s.graph.Store(&graphHandle{g: g})
 	}
 	return s, nil
+}
+
+// readIDs reads n ids, growing the slice by what has been read (64Ki ids at a time), and
+// returns it with exactly n elements of capacity.
+func readIDs(r io.Reader, n int) ([]uint64, error) {
+	const chunk = 1 << 16
+	ids := make([]uint64, 0, min(n, chunk))
+	for len(ids) < n {
+		m := min(chunk, n-len(ids))
+		ids = slices.Grow(ids, m)
+		if _, err := io.ReadFull(r, uint64Bytes(ids[len(ids):len(ids)+m])); err != nil {
+			return nil, err
+		}
+		ids = ids[:len(ids)+m]
+	}
+	if cap(ids) > n {
+		// A sealed segment lives long: give back what the doubling left unused.
+		ids = append(make([]uint64, 0, n), ids...)
+	}
+	return ids, nil
 }

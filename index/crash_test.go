@@ -59,13 +59,24 @@ func TestCrashChild(t *testing.T) {
 			out.Flush()
 			os.Exit(4)
 		}
-		if id%30 == 0 {
+		switch id % 30 {
+		case 0:
 			if err := ix.Delete(context.Background(), id); err != nil {
 				fmt.Fprintln(out, "delete error:", err)
 				out.Flush()
 				os.Exit(5)
 			}
 			fmt.Fprintf(out, "deleted %d\n", id)
+		case 15:
+			// A batch with a duplicate and an id never added: the known ones go, the other is
+			// reported.
+			missing, err := ix.DeleteBatch(context.Background(), []uint64{id + 1, id, id + 1, 1 << 40})
+			if err != nil || !slices.Equal(missing, []uint64{1 << 40}) {
+				fmt.Fprintln(out, "delete batch error:", err, missing)
+				out.Flush()
+				os.Exit(6)
+			}
+			fmt.Fprintf(out, "deleted %d\ndeleted %d\n", id, id+1)
 		}
 		fmt.Fprintf(out, "acked %d\n", id+2)
 		out.Flush()

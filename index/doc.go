@@ -27,8 +27,11 @@
 // # Formats
 //
 // WAL record: u32 body length, u32 CRC-32C of body, body = u8 kind, u64 log sequence number,
-// u64 id, then for inserts u64 gallery and dim little-endian float32s. A torn or corrupt tail (a crash mid-write) ends
-// replay; everything before it was acknowledged and is kept.
+// then by kind: an insert (1) u64 id, u64 gallery and dim little-endian float32s; a delete
+// batch (3) u32 count and that many u64 ids (up to 65,536: a larger DeleteBatch writes several
+// records in its one fsynced append); a single delete (2, written before issue 13 and still
+// replayed) u64 id. A torn or corrupt tail (a crash mid-write) ends replay; everything before
+// it was acknowledged and is kept. A binary older than kind 3 stops replay at the first one.
 //
 // Segment object (segments/<seq>-<generation>.seg): magic "FMSEG001", u32 format version, u32
 // dim, u64 count, u64 seq, u16 model length + model identity, ids, galleries, vectors, u64

@@ -140,6 +140,7 @@ type Index struct {
 		segmentsWritten, bytesWritten, writeNanos atomic.Int64
 		segmentsRead, bytesRead, readNanos        atomic.Int64
 		graphsBuilt, graphNanos                   atomic.Int64
+		walSyncs, walRecords                      atomic.Int64
 	}
 }
 
@@ -153,6 +154,8 @@ type Stats struct {
 	WriteTime, ReadTime           time.Duration
 	GraphsBuilt                   int64
 	GraphBuildTime                time.Duration
+	// WAL appends (each one fsync) and the records they wrote: an Add or a delete is one append.
+	WALSyncs, WALRecords int64
 }
 
 // Stats returns the current counters.
@@ -165,6 +168,7 @@ func (ix *Index) Stats() Stats {
 	st.SegmentsRead, st.BytesRead = ix.stats.segmentsRead.Load(), ix.stats.bytesRead.Load()
 	st.ReadTime = time.Duration(ix.stats.readNanos.Load())
 	st.GraphsBuilt, st.GraphBuildTime = ix.stats.graphsBuilt.Load(), time.Duration(ix.stats.graphNanos.Load())
+	st.WALSyncs, st.WALRecords = ix.stats.walSyncs.Load(), ix.stats.walRecords.Load()
 	return st
 }
 
@@ -310,7 +314,8 @@ func (ix *Index) readSegment(ctx context.Context, ms manifestSegment) (*segment,
 	return s, nil
 }
 
-// replay applies every WAL record after the manifest's covered LSN, in order.
+// replay applies every WAL record after the manifest's covered LSN, in order. Runs of deletes
+// are applied together, so a log of many small deletes costs one tombstone copy per run.
 func (ix *Index) replay() error {
 	nums, err := walFiles(ix.cfg.Dir)
 	if err != nil {
@@ -319,42 +324,67 @@ func (ix *Index) replay() error {
 	covered := ix.persisted.CoveredLSN
 	for _, num := range nums {
 		var maxLSN uint64
+		var deletes []record
 		_, err := replayWAL(ix.cfg.Dir, num, ix.cfg.Dim, func(r record) error {
 			maxLSN = max(maxLSN, r.lsn)
 			if r.lsn <= covered {
 				return nil
 			}
 			ix.lsn = max(ix.lsn, r.lsn)
-			ix.apply(r)
+			if r.kind == recInsert {
+				ix.applyDeletes(deletes)
+				deletes = deletes[:0]
+				ix.applyInsert(r)
+			} else {
+				deletes = append(deletes, r)
+			}
 			return nil
 		})
 		if err != nil {
 			return err
 		}
+		ix.applyDeletes(deletes)
 		ix.walMaxLSN[num] = maxLSN
 	}
 	return nil
 }
 
-// apply changes the in-memory state for one logged record. The caller holds mu for writing.
-func (ix *Index) apply(r record) {
-	switch r.kind {
-	case recInsert:
-		ix.growing.add(r.id, r.gallery, r.vector)
-		ix.live[r.id] = struct{}{}
-		if ix.growing.len() >= ix.cfg.SegmentSize {
-			ix.seal()
-		}
-	case recDelete:
-		delete(ix.live, r.id)
-		old := *ix.tombstones.Load()
-		ts := make(map[uint64]uint64, len(old)+1)
-		for k, v := range old {
-			ts[k] = v
-		}
-		ts[r.id] = r.lsn
-		ix.tombstones.Store(&ts)
+// applyInsert adds one logged insert to the growing segment. The caller holds mu for writing.
+func (ix *Index) applyInsert(r record) {
+	ix.growing.add(r.id, r.gallery, r.vector)
+	ix.live[r.id] = struct{}{}
+	if ix.growing.len() >= ix.cfg.SegmentSize {
+		ix.seal()
 	}
+}
+
+// applyDeletes applies logged deletes (recDelete or recDeleteBatch) with one copy of the
+// tombstone set: searches read it without a lock, so it is replaced, never changed in place.
+// The caller holds mu for writing.
+func (ix *Index) applyDeletes(recs []record) {
+	if len(recs) == 0 {
+		return
+	}
+	n := 0
+	for _, r := range recs {
+		n += max(1, len(r.ids))
+	}
+	old := *ix.tombstones.Load()
+	ts := make(map[uint64]uint64, len(old)+n)
+	for k, v := range old {
+		ts[k] = v
+	}
+	for _, r := range recs {
+		ids := r.ids
+		if r.kind == recDelete {
+			ids = []uint64{r.id}
+		}
+		for _, id := range ids {
+			delete(ix.live, id)
+			ts[id] = r.lsn
+		}
+	}
+	ix.tombstones.Store(&ts)
 }
 
 // seal freezes the growing segment, dropping faces deleted while it grew (their delete records
@@ -466,40 +496,72 @@ func (ix *Index) Add(ctx context.Context, model string, entries []Entry) error {
 		return err
 	}
 	for _, r := range recs {
-		ix.lsn = r.lsn // apply copies the vector: the caller may reuse its slices
-		ix.apply(r)
+		ix.lsn = r.lsn // applyInsert copies the vector: the caller may reuse its slices
+		ix.applyInsert(r)
 	}
 	return nil
 }
 
 // Delete removes faces. When it returns nil the deletion is durable; searches never return the
-// faces again, and their vectors leave object storage at the next compaction.
+// faces again, and their vectors leave object storage at the next compaction. Either all are
+// deleted or none: an id that is not in the index fails the call with ErrNotFound.
 func (ix *Index) Delete(ctx context.Context, ids ...uint64) error {
-	if err := ctx.Err(); err != nil {
+	missing, err := ix.delete(ctx, ids, true)
+	if err != nil {
 		return err
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%w: %d", ErrNotFound, missing[0])
+	}
+	return nil
+}
+
+// DeleteBatch removes the faces among ids that are in the index and returns the others
+// (unknown, or deleted before), in the order given. The whole batch costs one fsync and one
+// copy of the tombstone set, whatever its size. When err is nil the deletion is durable, as
+// with Delete.
+func (ix *Index) DeleteBatch(ctx context.Context, ids []uint64) (missing []uint64, err error) {
+	return ix.delete(ctx, ids, false)
+}
+
+// delete logs and applies the deletion of the live ids among ids and returns the rest; with
+// strict it deletes nothing when any is missing. An id given twice is deleted once.
+func (ix *Index) delete(ctx context.Context, ids []uint64, strict bool) (missing []uint64, err error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	if ix.closed {
-		return ErrClosed
+		return nil, ErrClosed
 	}
+	gone := make([]uint64, 0, len(ids))
+	seen := make(map[uint64]struct{}, len(ids))
 	for _, id := range ids {
-		if _, ok := ix.live[id]; !ok {
-			return fmt.Errorf("%w: %d", ErrNotFound, id)
+		if _, dup := seen[id]; dup {
+			continue
+		}
+		seen[id] = struct{}{}
+		if _, ok := ix.live[id]; ok {
+			gone = append(gone, id)
+		} else {
+			missing = append(missing, id)
 		}
 	}
-	recs := make([]record, len(ids))
-	for i, id := range ids {
-		recs[i] = record{kind: recDelete, lsn: ix.lsn + uint64(i) + 1, id: id}
+	if len(gone) == 0 || (strict && len(missing) > 0) {
+		return missing, nil
+	}
+	var recs []record
+	for from := 0; from < len(gone); from += maxBatchIDs {
+		recs = append(recs, record{kind: recDeleteBatch, lsn: ix.lsn + uint64(len(recs)) + 1,
+			ids: gone[from:min(from+maxBatchIDs, len(gone))]})
 	}
 	if err := ix.appendWAL(recs); err != nil {
-		return err
+		return nil, err
 	}
-	for _, r := range recs {
-		ix.lsn = r.lsn
-		ix.apply(r)
-	}
-	return nil
+	ix.lsn = recs[len(recs)-1].lsn
+	ix.applyDeletes(recs)
+	return missing, nil
 }
 
 func (ix *Index) appendWAL(recs []record) error {
@@ -513,6 +575,8 @@ func (ix *Index) appendWAL(recs []record) error {
 		}
 		return err
 	}
+	ix.stats.walSyncs.Add(1)
+	ix.stats.walRecords.Add(int64(len(recs)))
 	ix.walMaxLSN[ix.wal.num] = recs[len(recs)-1].lsn
 	return nil
 }

@@ -1,0 +1,260 @@
+package index
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"reflect"
+	"runtime"
+	"slices"
+	"testing"
+
+	"github.com/facematch/facematch/index/graph"
+)
+
+// The readers of everything the index reads back (WAL files, segment objects, manifests) are
+// fuzzed with arbitrary bytes, as they are and with their checksums repaired so the structural
+// checks behind them are reached. None may panic; damage is ErrCorrupt (a segment of another
+// model ErrModelMismatch); what reads back whole re-encodes to the same thing.
+//
+//	go test -run '^$' -fuzz '^FuzzWAL$' -fuzztime 30s ./index/
+
+const fuzzDim = 4
+
+// FuzzWAL: a log reads back as its valid prefix, which re-encodes byte for byte; replaying the
+// file truncates it to that prefix, and a second replay reads the same records.
+func FuzzWAL(f *testing.F) {
+	r := rand.New(rand.NewPCG(1, 1))
+	var log []byte
+	for _, rec := range []record{
+		{kind: recInsert, lsn: 1, id: 10, gallery: 2, vector: unitVector(r, fuzzDim)},
+		{kind: recInsert, lsn: 2, id: 11, gallery: 2, vector: unitVector(r, fuzzDim)},
+		{kind: recDelete, lsn: 3, id: 10},
+		{kind: recDeleteBatch, lsn: 4, ids: []uint64{11, 12, 13}},
+	} {
+		log = appendFrame(log, rec)
+		f.Add(slices.Clone(log))
+	}
+	f.Add(log[:len(log)-3])
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, d := range [][]byte{data, fixWALChecksums(data)} {
+			recs, valid := checkWALRead(t, d)
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, walName(1)), d, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			for range 2 {
+				n, err := replayWAL(dir, 1, fuzzDim, func(record) error { return nil })
+				if err != nil || n != len(recs) {
+					t.Fatalf("replay: %d records, %v; want %d", n, err, len(recs))
+				}
+				if fi, err := os.Stat(filepath.Join(dir, walName(1))); err != nil || fi.Size() != valid {
+					t.Fatalf("after replay the file holds %d bytes (%v), want the valid %d", fi.Size(), err, valid)
+				}
+			}
+		}
+	})
+}
+
+// checkWALRead reads d as a log and checks what it gives; it returns the records and the length
+// of the valid prefix.
+func checkWALRead(t *testing.T, d []byte) ([]record, int64) {
+	var recs []record
+	valid, n, err := readWAL(bytes.NewReader(d), fuzzDim, func(r record) error {
+		recs = append(recs, r)
+		return nil
+	})
+	if err != nil && !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("error %v is not ErrCorrupt", err)
+	}
+	if (err == nil) != (valid == int64(len(d))) || valid > int64(len(d)) || n != len(recs) {
+		t.Fatalf("valid %d of %d bytes, %d records (%d seen), err %v", valid, len(d), n, len(recs), err)
+	}
+	var again []byte
+	for _, r := range recs {
+		switch {
+		case r.kind == recInsert && len(r.vector) == fuzzDim:
+		case r.kind == recDelete:
+		case r.kind == recDeleteBatch && len(r.ids) >= 1 && len(r.ids) <= maxBatchIDs:
+		default:
+			t.Fatalf("malformed record read: %+v", r)
+		}
+		again = appendFrame(again, r)
+	}
+	if !bytes.Equal(again, d[:valid]) {
+		t.Fatal("the records read do not re-encode to the bytes they came from")
+	}
+	return recs, valid
+}
+
+// fixWALChecksums rewrites the checksum of every whole frame in d.
+func fixWALChecksums(d []byte) []byte {
+	d = slices.Clone(d)
+	for off := 0; off+8 <= len(d); {
+		size := int(binary.LittleEndian.Uint32(d[off:]))
+		if size > len(d)-off-8 {
+			break
+		}
+		binary.LittleEndian.PutUint32(d[off+4:], crc32.Checksum(d[off+8:off+8+size], castagnoli))
+		off += 8 + size
+	}
+	return d
+}
+
+var fuzzGraphs = []struct {
+	name string
+	read graphReader
+}{
+	{"none", nil},
+	{"hnsw", HNSWGraph(graph.Config{}).Read},
+	{"coder", CoderGraph(graph.Config{}).Read},
+}
+
+// FuzzSegment: a segment object reads back with consistent lengths and a searchable graph, and
+// writes back to an object that reads the same.
+func FuzzSegment(f *testing.F) {
+	r := rand.New(rand.NewPCG(2, 2))
+	for _, n := range []int{0, 1, 30} {
+		for _, kind := range []*GraphKind{nil, HNSWGraph(graph.Config{M: 4, Seed: 1}), CoderGraph(graph.Config{M: 4, Seed: 1})} {
+			s := newSegment(7, fuzzDim)
+			for i := range n {
+				s.add(uint64(100+i), uint64(i%3), unitVector(r, fuzzDim))
+			}
+			if kind != nil && n > 0 {
+				g, err := kind.Build(context.Background(), s.vectors, fuzzDim)
+				if err != nil {
+					f.Fatal(err)
+				}
+				s.graph.Store(&graphHandle{g: g})
+			}
+			var buf bytes.Buffer
+			if err := writeSegment(&buf, s, testModel); err != nil {
+				f.Fatal(err)
+			}
+			f.Add(buf.Bytes())
+		}
+	}
+	query := unitVector(r, fuzzDim)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, d := range [][]byte{data, fixSegmentChecksum(data)} {
+			for _, g := range fuzzGraphs {
+				s, err := readSegment(bytes.NewReader(d), testModel, fuzzDim, g.read)
+				if err != nil {
+					if !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrModelMismatch) {
+						t.Fatalf("%s: error %v is neither ErrCorrupt nor ErrModelMismatch", g.name, err)
+					}
+					continue
+				}
+				if len(s.galleries) != s.len() || len(s.vectors) != s.len()*fuzzDim {
+					t.Fatalf("%s: %d ids, %d galleries, %d floats", g.name, s.len(), len(s.galleries), len(s.vectors))
+				}
+				if h := s.graph.Load(); h != nil {
+					if _, err := h.g.Search(query, 3, 10); err != nil {
+						t.Fatalf("%s: search on a loaded graph: %v", g.name, err)
+					}
+				}
+				var buf bytes.Buffer
+				if err := writeSegment(&buf, s, testModel); err != nil {
+					t.Fatal(err)
+				}
+				back, err := readSegment(&buf, testModel, fuzzDim, g.read)
+				if err != nil || back.seq != s.seq || !slices.Equal(back.ids, s.ids) || !slices.Equal(back.galleries, s.galleries) ||
+					!bytes.Equal(floatBytes(back.vectors), floatBytes(s.vectors)) {
+					t.Fatalf("%s: a segment read does not write back the same (%v)", g.name, err)
+				}
+			}
+		}
+	})
+}
+
+// fixSegmentChecksum rewrites the trailing checksum of d.
+func fixSegmentChecksum(d []byte) []byte {
+	if len(d) < 4 {
+		return d
+	}
+	d = slices.Clone(d)
+	binary.LittleEndian.PutUint32(d[len(d)-4:], crc32.Checksum(d[:len(d)-4], castagnoli))
+	return d
+}
+
+// FuzzManifest: a manifest that decodes encodes back to one that decodes the same.
+func FuzzManifest(f *testing.F) {
+	for _, m := range []*manifest{
+		{Format: manifestFormat, Model: testModel, Dim: 32},
+		{Format: manifestFormat, Generation: 9, Model: testModel, Dim: 32, CoveredLSN: 400, NextSeq: 3,
+			Segments:   []manifestSegment{{Key: segmentKey("index/x", 1, 4), Seq: 1, Count: 100}, {Key: segmentKey("index/x", 2, 9), Seq: 2, Count: 7}},
+			Tombstones: []uint64{5, 17, 1 << 40}},
+	} {
+		data, err := encodeManifest(m)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		body, _, _ := bytes.Cut(data, []byte("\ncrc32c:"))
+		for _, d := range [][]byte{data, fmt.Appendf(slices.Clone(body), "\ncrc32c:%08x\n", crc32.Checksum(body, castagnoli))} {
+			m, err := decodeManifest(d)
+			if err != nil {
+				if !errors.Is(err, ErrCorrupt) {
+					t.Fatalf("error %v is not ErrCorrupt", err)
+				}
+				continue
+			}
+			again, err := encodeManifest(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			back, err := decodeManifest(again)
+			if err != nil || !reflect.DeepEqual(back, m) {
+				t.Fatalf("a decoded manifest does not encode back the same: %+v, %+v, %v", m, back, err)
+			}
+		}
+	})
+}
+
+// TestSegmentReadMemoryFollowsTheBytes: a corrupt face count or graph length in a small object
+// costs memory in proportion to the object, not to the number it claims.
+func TestSegmentReadMemoryFollowsTheBytes(t *testing.T) {
+	s := newSegment(1, fuzzDim)
+	s.add(5, 1, unitVector(rand.New(rand.NewPCG(3, 3)), fuzzDim))
+	var buf bytes.Buffer
+	if err := writeSegment(&buf, s, testModel); err != nil {
+		t.Fatal(err)
+	}
+	good := buf.Bytes()
+	countAt := len(segmentMagic) + 4 + 4
+	graphLenAt := countAt + 8 + 8 + 2 + len(testModel) + 8 + 8 + 4*fuzzDim
+	patch := func(at int, v uint64) []byte {
+		d := slices.Clone(good)
+		binary.LittleEndian.PutUint64(d[at:], v)
+		return fixSegmentChecksum(d)
+	}
+	tests := []struct {
+		name string
+		data []byte
+	}{
+		{"count 2^28", patch(countAt, 1<<28)},
+		{"graph length 2^34", patch(graphLenAt, 1<<34)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			_, err := readSegment(bytes.NewReader(tt.data), testModel, fuzzDim, nil)
+			runtime.ReadMemStats(&after)
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("err = %v, want ErrCorrupt", err)
+			}
+			if n := after.TotalAlloc - before.TotalAlloc; n > 8<<20 {
+				t.Fatalf("reading a %d-byte object allocated %d MiB", len(tt.data), n>>20)
+			}
+		})
+	}
+}
