@@ -150,23 +150,19 @@ func buildTestServer(t *testing.T, edit func(*engine.ServiceConfig), configure f
 
 func (ts *testServer) do(t *testing.T, method, path, token, contentType string, body []byte) (*http.Response, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(method, ts.URL+path, bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
+	return ts.doWith(t, method, path, token, contentType, bytes.NewReader(body), nil)
+}
+
+// createGallery creates a gallery as the admin and fails the test unless it is created.
+func (ts *testServer) createGallery(t *testing.T, name string, kind engine.GalleryKind) engine.Gallery {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"name": name, "kind": string(kind)})
+	resp, data := ts.do(t, "POST", "/v1/galleries", ts.tokens["admin"], "application/json", body)
+	var g engine.Gallery
+	if resp.StatusCode != 201 || json.Unmarshal(data, &g) != nil {
+		t.Fatalf("create gallery %q: %d %s", name, resp.StatusCode, data)
 	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	return resp, data
+	return g
 }
 
 func multipartBody(t *testing.T, image []byte, fields map[string]string) ([]byte, string) {

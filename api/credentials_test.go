@@ -106,13 +106,8 @@ func TestTwoReviewerRuleBindsPeople(t *testing.T) {
 	bobSearch := ts.createCredential(t, 201, `{"name":"bob-analyst","user":"bob","role":"analyst"}`)
 	bobReview := ts.createCredential(t, 201, `{"name":"bob-reviewer","user":"bob","role":"reviewer"}`)
 
-	admin := ts.tokens["admin"]
-	resp, body := ts.do(t, "POST", "/v1/galleries", admin, "application/json", []byte(`{"name":"wanted","kind":"reference"}`))
-	var g engine.Gallery
-	if resp.StatusCode != 201 || json.Unmarshal(body, &g) != nil {
-		t.Fatalf("create gallery: %d %s", resp.StatusCode, body)
-	}
-	resp, body = ts.do(t, "POST", fmt.Sprintf("/v1/galleries/%d/subjects", g.ID), bobSearch.Secret, "application/json", []byte(`{"name":"Katy Perry"}`))
+	g := ts.createGallery(t, "wanted", engine.Reference)
+	resp, body := ts.do(t, "POST", fmt.Sprintf("/v1/galleries/%d/subjects", g.ID), bobSearch.Secret, "application/json", []byte(`{"name":"Katy Perry"}`))
 	var sub engine.Subject
 	if resp.StatusCode != 201 || json.Unmarshal(body, &sub) != nil {
 		t.Fatalf("create subject: %d %s", resp.StatusCode, body)

@@ -139,12 +139,8 @@ func TestRequestIDIsTheServers(t *testing.T) {
 // finite, and nothing is stored (no probe photo either) for a refused one.
 func TestSearchInputBounded(t *testing.T) {
 	ts := newTestServer(t)
-	admin, analyst := ts.tokens["admin"], ts.tokens["analyst"]
-	resp, body := ts.do(t, "POST", "/v1/galleries", admin, "application/json", []byte(`{"name":"ads","kind":"collection"}`))
-	var g engine.Gallery
-	if resp.StatusCode != 201 || json.Unmarshal(body, &g) != nil {
-		t.Fatalf("create gallery: %d %s", resp.StatusCode, body)
-	}
+	analyst := ts.tokens["analyst"]
+	g := ts.createGallery(t, "ads", engine.Collection)
 	photo := celeb(t, "Katy_Perry/img26.jpg")
 	gid := fmt.Sprint(g.ID)
 	var names []string
@@ -182,7 +178,7 @@ func TestSearchInputBounded(t *testing.T) {
 	// A million copies of one gallery ID are one gallery.
 	b, ct := multipartBody(t, photo, map[string]string{"galleries": strings.Repeat(gid+",", 1_000_000) + gid, "purpose": "duplicates",
 		"phones": "+49 (0) 170-123 4567, ٠١٧٠١٢٣٤٥٦٧, ＋４９ １７０ １２３４５６７", "usernames": "kat, kat, kitty"})
-	resp, body = ts.do(t, "POST", "/v1/searches", analyst, ct, b)
+	resp, body := ts.do(t, "POST", "/v1/searches", analyst, ct, b)
 	var res engine.SearchResult
 	if resp.StatusCode != 201 || json.Unmarshal(body, &res) != nil {
 		t.Fatalf("search with duplicate galleries: %d %.300s", resp.StatusCode, body)
@@ -253,11 +249,7 @@ func TestStrictJSON(t *testing.T) {
 func TestNamesValidated(t *testing.T) {
 	ts := newTestServer(t)
 	admin, analyst := ts.tokens["admin"], ts.tokens["analyst"]
-	resp, body := ts.do(t, "POST", "/v1/galleries", admin, "application/json", []byte(`{"name":"wanted","kind":"reference"}`))
-	var g engine.Gallery
-	if resp.StatusCode != 201 || json.Unmarshal(body, &g) != nil {
-		t.Fatalf("create gallery: %d %s", resp.StatusCode, body)
-	}
+	g := ts.createGallery(t, "wanted", engine.Reference)
 	bad := map[string]string{
 		"NUL":             "ads\x00",
 		"ESC":             "ads\x1b[31m",
@@ -294,7 +286,7 @@ func TestNamesValidated(t *testing.T) {
 	}
 	// NFC: a decomposed é is stored composed, and spaces are trimmed and collapsed.
 	js, _ := json.Marshal(map[string]string{"name": "  Ame\u0301lie   Dupont ", "notes": "line one\nline two\ttab", "external_ref": "N-7"})
-	resp, body = ts.do(t, "POST", fmt.Sprintf("/v1/galleries/%d/subjects", g.ID), analyst, "application/json", js)
+	resp, body := ts.do(t, "POST", fmt.Sprintf("/v1/galleries/%d/subjects", g.ID), analyst, "application/json", js)
 	var sub engine.Subject
 	if resp.StatusCode != 201 || json.Unmarshal(body, &sub) != nil {
 		t.Fatalf("create subject: %d %s", resp.StatusCode, body)

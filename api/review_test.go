@@ -40,13 +40,9 @@ func celeb(t *testing.T, name string) []byte {
 func TestReviewThroughTheAPI(t *testing.T) {
 	ts := newTestServer(t)
 	ctx := context.Background()
-	admin, analyst, reviewer := ts.tokens["admin"], ts.tokens["analyst"], ts.tokens["reviewer"]
-	resp, body := ts.do(t, "POST", "/v1/galleries", admin, "application/json", []byte(`{"name":"wanted","kind":"reference"}`))
-	var g engine.Gallery
-	if resp.StatusCode != 201 || json.Unmarshal(body, &g) != nil {
-		t.Fatalf("create gallery: %d %s", resp.StatusCode, body)
-	}
-	resp, body = ts.do(t, "POST", fmt.Sprintf("/v1/galleries/%d/subjects", g.ID), analyst, "application/json", []byte(`{"name":"Katy Perry","external_ref":"N-7"}`))
+	analyst, reviewer := ts.tokens["analyst"], ts.tokens["reviewer"]
+	g := ts.createGallery(t, "wanted", engine.Reference)
+	resp, body := ts.do(t, "POST", fmt.Sprintf("/v1/galleries/%d/subjects", g.ID), analyst, "application/json", []byte(`{"name":"Katy Perry","external_ref":"N-7"}`))
 	var sub engine.Subject
 	if resp.StatusCode != 201 || json.Unmarshal(body, &sub) != nil {
 		t.Fatalf("create subject: %d %s", resp.StatusCode, body)
