@@ -32,9 +32,9 @@ func (m *Main) runAdminRecover(ctx context.Context, args []string) error {
 	if err := errors.Join(mc.Validate(), dc.Validate()); err != nil {
 		return err
 	}
-	st, err := m.openCommandStack(ctx, mc, dc)
+	st, err := m.openCommandStack(ctx, mc, dc) // a running service holds the directory: stop it first
 	if err != nil {
-		return fmt.Errorf("%w (stop the service holding %s first)", err, dc.DataDir)
+		return err
 	}
 	defer st.Close()
 	t, secret, err := st.svc.RecoverAdmin(ctx, engine.Actor{Name: "cli:" + currentUser(m.Getenv)}, *name)
