@@ -3,7 +3,6 @@ package engine
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -18,34 +17,6 @@ import (
 	"github.com/facematch/facematch/models/decode"
 )
 
-// SourceOpener opens an ingest job's source from its spec (JobSpec.Source).
-type SourceOpener interface {
-	OpenSource(ctx context.Context, spec string) (JobSource, error)
-}
-
-// MetaLookup finds the metadata of a source file by its name.
-type MetaLookup interface {
-	For(name string) (Source, bool)
-}
-
-// MetaParser reads a metadata sidecar ("json" or "csv").
-type MetaParser func(r io.Reader, format string) (MetaLookup, error)
-
-// JobRequest is an operator's request for a job.
-type JobRequest struct {
-	Kind      JobKind
-	GalleryID int64
-	Spec      JobSpec
-	// Meta is the metadata sidecar's content (nil: none); it is copied into the blob store so
-	// that a resumed job reads the same.
-	Meta []byte
-	// Archive, when set, is an uploaded zip, tar or tar.gz of ArchiveSize bytes to ingest: it
-	// is stored in the blob store (the job's source, "upload:KEY") and deleted when the job
-	// is done.
-	Archive     io.Reader
-	ArchiveSize int64
-}
-
 // uploadPrefix marks a job source that is an archive uploaded into the blob store.
 const uploadPrefix = "upload:"
 
@@ -55,60 +26,6 @@ const (
 	DefaultJobCommitBatch = 32
 	batchWait             = 250 * time.Millisecond
 )
-
-// CreateJob validates and queues a job. Everything that can be checked before the job runs
-// is: the gallery, the cross-match galleries and their models, the metadata sidecar, and that
-// the source can be opened.
-func (s *Service) CreateJob(ctx context.Context, a Actor, req JobRequest) (Job, error) {
-	var err error
-	if req.Spec.Purpose, err = CleanText("purpose", req.Spec.Purpose, MaxPurposeLen, false); err != nil {
-		return Job{}, err
-	}
-	if req.Spec.Source, err = cleanURL("source", req.Spec.Source); err != nil {
-		return Job{}, err
-	}
-	if req.Spec.Model, err = CleanText("model", req.Spec.Model, MaxRefLen, false); err != nil {
-		return Job{}, err
-	}
-	if req.Spec.CrossMatch, err = DistinctIDs("cross_match", req.Spec.CrossMatch, MaxGalleries); err != nil {
-		return Job{}, err
-	}
-	if req.Spec.Purpose == "" {
-		return Job{}, fmt.Errorf("purpose is required (the reason for the job or a case reference): %w", ErrInvalid)
-	}
-	g, err := s.cfg.Catalog.Gallery(ctx, req.GalleryID)
-	if err != nil {
-		return Job{}, err
-	}
-	switch req.Kind {
-	case IngestJob:
-		err = s.checkIngest(ctx, g, &req)
-	case ReprocessJob:
-		err = s.checkReprocess(ctx, g, &req)
-	default:
-		err = fmt.Errorf("kind must be ingest or reprocess, got %q: %w", req.Kind, ErrInvalid)
-	}
-	if err != nil {
-		return Job{}, err
-	}
-	var j Job
-	err = s.audited(ctx, func(c Catalog) (AuditEntry, error) {
-		var err error
-		j, err = c.CreateJob(ctx, Job{Kind: req.Kind, GalleryID: g.ID, Spec: req.Spec, CreatedBy: a.Person(), CreatedAt: time.Now()})
-		return entry(a, "job.create", ref("job", j.ID), append([]int64{g.ID}, req.Spec.CrossMatch...),
-			fmt.Sprintf("kind=%s source=%q purpose=%q model=%q", j.Kind, j.Spec.Source, j.Spec.Purpose, j.Spec.Model), ""), err
-	})
-	if err != nil {
-		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrInvalid) || errors.Is(err, ErrConflict) {
-			s.deleteBlobs(ctx, req.Spec.BlobKeys()) // no job took them (its gallery went meanwhile)
-		}
-		return j, err
-	}
-	if s.cfg.JobQueued != nil {
-		s.cfg.JobQueued()
-	}
-	return j, nil
-}
 
 func (s *Service) checkIngest(ctx context.Context, g Gallery, req *JobRequest) error {
 	if s.cfg.Sources == nil {
@@ -201,12 +118,6 @@ func (s *Service) checkIngest(ctx context.Context, g Gallery, req *JobRequest) e
 	return src.Close()
 }
 
-func randomKey(prefix string) string {
-	var b [16]byte
-	rand.Read(b[:]) // never fails (crypto/rand)
-	return prefix + hex.EncodeToString(b[:])
-}
-
 // deleteBlobs removes blobs the service no longer needs, even after the caller's context
 // ended; a failure is logged, and the sweeper removes the blob later.
 func (s *Service) deleteBlobs(ctx context.Context, keys []string) {
@@ -216,210 +127,6 @@ func (s *Service) deleteBlobs(ctx context.Context, keys []string) {
 			s.log.Error("deleting a blob failed; the sweeper retries", "key", key, "err", err)
 		}
 	}
-}
-
-// JobView is a job with its rate and estimated time to finish.
-type JobView struct {
-	Job
-	Rate       float64  `json:"rate"`                  // files per second over the current (or last) run
-	ETASeconds *float64 `json:"eta_seconds,omitempty"` // while running, once a rate is known
-}
-
-// ViewOf computes a job's rate and ETA at now.
-func ViewOf(j Job, now time.Time) JobView {
-	v := JobView{Job: j}
-	if j.RunStartedAt == nil {
-		return v
-	}
-	end := now
-	if j.State.Finished() && j.FinishedAt != nil {
-		end = *j.FinishedAt
-	}
-	if el := end.Sub(*j.RunStartedAt).Seconds(); el > 0 {
-		v.Rate = float64(j.Processed-j.RunStartCount) / el
-	}
-	if j.State == JobRunning && v.Rate > 0 && j.Total >= j.Processed {
-		eta := float64(j.Total-j.Processed) / v.Rate
-		v.ETASeconds = &eta
-	}
-	return v
-}
-
-// RunJob runs a queued, running, cancelled or failed job until it is done, fails, is cancelled
-// (its state set to cancelled by CancelJob: RunJob sees it between batches) or ctx ends (the
-// job stays running and resumes at the next start). progress, if set, is called after each
-// batch. Files the job already finished are skipped, so that resuming neither repeats nor
-// loses work.
-func (s *Service) RunJob(ctx context.Context, id int64, progress func(Job)) (Job, error) {
-	j, err := s.cfg.Catalog.Job(ctx, id)
-	if err != nil {
-		return j, err
-	}
-	if j.State == JobDone {
-		return j, nil
-	}
-	ctx, stop := s.startRun(ctx, j)
-	defer stop()
-	if j, err = s.cfg.Catalog.SetJobState(ctx, id, JobRunning, "", time.Now()); err != nil {
-		return j, err
-	}
-	s.log.Info("job running", "job", j.ID, "kind", j.Kind, "gallery", j.GalleryID, "processed", j.Processed)
-	switch j.Kind {
-	case IngestJob:
-		j, err = s.runIngest(ctx, j, progress)
-	case ReprocessJob:
-		j, err = s.runReprocess(ctx, j, progress)
-	default:
-		err = fmt.Errorf("job %d has unknown kind %q", j.ID, j.Kind)
-	}
-	return s.finishJob(ctx, j, err)
-}
-
-// jobRun is a job running in this process: deleting its gallery cancels it and waits for done.
-type jobRun struct {
-	gallery int64
-	cancel  context.CancelFunc
-	done    chan struct{}
-}
-
-// startRun registers a run of j; stop ends it.
-func (s *Service) startRun(ctx context.Context, j Job) (_ context.Context, stop func()) {
-	ctx, cancel := context.WithCancel(ctx)
-	r := &jobRun{gallery: j.GalleryID, cancel: cancel, done: make(chan struct{})}
-	s.runsMu.Lock()
-	s.runs[r] = true
-	s.runsMu.Unlock()
-	return ctx, func() {
-		s.runsMu.Lock()
-		delete(s.runs, r)
-		s.runsMu.Unlock()
-		cancel()
-		close(r.done)
-	}
-}
-
-// stopGalleryJobs cancels the gallery's unfinished jobs, so that none resumes, and waits for
-// those running here to stop and delete the blobs of their batches in flight.
-func (s *Service) stopGalleryJobs(ctx context.Context, a Actor, galleryID int64) error {
-	for cursor := int64(0); ; {
-		js, err := s.cfg.Catalog.Jobs(ctx, JobFilter{GalleryID: galleryID, State: []JobState{JobQueued, JobRunning}, Cursor: cursor, Limit: 100})
-		if err != nil {
-			return err
-		}
-		for _, j := range js {
-			err := s.audited(ctx, func(c Catalog) (AuditEntry, error) {
-				_, err := c.SetJobState(ctx, j.ID, JobCancelled, "", time.Now())
-				return entry(a, "job.cancel", ref("job", j.ID), []int64{galleryID}, "", fmt.Sprintf("processed=%d gallery deleted", j.Processed)), err
-			})
-			if err != nil {
-				return err
-			}
-			cursor = j.ID
-		}
-		if len(js) < 100 {
-			break
-		}
-	}
-	s.runsMu.Lock()
-	var runs []*jobRun
-	for r := range s.runs {
-		if r.gallery == galleryID {
-			runs = append(runs, r)
-			r.cancel()
-		}
-	}
-	s.runsMu.Unlock()
-	for _, r := range runs {
-		select {
-		case <-r.done:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	return nil
-}
-
-// finishJob records how a run ended.
-func (s *Service) finishJob(ctx context.Context, j Job, runErr error) (Job, error) {
-	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	cur, err := s.cfg.Catalog.Job(actx, j.ID)
-	if err != nil {
-		return j, errors.Join(runErr, err)
-	}
-	switch {
-	case cur.State == JobCancelled:
-		s.log.Info("job cancelled", "job", j.ID, "processed", cur.Processed)
-		return cur, nil
-	case runErr != nil && ctx.Err() != nil:
-		s.log.Info("job interrupted; it resumes at the next start", "job", j.ID, "processed", cur.Processed)
-		return cur, runErr
-	case runErr != nil:
-		s.log.Error("job failed", "job", j.ID, "err", runErr)
-		by := Actor{Name: cur.CreatedBy}
-		err = s.audited(actx, func(c Catalog) (AuditEntry, error) {
-			var err error
-			cur, err = c.SetJobState(actx, j.ID, JobFailed, runErr.Error(), time.Now())
-			return entry(by, "job.fail", ref("job", j.ID), []int64{j.GalleryID}, "", runErr.Error()), err
-		})
-		return cur, errors.Join(runErr, err)
-	}
-	by := Actor{Name: cur.CreatedBy}
-	err = s.audited(actx, func(c Catalog) (AuditEntry, error) {
-		var err error
-		cur, err = c.SetJobState(actx, j.ID, JobDone, "", time.Now())
-		return entry(by, "job.done", ref("job", j.ID), []int64{j.GalleryID}, "",
-			fmt.Sprintf("processed=%d stored=%d duplicates=%d no_face=%d failed=%d faces=%d matches=%d",
-				cur.Processed, cur.Stored, cur.Duplicates, cur.NoFace, cur.Failed, cur.Faces, cur.Matches)), err
-	})
-	if err == nil {
-		// The uploaded photos now live as images, or were refused, and a done job is never
-		// resumed: its archive and sidecar go (a crash before this leaves them to the sweeper,
-		// for which a done job references nothing).
-		s.deleteBlobs(actx, cur.Spec.BlobKeys())
-	}
-	s.log.Info("job done", "job", j.ID, "processed", cur.Processed, "failed", cur.Failed, "matches", cur.Matches)
-	return cur, err
-}
-
-// CancelJob stops a job; the files it finished stay stored and it can be resumed.
-func (s *Service) CancelJob(ctx context.Context, a Actor, id int64) (Job, error) {
-	j, err := s.cfg.Catalog.Job(ctx, id)
-	if err != nil {
-		return j, err
-	}
-	if j.State.Finished() {
-		return j, fmt.Errorf("job %d is already %s: %w", id, j.State, ErrConflict)
-	}
-	err = s.audited(ctx, func(c Catalog) (AuditEntry, error) {
-		var err error
-		j, err = c.SetJobState(ctx, id, JobCancelled, "", time.Now())
-		return entry(a, "job.cancel", ref("job", id), []int64{j.GalleryID}, "", fmt.Sprintf("processed=%d", j.Processed)), err
-	})
-	return j, err
-}
-
-// ResumeJob queues a cancelled or failed job again.
-func (s *Service) ResumeJob(ctx context.Context, a Actor, id int64) (Job, error) {
-	j, err := s.cfg.Catalog.Job(ctx, id)
-	if err != nil {
-		return j, err
-	}
-	if j.State != JobCancelled && j.State != JobFailed {
-		return j, fmt.Errorf("job %d is %s: only cancelled or failed jobs are resumed: %w", id, j.State, ErrConflict)
-	}
-	err = s.audited(ctx, func(c Catalog) (AuditEntry, error) {
-		var err error
-		j, err = c.SetJobState(ctx, id, JobQueued, "", time.Now())
-		return entry(a, "job.resume", ref("job", id), []int64{j.GalleryID}, "", fmt.Sprintf("processed=%d", j.Processed)), err
-	})
-	if err != nil {
-		return j, err
-	}
-	if s.cfg.JobQueued != nil {
-		s.cfg.JobQueued()
-	}
-	return j, nil
 }
 
 // fileTask is one source file read into memory.
@@ -815,43 +522,4 @@ func (r *ingestRun) commit(ctx context.Context, job Job, batch []IngestItem) (Jo
 		}
 	}
 	return after, nil
-}
-
-// Job returns a job with its rate and ETA.
-func (s *Service) Job(ctx context.Context, a Actor, id int64) (JobView, error) {
-	j, err := s.cfg.Catalog.Job(ctx, id)
-	if err != nil {
-		return ViewOf(j, time.Now()), err
-	}
-	if err := checkGallery(a, j.GalleryID); err != nil {
-		return JobView{}, err
-	}
-	return ViewOf(j, time.Now()), nil
-}
-
-// Jobs pages through the jobs of the galleries a may read, newest first.
-func (s *Service) Jobs(ctx context.Context, a Actor, f JobFilter) ([]JobView, error) {
-	if a.Galleries != nil {
-		f.Galleries = a.Galleries
-	}
-	js, err := s.cfg.Catalog.Jobs(ctx, f)
-	now := time.Now()
-	out := make([]JobView, len(js))
-	for i, j := range js {
-		out[i] = ViewOf(j, now)
-	}
-	return out, err
-}
-
-// JobItems pages through a job's finished files (state "" for all, "failed" for failures).
-func (s *Service) JobItems(ctx context.Context, a Actor, id int64, state JobItemState, after string, limit int) ([]JobItem, error) {
-	if _, err := s.Job(ctx, a, id); err != nil {
-		return nil, err
-	}
-	switch state {
-	case "", ItemStored, ItemDuplicate, ItemNoFace, ItemFailed:
-	default:
-		return nil, fmt.Errorf("state must be stored, duplicate, no_face or failed, got %q: %w", state, ErrInvalid)
-	}
-	return s.cfg.Catalog.JobItems(ctx, id, state, after, limit)
 }

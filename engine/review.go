@@ -2,13 +2,14 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 )
 
 // Review use cases: the queue, everything a reviewer needs to decide one match, and the probe
-// photo behind it. Decide is in search.go beside the search that makes matches.
+// photo behind it, and the decision itself.
 
 // Matches lists review items of the galleries a may read, each with its calibrated band.
 func (s *Service) Matches(ctx context.Context, a Actor, f MatchFilter) ([]Match, error) {
@@ -206,4 +207,36 @@ func (s *Service) SearchPhoto(ctx context.Context, a Actor, searchID int64) ([]b
 		return nil, "", err
 	}
 	return data, http.DetectContentType(data), nil
+}
+
+// Decide records a reviewer's decision on a match.
+func (s *Service) Decide(ctx context.Context, a Actor, matchID int64, d MatchStatus, note string) (Match, error) {
+	note, err := CleanText("note", note, MaxNoteLen, true)
+	if err != nil {
+		return Match{}, err
+	}
+	if d == PotentialCandidate && note == "" {
+		return Match{}, fmt.Errorf("a potential_candidate decision needs a note: %w", ErrInvalid)
+	}
+	if a.Galleries != nil {
+		if _, err := s.Match(ctx, a, matchID); err != nil {
+			return Match{}, err
+		}
+	}
+	var m Match
+	var refused error
+	err = s.audited(ctx, func(c Catalog) (AuditEntry, error) {
+		var err error
+		m, err = c.Decide(ctx, matchID, a.Person(), d, note, s.cfg.Reviewers)
+		if errors.Is(err, ErrForbidden) || errors.Is(err, ErrConflict) {
+			// The refusal is itself worth recording: it commits, the decision does not exist.
+			refused = err
+			return entry(a, "match.decide.refused", ref("match", matchID), nil, "decision="+string(d), err.Error()), nil
+		}
+		return entry(a, "match.decide", ref("match", matchID), []int64{m.GalleryID}, "decision="+string(d), "status="+string(m.Status)), err
+	})
+	if err == nil {
+		err = refused
+	}
+	return m, err
 }

@@ -3,7 +3,6 @@ package engine
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -233,36 +232,4 @@ func toU64(ids []int64) []uint64 {
 		out[i] = uint64(id)
 	}
 	return out
-}
-
-// Decide records a reviewer's decision on a match.
-func (s *Service) Decide(ctx context.Context, a Actor, matchID int64, d MatchStatus, note string) (Match, error) {
-	note, err := CleanText("note", note, MaxNoteLen, true)
-	if err != nil {
-		return Match{}, err
-	}
-	if d == PotentialCandidate && note == "" {
-		return Match{}, fmt.Errorf("a potential_candidate decision needs a note: %w", ErrInvalid)
-	}
-	if a.Galleries != nil {
-		if _, err := s.Match(ctx, a, matchID); err != nil {
-			return Match{}, err
-		}
-	}
-	var m Match
-	var refused error
-	err = s.audited(ctx, func(c Catalog) (AuditEntry, error) {
-		var err error
-		m, err = c.Decide(ctx, matchID, a.Person(), d, note, s.cfg.Reviewers)
-		if errors.Is(err, ErrForbidden) || errors.Is(err, ErrConflict) {
-			// The refusal is itself worth recording: it commits, the decision does not exist.
-			refused = err
-			return entry(a, "match.decide.refused", ref("match", matchID), nil, "decision="+string(d), err.Error()), nil
-		}
-		return entry(a, "match.decide", ref("match", matchID), []int64{m.GalleryID}, "decision="+string(d), "status="+string(m.Status)), err
-	})
-	if err == nil {
-		err = refused
-	}
-	return m, err
 }

@@ -1,0 +1,154 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/facematch/facematch/engine"
+	"github.com/labstack/echo/v4"
+)
+
+func (s *Server) listMatches(c echo.Context) error {
+	f, err := matchFilter(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	ms, err := s.svc.Matches(ctx, actor(c), f)
+	if err != nil {
+		return err
+	}
+	total, err := s.svc.CountMatches(ctx, actor(c), f)
+	if err != nil {
+		return err
+	}
+	p := matchPage{Items: ms, Total: total}
+	if len(ms) == f.Limit {
+		last := ms[len(ms)-1]
+		p.NextCursor = strconv.FormatInt(last.ID, 10)
+		if f.Order == engine.MostSimilarFirst {
+			p.NextCursor = strconv.FormatFloat(float64(last.Similarity), 'g', -1, 32) + "_" + p.NextCursor
+		}
+	}
+	return c.JSON(http.StatusOK, p)
+}
+
+// matchPage is a page of the review queue with the number of matches the filter selects.
+type matchPage struct {
+	Items      []engine.Match `json:"items"`
+	NextCursor string         `json:"next_cursor"`
+	Total      int            `json:"total"`
+}
+
+// matchFilter reads the review queue's query parameters.
+func matchFilter(c echo.Context) (engine.MatchFilter, error) {
+	var f engine.MatchFilter
+	var err error
+	if f.Limit, err = limitParam(c, 500); err != nil {
+		return f, err
+	}
+	for _, st := range splitList(c.QueryParam("status")) {
+		ms := engine.MatchStatus(st)
+		if ms != engine.Pending && ms != engine.Disputed && !engine.ValidDecision(ms) {
+			return f, fmt.Errorf("%w: status must be pending, disputed, potential_candidate, no_candidate or inconclusive, got %q", errBadRequest, st)
+		}
+		f.Status = append(f.Status, ms)
+	}
+	for _, p := range []struct {
+		name string
+		dst  *int64
+	}{{"gallery", &f.GalleryID}, {"search", &f.SearchID}, {"job", &f.JobID}, {"probe_face", &f.ProbeFaceID}} {
+		if v := c.QueryParam(p.name); v != "" {
+			if *p.dst, err = parseID(p.name, v); err != nil {
+				return f, err
+			}
+		}
+	}
+	f.CaseRef = strings.TrimSpace(c.QueryParam("case"))
+	for _, p := range []struct {
+		name string
+		dst  **float32
+	}{{"min_similarity", &f.MinSim}, {"max_similarity", &f.MaxSim}} {
+		if v := c.QueryParam(p.name); v != "" {
+			x, err := parseSimilarity(p.name, v)
+			if err != nil {
+				return f, err
+			}
+			*p.dst = &x
+		}
+	}
+	switch v := c.QueryParam("reviewable"); v {
+	case "", "false":
+	case "true":
+		f.ReviewableBy = actor(c).Person()
+	default:
+		return f, fmt.Errorf("%w: reviewable must be true or false, got %q", errBadRequest, v)
+	}
+	f.Order = engine.MatchOrder(c.QueryParam("order"))
+	if !engine.ValidOrder(f.Order) {
+		return f, fmt.Errorf("%w: order must be oldest, newest or similarity, got %q", errBadRequest, f.Order)
+	}
+	if v := c.QueryParam("cursor"); v != "" {
+		bad := fmt.Errorf("%w: cursor must be a next_cursor value from a previous page of the same order, got %q", errBadRequest, v)
+		id := v
+		if f.Order == engine.MostSimilarFirst {
+			sim, rest, ok := strings.Cut(v, "_")
+			x, err := parseSimilarity("cursor", sim)
+			if !ok || err != nil {
+				return f, bad
+			}
+			f.CursorSim, id = x, rest
+		}
+		if f.Cursor, err = strconv.ParseInt(id, 10, 64); err != nil || f.Cursor < 0 {
+			return f, bad
+		}
+	}
+	return f, nil
+}
+
+func (s *Server) getMatch(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	m, err := s.svc.Match(c.Request().Context(), actor(c), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, m)
+}
+
+func (s *Server) getMatchView(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	v, err := s.svc.MatchView(c.Request().Context(), actor(c), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, v)
+}
+
+type decideRequest struct {
+	Decision engine.MatchStatus `json:"decision"`
+	Note     string             `json:"note"`
+}
+
+func (s *Server) decide(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	var req decideRequest
+	if err := bindJSON(c, &req); err != nil {
+		return err
+	}
+	m, err := s.svc.Decide(c.Request().Context(), actor(c), id, req.Decision, req.Note)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, m)
+}

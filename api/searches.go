@@ -1,0 +1,67 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/facematch/facematch/engine"
+	"github.com/labstack/echo/v4"
+)
+
+func (s *Server) createSearch(c echo.Context) error {
+	data, err := imagePart(c)
+	if err != nil {
+		return err
+	}
+	req := engine.SearchRequest{Data: data, Purpose: c.FormValue("purpose")}
+	if req.Source, err = sourceFromForm(c); err != nil {
+		return err
+	}
+	for _, g := range splitList(c.FormValue("galleries")) {
+		id, err := parseID("galleries", g)
+		if err != nil {
+			return err
+		}
+		req.Galleries = append(req.Galleries, id)
+	}
+	if v := c.FormValue("k"); v != "" {
+		if req.K, err = strconv.Atoi(v); err != nil || req.K < 1 {
+			return fmt.Errorf("%w: k must be a positive integer, got %q", errBadRequest, v)
+		}
+	}
+	if v := c.FormValue("min_similarity"); v != "" {
+		if req.MinSim, err = parseSimilarity("min_similarity", v); err != nil {
+			return err
+		}
+	}
+	res, err := s.svc.Search(c.Request().Context(), actor(c), req)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, res)
+}
+
+func (s *Server) getSearch(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	rec, probes, err := s.svc.SearchRecord(c.Request().Context(), actor(c), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"search": rec, "faces": probes})
+}
+
+func (s *Server) getSearchPhoto(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	data, mimeType, err := s.svc.SearchPhoto(c.Request().Context(), actor(c), id)
+	if err != nil {
+		return err
+	}
+	return servePhoto(c, "no-store", mimeType, fmt.Sprintf("search-%d-photo", id), data)
+}
