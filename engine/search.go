@@ -50,55 +50,17 @@ type SearchResult struct {
 
 // Search finds, for every face of the probe photo, the most similar faces of the galleries
 // (each gallery searched with its own model's embedding of the probe), records the search and
-// a pending match per candidate, and audits it.
+// a pending match per candidate, and audits it. Everything is checked before anything is
+// stored (the probe photo included).
 func (s *Service) Search(ctx context.Context, a Actor, req SearchRequest) (SearchResult, error) {
-	// Everything is checked before anything is stored (the probe photo included).
-	var err error
-	if req.Purpose, err = CleanText("purpose", req.Purpose, MaxPurposeLen, false); err != nil {
+	req, err := s.checkSearch(req)
+	if err != nil {
 		return SearchResult{}, err
 	}
-	if req.Purpose == "" {
-		return SearchResult{}, fmt.Errorf("purpose is required (the reason for the search or a case reference): %w", ErrInvalid)
-	}
-	if req.Galleries, err = DistinctIDs("galleries", req.Galleries, MaxGalleries); err != nil {
+	byModel, models, err := s.galleriesByModel(ctx, a, req.Galleries)
+	if err != nil {
 		return SearchResult{}, err
 	}
-	if len(req.Galleries) == 0 {
-		return SearchResult{}, fmt.Errorf("galleries is required: %w", ErrInvalid)
-	}
-	if req.Source, err = CleanSource(req.Source); err != nil {
-		return SearchResult{}, err
-	}
-	if req.K == 0 {
-		req.K = 20
-	}
-	if req.K < 1 || req.K > s.cfg.MaxK {
-		return SearchResult{}, fmt.Errorf("k must be in [1, %d], got %d: %w", s.cfg.MaxK, req.K, ErrInvalid)
-	}
-	if !(req.MinSim >= -1 && req.MinSim <= 1) { // NaN too
-		return SearchResult{}, fmt.Errorf("min_similarity must be in [-1, 1], got %g: %w", req.MinSim, ErrInvalid)
-	}
-	// Group galleries by model: each model embeds the probe once.
-	byModel := map[string][]int64{}
-	var models []string
-	for _, id := range req.Galleries {
-		if err := checkGallery(a, id); err != nil {
-			return SearchResult{}, err
-		}
-		g, err := s.cfg.Catalog.Gallery(ctx, id)
-		if err != nil {
-			return SearchResult{}, err
-		}
-		if _, ok := s.byIdentity[g.Model]; !ok {
-			return SearchResult{}, fmt.Errorf("gallery %d uses model %s, which this service does not run: %w", g.ID, g.Model, ErrConflict)
-		}
-		if byModel[g.Model] == nil {
-			models = append(models, g.Model)
-		}
-		byModel[g.Model] = append(byModel[g.Model], g.ID)
-	}
-	sort.Strings(models)
-
 	// Detection is the same for every model (one detector): run it once with the first
 	// model's pipeline, then embed the accepted faces with each model.
 	ph, release, err := s.analyzePhoto(ctx, s.byIdentity[models[0]], req.Data, false)
@@ -106,64 +68,148 @@ func (s *Service) Search(ctx context.Context, a Actor, req SearchRequest) (Searc
 		return SearchResult{}, fmt.Errorf("probe: %w", err)
 	}
 	defer release()
-	img, faces, sha := ph.img, ph.faces, ph.sha
 	now := time.Now()
-	// A key of its own, as for a stored photo (see newImage), however alike two searches are.
-	probeKey := fmt.Sprintf("searches/%s-%s-%s/probe", now.UTC().Format("20060102T150405.000000000"), sha[:16], nonce())
+	probeKey, probes, stored, err := s.storeProbe(ctx, ph, req.Data, now)
 	// Until the search is recorded, its blobs are deleted when it fails (a failed record is
 	// left to the sweeper: it may have been written).
-	var stored []string
 	recording := false
 	defer func() {
 		if !recording {
 			s.deleteBlobs(ctx, stored)
 		}
 	}()
-	probes := make([]ProbeFace, len(faces))
-	for i, f := range faces {
-		th, err := thumbnail(img, boxOf(f))
+	if err != nil {
+		return SearchResult{}, err
+	}
+	cands, err := s.candidates(ctx, ph, models, byModel, req)
+	if err != nil {
+		return SearchResult{}, err
+	}
+	release() // the pixels are no longer used
+	rec := SearchRecord{Actor: a.Person(), Purpose: req.Purpose, Galleries: req.Galleries, K: req.K, MinSim: req.MinSim,
+		ProbeSHA256: ph.sha, ProbeKey: probeKey, Source: req.Source, CreatedAt: now}
+	recording = true
+	rec, probes, matches, err := s.recordSearch(ctx, a, rec, probes, rankPerProbe(cands, req.K))
+	if err != nil {
+		return SearchResult{}, err
+	}
+	return searchResult(rec, probes, matches), nil
+}
+
+// checkSearch checks and normalises a search request (defaults filled in).
+func (s *Service) checkSearch(req SearchRequest) (SearchRequest, error) {
+	var err error
+	if req.Purpose, err = CleanText("purpose", req.Purpose, MaxPurposeLen, false); err != nil {
+		return req, err
+	}
+	if req.Purpose == "" {
+		return req, fmt.Errorf("purpose is required (the reason for the search or a case reference): %w", ErrInvalid)
+	}
+	if req.Galleries, err = DistinctIDs("galleries", req.Galleries, MaxGalleries); err != nil {
+		return req, err
+	}
+	if len(req.Galleries) == 0 {
+		return req, fmt.Errorf("galleries is required: %w", ErrInvalid)
+	}
+	if req.Source, err = CleanSource(req.Source); err != nil {
+		return req, err
+	}
+	if req.K == 0 {
+		req.K = 20
+	}
+	if req.K < 1 || req.K > s.cfg.MaxK {
+		return req, fmt.Errorf("k must be in [1, %d], got %d: %w", s.cfg.MaxK, req.K, ErrInvalid)
+	}
+	if !(req.MinSim >= -1 && req.MinSim <= 1) { // NaN too
+		return req, fmt.Errorf("min_similarity must be in [-1, 1], got %g: %w", req.MinSim, ErrInvalid)
+	}
+	return req, nil
+}
+
+// galleriesByModel groups the galleries a searches by their model (each model embeds the probe
+// once) and returns the models in a fixed order.
+func (s *Service) galleriesByModel(ctx context.Context, a Actor, galleries []int64) (map[string][]int64, []string, error) {
+	byModel := map[string][]int64{}
+	var models []string
+	for _, id := range galleries {
+		if err := checkGallery(a, id); err != nil {
+			return nil, nil, err
+		}
+		g, err := s.cfg.Catalog.Gallery(ctx, id)
 		if err != nil {
-			return SearchResult{}, err
+			return nil, nil, err
+		}
+		if _, ok := s.byIdentity[g.Model]; !ok {
+			return nil, nil, fmt.Errorf("gallery %d uses model %s, which this service does not run: %w", g.ID, g.Model, ErrConflict)
+		}
+		if byModel[g.Model] == nil {
+			models = append(models, g.Model)
+		}
+		byModel[g.Model] = append(byModel[g.Model], g.ID)
+	}
+	sort.Strings(models)
+	return byModel, models, nil
+}
+
+// storeProbe stores the probe photo and its face thumbnails for the reviewers, under keys of
+// their own (as for a stored photo, see newImage), and returns the probe's key, its faces and
+// every key it stored (on an error too, so that the caller can delete them).
+func (s *Service) storeProbe(ctx context.Context, ph photo, data []byte, now time.Time) (string, []ProbeFace, []string, error) {
+	probeKey := fmt.Sprintf("searches/%s-%s-%s/probe", now.UTC().Format("20060102T150405.000000000"), ph.sha[:16], nonce())
+	var stored []string
+	probes := make([]ProbeFace, len(ph.faces))
+	for i, f := range ph.faces {
+		th, err := thumbnail(ph.img, boxOf(f))
+		if err != nil {
+			return probeKey, nil, stored, err
 		}
 		probes[i] = ProbeFace{Box: boxOf(f), Quality: f.Quality, Rejections: f.Rejected,
 			ThumbKey: fmt.Sprintf("%s-face-%d.jpg", strings.TrimSuffix(probeKey, "/probe")+"/face", i)}
 		stored = append(stored, probes[i].ThumbKey)
 		if err := s.cfg.Blobs.Put(ctx, probes[i].ThumbKey, bytes.NewReader(th), int64(len(th))); err != nil {
-			return SearchResult{}, fmt.Errorf("service: store probe thumbnail: %w", err)
+			return probeKey, nil, stored, fmt.Errorf("service: store probe thumbnail: %w", err)
 		}
 	}
 	stored = append(stored, probeKey)
-	if err := s.cfg.Blobs.Put(ctx, probeKey, bytes.NewReader(req.Data), int64(len(req.Data))); err != nil {
-		return SearchResult{}, fmt.Errorf("service: store probe: %w", err)
+	if err := s.cfg.Blobs.Put(ctx, probeKey, bytes.NewReader(data), int64(len(data))); err != nil {
+		return probeKey, nil, stored, fmt.Errorf("service: store probe: %w", err)
 	}
+	return probeKey, probes, stored, nil
+}
 
+// candidates searches each model's index with that model's embedding of every accepted probe
+// face, in that model's galleries, and keeps the hits at or above req.MinSim.
+func (s *Service) candidates(ctx context.Context, ph photo, models []string, byModel map[string][]int64, req SearchRequest) ([]Candidate, error) {
 	var cands []Candidate
 	for _, model := range models {
-		p := s.byIdentity[model]
-		embedded := faces
-		if model != models[0] || !allEmbeddedWith(faces, model) {
-			if embedded, err = p.AnalyzeImage(ctx, img); err != nil {
-				return SearchResult{}, err
+		embedded := ph.faces
+		if model != models[0] || !allEmbeddedWith(ph.faces, model) {
+			var err error
+			if embedded, err = s.byIdentity[model].AnalyzeImage(ctx, ph.img); err != nil {
+				return nil, err
 			}
 		}
 		for i, f := range embedded {
-			if i >= len(faces) || !faces[i].Accepted() || f.Embedding == nil {
+			if i >= len(ph.faces) || !ph.faces[i].Accepted() || f.Embedding == nil {
 				continue
 			}
 			hits, err := s.cfg.Indexes[model].Search(ctx, model, f.Embedding.Vector, req.K, index.Filter{Galleries: toU64(byModel[model])})
 			if err != nil {
-				return SearchResult{}, fmt.Errorf("service: search %s: %w", model, err)
+				return nil, fmt.Errorf("service: search %s: %w", model, err)
 			}
 			for _, h := range hits {
-				if h.Similarity < req.MinSim {
-					continue
+				if h.Similarity >= req.MinSim {
+					cands = append(cands, Candidate{ProbeIndex: i, FaceID: int64(h.ID), Similarity: h.Similarity})
 				}
-				cands = append(cands, Candidate{ProbeIndex: i, FaceID: int64(h.ID), Similarity: h.Similarity})
 			}
 		}
 	}
-	release() // the pixels are no longer used
-	// Rank per probe face across models and galleries, best first.
+	return cands, nil
+}
+
+// rankPerProbe ranks each probe face's candidates across models and galleries, best first,
+// and keeps its best k.
+func rankPerProbe(cands []Candidate, k int) []Candidate {
 	sort.SliceStable(cands, func(i, j int) bool {
 		if cands[i].ProbeIndex != cands[j].ProbeIndex {
 			return cands[i].ProbeIndex < cands[j].ProbeIndex
@@ -173,39 +219,42 @@ func (s *Service) Search(ctx context.Context, a Actor, req SearchRequest) (Searc
 	kept := cands[:0]
 	rank := map[int]int{}
 	for _, c := range cands {
-		if rank[c.ProbeIndex] >= req.K {
+		if rank[c.ProbeIndex] >= k {
 			continue
 		}
 		rank[c.ProbeIndex]++
 		c.Rank = rank[c.ProbeIndex]
 		kept = append(kept, c)
 	}
-	rec := SearchRecord{Actor: a.Person(), Purpose: req.Purpose, Galleries: req.Galleries, K: req.K, MinSim: req.MinSim,
-		ProbeSHA256: sha, ProbeKey: probeKey, Source: req.Source, CreatedAt: now}
-	recording = true
+	return kept
+}
+
+// recordSearch records the search, its probe faces and a pending match per candidate with its
+// audit entry, in one unit of work.
+func (s *Service) recordSearch(ctx context.Context, a Actor, rec SearchRecord, probes []ProbeFace, cands []Candidate) (SearchRecord, []ProbeFace, []Match, error) {
 	var matches []Match
-	err = s.audited(ctx, func(c Catalog) (AuditEntry, error) {
+	err := s.audited(ctx, func(c Catalog) (AuditEntry, error) {
 		var err error
-		if rec, probes, matches, err = c.RecordSearch(ctx, rec, probes, kept); err != nil {
+		if rec, probes, matches, err = c.RecordSearch(ctx, rec, probes, cands); err != nil {
 			return AuditEntry{}, err
 		}
 		matchIDs := make([]string, len(matches))
 		for i, m := range matches {
 			matchIDs[i] = strconv.FormatInt(m.ID, 10)
 		}
-		return entry(a, "search.create", ref("search", rec.ID), req.Galleries,
-			fmt.Sprintf("probe_sha256=%s purpose=%q case_ref=%q k=%d min_similarity=%g", sha, req.Purpose, req.Source.CaseRef, req.K, req.MinSim),
+		return entry(a, "search.create", ref("search", rec.ID), rec.Galleries,
+			fmt.Sprintf("probe_sha256=%s purpose=%q case_ref=%q k=%d min_similarity=%g", rec.ProbeSHA256, rec.Purpose, rec.Source.CaseRef, rec.K, rec.MinSim),
 			fmt.Sprintf("faces=%d matches=[%s]", len(probes), strings.Join(matchIDs, ","))), nil
 	})
-	if err != nil {
-		return SearchResult{}, err
-	}
+	return rec, probes, matches, err
+}
+
+// searchResult is the analyst's answer: each probe face with its candidates and their bands.
+func searchResult(rec SearchRecord, probes []ProbeFace, matches []Match) SearchResult {
 	out := SearchResult{Search: rec, Faces: make([]ProbeResult, len(probes))}
-	for i, p := range probes {
-		out.Faces[i] = ProbeResult{Face: p, Candidates: []CandidateView{}}
-	}
 	byProbe := map[int64]int{}
 	for i, p := range probes {
+		out.Faces[i] = ProbeResult{Face: p, Candidates: []CandidateView{}}
 		byProbe[p.ID] = i
 	}
 	for _, m := range matches {
@@ -214,7 +263,7 @@ func (s *Service) Search(ctx context.Context, a Actor, req SearchRequest) (Searc
 			SubjectID: m.SubjectID, ImageID: m.ImageID, Similarity: m.Similarity, Band: BandOf(m.Model, m.Similarity).Name,
 			Rank: m.Rank, MatchID: m.ID})
 	}
-	return out, nil
+	return out
 }
 
 func allEmbeddedWith(faces []Face, model string) bool {
