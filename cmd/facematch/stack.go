@@ -27,6 +27,7 @@ import (
 	"github.com/facematch/facematch/internal/blob/s3"
 	"github.com/facematch/facematch/internal/catalog"
 	"github.com/facematch/facematch/internal/source"
+	"github.com/facematch/facematch/models"
 )
 
 // dataConfig says where a facematch data directory and its blobs are: what serve and ingest
@@ -180,6 +181,13 @@ func (st *stack) Close() error {
 	}
 	return errors.Join(errs...)
 }
+
+// The adapters the composition hands the engine, asserted where they meet.
+var (
+	_ engine.VectorIndex = (*index.Index)(nil)
+	_ engine.Detector    = (*models.Detector)(nil)
+	_ engine.Embedder    = models.FaceEmbedder(nil)
+)
 
 // openCommandStack opens the data directory for a command an operator runs on it (ingest,
 // sweep, admin recover, ...): warnings and errors go to stderr as JSON.

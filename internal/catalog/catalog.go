@@ -63,8 +63,19 @@ type queryer interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
+// The store interfaces the engine consumes, each one asserted: a change of the engine's side
+// fails the build here, not in the wiring.
 var (
-	_ engine.Catalog = (*DB)(nil)
+	_ engine.GalleryStore   = (*DB)(nil)
+	_ engine.ImageStore     = (*DB)(nil)
+	_ engine.Deleter        = (*DB)(nil)
+	_ engine.ReviewStore    = (*DB)(nil)
+	_ engine.AuditLog       = (*DB)(nil)
+	_ engine.TokenStore     = (*DB)(nil)
+	_ engine.JobStore       = (*DB)(nil)
+	_ engine.Reprocessor    = (*DB)(nil)
+	_ engine.BlobReferences = (*DB)(nil)
+	_ engine.Catalog        = (*DB)(nil)
 )
 
 const (

@@ -12,8 +12,6 @@ import (
 	"github.com/facematch/facematch/engine"
 )
 
-var _ engine.JobStore = (*DB)(nil)
-
 const jobSelect = `SELECT id, kind, gallery_id, spec, state, total, processed, stored, duplicates, no_face, failed, faces,
 	matches, error, search_id, created_by, created_at, started_at, finished_at, run_started_at, run_start_count FROM jobs`
 

@@ -10,8 +10,6 @@ import (
 	"github.com/facematch/facematch/engine"
 )
 
-var _ engine.Reprocessor = (*DB)(nil)
-
 // ReprocessTodo pages through the gallery's images with vectors of another model than target
 // that the job has not staged.
 func (d *DB) ReprocessTodo(ctx context.Context, jobID, galleryID int64, target string, after int64, limit int) ([]engine.ReprocessImage, error) {
