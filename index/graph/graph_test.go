@@ -368,10 +368,21 @@ func TestGraphWellFormed(t *testing.T) {
 			if unreached := n - countTrue(reached); unreached > 0 {
 				t.Errorf("workers %d seed %d: %d of %d nodes unreachable on the base layer", workers, seed, unreached, n)
 			}
+			// Every node is found from the entry point by a beam wide enough to visit all it
+			// can reach; with the usual beam (64), a parallel build's order may leave the odd
+			// node in a local minimum (seen once in CI under -race: 1 of 200), so up to 1 % may be
+			// missed there, which is a recall matter, not a structural one.
+			missed := 0
 			for i := range n {
-				if res, _ := g.Search(vectors[i*32:(i+1)*32], 1, 64); res[0].ID != uint32(i) {
-					t.Errorf("workers %d seed %d: node %d not its own nearest neighbour (%v)", workers, seed, i, res)
+				if res, _ := g.Search(vectors[i*32:(i+1)*32], 1, n); res[0].ID != uint32(i) {
+					t.Errorf("workers %d seed %d: node %d not its own nearest neighbour with a full beam (%v)", workers, seed, i, res)
 				}
+				if res, _ := g.Search(vectors[i*32:(i+1)*32], 1, 64); res[0].ID != uint32(i) {
+					missed++
+				}
+			}
+			if missed > n/100 {
+				t.Errorf("workers %d seed %d: %d of %d nodes not their own nearest neighbour with ef 64", workers, seed, missed, n)
 			}
 		}
 	}
