@@ -59,12 +59,8 @@ func (s *Service) AuditAuthFailure(ctx context.Context, a Actor, f AuthFailure) 
 			a.Name, target = ae.Credential.Name, ref("credential", ae.Credential.ID)
 		}
 	}
-	e := entry(a, "auth.failed", target, nil, fmt.Sprintf("address=%s route=%q secret_sha256=%s reason=%s", f.Address, f.Route, f.SecretHash, reason),
-		fmt.Sprintf("failures=%d", f.Failures))
-	if _, err := s.cfg.Catalog.Append(ctx, e); err != nil {
-		// The request is refused anyway; nothing is served that the entry would account for.
-		s.log.Error("audit write failed", "action", e.Action, "err", err)
-	}
+	s.auditRefusal(ctx, entry(a, "auth.failed", target, nil, fmt.Sprintf("address=%s route=%q secret_sha256=%s reason=%s",
+		f.Address, f.Route, f.SecretHash, reason), fmt.Sprintf("failures=%d", f.Failures)))
 }
 
 // secretPrefix marks facematch credentials, so that a leaked one is recognisable in a log or a

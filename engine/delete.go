@@ -78,10 +78,7 @@ func (s *Service) purge(ctx context.Context, p Purge) error {
 			errs = append(errs, fmt.Errorf("service: purge %d: no index for model %s", p.ID, model))
 			continue
 		}
-		faces := make([]uint64, len(ids))
-		for i, id := range ids {
-			faces[i] = uint64(id)
-		}
+		faces := toU64(ids)
 		// One call per model: one WAL fsync, however many faces the gallery held.
 		missing, err := ix.DeleteBatch(ctx, faces)
 		if err != nil {

@@ -93,14 +93,14 @@ func (s *Service) checkIngest(ctx context.Context, g Gallery, req *JobRequest) e
 		}
 		// A key of the job's own (not the content's hash): deleting one job's sidecar must not
 		// remove another's.
-		spec.MetaKey = randomKey("jobs/meta/") + "." + spec.MetaFormat
+		spec.MetaKey = "jobs/meta/" + nonce() + "." + spec.MetaFormat
 		if err := s.cfg.Blobs.Put(ctx, spec.MetaKey, bytes.NewReader(req.Meta), int64(len(req.Meta))); err != nil {
 			s.deleteBlobs(ctx, []string{spec.MetaKey})
 			return fmt.Errorf("service: store metadata: %w", err)
 		}
 	}
 	if req.Archive != nil {
-		key := randomKey("jobs/uploads/")
+		key := "jobs/uploads/" + nonce()
 		if err := s.cfg.Blobs.Put(ctx, key, req.Archive, req.ArchiveSize); err != nil {
 			s.deleteBlobs(ctx, append(spec.BlobKeys(), key))
 			return fmt.Errorf("service: store archive: %w", err)
@@ -116,17 +116,6 @@ func (s *Service) checkIngest(ctx context.Context, g Gallery, req *JobRequest) e
 		return withKind(ErrInvalid, err) // the opener names the source and what is wrong with it
 	}
 	return src.Close()
-}
-
-// deleteBlobs removes blobs the service no longer needs, even after the caller's context
-// ended; a failure is logged, and the sweeper removes the blob later.
-func (s *Service) deleteBlobs(ctx context.Context, keys []string) {
-	ctx = context.WithoutCancel(ctx)
-	for _, key := range keys {
-		if err := s.cfg.Blobs.Delete(ctx, key); err != nil {
-			s.log.Error("deleting a blob failed; the sweeper retries", "key", key, "err", err)
-		}
-	}
 }
 
 // fileTask is one source file read into memory.

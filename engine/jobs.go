@@ -2,8 +2,6 @@ package engine
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -278,12 +276,6 @@ func (s *Service) CreateJob(ctx context.Context, a Actor, req JobRequest) (Job, 
 		s.cfg.JobQueued()
 	}
 	return j, nil
-}
-
-func randomKey(prefix string) string {
-	var b [16]byte
-	rand.Read(b[:]) // never fails (crypto/rand)
-	return prefix + hex.EncodeToString(b[:])
 }
 
 // JobView is a job with its rate and estimated time to finish.

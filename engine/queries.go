@@ -117,10 +117,15 @@ func (s *Service) AuditEntries(ctx context.Context, a Actor, f AuditFilter) ([]A
 	return es, nil
 }
 
-// AuditDenied records a request refused for lack of the role. The refusal stands whether or
-// not the entry could be written (nothing is served), so a failure is only logged.
+// AuditDenied records a request refused for lack of the role.
 func (s *Service) AuditDenied(ctx context.Context, a Actor, route string) {
-	if _, err := s.cfg.Catalog.Append(ctx, entry(a, "access.denied", route, nil, "role="+string(a.Role), "")); err != nil {
-		s.log.Error("audit write failed", "action", "access.denied", "target", route, "err", err)
+	s.auditRefusal(ctx, entry(a, "access.denied", route, nil, "role="+string(a.Role), ""))
+}
+
+// auditRefusal records a refused request. The refusal stands whether or not the entry could be
+// written (nothing is served), so a failure is only logged.
+func (s *Service) auditRefusal(ctx context.Context, e AuditEntry) {
+	if _, err := s.cfg.Catalog.Append(ctx, e); err != nil {
+		s.log.Error("audit write failed", "action", e.Action, "target", e.Target, "err", err)
 	}
 }

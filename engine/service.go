@@ -491,9 +491,21 @@ func keysOf(puts []blobPut) []string {
 	return keys
 }
 
-// nonce returns 16 random hex digits: what makes a record's blob keys its own.
+// deleteBlobs removes blobs the service no longer needs, even after the caller's context
+// ended; a failure is logged, and the sweeper removes the blob later.
+func (s *Service) deleteBlobs(ctx context.Context, keys []string) {
+	ctx = context.WithoutCancel(ctx)
+	for _, key := range keys {
+		if err := s.cfg.Blobs.Delete(ctx, key); err != nil {
+			s.log.Error("deleting a blob failed; the sweeper retries", "key", key, "err", err)
+		}
+	}
+}
+
+// nonce returns 32 random hex digits (128 bits): what makes a record's or a job's blob keys its
+// own.
 func nonce() string {
-	var b [8]byte
+	var b [16]byte
 	rand.Read(b[:]) // never fails (crypto/rand)
 	return hex.EncodeToString(b[:])
 }
