@@ -87,6 +87,9 @@ const (
 	retryAfter  = time.Second
 )
 
+// busyPragma sets busyTimeout on a connection.
+var busyPragma = fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds())
+
 // Open opens (creating if needed) the database file at path and brings its schema up to date.
 // The file and its -wal and -shm are private to the owner (0600), whatever the umask and
 // whoever created the directory.
@@ -97,8 +100,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err := makePrivate(path); err != nil {
 		return nil, err
 	}
-	write, err := sqlOpen(path, false, "foreign_keys(1)", "journal_mode(WAL)", "synchronous(FULL)",
-		fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
+	write, err := sqlOpen(path, false, "foreign_keys(1)", "journal_mode(WAL)", "synchronous(FULL)", busyPragma)
 	if err != nil {
 		return nil, err
 	}
@@ -121,7 +123,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		write.Close()
 		return nil, err
 	}
-	if d.read, err = sqlOpen(path, true, "foreign_keys(1)", "query_only(1)", "busy_timeout(5000)"); err != nil {
+	if d.read, err = sqlOpen(path, true, "foreign_keys(1)", "query_only(1)", busyPragma); err != nil {
 		write.Close()
 		return nil, err
 	}
@@ -135,7 +137,7 @@ func OpenReadOnly(ctx context.Context, path string) (*DB, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("catalog: %w", err)
 	}
-	read, err := sqlOpen(path, true, "query_only(1)", "busy_timeout(5000)")
+	read, err := sqlOpen(path, true, "query_only(1)", busyPragma)
 	if err != nil {
 		return nil, err
 	}
