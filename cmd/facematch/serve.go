@@ -143,28 +143,10 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	// the stack closes.
 	runner := engine.NewJobRunner(svc)
 	svc.OnJobQueued(runner.Wake)
-	rctx, stopRunner := context.WithCancel(context.WithoutCancel(ctx))
-	runnerDone := make(chan struct{})
-	go func() {
-		defer close(runnerDone)
-		runner.Run(rctx)
-	}()
-	defer func() {
-		stopRunner()
-		<-runnerDone
-	}()
+	defer goOwned(ctx, runner.Run)()
 	// The sweeper is owned here too, and stops before the stack closes.
 	if sc.SweepInterval > 0 {
-		sctx, stopSweeper := context.WithCancel(context.WithoutCancel(ctx))
-		sweeperDone := make(chan struct{})
-		go func() {
-			defer close(sweeperDone)
-			sweepEvery(sctx, svc, sc.SweepGrace, sc.SweepInterval, log)
-		}()
-		defer func() {
-			stopSweeper()
-			<-sweeperDone
-		}()
+		defer goOwned(ctx, func(ctx context.Context) { sweepEvery(ctx, svc, sc.SweepGrace, sc.SweepInterval, log) })()
 	}
 
 	proxies, _ := sc.trustedProxies() // validated above
@@ -237,6 +219,22 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 
 // sweepEvery sweeps the blob store for unreferenced blobs at once and then every interval
 // until ctx ends.
+// goOwned runs run in a goroutine the caller owns: the returned stop cancels run's context
+// (which outlives ctx's cancellation: shutdown order is the owner's) and waits for run to
+// return.
+func goOwned(ctx context.Context, run func(context.Context)) (stop func()) {
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		run(rctx)
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}
+
 func sweepEvery(ctx context.Context, svc *engine.Service, grace, interval time.Duration, log *slog.Logger) {
 	for {
 		if _, err := svc.Sweep(ctx, grace); err != nil && ctx.Err() == nil {

@@ -270,33 +270,26 @@ func openStack(ctx context.Context, mc Config, dc dataConfig, reviewers int, log
 	// owned here and stopped before the indexes close, compacts shortly after deletions
 	// (debounced, so a burst of deletions costs one rewrite).
 	purged := make(chan struct{}, 1)
-	cctx, stopCompactor := context.WithCancel(context.WithoutCancel(ctx))
-	compactorDone := make(chan struct{})
-	go func() {
-		defer close(compactorDone)
+	stopCompactor := goOwned(ctx, func(ctx context.Context) {
 		for {
 			select {
-			case <-cctx.Done():
+			case <-ctx.Done():
 				return
 			case <-purged:
 			}
 			select {
-			case <-cctx.Done():
+			case <-ctx.Done():
 				return
 			case <-time.After(5 * time.Second):
 			}
 			for _, name := range names {
-				if err := st.indexes[name].Compact(cctx); err != nil && cctx.Err() == nil {
+				if err := st.indexes[name].Compact(ctx); err != nil && ctx.Err() == nil {
 					log.Warn("index compaction after deletions failed; the next deletion retries", "model", name, "err", err)
 				}
 			}
 		}
-	}()
-	st.closers = append(st.closers, func() error {
-		stopCompactor()
-		<-compactorDone
-		return nil
 	})
+	st.closers = append(st.closers, func() error { stopCompactor(); return nil })
 
 	opener := &sourceOpener{s3: source.S3Config{Endpoint: dc.S3.Endpoint, AccessKey: dc.S3.AccessKey, SecretKey: dc.S3.SecretKey,
 		Insecure: !dc.S3.Secure, Region: dc.S3.Region}, blobs: store, root: dc.IngestRoot, anyPath: dc.AnyLocalPath, tmpDir: filepath.Join(dc.DataDir, "tmp"),
