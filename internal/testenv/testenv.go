@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"testing"
 )
 
 // Root is the repository root (the directory holding go.mod).
@@ -47,4 +48,17 @@ func Check() error {
 		}
 	}
 	return nil
+}
+
+// RequireModels is the first line of a test on the real models or photo sets: the quick tier
+// (go test -short) skips it, and anywhere else it fails, naming what is missing, when
+// scripts/setup has not run. The quick tier's tests of the rules run on face/facetest instead.
+func RequireModels(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("real models and photos: not in the quick tier (-short)")
+	}
+	if err := Check(); err != nil {
+		t.Fatal(err)
+	}
 }
