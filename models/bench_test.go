@@ -42,7 +42,7 @@ func bareRun(b *testing.B, s *session, data []float32, shape ort.Shape) {
 func BenchmarkDetect(b *testing.B) {
 	for _, model := range []string{face.YuNetS, face.YuNetN, face.RetinaFace} {
 		for _, threads := range []int{1, 2} {
-			det, err := rt.Detector(model, DetectorConfig{Threads: threads})
+			det, err := openRT(b).Detector(model, DetectorConfig{Threads: threads})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -4,13 +4,13 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"fmt"
 	"image"
 	"math"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/disintegration/imaging"
@@ -19,27 +19,36 @@ import (
 	"github.com/facematch/facematch/face"
 )
 
-// rt is shared by every test in the package: ONNX Runtime's environment is process-wide.
-var rt *Runtime
+// The runtime is shared by every test in the package (ONNX Runtime's environment is
+// process-wide), opened by the first test that needs it: the quick tier (-short) never does.
+var (
+	rtOnce sync.Once
+	rt     *Runtime
+	rtErr  error
+)
+
+// openRT returns the shared runtime; it skips t in the quick tier.
+func openRT(t testing.TB) *Runtime {
+	t.Helper()
+	testenv.RequireModels(t)
+	rtOnce.Do(func() { rt, rtErr = Open(RuntimeConfig{Library: testenv.Library(), ModelDir: testenv.ModelDir()}) })
+	if rtErr != nil {
+		t.Fatal(rtErr)
+	}
+	return rt
+}
 
 func TestMain(m *testing.M) {
-	if err := testenv.Check(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	var err error
-	rt, err = Open(RuntimeConfig{Library: testenv.Library(), ModelDir: testenv.ModelDir()})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
 	code := m.Run()
-	rt.Close()
+	if rt != nil {
+		rt.Close()
+	}
 	os.Exit(code)
 }
 
 func loadPhoto(t testing.TB, rel string) *image.NRGBA {
 	t.Helper()
+	testenv.RequireModels(t)
 	img, err := imaging.Open(filepath.Join(testenv.Data(), rel), imaging.AutoOrientation(true))
 	if err != nil {
 		t.Fatal(err)
@@ -49,7 +58,7 @@ func loadPhoto(t testing.TB, rel string) *image.NRGBA {
 
 func detector(t testing.TB, name string) *Detector {
 	t.Helper()
-	d, err := rt.Detector(name, DetectorConfig{})
+	d, err := openRT(t).Detector(name, DetectorConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +67,7 @@ func detector(t testing.TB, name string) *Detector {
 
 func recognizer(t testing.TB, name string, cfg RecognizerConfig) *Recognizer {
 	t.Helper()
-	r, err := rt.Recognizer(name, cfg)
+	r, err := openRT(t).Recognizer(name, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +203,7 @@ func embedOne(t *testing.T, det *Detector, rec FaceEmbedder, rel string) face.Em
 // unit length with the manifest's dimension, and a genuine pair scores above an impostor pair.
 func TestRecognizersSeparateIdentities(t *testing.T) {
 	det := detector(t, face.YuNetS)
-	fused, err := rt.Embedder(face.FusedName, RecognizerConfig{})
+	fused, err := openRT(t).Embedder(face.FusedName, RecognizerConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,10 +290,10 @@ func TestCancelledContextStopsInference(t *testing.T) {
 }
 
 func TestUnknownModelAndBadFile(t *testing.T) {
-	if _, err := rt.Detector(face.Faceplugin512, DetectorConfig{}); !errors.Is(err, ErrUnknownModel) {
+	if _, err := openRT(t).Detector(face.Faceplugin512, DetectorConfig{}); !errors.Is(err, ErrUnknownModel) {
 		t.Fatalf("recognizer opened as detector: %v", err)
 	}
-	if _, err := rt.Recognizer("nope", RecognizerConfig{}); !errors.Is(err, ErrUnknownModel) {
+	if _, err := openRT(t).Recognizer("nope", RecognizerConfig{}); !errors.Is(err, ErrUnknownModel) {
 		t.Fatalf("unknown recognizer: %v", err)
 	}
 	path := filepath.Join(t.TempDir(), "m.onnx")
@@ -297,6 +306,7 @@ func TestUnknownModelAndBadFile(t *testing.T) {
 }
 
 func TestSecondRuntimeRefused(t *testing.T) {
+	openRT(t)
 	_, err := Open(RuntimeConfig{Library: testenv.Library(), ModelDir: testenv.ModelDir()})
 	if !errors.Is(err, ErrRuntimeOpen) {
 		t.Fatalf("second Open: %v", err)
