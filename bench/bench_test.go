@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/facematch/facematch/engine"
@@ -13,21 +14,31 @@ import (
 	"github.com/facematch/facematch/models"
 )
 
-var rt *models.Runtime
+// The runtime is opened by the first benchmark that needs it, so that a test run of the
+// package (the quick tier, or no benchmark selected) never loads ONNX Runtime.
+var (
+	rtOnce sync.Once
+	rt     *models.Runtime
+	rtErr  error
+)
+
+func openRT(b *testing.B) *models.Runtime {
+	b.Helper()
+	testenv.RequireModels(b)
+	rtOnce.Do(func() {
+		rt, rtErr = models.Open(models.RuntimeConfig{Library: testenv.Library(), ModelDir: testenv.ModelDir()})
+	})
+	if rtErr != nil {
+		b.Fatal(rtErr)
+	}
+	return rt
+}
 
 func TestMain(m *testing.M) {
-	if err := testenv.Check(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	var err error
-	rt, err = models.Open(models.RuntimeConfig{Library: testenv.Library(), ModelDir: testenv.ModelDir()})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
 	code := m.Run()
-	rt.Close()
+	if rt != nil {
+		rt.Close()
+	}
 	os.Exit(code)
 }
 
@@ -39,12 +50,12 @@ func BenchmarkPipeline(b *testing.B) {
 		{"group2100-10faces", "group_photos/goface_pristin.jpg"},
 	}
 	for _, threads := range []int{1, 2} {
-		det, err := rt.Detector(face.YuNetS, models.DetectorConfig{Threads: threads})
+		det, err := openRT(b).Detector(face.YuNetS, models.DetectorConfig{Threads: threads})
 		if err != nil {
 			b.Fatal(err)
 		}
 		for _, rec := range []string{face.Faceplugin512, face.Dlib128, face.FusedName} {
-			emb, err := rt.Embedder(rec, models.RecognizerConfig{Threads: threads})
+			emb, err := openRT(b).Embedder(rec, models.RecognizerConfig{Threads: threads})
 			if err != nil {
 				b.Fatal(err)
 			}
