@@ -305,9 +305,16 @@ func TestBandOf(t *testing.T) {
 		{id, 0.99, "high"},
 		{id, -0.2, "low"},
 		{"unknown@123", 0.99, "uncalibrated"},
+		{facetest.Embedder{}.Identity(), 0.99, "uncalibrated"},
 	} {
 		if got := BandOf(tc.model, tc.sim).Name; got != tc.want {
 			t.Errorf("BandOf(%s, %.2f) = %s, want %s", tc.model, tc.sim, got, tc.want)
 		}
+	}
+	if _, ok := MediumLine(id); !ok {
+		t.Errorf("no medium line for %s", id)
+	}
+	if _, ok := MediumLine(facetest.Embedder{}.Identity()); ok {
+		t.Error("a medium line for the fake model")
 	}
 }

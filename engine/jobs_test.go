@@ -504,6 +504,8 @@ func TestCreateJobRefusesBadRequests(t *testing.T) {
 		{"no source", engine.JobRequest{Kind: engine.IngestJob, GalleryID: coll.ID, Spec: engine.JobSpec{Purpose: "p"}}, engine.ErrInvalid, "source"},
 		{"missing source", engine.JobRequest{Kind: engine.IngestJob, GalleryID: coll.ID, Spec: engine.JobSpec{Source: dir + "/nope", Purpose: "p"}}, engine.ErrInvalid, "no such file"},
 		{"cross-match a collection", engine.JobRequest{Kind: engine.IngestJob, GalleryID: coll.ID, Spec: engine.JobSpec{Source: dir, Purpose: "p", CrossMatch: []int64{coll.ID}}}, engine.ErrInvalid, "not a reference"},
+		{"cross-match without a threshold on a model without bands", engine.JobRequest{Kind: engine.IngestJob, GalleryID: coll.ID, Spec: engine.JobSpec{Source: dir, Purpose: "p", CrossMatch: []int64{refs}}}, engine.ErrInvalid, "min_similarity is required"},
+		{"threshold out of range", engine.JobRequest{Kind: engine.IngestJob, GalleryID: coll.ID, Spec: engine.JobSpec{Source: dir, Purpose: "p", CrossMatch: []int64{refs}, MinSim: 1.5}}, engine.ErrInvalid, "min_similarity must be"},
 		{"bad sidecar", engine.JobRequest{Kind: engine.IngestJob, GalleryID: coll.ID, Meta: []byte("file,colour\na.jpg,red\n"), Spec: engine.JobSpec{Source: dir, Purpose: "p", MetaFormat: "csv"}}, engine.ErrInvalid, "colour"},
 		{"k too large", engine.JobRequest{Kind: engine.IngestJob, GalleryID: coll.ID, Spec: engine.JobSpec{Source: dir, Purpose: "p", K: 1000}}, engine.ErrInvalid, "k must"},
 	} {
@@ -516,6 +518,29 @@ func TestCreateJobRefusesBadRequests(t *testing.T) {
 	}
 	if js, _ := f.svc.Jobs(ctx(), admin, engine.JobFilter{}); len(js) != 0 {
 		t.Errorf("refused requests left %d jobs", len(js))
+	}
+}
+
+// A job's cross-match threshold defaults to the line of its model's medium band (the fake
+// models have no bands: TestCreateJobRefusesBadRequests).
+func TestCrossMatchDefaultsToTheMediumLine(t *testing.T) {
+	p := engine.TestingPipeline(t)
+	f := openFixture(t, t.TempDir(), only(p))
+	refs, err := f.svc.CreateGallery(ctx(), admin, "wanted", engine.Reference, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	coll, err := f.svc.CreateGallery(ctx(), admin, "ads", engine.Collection, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := f.svc.CreateJob(ctx(), admin, engine.JobRequest{Kind: engine.IngestJob, GalleryID: coll.ID,
+		Spec: engine.JobSpec{Source: t.TempDir(), CrossMatch: []int64{refs.ID}, Purpose: "p"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if line, ok := engine.MediumLine(p.Embedder.Identity()); !ok || j.Spec.MinSim != line {
+		t.Fatalf("min_similarity %g, want the medium line %g (%v)", j.Spec.MinSim, line, ok)
 	}
 }
 
