@@ -13,9 +13,8 @@ import (
 
 func evaluate(t *testing.T, pairsFile, root string) VerifyResult {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("accuracy evaluation skipped in -short mode (scripts/test runs it without -short)")
-	}
+	p := *realPipeline(t)
+	p.EmbedRejected = true
 	f, err := os.Open(pairsFile)
 	if err != nil {
 		t.Fatal(err)
@@ -25,8 +24,6 @@ func evaluate(t *testing.T, pairsFile, root string) VerifyResult {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := *pipeline
-	p.EmbedRejected = true
 	res, err := p.EvaluatePairs(context.Background(), set, root, runtime.GOMAXPROCS(0), nil)
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/facematch/facematch/engine"
+	"github.com/facematch/facematch/face/facetest"
 	"github.com/facematch/facematch/internal/blob/engineblob"
 )
 
@@ -29,20 +30,20 @@ func (f failingAudit) Atomically(ctx context.Context, fn func(engine.Catalog) er
 // is served unaudited.
 func TestActionFailsWithItsAudit(t *testing.T) {
 	ctx := context.Background()
-	f := newFixture(t)
+	f := newFixture(t, fakePipeline())
 	ref, err := f.svc.CreateGallery(ctx, admin, "wanted", engine.Reference, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	katy, err := f.svc.CreateSubject(ctx, admin, engine.Subject{GalleryID: ref.ID, Name: "Katy"})
+	cleo, err := f.svc.CreateSubject(ctx, admin, engine.Subject{GalleryID: ref.ID, Name: "Cleo"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	up, err := f.svc.AddImage(ctx, analyst, engine.Upload{GalleryID: ref.ID, SubjectID: &katy.ID, Data: photo(t, "celebs/Katy_Perry/img26.jpg")})
+	up, err := f.svc.AddImage(ctx, analyst, engine.Upload{GalleryID: ref.ID, SubjectID: &cleo.ID, Data: facetest.Photo(references["Cleo"], 1)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := f.svc.Search(ctx, analyst, engine.SearchRequest{Galleries: []int64{ref.ID}, Purpose: "case 1", Data: photo(t, "celebs/Katy_Perry/img27.jpg")})
+	res, err := f.svc.Search(ctx, analyst, engine.SearchRequest{Galleries: []int64{ref.ID}, Purpose: "case 1", Data: facetest.Photo(references["Cleo"], 2)})
 	if err != nil || len(res.Faces) == 0 || len(res.Faces[0].Candidates) == 0 {
 		t.Fatalf("search: %+v %v", res, err)
 	}
@@ -52,9 +53,8 @@ func TestActionFailsWithItsAudit(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	p := engine.TestingPipeline()
 	broken, err := engine.NewService(engine.ServiceConfig{Catalog: failingAudit{f.cat}, Blobs: engineblob.Store{Blobs: f.blobs},
-		Pipelines: map[string]*engine.Pipeline{"fused": p}, DefaultModel: "fused",
+		Pipelines: only(f.pipeline), DefaultModel: defaultModel,
 		Indexes: map[string]engine.VectorIndex{f.model: f.ix}})
 	if err != nil {
 		t.Fatal(err)
@@ -71,7 +71,7 @@ func TestActionFailsWithItsAudit(t *testing.T) {
 	if ss, _ := f.cat.Subjects(ctx, ref.ID); len(ss) != 1 {
 		t.Errorf("%d subjects, want 1", len(ss))
 	}
-	if _, err := broken.Search(ctx, analyst, engine.SearchRequest{Galleries: []int64{ref.ID}, Purpose: "case 2", Data: photo(t, "celebs/Katy_Perry/img27.jpg")}); err == nil {
+	if _, err := broken.Search(ctx, analyst, engine.SearchRequest{Galleries: []int64{ref.ID}, Purpose: "case 2", Data: facetest.Photo(references["Cleo"], 2)}); err == nil {
 		t.Error("search answered although its audit entry failed")
 	}
 	if n, _ := f.cat.CountMatches(ctx, engine.MatchFilter{}); n != len(res.Faces[0].Candidates) {

@@ -10,54 +10,69 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/facematch/facematch/face"
+	"github.com/facematch/facematch/face/facetest"
 	"github.com/facematch/facematch/internal/testenv"
 	"github.com/facematch/facematch/models"
 	"github.com/facematch/facematch/models/decode"
 )
 
-// The tests run the real default models; ONNX Runtime's environment is process-wide, so they
-// share one runtime.
-var (
+// The rule tests run on face/facetest; the pipeline, accuracy and end-to-end tests run the
+// real default models, loaded by the first test that asks for them (realPipeline), so the quick
+// tier (-short) never opens ONNX Runtime. Its environment is process-wide: one runtime serves
+// every test.
+var realModels struct {
+	once     sync.Once
 	rt       *models.Runtime
 	pipeline *Pipeline
-	// pipeline512 shares pipeline's detector with the 512-d recognizer alone (reprocessing).
-	pipeline512 *Pipeline
-)
+	err      error
+}
 
 func TestMain(m *testing.M) {
-	if err := testenv.Check(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+	code := m.Run()
+	if realModels.rt != nil {
+		realModels.rt.Close()
 	}
-	var err error
-	rt, err = models.Open(models.RuntimeConfig{Library: testenv.Library(), ModelDir: testenv.ModelDir(), Threads: 1})
+	os.Exit(code)
+}
+
+// realPipeline is the pipeline on the real default models; the test is skipped in the quick
+// tier and fails, naming what is missing, where scripts/setup has not run.
+func realPipeline(t testing.TB) *Pipeline {
+	t.Helper()
+	testenv.RequireModels(t)
+	realModels.once.Do(func() { realModels.rt, realModels.pipeline, realModels.err = openModels() })
+	if realModels.err != nil {
+		t.Fatal(realModels.err)
+	}
+	return realModels.pipeline
+}
+
+func openModels() (*models.Runtime, *Pipeline, error) {
+	rt, err := models.Open(models.RuntimeConfig{Library: testenv.Library(), ModelDir: testenv.ModelDir(), Threads: 1})
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+		return nil, nil, err
 	}
 	det, err := rt.Detector(face.YuNetS, models.DetectorConfig{})
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+		rt.Close()
+		return nil, nil, err
 	}
 	emb, err := rt.Embedder(DefaultRecognizer, models.RecognizerConfig{})
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+		rt.Close()
+		return nil, nil, err
 	}
-	pipeline = &Pipeline{Detector: det, Embedder: emb}
-	emb512, err := rt.Embedder(face.Faceplugin512, models.RecognizerConfig{})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	pipeline512 = &Pipeline{Detector: det, Embedder: emb512}
-	code := m.Run()
-	rt.Close()
-	os.Exit(code)
+	return rt, &Pipeline{Detector: det, Embedder: emb}, nil
+}
+
+// fakePipeline runs face/facetest's detector and embedder: faces drawn by facetest.Photo and
+// facetest.Group, found and embedded without models.
+func fakePipeline() *Pipeline {
+	return &Pipeline{Detector: facetest.Detector{}, Embedder: facetest.Embedder{}}
 }
 
 func readData(t testing.TB, rel string) []byte {
@@ -70,6 +85,7 @@ func readData(t testing.TB, rel string) []byte {
 }
 
 func TestAnalyzeGroupPhoto(t *testing.T) {
+	pipeline := realPipeline(t)
 	a, err := pipeline.Analyze(context.Background(), readData(t, "group_photos/goface_pristin.jpg"))
 	if err != nil {
 		t.Fatal(err)
@@ -87,6 +103,7 @@ func TestAnalyzeGroupPhoto(t *testing.T) {
 // TestAnalyzeReportsRejectedFaces: the blurred background shape in vladmandic_sample1 is
 // detected, reported with its reason, and not embedded.
 func TestAnalyzeReportsRejectedFaces(t *testing.T) {
+	pipeline := realPipeline(t)
 	a, err := pipeline.Analyze(context.Background(), readData(t, "group_photos/vladmandic_sample1.jpg"))
 	if err != nil {
 		t.Fatal(err)
@@ -108,6 +125,7 @@ func TestAnalyzeReportsRejectedFaces(t *testing.T) {
 }
 
 func TestAnalyzeMisnamedWebP(t *testing.T) {
+	pipeline := realPipeline(t)
 	a, err := pipeline.Analyze(context.Background(), readData(t, "edge_cases/misnamed_webp_Scarlett_Johansson/img47.jpg"))
 	if err != nil {
 		t.Fatal(err)
@@ -118,6 +136,7 @@ func TestAnalyzeMisnamedWebP(t *testing.T) {
 }
 
 func TestAnalyzeMirroredImageStillMatches(t *testing.T) {
+	pipeline := realPipeline(t)
 	ctx := context.Background()
 	a, err := pipeline.Analyze(ctx, readData(t, "edge_cases/mirrored_Angelina_Jolie/img11.jpg"))
 	if err != nil {
@@ -164,7 +183,7 @@ func TestAnalyzeBadInput(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p := *pipeline
+			p := *fakePipeline() // decoding fails before any model would run
 			p.Limits = tc.lim
 			_, err := p.Analyze(context.Background(), tc.data)
 			if !errors.Is(err, tc.want) {
@@ -175,6 +194,7 @@ func TestAnalyzeBadInput(t *testing.T) {
 }
 
 func TestAnalyzeBlankImageHasNoFace(t *testing.T) {
+	pipeline := realPipeline(t)
 	img := image.NewNRGBA(image.Rect(0, 0, 320, 240))
 	for i := range img.Pix {
 		img.Pix[i] = 200
@@ -223,10 +243,10 @@ func TestQualityGateValidate(t *testing.T) {
 }
 
 func TestMaxFacesCapsEmbedding(t *testing.T) {
-	p := *pipeline
+	p := *fakePipeline()
 	p.Gate = DefaultQualityGate()
 	p.Gate.MaxFaces = 3
-	a, err := p.Analyze(context.Background(), readData(t, "group_photos/goface_pristin.jpg"))
+	a, err := p.Analyze(context.Background(), facetest.Group(1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +296,7 @@ func TestPrimaryAndBestPair(t *testing.T) {
 }
 
 func TestBandOf(t *testing.T) {
-	id := pipeline.Embedder.Identity()
+	id := face.FusedIdentity() // DefaultRecognizer's
 	for _, tc := range []struct {
 		model string
 		sim   float32
@@ -285,9 +305,16 @@ func TestBandOf(t *testing.T) {
 		{id, 0.99, "high"},
 		{id, -0.2, "low"},
 		{"unknown@123", 0.99, "uncalibrated"},
+		{facetest.Embedder{}.Identity(), 0.99, "uncalibrated"},
 	} {
 		if got := BandOf(tc.model, tc.sim).Name; got != tc.want {
 			t.Errorf("BandOf(%s, %.2f) = %s, want %s", tc.model, tc.sim, got, tc.want)
 		}
+	}
+	if _, ok := MediumLine(id); !ok {
+		t.Errorf("no medium line for %s", id)
+	}
+	if _, ok := MediumLine(facetest.Embedder{}.Identity()); ok {
+		t.Error("a medium line for the fake model")
 	}
 }

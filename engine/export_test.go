@@ -1,10 +1,13 @@
 package engine
 
-// TestingPipeline is the test binary's pipeline on the real default models, for the external
-// tests in package engine_test (which import packages that import engine).
-func TestingPipeline() *Pipeline { return pipeline }
+import "testing"
 
-// TestingPipeline512 is a pipeline on the 512-d recognizer alone, sharing the detector.
-func TestingPipeline512() *Pipeline { return pipeline512 }
+// TestingPipeline is the pipeline on the real default models, loaded on first use, for the
+// external tests in package engine_test (which import packages that import engine). Like
+// testenv.RequireModels, it skips the test in the quick tier.
+func TestingPipeline(t testing.TB) *Pipeline {
+	t.Helper()
+	return realPipeline(t)
+}
 
 var CannotDecide = cannotDecide

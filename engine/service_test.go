@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/facematch/facematch/engine"
+	"github.com/facematch/facematch/face/facetest"
 	"github.com/facematch/facematch/index"
 	"github.com/facematch/facematch/internal/blob/local"
 	"github.com/facematch/facematch/internal/catalog"
@@ -16,23 +17,24 @@ import (
 	"github.com/facematch/facematch/models/decode"
 )
 
-// The service on its real parts: the default models, SQLite, a local blob directory and the
-// vector index, with real photos.
+// The service on its real parts: SQLite, a local blob directory and the vector index, with
+// the real default models and photos end to end, and face/facetest's models for the rules.
 
 type fixture struct {
-	svc   *engine.Service
-	cat   *catalog.DB
-	ix    *index.Index
-	blobs *local.Store
-	model string
+	svc      *engine.Service
+	cat      *catalog.DB
+	ix       *index.Index
+	blobs    *local.Store
+	pipeline *engine.Pipeline // the default model's
+	model    string
 }
 
-func newFixture(t *testing.T) *fixture {
+// newFixture runs the service on one pipeline.
+func newFixture(t *testing.T, p *engine.Pipeline) *fixture {
 	t.Helper()
-	p := engine.TestingPipeline()
-	f := openFixture(t, t.TempDir(), map[string]*engine.Pipeline{"fused": p})
+	f := openFixture(t, t.TempDir(), only(p))
 	model := p.Embedder.Identity()
-	return &fixture{f.svc, f.cat, f.indexes[model], f.blobs, model}
+	return &fixture{f.svc, f.cat, f.indexes[model], f.blobs, p, model}
 }
 
 func photo(t *testing.T, rel string) []byte {
@@ -51,9 +53,11 @@ var (
 	second   = engine.Actor{Name: "rev2", Role: engine.RoleReviewer}
 )
 
+// TestEnrolSearchReviewDelete is the use case end to end on the real models and photos: other
+// photos of a person find her first.
 func TestEnrolSearchReviewDelete(t *testing.T) {
+	f := newFixture(t, engine.TestingPipeline(t))
 	ctx := context.Background()
-	f := newFixture(t)
 	ref, err := f.svc.CreateGallery(ctx, admin, "wanted", engine.Reference, "")
 	if err != nil {
 		t.Fatal(err)
@@ -167,7 +171,7 @@ func ctx() context.Context { return context.Background() }
 
 // Bad input gets a precise, typed error and stores nothing.
 func TestBadInputStoresNothing(t *testing.T) {
-	f := newFixture(t)
+	f := newFixture(t, fakePipeline())
 	coll, err := f.svc.CreateGallery(ctx(), admin, "ads", engine.Collection, "")
 	if err != nil {
 		t.Fatal(err)
@@ -176,20 +180,21 @@ func TestBadInputStoresNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	jpeg := photo(t, "celebs/Katy_Perry/img26.jpg")
+	good := facetest.Photo(1, 1)
+	noFace := facetest.Group(1, 0)
 	one := int64(1)
 	tests := []struct {
 		name string
 		up   engine.Upload
 		want error
 	}{
-		{"truncated jpeg", engine.Upload{GalleryID: coll.ID, Data: jpeg[:len(jpeg)/3]}, decode.ErrTruncated},
+		{"truncated photo", engine.Upload{GalleryID: coll.ID, Data: good[:len(good)/3]}, decode.ErrTruncated},
 		{"not an image", engine.Upload{GalleryID: coll.ID, Data: []byte("%PDF-1.4 hello")}, decode.ErrUnsupportedFormat},
 		{"empty", engine.Upload{GalleryID: coll.ID}, decode.ErrEmpty},
-		{"no face", engine.Upload{GalleryID: coll.ID, Data: photo(t, "no_face/mate_Garden.jpg")}, engine.ErrNoFace},
-		{"unknown gallery", engine.Upload{GalleryID: 999, Data: jpeg}, engine.ErrNotFound},
-		{"reference photo without subject", engine.Upload{GalleryID: ref.ID, Data: jpeg}, engine.ErrInvalid},
-		{"collection photo with subject", engine.Upload{GalleryID: coll.ID, SubjectID: &one, Data: jpeg}, engine.ErrInvalid},
+		{"no face", engine.Upload{GalleryID: coll.ID, Data: noFace}, engine.ErrNoFace},
+		{"unknown gallery", engine.Upload{GalleryID: 999, Data: good}, engine.ErrNotFound},
+		{"reference photo without subject", engine.Upload{GalleryID: ref.ID, Data: good}, engine.ErrInvalid},
+		{"collection photo with subject", engine.Upload{GalleryID: coll.ID, SubjectID: &one, Data: good}, engine.ErrInvalid},
 	}
 	for _, tc := range tests {
 		if _, err := f.svc.AddImage(ctx(), analyst, tc.up); !errors.Is(err, tc.want) {
@@ -204,12 +209,12 @@ func TestBadInputStoresNothing(t *testing.T) {
 		req  engine.SearchRequest
 		want error
 	}{
-		{"no purpose", engine.SearchRequest{Galleries: []int64{coll.ID}, Data: jpeg}, engine.ErrInvalid},
-		{"no gallery", engine.SearchRequest{Purpose: "p", Data: jpeg}, engine.ErrInvalid},
-		{"unknown gallery", engine.SearchRequest{Purpose: "p", Galleries: []int64{999}, Data: jpeg}, engine.ErrNotFound},
-		{"k too large", engine.SearchRequest{Purpose: "p", Galleries: []int64{coll.ID}, K: 1000, Data: jpeg}, engine.ErrInvalid},
-		{"corrupt probe", engine.SearchRequest{Purpose: "p", Galleries: []int64{coll.ID}, Data: jpeg[:100]}, decode.ErrTruncated},
-		{"probe without a face", engine.SearchRequest{Purpose: "p", Galleries: []int64{coll.ID}, Data: photo(t, "no_face/mate_Garden.jpg")}, engine.ErrNoFace},
+		{"no purpose", engine.SearchRequest{Galleries: []int64{coll.ID}, Data: good}, engine.ErrInvalid},
+		{"no gallery", engine.SearchRequest{Purpose: "p", Data: good}, engine.ErrInvalid},
+		{"unknown gallery", engine.SearchRequest{Purpose: "p", Galleries: []int64{999}, Data: good}, engine.ErrNotFound},
+		{"k too large", engine.SearchRequest{Purpose: "p", Galleries: []int64{coll.ID}, K: 1000, Data: good}, engine.ErrInvalid},
+		{"corrupt probe", engine.SearchRequest{Purpose: "p", Galleries: []int64{coll.ID}, Data: good[:100]}, decode.ErrTruncated},
+		{"probe without a face", engine.SearchRequest{Purpose: "p", Galleries: []int64{coll.ID}, Data: noFace}, engine.ErrNoFace},
 	}
 	for _, tc := range searches {
 		if _, err := f.svc.Search(ctx(), analyst, tc.req); !errors.Is(err, tc.want) {

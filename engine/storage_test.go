@@ -12,13 +12,15 @@ import (
 	"time"
 
 	"github.com/facematch/facematch/engine"
+	"github.com/facematch/facematch/face/facetest"
 	"github.com/facematch/facematch/internal/blob"
 	"github.com/facematch/facematch/internal/blob/local"
 )
 
-// Storage integrity on the real parts: a deletion never removes a live record's blobs, a
-// deleted gallery leaves nothing in the store, and the sweeper leaves no object that no
-// record references, on local disk and on S3 (versitygw, versioned).
+// Storage integrity on the real parts (face/facetest's models stand in for the real ones): a
+// deletion never removes a live record's blobs, a deleted gallery leaves nothing in the store,
+// and the sweeper leaves no object that no record references, on local disk and on S3
+// (versitygw, versioned).
 
 // heldStore is a real store whose Delete a test can hold or make fail: a slow purge racing an
 // upload, or an object-store outage in the middle of one.
@@ -46,10 +48,6 @@ func (s *heldStore) setOnDelete(fn func(key string) error) {
 	s.mu.Unlock()
 }
 
-func fusedOnly() map[string]*engine.Pipeline {
-	return map[string]*engine.Pipeline{"fused": engine.TestingPipeline()}
-}
-
 // assertReadable fails unless the image's photo and every face's thumbnail can be read.
 func assertReadable(t *testing.T, f *jobFixture, imageID int64, want []byte) {
 	t.Helper()
@@ -75,7 +73,7 @@ func assertReadable(t *testing.T, f *jobFixture, imageID int64, want []byte) {
 // of their first record is still purging (held, or failed on an outage and finished at the
 // next start) keep their photo and thumbnails: the purge never removes the new record's blobs.
 func TestReuploadDuringDeletionKeepsThePhoto(t *testing.T) {
-	data := photo(t, "lfw/Tara_Reid/Tara_Reid_0001.jpg")
+	data := facetest.Photo(strangers[0], 1)
 	for _, outage := range []bool{false, true} {
 		t.Run(map[bool]string{false: "concurrent", true: "outage"}[outage], func(t *testing.T) {
 			dir := t.TempDir()
@@ -84,7 +82,7 @@ func TestReuploadDuringDeletionKeepsThePhoto(t *testing.T) {
 				t.Fatal(err)
 			}
 			store := &heldStore{objectStore: ls}
-			f := openFixtureOn(t, dir, fusedOnly(), store)
+			f := openFixtureOn(t, dir, only(fakePipeline()), store)
 			g, err := f.svc.CreateGallery(ctx(), admin, "ads", engine.Collection, "")
 			if err != nil {
 				t.Fatal(err)
@@ -134,27 +132,22 @@ func TestReuploadDuringDeletionKeepsThePhoto(t *testing.T) {
 	}
 }
 
-// lfwPhotos are small single-face photos of different people.
-var lfwPhotos = []string{
-	"lfw/Sandy_Smith/Sandy_Smith_0001.jpg", "lfw/Eric_Daze/Eric_Daze_0001.jpg", "lfw/Tanya_Holyk/Tanya_Holyk_0001.jpg",
-	"lfw/Robert_Hyatt/Robert_Hyatt_0001.jpg", "lfw/Michael_Hagee/Michael_Hagee_0001.jpg", "lfw/Colin_Phillips/Colin_Phillips_0001.jpg",
-	"lfw/Judy_Genshaft/Judy_Genshaft_0002.jpg", "lfw/AJ_Cook/AJ_Cook_0001.jpg",
-}
+// strangers are eight fake people, no two alike.
+var strangers = []int{11, 22, 33, 44, 55, 66, 77, 88}
 
-// zipOf returns a zip archive of the photos, each n times under different names with a
-// different last byte (so every entry is a new photo to the gallery).
-func zipOf(t *testing.T, rels []string, n int) []byte {
+// zipOf returns a zip archive of a photo of each person in n variants (so every entry is a new
+// photo to the gallery), named pVARIANT_PERSON.png.
+func zipOf(t *testing.T, persons []int, n int) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
 	for i := range n {
-		for k, rel := range rels {
-			w, err := zw.Create(fmt.Sprintf("p%02d_%02d.jpg", i, k))
+		for k, person := range persons {
+			w, err := zw.Create(fmt.Sprintf("p%02d_%02d.png", i, k))
 			if err != nil {
 				t.Fatal(err)
 			}
-			// Bytes after a JPEG's end marker are ignored by decoders but change the hash.
-			if _, err := w.Write(append(photo(t, rel), byte(i))); err != nil {
+			if _, err := w.Write(facetest.Photo(person, i)); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -200,12 +193,12 @@ func allKeys(t *testing.T, store objectStore) []string {
 // deleted: afterwards the store holds nothing of it, and another gallery keeps its photo.
 func TestDeleteGalleryLeavesNothingOfIt(t *testing.T) {
 	dir := t.TempDir()
-	f := openFixture(t, dir, fusedOnly())
+	f := openFixture(t, dir, only(fakePipeline()))
 	other, err := f.svc.CreateGallery(ctx(), admin, "other", engine.Collection, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	kept := photo(t, lfwPhotos[0])
+	kept := facetest.Photo(strangers[0], 1)
 	keep, err := f.svc.AddImage(ctx(), admin, engine.Upload{GalleryID: other.ID, Data: kept})
 	if err != nil {
 		t.Fatal(err)
@@ -216,11 +209,11 @@ func TestDeleteGalleryLeavesNothingOfIt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.svc.AddImage(ctx(), admin, engine.Upload{GalleryID: g.ID, Data: photo(t, lfwPhotos[1])}); err != nil {
+	if _, err := f.svc.AddImage(ctx(), admin, engine.Upload{GalleryID: g.ID, Data: facetest.Photo(strangers[1], 1)}); err != nil {
 		t.Fatal(err)
 	}
-	small := zipOf(t, lfwPhotos[:2], 1)
-	meta := "file,site\np00_00.jpg,example-ads\n"
+	small := zipOf(t, strangers[:2], 1)
+	meta := "file,site\np00_00.png,example-ads\n"
 	cancelled := archiveJob(t, f, g.ID, small, meta)
 	if _, err := f.svc.CancelJob(ctx(), admin, cancelled.ID); err != nil {
 		t.Fatal(err)
@@ -229,7 +222,7 @@ func TestDeleteGalleryLeavesNothingOfIt(t *testing.T) {
 	if _, err := f.cat.SetJobState(ctx(), failed.ID, engine.JobFailed, "source broke", time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	running := archiveJob(t, f, g.ID, zipOf(t, lfwPhotos, 4), meta)
+	running := archiveJob(t, f, g.ID, zipOf(t, strangers, 4), meta)
 
 	// The running job's first batch is committed and the next ones are analysed and stored
 	// while the test holds its progress report: the deletion meets a batch in flight.
@@ -247,7 +240,7 @@ func TestDeleteGalleryLeavesNothingOfIt(t *testing.T) {
 	case j := <-ran:
 		t.Fatalf("job ended (%s) before its first batch", j.State)
 	}
-	time.Sleep(500 * time.Millisecond) // the workers store the next photos meanwhile
+	time.Sleep(100 * time.Millisecond) // the workers store the next photos meanwhile (the fake takes ~1 ms a photo)
 	close(deleting)
 	if err := f.svc.DeleteGallery(ctx(), admin, g.ID); err != nil {
 		t.Fatal(err)

@@ -11,12 +11,14 @@ import (
 	"time"
 
 	"github.com/facematch/facematch/engine"
+	"github.com/facematch/facematch/face/facetest"
 	"github.com/facematch/facematch/internal/blob/local"
 	"github.com/facematch/facematch/internal/blob/s3"
 	"github.com/facematch/facematch/internal/blob/s3/s3test"
 )
 
-// The sweeper on the real parts: after deletions and what kills leave behind, no object of the
+// The sweeper on the real parts (face/facetest's models stand in for the real ones): after
+// deletions and what kills leave behind, no object of the
 // store (every version, on S3) is one that no record references, and the index's own objects
 // are untouched.
 
@@ -81,7 +83,7 @@ func referenced(t *testing.T, path string) map[string]bool {
 // record was never written, a done job's archive that was never deleted), sweeps, and checks
 // that every object left is referenced and every referenced one is still readable.
 func sweepCase(t *testing.T, dir string, store objectStore, versions func() []string) {
-	f := openFixtureOn(t, dir, fusedOnly(), store)
+	f := openFixtureOn(t, dir, only(fakePipeline()), store)
 	g, err := f.svc.CreateGallery(ctx(), admin, "ads", engine.Collection, "")
 	if err != nil {
 		t.Fatal(err)
@@ -91,12 +93,12 @@ func sweepCase(t *testing.T, dir string, store objectStore, versions func() []st
 		t.Fatal(err)
 	}
 	var kept engine.Enrolled
-	for i, rel := range lfwPhotos[:3] {
+	for i, person := range strangers[:3] {
 		gid := g.ID
 		if i == 2 {
 			gid = gone.ID
 		}
-		e, err := f.svc.AddImage(ctx(), admin, engine.Upload{GalleryID: gid, Data: photo(t, rel)})
+		e, err := f.svc.AddImage(ctx(), admin, engine.Upload{GalleryID: gid, Data: facetest.Photo(person, 1)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -111,12 +113,12 @@ func sweepCase(t *testing.T, dir string, store objectStore, versions func() []st
 	if err := f.svc.DeleteGallery(ctx(), admin, gone.ID); err != nil {
 		t.Fatal(err)
 	}
-	res, err := f.svc.Search(ctx(), analyst, engine.SearchRequest{Galleries: []int64{g.ID}, Purpose: "case 12", Data: photo(t, lfwPhotos[0])})
+	res, err := f.svc.Search(ctx(), analyst, engine.SearchRequest{Galleries: []int64{g.ID}, Purpose: "case 12", Data: facetest.Photo(strangers[0], 1)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	queued := archiveJob(t, f, g.ID, zipOf(t, lfwPhotos[:1], 1), "file,site\np00_00.jpg,x\n")
-	done := archiveJob(t, f, g.ID, zipOf(t, lfwPhotos[:1], 1), "")
+	queued := archiveJob(t, f, g.ID, zipOf(t, strangers[:1], 1), "file,site\np00_00.png,x\n")
+	done := archiveJob(t, f, g.ID, zipOf(t, strangers[:1], 1), "")
 	if _, err := f.cat.SetJobState(ctx(), done.ID, engine.JobDone, "", time.Now()); err != nil {
 		t.Fatal(err) // as if the service was killed before deleting the done job's archive
 	}
@@ -134,7 +136,7 @@ func sweepCase(t *testing.T, dir string, store objectStore, versions func() []st
 		}
 	}
 	// The index's own objects are no record's: the sweeper must spare its prefix.
-	if err := store.Put(ctx(), "index/fused/segments/0001/graph.bin", strings.NewReader("segment"), -1); err != nil {
+	if err := store.Put(ctx(), "index/"+defaultModel+"/segments/0001/graph.bin", strings.NewReader("segment"), -1); err != nil {
 		t.Fatal(err)
 	}
 	indexBefore, err := store.List(ctx(), "index/")
@@ -182,7 +184,7 @@ func sweepCase(t *testing.T, dir string, store objectStore, versions func() []st
 	if len(indexAfter) != len(indexBefore) || len(indexAfter) == 0 {
 		t.Fatalf("index objects: %d before the sweep, %d after; the sweeper must not touch them", len(indexBefore), len(indexAfter))
 	}
-	assertReadable(t, f, kept.Image.ID, photo(t, lfwPhotos[0]))
+	assertReadable(t, f, kept.Image.ID, facetest.Photo(strangers[0], 1))
 	for _, p := range res.Faces {
 		if _, err := f.svc.ProbeThumbnail(ctx(), admin, p.Face.ID); err != nil {
 			t.Fatalf("probe thumbnail %d: %v", p.Face.ID, err)
