@@ -14,10 +14,12 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/facematch/facematch/engine"
 	"github.com/facematch/facematch/face"
+	"github.com/facematch/facematch/face/facetest"
 	"github.com/facematch/facematch/index"
 	"github.com/facematch/facematch/internal/blob/engineblob"
 	"github.com/facematch/facematch/internal/blob/local"
@@ -27,35 +29,10 @@ import (
 	"github.com/facematch/facematch/models"
 )
 
-// The API on its real parts: the default models, SQLite, a local blob directory, the index.
-
-var pipeline *engine.Pipeline
-
-func TestMain(m *testing.M) {
-	if err := testenv.Check(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	rt, err := models.Open(models.RuntimeConfig{Library: testenv.Library(), ModelDir: testenv.ModelDir(), Threads: 1})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	det, err := rt.Detector(face.YuNetS, models.DetectorConfig{})
-	if err == nil {
-		var emb models.FaceEmbedder
-		if emb, err = rt.Embedder(engine.DefaultRecognizer, models.RecognizerConfig{}); err == nil {
-			pipeline = &engine.Pipeline{Detector: det, Embedder: emb}
-		}
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	rt.Close()
-	os.Exit(code)
-}
+// The API on its real parts (SQLite, a local blob directory, the index) with the face models
+// played by face/facetest, so that its rules are tested in milliseconds; TestRealModelsThroughTheAPI
+// and cmd/facematch's end-to-end tests run the same routes on the real models.
+var pipeline = &engine.Pipeline{Detector: facetest.Detector{}, Embedder: facetest.Embedder{}}
 
 type testServer struct {
 	*httptest.Server
@@ -84,6 +61,12 @@ func newTestServerWithService(t *testing.T, edit func(*engine.ServiceConfig)) *t
 // buildTestServer builds the test server with the service's and the API's configurations
 // changed by edit and configure when they are set.
 func buildTestServer(t *testing.T, edit func(*engine.ServiceConfig), configure func(*Config)) *testServer {
+	t.Helper()
+	return buildTestServerOn(t, pipeline, edit, configure)
+}
+
+// buildTestServerOn is buildTestServer on the given pipeline.
+func buildTestServerOn(t *testing.T, pipeline *engine.Pipeline, edit func(*engine.ServiceConfig), configure func(*Config)) *testServer {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -285,14 +268,8 @@ func TestClientMistakes(t *testing.T) {
 	}
 	var g engine.Gallery
 	json.Unmarshal(body, &g)
-	photo, err := os.ReadFile(filepath.Join(testenv.Data(), "celebs/Katy_Perry/img26.jpg"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	noFace, err := os.ReadFile(filepath.Join(testenv.Data(), "no_face/mate_Garden.jpg"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	photo := facetest.PhotoJPEG(katy, 26)
+	noFace := facetest.Group(1, 0)
 	upload := fmt.Sprintf("/v1/galleries/%d/images", g.ID)
 	mp := func(img []byte, fields map[string]string) ([]byte, string) { return multipartBody(t, img, fields) }
 	truncated, ct1 := mp(photo[:len(photo)/2], nil)
@@ -392,5 +369,81 @@ func TestOpenAPICoversEveryRoute(t *testing.T) {
 		if !strings.Contains(string(op), `"summary"`) || strings.Contains(string(op), `"summary": ""`) {
 			t.Errorf("%s %s has no summary", r.Method, r.Path)
 		}
+	}
+}
+
+// The real models, loaded by the first test that needs them (never in the quick tier).
+var (
+	realOnce    sync.Once
+	realRuntime *models.Runtime
+	realPipe    *engine.Pipeline
+	realPipeErr error
+)
+
+func realPipeline(t *testing.T) *engine.Pipeline {
+	t.Helper()
+	testenv.RequireModels(t)
+	realOnce.Do(func() {
+		realRuntime, realPipeErr = models.Open(models.RuntimeConfig{Library: testenv.Library(), ModelDir: testenv.ModelDir(), Threads: 1})
+		if realPipeErr != nil {
+			return
+		}
+		det, err := realRuntime.Detector(face.YuNetS, models.DetectorConfig{})
+		if err != nil {
+			realPipeErr = err
+			return
+		}
+		emb, err := realRuntime.Embedder(engine.DefaultRecognizer, models.RecognizerConfig{})
+		realPipe, realPipeErr = &engine.Pipeline{Detector: det, Embedder: emb}, err
+	})
+	if realPipeErr != nil {
+		t.Fatal(realPipeErr)
+	}
+	return realPipe
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if realRuntime != nil {
+		realRuntime.Close()
+	}
+	os.Exit(code)
+}
+
+// TestRealModelsThroughTheAPI: on the real default models, a reference photo of a person and a
+// search with another photo of them give one candidate in a calibrated band, and a photo without
+// a face is a 422.
+func TestRealModelsThroughTheAPI(t *testing.T) {
+	ts := buildTestServerOn(t, realPipeline(t), nil, nil)
+	analyst := ts.tokens["analyst"]
+	photo := func(rel string) []byte {
+		b, err := os.ReadFile(filepath.Join(testenv.Data(), rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	g := ts.createGallery(t, "wanted", engine.Reference)
+	resp, body := ts.do(t, "POST", fmt.Sprintf("/v1/galleries/%d/subjects", g.ID), analyst, "application/json", []byte(`{"name":"Katy Perry"}`))
+	var sub engine.Subject
+	if resp.StatusCode != 201 || json.Unmarshal(body, &sub) != nil {
+		t.Fatalf("create subject: %d %s", resp.StatusCode, body)
+	}
+	up, ct := multipartBody(t, photo("celebs/Katy_Perry/img26.jpg"), map[string]string{"subject_id": fmt.Sprint(sub.ID)})
+	if resp, body := ts.do(t, "POST", fmt.Sprintf("/v1/galleries/%d/images", g.ID), analyst, ct, up); resp.StatusCode != 201 {
+		t.Fatalf("upload: %d %s", resp.StatusCode, body)
+	}
+	sb, ct := multipartBody(t, photo("celebs/Katy_Perry/img27.jpg"), map[string]string{"galleries": fmt.Sprint(g.ID), "purpose": "ad 4711"})
+	resp, body = ts.do(t, "POST", "/v1/searches", analyst, ct, sb)
+	var res engine.SearchResult
+	if resp.StatusCode != 201 || json.Unmarshal(body, &res) != nil || len(res.Faces) != 1 || len(res.Faces[0].Candidates) != 1 {
+		t.Fatalf("search: %d %s", resp.StatusCode, body)
+	}
+	if c := res.Faces[0].Candidates[0]; c.SubjectID == nil || *c.SubjectID != sub.ID || (c.Band != "high" && c.Band != "medium") {
+		t.Errorf("candidate %+v, want Katy Perry in the medium or high band", c)
+	}
+	noFace, ct := multipartBody(t, photo("no_face/mate_Garden.jpg"), map[string]string{"subject_id": fmt.Sprint(sub.ID)})
+	if resp, body := ts.do(t, "POST", fmt.Sprintf("/v1/galleries/%d/images", g.ID), analyst, ct, noFace); resp.StatusCode != 422 || !bytes.Contains(body, []byte("no face")) {
+		t.Errorf("a photo without a face: %d %s, want 422 no face", resp.StatusCode, body)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/facematch/facematch/engine"
+	"github.com/facematch/facematch/face/facetest"
 )
 
 type issued struct {
@@ -112,11 +113,11 @@ func TestTwoReviewerRuleBindsPeople(t *testing.T) {
 	if resp.StatusCode != 201 || json.Unmarshal(body, &sub) != nil {
 		t.Fatalf("create subject: %d %s", resp.StatusCode, body)
 	}
-	up, ct := multipartBody(t, celeb(t, "Katy_Perry/img26.jpg"), map[string]string{"subject_id": fmt.Sprint(sub.ID)})
+	up, ct := multipartBody(t, facetest.Photo(katy, 26), map[string]string{"subject_id": fmt.Sprint(sub.ID)})
 	if resp, body := ts.do(t, "POST", fmt.Sprintf("/v1/galleries/%d/images", g.ID), bobSearch.Secret, ct, up); resp.StatusCode != 201 {
 		t.Fatalf("upload: %d %s", resp.StatusCode, body)
 	}
-	sb, ct := multipartBody(t, celeb(t, "Katy_Perry/img27.jpg"), map[string]string{"galleries": fmt.Sprint(g.ID), "purpose": "ad 4711"})
+	sb, ct := multipartBody(t, facetest.Photo(katy, 27), map[string]string{"galleries": fmt.Sprint(g.ID), "purpose": "ad 4711"})
 	resp, body = ts.do(t, "POST", "/v1/searches", bobSearch.Secret, ct, sb)
 	var res engine.SearchResult
 	if resp.StatusCode != 201 || json.Unmarshal(body, &res) != nil || len(res.Faces) == 0 || len(res.Faces[0].Candidates) == 0 {
@@ -155,13 +156,13 @@ func TestGalleryScope(t *testing.T) {
 		return g
 	}
 	unitA, unitB := mk("unit A"), mk("unit B")
-	enrol := func(g engine.Gallery, photo string) (engine.Subject, engine.Enrolled) {
+	enrol := func(g engine.Gallery, variant int) (engine.Subject, engine.Enrolled) {
 		resp, body := ts.do(t, "POST", fmt.Sprintf("/v1/galleries/%d/subjects", g.ID), analyst, "application/json", []byte(`{"name":"Katy Perry"}`))
 		var sub engine.Subject
 		if resp.StatusCode != 201 || json.Unmarshal(body, &sub) != nil {
 			t.Fatalf("create subject: %d %s", resp.StatusCode, body)
 		}
-		up, ct := multipartBody(t, celeb(t, photo), map[string]string{"subject_id": fmt.Sprint(sub.ID)})
+		up, ct := multipartBody(t, facetest.Photo(katy, variant), map[string]string{"subject_id": fmt.Sprint(sub.ID)})
 		resp, body = ts.do(t, "POST", fmt.Sprintf("/v1/galleries/%d/images", g.ID), analyst, ct, up)
 		var e engine.Enrolled
 		if resp.StatusCode != 201 || json.Unmarshal(body, &e) != nil {
@@ -169,11 +170,11 @@ func TestGalleryScope(t *testing.T) {
 		}
 		return sub, e
 	}
-	_, inA := enrol(unitA, "Katy_Perry/img26.jpg")
-	subB, inB := enrol(unitB, "Katy_Perry/img28.jpg")
+	_, inA := enrol(unitA, 26)
+	subB, inB := enrol(unitB, 28)
 
 	// An unscoped analyst searches both; each gallery gets a match.
-	sb, ct := multipartBody(t, celeb(t, "Katy_Perry/img27.jpg"), map[string]string{"galleries": fmt.Sprintf("%d,%d", unitA.ID, unitB.ID), "purpose": "ad 1"})
+	sb, ct := multipartBody(t, facetest.Photo(katy, 27), map[string]string{"galleries": fmt.Sprintf("%d,%d", unitA.ID, unitB.ID), "purpose": "ad 1"})
 	resp, body := ts.do(t, "POST", "/v1/searches", analyst, ct, sb)
 	var res engine.SearchResult
 	if resp.StatusCode != 201 || json.Unmarshal(body, &res) != nil || len(res.Faces) == 0 || len(res.Faces[0].Candidates) != 2 {
@@ -183,7 +184,7 @@ func TestGalleryScope(t *testing.T) {
 	for _, c := range res.Faces[0].Candidates {
 		matchIn[c.GalleryID] = c.MatchID
 	}
-	sb, ct = multipartBody(t, celeb(t, "Katy_Perry/img42.jpg"), map[string]string{"galleries": fmt.Sprint(unitB.ID), "purpose": "ad 2"})
+	sb, ct = multipartBody(t, facetest.Photo(katy, 42), map[string]string{"galleries": fmt.Sprint(unitB.ID), "purpose": "ad 2"})
 	resp, body = ts.do(t, "POST", "/v1/searches", analyst, ct, sb)
 	var onlyB engine.SearchResult
 	if resp.StatusCode != 201 || json.Unmarshal(body, &onlyB) != nil || len(onlyB.Faces) == 0 {
@@ -206,7 +207,7 @@ func TestGalleryScope(t *testing.T) {
 	if len(list.Galleries) != 1 || list.Galleries[0].ID != unitA.ID {
 		t.Fatalf("scoped gallery list = %+v, want unit A only", list.Galleries)
 	}
-	up, upCT := multipartBody(t, celeb(t, "Katy_Perry/img43.jpg"), map[string]string{"subject_id": fmt.Sprint(subB.ID)})
+	up, upCT := multipartBody(t, facetest.Photo(katy, 43), map[string]string{"subject_id": fmt.Sprint(subB.ID)})
 	probeB := onlyB.Faces[0].Face.ID
 	refused := []struct {
 		method, path, token, contentType string
@@ -228,7 +229,7 @@ func TestGalleryScope(t *testing.T) {
 		{"GET", fmt.Sprintf("/v1/matches/%d/view", matchIn[unitB.ID]), rev.Secret, "", nil},
 		{"POST", fmt.Sprintf("/v1/matches/%d/decisions", matchIn[unitB.ID]), rev.Secret, "application/json", []byte(`{"decision":"no_candidate"}`)},
 	}
-	sbB, ctB := multipartBody(t, celeb(t, "Katy_Perry/img27.jpg"), map[string]string{"galleries": fmt.Sprint(unitB.ID), "purpose": "ad 3"})
+	sbB, ctB := multipartBody(t, facetest.Photo(katy, 27), map[string]string{"galleries": fmt.Sprint(unitB.ID), "purpose": "ad 3"})
 	refused = append(refused, struct {
 		method, path, token, contentType string
 		body                             []byte

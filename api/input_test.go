@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/facematch/facematch/engine"
+	"github.com/facematch/facematch/face/facetest"
 )
 
 // Input the API must refuse or bound before it reaches the catalog and the append-only audit
@@ -141,7 +142,7 @@ func TestSearchInputBounded(t *testing.T) {
 	ts := newTestServer(t)
 	analyst := ts.tokens["analyst"]
 	g := ts.createGallery(t, "ads", engine.Collection)
-	photo := celeb(t, "Katy_Perry/img26.jpg")
+	photo := facetest.Photo(katy, 26)
 	gid := fmt.Sprint(g.ID)
 	var names []string
 	for i := range 60 {
@@ -212,7 +213,7 @@ func TestNonFiniteNumbers(t *testing.T) {
 		t.Fatalf("create gallery: %d %s", resp.StatusCode, body)
 	}
 	b, ct := jobFormBody(t, map[string]string{"kind": "ingest", "gallery_id": fmt.Sprint(g.ID), "purpose": "p", "min_similarity": "NaN"},
-		map[string][]byte{"archive:a.zip": zipOf(t, map[string][]byte{"a.jpg": celeb(t, "Katy_Perry/img26.jpg")})})
+		map[string][]byte{"archive:a.zip": zipOf(t, map[string][]byte{"a.jpg": facetest.Photo(katy, 26)})})
 	resp, body = ts.do(t, "POST", "/v1/jobs", ts.tokens["admin"], ct, b)
 	checkProblem(t, "job min_similarity=NaN", resp, body, 400, "min_similarity must be a number in [-1, 1]")
 }
@@ -312,7 +313,7 @@ func TestPhotosAreNotRendered(t *testing.T) {
 	if got := resp.Header.Get("X-Content-Type-Options"); got != "nosniff" {
 		t.Errorf("JSON answer: X-Content-Type-Options %q", got)
 	}
-	b, ct := multipartBody(t, celeb(t, "Katy_Perry/img26.jpg"), nil)
+	b, ct := multipartBody(t, facetest.Photo(katy, 26), nil)
 	resp, body = ts.do(t, "POST", fmt.Sprintf("/v1/galleries/%d/images", g.ID), analyst, ct, b)
 	var e engine.Enrolled
 	if resp.StatusCode != 201 || json.Unmarshal(body, &e) != nil || len(e.Faces) == 0 {

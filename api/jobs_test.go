@@ -10,14 +10,13 @@ import (
 	"mime/multipart"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/facematch/facematch/engine"
+	"github.com/facematch/facematch/face/facetest"
 	"github.com/facematch/facematch/internal/source"
-	"github.com/facematch/facematch/internal/testenv"
 )
 
 // uploadsOnly opens archives uploaded with a job and refuses everything else, as a service
@@ -69,13 +68,6 @@ func zipOf(t *testing.T, files map[string][]byte) []byte {
 // and reports progress; a reviewer reads it but may not start or cancel jobs.
 func TestJobFromUploadedArchive(t *testing.T) {
 	ts := newTestServer(t)
-	photo := func(rel string) []byte {
-		b, err := os.ReadFile(filepath.Join(testenv.Data(), rel))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
 	resp, body := ts.do(t, "POST", "/v1/galleries", ts.tokens["admin"], "application/json", []byte(`{"name":"ads","kind":"collection"}`))
 	if resp.StatusCode != 201 {
 		t.Fatalf("create gallery: %d %s", resp.StatusCode, body)
@@ -83,10 +75,10 @@ func TestJobFromUploadedArchive(t *testing.T) {
 	var g engine.Gallery
 	json.Unmarshal(body, &g)
 	archive := zipOf(t, map[string][]byte{
-		"ad1/a.jpg":  photo("celebs/Katy_Perry/img26.jpg"),
-		"ad2/b.jpg":  photo("celebs/Elon_Musk/img18.jpg"),
+		"ad1/a.jpg":  facetest.Photo(katy, 26),
+		"ad2/b.jpg":  facetest.Photo(elon, 18),
 		"ad2/c.jpg":  []byte("GIF89a but not really"),
-		"../up.jpg":  photo("celebs/Elon_Musk/img19.jpg"),
+		"../up.jpg":  facetest.Photo(elon, 19),
 		"notes/.txt": []byte("hidden"),
 	})
 	fields := map[string]string{"kind": "ingest", "gallery_id": strconv.FormatInt(g.ID, 10), "purpose": "case 12"}

@@ -5,13 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/facematch/facematch/engine"
-	"github.com/facematch/facematch/internal/testenv"
+	"github.com/facematch/facematch/face/facetest"
 )
 
 // getJSON GETs path as token, expects 200 and decodes the answer into out.
@@ -26,14 +24,12 @@ func (ts *testServer) getJSON(t *testing.T, path, token string, out any) {
 	}
 }
 
-func celeb(t *testing.T, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(testenv.Data(), "celebs", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
+// katy and elon are the fake persons (face/facetest) the tests enrol as "Katy Perry" and "Elon
+// Musk"; a photo's variant plays the part of another photo of them.
+const (
+	katy = 1
+	elon = 2
+)
 
 // What the review page reads: the queue by case and similarity, the match view as each role
 // sees it, the probe photo (audited) and a subject's photos.
@@ -47,11 +43,11 @@ func TestReviewThroughTheAPI(t *testing.T) {
 	if resp.StatusCode != 201 || json.Unmarshal(body, &sub) != nil {
 		t.Fatalf("create subject: %d %s", resp.StatusCode, body)
 	}
-	up, ct := multipartBody(t, celeb(t, "Katy_Perry/img26.jpg"), map[string]string{"subject_id": fmt.Sprint(sub.ID)})
+	up, ct := multipartBody(t, facetest.Photo(katy, 26), map[string]string{"subject_id": fmt.Sprint(sub.ID)})
 	if resp, body := ts.do(t, "POST", fmt.Sprintf("/v1/galleries/%d/images", g.ID), analyst, ct, up); resp.StatusCode != 201 {
 		t.Fatalf("upload: %d %s", resp.StatusCode, body)
 	}
-	probe := celeb(t, "Katy_Perry/img27.jpg")
+	probe := facetest.PhotoJPEG(katy, 27)
 	sb, ct := multipartBody(t, probe, map[string]string{"galleries": fmt.Sprint(g.ID), "purpose": "ad 4711", "case_ref": "OP-1",
 		"site": "ads.example", "usernames": "kitty, kat", "phones": "+49 151 2345 6789"})
 	resp, body = ts.do(t, "POST", "/v1/searches", analyst, ct, sb)

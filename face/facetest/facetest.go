@@ -20,6 +20,7 @@ import (
 	"hash/fnv"
 	"image"
 	"image/color"
+	"image/jpeg"
 	"image/png"
 	"math"
 	"math/rand/v2"
@@ -199,6 +200,9 @@ const Side = 160
 // two variants of a person are two photos of them.
 func Photo(person, variant int) []byte { return Group(variant, person) }
 
+// PhotoJPEG is [Photo] as a JPEG.
+func PhotoJPEG(person, variant int) []byte { return EncodeJPEG(Draw(Side, variant, person)) }
+
 // Group is a PNG of one face per person side by side, in the given variant; person 0 is an
 // empty (black) cell.
 func Group(variant int, persons ...int) []byte {
@@ -236,6 +240,15 @@ func Draw(side, variant int, persons ...int) *image.NRGBA {
 func EncodePNG(img image.Image) []byte {
 	var buf bytes.Buffer
 	if err := png.Encode(&buf, img); err != nil {
+		panic(err) // an in-memory NRGBA always encodes
+	}
+	return buf.Bytes()
+}
+
+// EncodeJPEG encodes img as a JPEG of quality 90 (the convention survives it).
+func EncodeJPEG(img image.Image) []byte {
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 90}); err != nil {
 		panic(err) // an in-memory NRGBA always encodes
 	}
 	return buf.Bytes()
