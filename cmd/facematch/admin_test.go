@@ -9,12 +9,14 @@ import (
 	"path/filepath"
 	"regexp"
 	"testing"
+
+	"github.com/facematch/facematch/internal/testenv"
 )
 
 // The last admin cannot lock everyone out, and an operator on the machine holding the data can
 // always get back in, audited (issue 12, defect 9).
 func TestLastAdminAndRecovery(t *testing.T) {
-	requireEnv(t)
+	testenv.RequireModels(t)
 	dataDir := t.TempDir()
 	s := startService(t, []string{"--data-dir", dataDir}, nil)
 	type token struct {

@@ -15,6 +15,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/facematch/facematch/engine"
+	"github.com/facematch/facematch/internal/testenv"
 )
 
 // The browser test drives the web interface in headless Chromium (Debian's chromium, installed
@@ -225,7 +226,7 @@ func (b *browser) open(hash string) {
 
 func TestBrowserReview(t *testing.T) {
 	skipShort(t)
-	requireEnv(t)
+	testenv.RequireModels(t)
 	chromiumPath(t)
 	dataDir := t.TempDir()
 	s := startService(t, []string{"--data-dir", dataDir}, nil)
@@ -430,7 +431,7 @@ func enrolPeople(t testing.TB, s *service, analyst string) idObj {
 //
 //	go test -run '^$' -bench QueuePage -benchtime 40x ./cmd/facematch
 func BenchmarkQueuePage(b *testing.B) {
-	requireEnv(b)
+	testenv.RequireModels(b)
 	chromiumPath(b)
 	dataDir := b.TempDir()
 	s := startService(b, []string{"--data-dir", dataDir}, nil)

@@ -246,7 +246,7 @@ func stateOf(t *testing.T, dataDir string) (items map[string]string, faces int, 
 
 func TestIngestKilledAndResumedEqualsUninterrupted(t *testing.T) {
 	skipShort(t)
-	requireEnv(t)
+	testenv.RequireModels(t)
 	base := prepareBase(t)
 	src := ingestSource(t)
 

@@ -48,7 +48,7 @@ func killRounds(t *testing.T) int {
 
 func TestServiceKilledUnderLoad(t *testing.T) {
 	skipShort(t)
-	requireEnv(t)
+	testenv.RequireModels(t)
 	dir := t.TempDir()
 	killCampaign(t, dir, []string{"--data-dir", dir}, nil, func() []string {
 		root := filepath.Join(dir, "blobs")
@@ -68,7 +68,7 @@ func TestServiceKilledUnderLoad(t *testing.T) {
 
 func TestServiceKilledUnderLoadS3(t *testing.T) {
 	skipShort(t)
-	requireEnv(t)
+	testenv.RequireModels(t)
 	g := s3test.Start(t)
 	cfg := g.Config("kills", "")
 	dir := t.TempDir()

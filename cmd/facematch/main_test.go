@@ -53,14 +53,6 @@ func run(t *testing.T, args ...string) (r result) {
 	return result{stdout: out.String(), stderr: errb.String(), err: err}
 }
 
-// requireEnv fails (never skips) when the models or photos are missing.
-func requireEnv(t testing.TB) {
-	t.Helper()
-	if err := testenv.Check(); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // data is a path under the shared photo directory.
 func data(elem ...string) string {
 	return filepath.Join(append([]string{testenv.Data()}, elem...)...)
@@ -271,7 +263,7 @@ func TestInvalidConfig(t *testing.T) {
 }
 
 func TestDetect(t *testing.T) {
-	requireEnv(t)
+	testenv.RequireModels(t)
 	lfwImage := data("lfw", "Abel_Pacheco", "Abel_Pacheco_0001.jpg")
 	textFile := writeFile(t, "notes.jpg", "hello, this is not a photo\n")
 	emptyFile := writeFile(t, "empty.jpg", "")
@@ -378,7 +370,7 @@ func TestDetect(t *testing.T) {
 }
 
 func TestCompare(t *testing.T) {
-	requireEnv(t)
+	testenv.RequireModels(t)
 	abel1 := data("lfw", "Abel_Pacheco", "Abel_Pacheco_0001.jpg")
 	abel4 := data("lfw", "Abel_Pacheco", "Abel_Pacheco_0004.jpg")
 	akhmed := data("lfw", "Akhmed_Zakayev", "Akhmed_Zakayev_0001.jpg")
@@ -425,7 +417,7 @@ func TestCompare(t *testing.T) {
 }
 
 func TestEvalVerify(t *testing.T) {
-	requireEnv(t)
+	testenv.RequireModels(t)
 	lfw := data("lfw")
 	// LFW pairs.txt layout: "FOLDS<TAB>N", then per fold N matched and N mismatched lines,
 	// with names from fold 1 of the official file. The protocol cross-validates the

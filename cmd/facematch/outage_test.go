@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/facematch/facematch/internal/blob/s3/s3test"
+	"github.com/facematch/facematch/internal/testenv"
 )
 
 // An object-store outage is the service being unavailable, not an internal error: uploads answer
@@ -17,7 +18,7 @@ import (
 // defect 13).
 func TestS3OutageIsUnavailable(t *testing.T) {
 	skipShort(t)
-	requireEnv(t)
+	testenv.RequireModels(t)
 	g := s3test.Start(t)
 	cfg := g.Config("outage", "")
 	s := startService(t, []string{"--data-dir", t.TempDir(), "--blobs", "s3://outage/fm", "--s3-endpoint", cfg.Endpoint, "--s3-insecure"},

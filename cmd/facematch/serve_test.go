@@ -240,13 +240,13 @@ type searchResp struct {
 
 func TestServeEndToEnd(t *testing.T) {
 	skipShort(t)
-	requireEnv(t)
+	testenv.RequireModels(t)
 	testServeEndToEnd(t, []string{"--data-dir", t.TempDir()}, nil)
 }
 
 func TestServeEndToEndS3(t *testing.T) {
 	skipShort(t)
-	requireEnv(t)
+	testenv.RequireModels(t)
 	g := s3test.Start(t)
 	cfg := g.Config("e2e", "")
 	testServeEndToEnd(t, []string{"--data-dir", t.TempDir(), "--blobs", "s3://e2e/facematch", "--s3-endpoint", cfg.Endpoint, "--s3-insecure"},

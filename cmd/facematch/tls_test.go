@@ -16,12 +16,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/facematch/facematch/internal/testenv"
 )
 
 // Without a TLS-terminating proxy, the service speaks HTTPS itself (issue 12, hardening).
 func TestServeTLS(t *testing.T) {
 	skipShort(t)
-	requireEnv(t)
+	testenv.RequireModels(t)
 	certFile, keyFile, pool := selfSigned(t)
 	s := startService(t, []string{"--data-dir", t.TempDir(), "--tls-cert", certFile, "--tls-key", keyFile}, nil)
 	defer s.stop()
