@@ -107,6 +107,7 @@ func groupFaces(t *testing.T) map[string]int {
 //     near-profile face (vladmandic_sample2, yaw 0.82), which is why "found" counts sharp
 //     detections only.
 func TestDetectorsFindEveryGroupFace(t *testing.T) {
+	testenv.RequireModels(t)
 	want := groupFaces(t)
 	for _, name := range []string{face.YuNetS, face.YuNetN, face.RetinaFace} {
 		t.Run(name, func(t *testing.T) {
@@ -140,6 +141,7 @@ func TestDetectorsFindEveryGroupFace(t *testing.T) {
 }
 
 func TestDetectorsFindNoFaceInNegatives(t *testing.T) {
+	testenv.RequireModels(t)
 	entries, err := os.ReadDir(filepath.Join(testenv.Data(), "no_face"))
 	if err != nil {
 		t.Fatal(err)

@@ -63,6 +63,9 @@ func (m *Main) runEvalVerify(ctx context.Context, args []string) error {
 	if *workers < 1 {
 		return fmt.Errorf("workers must be >= 1, got %d", *workers)
 	}
+	if err := cfg.Validate(); err != nil { // before reading thousands of pairs
+		return err
+	}
 	if cfg.Threads == 0 {
 		// Parallel images use the cores better than parallel operators inside one image.
 		cfg.Threads = max(1, runtime.GOMAXPROCS(0) / *workers)
