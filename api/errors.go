@@ -21,6 +21,9 @@ type Problem struct {
 	Status   int    `json:"status"`
 	Detail   string `json:"detail"`
 	Instance string `json:"instance,omitempty"` // the request ID
+	// Faces lists a reference photo's faces when the uploader must say which is the subject's
+	// (409); the upload is repeated with face or face_box.
+	Faces []engine.FaceOption `json:"faces,omitempty"`
 }
 
 // statusOf is the one place where error kinds become HTTP statuses. It knows the engine's kinds
@@ -101,6 +104,9 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			title = "Client Closed Request"
 		}
 		p := Problem{Type: "about:blank", Title: title, Status: status, Detail: detail, Instance: rid}
+		if choice := (*engine.FaceChoiceError)(nil); errors.As(err, &choice) {
+			p.Faces = choice.Faces
+		}
 		c.Response().Header().Set(echo.HeaderContentType, "application/problem+json")
 		c.Response().WriteHeader(status)
 		if c.Request().Method != http.MethodHead {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"mime"
 	"net/http"
 	"strconv"
@@ -61,6 +62,9 @@ func (s *Server) uploadImage(c echo.Context) error {
 		}
 		up.SubjectID = &sid
 	}
+	if up.Face, err = facePick(c.FormValue("face"), c.FormValue("face_box")); err != nil {
+		return err
+	}
 	if up.Source, err = sourceFromForm(c); err != nil {
 		return err
 	}
@@ -73,6 +77,36 @@ func (s *Server) uploadImage(c echo.Context) error {
 		status = http.StatusOK
 	}
 	return c.JSON(status, e)
+}
+
+// facePick reads the face a reference photo is about: "face", an index from a 409's list, or
+// "face_box", "x,y,w,h" in the photo's pixels. The engine checks the rest.
+func facePick(index, box string) (*engine.FacePick, error) {
+	switch {
+	case index == "" && box == "":
+		return nil, nil
+	case index != "" && box != "":
+		return nil, fmt.Errorf("%w: give face or face_box, not both", errBadRequest)
+	case index != "":
+		i, err := strconv.Atoi(index)
+		if err != nil || i < 0 {
+			return nil, fmt.Errorf("%w: face must be a face's index from 0, got %q", errBadRequest, index)
+		}
+		return &engine.FacePick{Index: &i}, nil
+	}
+	parts := strings.Split(box, ",")
+	var v [4]float32
+	if len(parts) != 4 {
+		return nil, fmt.Errorf("%w: face_box must be x,y,w,h in pixels, got %q", errBadRequest, box)
+	}
+	for i, p := range parts {
+		x, err := strconv.ParseFloat(strings.TrimSpace(p), 32)
+		if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
+			return nil, fmt.Errorf("%w: face_box must be x,y,w,h in pixels, got %q", errBadRequest, box)
+		}
+		v[i] = float32(x)
+	}
+	return &engine.FacePick{Box: &engine.Box{X: v[0], Y: v[1], W: v[2], H: v[3]}}, nil
 }
 
 // sourceFromForm reads an ad photo's metadata fields.

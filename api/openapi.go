@@ -51,7 +51,7 @@ var opDocs = map[string]opDoc{
 	}{}, errors: []int{400, 404}},
 	"GET /v1/subjects/:id":              {summary: "One subject.", ok: 200, out: engine.Subject{}, errors: []int{400, 404}},
 	"DELETE /v1/subjects/:id":           {summary: "Delete a subject with their photos, faces, vectors, blobs and matches.", ok: 204, errors: []int{400, 404}},
-	"POST /v1/galleries/:id/images":     {summary: "Upload a photo: every face is detected, quality-checked, embedded and indexed. The same bytes twice answer 200 with duplicate=true.", form: uploadForm, ok: 201, out: engine.Enrolled{}, errors: []int{400, 404, 409, 413, 415, 422}},
+	"POST /v1/galleries/:id/images":     {summary: "Upload a photo: every face is detected, quality-checked, embedded and indexed; a reference photo keeps its subject's face alone (face, face_box; 409 lists the faces when several could be). The same bytes twice answer 200 with duplicate=true.", form: uploadForm, ok: 201, out: engine.Enrolled{}, errors: []int{400, 404, 409, 413, 415, 422}},
 	"GET /v1/galleries/:id/images":      {summary: "A gallery's photos with their faces, a page at a time (records only, no bytes).", query: []param{{"subject", "integer", "only this subject's photos", false}, {"cursor", "string", "next_cursor of the previous page", false}, {"limit", "integer", "1-500, default 100", false}}, ok: 200, out: page[engine.ImageFaces]{}, errors: []int{400, 404}},
 	"GET /v1/images/:id":                {summary: "A photo's original bytes (audited).", ok: 200, out: []byte{}, outType: "image/*", errors: []int{400, 404}},
 	"GET /v1/images/:id/faces":          {summary: "A photo's record and its faces.", ok: 200, out: engine.ImageFaces{}, errors: []int{400, 404}},
@@ -99,6 +99,8 @@ var opDocs = map[string]opDoc{
 var uploadForm = []param{
 	{"image", "binary", "the photo (JPEG, PNG, GIF, WebP, BMP or TIFF)", true},
 	{"subject_id", "integer", "required in reference galleries, refused in collections", false},
+	{"face", "integer", "reference galleries: the index of the subject's face, from the faces a 409 listed; without face or face_box the only face that passed the quality gate is taken, and several answer 409 with the faces (boxes, thumbnails) to choose from. The other faces are not stored.", false},
+	{"face_box", "string", "reference galleries: x,y,w,h around the subject's face in pixels, instead of face", false},
 	{"source_url", "string", "", false}, {"site", "string", "", false}, {"ad_id", "string", "", false},
 	{"usernames", "string", "comma-separated", false}, {"phones", "string", "comma-separated; normalised to E.164 where written internationally", false},
 	{"posted_at", "string", "RFC 3339 or date", false}, {"collected_at", "string", "RFC 3339 or date", false}, {"case_ref", "string", "", false},

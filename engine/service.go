@@ -308,9 +308,12 @@ func ref(kind string, id int64) string { return kind + ":" + strconv.FormatInt(i
 type Upload struct {
 	GalleryID int64
 	SubjectID *int64
-	Data      []byte
-	Source    Source
-	JobID     *int64
+	// Face picks the subject's face in a reference photo; nil takes the only face that passed
+	// the quality gate, and a photo with several is refused with a *FaceChoiceError.
+	Face   *FacePick
+	Data   []byte
+	Source Source
+	JobID  *int64
 }
 
 // Enrolled is what AddImage stored (or found already stored: Duplicate).
@@ -322,7 +325,8 @@ type Enrolled struct {
 
 // AddImage stores a photo in a gallery: decode (limits checked first), detect every face,
 // quality gate, embed the accepted ones, store the original and face thumbnails, record the
-// image and faces, and index the vectors. The same bytes twice are stored once.
+// image and faces, and index the vectors. The same bytes twice are stored once. A collection
+// photo keeps every face; a reference photo keeps its subject's face alone (up.Face).
 func (s *Service) AddImage(ctx context.Context, a Actor, up Upload) (Enrolled, error) {
 	if err := checkGallery(a, up.GalleryID); err != nil {
 		return Enrolled{}, err
@@ -336,6 +340,11 @@ func (s *Service) AddImage(ctx context.Context, a Actor, up Upload) (Enrolled, e
 		return Enrolled{}, fmt.Errorf("gallery %d is a reference gallery: every photo needs a subject_id: %w", g.ID, ErrInvalid)
 	case g.Kind == Collection && up.SubjectID != nil:
 		return Enrolled{}, fmt.Errorf("gallery %d is a collection: its photos have no subject: %w", g.ID, ErrInvalid)
+	case g.Kind == Collection && up.Face != nil:
+		return Enrolled{}, fmt.Errorf("gallery %d is a collection: it keeps every face of a photo, there is none to pick: %w", g.ID, ErrInvalid)
+	}
+	if err := up.Face.validate(); err != nil {
+		return Enrolled{}, err
 	}
 	p, ok := s.byIdentity[g.Model]
 	if !ok {
@@ -347,6 +356,14 @@ func (s *Service) AddImage(ctx context.Context, a Actor, up Upload) (Enrolled, e
 	ph, release, err := s.analyzePhoto(ctx, p, up.Data, false)
 	if err != nil {
 		return Enrolled{}, fmt.Errorf("nothing stored: %w", err)
+	}
+	if g.Kind == Reference {
+		f, err := subjectFace(ph, up.Face)
+		if err != nil {
+			release()
+			return Enrolled{}, err
+		}
+		ph.faces = []Face{f}
 	}
 	sha := ph.sha
 	record, newFaces, puts, err := newImage(ph, up.Data, Image{GalleryID: g.ID, SubjectID: up.SubjectID, Source: up.Source,
