@@ -36,9 +36,10 @@ func HNSWGraph(cfg graph.Config) *GraphKind {
 	}
 }
 
-// CoderGraph is github.com/coder/hnsw behind the wrapper in index/graph (a lock, a dimension
-// check, a checksummed codec). The library inserts on one goroutine, so segments are built one
-// per core instead.
+// CoderGraph is the named library github.com/coder/hnsw behind its adapter in index/graph (a
+// lock, a dimension check, the same checksummed format): a comparison for the benchmarks
+// (`--graph coder`), never what the service builds. The library inserts on one goroutine, so
+// segments are built one per core instead.
 func CoderGraph(cfg graph.Config) *GraphKind {
 	return &GraphKind{
 		Name: "coder",

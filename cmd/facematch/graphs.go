@@ -9,9 +9,9 @@ import (
 	"github.com/facematch/facematch/index/graph"
 )
 
-// graphKinds are the graphs a sealed segment can carry: "hnsw" (the index's own, the default),
-// "coder" (github.com/coder/hnsw behind a wrapper) and "exact" (none: sealed segments are
-// scanned). The zero graph.Config means M=16 and efConstruction=200, as the hnswlib baseline uses.
+// graphKinds are the graphs the index benchmark can give sealed segments: "hnsw" (the index's
+// own, the default and what the service builds), "coder" (the library github.com/coder/hnsw
+// behind its adapter, for comparison) and "exact" (none: sealed segments are scanned). The zero graph.Config means M=16 and efConstruction=200, as the hnswlib baseline uses.
 var graphKinds = map[string]func(graph.Config) *index.GraphKind{
 	"hnsw":  index.HNSWGraph,
 	"coder": index.CoderGraph,

@@ -19,10 +19,14 @@
 //   - [HNSW] is our own hierarchical navigable small world graph, built by
 //     [Build] with a parallel insert (hnswlib's scheme: per-node mutexes,
 //     heuristic neighbour selection) and loaded by [Read].
-//   - [Coder] wraps github.com/coder/hnsw (main branch; never v0.6.1, which
+//   - [Coder] is an adapter, not a second production graph: it wraps the
+//     named library github.com/coder/hnsw (main branch; never v0.6.1, which
 //     returns near-random neighbours) behind a RWMutex and argument checks,
-//     built by [BuildCoder] and loaded by [ReadCoder]. It exists to measure
-//     the library against [HNSW] and as a fallback.
+//     built by [BuildCoder] and loaded by [ReadCoder], and writes the same
+//     file format as [HNSW]. It lives in adapter_coderhnsw.go, beside the
+//     format it shares, and exists so that the benchmarks (`facematch bench
+//     index --graph coder`) measure the library against [HNSW]. The service
+//     always builds [HNSW].
 //   - [Config] holds M, EfConstruction, EfSearch, Seed and Workers; its
 //     zero value means the defaults (16, 200, 64, 0, GOMAXPROCS) and
 //     [Config.Validate] reports every problem at once.

@@ -1,5 +1,9 @@
 package graph
 
+// This file is the adapter of the named library github.com/coder/hnsw, kept for the benchmarks'
+// comparison with the package's own HNSW (which the service builds). It sits in this package
+// because it writes the same checksummed graph format.
+
 import (
 	"bufio"
 	"cmp"
