@@ -73,6 +73,10 @@ type Config struct {
 	EfSearch int
 	// Graph builds and reads graphs for sealed segments; nil searches sealed segments exactly.
 	Graph *GraphKind
+	// CompactAfter is how long after a deletion the index compacts (when deleted vectors leave
+	// object storage). Deletions within it share one compaction, so deleting a gallery face by
+	// face costs one rewrite. 0 is 5 s; negative never compacts on its own (call Compact).
+	CompactAfter time.Duration
 	// Logger receives operational events (never vectors). Default: slog.Default().
 	Logger *slog.Logger
 }
@@ -131,6 +135,7 @@ type Index struct {
 
 	// The persister goroutine is owned by the Index: started by Open, stopped by Close.
 	wake     chan struct{}
+	deleted  chan struct{} // a deletion happened: compact after CompactAfter
 	compactC chan chan error
 	stop     context.CancelFunc
 	done     chan struct{}
@@ -140,6 +145,7 @@ type Index struct {
 		segmentsWritten, bytesWritten, writeNanos atomic.Int64
 		segmentsRead, bytesRead, readNanos        atomic.Int64
 		graphsBuilt, graphNanos                   atomic.Int64
+		compactions                               atomic.Int64
 		walSyncs, walRecords                      atomic.Int64
 	}
 }
@@ -154,6 +160,8 @@ type Stats struct {
 	WriteTime, ReadTime           time.Duration
 	GraphsBuilt                   int64
 	GraphBuildTime                time.Duration
+	// Compactions that rewrote segments to drop deleted faces.
+	Compactions int64
 	// WAL appends (each one fsync) and the records they wrote: an Add or a delete is one append.
 	WALSyncs, WALRecords int64
 }
@@ -169,6 +177,7 @@ func (ix *Index) Stats() Stats {
 	st.ReadTime = time.Duration(ix.stats.readNanos.Load())
 	st.GraphsBuilt, st.GraphBuildTime = ix.stats.graphsBuilt.Load(), time.Duration(ix.stats.graphNanos.Load())
 	st.WALSyncs, st.WALRecords = ix.stats.walSyncs.Load(), ix.stats.walRecords.Load()
+	st.Compactions = ix.stats.compactions.Load()
 	return st
 }
 
@@ -181,6 +190,9 @@ func (c *Config) ensureDefaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.CompactAfter == 0 {
+		c.CompactAfter = 5 * time.Second
 	}
 }
 
@@ -197,7 +209,7 @@ func Open(ctx context.Context, cfg Config) (*Index, error) {
 	ix := &Index{
 		cfg: cfg, log: cfg.Logger.With("component", "index"),
 		live: map[uint64]struct{}{}, lastLSNs: map[*segment]uint64{}, walMaxLSN: map[uint64]uint64{},
-		wake: make(chan struct{}, 1), compactC: make(chan chan error), done: make(chan struct{}),
+		wake: make(chan struct{}, 1), deleted: make(chan struct{}, 1), compactC: make(chan chan error), done: make(chan struct{}),
 	}
 	empty := map[uint64]uint64{}
 	ix.tombstones.Store(&empty)
@@ -561,6 +573,10 @@ func (ix *Index) delete(ctx context.Context, ids []uint64, strict bool) (missing
 	}
 	ix.lsn = recs[len(recs)-1].lsn
 	ix.applyDeletes(recs)
+	select {
+	case ix.deleted <- struct{}{}:
+	default: // a compaction is already due
+	}
 	return missing, nil
 }
 

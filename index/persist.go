@@ -13,12 +13,14 @@ import (
 )
 
 // persistLoop is the Index's one background goroutine. It builds graphs for sealed segments,
-// writes them and the manifest to object storage, drops covered WAL files, and runs compactions,
-// one thing at a time, so manifests have a single writer. Errors (the store down, say) are
-// retried with backoff: the WAL keeps everything until a manifest covers it.
+// writes them and the manifest to object storage, drops covered WAL files, and runs compactions
+// (asked for, or CompactAfter after a deletion), one thing at a time, so manifests have a single
+// writer. Errors (the store down, say) are retried with backoff: the WAL keeps everything until
+// a manifest covers it, and a failed compaction is tried again.
 func (ix *Index) persistLoop(ctx context.Context) {
 	defer close(ix.done)
 	backoff := time.Second
+	var compactDue <-chan time.Time
 	for {
 		err := ix.persistPending(ctx)
 		if err != nil {
@@ -41,6 +43,20 @@ func (ix *Index) persistLoop(ctx context.Context) {
 			return
 		case <-ix.wake:
 		case <-retry:
+		case <-ix.deleted:
+			if compactDue == nil && ix.cfg.CompactAfter > 0 {
+				compactDue = time.After(ix.cfg.CompactAfter)
+			}
+		case <-compactDue:
+			compactDue = nil
+			err := ix.persistPending(ctx)
+			if err == nil {
+				err = ix.compact(ctx)
+			}
+			if err != nil && ctx.Err() == nil {
+				ix.log.Warn("compaction after deletions failed; will retry", "err", err, "retry_in", max(backoff, ix.cfg.CompactAfter))
+				compactDue = time.After(max(backoff, ix.cfg.CompactAfter))
+			}
 		case reply := <-ix.compactC:
 			if err := ix.persistPending(ctx); err != nil {
 				reply <- err
@@ -445,6 +461,7 @@ func (ix *Index) compact(ctx context.Context) error {
 	}
 	ix.dropOldManifests(ctx, m.Generation)
 	ix.dropOrphanSegments(ctx, &m)
+	ix.stats.compactions.Add(1)
 	ix.log.Info("compacted", "segments", len(replaced), "purged", len(purged), "generation", m.Generation)
 	return errors.Join(errs...)
 }
