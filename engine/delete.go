@@ -97,13 +97,9 @@ func (s *Service) purge(ctx context.Context, p Purge) error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	if err := s.cfg.Catalog.PurgeDone(ctx, p.ID); err != nil {
-		return err
-	}
-	if s.cfg.Purged != nil {
-		s.cfg.Purged()
-	}
-	return nil
+	// The index compacts on its own shortly after deletions: that is when the deleted vectors
+	// leave object storage.
+	return s.cfg.Catalog.PurgeDone(ctx, p.ID)
 }
 
 // FinishPurges completes the purges a crash interrupted. The service calls it at start.

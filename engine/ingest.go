@@ -17,8 +17,9 @@ import (
 	"github.com/facematch/facematch/models/decode"
 )
 
-// uploadPrefix marks a job source that is an archive uploaded into the blob store.
-const uploadPrefix = "upload:"
+// UploadSourcePrefix marks a job source that is an archive uploaded into the blob store:
+// "upload:KEY". The source opener reads KEY from the blob store.
+const UploadSourcePrefix = "upload:"
 
 // DefaultJobCommitBatch is the most files an ingest job commits in one catalog transaction,
 // and batchWait the longest a finished file waits for others to share its transaction.
@@ -43,7 +44,7 @@ func (s *Service) checkIngest(ctx context.Context, g Gallery, req *JobRequest) e
 		return fmt.Errorf("give a source or an archive, not both: %w", ErrInvalid)
 	case req.Archive == nil && strings.TrimSpace(spec.Source) == "":
 		return fmt.Errorf("source (s3://bucket/prefix or a path under the ingest root) or an archive is required: %w", ErrInvalid)
-	case strings.HasPrefix(spec.Source, uploadPrefix):
+	case strings.HasPrefix(spec.Source, UploadSourcePrefix):
 		return fmt.Errorf("source %q names an upload: upload the archive itself: %w", spec.Source, ErrInvalid)
 	}
 	if spec.K == 0 {
@@ -105,7 +106,7 @@ func (s *Service) checkIngest(ctx context.Context, g Gallery, req *JobRequest) e
 			s.deleteBlobs(ctx, append(spec.BlobKeys(), key))
 			return fmt.Errorf("service: store archive: %w", err)
 		}
-		spec.Source = uploadPrefix + key
+		spec.Source = UploadSourcePrefix + key
 	}
 	src, err := s.cfg.Sources.OpenSource(ctx, spec.Source)
 	if err != nil {

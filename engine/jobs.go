@@ -62,7 +62,7 @@ type JobSpec struct {
 // keeps them while it can be resumed, which is until its gallery is deleted.
 func (s JobSpec) BlobKeys() []string {
 	var keys []string
-	if key, ok := strings.CutPrefix(s.Source, uploadPrefix); ok && key != "" {
+	if key, ok := strings.CutPrefix(s.Source, UploadSourcePrefix); ok && key != "" {
 		keys = append(keys, key)
 	}
 	if s.MetaKey != "" {

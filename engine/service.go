@@ -77,9 +77,6 @@ type ServiceConfig struct {
 	Reviewers int
 	// MaxK caps the candidates per probe face (default 100).
 	MaxK int
-	// Purged, if set, is called after a deletion's blobs and vectors are gone, so that the
-	// owner can compact the index (which is when deleted vectors leave object storage).
-	Purged func()
 	// Sources opens ingest jobs' sources; nil refuses ingest jobs. Meta parses their metadata
 	// sidecars.
 	Sources SourceOpener

@@ -32,12 +32,12 @@ func (m *Main) runAdminRecover(ctx context.Context, args []string) error {
 	if err := errors.Join(mc.Validate(), dc.Validate()); err != nil {
 		return err
 	}
-	st, err := m.openCommandStack(ctx, mc, dc) // a running service holds the directory: stop it first
+	st, err := m.openCommandApp(ctx, mc, dc) // a running service holds the directory: stop it first
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	t, secret, err := st.svc.RecoverAdmin(ctx, engine.Actor{Name: "cli:" + currentUser(m.Getenv)}, *name)
+	t, secret, err := st.Service.RecoverAdmin(ctx, engine.Actor{Name: "cli:" + currentUser(m.Getenv)}, *name)
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/facematch/facematch/engine"
+	"github.com/facematch/facematch/internal/app"
 	"github.com/facematch/facematch/internal/source"
 )
 
@@ -101,12 +102,12 @@ func (m *Main) runIngest(ctx context.Context, args []string) error {
 	if err := errors.Join(mc.Validate(), dc.Validate(), ic.Validate()); err != nil {
 		return err
 	}
-	st, err := m.openCommandStack(ctx, mc, dc)
+	st, err := m.openCommandApp(ctx, mc, dc)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	svc := st.svc
+	svc := st.Service
 	operator := engine.Actor{Name: "cli:" + currentUser(m.Getenv)}
 
 	id := ic.Resume
@@ -143,7 +144,7 @@ func (m *Main) runIngest(ctx context.Context, args []string) error {
 	}
 	el := time.Since(start).Seconds()
 	fmt.Fprintf(m.Stderr, "job %d %s: %d files (%d stored, %d duplicates, %d without a face, %d failed), %d faces, %d matches; this run %.1f files/s, peak RSS %d MiB\n",
-		j.ID, j.State, j.Processed, j.Stored, j.Duplicates, j.NoFace, j.Failed, j.Faces, j.Matches, float64(j.Processed-before)/el, peakRSS()>>20)
+		j.ID, j.State, j.Processed, j.Stored, j.Duplicates, j.NoFace, j.Failed, j.Faces, j.Matches, float64(j.Processed-before)/el, app.PeakRSS()>>20)
 	if j.Failed > 0 {
 		items, err := svc.JobItems(ctx, operator, j.ID, engine.ItemFailed, "", 20)
 		if err == nil {
@@ -227,12 +228,12 @@ func (m *Main) runGalleryCreate(ctx context.Context, args []string) error {
 	if *model != "" {
 		dc.Models = append(dc.Models, *model)
 	}
-	st, err := m.openCommandStack(ctx, mc, dc)
+	st, err := m.openCommandApp(ctx, mc, dc)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	g, err := st.svc.CreateGallery(ctx, engine.Actor{Name: "cli:" + currentUser(m.Getenv)}, *name, engine.GalleryKind(*kind), *model)
+	g, err := st.Service.CreateGallery(ctx, engine.Actor{Name: "cli:" + currentUser(m.Getenv)}, *name, engine.GalleryKind(*kind), *model)
 	if err != nil {
 		return err
 	}

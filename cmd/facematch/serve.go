@@ -10,12 +10,10 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/facematch/facematch/api"
-	"github.com/facematch/facematch/engine"
 	"github.com/facematch/facematch/internal/webui"
 )
 
@@ -129,49 +127,24 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	}
 	log := slog.New(slog.NewJSONHandler(m.Stderr, nil))
 
-	st, err := openStack(ctx, mc, dc, sc.Reviewers, log)
+	dc.Reviewers = sc.Reviewers
+	st, err := openApp(ctx, mc, dc, log)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	svc, cat := st.svc, st.cat
-	secret, err := svc.Bootstrap(ctx, sc.Bootstrap)
+	secret, err := st.Service.Bootstrap(ctx, sc.Bootstrap)
 	if err != nil {
 		return err
 	}
-	// The job runner is owned here: it stops (leaving an interrupted job resumable) before
-	// the stack closes.
-	runner := engine.NewJobRunner(svc)
-	svc.OnJobQueued(runner.Wake)
-	defer goOwned(ctx, runner.Run)()
-	// The sweeper is owned here too, and stops before the stack closes.
-	if sc.SweepInterval > 0 {
-		defer goOwned(ctx, func(ctx context.Context) { sweepEvery(ctx, svc, sc.SweepGrace, sc.SweepInterval, log) })()
-	}
+	// The job runner and the sweeper are the app's: they stop before it closes (an interrupted
+	// job stays resumable).
+	st.RunBackground(ctx, sc.SweepGrace, sc.SweepInterval)
 
 	proxies, _ := sc.trustedProxies() // validated above
-	srv, err := api.New(api.Config{Service: svc, Logger: log, MaxBodyBytes: sc.MaxBody, MaxArchiveBytes: sc.MaxArchive, UI: webui.Handler(),
+	srv, err := api.New(api.Config{Service: st.Service, Logger: log, MaxBodyBytes: sc.MaxBody, MaxArchiveBytes: sc.MaxArchive, UI: webui.Handler(),
 		TrustedProxies: proxies, AuthLimit: api.AuthLimit{Burst: sc.AuthBurst, Every: sc.AuthEvery},
-		Ready: (&readiness{checks: []func(context.Context) error{cat.Ping, blobsReachable(st.blobs)}}).Ready,
-		Gauges: func() []api.Gauge {
-			a := svc.Admission()
-			gs := []api.Gauge{
-				{Name: "facematch_admission_budget_bytes", Help: "Memory budget of photos being decoded and analysed at once.", Value: float64(a.Budget)},
-				{Name: "facematch_admission_held_bytes", Help: "Memory budget held now by photos being decoded and analysed.", Value: float64(a.Held)},
-				{Name: "facematch_admission_peak_bytes", Help: "Most memory budget ever held at once.", Value: float64(a.Peak)},
-				{Name: "facematch_admission_refused_total", Help: "Uploads and searches answered 503 because the memory budget stayed full.", Value: float64(a.Refused)},
-				{Name: "facematch_admission_late_decodes_total", Help: "Decodes that outlived the decode timeout.", Value: float64(a.Late)},
-			}
-			for name, ix := range st.indexes {
-				s := ix.Stats()
-				l := map[string]string{"model": name}
-				gs = append(gs,
-					api.Gauge{Name: "facematch_index_faces", Help: "Faces in the vector index.", Labels: l, Value: float64(s.Faces)},
-					api.Gauge{Name: "facematch_index_segments", Help: "Sealed index segments.", Labels: l, Value: float64(s.Segments)},
-					api.Gauge{Name: "facematch_index_tombstones", Help: "Deleted faces not yet compacted away.", Labels: l, Value: float64(s.Tombstones)})
-			}
-			return gs
-		}})
+		Ready: st.Ready, Gauges: st.Gauges})
 	if err != nil {
 		return err
 	}
@@ -186,7 +159,7 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 		scheme = "https"
 		hs.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
-	fmt.Fprintf(m.Stdout, "facematch serving on %s://%s (data in %s, blobs in %s)\n", scheme, ln.Addr(), dc.DataDir, blobsName(dc))
+	fmt.Fprintf(m.Stdout, "facematch serving on %s://%s (data in %s, blobs in %s)\n", scheme, ln.Addr(), dc.DataDir, dc.BlobsName())
 	switch {
 	case secret != "" && sc.Bootstrap != "":
 		fmt.Fprintln(m.Stdout, "first admin credential: the value of FACEMATCH_BOOTSTRAP_TOKEN (name bootstrap-admin)")
@@ -215,44 +188,6 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	}
 	log.Info("stopped")
 	return shutdownErr
-}
-
-// sweepEvery sweeps the blob store for unreferenced blobs at once and then every interval
-// until ctx ends.
-// goOwned runs run in a goroutine the caller owns: the returned stop cancels run's context
-// (which outlives ctx's cancellation: shutdown order is the owner's) and waits for run to
-// return.
-func goOwned(ctx context.Context, run func(context.Context)) (stop func()) {
-	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		run(rctx)
-	}()
-	return func() {
-		cancel()
-		<-done
-	}
-}
-
-func sweepEvery(ctx context.Context, svc *engine.Service, grace, interval time.Duration, log *slog.Logger) {
-	for {
-		if _, err := svc.Sweep(ctx, grace); err != nil && ctx.Err() == nil {
-			log.Warn("sweeping unreferenced blobs failed; the next sweep retries", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(interval):
-		}
-	}
-}
-
-func blobsName(dc dataConfig) string {
-	if dc.Blobs == "" {
-		return filepath.Join(dc.DataDir, "blobs")
-	}
-	return dc.Blobs
 }
 
 func envOr(getenv func(string) string, key, def string) string {

@@ -29,12 +29,12 @@ func (m *Main) runSweep(ctx context.Context, args []string) error {
 	if err := errors.Join(append(errs, mc.Validate(), dc.Validate())...); err != nil {
 		return err
 	}
-	st, err := m.openCommandStack(ctx, mc, dc)
+	st, err := m.openCommandApp(ctx, mc, dc)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	rep, err := st.svc.Sweep(ctx, *grace)
+	rep, err := st.Service.Sweep(ctx, *grace)
 	out, _ := json.Marshal(map[string]any{"listed": rep.Listed, "deleted": rep.Deleted, "failed": rep.Failed, "grace": grace.String()})
 	fmt.Fprintln(m.Stdout, string(out))
 	return err

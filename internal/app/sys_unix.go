@@ -1,6 +1,6 @@
 //go:build unix
 
-package main
+package app
 
 import (
 	"errors"
@@ -30,8 +30,8 @@ func lockDataDir(dir string) (unlock func(), err error) {
 	return func() { f.Close() }, nil
 }
 
-// peakRSS is the process's peak resident set size in bytes.
-func peakRSS() int64 {
+// PeakRSS is the process's peak resident set size in bytes.
+func PeakRSS() int64 {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0

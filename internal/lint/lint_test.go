@@ -39,9 +39,13 @@ var driverPrefixes = []string{onnxRuntime, "github.com/minio/minio-go", "modernc
 const echo = "github.com/labstack/echo"
 
 // engineAdapters are the packages the domain must not import: it defines the interfaces they
-// implement, and cmd/facematch wires them together. models/decode is not among them: it is
+// implement, and internal/app wires them together. models/decode is not among them: it is
 // pure Go (image decoding under limits) and the pipeline's first step.
-var engineAdapters = []string{"api", "models", "internal/blob", "internal/catalog", "internal/source", "internal/webui", "cmd"}
+var engineAdapters = []string{"api", "models", "internal/app", "internal/blob", "internal/catalog", "internal/source", "internal/webui", "cmd"}
+
+// composers may import the composition root (internal/app): the commands, the benchmarks and
+// the root itself. An adapter that imported it would import every other adapter.
+var composers = []string{"cmd", "bench", "internal/app"}
 
 // within reports whether path is dir or a package below it.
 func within(path, dir string) bool {
@@ -75,11 +79,14 @@ func violations(pkgs []pkg) []string {
 				}
 			}
 		}
+		if !inAny(p.ImportPath, composers) && slices.Contains(p.Imports, mod("internal/app")) {
+			out = append(out, fmt.Sprintf("%s imports internal/app: only cmd and bench import the composition root; take what you need as an interface instead", short(p.ImportPath)))
+		}
 		switch {
 		case in(p.ImportPath, "engine"):
 			for _, imp := range p.Imports {
 				if inAny(imp, engineAdapters) && !in(imp, "models/decode") {
-					out = append(out, fmt.Sprintf("%s imports %s: the engine imports no adapter; define the interface or type it needs in engine and translate in the composition (cmd/facematch)", short(p.ImportPath), short(imp)))
+					out = append(out, fmt.Sprintf("%s imports %s: the engine imports no adapter; define the interface or type it needs in engine and translate in the composition (internal/app)", short(p.ImportPath), short(imp)))
 				}
 			}
 			out = append(out, driverDeps(p, "the engine", driverPrefixes)...)
@@ -223,6 +230,7 @@ func TestViolationsFound(t *testing.T) {
 		{"api reaches the SQL driver", []pkg{{ImportPath: mod("api"), Imports: apiImports, Deps: []string{"modernc.org/sqlite"}}}, "api depends on modernc.org/sqlite"},
 		{"face is not a leaf", []pkg{api, {ImportPath: mod("face"), Deps: append([]string{"math"}, mods("index")...)}}, "face depends on index"},
 		{"api imports the index", []pkg{{ImportPath: mod("api"), Imports: mods("engine", "index")}}, "api imports index:"},
+		{"an adapter imports the composition root", []pkg{api, {ImportPath: mod("internal/catalog"), Imports: mods("engine", "internal/app")}}, "internal/catalog imports internal/app:"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -236,7 +244,9 @@ func TestViolationsFound(t *testing.T) {
 		{ImportPath: mod("api"), Imports: append(mods("engine"), apiImports...), Deps: []string{"github.com/labstack/echo/v4"}},
 		{ImportPath: mod("engine"), Imports: mods("face", "index", "models/decode", "internal/verify"), TestImports: mods("models", "internal/catalog")},
 		{ImportPath: mod("models"), Imports: append(mods("face"), onnxRuntime)},
-		{ImportPath: mod("cmd/facematch"), Imports: mods("models", "internal/blob/s3")},
+		{ImportPath: mod("cmd/facematch"), Imports: mods("models", "internal/app", "internal/blob/s3")},
+		{ImportPath: mod("internal/app"), Imports: mods("engine", "models", "index", "internal/catalog", "internal/source")},
+		{ImportPath: mod("bench/ingestbench"), Imports: mods("engine", "internal/app")},
 		{ImportPath: mod("face"), Deps: []string{"image", "math"}},
 	}
 	if got := violations(allowed); len(got) != 0 {
