@@ -28,6 +28,22 @@ func openCompacting(t *testing.T, after time.Duration) *testIndex {
 	return &testIndex{ix, cfg}
 }
 
+// addAndDeleteOne adds 80 faces, flushes them to the store and deletes one.
+func addAndDeleteOne(t *testing.T, ix *testIndex) {
+	t.Helper()
+	ctx := context.Background()
+	es := entries(rand.New(rand.NewPCG(5, 6)), 0, 80, 0)
+	if err := ix.Add(ctx, testModel, es); err != nil {
+		t.Fatal(err)
+	}
+	if err := ix.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := ix.Delete(ctx, es[3].ID); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestDeletionsCompactOnTheirOwn: a burst of deletions, one call per face as a careless caller
 // would, is followed by one compaction after CompactAfter, which takes every deleted vector out
 // of object storage with nobody calling Compact.
@@ -76,16 +92,7 @@ func TestDeletionsCompactOnTheirOwn(t *testing.T) {
 func TestCloseWithCompactionDue(t *testing.T) {
 	ctx := context.Background()
 	ix := openCompacting(t, time.Hour)
-	es := entries(rand.New(rand.NewPCG(5, 6)), 0, 80, 0)
-	if err := ix.Add(ctx, testModel, es); err != nil {
-		t.Fatal(err)
-	}
-	if err := ix.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := ix.Delete(ctx, es[3].ID); err != nil {
-		t.Fatal(err)
-	}
+	addAndDeleteOne(t, ix)
 	start := time.Now()
 	if err := ix.Close(); err != nil {
 		t.Fatal(err)
@@ -107,16 +114,7 @@ func TestCloseWithCompactionDue(t *testing.T) {
 func TestNegativeCompactAfterNeverCompacts(t *testing.T) {
 	ctx := context.Background()
 	ix := openCompacting(t, -1)
-	es := entries(rand.New(rand.NewPCG(7, 8)), 0, 80, 0)
-	if err := ix.Add(ctx, testModel, es); err != nil {
-		t.Fatal(err)
-	}
-	if err := ix.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := ix.Delete(ctx, es[3].ID); err != nil {
-		t.Fatal(err)
-	}
+	addAndDeleteOne(t, ix)
 	time.Sleep(300 * time.Millisecond)
 	if n := ix.Stats().Compactions; n != 0 {
 		t.Fatalf("%d compactions with CompactAfter < 0", n)

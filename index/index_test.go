@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -14,6 +13,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/facematch/facematch/internal/blob/blobtest"
 	"github.com/facematch/facematch/internal/blob/local"
 )
 
@@ -327,25 +327,7 @@ func testCompactionRemovesDeletedVectors(t *testing.T, open opener, holds func(t
 
 func storeHolds(t *testing.T, store ObjectStore, needle []byte) bool {
 	t.Helper()
-	objs, err := store.List(context.Background(), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, o := range objs {
-		rc, err := store.Get(context.Background(), o.Key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		data, err := io.ReadAll(rc)
-		rc.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if bytes.Contains(data, needle) {
-			return true
-		}
-	}
-	return false
+	return blobtest.Holds(t, store, needle)
 }
 
 // TestConcurrentAddSearchDelete runs under the race detector in scripts/test.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/facematch/facematch/engine"
 	"github.com/facematch/facematch/face/facetest"
+	"github.com/facematch/facematch/internal/blob/blobtest"
 )
 
 // The composition on face/facetest's models: the quick tier and the race pass run it. The real
@@ -72,7 +73,7 @@ func TestDeletedGalleryLeavesTheStoreOnItsOwn(t *testing.T) {
 	if err := ix.Checkpoint(ctx); err != nil { // the vectors are in segments in the store now
 		t.Fatal(err)
 	}
-	if !storeHolds(t, a, vectors[0]) {
+	if !blobtest.Holds(t, a.Blobs, vectors[0]) {
 		t.Fatal("no segment holds a vector before the deletion: the test would prove nothing")
 	}
 	if err := a.Service.DeleteGallery(ctx, admin, g.ID); err != nil {
@@ -83,7 +84,7 @@ func TestDeletedGalleryLeavesTheStoreOnItsOwn(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	for i, v := range vectors {
-		if storeHolds(t, a, v) {
+		if blobtest.Holds(t, a.Blobs, v) {
 			t.Fatalf("face %d's vector is still in object storage %s after its gallery was deleted", i, time.Since(deadline.Add(-10*time.Second)))
 		}
 	}
@@ -183,30 +184,6 @@ func TestConfigValidate(t *testing.T) {
 	if err := testConfig("var").Validate(); err != nil {
 		t.Errorf("a valid configuration: %v", err)
 	}
-}
-
-// storeHolds reports whether any object in the app's blob store contains needle.
-func storeHolds(t *testing.T, a *App, needle []byte) bool {
-	t.Helper()
-	objs, err := a.Blobs.List(context.Background(), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, o := range objs {
-		rc, err := a.Blobs.Get(context.Background(), o.Key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		data, err := io.ReadAll(rc)
-		rc.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if bytes.Contains(data, needle) {
-			return true
-		}
-	}
-	return false
 }
 
 // floatBytes is v as the index stores it: little-endian float32s.

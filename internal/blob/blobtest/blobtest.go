@@ -60,8 +60,13 @@ func SeededReader(seed uint64, n int64) io.Reader {
 	return io.LimitReader(rand.NewChaCha8(key), n)
 }
 
+// Getter reads objects: what ReadAll needs of a store.
+type Getter interface {
+	Get(ctx context.Context, key string) (io.ReadCloser, error)
+}
+
 // ReadAll reads the object at key; it fails the test on any error.
-func ReadAll(t testing.TB, s blob.Store, key string) []byte {
+func ReadAll(t testing.TB, s Getter, key string) []byte {
 	t.Helper()
 	rc, err := s.Get(t.Context(), key)
 	if err != nil {
@@ -669,4 +674,26 @@ func testConcurrent(t *testing.T, s blob.Store) {
 	if len(infos) != 8*2 {
 		t.Fatalf("List(conc/) = %d keys, want %d", len(infos), 8*2)
 	}
+}
+
+// Lister lists and reads a store's objects: what Holds needs of one.
+type Lister interface {
+	Getter
+	List(ctx context.Context, prefix string) ([]blob.ObjectInfo, error)
+}
+
+// Holds reports whether any object in s (its latest versions) contains needle: the check that
+// deleted bytes, a vector say, really left the store.
+func Holds(t testing.TB, s Lister, needle []byte) bool {
+	t.Helper()
+	objs, err := s.List(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objs {
+		if bytes.Contains(ReadAll(t, s, o.Key), needle) {
+			return true
+		}
+	}
+	return false
 }
