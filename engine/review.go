@@ -209,6 +209,15 @@ func (s *Service) SearchPhoto(ctx context.Context, a Actor, searchID int64) ([]b
 	return data, http.DetectContentType(data), nil
 }
 
+// decisionInput is a decision's audit input: the decision and the reviewer's note, which is
+// part of the record of why (quoted, so that the entry reads as one line).
+func decisionInput(d MatchStatus, note string) string {
+	if note == "" {
+		return "decision=" + string(d)
+	}
+	return fmt.Sprintf("decision=%s note=%q", d, note)
+}
+
 // Decide records a reviewer's decision on a match.
 func (s *Service) Decide(ctx context.Context, a Actor, matchID int64, d MatchStatus, note string) (Match, error) {
 	note, err := CleanText("note", note, MaxNoteLen, true)
@@ -233,7 +242,7 @@ func (s *Service) Decide(ctx context.Context, a Actor, matchID int64, d MatchSta
 			refused = err
 			return entry(a, "match.decide.refused", ref("match", matchID), nil, "decision="+string(d), err.Error()), nil
 		}
-		return entry(a, "match.decide", ref("match", matchID), []int64{m.GalleryID}, "decision="+string(d), "status="+string(m.Status)), err
+		return entry(a, "match.decide", ref("match", matchID), []int64{m.GalleryID}, decisionInput(d, note), "status="+string(m.Status)), err
 	})
 	if err == nil {
 		err = refused

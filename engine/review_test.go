@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/facematch/facematch/engine"
+	"github.com/facematch/facematch/face/facetest"
 )
 
 // The match view says who may decide: the reviewer role, then the rule the catalog enforces
@@ -64,5 +65,38 @@ func TestFinalMatchRefusesDecisions(t *testing.T) {
 				t.Fatalf("match view says %q, the catalog %q", view, why)
 			}
 		})
+	}
+}
+
+// TestDecisionNoteIsAudited: the reviewer's note is part of the decision's audit entry, so an
+// auditor reads why as well as what.
+func TestDecisionNoteIsAudited(t *testing.T) {
+	ctx := t.Context()
+	f := newFixture(t, fakePipeline())
+	ref, err := f.svc.CreateGallery(ctx, admin, "wanted", engine.Reference, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := f.svc.CreateSubject(ctx, admin, engine.Subject{GalleryID: ref.ID, Name: "Ada"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.AddImage(ctx, analyst, engine.Upload{GalleryID: ref.ID, SubjectID: &s.ID, Data: facetest.Photo(73, 1)}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := f.svc.Search(ctx, analyst, engine.SearchRequest{Data: facetest.Photo(73, 2), Galleries: []int64{ref.ID}, Purpose: "ad 1"})
+	if err != nil || len(res.Faces) != 1 || len(res.Faces[0].Candidates) != 1 {
+		t.Fatalf("search: %+v, %v", res, err)
+	}
+	const note = "same \"rose\" tattoo on the left wrist"
+	if _, err := f.svc.Decide(ctx, reviewer, res.Faces[0].Candidates[0].MatchID, engine.PotentialCandidate, note); err != nil {
+		t.Fatal(err)
+	}
+	es, err := f.svc.AuditEntries(ctx, engine.Actor{Name: "aud", Role: engine.RoleAuditor}, engine.AuditFilter{Action: "match.decide", Limit: 10})
+	if err != nil || len(es) != 1 {
+		t.Fatalf("decision entries: %+v, %v", es, err)
+	}
+	if want := `decision=potential_candidate note="same \"rose\" tattoo on the left wrist"`; es[0].Input != want {
+		t.Errorf("audit input %q, want %q", es[0].Input, want)
 	}
 }
