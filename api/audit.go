@@ -24,6 +24,13 @@ func (s *Server) listAudit(c echo.Context) error {
 		}
 	}
 	f.Actor, f.Action = c.QueryParam("actor"), c.QueryParam("action")
+	switch o := c.QueryParam("order"); o {
+	case "", "newest":
+	case "oldest":
+		f.Oldest = true
+	default:
+		return fmt.Errorf("%w: order must be newest (the default) or oldest, got %q", errBadRequest, o)
+	}
 	es, err := s.svc.AuditEntries(c.Request().Context(), actor(c), f)
 	if err != nil {
 		return err

@@ -27,7 +27,7 @@ import (
 func (ts *testServer) auditOf(t *testing.T, action string) []engine.AuditEntry {
 	t.Helper()
 	es, err := ts.svc.AuditEntries(context.Background(), engine.Actor{Name: "test", Role: engine.RoleAuditor},
-		engine.AuditFilter{Action: action, Limit: 1000})
+		engine.AuditFilter{Action: action, Oldest: true, Limit: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}

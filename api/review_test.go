@@ -121,3 +121,29 @@ func TestReviewThroughTheAPI(t *testing.T) {
 		t.Errorf("another subject's photos: %+v", photos)
 	}
 }
+
+// TestAuditNewestFirst: the audit log reads newest first, pages downwards with next_cursor,
+// reads oldest first on request, and refuses an unknown order.
+func TestAuditNewestFirst(t *testing.T) {
+	ts := newTestServer(t)
+	for i := range 3 {
+		ts.createGallery(t, fmt.Sprintf("g%d", i), engine.Collection)
+	}
+	type entries = page[engine.AuditEntry]
+	var newest, next, oldest entries
+	ts.getJSON(t, "/v1/audit?action=gallery.create&limit=2", ts.tokens["auditor"], &newest)
+	if len(newest.Items) != 2 || newest.Items[0].ID <= newest.Items[1].ID || newest.NextCursor == "" {
+		t.Fatalf("first page: %+v", newest)
+	}
+	ts.getJSON(t, "/v1/audit?action=gallery.create&limit=2&cursor="+newest.NextCursor, ts.tokens["auditor"], &next)
+	if len(next.Items) != 1 || next.Items[0].ID >= newest.Items[1].ID {
+		t.Fatalf("second page: %+v", next)
+	}
+	ts.getJSON(t, "/v1/audit?action=gallery.create&order=oldest", ts.tokens["auditor"], &oldest)
+	if len(oldest.Items) != 3 || oldest.Items[0].ID != next.Items[0].ID || oldest.Items[2].ID != newest.Items[0].ID {
+		t.Fatalf("oldest first: %+v", oldest)
+	}
+	if resp, body := ts.do(t, "GET", "/v1/audit?order=random", ts.tokens["auditor"], "", nil); resp.StatusCode != 400 || !strings.Contains(string(body), "order must be newest (the default) or oldest") {
+		t.Errorf("unknown order: %d %s", resp.StatusCode, body)
+	}
+}

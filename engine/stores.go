@@ -165,6 +165,9 @@ type AuditFilter struct {
 	Since  time.Time
 	Actor  string
 	Action string
+	// Oldest pages from the first entry on; the default is the newest first, which is what an
+	// auditor reads. Cursor is the last ID of the previous page in either order.
+	Oldest bool
 	Cursor int64
 	Limit  int
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -48,13 +49,19 @@ func nonNilInts(s []int64) []int64 {
 	return s
 }
 
-// Entries returns a page of the audit log, oldest first, after f.Cursor.
+// Entries returns a page of the audit log after f.Cursor, newest first unless f.Oldest.
 func (d *DB) Entries(ctx context.Context, f engine.AuditFilter) ([]engine.AuditEntry, error) {
 	if f.Limit <= 0 || f.Limit > 1000 {
 		f.Limit = 100
 	}
-	where := []string{"id > ?"}
+	where, order := []string{"id > ?"}, "id"
 	args := []any{f.Cursor}
+	if !f.Oldest {
+		where, order = []string{"id < ?"}, "id DESC"
+		if f.Cursor == 0 {
+			args = []any{int64(math.MaxInt64)}
+		}
+	}
 	if !f.Since.IsZero() {
 		where = append(where, "at >= ?")
 		args = append(args, fmtTime(f.Since))
@@ -69,7 +76,7 @@ func (d *DB) Entries(ctx context.Context, f engine.AuditFilter) ([]engine.AuditE
 	}
 	args = append(args, f.Limit)
 	rows, err := d.db.QueryContext(ctx, `SELECT id, at, actor, action, target, galleries, input, result, request_id, client_request_id, prev_hash, hash
-		FROM audit WHERE `+strings.Join(where, " AND ")+` ORDER BY id LIMIT ?`, args...)
+		FROM audit WHERE `+strings.Join(where, " AND ")+` ORDER BY `+order+` LIMIT ?`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: audit: %w", err)
 	}

@@ -361,9 +361,13 @@ func TestAuditIsAppendOnly(t *testing.T) {
 		{engine.AuditFilter{}, []string{"ann", "rev", "ann"}},
 		{engine.AuditFilter{Actor: "ann"}, []string{"ann", "ann"}},
 		{engine.AuditFilter{Action: "match.decide"}, []string{"rev"}},
-		{engine.AuditFilter{Since: now.Add(time.Minute)}, []string{"rev", "ann"}},
-		{engine.AuditFilter{Cursor: 2}, []string{"ann"}},
-		{engine.AuditFilter{Limit: 1}, []string{"ann"}},
+		// Newest first by default; a cursor continues downwards.
+		{engine.AuditFilter{Since: now.Add(time.Minute)}, []string{"ann", "rev"}},
+		{engine.AuditFilter{Cursor: 3}, []string{"rev", "ann"}},
+		{engine.AuditFilter{Limit: 2}, []string{"ann", "rev"}},
+		{engine.AuditFilter{Oldest: true, Since: now.Add(time.Minute)}, []string{"rev", "ann"}},
+		{engine.AuditFilter{Oldest: true, Cursor: 2}, []string{"ann"}},
+		{engine.AuditFilter{Oldest: true, Cursor: 1, Limit: 1}, []string{"rev"}},
 	}
 	for _, tc := range tests {
 		es := must[[]engine.AuditEntry](t)(d.Entries(ctx, tc.f))
@@ -376,7 +380,7 @@ func TestAuditIsAppendOnly(t *testing.T) {
 		}
 	}
 	// The client's request ID is kept apart from the server's.
-	if es := must[[]engine.AuditEntry](t)(d.Entries(ctx, engine.AuditFilter{Limit: 1})); es[0].RequestID != "server-0" || es[0].ClientRequestID != "client-0" {
+	if es := must[[]engine.AuditEntry](t)(d.Entries(ctx, engine.AuditFilter{Oldest: true, Limit: 1})); es[0].RequestID != "server-0" || es[0].ClientRequestID != "client-0" {
 		t.Errorf("request IDs read back: %q, %q", es[0].RequestID, es[0].ClientRequestID)
 	}
 }

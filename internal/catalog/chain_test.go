@@ -56,7 +56,7 @@ func TestAuditChainVerifies(t *testing.T) {
 	ctx := context.Background()
 	d, _ := openTest(t)
 	appendN(t, d, 5)
-	es := must[[]engine.AuditEntry](t)(d.Entries(ctx, engine.AuditFilter{}))
+	es := must[[]engine.AuditEntry](t)(d.Entries(ctx, engine.AuditFilter{Oldest: true}))
 	for i, e := range es {
 		if len(e.Hash) != 64 || (i == 0) != (e.PrevHash == "") || (i > 0 && e.PrevHash != es[i-1].Hash) {
 			t.Fatalf("entry %d: prev %q hash %q", e.ID, e.PrevHash, e.Hash)
