@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -27,7 +28,8 @@ import (
 
 var binPath string
 
-// buildBinary builds bin/facematch once per test process.
+// buildBinary builds bin/facematch once per test process; under the race detector the binary
+// is built with it too, so that the served service's own goroutines are checked end to end.
 func buildBinary(t testing.TB) string {
 	t.Helper()
 	if binPath != "" {
@@ -38,7 +40,11 @@ func buildBinary(t testing.TB) string {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "facematch")
-	cmd := exec.Command("go", "build", "-o", out, ".")
+	args := []string{"build", "-o", out}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	cmd := exec.Command("go", append(args, ".")...)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, b)
 	}
@@ -50,10 +56,28 @@ type service struct {
 	t      testing.TB
 	cmd    *exec.Cmd
 	url    string
-	logs   *bytes.Buffer
+	logs   *syncBuffer
 	args   []string
 	env    []string
 	exited chan error
+}
+
+// syncBuffer is the service's stderr: the process writes it while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 const bootstrap = "e2e-bootstrap-admin-token-0123456789"
@@ -76,7 +100,7 @@ func (s *service) start() {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.logs = &bytes.Buffer{}
+	s.logs = &syncBuffer{}
 	cmd.Stderr = s.logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -416,8 +440,8 @@ func testServeEndToEnd(t *testing.T, args, env []string) {
 	if top := res.Faces[0].Candidates[0]; top.SubjectID == nil || *top.SubjectID != subject["Katy_Perry"] {
 		t.Fatalf("after restart the top candidate is %+v", top)
 	}
-	if strings.Contains(s.logs.String(), `"level":"ERROR"`) {
-		t.Errorf("errors in the service log:\n%s", s.logs)
+	if logs := s.logs.String(); strings.Contains(logs, `"level":"ERROR"`) || strings.Contains(logs, "DATA RACE") {
+		t.Errorf("errors in the service log:\n%s", logs)
 	}
 }
 
