@@ -147,3 +147,48 @@ func TestAuditNewestFirst(t *testing.T) {
 		t.Errorf("unknown order: %d %s", resp.StatusCode, body)
 	}
 }
+
+// TestRefusedSearchesAreAudited: a search refused for its input, by the API (not multipart, a
+// malformed field) or by the engine (not a photo, no face, no purpose, a gallery unknown), is
+// in the audit log with the photo's hash and the reason.
+func TestRefusedSearchesAreAudited(t *testing.T) {
+	ts := newTestServer(t)
+	g := ts.createGallery(t, "wanted", engine.Reference)
+	analyst := ts.tokens["analyst"]
+	gid := fmt.Sprint(g.ID)
+	type refusal struct {
+		name, ct string
+		body     []byte
+		status   int
+		reason   string
+	}
+	var cases []refusal
+	add := func(name string, status int, reason string, photo []byte, fields map[string]string) {
+		b, ct := multipartBody(t, photo, fields)
+		cases = append(cases, refusal{name, ct, b, status, reason})
+	}
+	add("not a photo", 415, "not an image", []byte("%PDF-1.4 not a photo"), map[string]string{"galleries": gid, "purpose": "ad 1"})
+	add("no face", 422, "no face", facetest.Group(1, 0), map[string]string{"galleries": gid, "purpose": "ad 2"})
+	add("no purpose", 422, "purpose is required", facetest.Photo(katy, 1), map[string]string{"galleries": gid})
+	add("unknown gallery", 404, "gallery 999", facetest.Photo(katy, 1), map[string]string{"galleries": "999", "purpose": "ad 3"})
+	add("bad k", 400, "k must be a positive integer", facetest.Photo(katy, 1), map[string]string{"galleries": gid, "purpose": "ad 4", "k": "lots"})
+	cases = append(cases, refusal{"not multipart", "image/jpeg", facetest.PhotoJPEG(katy, 1), 415, "multipart/form-data"})
+	for _, tc := range cases {
+		if resp, body := ts.do(t, "POST", "/v1/searches", analyst, tc.ct, tc.body); resp.StatusCode != tc.status {
+			t.Fatalf("%s: %d %s, want %d", tc.name, resp.StatusCode, body, tc.status)
+		}
+	}
+	es := ts.auditOf(t, "search.refused")
+	if len(es) != len(cases) {
+		t.Fatalf("%d search.refused entries for %d refused searches: %+v", len(es), len(cases), es)
+	}
+	for i, tc := range cases {
+		e := es[i]
+		if e.Actor != "analyst" || !strings.Contains(e.Result, tc.reason) {
+			t.Errorf("%s: entry %+v, want the analyst and %q", tc.name, e, tc.reason)
+		}
+		if tc.name != "not multipart" && !strings.HasPrefix(e.Input, "sha256=") {
+			t.Errorf("%s: input %q, want the photo's hash", tc.name, e.Input)
+		}
+	}
+}

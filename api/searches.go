@@ -10,36 +10,48 @@ import (
 )
 
 func (s *Server) createSearch(c echo.Context) error {
-	data, err := imagePart(c)
+	req, err := searchRequest(c)
 	if err != nil {
+		// A search refused here (not multipart, a malformed field) is audited like one the
+		// engine refuses: someone tried to search.
+		s.svc.AuditRefusedSearch(c.Request().Context(), actor(c), req.Data, req.Galleries, err)
 		return err
-	}
-	req := engine.SearchRequest{Data: data, Purpose: c.FormValue("purpose")}
-	if req.Source, err = sourceFromForm(c); err != nil {
-		return err
-	}
-	for _, g := range splitList(c.FormValue("galleries")) {
-		id, err := parseID("galleries", g)
-		if err != nil {
-			return err
-		}
-		req.Galleries = append(req.Galleries, id)
-	}
-	if v := c.FormValue("k"); v != "" {
-		if req.K, err = strconv.Atoi(v); err != nil || req.K < 1 {
-			return fmt.Errorf("%w: k must be a positive integer, got %q", errBadRequest, v)
-		}
-	}
-	if v := c.FormValue("min_similarity"); v != "" {
-		if req.MinSim, err = parseSimilarity("min_similarity", v); err != nil {
-			return err
-		}
 	}
 	res, err := s.svc.Search(c.Request().Context(), actor(c), req)
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusCreated, res)
+}
+
+// searchRequest reads a search's multipart form; what it read is returned with an error too.
+func searchRequest(c echo.Context) (engine.SearchRequest, error) {
+	data, err := imagePart(c)
+	if err != nil {
+		return engine.SearchRequest{}, err
+	}
+	req := engine.SearchRequest{Data: data, Purpose: c.FormValue("purpose")}
+	if req.Source, err = sourceFromForm(c); err != nil {
+		return req, err
+	}
+	for _, g := range splitList(c.FormValue("galleries")) {
+		id, err := parseID("galleries", g)
+		if err != nil {
+			return req, err
+		}
+		req.Galleries = append(req.Galleries, id)
+	}
+	if v := c.FormValue("k"); v != "" {
+		if req.K, err = strconv.Atoi(v); err != nil || req.K < 1 {
+			return req, fmt.Errorf("%w: k must be a positive integer, got %q", errBadRequest, v)
+		}
+	}
+	if v := c.FormValue("min_similarity"); v != "" {
+		if req.MinSim, err = parseSimilarity("min_similarity", v); err != nil {
+			return req, err
+		}
+	}
+	return req, nil
 }
 
 func (s *Server) getSearch(c echo.Context) error {

@@ -3,6 +3,9 @@ package engine
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -53,6 +56,46 @@ type SearchResult struct {
 // a pending match per candidate, and audits it. Everything is checked before anything is
 // stored (the probe photo included).
 func (s *Service) Search(ctx context.Context, a Actor, req SearchRequest) (SearchResult, error) {
+	res, err := s.search(ctx, a, req)
+	if clientMistake(err) {
+		s.AuditRefusedSearch(ctx, a, req.Data, req.Galleries, err)
+	}
+	return res, err
+}
+
+// clientMistake reports whether err refuses a request for what it asked (a 4xx), not for the
+// service's state.
+func clientMistake(err error) bool {
+	for _, kind := range []error{ErrInvalid, ErrNoFace, ErrUnsupported, ErrMalformed, ErrTooLarge, ErrForbidden, ErrNotFound} {
+		if errors.Is(err, kind) {
+			return true
+		}
+	}
+	return false
+}
+
+// maxRefusalLen bounds the reason kept in a refusal's audit entry: the messages quote the
+// client's input, which is not the audit log's to store at any length.
+const maxRefusalLen = 300
+
+// AuditRefusedSearch records a search refused before it ran (a photo that is not one, no face,
+// no purpose, a gallery out of scope, a malformed form the API caught): who tried to search
+// what, by the photo's hash. The entry is written outside any transaction; a failure to write
+// it is logged.
+func (s *Service) AuditRefusedSearch(ctx context.Context, a Actor, photo []byte, galleries []int64, why error) {
+	input := "no photo"
+	if len(photo) > 0 {
+		sum := sha256.Sum256(photo)
+		input = "sha256=" + hex.EncodeToString(sum[:])
+	}
+	reason := why.Error()
+	if len(reason) > maxRefusalLen {
+		reason = strings.ToValidUTF8(reason[:maxRefusalLen], "") + "…"
+	}
+	s.auditRefusal(context.WithoutCancel(ctx), entry(a, "search.refused", "", galleries, input, reason))
+}
+
+func (s *Service) search(ctx context.Context, a Actor, req SearchRequest) (SearchResult, error) {
 	req, err := s.checkSearch(req)
 	if err != nil {
 		return SearchResult{}, err
