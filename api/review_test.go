@@ -192,3 +192,56 @@ func TestRefusedSearchesAreAudited(t *testing.T) {
 		}
 	}
 }
+
+// TestAuditorOpensWhatTheLogNames: the auditor reads, read-only, the search, match, photo and
+// subject an audit row points to; each opening is itself audited, and the auditor cannot decide.
+func TestAuditorOpensWhatTheLogNames(t *testing.T) {
+	ts := newTestServer(t)
+	analyst, auditor := ts.tokens["analyst"], ts.tokens["auditor"]
+	g := ts.createGallery(t, "wanted", engine.Reference)
+	resp, body := ts.do(t, "POST", fmt.Sprintf("/v1/galleries/%d/subjects", g.ID), analyst, "application/json", []byte(`{"name":"Katy Perry"}`))
+	var sub engine.Subject
+	if resp.StatusCode != 201 || json.Unmarshal(body, &sub) != nil {
+		t.Fatalf("create subject: %d %s", resp.StatusCode, body)
+	}
+	up, ct := multipartBody(t, facetest.Photo(katy, 1), map[string]string{"subject_id": fmt.Sprint(sub.ID)})
+	var e engine.Enrolled
+	if resp, body := ts.do(t, "POST", fmt.Sprintf("/v1/galleries/%d/images", g.ID), analyst, ct, up); resp.StatusCode != 201 || json.Unmarshal(body, &e) != nil {
+		t.Fatalf("upload: %d %s", resp.StatusCode, body)
+	}
+	sb, ct := multipartBody(t, facetest.Photo(katy, 2), map[string]string{"galleries": fmt.Sprint(g.ID), "purpose": "ad 9"})
+	var res engine.SearchResult
+	if resp, body := ts.do(t, "POST", "/v1/searches", analyst, ct, sb); resp.StatusCode != 201 || json.Unmarshal(body, &res) != nil || len(res.Faces) != 1 {
+		t.Fatalf("search: %d %s", resp.StatusCode, body)
+	}
+	matchID := res.Faces[0].Candidates[0].MatchID
+
+	// A reviewer's reading of the records is not audited; the auditor's is.
+	ts.getJSON(t, fmt.Sprintf("/v1/matches/%d", matchID), ts.tokens["reviewer"], new(engine.Match))
+	opened := map[string]string{
+		"search.read":  fmt.Sprintf("/v1/searches/%d", res.Search.ID),
+		"match.read":   fmt.Sprintf("/v1/matches/%d", matchID),
+		"match.view":   fmt.Sprintf("/v1/matches/%d/view", matchID),
+		"image.read":   fmt.Sprintf("/v1/images/%d/faces", e.Image.ID),
+		"image.view":   fmt.Sprintf("/v1/images/%d", e.Image.ID),
+		"subject.read": fmt.Sprintf("/v1/subjects/%d", sub.ID),
+		"images.read":  fmt.Sprintf("/v1/galleries/%d/images", g.ID),
+	}
+	for action, path := range opened {
+		if resp, body := ts.do(t, "GET", path, auditor, "", nil); resp.StatusCode != 200 {
+			t.Fatalf("auditor opening %s: %d %s", path, resp.StatusCode, body)
+		}
+		es := ts.auditOf(t, action)
+		if len(es) != 1 || es[0].Actor != "auditor" {
+			t.Errorf("%s: entries %+v, want one by the auditor", action, es)
+		}
+	}
+	var v engine.MatchView
+	ts.getJSON(t, fmt.Sprintf("/v1/matches/%d/view", matchID), auditor, &v)
+	if v.CanDecide || !strings.Contains(v.CannotDecide, "auditor role") {
+		t.Errorf("auditor: can_decide %v (%s)", v.CanDecide, v.CannotDecide)
+	}
+	if resp, _ := ts.do(t, "POST", fmt.Sprintf("/v1/matches/%d/decisions", matchID), auditor, "application/json", []byte(`{"decision":"no_candidate"}`)); resp.StatusCode != 403 {
+		t.Errorf("auditor deciding: %d, want 403", resp.StatusCode)
+	}
+}

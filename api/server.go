@@ -67,7 +67,9 @@ var (
 	reviewer = engine.RoleReviewer
 	auditor  = engine.RoleAuditor
 	anyRole  = []engine.Role{admin, analyst, reviewer, auditor}
-	readers  = []engine.Role{admin, analyst, reviewer} // who may look at galleries, photos and matches
+	// readers may look at galleries, photos, searches, matches and jobs. The auditor reads them
+	// to check what the audit log says happened; each of its openings is audited.
+	readers = []engine.Role{admin, analyst, reviewer, auditor}
 )
 
 // Routes is the whole API, in the order of the OpenAPI document. (A function, not a variable:

@@ -51,7 +51,7 @@ func (s *Service) ProbeThumbnail(ctx context.Context, a Actor, id int64) ([]byte
 	if err != nil {
 		return nil, err
 	}
-	rec, _, err := s.SearchRecord(ctx, a, p.SearchID)
+	rec, _, err := s.searchRecord(ctx, a, p.SearchID)
 	if err != nil {
 		return nil, err
 	}

@@ -45,7 +45,20 @@ func (s *Service) Subject(ctx context.Context, a Actor, id int64) (Subject, erro
 	if err != nil {
 		return sub, err
 	}
-	return sub, checkGallery(a, sub.GalleryID)
+	if err := checkGallery(a, sub.GalleryID); err != nil {
+		return Subject{}, err
+	}
+	return sub, s.auditExamination(ctx, a, "subject.read", ref("subject", id), []int64{sub.GalleryID})
+}
+
+// auditExamination records an auditor's opening of a record (a search, a match, a photo's
+// record, a subject): oversight is itself overseen. Other roles' record reads are not audited;
+// their views of photos and matches are, whoever looks (auditRead).
+func (s *Service) auditExamination(ctx context.Context, a Actor, action, target string, galleries []int64) error {
+	if a.Role != RoleAuditor {
+		return nil
+	}
+	return s.auditRead(ctx, entry(a, action, target, galleries, "", ""))
 }
 
 // ImageRecord returns a photo's record and its faces (not its bytes).
@@ -55,6 +68,9 @@ func (s *Service) ImageRecord(ctx context.Context, a Actor, id int64) (Image, []
 		return img, nil, err
 	}
 	if err := checkGallery(a, img.GalleryID); err != nil {
+		return Image{}, nil, err
+	}
+	if err := s.auditExamination(ctx, a, "image.read", ref("image", id), []int64{img.GalleryID}); err != nil {
 		return Image{}, nil, err
 	}
 	faces, err := s.cfg.Catalog.Faces(ctx, id)
@@ -76,6 +92,9 @@ func (s *Service) Images(ctx context.Context, a Actor, f ImageFilter) ([]ImageFa
 	if err != nil {
 		return nil, err
 	}
+	if err := s.auditExamination(ctx, a, "images.read", ref("gallery", f.GalleryID), []int64{f.GalleryID}); err != nil {
+		return nil, err
+	}
 	if len(imgs) == 0 { // an empty page: say so if the gallery itself is missing
 		if _, err := s.cfg.Catalog.Gallery(ctx, f.GalleryID); err != nil {
 			return nil, err
@@ -94,6 +113,14 @@ func (s *Service) Images(ctx context.Context, a Actor, f ImageFilter) ([]ImageFa
 // SearchRecord returns a past search and its probe faces; a scoped actor sees a search over at
 // least one of its galleries.
 func (s *Service) SearchRecord(ctx context.Context, a Actor, id int64) (SearchRecord, []ProbeFace, error) {
+	rec, probes, err := s.searchRecord(ctx, a, id)
+	if err != nil {
+		return rec, probes, err
+	}
+	return rec, probes, s.auditExamination(ctx, a, "search.read", ref("search", id), rec.Galleries)
+}
+
+func (s *Service) searchRecord(ctx context.Context, a Actor, id int64) (SearchRecord, []ProbeFace, error) {
 	rec, probes, err := s.cfg.Catalog.Search(ctx, id)
 	if err != nil {
 		return rec, probes, err

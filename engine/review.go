@@ -37,6 +37,14 @@ func (s *Service) CountMatches(ctx context.Context, a Actor, f MatchFilter) (int
 
 // Match returns one review item with its decisions and band.
 func (s *Service) Match(ctx context.Context, a Actor, id int64) (Match, error) {
+	m, err := s.match(ctx, a, id)
+	if err != nil {
+		return m, err
+	}
+	return m, s.auditExamination(ctx, a, "match.read", ref("match", id), []int64{m.GalleryID})
+}
+
+func (s *Service) match(ctx context.Context, a Actor, id int64) (Match, error) {
 	m, err := s.cfg.Catalog.Match(ctx, id)
 	if err != nil {
 		return m, err
@@ -89,7 +97,7 @@ type CandidateFace struct {
 // (photos are audited where their bytes leave).
 func (s *Service) MatchView(ctx context.Context, a Actor, id int64) (MatchView, error) {
 	var v MatchView
-	m, err := s.Match(ctx, a, id)
+	m, err := s.match(ctx, a, id)
 	if err != nil {
 		return v, err
 	}
@@ -228,7 +236,7 @@ func (s *Service) Decide(ctx context.Context, a Actor, matchID int64, d MatchSta
 		return Match{}, fmt.Errorf("a potential_candidate decision needs a note: %w", ErrInvalid)
 	}
 	if a.Galleries != nil {
-		if _, err := s.Match(ctx, a, matchID); err != nil {
+		if _, err := s.match(ctx, a, matchID); err != nil {
 			return Match{}, err
 		}
 	}

@@ -348,6 +348,11 @@ func TestBrowserReview(t *testing.T) {
 	}
 	b.open("#/audit?action=match.decide.refused")
 	b.waitText("#audit tbody", "already decided")
+	// A row's target opens the match it names, read-only: the decisions, no decision form.
+	b.do(chromedp.Click(chromedp.CSS(fmt.Sprintf(`#audit a[href="#/match/%d"]`, matchID))))
+	b.waitText("#decisions", "same ear shape and brow scar (rev2)")
+	b.waitText("#no-decide", "Only reviewers decide matches")
+	b.shot("auditor-match")
 	b.signOut()
 
 	// An operator's ingest job: the gallery pages show its photos and its progress, and its

@@ -5,7 +5,9 @@
 'use strict';
 (() => {
   const PAGE = 50; // review queue rows per page
-  const READERS = ['admin', 'analyst', 'reviewer'];
+  // The auditor reads what the others do, to check what the audit log says happened (each
+  // opening is audited by the service); only the audit log is the auditor's alone.
+  const READERS = ['admin', 'analyst', 'reviewer', 'auditor'];
   const DECISIONS = [
     { key: '1', value: 'potential_candidate', label: 'Potential candidate' },
     { key: '2', value: 'no_candidate', label: 'No candidate' },
@@ -747,6 +749,13 @@
 
   // ---- audit (auditors) ----------------------------------------------------------------
 
+  // targetLink links an audit row's target to the page that shows it, where there is one.
+  function targetLink(target) {
+    const m = /^(match|gallery):(\d+)$/.exec(target || '');
+    if (!m) return target || '';
+    return h('a', { href: `#/${m[1]}/${m[2]}`, text: target });
+  }
+
   async function pageAudit(main, _arg, params) {
     const f = { actor: params.get('actor') || '', action: params.get('action') || '', since: params.get('since') || new Date(Date.now() - 86400e3).toISOString().slice(0, 10) };
     const cursor = params.get('cursor') || '';
@@ -760,7 +769,7 @@
       h('form', { class: 'panel filters', onsubmit: (e) => e.preventDefault() }, input('since', 'Since', { type: 'date' }), input('actor', 'Actor'), input('action', 'Action', { placeholder: 'e.g. match.decide' })),
       h('table', { id: 'audit' }, h('thead', {}, h('tr', {}, ['When', 'Actor', 'Action', 'Target', 'Galleries', 'Input', 'Result'].map((t) => h('th', { text: t })))),
         h('tbody', {}, r.items.map((e) => h('tr', { dataset: { action: e.action } }, h('td', { text: fmtTime(e.at) }), h('td', { text: e.actor }), h('td', { text: e.action }),
-          h('td', { text: e.target || '' }), h('td', { text: (e.galleries || []).join(', ') }), h('td', { class: 'muted', text: e.input || '' }), h('td', { text: e.result || '' }))))),
+          h('td', {}, targetLink(e.target)), h('td', { text: (e.galleries || []).join(', ') }), h('td', { class: 'muted', text: e.input || '' }), h('td', { text: e.result || '' }))))),
       h('div', { class: 'pager' }, r.next_cursor ? h('a', { class: 'button', href: '#/audit?' + new URLSearchParams({ ...f, cursor: r.next_cursor }).toString(), text: 'Next page →' }) : null));
   }
 
