@@ -199,6 +199,7 @@ func TestAuthorization(t *testing.T) {
 		"GET /v1/matches/:id/view":          {"admin", "analyst", "reviewer", "auditor"},
 		"POST /v1/matches/:id/decisions":    {"reviewer"},
 		"GET /v1/audit":                     {"auditor"},
+		"GET /v1/audit/export":              {"auditor"},
 		"POST /v1/tokens":                   {"admin"},
 		"GET /v1/tokens":                    {"admin"},
 		"DELETE /v1/tokens/:id":             {"admin"},

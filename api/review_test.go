@@ -3,10 +3,12 @@ package api
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/facematch/facematch/engine"
 	"github.com/facematch/facematch/face/facetest"
@@ -243,5 +245,50 @@ func TestAuditorOpensWhatTheLogNames(t *testing.T) {
 	}
 	if resp, _ := ts.do(t, "POST", fmt.Sprintf("/v1/matches/%d/decisions", matchID), auditor, "application/json", []byte(`{"decision":"no_candidate"}`)); resp.StatusCode != 403 {
 		t.Errorf("auditor deciding: %d, want 403", resp.StatusCode)
+	}
+}
+
+// TestAuditExport: an auditor exports a filtered range as JSON or CSV, every field kept; a
+// spreadsheet would not run a user's text as a formula; the export is audited.
+func TestAuditExport(t *testing.T) {
+	ts := newTestServer(t)
+	ts.createGallery(t, "=HYPERLINK(\"http://x\")", engine.Collection)
+	ts.createGallery(t, "ads", engine.Collection)
+	auditor := ts.tokens["auditor"]
+
+	resp, body := ts.do(t, "GET", "/v1/audit/export?action=gallery.create", auditor, "", nil)
+	var all []engine.AuditEntry
+	if resp.StatusCode != 200 || json.Unmarshal(body, &all) != nil || len(all) != 2 || all[0].ID >= all[1].ID || all[0].Hash == "" {
+		t.Fatalf("JSON export: %d %s", resp.StatusCode, body)
+	}
+	if cd := resp.Header.Get("Content-Disposition"); !strings.HasPrefix(cd, "attachment; filename=\"facematch-audit-") {
+		t.Errorf("Content-Disposition %q", cd)
+	}
+
+	resp, body = ts.do(t, "GET", "/v1/audit/export?format=csv&action=gallery.create", auditor, "", nil)
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/csv") {
+		t.Fatalf("CSV export: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	rows, err := csv.NewReader(bytes.NewReader(body)).ReadAll()
+	if err != nil || len(rows) != 3 || rows[0][0] != "id" || rows[1][0] != fmt.Sprint(all[0].ID) || rows[2][11] != all[1].Hash {
+		t.Fatalf("CSV rows: %q, %v", rows, err)
+	}
+	if !strings.Contains(rows[1][6], "HYPERLINK") || strings.HasPrefix(rows[1][6], "=") {
+		t.Errorf("a name that is a formula reads %q in the CSV, want it defused", rows[1][6])
+	}
+
+	// A range: until before the first gallery leaves none of them.
+	resp, body = ts.do(t, "GET", "/v1/audit/export?action=gallery.create&until="+all[0].At.Add(-time.Second).Format(time.RFC3339), auditor, "", nil)
+	var none []engine.AuditEntry
+	if resp.StatusCode != 200 || json.Unmarshal(body, &none) != nil || len(none) != 0 {
+		t.Errorf("empty range: %d %q", resp.StatusCode, body)
+	}
+	for _, q := range []string{"format=xml", "since=yesterday", "since=2026-02-01&until=2026-01-01"} {
+		if resp, body := ts.do(t, "GET", "/v1/audit/export?"+q, auditor, "", nil); resp.StatusCode/100 != 4 {
+			t.Errorf("%s: %d %s, want a 4xx", q, resp.StatusCode, body)
+		}
+	}
+	if es := ts.auditOf(t, "audit.export"); len(es) != 3 {
+		t.Errorf("%d audit.export entries, want one per export", len(es))
 	}
 }

@@ -113,6 +113,7 @@ func routeTable() []Route {
 		{"POST", "/v1/jobs/:id/cancel", []engine.Role{admin}, (*Server).cancelJob},
 		{"POST", "/v1/jobs/:id/resume", []engine.Role{admin}, (*Server).resumeJob},
 		{"GET", "/v1/audit", []engine.Role{auditor}, (*Server).listAudit},
+		{"GET", "/v1/audit/export", []engine.Role{auditor}, (*Server).exportAudit},
 		{"POST", "/v1/tokens", []engine.Role{admin}, (*Server).createToken},
 		{"GET", "/v1/tokens", []engine.Role{admin}, (*Server).listTokens},
 		{"DELETE", "/v1/tokens/:id", []engine.Role{admin}, (*Server).revokeToken},

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // Read-only use cases. Looking at photos is audited where the bytes leave (ImageBytes); reading
@@ -142,6 +143,41 @@ func (s *Service) AuditEntries(ctx context.Context, a Actor, f AuditFilter) ([]A
 		return nil, err
 	}
 	return es, nil
+}
+
+// maxAuditExport bounds one export: a range larger than this is exported in several, by time.
+const maxAuditExport = 1_000_000
+
+// ExportAudit passes every entry of f's range to emit, oldest first, a page at a time (f's
+// Cursor, Limit and order are ignored). The export is audited before the first entry leaves; an
+// export over maxAuditExport entries stops with ErrInvalid after that many (narrow the range).
+func (s *Service) ExportAudit(ctx context.Context, a Actor, f AuditFilter, emit func(AuditEntry) error) error {
+	if !f.Until.IsZero() && !f.Since.IsZero() && !f.Since.Before(f.Until) {
+		return fmt.Errorf("since (%s) must be before until (%s): %w", f.Since.Format(time.RFC3339), f.Until.Format(time.RFC3339), ErrInvalid)
+	}
+	if err := s.auditRead(ctx, entry(a, "audit.export", "", nil, fmt.Sprintf("since=%s until=%s actor=%q action=%q",
+		f.Since.Format(time.RFC3339), f.Until.Format(time.RFC3339), f.Actor, f.Action), "")); err != nil {
+		return err
+	}
+	f.Oldest, f.Cursor, f.Limit = true, 0, 1000
+	for n := 0; ; {
+		es, err := s.cfg.Catalog.Entries(ctx, f)
+		if err != nil {
+			return err
+		}
+		for _, e := range es {
+			if n++; n > maxAuditExport {
+				return fmt.Errorf("the range holds more than %d entries: export it in parts (since, until): %w", maxAuditExport, ErrInvalid)
+			}
+			if err := emit(e); err != nil {
+				return err
+			}
+		}
+		if len(es) < f.Limit {
+			return nil
+		}
+		f.Cursor = es[len(es)-1].ID
+	}
 }
 
 // AuditDenied records a request refused for lack of the role.

@@ -163,6 +163,7 @@ type ReviewStore interface {
 // AuditFilter selects audit entries after Cursor (an entry ID), oldest first.
 type AuditFilter struct {
 	Since  time.Time
+	Until  time.Time // entries before it; zero: no end
 	Actor  string
 	Action string
 	// Oldest pages from the first entry on; the default is the newest first, which is what an

@@ -348,6 +348,19 @@ func TestBrowserReview(t *testing.T) {
 	}
 	b.open("#/audit?action=match.decide.refused")
 	b.waitText("#audit tbody", "already decided")
+	b.shot("audit-log")
+	// The filtered range exports as CSV; the export is audited.
+	b.do(chromedp.Click(chromedp.CSS("#export-csv")))
+	b.waitText("#notice", "Exported as CSV")
+	var exports struct {
+		Items []struct {
+			Actor, Input string
+		} `json:"items"`
+	}
+	s.mustCall(200, "GET", "/v1/audit?action=audit.export", tokens["aud"], nil, &exports)
+	if len(exports.Items) != 1 || exports.Items[0].Actor != "aud" || !strings.Contains(exports.Items[0].Input, `action="match.decide.refused"`) {
+		t.Errorf("the CSV export's audit entry: %+v", exports.Items)
+	}
 	// A row's target opens the match it names, read-only: the decisions, no decision form.
 	b.do(chromedp.Click(chromedp.CSS(fmt.Sprintf(`#audit a[href="#/match/%d"]`, matchID))))
 	b.waitText("#decisions", "same ear shape and brow scar (rev2)")

@@ -66,6 +66,10 @@ func (d *DB) Entries(ctx context.Context, f engine.AuditFilter) ([]engine.AuditE
 		where = append(where, "at >= ?")
 		args = append(args, fmtTime(f.Since))
 	}
+	if !f.Until.IsZero() {
+		where = append(where, "at < ?")
+		args = append(args, fmtTime(f.Until))
+	}
 	if f.Actor != "" {
 		where = append(where, "actor = ?")
 		args = append(args, f.Actor)

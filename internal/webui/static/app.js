@@ -749,6 +749,24 @@
 
   // ---- audit (auditors) ----------------------------------------------------------------
 
+  // download fetches path with the credential and saves the answer under the name the server
+  // gives it (a plain link would carry no credential).
+  async function download(path) {
+    const r = await fetch(path, { headers: { Authorization: 'Bearer ' + me.token }, cache: 'no-store' });
+    if (!r.ok) {
+      let msg = r.status + ' ' + r.statusText;
+      try { const p = await r.json(); msg = p.detail || msg; } catch { /* not a problem document */ }
+      throw new APIError(r.status, msg);
+    }
+    const name = (/filename="([^"]+)"/.exec(r.headers.get('Content-Disposition') || '') || [])[1] || 'export';
+    const url = URL.createObjectURL(await r.blob());
+    const a = h('a', { href: url, download: name });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60e3);
+  }
+
   // targetLink links an audit row's target to the page that shows it, where there is one.
   function targetLink(target) {
     const m = /^(match|gallery):(\d+)$/.exec(target || '');
@@ -766,7 +784,11 @@
     const set = (k, v) => { const p = new URLSearchParams({ ...f, [k]: v }); go('#/audit?' + p.toString()); };
     const input = (k, label, attrs = {}) => h('label', {}, label, h('input', { name: k, value: f[k], ...attrs, onchange: (e) => set(k, e.target.value.trim()) }));
     fill(main, h('h1', { text: 'Audit log' }),
-      h('form', { class: 'panel filters', onsubmit: (e) => e.preventDefault() }, input('since', 'Since', { type: 'date' }), input('actor', 'Actor'), input('action', 'Action', { placeholder: 'e.g. match.decide' })),
+      h('form', { class: 'panel filters', onsubmit: (e) => e.preventDefault() }, input('since', 'Since', { type: 'date' }), input('actor', 'Actor'), input('action', 'Action', { placeholder: 'e.g. match.decide' }),
+        ['csv', 'json'].map((format) => h('button', { type: 'button', id: 'export-' + format, title: 'Every entry of these filters, oldest first (the export is audited)',
+          onclick: () => download('/v1/audit/export?' + new URLSearchParams(Object.fromEntries(Object.entries({ ...f, format }).filter(([, v]) => v)))).then(
+            () => notify('Exported as ' + format.toUpperCase() + '.'), (err) => notify(err.message, true)),
+          text: 'Export ' + format.toUpperCase() }))),
       h('table', { id: 'audit' }, h('thead', {}, h('tr', {}, ['When', 'Actor', 'Action', 'Target', 'Galleries', 'Input', 'Result'].map((t) => h('th', { text: t })))),
         h('tbody', {}, r.items.map((e) => h('tr', { dataset: { action: e.action } }, h('td', { text: fmtTime(e.at) }), h('td', { text: e.actor }), h('td', { text: e.action }),
           h('td', {}, targetLink(e.target)), h('td', { text: (e.galleries || []).join(', ') }), h('td', { class: 'muted', text: e.input || '' }), h('td', { text: e.result || '' }))))),
