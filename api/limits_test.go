@@ -2,6 +2,10 @@ package api
 
 import (
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 )
@@ -65,5 +69,39 @@ func TestAddressKey(t *testing.T) {
 		if got := addressKey(in); got != want {
 			t.Errorf("addressKey(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestMetricsWithoutCredential: the separate metrics handler answers /metrics to anyone and
+// nothing else, with every metric's samples in one group; the API's own /metrics stays the
+// admin's.
+func TestMetricsWithoutCredential(t *testing.T) {
+	gauges := []Gauge{{Name: "b_total", Help: "b", Value: 1, Counter: true, Labels: map[string]string{"x": "1"}}, {Name: "a", Help: "a", Value: 2},
+		{Name: "b_total", Help: "b", Value: 3, Counter: true, Labels: map[string]string{"x": "2"}}}
+	ts := newTestServerWith(t, func(c *Config) { c.Gauges = func() []Gauge { return gauges } })
+	srv, err := New(Config{Service: ts.svc, Gauges: func() []Gauge { return gauges }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := httptest.NewServer(srv.MetricsHandler())
+	defer m.Close()
+	resp, err := http.Get(m.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	text := string(body)
+	if resp.StatusCode != 200 || !strings.Contains(text, "# TYPE b_total counter\nb_total{x=\"1\"} 1\nb_total{x=\"2\"} 3\n") || !strings.Contains(text, "# TYPE a gauge\na 2\n") {
+		t.Fatalf("metrics without a credential: %d\n%s", resp.StatusCode, text)
+	}
+	if resp, err := http.Get(m.URL + "/v1/galleries"); err != nil || resp.StatusCode != 404 {
+		t.Errorf("the metrics listener answers the API: %v %v", resp.StatusCode, err)
+	}
+	if resp, _ := ts.do(t, "GET", "/metrics", "", "", nil); resp.StatusCode != 401 {
+		t.Errorf("the API's /metrics without a credential: %d, want 401", resp.StatusCode)
+	}
+	if resp, _ := ts.do(t, "GET", "/metrics", ts.tokens["analyst"], "", nil); resp.StatusCode != 403 {
+		t.Errorf("the API's /metrics as an analyst: %d, want 403", resp.StatusCode)
 	}
 }

@@ -11,11 +11,13 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// Gauge is one service gauge for /metrics, e.g. facematch_index_faces{model="…"}.
+// Gauge is one service sample for /metrics, e.g. facematch_index_faces{model="…"}: a gauge,
+// or a counter (a total that only grows, for rate()) when Counter is set.
 type Gauge struct {
 	Name, Help string
 	Labels     map[string]string
 	Value      float64
+	Counter    bool
 }
 
 // metrics counts requests per method, route and status, and their latency (Prometheus text
@@ -90,10 +92,18 @@ func (s *Server) metricsHandler(c echo.Context) error {
 	var b strings.Builder
 	s.metrics.write(&b)
 	if s.cfg.Gauges != nil {
+		// A metric's samples must form one group in the text format: sort by name, keeping
+		// each one's own order of labels.
+		gauges := s.cfg.Gauges()
+		sort.SliceStable(gauges, func(i, j int) bool { return gauges[i].Name < gauges[j].Name })
 		seen := map[string]bool{}
-		for _, g := range s.cfg.Gauges() {
+		for _, g := range gauges {
 			if !seen[g.Name] {
-				fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s gauge\n", g.Name, g.Help, g.Name)
+				kind := "gauge"
+				if g.Counter {
+					kind = "counter"
+				}
+				fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s %s\n", g.Name, g.Help, g.Name, kind)
 				seen[g.Name] = true
 			}
 			var labels []string
@@ -109,4 +119,15 @@ func (s *Server) metricsHandler(c echo.Context) error {
 		}
 	}
 	return c.Blob(http.StatusOK, "text/plain; version=0.0.4; charset=utf-8", []byte(b.String()))
+}
+
+// MetricsHandler serves GET /metrics alone, without a credential, for a separate listener
+// (serve --metrics-addr): a Prometheus server then holds no key that could read a photo or
+// delete a gallery. The metrics name no person, photo or credential.
+func (s *Server) MetricsHandler() http.Handler {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = errorHandler(s.log)
+	e.GET("/metrics", s.metricsHandler)
+	return e
 }

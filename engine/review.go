@@ -26,6 +26,12 @@ func (s *Service) Matches(ctx context.Context, a Actor, f MatchFilter) ([]Match,
 	return ms, err
 }
 
+// QueueCounts counts every gallery's review items by status, for the service's metrics (no
+// actor: it names no record, only counts).
+func (s *Service) QueueCounts(ctx context.Context) ([]QueueCount, error) {
+	return s.cfg.Catalog.QueueCounts(ctx)
+}
+
 // CountMatches counts the matches f selects (its cursor and limit aside) in the galleries a may
 // read.
 func (s *Service) CountMatches(ctx context.Context, a Actor, f MatchFilter) (int, error) {

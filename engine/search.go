@@ -228,9 +228,11 @@ func (s *Service) candidates(ctx context.Context, ph photo, models []string, byM
 		embedded := ph.faces
 		if model != models[0] || !allEmbeddedWith(ph.faces, model) {
 			var err error
+			start := time.Now()
 			if embedded, err = s.byIdentity[model].AnalyzeImage(ctx, ph.img); err != nil {
 				return nil, err
 			}
+			s.inference.observe(model, time.Since(start))
 		}
 		for i, f := range embedded {
 			if i >= len(ph.faces) || !ph.faces[i].Accepted() || f.Embedding == nil {

@@ -115,6 +115,7 @@ type Service struct {
 	log        *slog.Logger
 	byIdentity map[string]*Pipeline
 	admit      *admission
+	inference  inferenceStats
 
 	// runsMu guards runs, the jobs running in this process, so that deleting a gallery can
 	// stop its jobs and wait for them to clean up before the records go.
@@ -437,7 +438,11 @@ func (s *Service) analyzePhoto(ctx context.Context, p *Pipeline, data []byte, pa
 	if err != nil {
 		return photo{}, nil, err
 	}
+	start := time.Now()
 	faces, err := p.AnalyzeImage(ctx, d.img)
+	if err == nil {
+		s.inference.observe(p.Embedder.Identity(), time.Since(start))
+	}
 	if err == nil && len(faces) == 0 {
 		err = fmt.Errorf("%w in the photo", ErrNoFace)
 	}

@@ -106,6 +106,15 @@ type Candidate struct {
 	Rank       int
 }
 
+// QueueCount is how many review items of one gallery have one status, and when the oldest
+// of them was created.
+type QueueCount struct {
+	GalleryID int64
+	Status    MatchStatus
+	Items     int
+	Oldest    time.Time
+}
+
 // MatchOrder is the order of a match list.
 type MatchOrder string
 
@@ -155,6 +164,8 @@ type ReviewStore interface {
 	Matches(ctx context.Context, f MatchFilter) ([]Match, error)
 	// CountMatches counts the matches f selects, ignoring its cursor and limit.
 	CountMatches(ctx context.Context, f MatchFilter) (int, error)
+	// QueueCounts counts the review items of every gallery by status, with the oldest's time.
+	QueueCounts(ctx context.Context) ([]QueueCount, error)
 	// Decide records reviewer's decision and returns the match with its new status. The
 	// requester may not decide (ErrForbidden); a reviewer decides once (ErrConflict).
 	Decide(ctx context.Context, matchID int64, reviewer string, d MatchStatus, note string, required int) (Match, error)

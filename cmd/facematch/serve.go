@@ -40,6 +40,10 @@ type serveConfig struct {
 	SweepGrace time.Duration
 	// SweepInterval is the time between sweeps (the first runs at start); 0 runs none.
 	SweepInterval time.Duration
+	// MetricsAddr, when set, serves /metrics there without a credential, for a Prometheus
+	// server that must not hold a key able to read or delete anything; keep it on a private
+	// address. /metrics on --addr stays, for admins.
+	MetricsAddr string
 }
 
 // trustedProxies parses TrustedProxies.
@@ -62,6 +66,13 @@ func (c serveConfig) Validate() error {
 	var errs []error
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		errs = append(errs, fmt.Errorf("--addr must be host:port, got %q", c.Addr))
+	}
+	if c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			errs = append(errs, fmt.Errorf("--metrics-addr must be host:port, got %q", c.MetricsAddr))
+		} else if c.MetricsAddr == c.Addr {
+			errs = append(errs, errors.New("--metrics-addr must differ from --addr"))
+		}
 	}
 	if c.Reviewers < 1 {
 		errs = append(errs, fmt.Errorf("--reviewers must be at least 1, got %d", c.Reviewers))
@@ -117,6 +128,7 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	fs.IntVar(&sc.AuthBurst, "auth-burst", 10, "failed authentications in a row an address or a secret may have before it gets 429")
 	fs.DurationVar(&sc.AuthEvery, "auth-every", 6*time.Second, "how often one failed authentication is forgiven")
 	fs.DurationVar(&sc.SweepGrace, "sweep-grace", time.Hour, "age after which a blob no record references (left by a kill or a failed deletion) is deleted")
+	fs.StringVar(&sc.MetricsAddr, "metrics-addr", m.Getenv("FACEMATCH_METRICS_ADDR"), "serve /metrics alone, without a credential, on this host:port (env FACEMATCH_METRICS_ADDR; keep it private; empty: only on --addr, for admins)")
 	fs.DurationVar(&sc.SweepInterval, "sweep-interval", time.Hour, "time between sweeps for unreferenced blobs, the first at start (0: none)")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
@@ -166,6 +178,21 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	case secret != "":
 		fmt.Fprintf(m.Stdout, "first admin credential (shown once, store it now): %s\n", secret)
 	}
+	// The metrics listener, when asked for, is owned here like the API's: closed on every way out.
+	metricsErr := make(chan error, 1)
+	var metrics *http.Server
+	if sc.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", sc.MetricsAddr)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		metrics = &http.Server{Handler: srv.MetricsHandler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+		defer metrics.Close()
+		fmt.Fprintf(m.Stdout, "metrics on http://%s/metrics (no credential: keep this address private)\n", mln.Addr())
+		go func() { metricsErr <- metrics.Serve(mln) }()
+	}
 	serveErr := make(chan error, 1)
 	go func() {
 		if sc.TLSCert != "" {
@@ -177,6 +204,9 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	select {
 	case err := <-serveErr:
 		return err
+	case err := <-metricsErr:
+		hs.Close()
+		return fmt.Errorf("metrics listener: %w", err)
 	case <-ctx.Done():
 	}
 	log.Info("shutting down: finishing in-flight requests")
@@ -185,6 +215,9 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	shutdownErr := hs.Shutdown(sctx)
 	if err := <-serveErr; !errors.Is(err, http.ErrServerClosed) {
 		shutdownErr = errors.Join(shutdownErr, err)
+	}
+	if metrics != nil {
+		shutdownErr = errors.Join(shutdownErr, metrics.Shutdown(sctx))
 	}
 	log.Info("stopped")
 	return shutdownErr

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/facematch/facematch/api"
 	"github.com/facematch/facematch/engine"
 	"github.com/facematch/facematch/face/facetest"
 	"github.com/facematch/facematch/internal/blob/blobtest"
@@ -210,4 +211,49 @@ func zipOf(t *testing.T, files map[string][]byte) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+// TestGauges: after a search with a candidate, the metrics show the review queue's depth and
+// age, each model's inference time and the Go runtime.
+func TestGauges(t *testing.T) {
+	ctx := context.Background()
+	a := open(t, testConfig(t.TempDir()))
+	defer a.Close()
+	ref, err := a.Service.CreateGallery(ctx, admin, "wanted", engine.Reference, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := a.Service.CreateSubject(ctx, admin, engine.Subject{GalleryID: ref.ID, Name: "Ada"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Service.AddImage(ctx, admin, engine.Upload{GalleryID: ref.ID, SubjectID: &sub.ID, Data: facetest.Photo(9, 1)}); err != nil {
+		t.Fatal(err)
+	}
+	analyst := engine.Actor{Name: "ann", Role: engine.RoleAnalyst}
+	if _, err := a.Service.Search(ctx, analyst, engine.SearchRequest{Data: facetest.Photo(9, 2), Galleries: []int64{ref.ID}, Purpose: "ad"}); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]api.Gauge{}
+	for _, g := range a.Gauges() {
+		key := g.Name
+		if s := g.Labels["status"]; s != "" {
+			key += "/" + s
+		}
+		got[key] = g
+	}
+	if g := got["facematch_review_items/pending"]; g.Value != 1 || g.Labels["gallery"] != fmt.Sprint(ref.ID) {
+		t.Errorf("pending items: %+v", g)
+	}
+	if g, ok := got["facematch_review_oldest_age_seconds/pending"]; !ok || g.Value < 0 || g.Value > 60 {
+		t.Errorf("oldest pending age: %+v", g)
+	}
+	if g := got["facematch_inferences_total"]; g.Value != 2 || !g.Counter || g.Labels["model"] != a.Models.Pipeline().Embedder.Identity() {
+		t.Errorf("inferences: %+v, want 2 (the upload and the search)", g)
+	}
+	for _, name := range []string{"facematch_inference_seconds_total", "go_goroutines", "go_memstats_heap_alloc_bytes", "facematch_index_faces"} {
+		if _, ok := got[name]; !ok {
+			t.Errorf("no %s", name)
+		}
+	}
 }

@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/facematch/facematch/api"
+	"github.com/facematch/facematch/engine"
 	"github.com/facematch/facematch/internal/blob"
 )
 
@@ -58,6 +61,15 @@ func (a *App) Gauges() []api.Gauge {
 		{Name: "facematch_admission_refused_total", Help: "Uploads and searches answered 503 because the memory budget stayed full.", Value: float64(ad.Refused)},
 		{Name: "facematch_admission_late_decodes_total", Help: "Decodes that outlived the decode timeout.", Value: float64(ad.Late)},
 	}
+	gs = append(gs, a.queueGauges()...)
+	gs = append(gs, a.jobGauges()...)
+	for _, st := range a.Service.InferenceStats() {
+		l := map[string]string{"model": st.Model}
+		gs = append(gs,
+			api.Gauge{Name: "facematch_inference_seconds_total", Help: "Time spent analysing photos (detection, quality, embedding; decoding excluded) per model: rate() over facematch_inferences_total is the mean latency.", Labels: l, Value: st.Seconds, Counter: true},
+			api.Gauge{Name: "facematch_inferences_total", Help: "Photos analysed per model.", Labels: l, Value: float64(st.Analyses), Counter: true})
+	}
+	gs = append(gs, runtimeGauges()...)
 	names := make([]string, 0, len(a.Indexes))
 	for name := range a.Indexes {
 		names = append(names, name)
@@ -73,4 +85,64 @@ func (a *App) Gauges() []api.Gauge {
 			api.Gauge{Name: "facematch_index_compactions_total", Help: "Compactions that took deleted faces out of object storage.", Labels: l, Value: float64(s.Compactions)})
 	}
 	return gs
+}
+
+// metricsTimeout bounds the catalog reads behind one scrape.
+const metricsTimeout = 2 * time.Second
+
+// queueGauges are the review queue's depth per gallery and status, and the age of each
+// gallery's oldest pending and disputed item.
+func (a *App) queueGauges() []api.Gauge {
+	ctx, cancel := context.WithTimeout(context.Background(), metricsTimeout)
+	defer cancel()
+	counts, err := a.Service.QueueCounts(ctx)
+	if err != nil {
+		a.log.Warn("metrics: queue counts", "err", err)
+		return nil
+	}
+	var gs []api.Gauge
+	now := time.Now()
+	for _, q := range counts {
+		l := map[string]string{"gallery": strconv.FormatInt(q.GalleryID, 10), "status": string(q.Status)}
+		gs = append(gs, api.Gauge{Name: "facematch_review_items", Help: "Review items per gallery and status (pending, disputed, or the final decision).", Labels: l, Value: float64(q.Items)})
+		if q.Status == engine.Pending || q.Status == engine.Disputed {
+			gs = append(gs, api.Gauge{Name: "facematch_review_oldest_age_seconds", Help: "Age of the oldest pending or disputed review item per gallery.", Labels: l, Value: now.Sub(q.Oldest).Seconds()})
+		}
+	}
+	return gs
+}
+
+// jobGauges are the running jobs' progress.
+func (a *App) jobGauges() []api.Gauge {
+	ctx, cancel := context.WithTimeout(context.Background(), metricsTimeout)
+	defer cancel()
+	jobs, err := a.Service.Jobs(ctx, engine.Actor{Name: "metrics", Role: engine.RoleAdmin}, engine.JobFilter{State: []engine.JobState{engine.JobRunning}, Limit: 100})
+	if err != nil {
+		a.log.Warn("metrics: jobs", "err", err)
+		return nil
+	}
+	var gs []api.Gauge
+	for _, j := range jobs {
+		l := map[string]string{"job": strconv.FormatInt(j.ID, 10), "kind": string(j.Kind)}
+		gs = append(gs,
+			api.Gauge{Name: "facematch_job_files", Help: "Files a running job has found so far.", Labels: l, Value: float64(j.Total)},
+			api.Gauge{Name: "facematch_job_processed_files", Help: "Files a running job has processed.", Labels: l, Value: float64(j.Processed)},
+			api.Gauge{Name: "facematch_job_failed_files", Help: "Files a running job could not use.", Labels: l, Value: float64(j.Failed)})
+	}
+	return gs
+}
+
+// runtimeGauges are the Go runtime's: goroutines, heap and collections.
+func runtimeGauges() []api.Gauge {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return []api.Gauge{
+		{Name: "go_goroutines", Help: "Goroutines that currently exist.", Value: float64(runtime.NumGoroutine())},
+		{Name: "go_memstats_heap_alloc_bytes", Help: "Heap bytes allocated and still in use.", Value: float64(ms.HeapAlloc)},
+		{Name: "go_memstats_heap_sys_bytes", Help: "Heap bytes obtained from the system.", Value: float64(ms.HeapSys)},
+		{Name: "go_memstats_sys_bytes", Help: "Bytes obtained from the system.", Value: float64(ms.Sys)},
+		{Name: "go_gc_cycles_total", Help: "Completed garbage collections.", Value: float64(ms.NumGC), Counter: true},
+		{Name: "go_gc_pause_seconds_total", Help: "Time the collector stopped the world.", Value: float64(ms.PauseTotalNs) / 1e9, Counter: true},
+		{Name: "process_peak_resident_bytes", Help: "Peak resident set size of the process.", Value: float64(PeakRSS())},
+	}
 }

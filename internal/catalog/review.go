@@ -263,6 +263,26 @@ func (d *DB) CountMatches(ctx context.Context, f engine.MatchFilter) (int, error
 	return n, nil
 }
 
+// QueueCounts implements engine.ReviewStore: one pass over the matches, grouped.
+func (d *DB) QueueCounts(ctx context.Context) ([]engine.QueueCount, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT gallery_id, status, count(*), min(created_at) FROM matches GROUP BY gallery_id, status ORDER BY gallery_id, status`)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: queue counts: %w", err)
+	}
+	defer rows.Close()
+	var out []engine.QueueCount
+	for rows.Next() {
+		var q engine.QueueCount
+		var oldest string
+		if err := rows.Scan(&q.GalleryID, &q.Status, &q.Items, &oldest); err != nil {
+			return nil, fmt.Errorf("catalog: queue counts: %w", err)
+		}
+		q.Oldest = parseTime(oldest)
+		out = append(out, q)
+	}
+	return out, rows.Err()
+}
+
 // matchWhere turns a filter's selection (not its cursor) into conditions on matches m.
 func matchWhere(f engine.MatchFilter) ([]string, []any) {
 	var where []string
