@@ -303,17 +303,28 @@ func TestBrowserReview(t *testing.T) {
 			}
 			b.thumbsLoaded(".compare")
 			b.shot("match-1280")
+			if !get(b, chromedp.Evaluate[bool](`document.querySelector('#record').getBoundingClientRect().bottom <= window.innerHeight`)) {
+				t.Errorf("the Record button is below the fold at 1280×800: %s", get(b, chromedp.Evaluate[string](`JSON.stringify([window.innerHeight, window.scrollY, document.querySelector("#record").getBoundingClientRect().bottom])`)))
+			}
 		}
+		// 1 chooses a potential candidate and leaves the focus: keys still work, and Enter goes to
+		// the note, which a potential candidate needs, before anything is sent.
 		b.key("1")
-		b.do(chromedp.WaitReady(chromedp.CSS("#note:focus")))
-		if i == 0 { // recording a potential candidate without a note is refused before any request
-			b.key(kb.Escape)
-			b.key(kb.Enter)
-			b.waitText("#decide-error", "needs a note")
+		b.waitText("#decide-error", "needs a note: Enter to write it")
+		if get(b, chromedp.Evaluate[string](`document.activeElement ? document.activeElement.id : ''`)) == "note" {
+			t.Errorf("after 1 the note has the focus")
 		}
+		b.key(kb.Enter)
+		b.do(chromedp.WaitReady(chromedp.CSS("#note:focus")))
+		b.waitText("#decide-error", "needs a note")
+		// In the note, Enter records (Shift+Enter would start a new line).
 		b.do(chromedp.SendKeys(chromedp.CSS("#note"), "same ear shape and brow scar ("+rev+")"))
-		b.key(kb.Enter, kb.ModifierCtrl)
+		b.key(kb.Enter)
 		b.do(b.visible("#cannot-decide"))
+		b.waitText("#notice", "Recorded potential candidate")
+		if cls := get(b, chromedp.Evaluate[string](`document.querySelector('#cannot-decide').className`)); cls != "muted" {
+			t.Errorf("after recording, the decider's note is styled %q, want muted (a state, not a refusal)", cls)
+		}
 		want := "pending"
 		if i == 1 {
 			want = "potential candidate"
@@ -393,6 +404,12 @@ func TestBrowserReview(t *testing.T) {
 	b.waitText("#subjects", "Katy Perry")
 	b.do(chromedp.Click(chromedp.CSS("#subjects tr.row")), b.visible(".card"))
 	b.waitText("h2", "Katy Perry: faces and photos")
+	// The reference gallery's photos name their subject; its header counts its subjects.
+	b.open(fmt.Sprintf("#/gallery/%d?tab=photos", ref.ID))
+	b.waitText(".grid", "Katy Perry")
+	b.waitText("p.muted", "subjects")
+	b.thumbsLoaded(".grid")
+	b.shot("reference-photos")
 	b.open(fmt.Sprintf("#/queue?job=%d&status=", job.ID))
 	b.waitText(".queue-count", fmt.Sprintf("of %d", job.Matches))
 	b.do(chromedp.Click(chromedp.CSS("#queue tr.row")), b.visible("#verdict"))

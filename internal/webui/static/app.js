@@ -39,6 +39,18 @@
   const human = (s) => String(s || '').replaceAll('_', ' ');
   const fmtSim = (x) => Number(x).toFixed(3);
   const fmtTime = (t) => (t ? new Date(t).toLocaleString() : '');
+  // fmtSourceTime shows an ad's date: a date given without a time is stored as midnight UTC,
+  // and shown as that day, not as the evening before west of Greenwich.
+  const fmtSourceTime = (t) => {
+    if (!t) return '';
+    const d = new Date(t);
+    return d.getUTCHours() || d.getUTCMinutes() || d.getUTCSeconds() || d.getUTCMilliseconds()
+      ? d.toLocaleString() : d.toLocaleDateString(undefined, { timeZone: 'UTC' });
+  };
+  // modelName is a model identity for people: its name ("fused", "faceplugin512"); the full
+  // identity (with checksums and fusion weights) is the element's title.
+  const modelName = (identity) => (identity || '').replace(/[(@].*$/, '');
+  const model = (identity) => h('span', { class: 'model', title: identity, text: modelName(identity) });
   function age(t) {
     const s = (Date.now() - new Date(t).getTime()) / 1000;
     if (s < 90) return 'just now';
@@ -164,6 +176,9 @@
 
   function render() {
     leavePage();
+    // A notice belongs to the page it was given on: moving on ends it.
+    clearTimeout(noticeTimer);
+    $('#notice').hidden = true;
     // Each page draws into a fresh container: a slow page still loading when the user moves on
     // then draws into a detached element instead of over the next page.
     const main = h('div', { class: 'page' });
@@ -398,7 +413,7 @@
         Array.isArray(v) ? v.join(', ') : String(v))]));
   }
   const sourceMeta = (s) => metaList([['Site', s.site], ['URL', s.source_url], ['Ad ID', s.ad_id], ['Usernames', s.usernames],
-    ['Phones', s.phones], ['Posted', fmtTime(s.posted_at)], ['Collected', fmtTime(s.collected_at)], ['Case', s.case_ref]]);
+    ['Phones', s.phones], ['Posted', fmtSourceTime(s.posted_at)], ['Collected', fmtSourceTime(s.collected_at)], ['Case', s.case_ref]]);
   const qualityMeta = (q, rejections) => metaList([['Detector score', q.score.toFixed(2)], ['Eye distance', Math.round(q.size) + ' px'],
     ['Face box', Math.round(q.box_size) + ' px'], ['Sharpness', Math.round(q.sharpness)], ['Frontalness', q.frontalness.toFixed(2)],
     ['Roll', q.roll.toFixed(1) + '°'], ['Refused by the quality gate', rejections]]);
@@ -466,14 +481,14 @@
       : h('p', { class: 'muted', id: 'decisions', text: 'No decision yet.' });
 
     const center = h('section', { class: 'panel center', id: 'verdict' },
-      h('div', { class: 'muted', text: 'Similarity' }),
-      h('span', { class: 'sim', text: fmtSim(m.similarity) }),
+      h('span', { class: 'sim', title: 'Similarity (cosine) of the two faces', text: fmtSim(m.similarity) }),
       band(v.band.name), h('p', { class: 'help', text: v.band.meaning }),
-      h('p', { class: 'help', text: `rank ${m.rank} · model ${v.model}` }),
       h('p', {}, 'Status: ', h('span', { id: 'match-status' }, status(m.status))),
-      h('p', { class: 'help', text: `Final when ${v.reviewers_required} reviewers agree; disputed when two disagree.` }),
+      // The decision comes before the rest, so that its button is in view at 1280×800.
+      panel.el,
       h('h3', { text: 'Decisions' }), decisions,
-      panel.el);
+      h('p', { class: 'help', text: `Final when ${v.reviewers_required} reviewers agree; disputed when two disagree.` }),
+      h('p', { class: 'help' }, `rank ${m.rank} · model `, model(v.model)));
 
     const others = h('section', { class: 'panel' }, h('h2', { text: 'Other candidates for this probe face' }),
       v.other_candidates.length ? h('div', { class: 'others' }, v.other_candidates.map((o) => h('a', { href: '#/match/' + o.id },
@@ -512,15 +527,17 @@
   function decisionPanel(v) {
     if (me.role !== 'reviewer') return { el: h('p', { class: 'muted', id: 'no-decide', text: 'Only reviewers decide matches.' }) };
     if (!v.can_decide) {
+      // Having decided, or a final match, is a state, not a refusal: said plainly, not in red.
+      const state = /already decided|final/.test(v.cannot_decide);
       return {
-        el: h('p', { class: 'refusal', id: 'cannot-decide', text: 'You cannot decide this match: ' + v.cannot_decide + '.' }),
+        el: h('p', { class: state ? 'muted' : 'refusal', id: 'cannot-decide', text: (state ? 'No decision to record here: ' : 'You cannot decide this match: ') + v.cannot_decide + '.' }),
         keys: (e, typing) => {
           if (!typing && DECISIONS.some((d) => d.key === e.key)) { e.preventDefault(); notify('Refused: ' + v.cannot_decide, true); }
         },
       };
     }
     let chosen = null;
-    const note = h('textarea', { id: 'note', placeholder: 'Why (required for a potential candidate)' });
+    const note = h('textarea', { id: 'note', rows: 2, placeholder: 'Why (required for a potential candidate). Enter records, Shift+Enter a new line, Esc leaves.' });
     const error = h('p', { class: 'refusal', id: 'decide-error' });
     const buttons = DECISIONS.map((d) => h('button', { type: 'button', dataset: { decision: d.value }, onclick: () => choose(d.value, false) },
       h('kbd', { text: d.key }), ' ', d.label));
@@ -531,8 +548,9 @@
       submit.disabled = false;
       error.textContent = '';
       if (value === 'potential_candidate' && !note.value.trim()) {
-        // After a key, focus on its release: focused at once, the note would get the digit.
-        if (byKey) document.addEventListener('keyup', () => note.focus(), { once: true }); else note.focus();
+        // A key leaves the focus where it is, so that n, p, f and Enter keep working; Enter
+        // then goes to the note. A click goes to the note at once.
+        if (byKey) error.textContent = 'A potential candidate needs a note: Enter to write it.'; else note.focus();
       }
     }
     let busy = false;
@@ -546,8 +564,8 @@
       busy = true;
       try {
         const m = await api(`/v1/matches/${v.match.id}/decisions`, { method: 'POST', json: { decision: chosen, note: note.value.trim() } });
-        notify(`Recorded ${human(chosen)} on match ${m.id}. Status: ${human(m.status)}.`);
         render();
+        notify(`Recorded ${human(chosen)} on match ${m.id}. Status: ${human(m.status)}.`);
       } catch (err) {
         error.textContent = err.message;
         busy = false;
@@ -555,7 +573,9 @@
     }
     const keys = (e, typing) => {
       if (typing) {
-        if (e.key === 'Enter' && e.ctrlKey) { e.preventDefault(); record(); }
+        if (e.target !== note) return;
+        if (e.key === 'Enter' && !e.shiftKey) { e.preventDefault(); record(); }
+        if (e.key === 'Escape') { e.preventDefault(); note.blur(); }
         return;
       }
       const d = DECISIONS.find((x) => x.key === e.key);
@@ -563,7 +583,7 @@
       if (e.key === 'Enter' && chosen) { e.preventDefault(); record(); }
     };
     const el = h('div', { class: 'decide', id: 'decide' }, h('h3', { text: 'Your decision' }), h('div', { class: 'choices' }, buttons),
-      h('label', {}, 'Note', note), error, h('div', {}, submit), h('p', { class: 'help', text: 'Ctrl+Enter records from the note.' }));
+      h('label', {}, 'Note', note), error, h('div', {}, submit));
     return { el, keys };
   }
 
@@ -616,7 +636,7 @@
           : h('p', { class: 'muted', text: 'No gallery yet.' }),
         h('h3', { text: 'Why' }),
         h('div', { class: 'filters' }, field('purpose', 'Purpose (required, audited)', { required: true, size: 40, id: 'purpose' }),
-          field('case_ref', 'Case reference', { id: 'case-ref' }), field('k', 'Candidates per face', { type: 'number', min: 1, max: 100, value: 10 })),
+          field('case_ref', 'Case reference', { id: 'case-ref' }), field('k', 'Candidates per face', { type: 'number', min: 1, max: 100, value: 20 })),
         h('details', { id: 'ad-metadata' }, h('summary', { text: 'Where the photo came from (optional)' }),
           h('div', { class: 'filters' }, field('site', 'Site', { id: 'site' }), field('source_url', 'Ad URL', { size: 40 }), field('ad_id', 'Ad ID'),
             field('usernames', 'Usernames (comma-separated)', { id: 'usernames' }), field('phones', 'Phones (comma-separated)', { id: 'phones' }),
@@ -658,13 +678,16 @@
     fill(main, h('h1', { text: 'Galleries' }), h('table', { id: 'galleries' },
       h('thead', {}, h('tr', {}, ['Name', 'Kind', 'Model', 'Subjects', 'Photos', 'Faces', 'Created'].map((t) => h('th', { text: t })))),
       h('tbody', {}, gals.map((g) => h('tr', { class: 'row', onclick: () => go('#/gallery/' + g.id) },
-        h('td', {}, h('a', { href: '#/gallery/' + g.id, text: g.name })), h('td', { text: g.kind }), h('td', { class: 'muted', text: g.model }),
+        h('td', {}, h('a', { href: '#/gallery/' + g.id, text: g.name })), h('td', { text: g.kind }), h('td', { class: 'muted' }, model(g.model)),
         h('td', { text: g.kind === 'reference' ? g.subjects : '—' }), h('td', { text: g.images }), h('td', { text: g.faces }),
         h('td', { text: `${fmtTime(g.created_at)} by ${g.created_by}` }))))));
   }
 
-  function photoCards(items) {
+  // photoCards shows photos with their faces; subjects (id → name), for a reference gallery,
+  // names whose photo each one is.
+  function photoCards(items, subjects) {
     return h('div', { class: 'grid' }, items.map(({ image, faces }) => h('div', { class: 'card', dataset: { image: image.id } },
+      subjects && image.subject_id ? h('div', { class: 'subject-name', text: subjects.get(image.subject_id) || `Subject ${image.subject_id}` }) : null,
       h('div', { class: 'faces' }, faces.length ? faces.map((f) => {
         const t = thumb(`/v1/faces/${f.id}/thumbnail`, 'mid');
         if (f.rejections) t.title = 'refused: ' + f.rejections.join('; ');
@@ -686,7 +709,8 @@
     const tabs = [['photos', g.kind === 'reference' ? 'Photos' : 'Collected photos'], ['jobs', 'Jobs']];
     if (g.kind === 'reference') tabs.unshift(['subjects', 'Subjects']);
     const head = [h('h1', { text: g.name }),
-      h('p', { class: 'muted', text: `${g.kind} gallery · model ${g.model} · ${g.subjects} subjects · ${g.images} photos · ${g.faces} faces` }),
+      h('p', { class: 'muted' }, `${g.kind} gallery · model `, model(g.model),
+        g.kind === 'reference' ? ` · ${g.subjects} subjects` : '', ` · ${g.images} photos · ${g.faces} faces`),
       h('div', { class: 'pager' }, tabs.map(([t, label]) => h('a', { class: 'button' + (t === tab ? ' primary' : ''), href: `#/gallery/${id}?tab=${t}`, text: label })),
         g.kind === 'reference' ? h('a', { class: 'button', href: `#/queue?gallery=${id}`, text: 'Matches against this gallery' }) : null)];
 
@@ -710,7 +734,8 @@
       return;
     }
     const r = await api(`/v1/galleries/${id}/images?limit=48${cursor ? '&cursor=' + encodeURIComponent(cursor) : ''}`);
-    fill(main, ...head, photoCards(r.items), h('div', { class: 'pager' },
+    const subjects = g.kind === 'reference' ? new Map((await api(`/v1/galleries/${id}/subjects`)).subjects.map((x) => [x.id, x.name])) : null;
+    fill(main, ...head, photoCards(r.items, subjects), h('div', { class: 'pager' },
       cursor ? h('a', { class: 'button', href: `#/gallery/${id}?tab=photos`, text: '⇤ First page' }) : null,
       r.next_cursor ? h('a', { class: 'button', href: `#/gallery/${id}?tab=photos&cursor=${r.next_cursor}`, text: 'Next page →' }) : null));
   }
