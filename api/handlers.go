@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/facematch/facematch/engine"
 	"github.com/labstack/echo/v4"
 )
 
@@ -82,15 +83,7 @@ func parseSimilarity(name, v string) (float32, error) {
 	return float32(x), nil
 }
 
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
-}
+func splitList(s string) []string { return engine.SplitList(s) }
 
 func parseTime(v string) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339, v); err == nil {

@@ -103,7 +103,7 @@ var uploadForm = []param{
 	{"face", "integer", "reference galleries: the index of the subject's face, from the faces a 409 listed; without face or face_box the only face that passed the quality gate is taken, and several answer 409 with the faces (boxes, thumbnails) to choose from. The other faces are not stored.", false},
 	{"face_box", "string", "reference galleries: x,y,w,h around the subject's face in pixels, instead of face", false},
 	{"source_url", "string", "", false}, {"site", "string", "", false}, {"ad_id", "string", "", false},
-	{"usernames", "string", "comma-separated", false}, {"phones", "string", "comma-separated; normalised to E.164 where written internationally", false},
+	{"usernames", "string", "separated by commas, semicolons or bars (as in sidecars)", false}, {"phones", "string", "separated by commas, semicolons or bars; normalised to E.164 where written internationally", false},
 	{"posted_at", "string", "RFC 3339 or date", false}, {"collected_at", "string", "RFC 3339 or date", false}, {"case_ref", "string", "", false},
 }
 
@@ -114,7 +114,7 @@ var searchForm = []param{
 	{"k", "integer", "candidates per probe face, default 20", false},
 	{"min_similarity", "number", "drop candidates below this cosine similarity", false},
 	{"source_url", "string", "the ad the probe photo came from", false}, {"site", "string", "", false}, {"ad_id", "string", "", false},
-	{"usernames", "string", "comma-separated", false}, {"phones", "string", "comma-separated", false},
+	{"usernames", "string", "separated by commas, semicolons or bars", false}, {"phones", "string", "separated by commas, semicolons or bars", false},
 	{"posted_at", "string", "RFC 3339 or date", false}, {"collected_at", "string", "RFC 3339 or date", false},
 	{"case_ref", "string", "files the search's matches under this case in the review queue", false},
 }

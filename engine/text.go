@@ -220,6 +220,19 @@ func DistinctIDs(field string, ids []int64, max int) ([]int64, error) {
 	return out, nil
 }
 
+// SplitList reads a list written in one text (usernames, phones, IDs): values separated by
+// commas, semicolons or bars, the same in the API's form fields and in sidecar files, trimmed,
+// empty ones dropped; nil when none is left.
+func SplitList(s string) []string {
+	var out []string
+	for _, v := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ';' || r == '|' }) {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
 // CleanSource checks and normalises an ad photo's metadata: every text bounded, usernames and
 // phones deduplicated and capped, phones normalised (NormalizePhone; one that cannot be is
 // refused, naming it). Errors name the field.

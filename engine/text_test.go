@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -149,5 +150,20 @@ func TestDistinctIDs(t *testing.T) {
 	}
 	if _, err := DistinctIDs("galleries", []int64{1, 2, 3}, 2); err == nil || !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "more than 2 distinct") {
 		t.Errorf("DistinctIDs over the cap: %v", err)
+	}
+}
+
+func TestSplitList(t *testing.T) {
+	for in, want := range map[string][]string{
+		"":                     nil,
+		" , ;| ":               nil,
+		"anna":                 {"anna"},
+		"anna, bella":          {"anna", "bella"},
+		"anna;bella|cleo,dora": {"anna", "bella", "cleo", "dora"},
+		" +44 7700 900123 ; ":  {"+44 7700 900123"},
+	} {
+		if got := SplitList(in); !slices.Equal(got, want) {
+			t.Errorf("SplitList(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

@@ -122,7 +122,8 @@ var errTooLarge = errors.New("metadata too large")
 // case_ref; any other field is an error.
 //
 // CSV has a header row naming its columns (in any case and order): "file" and any of the
-// fields above. Lists are split on ';' or '|'. A header without commas but with semicolons
+// fields above. A list written in one cell or string is split on ',', ';' or '|'
+// (engine.SplitList, as the API's form fields are). A header without commas but with semicolons
 // (what spreadsheets write in many locales) selects ';' as the separator.
 //
 // Every record is checked and normalised as the service does any photo's metadata
@@ -476,7 +477,7 @@ func jsonList(raw json.RawMessage) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("want an array of strings or one string: %w", err)
 	}
-	return cleanList([]string{v}), nil
+	return engine.SplitList(v), nil
 }
 
 // --- CSV ---
@@ -551,7 +552,7 @@ func readCSV(r io.Reader) (*Meta, error) {
 			}
 			var list []string
 			if isList(columns[i]) {
-				list = cleanList(strings.FieldsFunc(cell, func(r rune) bool { return r == ';' || r == '|' }))
+				list = engine.SplitList(cell)
 			}
 			if err := set(&src, columns[i], strings.TrimSpace(cell), list); err != nil {
 				return nil, fmt.Errorf("source: %s: %w", where, err)

@@ -53,6 +53,11 @@ func TestReadMeta(t *testing.T) {
 		{"csv semicolons", "csv", "file;site;usernames\n\"a/b.jpg\";ads.example;anna|bella\n",
 			map[string]engine.Source{"a/b.jpg": {Site: "ads.example", Usernames: []string{"anna", "bella"}}}},
 		{"csv header only", "csv", "file,site\n", map[string]engine.Source{}},
+		// Lists take the API's separators too: a quoted cell with commas, one JSON string.
+		{"csv list with commas", "csv", "file,usernames\na.jpg,\"anna, bella\"\n",
+			map[string]engine.Source{"a.jpg": {Usernames: []string{"anna", "bella"}}}},
+		{"json list in one string", "json", `{"a.jpg": {"usernames": "anna, bella; cleo"}}`,
+			map[string]engine.Source{"a.jpg": {Usernames: []string{"anna", "bella", "cleo"}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
