@@ -195,6 +195,7 @@ func TestAuthorization(t *testing.T) {
 		"GET /v1/searches/:id":              {"admin", "analyst", "reviewer", "auditor"},
 		"GET /v1/searches/:id/photo":        {"admin", "analyst", "reviewer", "auditor"},
 		"GET /v1/matches":                   {"admin", "analyst", "reviewer", "auditor"},
+		"GET /v1/review/counts":             {"admin", "analyst", "reviewer", "auditor"},
 		"GET /v1/matches/:id":               {"admin", "analyst", "reviewer", "auditor"},
 		"GET /v1/matches/:id/view":          {"admin", "analyst", "reviewer", "auditor"},
 		"POST /v1/matches/:id/decisions":    {"reviewer"},

@@ -152,3 +152,12 @@ func (s *Server) decide(c echo.Context) error {
 	}
 	return c.JSON(http.StatusOK, m)
 }
+
+// reviewCounts is where the review stands per gallery and per case, in the caller's galleries.
+func (s *Server) reviewCounts(c echo.Context) error {
+	rc, err := s.svc.ReviewCounts(c.Request().Context(), actor(c))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, rc)
+}

@@ -64,6 +64,7 @@ var opDocs = map[string]opDoc{
 		Faces  []engine.ProbeFace  `json:"faces"`
 	}{}, errors: []int{400, 404}},
 	"GET /v1/searches/:id/photo": {summary: "The probe photo a search was run with (audited). A job's cross-match has none: its probes are stored photos.", ok: 200, out: []byte{}, outType: "image/*", errors: []int{400, 404}},
+	"GET /v1/review/counts":      {summary: "Where the review stands per gallery and per case (in the caller's galleries): items pending, disputed and final, and when the oldest still waiting was created.", ok: 200, out: engine.ReviewCounts{}},
 	"GET /v1/matches": {summary: "The review queue: matches a page at a time, with the number the filter selects.", query: []param{
 		{"status", "string", "comma-separated statuses", false}, {"gallery", "integer", "gallery ID", false}, {"search", "integer", "search ID", false},
 		{"job", "integer", "job ID (its cross-match)", false}, {"case", "string", "case reference of the probe", false},

@@ -103,6 +103,7 @@ func routeTable() []Route {
 		{"GET", "/v1/searches/:id", readers, (*Server).getSearch},
 		{"GET", "/v1/searches/:id/photo", readers, (*Server).getSearchPhoto},
 		{"GET", "/v1/matches", readers, (*Server).listMatches},
+		{"GET", "/v1/review/counts", readers, (*Server).reviewCounts},
 		{"GET", "/v1/matches/:id", readers, (*Server).getMatch},
 		{"GET", "/v1/matches/:id/view", readers, (*Server).getMatchView},
 		{"POST", "/v1/matches/:id/decisions", []engine.Role{reviewer}, (*Server).decide},

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sort"
 	"strings"
+	"time"
 )
 
 // Review use cases: the queue, everything a reviewer needs to decide one match, and the probe
@@ -26,10 +28,81 @@ func (s *Service) Matches(ctx context.Context, a Actor, f MatchFilter) ([]Match,
 	return ms, err
 }
 
-// QueueCounts counts every gallery's review items by status, for the service's metrics (no
-// actor: it names no record, only counts).
+// QueueCounts counts every gallery's and case's review items by status, for the service's
+// metrics (no actor: it names no record, only counts).
 func (s *Service) QueueCounts(ctx context.Context) ([]QueueCount, error) {
 	return s.cfg.Catalog.QueueCounts(ctx)
+}
+
+// ReviewCount is where one gallery's or one case's review stands: items pending, disputed and
+// final, and the creation of the oldest item still waiting (pending or disputed).
+type ReviewCount struct {
+	GalleryID     int64      `json:"gallery_id,omitempty"`
+	CaseRef       string     `json:"case_ref,omitempty"`
+	Pending       int        `json:"pending"`
+	Disputed      int        `json:"disputed"`
+	Final         int        `json:"final"`
+	OldestWaiting *time.Time `json:"oldest_waiting,omitempty"`
+}
+
+// ReviewCounts is the review's state per gallery and per case (items without a case under
+// case_ref ""), in the galleries a may read.
+type ReviewCounts struct {
+	Galleries []ReviewCount `json:"galleries"`
+	Cases     []ReviewCount `json:"cases"`
+}
+
+// ReviewCounts counts the review items a may read by gallery and by case.
+func (s *Service) ReviewCounts(ctx context.Context, a Actor) (ReviewCounts, error) {
+	qs, err := s.cfg.Catalog.QueueCounts(ctx)
+	if err != nil {
+		return ReviewCounts{}, err
+	}
+	byGallery, byCase := map[int64]*ReviewCount{}, map[string]*ReviewCount{}
+	var galleries []int64
+	var caseOrder []string
+	for _, q := range qs {
+		if !a.mayRead(q.GalleryID) {
+			continue
+		}
+		g := byGallery[q.GalleryID]
+		if g == nil {
+			g = &ReviewCount{GalleryID: q.GalleryID}
+			byGallery[q.GalleryID] = g
+			galleries = append(galleries, q.GalleryID)
+		}
+		c := byCase[q.CaseRef]
+		if c == nil {
+			c = &ReviewCount{CaseRef: q.CaseRef}
+			byCase[q.CaseRef] = c
+			caseOrder = append(caseOrder, q.CaseRef)
+		}
+		for _, rc := range []*ReviewCount{g, c} {
+			switch q.Status {
+			case Pending:
+				rc.Pending += q.Items
+			case Disputed:
+				rc.Disputed += q.Items
+			default:
+				rc.Final += q.Items
+			}
+			if q.Status == Pending || q.Status == Disputed {
+				if rc.OldestWaiting == nil || q.Oldest.Before(*rc.OldestWaiting) {
+					t := q.Oldest
+					rc.OldestWaiting = &t
+				}
+			}
+		}
+	}
+	out := ReviewCounts{Galleries: []ReviewCount{}, Cases: []ReviewCount{}}
+	for _, id := range galleries {
+		out.Galleries = append(out.Galleries, *byGallery[id])
+	}
+	sort.Strings(caseOrder)
+	for _, c := range caseOrder {
+		out.Cases = append(out.Cases, *byCase[c])
+	}
+	return out, nil
 }
 
 // CountMatches counts the matches f selects (its cursor and limit aside) in the galleries a may

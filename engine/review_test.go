@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -98,5 +99,64 @@ func TestDecisionNoteIsAudited(t *testing.T) {
 	}
 	if want := `decision=potential_candidate note="same \"rose\" tattoo on the left wrist"`; es[0].Input != want {
 		t.Errorf("audit input %q, want %q", es[0].Input, want)
+	}
+}
+
+// TestReviewCounts: the review's state per gallery and per case, pending, disputed and final,
+// with the oldest item still waiting; a scoped credential counts its galleries only.
+func TestReviewCounts(t *testing.T) {
+	ctx := t.Context()
+	f := newFixture(t, fakePipeline())
+	var refs []int64
+	for i, person := range []int{73, 146} {
+		g, err := f.svc.CreateGallery(ctx, admin, fmt.Sprint("unit ", i), engine.Reference, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := f.svc.CreateSubject(ctx, admin, engine.Subject{GalleryID: g.ID, Name: "someone"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.AddImage(ctx, analyst, engine.Upload{GalleryID: g.ID, SubjectID: &s.ID, Data: facetest.Photo(person, 1)}); err != nil {
+			t.Fatal(err)
+		}
+		refs = append(refs, g.ID)
+	}
+	match := func(person, variant int, gallery int64, caseRef string) int64 {
+		res, err := f.svc.Search(ctx, analyst, engine.SearchRequest{Data: facetest.Photo(person, variant), Galleries: []int64{gallery}, Purpose: "ad",
+			Source: engine.Source{CaseRef: caseRef}})
+		if err != nil || len(res.Faces) != 1 || len(res.Faces[0].Candidates) == 0 {
+			t.Fatalf("search: %+v, %v", res, err)
+		}
+		return res.Faces[0].Candidates[0].MatchID
+	}
+	final := match(73, 2, refs[0], "OP-1")
+	disputed := match(73, 3, refs[0], "OP-1")
+	match(146, 2, refs[1], "OP-2")
+	for _, d := range []struct {
+		id int64
+		by engine.Actor
+		as engine.MatchStatus
+	}{{final, reviewer, engine.NoCandidate}, {final, second, engine.NoCandidate}, {disputed, reviewer, engine.NoCandidate}, {disputed, second, engine.Inconclusive}} {
+		if _, err := f.svc.Decide(ctx, d.by, d.id, d.as, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rc, err := f.svc.ReviewCounts(ctx, admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rc.Galleries) != 2 || len(rc.Cases) != 2 {
+		t.Fatalf("counts: %+v", rc)
+	}
+	if g := rc.Galleries[0]; g.GalleryID != refs[0] || g.Pending != 0 || g.Disputed != 1 || g.Final != 1 || g.OldestWaiting == nil {
+		t.Errorf("gallery %d: %+v, want one disputed (waiting) and one final", refs[0], g)
+	}
+	if c := rc.Cases[1]; c.CaseRef != "OP-2" || c.Pending != 1 || c.OldestWaiting == nil {
+		t.Errorf("case OP-2: %+v, want one pending", c)
+	}
+	scoped := engine.Actor{Name: "unit-1", Role: engine.RoleReviewer, Galleries: []int64{refs[1]}}
+	if rc, err := f.svc.ReviewCounts(ctx, scoped); err != nil || len(rc.Galleries) != 1 || rc.Galleries[0].GalleryID != refs[1] || len(rc.Cases) != 1 {
+		t.Errorf("scoped counts: %+v, %v", rc, err)
 	}
 }

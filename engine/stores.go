@@ -106,10 +106,11 @@ type Candidate struct {
 	Rank       int
 }
 
-// QueueCount is how many review items of one gallery have one status, and when the oldest
-// of them was created.
+// QueueCount is how many review items of one gallery and case have one status, and when the
+// oldest of them was created.
 type QueueCount struct {
 	GalleryID int64
+	CaseRef   string
 	Status    MatchStatus
 	Items     int
 	Oldest    time.Time
@@ -164,7 +165,8 @@ type ReviewStore interface {
 	Matches(ctx context.Context, f MatchFilter) ([]Match, error)
 	// CountMatches counts the matches f selects, ignoring its cursor and limit.
 	CountMatches(ctx context.Context, f MatchFilter) (int, error)
-	// QueueCounts counts the review items of every gallery by status, with the oldest's time.
+	// QueueCounts counts the review items of every gallery and case by status, with the
+	// oldest's time.
 	QueueCounts(ctx context.Context) ([]QueueCount, error)
 	// Decide records reviewer's decision and returns the match with its new status. The
 	// requester may not decide (ErrForbidden); a reviewer decides once (ErrConflict).

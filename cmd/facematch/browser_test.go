@@ -285,6 +285,10 @@ func TestBrowserReview(t *testing.T) {
 			}
 			b.waitText(".queue-count", "1–50 of "+commas(total))
 			b.thumbsLoaded("#queue")
+			// Where the review stands, per gallery and per case, above the queue.
+			b.waitText("#review-counts summary", "waiting (by gallery and by case)")
+			b.do(chromedp.Click(chromedp.CSS("#review-counts summary")))
+			b.waitText("#review-counts", "CASE-UI-1")
 			b.shot("queue-1280")
 			b.key("]") // the next page, by keyboard
 			b.waitText(".queue-count", "51–100")

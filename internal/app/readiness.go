@@ -100,13 +100,30 @@ func (a *App) queueGauges() []api.Gauge {
 		a.log.Warn("metrics: queue counts", "err", err)
 		return nil
 	}
+	// Per gallery and status, over the cases (a case label would grow without bound).
+	type key struct {
+		gallery int64
+		status  engine.MatchStatus
+	}
+	items, oldest := map[key]int{}, map[key]time.Time{}
+	var keys []key
+	for _, q := range counts {
+		k := key{q.GalleryID, q.Status}
+		if _, seen := items[k]; !seen {
+			keys = append(keys, k)
+		}
+		items[k] += q.Items
+		if o, ok := oldest[k]; !ok || q.Oldest.Before(o) {
+			oldest[k] = q.Oldest
+		}
+	}
 	var gs []api.Gauge
 	now := time.Now()
-	for _, q := range counts {
-		l := map[string]string{"gallery": strconv.FormatInt(q.GalleryID, 10), "status": string(q.Status)}
-		gs = append(gs, api.Gauge{Name: "facematch_review_items", Help: "Review items per gallery and status (pending, disputed, or the final decision).", Labels: l, Value: float64(q.Items)})
-		if q.Status == engine.Pending || q.Status == engine.Disputed {
-			gs = append(gs, api.Gauge{Name: "facematch_review_oldest_age_seconds", Help: "Age of the oldest pending or disputed review item per gallery.", Labels: l, Value: now.Sub(q.Oldest).Seconds()})
+	for _, k := range keys {
+		l := map[string]string{"gallery": strconv.FormatInt(k.gallery, 10), "status": string(k.status)}
+		gs = append(gs, api.Gauge{Name: "facematch_review_items", Help: "Review items per gallery and status (pending, disputed, or the final decision).", Labels: l, Value: float64(items[k])})
+		if k.status == engine.Pending || k.status == engine.Disputed {
+			gs = append(gs, api.Gauge{Name: "facematch_review_oldest_age_seconds", Help: "Age of the oldest pending or disputed review item per gallery.", Labels: l, Value: now.Sub(oldest[k]).Seconds()})
 		}
 	}
 	return gs

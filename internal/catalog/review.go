@@ -265,7 +265,8 @@ func (d *DB) CountMatches(ctx context.Context, f engine.MatchFilter) (int, error
 
 // QueueCounts implements engine.ReviewStore: one pass over the matches, grouped.
 func (d *DB) QueueCounts(ctx context.Context) ([]engine.QueueCount, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT gallery_id, status, count(*), min(created_at) FROM matches GROUP BY gallery_id, status ORDER BY gallery_id, status`)
+	rows, err := d.db.QueryContext(ctx, `SELECT gallery_id, case_ref, status, count(*), min(created_at) FROM matches
+		GROUP BY gallery_id, case_ref, status ORDER BY gallery_id, case_ref, status`)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: queue counts: %w", err)
 	}
@@ -274,7 +275,7 @@ func (d *DB) QueueCounts(ctx context.Context) ([]engine.QueueCount, error) {
 	for rows.Next() {
 		var q engine.QueueCount
 		var oldest string
-		if err := rows.Scan(&q.GalleryID, &q.Status, &q.Items, &oldest); err != nil {
+		if err := rows.Scan(&q.GalleryID, &q.CaseRef, &q.Status, &q.Items, &oldest); err != nil {
 			return nil, fmt.Errorf("catalog: queue counts: %w", err)
 		}
 		q.Oldest = parseTime(oldest)

@@ -300,13 +300,27 @@
     return { q, res };
   }
 
+  // reviewCounts says where the review stands per gallery and per case: pending, disputed,
+  // final, and how long the oldest waiting item has waited.
+  function reviewCounts(rc, gals) {
+    const rows = (list, name) => list.map((c) => h('tr', {}, h('td', { text: name(c) }), h('td', { text: c.pending }), h('td', { text: c.disputed }),
+      h('td', { text: c.final }), h('td', { title: fmtTime(c.oldest_waiting), text: c.oldest_waiting ? age(c.oldest_waiting) : '—' })));
+    const table = (title, list, name) => h('table', { class: 'counts' },
+      h('thead', {}, h('tr', {}, [title, 'Pending', 'Disputed', 'Final', 'Oldest waiting'].map((t) => h('th', { text: t })))),
+      h('tbody', {}, rows(list, name)));
+    const waiting = rc.galleries.reduce((n, c) => n + c.pending + c.disputed, 0);
+    return h('details', { class: 'panel', id: 'review-counts' }, h('summary', { text: `Where the review stands: ${waiting.toLocaleString()} waiting (by gallery and by case)` }),
+      h('div', { class: 'counts-grid' }, table('Gallery', rc.galleries, (c) => (gals.get(c.gallery_id) || {}).name || `gallery ${c.gallery_id}`),
+        table('Case', rc.cases, (c) => c.case_ref || '(no case)')));
+  }
+
   async function pageQueue(main, _arg, params) {
     const filter = queueFilter(params);
     const saved = queueState.load();
     const samePage = saved && JSON.stringify(saved.filter) === JSON.stringify(filter);
     const page = samePage ? Math.max(0, Number(params.get('page') || saved.page) || 0) : 0;
     const cursors = samePage ? saved.cursors : [''];
-    const [gals, { q, res }] = await Promise.all([galleryNames(), fetchQueuePage(filter, cursors, Math.min(page, cursors.length - 1))]);
+    const [gals, { q, res }, counts] = await Promise.all([galleryNames(), fetchQueuePage(filter, cursors, Math.min(page, cursors.length - 1)), api('/v1/review/counts')]);
 
     const setFilter = (k, v) => {
       const f = { ...filter, [k]: v };
@@ -362,7 +376,7 @@
     const table = h('table', { id: 'queue' },
       h('thead', {}, h('tr', {}, ['Probe', 'Candidate', 'Similarity', 'Subject / gallery', 'Case', 'From', 'Age', 'Status', 'Decisions'].map((t) => h('th', { text: t })))),
       h('tbody', {}, rows.length ? rows : h('tr', {}, h('td', { colspan: 9, class: 'muted', text: 'No match fits these filters.' }))));
-    fill(main, h('h1', { text: 'Review queue' }), filters, pager(), table, rows.length > 10 ? pager() : null);
+    fill(main, h('h1', { text: 'Review queue' }), filters, reviewCounts(counts, gals), pager(), table, rows.length > 10 ? pager() : null);
 
     if (!main.isConnected) return;
     let selected = -1;
@@ -745,7 +759,7 @@
     fill(main, h('h1', { text: 'Jobs' }), await jobsTable('/v1/jobs?limit=100', gals));
   }
 
-  // jobsTable lists jobs and refreshes itself every 2 s while one is queued or running.
+  // jobsTable lists jobs and refreshes itself (often while one is queued or running).
   async function jobsTable(path, gals) {
     const holder = h('div', { id: 'jobs' });
     let timer = 0;
@@ -764,9 +778,10 @@
             h('td', { text: j.rate ? j.rate.toFixed(1) + '/s' : '' }), h('td', { text: j.eta_seconds ? Math.round(j.eta_seconds) + ' s' : '' }),
             h('td', { text: j.created_by }));
         }) : h('tr', {}, h('td', { colspan: 13, class: 'muted', text: 'No job.' })))));
-      if (r.items.some((j) => j.state === 'queued' || j.state === 'running')) {
-        timer = setTimeout(() => draw().catch((err) => { if (err.status !== 401) notify(err.message, true); }), 2000);
-      }
+      // Every 2 s while a job is queued or running, every 10 s otherwise, so that a job created
+      // elsewhere (the API, the command line) shows up without a reload.
+      const active = r.items.some((j) => j.state === 'queued' || j.state === 'running');
+      timer = setTimeout(() => draw().catch((err) => { if (err.status !== 401) notify(err.message, true); }), active ? 2000 : 10000);
     }
     await draw();
     return holder;
