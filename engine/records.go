@@ -2,6 +2,8 @@ package engine
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 )
 
@@ -210,9 +212,10 @@ type Match struct {
 }
 
 // Resolve computes a match's status from its decisions, in the order they were made: final
-// when the first `required` distinct reviewers agree (decisions after that do not count:
-// DecisionRefusal refuses them), disputed as soon as two disagree before that, pending
-// otherwise.
+// when the first `required` distinct reviewers agree; disputed as soon as two disagree before
+// that, until another reviewer adjudicates: the first decision after the disagreement is final
+// (with a note: CheckDecision). Decisions after a final one do not count (DecisionRefusal
+// refuses them); pending otherwise.
 func Resolve(decisions []Decision, required int) MatchStatus {
 	if len(decisions) == 0 {
 		return Pending
@@ -220,6 +223,9 @@ func Resolve(decisions []Decision, required int) MatchStatus {
 	first := decisions[0].Decision
 	for i, d := range decisions {
 		if d.Decision != first {
+			if i+1 < len(decisions) {
+				return decisions[i+1].Decision // the adjudication
+			}
 			return Disputed
 		}
 		if i+1 >= required {
@@ -227,6 +233,15 @@ func Resolve(decisions []Decision, required int) MatchStatus {
 		}
 	}
 	return Pending
+}
+
+// CheckDecision refuses a decision the match's state does not allow as given: adjudicating a
+// disputed match settles it for good, so it must say why.
+func CheckDecision(m Match, note string) error {
+	if m.Status == Disputed && strings.TrimSpace(note) == "" {
+		return fmt.Errorf("match %d is disputed: your decision settles it, so it needs a note saying why: %w", m.ID, ErrInvalid)
+	}
+	return nil
 }
 
 // AuditEntry is one line of the append-only audit log.

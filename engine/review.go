@@ -260,6 +260,12 @@ func DecisionRefusal(reviewer string, m Match) (why string, kind error) {
 		}
 	}
 	if m.Status.Final() {
+		for i, d := range m.Decisions {
+			if d.Decision != m.Decisions[0].Decision && i+1 < len(m.Decisions) {
+				return fmt.Sprintf("the match is final (%s, settled by %s after a dispute): it takes no further decision",
+					spaced(m.Status), m.Decisions[i+1].Reviewer), ErrConflict
+			}
+		}
 		var agreed []string
 		for _, d := range m.Decisions {
 			if d.Decision == m.Status {

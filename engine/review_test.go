@@ -45,7 +45,11 @@ func TestFinalMatchRefusesDecisions(t *testing.T) {
 		{"pending", agreed[:1], 2, engine.Pending, ""},
 		{"final", agreed, 2, engine.NoCandidate, "final (no candidate, agreed by rev1, rev2)"},
 		{"final with three required is pending at two", agreed, 3, engine.Pending, ""},
-		{"disputed stays open", []engine.Decision{agreed[0], {Reviewer: "rev2", Decision: engine.Inconclusive}}, 2, engine.Disputed, ""},
+		{"disputed waits for an adjudication", []engine.Decision{agreed[0], {Reviewer: "rev2", Decision: engine.Inconclusive}}, 2, engine.Disputed, ""},
+		// The first decision after the disagreement settles the dispute; nothing after it counts.
+		{"adjudicated", []engine.Decision{agreed[0], {Reviewer: "rev2", Decision: engine.Inconclusive}, {Reviewer: "rev4", Decision: engine.PotentialCandidate, Note: "scar"}},
+			2, engine.PotentialCandidate, "final (potential candidate, settled by rev4 after a dispute)"},
+		{"disputed among three required", []engine.Decision{agreed[0], agreed[1], {Reviewer: "rev4", Decision: engine.Inconclusive}}, 3, engine.Disputed, ""},
 		// A decision that slipped in after finality (before this rule) does not undo it.
 		{"late decision ignored", append(agreed[:2:2], engine.Decision{Reviewer: "rev3", Decision: engine.PotentialCandidate}), 2, engine.NoCandidate, "already decided"},
 	} {
@@ -158,5 +162,47 @@ func TestReviewCounts(t *testing.T) {
 	scoped := engine.Actor{Name: "unit-1", Role: engine.RoleReviewer, Galleries: []int64{refs[1]}}
 	if rc, err := f.svc.ReviewCounts(ctx, scoped); err != nil || len(rc.Galleries) != 1 || rc.Galleries[0].GalleryID != refs[1] || len(rc.Cases) != 1 {
 		t.Errorf("scoped counts: %+v, %v", rc, err)
+	}
+}
+
+// TestDisputeIsAdjudicated: two reviewers disagree; a third settles the dispute with a note (not
+// without one), and the match is final with the third's decision.
+func TestDisputeIsAdjudicated(t *testing.T) {
+	ctx := t.Context()
+	f := newFixture(t, fakePipeline())
+	ref, err := f.svc.CreateGallery(ctx, admin, "wanted", engine.Reference, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := f.svc.CreateSubject(ctx, admin, engine.Subject{GalleryID: ref.ID, Name: "Ada"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.AddImage(ctx, analyst, engine.Upload{GalleryID: ref.ID, SubjectID: &s.ID, Data: facetest.Photo(73, 1)}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := f.svc.Search(ctx, analyst, engine.SearchRequest{Data: facetest.Photo(73, 2), Galleries: []int64{ref.ID}, Purpose: "ad"})
+	if err != nil || len(res.Faces) != 1 || len(res.Faces[0].Candidates) == 0 {
+		t.Fatalf("search: %+v, %v", res, err)
+	}
+	id := res.Faces[0].Candidates[0].MatchID
+	third := engine.Actor{Name: "rev3", Role: engine.RoleReviewer}
+	fourth := engine.Actor{Name: "rev4", Role: engine.RoleReviewer}
+	if _, err := f.svc.Decide(ctx, reviewer, id, engine.NoCandidate, ""); err != nil {
+		t.Fatal(err)
+	}
+	m, err := f.svc.Decide(ctx, second, id, engine.Inconclusive, "")
+	if err != nil || m.Status != engine.Disputed {
+		t.Fatalf("after a disagreement: %s, %v", m.Status, err)
+	}
+	if _, err := f.svc.Decide(ctx, third, id, engine.NoCandidate, ""); !errors.Is(err, engine.ErrInvalid) || !strings.Contains(err.Error(), "needs a note") {
+		t.Fatalf("adjudicating without a note: %v", err)
+	}
+	m, err = f.svc.Decide(ctx, third, id, engine.NoCandidate, "different ear lobes")
+	if err != nil || m.Status != engine.NoCandidate {
+		t.Fatalf("adjudication: %s, %v", m.Status, err)
+	}
+	if _, err := f.svc.Decide(ctx, fourth, id, engine.PotentialCandidate, "no"); !errors.Is(err, engine.ErrConflict) || !strings.Contains(err.Error(), "settled by rev3 after a dispute") {
+		t.Fatalf("a decision after the adjudication: %v", err)
 	}
 }

@@ -383,6 +383,39 @@ func TestBrowserReview(t *testing.T) {
 	b.shot("auditor-match")
 	b.signOut()
 
+	// Adjudication: rev1 and rev2 disagree on another candidate of the probe; rev3 settles the
+	// dispute by keyboard, with the note it needs, and the match is final.
+	var view struct {
+		Others []struct {
+			ID int64 `json:"id"`
+		} `json:"other_candidates"`
+	}
+	s.mustCall(200, "GET", fmt.Sprintf("/v1/matches/%d/view", matchID), tokens["rev1"], nil, &view)
+	if len(view.Others) == 0 {
+		t.Fatal("the probe has no other candidate to dispute")
+	}
+	disputed := view.Others[0].ID
+	s.mustCall(200, "POST", fmt.Sprintf("/v1/matches/%d/decisions", disputed), tokens["rev1"], map[string]string{"decision": "no_candidate"}, nil)
+	s.mustCall(200, "POST", fmt.Sprintf("/v1/matches/%d/decisions", disputed), tokens["rev2"], map[string]string{"decision": "inconclusive"}, nil)
+	var rev3 struct {
+		Secret string `json:"secret"`
+	}
+	s.mustCall(201, "POST", "/v1/tokens", admin, map[string]string{"name": "rev3", "role": "reviewer"}, &rev3)
+	b.signIn(rev3.Secret)
+	b.waitText("h1", "Review queue")
+	b.open(fmt.Sprintf("#/match/%d", disputed))
+	b.waitText("#decide", "Your decision settles the dispute")
+	b.key("2")
+	b.waitText("#decide-error", "Settling a dispute needs a note")
+	b.key(kb.Enter)
+	b.do(chromedp.WaitReady(chromedp.CSS("#note:focus")))
+	b.do(chromedp.SendKeys(chromedp.CSS("#note"), "different jaw line and ears"))
+	b.key(kb.Enter)
+	b.waitText("#match-status", "no candidate")
+	b.waitText("#cannot-decide", "rev3 already decided this match (no candidate)")
+	b.shot("adjudicated")
+	b.signOut()
+
 	// An operator's ingest job: the gallery pages show its photos and its progress, and its
 	// cross-match's matches, whose probe is a stored collection photo, open like any other.
 	var ads idObj

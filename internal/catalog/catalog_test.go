@@ -198,7 +198,9 @@ func TestDecisions(t *testing.T) {
 		{"two agree", [][2]string{{"r1", "potential_candidate"}, {"r2", "potential_candidate"}}, []error{nil, nil}, engine.PotentialCandidate},
 		{"one is not enough", [][2]string{{"r1", "no_candidate"}}, []error{nil}, engine.Pending},
 		{"disagreement", [][2]string{{"r1", "potential_candidate"}, {"r2", "no_candidate"}}, []error{nil, nil}, engine.Disputed},
-		{"a third cannot undispute", [][2]string{{"r1", "inconclusive"}, {"r2", "no_candidate"}, {"r3", "no_candidate"}}, []error{nil, nil, nil}, engine.Disputed},
+		{"a third settles a dispute", [][2]string{{"r1", "inconclusive"}, {"r2", "no_candidate"}, {"r3", "no_candidate"}}, []error{nil, nil, nil}, engine.NoCandidate},
+		{"a settled dispute refuses a fourth", [][2]string{{"r1", "inconclusive"}, {"r2", "no_candidate"}, {"r3", "inconclusive"}, {"r4", "no_candidate"}},
+			[]error{nil, nil, nil, engine.ErrConflict}, engine.Inconclusive},
 		{"final refuses a third", [][2]string{{"r1", "no_candidate"}, {"r2", "no_candidate"}, {"r3", "potential_candidate"}}, []error{nil, nil, engine.ErrConflict}, engine.NoCandidate},
 		{"twice by one reviewer", [][2]string{{"r1", "no_candidate"}, {"r1", "no_candidate"}}, []error{nil, engine.ErrConflict}, engine.Pending},
 		{"the searcher", [][2]string{{"analyst", "potential_candidate"}}, []error{engine.ErrForbidden}, engine.Pending},
@@ -232,8 +234,8 @@ func TestDecisions(t *testing.T) {
 		t.Fatalf("pages: %d then %d", len(all), len(next))
 	}
 	disputed := must[[]engine.Match](t)(d.Matches(ctx, engine.MatchFilter{Status: []engine.MatchStatus{engine.Disputed}}))
-	if len(disputed) != 2 {
-		t.Fatalf("%d disputed matches, want 2", len(disputed))
+	if len(disputed) != 1 {
+		t.Fatalf("%d disputed matches, want 1 (the others were settled)", len(disputed))
 	}
 }
 

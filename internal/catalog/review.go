@@ -348,6 +348,9 @@ func (d *DB) Decide(ctx context.Context, matchID int64, reviewer string, decisio
 		if why, kind := engine.DecisionRefusal(reviewer, m); kind != nil {
 			return fmt.Errorf("match %d: %s: %w", matchID, why, kind)
 		}
+		if err := engine.CheckDecision(m, note); err != nil {
+			return err
+		}
 		now := time.Now()
 		if _, err := tx.ExecContext(ctx, `INSERT INTO decisions (match_id, reviewer, decision, note, created_at) VALUES (?, ?, ?, ?, ?)`,
 			matchID, reviewer, string(decision), note, fmtTime(now)); err != nil {

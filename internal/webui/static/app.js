@@ -501,7 +501,7 @@
       // The decision comes before the rest, so that its button is in view at 1280×800.
       panel.el,
       h('h3', { text: 'Decisions' }), decisions,
-      h('p', { class: 'help', text: `Final when ${v.reviewers_required} reviewers agree; disputed when two disagree.` }),
+      h('p', { class: 'help', text: `Final when ${v.reviewers_required} reviewers agree; disputed when two disagree, then settled by the next reviewer's decision, with a note.` }),
       h('p', { class: 'help' }, `rank ${m.rank} · model `, model(v.model)));
 
     const others = h('section', { class: 'panel' }, h('h2', { text: 'Other candidates for this probe face' }),
@@ -551,6 +551,9 @@
       };
     }
     let chosen = null;
+    // A disputed match is settled by this decision: it needs a note, whatever it is.
+    const settles = v.match.status === 'disputed';
+    const needsNote = (value) => value === 'potential_candidate' || settles;
     const note = h('textarea', { id: 'note', rows: 2, placeholder: 'Why (required for a potential candidate). Enter records, Shift+Enter a new line, Esc leaves.' });
     const error = h('p', { class: 'refusal', id: 'decide-error' });
     const buttons = DECISIONS.map((d) => h('button', { type: 'button', dataset: { decision: d.value }, onclick: () => choose(d.value, false) },
@@ -561,17 +564,17 @@
       buttons.forEach((b) => b.classList.toggle('chosen', b.dataset.decision === value));
       submit.disabled = false;
       error.textContent = '';
-      if (value === 'potential_candidate' && !note.value.trim()) {
+      if (needsNote(value) && !note.value.trim()) {
         // A key leaves the focus where it is, so that n, p, f and Enter keep working; Enter
         // then goes to the note. A click goes to the note at once.
-        if (byKey) error.textContent = 'A potential candidate needs a note: Enter to write it.'; else note.focus();
+        if (byKey) error.textContent = (settles ? 'Settling a dispute' : 'A potential candidate') + ' needs a note: Enter to write it.'; else note.focus();
       }
     }
     let busy = false;
     async function record() {
       if (!chosen || busy) return;
-      if (chosen === 'potential_candidate' && !note.value.trim()) {
-        error.textContent = 'A potential candidate needs a note: say what you compared.';
+      if (needsNote(chosen) && !note.value.trim()) {
+        error.textContent = (settles ? 'Settling a dispute' : 'A potential candidate') + ' needs a note: say what you compared.';
         note.focus();
         return;
       }
@@ -596,7 +599,7 @@
       if (d) { e.preventDefault(); choose(d.value, true); return; }
       if (e.key === 'Enter' && chosen) { e.preventDefault(); record(); }
     };
-    const el = h('div', { class: 'decide', id: 'decide' }, h('h3', { text: 'Your decision' }), h('div', { class: 'choices' }, buttons),
+    const el = h('div', { class: 'decide', id: 'decide' }, h('h3', { text: settles ? 'Your decision settles the dispute' : 'Your decision' }), h('div', { class: 'choices' }, buttons),
       h('label', {}, 'Note', note), error, h('div', {}, submit));
     return { el, keys };
   }
