@@ -135,6 +135,15 @@ func (s *Server) getMatchView(c echo.Context) error {
 type decideRequest struct {
 	Decision engine.MatchStatus `json:"decision"`
 	Note     string             `json:"note"`
+	// CloseOthers, with a potential_candidate decision, also records no_candidate on the probe
+	// face's other candidates the reviewer may decide.
+	CloseOthers bool `json:"close_others"`
+}
+
+// decideResponse is the decided match and, with close_others, the other candidates closed.
+type decideResponse struct {
+	engine.Match
+	ClosedOthers []int64 `json:"closed_others,omitempty"`
 }
 
 func (s *Server) decide(c echo.Context) error {
@@ -146,11 +155,20 @@ func (s *Server) decide(c echo.Context) error {
 	if err := bindJSON(c, &req); err != nil {
 		return err
 	}
+	if req.CloseOthers && req.Decision != engine.PotentialCandidate {
+		return fmt.Errorf("%w: close_others goes with a potential_candidate decision, got %q", errBadRequest, req.Decision)
+	}
 	m, err := s.svc.Decide(c.Request().Context(), actor(c), id, req.Decision, req.Note)
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, m)
+	res := decideResponse{Match: m}
+	if req.CloseOthers {
+		if res.ClosedOthers, err = s.svc.CloseOtherCandidates(c.Request().Context(), actor(c), id); err != nil {
+			return err
+		}
+	}
+	return c.JSON(http.StatusOK, res)
 }
 
 // reviewCounts is where the review stands per gallery and per case, in the caller's galleries.

@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -290,5 +291,42 @@ func TestAuditExport(t *testing.T) {
 	}
 	if es := ts.auditOf(t, "audit.export"); len(es) != 3 {
 		t.Errorf("%d audit.export entries, want one per export", len(es))
+	}
+}
+
+// TestDecideClosingOthers: close_others with a potential candidate closes the probe face's other
+// candidates in the same request; with any other decision it is a client error.
+func TestDecideClosingOthers(t *testing.T) {
+	ts := newTestServer(t)
+	analyst, reviewer := ts.tokens["analyst"], ts.tokens["reviewer"]
+	g := ts.createGallery(t, "wanted", engine.Reference)
+	for _, person := range []int{katy, elon, 300} {
+		resp, body := ts.do(t, "POST", fmt.Sprintf("/v1/galleries/%d/subjects", g.ID), analyst, "application/json", []byte(fmt.Sprintf(`{"name":"person %d"}`, person)))
+		var sub engine.Subject
+		if resp.StatusCode != 201 || json.Unmarshal(body, &sub) != nil {
+			t.Fatalf("create subject: %d %s", resp.StatusCode, body)
+		}
+		up, ct := multipartBody(t, facetest.Photo(person, 1), map[string]string{"subject_id": fmt.Sprint(sub.ID)})
+		if resp, body := ts.do(t, "POST", fmt.Sprintf("/v1/galleries/%d/images", g.ID), analyst, ct, up); resp.StatusCode != 201 {
+			t.Fatalf("upload: %d %s", resp.StatusCode, body)
+		}
+	}
+	sb, ct := multipartBody(t, facetest.Photo(katy, 2), map[string]string{"galleries": fmt.Sprint(g.ID), "purpose": "ad", "min_similarity": "-1"})
+	var res engine.SearchResult
+	if resp, body := ts.do(t, "POST", "/v1/searches", analyst, ct, sb); resp.StatusCode != 201 || json.Unmarshal(body, &res) != nil || len(res.Faces[0].Candidates) != 3 {
+		t.Fatalf("search: %d %s", resp.StatusCode, body)
+	}
+	cands := res.Faces[0].Candidates
+	path := fmt.Sprintf("/v1/matches/%d/decisions", cands[0].MatchID)
+	if resp, body := ts.do(t, "POST", path, reviewer, "application/json", []byte(`{"decision":"no_candidate","close_others":true}`)); resp.StatusCode != 400 || !strings.Contains(string(body), "close_others goes with a potential_candidate") {
+		t.Errorf("close_others with no_candidate: %d %s", resp.StatusCode, body)
+	}
+	resp, body := ts.do(t, "POST", path, reviewer, "application/json", []byte(`{"decision":"potential_candidate","note":"same ear","close_others":true}`))
+	var out struct {
+		engine.Match
+		ClosedOthers []int64 `json:"closed_others"`
+	}
+	if resp.StatusCode != 200 || json.Unmarshal(body, &out) != nil || out.ID != cands[0].MatchID || !slices.Equal(out.ClosedOthers, []int64{cands[1].MatchID, cands[2].MatchID}) {
+		t.Fatalf("potential candidate closing the others: %d %s", resp.StatusCode, body)
 	}
 }

@@ -302,6 +302,47 @@ func (s *Service) SearchPhoto(ctx context.Context, a Actor, searchID int64) ([]b
 	return data, http.DetectContentType(data), nil
 }
 
+// CloseOtherCandidates records, for a, no_candidate on every other candidate of match's probe
+// face that a may still decide, once a has decided match a potential candidate: the person in
+// the probe photo is one person. Each closure is a decision of its own (audited, counted
+// under the two-reviewer rule like any other); the candidates a may not decide (its own
+// search, decided, final) are left as they are. It returns the matches closed.
+func (s *Service) CloseOtherCandidates(ctx context.Context, a Actor, matchID int64) ([]int64, error) {
+	m, err := s.match(ctx, a, matchID)
+	if err != nil {
+		return nil, err
+	}
+	mine := false
+	for _, d := range m.Decisions {
+		mine = mine || (d.Reviewer == a.Person() && d.Decision == PotentialCandidate)
+	}
+	if !mine {
+		return nil, fmt.Errorf("closing the other candidates of match %d needs your potential_candidate decision on it first: %w", matchID, ErrConflict)
+	}
+	others, err := s.cfg.Catalog.Matches(ctx, MatchFilter{ProbeFaceID: m.ProbeFaceID, Limit: s.cfg.MaxK + 1})
+	if err != nil {
+		return nil, err
+	}
+	closed := []int64{}
+	note := fmt.Sprintf("closed together: match %d is this probe face's potential candidate", matchID)
+	for _, o := range others {
+		if o.ID == matchID || !a.mayRead(o.GalleryID) {
+			continue
+		}
+		if why, _ := DecisionRefusal(a.Person(), o); why != "" {
+			continue
+		}
+		if _, err := s.Decide(ctx, a, o.ID, NoCandidate, note); err != nil {
+			if errors.Is(err, ErrConflict) || errors.Is(err, ErrForbidden) {
+				continue // decided meanwhile by someone else
+			}
+			return closed, err
+		}
+		closed = append(closed, o.ID)
+	}
+	return closed, nil
+}
+
 // decisionInput is a decision's audit input: the decision and the reviewer's note, which is
 // part of the record of why (quoted, so that the entry reads as one line).
 func decisionInput(d MatchStatus, note string) string {

@@ -3,6 +3,7 @@ package engine_test
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -204,5 +205,59 @@ func TestDisputeIsAdjudicated(t *testing.T) {
 	}
 	if _, err := f.svc.Decide(ctx, fourth, id, engine.PotentialCandidate, "no"); !errors.Is(err, engine.ErrConflict) || !strings.Contains(err.Error(), "settled by rev3 after a dispute") {
 		t.Fatalf("a decision after the adjudication: %v", err)
+	}
+}
+
+// TestCloseOtherCandidates: a reviewer who marks one candidate of a probe face a potential
+// candidate closes the others as no candidate in one step, each closure a decision of its own;
+// candidates the reviewer may not decide stay as they are.
+func TestCloseOtherCandidates(t *testing.T) {
+	ctx := t.Context()
+	f := newFixture(t, fakePipeline())
+	ref, err := f.svc.CreateGallery(ctx, admin, "wanted", engine.Reference, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, person := range []int{73, 146, 292, 400} {
+		s, err := f.svc.CreateSubject(ctx, admin, engine.Subject{GalleryID: ref.ID, Name: fmt.Sprint("person ", person)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.AddImage(ctx, analyst, engine.Upload{GalleryID: ref.ID, SubjectID: &s.ID, Data: facetest.Photo(person, 1)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := f.svc.Search(ctx, analyst, engine.SearchRequest{Data: facetest.Photo(73, 2), Galleries: []int64{ref.ID}, Purpose: "ad", MinSim: -1})
+	if err != nil || len(res.Faces) != 1 || len(res.Faces[0].Candidates) != 4 {
+		t.Fatalf("search: %+v, %v", res, err)
+	}
+	cands := res.Faces[0].Candidates
+	// rev2 already said something about the last candidate: rev1 may still close it (two reviewers).
+	if _, err := f.svc.Decide(ctx, second, cands[3].MatchID, engine.Inconclusive, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.CloseOtherCandidates(ctx, reviewer, cands[0].MatchID); !errors.Is(err, engine.ErrConflict) {
+		t.Fatalf("closing before the potential candidate: %v", err)
+	}
+	// rev1 decided the second candidate already: it is left as it is.
+	if _, err := f.svc.Decide(ctx, reviewer, cands[1].MatchID, engine.Inconclusive, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Decide(ctx, reviewer, cands[0].MatchID, engine.PotentialCandidate, "same scar"); err != nil {
+		t.Fatal(err)
+	}
+	closed, err := f.svc.CloseOtherCandidates(ctx, reviewer, cands[0].MatchID)
+	if err != nil || !slices.Equal(closed, []int64{cands[2].MatchID, cands[3].MatchID}) {
+		t.Fatalf("closed %v (%v), want the 3rd and 4th candidates", closed, err)
+	}
+	for i, want := range []engine.MatchStatus{engine.Pending, engine.Pending, engine.Pending, engine.Disputed} {
+		m, err := f.cat.Match(ctx, cands[i].MatchID)
+		if err != nil || m.Status != want {
+			t.Errorf("candidate %d: %s, %v; want %s", i, m.Status, err, want)
+		}
+	}
+	es, err := f.svc.AuditEntries(ctx, engine.Actor{Name: "aud", Role: engine.RoleAuditor}, engine.AuditFilter{Action: "match.decide", Actor: "rev1", Limit: 10})
+	if err != nil || len(es) != 4 {
+		t.Fatalf("rev1's decisions in the audit log: %d, %v; want 4 (one per item)", len(es), err)
 	}
 }

@@ -405,6 +405,7 @@ func TestBrowserReview(t *testing.T) {
 	b.waitText("h1", "Review queue")
 	b.open(fmt.Sprintf("#/match/%d", disputed))
 	b.waitText("#decide", "Your decision settles the dispute")
+	b.waitText("#decide", "close this probe's 4 other candidates as no candidate")
 	b.key("2")
 	b.waitText("#decide-error", "Settling a dispute needs a note")
 	b.key(kb.Enter)

@@ -556,6 +556,10 @@
     const needsNote = (value) => value === 'potential_candidate' || settles;
     const note = h('textarea', { id: 'note', rows: 2, placeholder: 'Why (required for a potential candidate). Enter records, Shift+Enter a new line, Esc leaves.' });
     const error = h('p', { class: 'refusal', id: 'decide-error' });
+    // With a potential candidate, the probe face's other candidates can be closed in the same
+    // step (each closure is a decision of its own, audited, under the same two-reviewer rule).
+    const others = v.other_candidates.length;
+    const closeOthers = h('input', { type: 'checkbox', id: 'close-others' });
     const buttons = DECISIONS.map((d) => h('button', { type: 'button', dataset: { decision: d.value }, onclick: () => choose(d.value, false) },
       h('kbd', { text: d.key }), ' ', d.label));
     const submit = h('button', { type: 'button', class: 'primary', id: 'record', disabled: true, onclick: () => record() }, 'Record decision ', h('kbd', { text: 'Enter' }));
@@ -580,9 +584,11 @@
       }
       busy = true;
       try {
-        const m = await api(`/v1/matches/${v.match.id}/decisions`, { method: 'POST', json: { decision: chosen, note: note.value.trim() } });
+        const close = chosen === 'potential_candidate' && closeOthers.checked;
+        const m = await api(`/v1/matches/${v.match.id}/decisions`, { method: 'POST', json: { decision: chosen, note: note.value.trim(), close_others: close } });
         render();
-        notify(`Recorded ${human(chosen)} on match ${m.id}. Status: ${human(m.status)}.`);
+        const closed = (m.closed_others || []).length;
+        notify(`Recorded ${human(chosen)} on match ${m.id}. Status: ${human(m.status)}.` + (close ? ` Closed ${closed} other candidate${closed === 1 ? '' : 's'} as no candidate.` : ''));
       } catch (err) {
         error.textContent = err.message;
         busy = false;
@@ -600,7 +606,8 @@
       if (e.key === 'Enter' && chosen) { e.preventDefault(); record(); }
     };
     const el = h('div', { class: 'decide', id: 'decide' }, h('h3', { text: settles ? 'Your decision settles the dispute' : 'Your decision' }), h('div', { class: 'choices' }, buttons),
-      h('label', {}, 'Note', note), error, h('div', {}, submit));
+      h('label', {}, 'Note', note), error, h('div', {}, submit),
+      others ? h('label', { class: 'help' }, closeOthers, ` With a potential candidate, close this probe's ${others} other candidate${others === 1 ? '' : 's'} as no candidate`) : null);
     return { el, keys };
   }
 
