@@ -74,28 +74,50 @@ func TestFinalMatchRefusesDecisions(t *testing.T) {
 	}
 }
 
+// referenceGallery creates a reference gallery with one subject per fake person, each enrolled
+// with the person's photo variant 1.
+func (f *fixture) referenceGallery(t *testing.T, name string, persons ...int) int64 {
+	t.Helper()
+	ctx := t.Context()
+	g, err := f.svc.CreateGallery(ctx, admin, name, engine.Reference, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, person := range persons {
+		s, err := f.svc.CreateSubject(ctx, admin, engine.Subject{GalleryID: g.ID, Name: fmt.Sprint("person ", person)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.AddImage(ctx, analyst, engine.Upload{GalleryID: g.ID, SubjectID: &s.ID, Data: facetest.Photo(person, 1)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return g.ID
+}
+
+// candidates searches the gallery, as the analyst, with a photo of one face and returns its
+// candidates (at least one).
+func (f *fixture) candidates(t *testing.T, req engine.SearchRequest) []engine.CandidateView {
+	t.Helper()
+	if req.Purpose == "" {
+		req.Purpose = "ad"
+	}
+	res, err := f.svc.Search(t.Context(), analyst, req)
+	if err != nil || len(res.Faces) != 1 || len(res.Faces[0].Candidates) == 0 {
+		t.Fatalf("search: %+v, %v", res, err)
+	}
+	return res.Faces[0].Candidates
+}
+
 // TestDecisionNoteIsAudited: the reviewer's note is part of the decision's audit entry, so an
 // auditor reads why as well as what.
 func TestDecisionNoteIsAudited(t *testing.T) {
 	ctx := t.Context()
 	f := newFixture(t, fakePipeline())
-	ref, err := f.svc.CreateGallery(ctx, admin, "wanted", engine.Reference, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := f.svc.CreateSubject(ctx, admin, engine.Subject{GalleryID: ref.ID, Name: "Ada"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.svc.AddImage(ctx, analyst, engine.Upload{GalleryID: ref.ID, SubjectID: &s.ID, Data: facetest.Photo(73, 1)}); err != nil {
-		t.Fatal(err)
-	}
-	res, err := f.svc.Search(ctx, analyst, engine.SearchRequest{Data: facetest.Photo(73, 2), Galleries: []int64{ref.ID}, Purpose: "ad 1"})
-	if err != nil || len(res.Faces) != 1 || len(res.Faces[0].Candidates) != 1 {
-		t.Fatalf("search: %+v, %v", res, err)
-	}
+	ref := f.referenceGallery(t, "wanted", 73)
+	match := f.candidates(t, engine.SearchRequest{Data: facetest.Photo(73, 2), Galleries: []int64{ref}})[0].MatchID
 	const note = "same \"rose\" tattoo on the left wrist"
-	if _, err := f.svc.Decide(ctx, reviewer, res.Faces[0].Candidates[0].MatchID, engine.PotentialCandidate, note); err != nil {
+	if _, err := f.svc.Decide(ctx, reviewer, match, engine.PotentialCandidate, note); err != nil {
 		t.Fatal(err)
 	}
 	es, err := f.svc.AuditEntries(ctx, engine.Actor{Name: "aud", Role: engine.RoleAuditor}, engine.AuditFilter{Action: "match.decide", Limit: 10})
@@ -112,28 +134,10 @@ func TestDecisionNoteIsAudited(t *testing.T) {
 func TestReviewCounts(t *testing.T) {
 	ctx := t.Context()
 	f := newFixture(t, fakePipeline())
-	var refs []int64
-	for i, person := range []int{73, 146} {
-		g, err := f.svc.CreateGallery(ctx, admin, fmt.Sprint("unit ", i), engine.Reference, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := f.svc.CreateSubject(ctx, admin, engine.Subject{GalleryID: g.ID, Name: "someone"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := f.svc.AddImage(ctx, analyst, engine.Upload{GalleryID: g.ID, SubjectID: &s.ID, Data: facetest.Photo(person, 1)}); err != nil {
-			t.Fatal(err)
-		}
-		refs = append(refs, g.ID)
-	}
+	refs := []int64{f.referenceGallery(t, "unit 0", 73), f.referenceGallery(t, "unit 1", 146)}
 	match := func(person, variant int, gallery int64, caseRef string) int64 {
-		res, err := f.svc.Search(ctx, analyst, engine.SearchRequest{Data: facetest.Photo(person, variant), Galleries: []int64{gallery}, Purpose: "ad",
-			Source: engine.Source{CaseRef: caseRef}})
-		if err != nil || len(res.Faces) != 1 || len(res.Faces[0].Candidates) == 0 {
-			t.Fatalf("search: %+v, %v", res, err)
-		}
-		return res.Faces[0].Candidates[0].MatchID
+		return f.candidates(t, engine.SearchRequest{Data: facetest.Photo(person, variant), Galleries: []int64{gallery},
+			Source: engine.Source{CaseRef: caseRef}})[0].MatchID
 	}
 	final := match(73, 2, refs[0], "OP-1")
 	disputed := match(73, 3, refs[0], "OP-1")
@@ -171,22 +175,8 @@ func TestReviewCounts(t *testing.T) {
 func TestDisputeIsAdjudicated(t *testing.T) {
 	ctx := t.Context()
 	f := newFixture(t, fakePipeline())
-	ref, err := f.svc.CreateGallery(ctx, admin, "wanted", engine.Reference, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := f.svc.CreateSubject(ctx, admin, engine.Subject{GalleryID: ref.ID, Name: "Ada"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.svc.AddImage(ctx, analyst, engine.Upload{GalleryID: ref.ID, SubjectID: &s.ID, Data: facetest.Photo(73, 1)}); err != nil {
-		t.Fatal(err)
-	}
-	res, err := f.svc.Search(ctx, analyst, engine.SearchRequest{Data: facetest.Photo(73, 2), Galleries: []int64{ref.ID}, Purpose: "ad"})
-	if err != nil || len(res.Faces) != 1 || len(res.Faces[0].Candidates) == 0 {
-		t.Fatalf("search: %+v, %v", res, err)
-	}
-	id := res.Faces[0].Candidates[0].MatchID
+	ref := f.referenceGallery(t, "wanted", 73)
+	id := f.candidates(t, engine.SearchRequest{Data: facetest.Photo(73, 2), Galleries: []int64{ref}})[0].MatchID
 	third := engine.Actor{Name: "rev3", Role: engine.RoleReviewer}
 	fourth := engine.Actor{Name: "rev4", Role: engine.RoleReviewer}
 	if _, err := f.svc.Decide(ctx, reviewer, id, engine.NoCandidate, ""); err != nil {
@@ -214,24 +204,11 @@ func TestDisputeIsAdjudicated(t *testing.T) {
 func TestCloseOtherCandidates(t *testing.T) {
 	ctx := t.Context()
 	f := newFixture(t, fakePipeline())
-	ref, err := f.svc.CreateGallery(ctx, admin, "wanted", engine.Reference, "")
-	if err != nil {
-		t.Fatal(err)
+	ref := f.referenceGallery(t, "wanted", 73, 146, 292, 400)
+	cands := f.candidates(t, engine.SearchRequest{Data: facetest.Photo(73, 2), Galleries: []int64{ref}, MinSim: -1})
+	if len(cands) != 4 {
+		t.Fatalf("%d candidates, want every subject", len(cands))
 	}
-	for _, person := range []int{73, 146, 292, 400} {
-		s, err := f.svc.CreateSubject(ctx, admin, engine.Subject{GalleryID: ref.ID, Name: fmt.Sprint("person ", person)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := f.svc.AddImage(ctx, analyst, engine.Upload{GalleryID: ref.ID, SubjectID: &s.ID, Data: facetest.Photo(person, 1)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	res, err := f.svc.Search(ctx, analyst, engine.SearchRequest{Data: facetest.Photo(73, 2), Galleries: []int64{ref.ID}, Purpose: "ad", MinSim: -1})
-	if err != nil || len(res.Faces) != 1 || len(res.Faces[0].Candidates) != 4 {
-		t.Fatalf("search: %+v, %v", res, err)
-	}
-	cands := res.Faces[0].Candidates
 	// rev2 already said something about the last candidate: rev1 may still close it (two reviewers).
 	if _, err := f.svc.Decide(ctx, second, cands[3].MatchID, engine.Inconclusive, ""); err != nil {
 		t.Fatal(err)
