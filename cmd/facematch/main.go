@@ -5,6 +5,7 @@
 //	facematch detect [--json] IMAGE...          faces, landmarks, quality, rejection reasons
 //	facematch compare IMAGE_A IMAGE_B           best-face similarity and its band
 //	facematch eval verify --pairs F --root DIR  verification accuracy on a pairs file
+//	facematch eval identify --gallery DIR --probes DIR  1:N rank-1, FNIR at FPIR
 //	facematch bench index --n N [--json]        vector index benchmark (bench/RESULTS.md)
 //	facematch bench load --url URL [--clients 8,16,32] [--duration 2m] [--pid PID --budget SIZE] [--json]
 //	                                            levels of clients mixing uploads, searches, decisions against a service
@@ -67,6 +68,7 @@ Usage:
   facematch detect [--json] IMAGE...
   facematch compare [--json] IMAGE_A IMAGE_B
   facematch eval verify --pairs FILE --root DIR [--json] [--all-pairs]
+  facematch eval identify --gallery DIR --probes DIR [--scoring max|mean_top2|template] [--json]
 
 Every command takes the model flags (run 'facematch detect -h' to list them).
 `
@@ -103,11 +105,14 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	case "compare":
 		return m.runCompare(ctx, args[1:])
 	case "eval":
-		if len(args) < 2 || args[1] != "verify" {
-			fmt.Fprint(m.Stderr, usage)
-			return errUsage
+		switch {
+		case len(args) >= 2 && args[1] == "verify":
+			return m.runEvalVerify(ctx, args[2:])
+		case len(args) >= 2 && args[1] == "identify":
+			return m.runEvalIdentify(ctx, args[2:])
 		}
-		return m.runEvalVerify(ctx, args[2:])
+		fmt.Fprint(m.Stderr, usage)
+		return errUsage
 	case "bench":
 		switch {
 		case len(args) >= 2 && args[1] == "index":

@@ -208,7 +208,9 @@ func TestUsage(t *testing.T) {
 		{name: "compare one image", args: []string{"compare", "a.jpg"}, wantCode: 2,
 			check: usageOn("usage: facematch compare")},
 		{name: "eval without subcommand", args: []string{"eval"}, wantCode: 2, check: usageOn("Usage:")},
-		{name: "eval unknown subcommand", args: []string{"eval", "identify"}, wantCode: 2, check: usageOn("Usage:")},
+		{name: "eval unknown subcommand", args: []string{"eval", "recognize"}, wantCode: 2, check: usageOn("Usage:")},
+		{name: "eval identify without probes", args: []string{"eval", "identify", "--gallery", data("celebs")}, wantCode: 2,
+			check: usageOn("usage: facematch eval identify")},
 		{name: "eval verify without pairs", args: []string{"eval", "verify", "--root", data("celebs")}, wantCode: 2,
 			check: usageOn("usage: facematch eval verify")},
 		{name: "eval verify without root", args: []string{"eval", "verify", "--pairs", data("celebs", "pairs.tsv")}, wantCode: 2,
@@ -495,4 +497,47 @@ func TestEvalVerify(t *testing.T) {
 		{name: "missing pairs file", args: []string{"eval", "verify", "--pairs", filepath.Join(t.TempDir(), "none.txt"), "--root", lfw},
 			wantCode: 1, wantErr: "no such file or directory", check: nothingOut},
 	})
+}
+
+// TestEvalIdentify: three people enrolled with one photo each, searched with another photo of
+// each and with two strangers; the report has the documented keys and finds the mates.
+func TestEvalIdentify(t *testing.T) {
+	testenv.RequireModels(t)
+	galleryDir, probesDir := t.TempDir(), t.TempDir()
+	copyPhoto := func(rel, dstRoot string) {
+		b, err := os.ReadFile(data("celebs", rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		dst := filepath.Join(dstRoot, rel)
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dst, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, person := range []string{"Katy_Perry", "Elon_Musk", "Jeff_Bezos"} {
+		ph := photos(t, person)
+		copyPhoto(ph[0], galleryDir)
+		copyPhoto(ph[1], probesDir)
+	}
+	for _, stranger := range []string{"George_Clooney", "Jennifer_Aniston"} {
+		copyPhoto(photos(t, stranger)[0], probesDir)
+	}
+	r := run(t, "eval", "identify", "--gallery", galleryDir, "--probes", probesDir, "--json")
+	if r.err != nil {
+		t.Fatal(r)
+	}
+	out := decodeOne(t, r.stdout)
+	for _, key := range []string{"rank1", "fnir_at_fpir_1e2", "fnir_at_fpir_1e3", "gallery_size", "threshold_at_fpir_1e2"} {
+		number(t, out, key)
+	}
+	if number(t, out, "gallery_size") != 3 || number(t, out, "mated_probes") != 3 || number(t, out, "nonmated_probes") != 2 || number(t, out, "rank1") != 1 {
+		t.Errorf("report: %v", out)
+	}
+	noVectors(t, "$", out)
+	if r := run(t, "eval", "identify", "--gallery", galleryDir, "--probes", probesDir, "--scoring", "median"); r.err == nil || !strings.Contains(r.err.Error(), "scoring must be one of max, mean_top2, template") {
+		t.Errorf("unknown scoring: %v", r.err)
+	}
 }

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+
+	"github.com/facematch/facematch/engine"
+)
+
+// identifyJSON is `facematch eval identify --json`: the chosen scoring's figures at the top
+// (rank1, fnir_at_fpir_1e2, fnir_at_fpir_1e3, gallery_size, threshold_at_fpir_1e2 are the
+// documented keys), every scoring under by_scoring.
+type identifyJSON struct {
+	engine.IdentifyResult
+	Unusable  int                              `json:"unusable_photos"` // no face found, or unreadable
+	Model     string                           `json:"model"`
+	ByScoring map[string]engine.IdentifyResult `json:"by_scoring"`
+}
+
+// runEvalIdentify evaluates 1:N identification: folders of identities, the gallery's enrolled
+// and the probes searched; probes of people missing from the gallery are the strangers.
+func (m *Main) runEvalIdentify(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("eval identify", flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	var cfg Config
+	cfg.bindModelFlags(fs, m.Getenv)
+	galleryDir := fs.String("gallery", "", "gallery: one folder of photos per identity")
+	probesDir := fs.String("probes", "", "probes: one folder of photos per identity; identities not in the gallery are strangers")
+	scoring := fs.String("scoring", engine.ScoreMax, "how a subject with several photos is scored: "+strings.Join(engine.Scorings, ", "))
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	workers := fs.Int("workers", runtime.GOMAXPROCS(0), "images processed in parallel")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	if *galleryDir == "" || *probesDir == "" || fs.NArg() > 0 {
+		fmt.Fprintln(m.Stderr, "usage: facematch eval identify --gallery DIR --probes DIR [--scoring max] [--json]")
+		return errUsage
+	}
+	if !strings.Contains(","+strings.Join(engine.Scorings, ",")+",", ","+*scoring+",") {
+		return fmt.Errorf("scoring must be one of %s, got %q", strings.Join(engine.Scorings, ", "), *scoring)
+	}
+	if *workers < 1 {
+		return fmt.Errorf("workers must be >= 1, got %d", *workers)
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if cfg.Threads == 0 {
+		cfg.Threads = max(1, runtime.GOMAXPROCS(0) / *workers)
+	}
+	galleryFiles, err := identityFiles(*galleryDir)
+	if err != nil {
+		return err
+	}
+	probeFiles, err := identityFiles(*probesDir)
+	if err != nil {
+		return err
+	}
+	p, err := cfg.build()
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	p.EmbedRejected = true // every photo's best face, as an evaluation wants
+	unusable := 0
+	embed := func(root string, files []string) ([]engine.IdentityPhoto, error) {
+		embs, err := p.EmbedPrimaries(ctx, root, files, *workers, nil)
+		if err != nil {
+			return nil, err
+		}
+		var out []engine.IdentityPhoto
+		for _, e := range embs {
+			if e.Embedding == nil {
+				unusable++
+				continue
+			}
+			out = append(out, engine.IdentityPhoto{Identity: filepath.Dir(e.Path), Vector: e.Embedding.Vector})
+		}
+		return out, nil
+	}
+	gallery, err := embed(*galleryDir, galleryFiles)
+	if err != nil {
+		return err
+	}
+	probes, err := embed(*probesDir, probeFiles)
+	if err != nil {
+		return err
+	}
+	out := identifyJSON{Unusable: unusable, Model: p.Embedder.Identity(), ByScoring: map[string]engine.IdentifyResult{}}
+	for _, s := range engine.Scorings {
+		r, err := engine.Identify(gallery, probes, s)
+		if err != nil {
+			return err
+		}
+		out.ByScoring[s] = r
+	}
+	out.IdentifyResult = out.ByScoring[*scoring]
+	if *asJSON {
+		return json.NewEncoder(m.Stdout).Encode(out)
+	}
+	w := m.Stdout
+	fmt.Fprintf(w, "gallery      %d identities, %d photos; probes %d mated, %d strangers; %d photos without a usable face\n",
+		out.GallerySize, out.GalleryPhotos, out.MatedProbes, out.NonMatedProbes, unusable)
+	for _, s := range engine.Scorings {
+		r := out.ByScoring[s]
+		fmt.Fprintf(w, "%-10s   rank-1 %.4f; FPIR 1e-2 at %.3f: FNIR %.4f; FPIR 1e-3 at %.3f: FNIR %.4f\n",
+			s, r.Rank1, r.ThresholdAtFPIR1e2, r.FNIRAtFPIR1e2, r.ThresholdAtFPIR1e3, r.FNIRAtFPIR1e3)
+	}
+	fmt.Fprintf(w, "model        %s\n", out.Model)
+	return nil
+}
+
+// identityFiles lists root's photos as identity/file paths, sorted.
+func identityFiles(root string) ([]string, error) {
+	dirs, err := os.ReadDir(root)
+	if err != nil {
+		return nil, err
+	}
+	var files []string
+	for _, d := range dirs {
+		if !d.IsDir() || strings.HasPrefix(d.Name(), ".") {
+			continue
+		}
+		entries, err := os.ReadDir(filepath.Join(root, d.Name()))
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range entries {
+			if e.Type().IsRegular() && !strings.HasPrefix(e.Name(), ".") {
+				files = append(files, filepath.Join(d.Name(), e.Name()))
+			}
+		}
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("%s holds no identity folders with photos", root)
+	}
+	sort.Strings(files)
+	return files, nil
+}
