@@ -46,3 +46,10 @@ func MediumLine(model string) (line float32, ok bool) {
 	t, ok := bandThresholds[model]
 	return t.medium, ok
 }
+
+// BandLines are where model's medium and high bands start; ok is false for a model without
+// measured thresholds.
+func BandLines(model string) (medium, high float32, ok bool) {
+	t, ok := bandThresholds[model]
+	return t.medium, t.high, ok
+}

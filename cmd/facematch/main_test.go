@@ -541,3 +541,38 @@ func TestEvalIdentify(t *testing.T) {
 		t.Errorf("unknown scoring: %v", r.err)
 	}
 }
+
+// TestEvalDemographics: FairFace's impostor pairs by group at two lines; pairs of children
+// reach the medium line far more often than pairs of adults (what the per-group lines are for).
+func TestEvalDemographics(t *testing.T) {
+	testenv.RequireModels(t)
+	r := run(t, "eval", "demographics", "--set", "fairface", "--root", data("fairface"), "--lines", "0.825,0.846", "--json")
+	if r.err != nil {
+		t.Fatal(r)
+	}
+	var out struct {
+		Photos int `json:"unusable_photos"`
+		Groups []struct {
+			Dimension, Group string
+			Photos, Pairs    int
+			FMR              []float64
+		} `json:"groups"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
+		t.Fatal(err)
+	}
+	fmr := map[string][]float64{}
+	for _, g := range out.Groups {
+		fmr[g.Dimension+"/"+g.Group] = g.FMR
+		if g.Pairs != g.Photos*(g.Photos-1)/2 || len(g.FMR) != 2 {
+			t.Errorf("group %s/%s: %d photos, %d pairs, %d rates", g.Dimension, g.Group, g.Photos, g.Pairs, len(g.FMR))
+		}
+	}
+	minors, adults := fmr["under_20/0-19"], fmr["under_20/20+"]
+	if len(minors) != 2 || len(adults) != 2 || minors[0] < 10*adults[0] {
+		t.Errorf("FMR at the medium line: under 20 %v, 20 and over %v; want children's far higher", minors, adults)
+	}
+	if r := run(t, "eval", "demographics", "--set", "lfw"); r.err == nil || exitCode(r.err) != 2 {
+		t.Errorf("an unknown set: %v", r.err)
+	}
+}
