@@ -183,9 +183,16 @@ func cleanURL(field, s string) (string, error) {
 	return CleanText(field, s, MaxURLBytes, false)
 }
 
+// maxListItems bounds the values of one list read before cleaning (repeats included): each phone
+// costs a parse, and a hostile cell of commas must not cost thousands.
+const maxListItems = 4 * MaxListLen
+
 // cleanList cleans each item with clean, drops empty ones and duplicates (first kept), and
 // refuses more than MaxListLen distinct items.
 func cleanList(field string, items []string, clean func(string) (string, error)) ([]string, error) {
+	if len(items) > maxListItems {
+		return nil, fmt.Errorf("%s: %d values, at most %d are read: %w", field, len(items), maxListItems, ErrInvalid)
+	}
 	var out []string
 	for i, v := range items {
 		c, err := clean(v)
@@ -255,6 +262,9 @@ func CleanSource(src Source) (Source, error) {
 		return src, err
 	}
 	phones := src.Phones
+	if len(phones) > maxListItems {
+		return src, fmt.Errorf("phones: %d values, at most %d are read: %w", len(phones), maxListItems, ErrInvalid)
+	}
 	src.Phones = nil
 	for _, p := range phones {
 		if strings.TrimSpace(p) == "" {
