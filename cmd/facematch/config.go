@@ -2,6 +2,8 @@ package main
 
 import (
 	"flag"
+	"fmt"
+	"runtime"
 
 	"github.com/facematch/facematch/engine"
 	"github.com/facematch/facematch/face"
@@ -41,6 +43,25 @@ type builtPipeline struct {
 }
 
 func (b *builtPipeline) Close() error { return b.models.Close() }
+
+// buildForEval is build for an evaluation over workers photos at once: one ONNX Runtime thread
+// share per worker unless --threads says otherwise (parallel images use the cores better than
+// parallel operators inside one image), and every photo's best face embedded, refused or not.
+// It sets c.Threads, which the reports print.
+func (c *Config) buildForEval(workers int) (*builtPipeline, error) {
+	if workers < 1 {
+		return nil, fmt.Errorf("workers must be >= 1, got %d", workers)
+	}
+	if c.Threads == 0 {
+		c.Threads = max(1, runtime.GOMAXPROCS(0)/workers)
+	}
+	p, err := c.build()
+	if err != nil {
+		return nil, err
+	}
+	p.EmbedRejected = true
+	return p, nil
+}
 
 // build opens ONNX Runtime and the configured recognizer's pipeline.
 func (c Config) build() (*builtPipeline, error) {

@@ -62,12 +62,11 @@ func (m *Main) runEvalDemographics(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	p, err := cfg.build()
+	p, err := cfg.buildForEval(*workers)
 	if err != nil {
 		return err
 	}
 	defer p.Close()
-	p.EmbedRejected = true
 	if len(lines) == 0 {
 		medium, high, ok := engine.BandLines(p.Embedder.Identity())
 		if !ok {

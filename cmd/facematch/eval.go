@@ -66,10 +66,6 @@ func (m *Main) runEvalVerify(ctx context.Context, args []string) error {
 	if err := cfg.Validate(); err != nil { // before reading thousands of pairs
 		return err
 	}
-	if cfg.Threads == 0 {
-		// Parallel images use the cores better than parallel operators inside one image.
-		cfg.Threads = max(1, runtime.GOMAXPROCS(0) / *workers)
-	}
 	f, err := os.Open(*pairsFile)
 	if err != nil {
 		return err
@@ -79,12 +75,11 @@ func (m *Main) runEvalVerify(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	p, err := cfg.build()
+	p, err := cfg.buildForEval(*workers)
 	if err != nil {
 		return err
 	}
 	defer p.Close()
-	p.EmbedRejected = true
 
 	progress := func(done, total int, elapsed time.Duration) {
 		rate := float64(done) / elapsed.Seconds()

@@ -52,9 +52,6 @@ func (m *Main) runEvalIdentify(ctx context.Context, args []string) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	if cfg.Threads == 0 {
-		cfg.Threads = max(1, runtime.GOMAXPROCS(0) / *workers)
-	}
 	galleryFiles, err := identityFiles(*galleryDir)
 	if err != nil {
 		return err
@@ -63,12 +60,11 @@ func (m *Main) runEvalIdentify(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	p, err := cfg.build()
+	p, err := cfg.buildForEval(*workers)
 	if err != nil {
 		return err
 	}
 	defer p.Close()
-	p.EmbedRejected = true // every photo's best face, as an evaluation wants
 	unusable := 0
 	embed := func(root string, files []string) ([]engine.IdentityPhoto, error) {
 		embs, err := p.EmbedPrimaries(ctx, root, files, *workers, nil)
