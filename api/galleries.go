@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"net/http"
 
 	"github.com/facematch/facematch/engine"
@@ -39,6 +40,30 @@ func (s *Server) getGallery(c echo.Context) error {
 		return err
 	}
 	g, err := s.svc.Gallery(c.Request().Context(), actor(c), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, g)
+}
+
+type updateGalleryRequest struct {
+	// TargetFPIR is the share of searches of a stranger that may bring a review item.
+	TargetFPIR *float64 `json:"target_fpir"`
+}
+
+func (s *Server) updateGallery(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	var req updateGalleryRequest
+	if err := bindJSON(c, &req); err != nil {
+		return err
+	}
+	if req.TargetFPIR == nil {
+		return fmt.Errorf("%w: nothing to change: give target_fpir", errBadRequest)
+	}
+	g, err := s.svc.SetTargetFPIR(c.Request().Context(), actor(c), id, *req.TargetFPIR)
 	if err != nil {
 		return err
 	}

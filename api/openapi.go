@@ -44,6 +44,7 @@ var opDocs = map[string]opDoc{
 		Galleries []engine.Gallery `json:"galleries"`
 	}{}},
 	"GET /v1/galleries/:id":           {summary: "One gallery.", ok: 200, out: engine.Gallery{}, errors: []int{400, 404}},
+	"PATCH /v1/galleries/:id":         {summary: "Set a gallery's target FPIR: the share of searches of someone not in it that may bring a review item (default 0.01); its operating threshold follows from it at every size.", json: updateGalleryRequest{}, ok: 200, out: engine.Gallery{}, errors: []int{400, 404, 415, 422}},
 	"DELETE /v1/galleries/:id":        {summary: "Delete a gallery: its subjects, photos, faces, vectors, blobs and matches.", ok: 204, errors: []int{400, 404}},
 	"POST /v1/galleries/:id/subjects": {summary: "Add a known person to a reference gallery.", json: createSubjectRequest{}, ok: 201, out: engine.Subject{}, errors: []int{400, 404, 409, 415, 422}},
 	"GET /v1/galleries/:id/subjects": {summary: "List a gallery's subjects.", ok: 200, out: struct {
@@ -58,13 +59,11 @@ var opDocs = map[string]opDoc{
 	"DELETE /v1/images/:id":             {summary: "Delete a photo with its faces, vectors, blobs and matches.", ok: 204, errors: []int{400, 404}},
 	"GET /v1/faces/:id/thumbnail":       {summary: "A stored face's thumbnail (JPEG).", ok: 200, out: []byte{}, outType: "image/jpeg", errors: []int{400, 404}},
 	"GET /v1/probe-faces/:id/thumbnail": {summary: "A search probe face's thumbnail (JPEG).", ok: 200, out: []byte{}, outType: "image/jpeg", errors: []int{400, 404}},
-	"POST /v1/searches":                 {summary: "Search galleries with a probe photo; every probe face gets its ranked candidates, each a pending match.", form: searchForm, ok: 201, out: engine.SearchResult{}, errors: []int{400, 404, 409, 413, 415, 422}},
-	"GET /v1/searches/:id": {summary: "A past search and its probe faces.", ok: 200, out: struct {
-		Search engine.SearchRecord `json:"search"`
-		Faces  []engine.ProbeFace  `json:"faces"`
-	}{}, errors: []int{400, 404}},
-	"GET /v1/searches/:id/photo": {summary: "The probe photo a search was run with (audited). A job's cross-match has none: its probes are stored photos.", ok: 200, out: []byte{}, outType: "image/*", errors: []int{400, 404}},
-	"GET /v1/review/counts":      {summary: "Where the review stands per gallery and per case (in the caller's galleries): items pending, disputed and final, and when the oldest still waiting was created.", ok: 200, out: engine.ReviewCounts{}},
+	"POST /v1/searches":                 {summary: "Search galleries with a probe photo; every probe face gets its ranked candidates. Those at or above their gallery's operating threshold (its target FPIR at its size) become review items (match_id); a photo searched before links to the items it made then.", form: searchForm, ok: 201, out: engine.SearchResult{}, errors: []int{400, 404, 409, 413, 415, 422}},
+	"GET /v1/searches/:id":              {summary: "A past search: its probe faces, their candidates and the review items they are.", ok: 200, out: engine.SearchResult{}, errors: []int{400, 404}},
+	"POST /v1/searches/:id/review":      {summary: "Send a search's candidate below its gallery's threshold for review: it becomes a pending match (201), or is one already (200).", json: sendForReviewRequest{}, ok: 201, out: engine.SearchCandidate{}, errors: []int{400, 404, 415, 422}},
+	"GET /v1/searches/:id/photo":        {summary: "The probe photo a search was run with (audited). A job's cross-match has none: its probes are stored photos.", ok: 200, out: []byte{}, outType: "image/*", errors: []int{400, 404}},
+	"GET /v1/review/counts":             {summary: "Where the review stands per gallery and per case (in the caller's galleries): items pending, disputed and final, and when the oldest still waiting was created.", ok: 200, out: engine.ReviewCounts{}},
 	"GET /v1/matches": {summary: "The review queue: matches a page at a time, with the number the filter selects.", query: []param{
 		{"status", "string", "comma-separated statuses", false}, {"gallery", "integer", "gallery ID", false}, {"search", "integer", "search ID", false},
 		{"job", "integer", "job ID (its cross-match)", false}, {"case", "string", "case reference of the probe", false},

@@ -317,6 +317,23 @@ func TestDecideClosingOthers(t *testing.T) {
 		t.Fatalf("search: %d %s", resp.StatusCode, body)
 	}
 	cands := res.Faces[0].Candidates
+	// Katy is above the gallery's threshold, a review item; the analyst sends the two strangers
+	// below it for review too.
+	if cands[0].MatchID == 0 || cands[1].MatchID != 0 || cands[2].MatchID != 0 {
+		t.Fatalf("review items: %+v, want the first candidate only", cands)
+	}
+	for i := 1; i < 3; i++ {
+		body := fmt.Sprintf(`{"probe_face_id":%d,"face_id":%d}`, cands[i].ProbeFaceID, cands[i].FaceID)
+		resp, out := ts.do(t, "POST", fmt.Sprintf("/v1/searches/%d/review", res.Search.ID), analyst, "application/json", []byte(body))
+		var sent engine.SearchCandidate
+		if resp.StatusCode != 201 || json.Unmarshal(out, &sent) != nil || sent.MatchID == 0 || sent.Status != engine.Pending {
+			t.Fatalf("send for review: %d %s", resp.StatusCode, out)
+		}
+		cands[i].MatchID = sent.MatchID
+		if resp, out := ts.do(t, "POST", fmt.Sprintf("/v1/searches/%d/review", res.Search.ID), analyst, "application/json", []byte(body)); resp.StatusCode != 200 {
+			t.Fatalf("sending it again: %d %s, want 200 (already an item)", resp.StatusCode, out)
+		}
+	}
 	path := fmt.Sprintf("/v1/matches/%d/decisions", cands[0].MatchID)
 	if resp, body := ts.do(t, "POST", path, reviewer, "application/json", []byte(`{"decision":"no_candidate","close_others":true}`)); resp.StatusCode != 400 || !strings.Contains(string(body), "close_others goes with a potential_candidate") {
 		t.Errorf("close_others with no_candidate: %d %s", resp.StatusCode, body)

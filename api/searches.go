@@ -59,11 +59,40 @@ func (s *Server) getSearch(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	rec, probes, err := s.svc.SearchRecord(c.Request().Context(), actor(c), id)
+	res, err := s.svc.SearchRecord(c.Request().Context(), actor(c), id)
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]any{"search": rec, "faces": probes})
+	return c.JSON(http.StatusOK, res)
+}
+
+type sendForReviewRequest struct {
+	ProbeFaceID int64 `json:"probe_face_id"`
+	FaceID      int64 `json:"face_id"`
+}
+
+// sendForReview makes a review item of a search's candidate below its gallery's threshold.
+func (s *Server) sendForReview(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	var req sendForReviewRequest
+	if err := bindJSON(c, &req); err != nil {
+		return err
+	}
+	if req.ProbeFaceID <= 0 || req.FaceID <= 0 {
+		return fmt.Errorf("%w: probe_face_id and face_id are required positive integers", errBadRequest)
+	}
+	cand, created, err := s.svc.SendForReview(c.Request().Context(), actor(c), id, req.ProbeFaceID, req.FaceID)
+	if err != nil {
+		return err
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	return c.JSON(status, cand)
 }
 
 func (s *Server) getSearchPhoto(c echo.Context) error {

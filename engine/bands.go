@@ -55,3 +55,15 @@ func BandLines(model string) (medium, high float32, ok bool) {
 	t, ok := bandThresholds[model]
 	return t.medium, t.high, ok
 }
+
+// impostorTails are the false-match rates of impostor pairs at rising similarity, per model
+// identity: at each rate the higher line of LFW folds 1-5 (7.26 million impostor pairs) and
+// CFP's frontal photos (11.3 million), from `facematch eval verify --all-pairs` (bench/RESULTS.md,
+// "Operating thresholds"). Ten impostors above a line are the fewest a rate is read from, so
+// 1e-6 is CFP's alone. A gallery's operating threshold is read from these (thresholds.go).
+var impostorTails = map[string][]TailPoint{
+	face.FusedIdentity(): {
+		{1e-2, 0.7984}, {5e-3, 0.8084}, {2e-3, 0.8200}, {1e-3, 0.8280}, {5e-4, 0.8353}, {2e-4, 0.8440}, {1e-4, 0.8503},
+		{5e-5, 0.8557}, {2e-5, 0.8625}, {1e-5, 0.8675}, {5e-6, 0.8728}, {2e-6, 0.8777}, {1e-6, 0.8794},
+	},
+}

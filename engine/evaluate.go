@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -179,6 +180,10 @@ type AllPairsResult struct {
 	// CalibrationA and CalibrationB fit P(same | s) = σ(a·s + b) on every pair.
 	CalibrationA float64 `json:"calibration_a"`
 	CalibrationB float64 `json:"calibration_b"`
+	// Tail is the impostor similarity reached by each false-match rate from 1e-2 down to the
+	// smallest the pair count resolves (ten impostors above the line): the curve a gallery's
+	// threshold for a target FPIR is read from (OperatingThreshold).
+	Tail []TailPoint `json:"tail"`
 }
 
 // AllPairs scores every pair of embedded images; two images show the same person when the
@@ -215,8 +220,19 @@ func AllPairs(embs []PrimaryEmbedding) AllPairsResult {
 		labels[i] = true
 	}
 	r.CalibrationA, r.CalibrationB, _ = verify.FitLogistic(scores, labels)
+	slices.Sort(impostor)
+	for _, fmr := range tailFMRs {
+		k := int(math.Floor(fmr*float64(len(impostor)) + 1e-9))
+		if k < 10 || k >= len(impostor) {
+			continue
+		}
+		r.Tail = append(r.Tail, TailPoint{FMR: fmr, Threshold: impostor[len(impostor)-1-k]})
+	}
 	return r
 }
+
+// tailFMRs are the false-match rates of an all-pairs tail, a third of a decade apart.
+var tailFMRs = []float64{1e-2, 5e-3, 2e-3, 1e-3, 5e-4, 2e-4, 1e-4, 5e-5, 2e-5, 1e-5, 5e-6, 2e-6, 1e-6, 5e-7}
 
 func identityOf(path string) string {
 	path = filepath.ToSlash(path)

@@ -75,12 +75,10 @@ func (s *Service) checkIngest(ctx context.Context, g Gallery, req *JobRequest) e
 		refs = append(refs, id)
 	}
 	spec.CrossMatch = refs
-	if len(refs) > 0 && spec.MinSim == 0 {
-		line, ok := MediumLine(g.Model)
-		if !ok {
-			return fmt.Errorf("min_similarity is required: model %s has no measured thresholds: %w", g.Model, ErrInvalid)
-		}
-		spec.MinSim = line
+	// Without min_similarity each reference gallery's operating threshold decides, as for a
+	// search: a job of thousands of faces is thousands of searches of mostly strangers.
+	if len(refs) > 0 && spec.MinSim == 0 && len(s.tailFor(g.Model)) == 0 {
+		return fmt.Errorf("min_similarity is required: model %s has no measured impostor tail: %w", g.Model, ErrInvalid)
 	}
 	if !(spec.MinSim >= -1 && spec.MinSim <= 1) { // NaN too
 		return fmt.Errorf("min_similarity must be in [-1, 1], got %g: %w", spec.MinSim, ErrInvalid)
@@ -132,6 +130,9 @@ type ingestRun struct {
 	gallery Gallery
 	p       *Pipeline
 	meta    MetaLookup
+	// thresholds are the cross-matched galleries' operating thresholds when the run started
+	// (used where the job sets no min_similarity).
+	thresholds map[uint64]float32
 }
 
 func (s *Service) runIngest(ctx context.Context, j Job, progress func(Job)) (Job, error) {
@@ -146,7 +147,16 @@ func (s *Service) runIngest(ctx context.Context, j Job, progress func(Job)) (Job
 	if s.cfg.Sources == nil {
 		return j, errors.New("this service runs no ingest jobs")
 	}
-	run := &ingestRun{s: s, job: j, gallery: g, p: p}
+	run := &ingestRun{s: s, job: j, gallery: g, p: p, thresholds: map[uint64]float32{}}
+	for _, id := range j.Spec.CrossMatch {
+		r, err := s.cfg.Catalog.Gallery(ctx, id)
+		if err != nil {
+			return j, fmt.Errorf("cross_match: %w", err)
+		}
+		if op := s.operatingPoint(r); op.Threshold != nil {
+			run.thresholds[uint64(id)] = *op.Threshold
+		}
+	}
 	if j.Spec.MetaKey != "" {
 		if run.meta, err = s.loadMeta(ctx, j.Spec); err != nil {
 			return j, err
@@ -418,7 +428,11 @@ func (r *ingestRun) crossMatch(ctx context.Context, faces []NewFace) ([]JobProbe
 		}
 		var cands []Candidate
 		for _, h := range hits {
-			if h.Similarity >= spec.MinSim {
+			line, ok := r.thresholds[h.Gallery]
+			if spec.MinSim != 0 {
+				line, ok = spec.MinSim, true
+			}
+			if ok && h.Similarity >= line {
 				cands = append(cands, Candidate{FaceID: int64(h.ID), Similarity: h.Similarity, Rank: len(cands) + 1})
 			}
 		}

@@ -47,7 +47,8 @@ type JobSpec struct {
 	MetaKey    string `json:"meta_key,omitempty"`
 	MetaFormat string `json:"meta_format,omitempty"`
 	// CrossMatch lists reference galleries every new face is searched in; hits at or above
-	// MinSim (default: the medium band's line) become pending matches, at most K per face.
+	// MinSim (default: each gallery's operating threshold) become pending matches, at most K
+	// per face.
 	CrossMatch []int64 `json:"cross_match,omitempty"`
 	MinSim     float32 `json:"min_similarity,omitempty"`
 	K          int     `json:"k,omitempty"`

@@ -504,7 +504,6 @@ func TestCreateJobRefusesBadRequests(t *testing.T) {
 		{"no source", engine.JobRequest{Kind: engine.IngestJob, GalleryID: coll.ID, Spec: engine.JobSpec{Purpose: "p"}}, engine.ErrInvalid, "source"},
 		{"missing source", engine.JobRequest{Kind: engine.IngestJob, GalleryID: coll.ID, Spec: engine.JobSpec{Source: dir + "/nope", Purpose: "p"}}, engine.ErrInvalid, "no such file"},
 		{"cross-match a collection", engine.JobRequest{Kind: engine.IngestJob, GalleryID: coll.ID, Spec: engine.JobSpec{Source: dir, Purpose: "p", CrossMatch: []int64{coll.ID}}}, engine.ErrInvalid, "not a reference"},
-		{"cross-match without a threshold on a model without bands", engine.JobRequest{Kind: engine.IngestJob, GalleryID: coll.ID, Spec: engine.JobSpec{Source: dir, Purpose: "p", CrossMatch: []int64{refs}}}, engine.ErrInvalid, "min_similarity is required"},
 		{"threshold out of range", engine.JobRequest{Kind: engine.IngestJob, GalleryID: coll.ID, Spec: engine.JobSpec{Source: dir, Purpose: "p", CrossMatch: []int64{refs}, MinSim: 1.5}}, engine.ErrInvalid, "min_similarity must be"},
 		{"bad sidecar", engine.JobRequest{Kind: engine.IngestJob, GalleryID: coll.ID, Meta: []byte("file,colour\na.jpg,red\n"), Spec: engine.JobSpec{Source: dir, Purpose: "p", MetaFormat: "csv"}}, engine.ErrInvalid, "colour"},
 		{"k too large", engine.JobRequest{Kind: engine.IngestJob, GalleryID: coll.ID, Spec: engine.JobSpec{Source: dir, Purpose: "p", K: 1000}}, engine.ErrInvalid, "k must"},

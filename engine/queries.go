@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -9,27 +10,35 @@ import (
 // Read-only use cases. Looking at photos is audited where the bytes leave (ImageBytes); reading
 // the audit log is audited too.
 
-// Galleries lists the galleries a may read, with their counts.
+// Galleries lists the galleries a may read, with their counts and operating points.
 func (s *Service) Galleries(ctx context.Context, a Actor) ([]Gallery, error) {
 	gs, err := s.cfg.Catalog.Galleries(ctx)
-	if err != nil || a.Galleries == nil {
+	if err != nil {
 		return gs, err
 	}
 	out := gs[:0]
 	for _, g := range gs {
 		if a.mayRead(g.ID) {
+			op := s.operatingPoint(g)
+			g.Operating = &op
 			out = append(out, g)
 		}
 	}
 	return out, nil
 }
 
-// Gallery returns one gallery.
+// Gallery returns one gallery with its operating point.
 func (s *Service) Gallery(ctx context.Context, a Actor, id int64) (Gallery, error) {
 	if err := checkGallery(a, id); err != nil {
 		return Gallery{}, err
 	}
-	return s.cfg.Catalog.Gallery(ctx, id)
+	g, err := s.cfg.Catalog.Gallery(ctx, id)
+	if err != nil {
+		return g, err
+	}
+	op := s.operatingPoint(g)
+	g.Operating = &op
+	return g, nil
 }
 
 // Subjects lists a reference gallery's subjects.
@@ -113,12 +122,37 @@ func (s *Service) Images(ctx context.Context, a Actor, f ImageFilter) ([]ImageFa
 
 // SearchRecord returns a past search and its probe faces; a scoped actor sees a search over at
 // least one of its galleries.
-func (s *Service) SearchRecord(ctx context.Context, a Actor, id int64) (SearchRecord, []ProbeFace, error) {
+func (s *Service) SearchRecord(ctx context.Context, a Actor, id int64) (SearchResult, error) {
 	rec, probes, err := s.searchRecord(ctx, a, id)
 	if err != nil {
-		return rec, probes, err
+		return SearchResult{}, err
 	}
-	return rec, probes, s.auditExamination(ctx, a, "search.read", ref("search", id), rec.Galleries)
+	found, err := s.cfg.Catalog.SearchCandidates(ctx, id)
+	if err != nil {
+		return SearchResult{}, err
+	}
+	ops := map[int64]OperatingPoint{}
+	for _, gid := range rec.Galleries {
+		if !a.mayRead(gid) {
+			continue
+		}
+		g, err := s.cfg.Catalog.Gallery(ctx, gid)
+		if errors.Is(err, ErrNotFound) {
+			continue // deleted since: its candidates went with it
+		}
+		if err != nil {
+			return SearchResult{}, err
+		}
+		ops[gid] = s.operatingPoint(g)
+	}
+	// A scoped credential sees the candidates of its galleries only.
+	visible := found[:0]
+	for _, f := range found {
+		if _, ok := ops[f.GalleryID]; ok {
+			visible = append(visible, f)
+		}
+	}
+	return s.searchResult(rec, probes, visible, ops), s.auditExamination(ctx, a, "search.read", ref("search", id), rec.Galleries)
 }
 
 func (s *Service) searchRecord(ctx context.Context, a Actor, id int64) (SearchRecord, []ProbeFace, error) {

@@ -91,6 +91,11 @@ type Gallery struct {
 	Images    int         `json:"images"`
 	Faces     int         `json:"faces"`
 	Subjects  int         `json:"subjects"`
+	// TargetFPIR is the share of searches of a stranger that may bring a review item from this
+	// gallery (0: DefaultTargetFPIR); its threshold follows from it and the gallery's size.
+	TargetFPIR float64 `json:"target_fpir"`
+	// Operating is the threshold at the gallery's current size (filled by the service).
+	Operating *OperatingPoint `json:"operating_point,omitempty"`
 }
 
 // Subject is a known person in a reference gallery.

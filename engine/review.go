@@ -137,11 +137,16 @@ func (s *Service) match(ctx context.Context, a Actor, id int64) (Match, error) {
 
 // MatchView is what a reviewer looks at to decide one match.
 type MatchView struct {
-	Match  Match        `json:"match"`
-	Band   Band         `json:"band"`
-	Model  string       `json:"model"`
-	Search SearchRecord `json:"search"`
-	Probe  ProbeView    `json:"probe"`
+	Match Match  `json:"match"`
+	Band  Band   `json:"band"`
+	Model string `json:"model"`
+	// Meaning says how often a search of a stranger against the candidate's gallery, at its
+	// size now, returns a candidate this similar ("" without a measured tail); Operating is that
+	// gallery's threshold.
+	Meaning   string          `json:"meaning,omitempty"`
+	Operating *OperatingPoint `json:"operating_point,omitempty"`
+	Search    SearchRecord    `json:"search"`
+	Probe     ProbeView       `json:"probe"`
 	// Candidate is the gallery face the probe face was matched with.
 	Candidate CandidateFace `json:"candidate"`
 	// Others are the other candidates of the same probe face, best first.
@@ -184,6 +189,8 @@ func (s *Service) MatchView(ctx context.Context, a Actor, id int64) (MatchView, 
 	if v.Candidate.Gallery, err = s.cfg.Catalog.Gallery(ctx, m.GalleryID); err != nil {
 		return v, err
 	}
+	op := s.operatingPoint(v.Candidate.Gallery)
+	v.Operating, v.Meaning = &op, s.CandidateMeaning(m.Model, v.Candidate.Gallery.Faces, m.Similarity)
 	if v.Candidate.Face, err = s.cfg.Catalog.Face(ctx, m.FaceID); err != nil {
 		return v, err
 	}

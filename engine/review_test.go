@@ -96,7 +96,8 @@ func (f *fixture) referenceGallery(t *testing.T, name string, persons ...int) in
 }
 
 // candidates searches the gallery, as the analyst, with a photo of one face and returns its
-// candidates (at least one).
+// candidates (at least one), every one a review item: those below the gallery's threshold are
+// sent for review by the analyst, as the review rules' tests need items of strangers too.
 func (f *fixture) candidates(t *testing.T, req engine.SearchRequest) []engine.CandidateView {
 	t.Helper()
 	if req.Purpose == "" {
@@ -106,7 +107,18 @@ func (f *fixture) candidates(t *testing.T, req engine.SearchRequest) []engine.Ca
 	if err != nil || len(res.Faces) != 1 || len(res.Faces[0].Candidates) == 0 {
 		t.Fatalf("search: %+v, %v", res, err)
 	}
-	return res.Faces[0].Candidates
+	cands := res.Faces[0].Candidates
+	for i, c := range cands {
+		if c.MatchID != 0 {
+			continue
+		}
+		sent, created, err := f.svc.SendForReview(t.Context(), analyst, res.Search.ID, c.ProbeFaceID, c.FaceID)
+		if err != nil || !created || sent.MatchID == 0 {
+			t.Fatalf("send candidate %d for review: %+v, %t, %v", i, sent, created, err)
+		}
+		cands[i].MatchID, cands[i].Status = sent.MatchID, sent.Status
+	}
+	return cands
 }
 
 // TestDecisionNoteIsAudited: the reviewer's note is part of the decision's audit entry, so an

@@ -27,16 +27,12 @@ type SearchRequest struct {
 	Source Source
 }
 
-// CandidateView is one candidate of one probe face.
+// CandidateView is one candidate of one probe face, with its band and what its similarity
+// means at its gallery's size.
 type CandidateView struct {
-	FaceID     int64   `json:"face_id"`
-	GalleryID  int64   `json:"gallery_id"`
-	SubjectID  *int64  `json:"subject_id,omitempty"`
-	ImageID    int64   `json:"image_id"`
-	Similarity float32 `json:"similarity"`
-	Band       string  `json:"band"`
-	Rank       int     `json:"rank"`
-	MatchID    int64   `json:"match_id"`
+	SearchCandidate
+	Band    string `json:"band"`
+	Meaning string `json:"meaning,omitempty"`
 }
 
 // ProbeResult is one face of the probe photo and its ranked candidates.
@@ -45,10 +41,13 @@ type ProbeResult struct {
 	Candidates []CandidateView `json:"candidates"`
 }
 
-// SearchResult is a search's record and what it found.
+// SearchResult is a search's record, what it found, and each gallery's operating threshold:
+// the candidates at or above it are review items (MatchID set), the others are shown to the
+// analyst only, who may send them for review.
 type SearchResult struct {
-	Search SearchRecord  `json:"search"`
-	Faces  []ProbeResult `json:"faces"`
+	Search    SearchRecord     `json:"search"`
+	Faces     []ProbeResult    `json:"faces"`
+	Galleries []OperatingPoint `json:"galleries"`
 }
 
 // Search finds, for every face of the probe photo, the most similar faces of the galleries
@@ -100,7 +99,7 @@ func (s *Service) search(ctx context.Context, a Actor, req SearchRequest) (Searc
 	if err != nil {
 		return SearchResult{}, err
 	}
-	byModel, models, err := s.galleriesByModel(ctx, a, req.Galleries)
+	byModel, models, ops, err := s.galleriesByModel(ctx, a, req.Galleries)
 	if err != nil {
 		return SearchResult{}, err
 	}
@@ -131,12 +130,18 @@ func (s *Service) search(ctx context.Context, a Actor, req SearchRequest) (Searc
 	release() // the pixels are no longer used
 	rec := SearchRecord{Actor: a.Person(), Purpose: req.Purpose, Galleries: req.Galleries, K: req.K, MinSim: req.MinSim,
 		ProbeSHA256: ph.sha, ProbeKey: probeKey, Source: req.Source, CreatedAt: now}
+	cands = rankPerProbe(cands, req.K)
+	for i := range cands {
+		c := &cands[i]
+		c.Threshold = ops[c.GalleryID].Threshold
+		c.Review = c.Threshold != nil && c.Similarity >= *c.Threshold
+	}
 	recording = true
-	rec, probes, matches, err := s.recordSearch(ctx, a, rec, probes, rankPerProbe(cands, req.K))
+	rec, probes, found, err := s.recordSearch(ctx, a, rec, probes, cands)
 	if err != nil {
 		return SearchResult{}, err
 	}
-	return searchResult(rec, probes, matches), nil
+	return s.searchResult(rec, probes, found, ops), nil
 }
 
 // checkSearch checks and normalises a search request (defaults filled in).
@@ -170,28 +175,30 @@ func (s *Service) checkSearch(req SearchRequest) (SearchRequest, error) {
 }
 
 // galleriesByModel groups the galleries a searches by their model (each model embeds the probe
-// once) and returns the models in a fixed order.
-func (s *Service) galleriesByModel(ctx context.Context, a Actor, galleries []int64) (map[string][]int64, []string, error) {
+// once), returns the models in a fixed order, and each gallery's operating point.
+func (s *Service) galleriesByModel(ctx context.Context, a Actor, galleries []int64) (map[string][]int64, []string, map[int64]OperatingPoint, error) {
 	byModel := map[string][]int64{}
+	ops := map[int64]OperatingPoint{}
 	var models []string
 	for _, id := range galleries {
 		if err := checkGallery(a, id); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		g, err := s.cfg.Catalog.Gallery(ctx, id)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		if _, ok := s.byIdentity[g.Model]; !ok {
-			return nil, nil, fmt.Errorf("gallery %d uses model %s, which this service does not run: %w", g.ID, g.Model, ErrConflict)
+			return nil, nil, nil, fmt.Errorf("gallery %d uses model %s, which this service does not run: %w", g.ID, g.Model, ErrConflict)
 		}
 		if byModel[g.Model] == nil {
 			models = append(models, g.Model)
 		}
 		byModel[g.Model] = append(byModel[g.Model], g.ID)
+		ops[g.ID] = s.operatingPoint(g)
 	}
 	sort.Strings(models)
-	return byModel, models, nil
+	return byModel, models, ops, nil
 }
 
 // storeProbe stores the probe photo and its face thumbnails for the reviewers, under keys of
@@ -244,7 +251,7 @@ func (s *Service) candidates(ctx context.Context, ph photo, models []string, byM
 			}
 			for _, h := range hits {
 				if h.Similarity >= req.MinSim {
-					cands = append(cands, Candidate{ProbeIndex: i, FaceID: int64(h.ID), Similarity: h.Similarity})
+					cands = append(cands, Candidate{ProbeIndex: i, FaceID: int64(h.ID), GalleryID: int64(h.Gallery), Similarity: h.Similarity})
 				}
 			}
 		}
@@ -274,39 +281,53 @@ func rankPerProbe(cands []Candidate, k int) []Candidate {
 	return kept
 }
 
-// recordSearch records the search, its probe faces and a pending match per candidate with its
-// audit entry, in one unit of work.
-func (s *Service) recordSearch(ctx context.Context, a Actor, rec SearchRecord, probes []ProbeFace, cands []Candidate) (SearchRecord, []ProbeFace, []Match, error) {
-	var matches []Match
+// recordSearch records the search, its probe faces, its candidates and the review items they
+// make, with its audit entry, in one unit of work.
+func (s *Service) recordSearch(ctx context.Context, a Actor, rec SearchRecord, probes []ProbeFace, cands []Candidate) (SearchRecord, []ProbeFace, []SearchCandidate, error) {
+	var found []SearchCandidate
 	err := s.audited(ctx, func(c Catalog) (AuditEntry, error) {
 		var err error
-		if rec, probes, matches, err = c.RecordSearch(ctx, rec, probes, cands); err != nil {
+		if rec, probes, found, err = c.RecordSearch(ctx, rec, probes, cands); err != nil {
 			return AuditEntry{}, err
 		}
-		matchIDs := make([]string, len(matches))
-		for i, m := range matches {
-			matchIDs[i] = strconv.FormatInt(m.ID, 10)
+		var made, reused []string
+		for _, f := range found {
+			switch {
+			case f.MatchID == 0:
+			case f.Reused:
+				reused = append(reused, strconv.FormatInt(f.MatchID, 10))
+			default:
+				made = append(made, strconv.FormatInt(f.MatchID, 10))
+			}
 		}
 		return entry(a, "search.create", ref("search", rec.ID), rec.Galleries,
 			fmt.Sprintf("probe_sha256=%s purpose=%q case_ref=%q k=%d min_similarity=%g", rec.ProbeSHA256, rec.Purpose, rec.Source.CaseRef, rec.K, rec.MinSim),
-			fmt.Sprintf("faces=%d matches=[%s]", len(probes), strings.Join(matchIDs, ","))), nil
+			fmt.Sprintf("faces=%d candidates=%d matches=[%s] earlier_matches=[%s]", len(probes), len(found), strings.Join(made, ","), strings.Join(reused, ","))), nil
 	})
-	return rec, probes, matches, err
+	return rec, probes, found, err
 }
 
-// searchResult is the analyst's answer: each probe face with its candidates and their bands.
-func searchResult(rec SearchRecord, probes []ProbeFace, matches []Match) SearchResult {
-	out := SearchResult{Search: rec, Faces: make([]ProbeResult, len(probes))}
+// searchResult is the analyst's answer: each probe face with its candidates, their bands and
+// what their similarity means at their gallery's size.
+func (s *Service) searchResult(rec SearchRecord, probes []ProbeFace, found []SearchCandidate, ops map[int64]OperatingPoint) SearchResult {
+	out := SearchResult{Search: rec, Faces: make([]ProbeResult, len(probes)), Galleries: []OperatingPoint{}}
+	for _, id := range rec.Galleries {
+		if op, ok := ops[id]; ok {
+			out.Galleries = append(out.Galleries, op)
+		}
+	}
 	byProbe := map[int64]int{}
 	for i, p := range probes {
 		out.Faces[i] = ProbeResult{Face: p, Candidates: []CandidateView{}}
 		byProbe[p.ID] = i
 	}
-	for _, m := range matches {
-		i := byProbe[m.ProbeFaceID]
-		out.Faces[i].Candidates = append(out.Faces[i].Candidates, CandidateView{FaceID: m.FaceID, GalleryID: m.GalleryID,
-			SubjectID: m.SubjectID, ImageID: m.ImageID, Similarity: m.Similarity, Band: BandOf(m.Model, m.Similarity).Name,
-			Rank: m.Rank, MatchID: m.ID})
+	for _, f := range found {
+		i, ok := byProbe[f.ProbeFaceID]
+		if !ok {
+			continue
+		}
+		out.Faces[i].Candidates = append(out.Faces[i].Candidates, CandidateView{SearchCandidate: f,
+			Band: BandOf(f.Model, f.Similarity).Name, Meaning: s.CandidateMeaning(f.Model, ops[f.GalleryID].Faces, f.Similarity)})
 	}
 	return out
 }
@@ -326,4 +347,29 @@ func toU64(ids []int64) []uint64 {
 		out[i] = uint64(id)
 	}
 	return out
+}
+
+// SendForReview makes a review item of a search's candidate that was below its gallery's
+// threshold: the analyst who ran the search (or another analyst) judged it worth a look. A
+// candidate that already is one is returned as it is (created false). Audited.
+func (s *Service) SendForReview(ctx context.Context, a Actor, searchID, probeFaceID, faceID int64) (SearchCandidate, bool, error) {
+	rec, _, err := s.searchRecord(ctx, a, searchID)
+	if err != nil {
+		return SearchCandidate{}, false, err
+	}
+	var c SearchCandidate
+	var created bool
+	err = s.audited(ctx, func(cat Catalog) (AuditEntry, error) {
+		var err error
+		if c, created, err = cat.RequestReview(ctx, searchID, probeFaceID, faceID, a.Person(), time.Now()); err != nil {
+			return AuditEntry{}, err
+		}
+		if !a.mayRead(c.GalleryID) {
+			return AuditEntry{}, fmt.Errorf("credential %s is not granted gallery %d: %w", a.Name, c.GalleryID, ErrForbidden)
+		}
+		return entry(a, "match.request", ref("match", c.MatchID), []int64{c.GalleryID},
+			fmt.Sprintf("search=%d probe_face=%d face=%d similarity=%.4f", searchID, probeFaceID, faceID, c.Similarity),
+			fmt.Sprintf("created=%t case_ref=%q", created, rec.Source.CaseRef)), nil
+	})
+	return c, created, err
 }

@@ -77,6 +77,9 @@ type ServiceConfig struct {
 	Reviewers int
 	// MaxK caps the candidates per probe face (default 100).
 	MaxK int
+	// Tails are impostor tails for models without a built-in measurement (impostorTails), by
+	// model identity: what a gallery's operating threshold is read from.
+	Tails map[string][]TailPoint
 	// Sources opens ingest jobs' sources; nil refuses ingest jobs. Meta parses their metadata
 	// sidecars.
 	Sources SourceOpener
@@ -148,6 +151,12 @@ func (a Actor) Person() string {
 	return a.Name
 }
 
+// impostorQuantile is an embedder that knows its impostor similarity in closed form (a test
+// double): the similarity two different people exceed with probability fmr.
+type impostorQuantile interface {
+	ImpostorSimilarity(fmr float64) float64
+}
+
 // NewService validates cfg and returns the service.
 func NewService(cfg ServiceConfig) (*Service, error) {
 	var errs []error
@@ -158,9 +167,16 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 		errs = append(errs, fmt.Errorf("service: default model %q has no pipeline", cfg.DefaultModel))
 	}
 	s := &Service{cfg: cfg, byIdentity: map[string]*Pipeline{}, runs: map[*jobRun]bool{}}
+	tails := map[string][]TailPoint{}
+	for id, t := range cfg.Tails {
+		tails[id] = t
+	}
 	for name, p := range cfg.Pipelines {
 		id := p.Embedder.Identity()
 		s.byIdentity[id] = p
+		if q, ok := p.Embedder.(impostorQuantile); ok && tails[id] == nil && impostorTails[id] == nil {
+			tails[id] = TailFromQuantile(q.ImpostorSimilarity)
+		}
 		if _, ok := cfg.Indexes[id]; !ok {
 			errs = append(errs, fmt.Errorf("service: model %s (%s) has no index", name, id))
 		}
@@ -174,6 +190,7 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	s.cfg.Tails = tails
 	if s.cfg.JobWorkers <= 0 {
 		// One more than the cores: while a photo waits on Go-side work or the disk, another
 		// keeps the core busy (bench/RESULTS.md measures 2 vs 3 workers on 2 cores).
@@ -272,6 +289,39 @@ func (s *Service) CreateGallery(ctx context.Context, a Actor, name string, kind 
 		var err error
 		g, err = c.CreateGallery(ctx, Gallery{Name: name, Kind: kind, Model: p.Embedder.Identity(), CreatedAt: time.Now(), CreatedBy: a.Name})
 		return entry(a, "gallery.create", ref("gallery", g.ID), []int64{g.ID}, "name="+g.Name+" kind="+string(kind)+" model="+g.Model, ""), err
+	})
+	return g, err
+}
+
+// MaxTargetFPIR bounds a gallery's target: above it most searches of a stranger would bring
+// a review item, which is the flood the threshold exists to stop.
+const MaxTargetFPIR = 0.5
+
+// SetTargetFPIR sets the share of searches of a stranger that may bring a review item from
+// gallery id; its threshold follows at every size. Audited with the threshold it gives now.
+func (s *Service) SetTargetFPIR(ctx context.Context, a Actor, id int64, fpir float64) (Gallery, error) {
+	if !(fpir >= 1e-6 && fpir <= MaxTargetFPIR) { // NaN too
+		return Gallery{}, fmt.Errorf("target_fpir must be in [1e-6, %g], got %g: %w", MaxTargetFPIR, fpir, ErrInvalid)
+	}
+	var g Gallery
+	err := s.audited(ctx, func(c Catalog) (AuditEntry, error) {
+		before, err := c.Gallery(ctx, id)
+		if err != nil {
+			return AuditEntry{}, err
+		}
+		if err := c.SetTargetFPIR(ctx, id, fpir); err != nil {
+			return AuditEntry{}, err
+		}
+		g = before
+		g.TargetFPIR = fpir
+		op := s.operatingPoint(g)
+		g.Operating = &op
+		threshold := "none"
+		if op.Threshold != nil {
+			threshold = fmt.Sprintf("%.3f", *op.Threshold)
+		}
+		return entry(a, "gallery.target_fpir", ref("gallery", id), []int64{id},
+			fmt.Sprintf("target_fpir=%g (was %g)", fpir, before.TargetFPIR), fmt.Sprintf("faces=%d threshold=%s", g.Faces, threshold)), nil
 	})
 	return g, err
 }

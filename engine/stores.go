@@ -14,6 +14,7 @@ type GalleryStore interface {
 	CreateGallery(ctx context.Context, g Gallery) (Gallery, error)
 	Gallery(ctx context.Context, id int64) (Gallery, error)
 	Galleries(ctx context.Context) ([]Gallery, error)
+	SetTargetFPIR(ctx context.Context, id int64, fpir float64) error
 	CreateSubject(ctx context.Context, s Subject) (Subject, error)
 	Subject(ctx context.Context, id int64) (Subject, error)
 	Subjects(ctx context.Context, galleryID int64) ([]Subject, error)
@@ -98,12 +99,36 @@ type SearchRecord struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
-// Candidate is one index hit of one probe face, to become a match.
+// Candidate is one index hit of one probe face. Review makes it a review item (a match).
 type Candidate struct {
 	ProbeIndex int // index into the probe faces passed with it
 	FaceID     int64
+	GalleryID  int64
 	Similarity float32
 	Rank       int
+	// Threshold is the gallery's operating threshold when the search ran (nil: its model has
+	// no measured tail).
+	Threshold *float32
+	Review    bool
+}
+
+// SearchCandidate is a candidate as its search recorded it, with the review item it became.
+type SearchCandidate struct {
+	ProbeFaceID int64    `json:"probe_face_id"`
+	FaceID      int64    `json:"face_id"`
+	GalleryID   int64    `json:"gallery_id"`
+	ImageID     int64    `json:"image_id"`
+	SubjectID   *int64   `json:"subject_id,omitempty"`
+	SubjectName string   `json:"subject_name,omitempty"`
+	Model       string   `json:"model"`
+	Similarity  float32  `json:"similarity"`
+	Rank        int      `json:"rank"`
+	Threshold   *float32 `json:"threshold,omitempty"`
+	// MatchID is the review item, made by this search or by an earlier search of the same
+	// photo (Reused); 0: the candidate was below the threshold and nobody sent it.
+	MatchID int64       `json:"match_id,omitempty"`
+	Status  MatchStatus `json:"status,omitempty"`
+	Reused  bool        `json:"reused,omitempty"`
 }
 
 // QueueCount is how many review items of one gallery and case have one status, and when the
@@ -156,9 +181,16 @@ type MatchFilter struct {
 
 // ReviewStore keeps searches, matches and decisions.
 type ReviewStore interface {
-	// RecordSearch stores a search, its probe faces and one match per candidate, and returns
-	// them with IDs (matches in the order of cands).
-	RecordSearch(ctx context.Context, s SearchRecord, probes []ProbeFace, cands []Candidate) (SearchRecord, []ProbeFace, []Match, error)
+	// RecordSearch stores a search, its probe faces and every candidate, and makes a match of
+	// each candidate marked Review, unless an earlier search of the same photo (probe SHA-256
+	// and face box) made one for the same face: then the candidate links to it. It returns the
+	// records with IDs (candidates in the order of cands, less any deleted meanwhile).
+	RecordSearch(ctx context.Context, s SearchRecord, probes []ProbeFace, cands []Candidate) (SearchRecord, []ProbeFace, []SearchCandidate, error)
+	// SearchCandidates returns a search's candidates, by probe face and rank.
+	SearchCandidates(ctx context.Context, searchID int64) ([]SearchCandidate, error)
+	// RequestReview makes a review item of a search's candidate (or returns the one it is);
+	// created is false when it already was one.
+	RequestReview(ctx context.Context, searchID, probeFaceID, faceID int64, requester string, now time.Time) (c SearchCandidate, created bool, err error)
 	Search(ctx context.Context, id int64) (SearchRecord, []ProbeFace, error)
 	ProbeFace(ctx context.Context, id int64) (ProbeFace, error)
 	Match(ctx context.Context, id int64) (Match, error)

@@ -572,7 +572,7 @@ func seedPendingMatches(t testing.TB, dataDir string, n int) int {
 	for i := range probes {
 		probes[i] = engine.ProbeFace{ThumbKey: faces[i%per].ThumbKey} // any real thumbnail: the page loads them
 		for j, f := range faces {
-			cands = append(cands, engine.Candidate{ProbeIndex: i, FaceID: f.ID, Similarity: 0.2 + 0.6*float32((i*per+j)%997)/997, Rank: j + 1})
+			cands = append(cands, engine.Candidate{ProbeIndex: i, FaceID: f.ID, Similarity: 0.2 + 0.6*float32((i*per+j)%997)/997, Rank: j + 1, Review: true})
 		}
 	}
 	rec := engine.SearchRecord{Actor: "seed-analyst", Purpose: "load: a large review queue", Galleries: []int64{gs[0].ID}, K: per,

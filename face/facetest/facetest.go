@@ -253,3 +253,11 @@ func EncodeJPEG(img image.Image) []byte {
 	}
 	return buf.Bytes()
 }
+
+// ImpostorSimilarity is the similarity that two photos of different fake people exceed with
+// probability fmr: their identity directions are independent random unit vectors, whose cosine
+// is close to normal with variance 1/Dim (the per-photo part only lowers it, so this is an upper
+// line). Tests give it to the engine as the fake model's impostor tail.
+func (e Embedder) ImpostorSimilarity(fmr float64) float64 {
+	return math.Sqrt2 * math.Erfinv(1-2*fmr) / math.Sqrt(float64(e.Dim()))
+}

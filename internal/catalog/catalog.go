@@ -37,12 +37,14 @@ var (
 	schemaV3 string
 	//go:embed schema_v4.sql
 	schemaV4 string
-	schemas  = []string{schemaV1, schemaV2, schemaV3, schemaV4}
+	//go:embed schema_v5.sql
+	schemaV5 string
+	schemas  = []string{schemaV1, schemaV2, schemaV3, schemaV4, schemaV5}
 	// afterSchema finishes a version's migration where SQL alone cannot, in its transaction.
 	afterSchema = map[int]func(context.Context, *sql.Tx) error{4: chainExisting}
 )
 
-const schemaVersion = 4
+const schemaVersion = 5
 
 // DB is the metadata store. All writes go through one connection, one transaction at a time,
 // queued in Go: SQLite has one writer anyway, and a queue with a deadline answers "busy, retry"

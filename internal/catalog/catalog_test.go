@@ -178,11 +178,15 @@ func searchWithMatch(t *testing.T, d *DB, gallery int64, subject *int64, request
 		t.Fatal(err)
 	}
 	_, _, ms, err := d.RecordSearch(ctx, engine.SearchRecord{Actor: requester, Purpose: "case 7", Galleries: []int64{gallery}, K: 20, CreatedAt: now},
-		[]engine.ProbeFace{{Quality: engine.Quality{Score: 0.99}}}, []engine.Candidate{{ProbeIndex: 0, FaceID: faces[0].ID, Similarity: 0.7, Rank: 1}})
-	if err != nil || len(ms) != 1 {
-		t.Fatalf("RecordSearch: %v, %d matches", err, len(ms))
+		[]engine.ProbeFace{{Quality: engine.Quality{Score: 0.99}}}, []engine.Candidate{{ProbeIndex: 0, FaceID: faces[0].ID, Similarity: 0.7, Rank: 1, Review: true}})
+	if err != nil || len(ms) != 1 || ms[0].MatchID == 0 {
+		t.Fatalf("RecordSearch: %v, %d candidates", err, len(ms))
 	}
-	return ms[0], faces[0]
+	m, err := d.Match(ctx, ms[0].MatchID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, faces[0]
 }
 
 func TestDecisions(t *testing.T) {

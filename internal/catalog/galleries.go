@@ -16,8 +16,11 @@ func (d *DB) CreateGallery(ctx context.Context, g engine.Gallery) (engine.Galler
 	if g.Name == "" || !g.Kind.Valid() || g.Model == "" {
 		return g, fmt.Errorf("gallery needs a name, a kind (reference or collection) and a model: %w", engine.ErrInvalid)
 	}
-	res, err := d.exec(ctx, `INSERT INTO galleries (name, kind, model, created_at, created_by) VALUES (?, ?, ?, ?, ?)`,
-		g.Name, g.Kind, g.Model, fmtTime(g.CreatedAt), g.CreatedBy)
+	if g.TargetFPIR == 0 {
+		g.TargetFPIR = engine.DefaultTargetFPIR
+	}
+	res, err := d.exec(ctx, `INSERT INTO galleries (name, kind, model, created_at, created_by, target_fpir) VALUES (?, ?, ?, ?, ?, ?)`,
+		g.Name, g.Kind, g.Model, fmtTime(g.CreatedAt), g.CreatedBy, g.TargetFPIR)
 	if isConstraint(err) {
 		return g, fmt.Errorf("a gallery named %q already exists: %w", g.Name, engine.ErrConflict)
 	}
@@ -29,7 +32,7 @@ func (d *DB) CreateGallery(ctx context.Context, g engine.Gallery) (engine.Galler
 	return g, nil
 }
 
-const gallerySelect = `SELECT g.id, g.name, g.kind, g.model, g.created_at, g.created_by,
+const gallerySelect = `SELECT g.id, g.name, g.kind, g.model, g.created_at, g.created_by, g.target_fpir,
 	(SELECT count(*) FROM images WHERE gallery_id = g.id),
 	(SELECT count(*) FROM faces WHERE gallery_id = g.id),
 	(SELECT count(*) FROM subjects WHERE gallery_id = g.id)
@@ -38,7 +41,7 @@ const gallerySelect = `SELECT g.id, g.name, g.kind, g.model, g.created_at, g.cre
 func scanGallery(row interface{ Scan(...any) error }) (engine.Gallery, error) {
 	var g engine.Gallery
 	var created string
-	err := row.Scan(&g.ID, &g.Name, &g.Kind, &g.Model, &created, &g.CreatedBy, &g.Images, &g.Faces, &g.Subjects)
+	err := row.Scan(&g.ID, &g.Name, &g.Kind, &g.Model, &created, &g.CreatedBy, &g.TargetFPIR, &g.Images, &g.Faces, &g.Subjects)
 	g.CreatedAt = parseTime(created)
 	return g, err
 }
@@ -53,6 +56,18 @@ func (d *DB) Gallery(ctx context.Context, id int64) (engine.Gallery, error) {
 		return g, fmt.Errorf("catalog: gallery %d: %w", id, err)
 	}
 	return g, nil
+}
+
+// SetTargetFPIR sets gallery id's target FPIR.
+func (d *DB) SetTargetFPIR(ctx context.Context, id int64, fpir float64) error {
+	res, err := d.exec(ctx, `UPDATE galleries SET target_fpir = ? WHERE id = ?`, fpir, id)
+	if err != nil {
+		return fmt.Errorf("catalog: set target FPIR of gallery %d: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return notFound("gallery", id)
+	}
+	return nil
 }
 
 // Galleries returns every gallery, oldest first.

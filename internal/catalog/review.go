@@ -12,9 +12,10 @@ import (
 	"github.com/facematch/facematch/engine"
 )
 
-// RecordSearch stores a search, its probe faces and one pending match per candidate.
-func (d *DB) RecordSearch(ctx context.Context, s engine.SearchRecord, probes []engine.ProbeFace, cands []engine.Candidate) (engine.SearchRecord, []engine.ProbeFace, []engine.Match, error) {
-	var matches []engine.Match
+// RecordSearch stores a search, its probe faces and every candidate, and a pending match per
+// candidate marked for review that no earlier search of the same photo made.
+func (d *DB) RecordSearch(ctx context.Context, s engine.SearchRecord, probes []engine.ProbeFace, cands []engine.Candidate) (engine.SearchRecord, []engine.ProbeFace, []engine.SearchCandidate, error) {
+	var out []engine.SearchCandidate
 	err := d.tx(ctx, func(tx *sql.Tx) error {
 		gal, _ := json.Marshal(s.Galleries)
 		source, _ := json.Marshal(s.Source)
@@ -24,10 +25,12 @@ func (d *DB) RecordSearch(ctx context.Context, s engine.SearchRecord, probes []e
 			return fmt.Errorf("catalog: record search: %w", err)
 		}
 		s.ID, _ = res.LastInsertId()
+		boxes := make([]string, len(probes))
 		for i := range probes {
 			p := &probes[i]
 			p.SearchID = s.ID
 			box, _ := json.Marshal(p.Box)
+			boxes[i] = string(box)
 			q, _ := json.Marshal(p.Quality)
 			rej, _ := json.Marshal(nonNil(p.Rejections))
 			res, err := tx.ExecContext(ctx, `INSERT INTO probe_faces (search_id, box, quality, rejections, thumb_key) VALUES (?, ?, ?, ?, ?)`,
@@ -41,34 +44,159 @@ func (d *DB) RecordSearch(ctx context.Context, s engine.SearchRecord, probes []e
 			if c.ProbeIndex < 0 || c.ProbeIndex >= len(probes) {
 				return fmt.Errorf("catalog: candidate of probe face %d of %d", c.ProbeIndex, len(probes))
 			}
-			// A new match is fully known from the candidate and its face: no read-back.
-			m := engine.Match{SearchID: &s.ID, ProbeFaceID: probes[c.ProbeIndex].ID, FaceID: c.FaceID, Similarity: c.Similarity,
-				Rank: c.Rank, Status: engine.Pending, RequestedBy: s.Actor, CreatedAt: parseTime(fmtTime(s.CreatedAt)), Decisions: []engine.Decision{},
-				CaseRef: s.Source.CaseRef}
+			sc := engine.SearchCandidate{ProbeFaceID: probes[c.ProbeIndex].ID, FaceID: c.FaceID, Similarity: c.Similarity, Rank: c.Rank, Threshold: c.Threshold}
 			var subject sql.NullInt64
 			var subjectName sql.NullString
 			err := tx.QueryRowContext(ctx, `SELECT f.gallery_id, f.subject_id, f.image_id, s.name, g.model FROM faces f
 				JOIN galleries g ON g.id = f.gallery_id LEFT JOIN subjects s ON s.id = f.subject_id WHERE f.id = ?`,
-				c.FaceID).Scan(&m.GalleryID, &subject, &m.ImageID, &subjectName, &m.Model)
+				c.FaceID).Scan(&sc.GalleryID, &subject, &sc.ImageID, &subjectName, &sc.Model)
 			if errors.Is(err, sql.ErrNoRows) {
 				continue // deleted between the index search and now: never propose it
 			}
 			if err != nil {
-				return fmt.Errorf("catalog: record match: %w", err)
+				return fmt.Errorf("catalog: record candidate: %w", err)
 			}
-			m.SubjectID, m.SubjectName = intPtr(subject), subjectName.String
-			res, err := tx.ExecContext(ctx, `INSERT INTO matches (search_id, probe_face_id, face_id, gallery_id, similarity, rank,
-				requested_by, created_at, case_ref) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				s.ID, m.ProbeFaceID, c.FaceID, m.GalleryID, c.Similarity, c.Rank, s.Actor, fmtTime(s.CreatedAt), m.CaseRef)
-			if err != nil {
-				return fmt.Errorf("catalog: record match: %w", err)
+			sc.SubjectID, sc.SubjectName = intPtr(subject), subjectName.String
+			if c.Review {
+				if err := reviewItemTx(ctx, tx, s, boxes[c.ProbeIndex], &sc); err != nil {
+					return err
+				}
 			}
-			m.ID, _ = res.LastInsertId()
-			matches = append(matches, m)
+			if _, err := tx.ExecContext(ctx, `INSERT INTO search_candidates (search_id, probe_face_id, face_id, gallery_id, similarity, rank, threshold, match_id)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, s.ID, sc.ProbeFaceID, sc.FaceID, sc.GalleryID, sc.Similarity, sc.Rank, nullFloat(sc.Threshold), nullID(sc.MatchID)); err != nil {
+				return fmt.Errorf("catalog: record candidate: %w", err)
+			}
+			out = append(out, sc)
 		}
 		return nil
 	})
-	return s, probes, matches, err
+	return s, probes, out, err
+}
+
+// reviewItemTx makes sc a review item of search s: the match an earlier search of the same
+// photo made for the same probe face box and candidate face, or a new pending one.
+func reviewItemTx(ctx context.Context, tx *sql.Tx, s engine.SearchRecord, box string, sc *engine.SearchCandidate) error {
+	var id int64
+	var st engine.MatchStatus
+	err := sql.ErrNoRows
+	if s.ProbeSHA256 != "" {
+		// From the photo's earlier searches (by hash) to their matches: a face may have
+		// thousands of matches, a photo few searches.
+		err = tx.QueryRowContext(ctx, `SELECT m.id, m.status FROM searches s JOIN probe_faces p ON p.search_id = s.id
+			JOIN matches m ON m.probe_face_id = p.id
+			WHERE s.probe_sha256 = ? AND s.id <> ? AND p.box = ? AND p.face_id IS NULL AND m.face_id = ? ORDER BY m.id LIMIT 1`,
+			s.ProbeSHA256, s.ID, box, sc.FaceID).Scan(&id, &st)
+	}
+	switch {
+	case err == nil:
+		sc.MatchID, sc.Status, sc.Reused = id, st, true
+		return nil
+	case !errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("catalog: find earlier review item: %w", err)
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO matches (search_id, probe_face_id, face_id, gallery_id, similarity, rank,
+		requested_by, created_at, case_ref) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		s.ID, sc.ProbeFaceID, sc.FaceID, sc.GalleryID, sc.Similarity, sc.Rank, s.Actor, fmtTime(s.CreatedAt), s.Source.CaseRef)
+	if err != nil {
+		return fmt.Errorf("catalog: record match: %w", err)
+	}
+	id, _ = res.LastInsertId()
+	sc.MatchID, sc.Status = id, engine.Pending
+	return nil
+}
+
+const candidateSelect = `SELECT c.probe_face_id, c.face_id, c.gallery_id, f.image_id, f.subject_id, s.name, g.model,
+	c.similarity, c.rank, c.threshold, c.match_id, m.status, m.search_id
+	FROM search_candidates c JOIN faces f ON f.id = c.face_id JOIN galleries g ON g.id = c.gallery_id
+	LEFT JOIN subjects s ON s.id = f.subject_id LEFT JOIN matches m ON m.id = c.match_id`
+
+func scanCandidate(row interface{ Scan(...any) error }, searchID int64) (engine.SearchCandidate, error) {
+	var c engine.SearchCandidate
+	var subject, match, matchSearch sql.NullInt64
+	var subjectName, status sql.NullString
+	var threshold sql.NullFloat64
+	err := row.Scan(&c.ProbeFaceID, &c.FaceID, &c.GalleryID, &c.ImageID, &subject, &subjectName, &c.Model,
+		&c.Similarity, &c.Rank, &threshold, &match, &status, &matchSearch)
+	c.SubjectID, c.SubjectName, c.MatchID = intPtr(subject), subjectName.String, match.Int64
+	c.Status = engine.MatchStatus(status.String)
+	c.Reused = match.Valid && matchSearch.Int64 != searchID
+	if threshold.Valid {
+		t := float32(threshold.Float64)
+		c.Threshold = &t
+	}
+	return c, err
+}
+
+// SearchCandidates returns search id's candidates by probe face and rank.
+func (d *DB) SearchCandidates(ctx context.Context, id int64) ([]engine.SearchCandidate, error) {
+	rows, err := d.db.QueryContext(ctx, candidateSelect+` WHERE c.search_id = ? ORDER BY c.probe_face_id, c.rank`, id)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: candidates of search %d: %w", id, err)
+	}
+	defer rows.Close()
+	out := []engine.SearchCandidate{}
+	for rows.Next() {
+		c, err := scanCandidate(rows, id)
+		if err != nil {
+			return nil, fmt.Errorf("catalog: candidates of search %d: %w", id, err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// RequestReview makes a review item of a search's candidate, or returns the one it is.
+func (d *DB) RequestReview(ctx context.Context, searchID, probeFaceID, faceID int64, requester string, now time.Time) (engine.SearchCandidate, bool, error) {
+	var c engine.SearchCandidate
+	created := false
+	err := d.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		c, err = scanCandidate(tx.QueryRowContext(ctx, candidateSelect+` WHERE c.search_id = ? AND c.probe_face_id = ? AND c.face_id = ?`,
+			searchID, probeFaceID, faceID), searchID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("search %d has no candidate face %d for probe face %d: %w", searchID, faceID, probeFaceID, engine.ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("catalog: candidate: %w", err)
+		}
+		if c.MatchID != 0 {
+			return nil
+		}
+		var s engine.SearchRecord
+		var box, source string
+		if err := tx.QueryRowContext(ctx, `SELECT s.id, s.probe_sha256, s.source, p.box FROM searches s JOIN probe_faces p ON p.search_id = s.id
+			WHERE s.id = ? AND p.id = ?`, searchID, probeFaceID).Scan(&s.ID, &s.ProbeSHA256, &source, &box); err != nil {
+			return fmt.Errorf("catalog: candidate's search: %w", err)
+		}
+		if err := json.Unmarshal([]byte(source), &s.Source); err != nil {
+			return fmt.Errorf("catalog: candidate's search: %w", err)
+		}
+		s.Actor, s.CreatedAt = requester, now
+		if err := reviewItemTx(ctx, tx, s, box, &c); err != nil {
+			return err
+		}
+		created = !c.Reused
+		if _, err := tx.ExecContext(ctx, `UPDATE search_candidates SET match_id = ? WHERE search_id = ? AND probe_face_id = ? AND face_id = ?`,
+			c.MatchID, searchID, probeFaceID, faceID); err != nil {
+			return fmt.Errorf("catalog: link candidate: %w", err)
+		}
+		return nil
+	})
+	return c, created, err
+}
+
+func nullID(id int64) any {
+	if id == 0 {
+		return nil
+	}
+	return id
+}
+
+func nullFloat(f *float32) any {
+	if f == nil {
+		return nil
+	}
+	return float64(*f)
 }
 
 // Search returns a search and its probe faces.

@@ -34,9 +34,15 @@ func queueFixture(t *testing.T) (*DB, []engine.Match) {
 		_, _, ms, err := d.RecordSearch(ctx, engine.SearchRecord{Actor: s.actor, Purpose: "p", Galleries: []int64{ref.ID}, K: 3, CreatedAt: now,
 			Source: engine.Source{CaseRef: s.caseRef, Site: "ads.example"}}, make([]engine.ProbeFace, s.probes), s.cands)
 		if err != nil || len(ms) != len(s.cands) {
-			t.Fatalf("RecordSearch: %v, %d matches", err, len(ms))
+			t.Fatalf("RecordSearch: %v, %d candidates", err, len(ms))
 		}
-		all = append(all, ms...)
+		for _, c := range ms {
+			m, err := d.Match(ctx, c.MatchID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			all = append(all, m)
+		}
 	}
 	return d, all
 }
@@ -57,7 +63,7 @@ func subjectFaces(t testing.TB, d *DB, g engine.Gallery, subject engine.Subject,
 }
 
 func cand(probe int, face int64, sim float32, rank int) engine.Candidate {
-	return engine.Candidate{ProbeIndex: probe, FaceID: face, Similarity: sim, Rank: rank}
+	return engine.Candidate{ProbeIndex: probe, FaceID: face, Similarity: sim, Rank: rank, Review: true}
 }
 
 func ids(ms []engine.Match) []int64 {

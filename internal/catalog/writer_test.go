@@ -76,12 +76,12 @@ func TestConcurrentWritersNeverSeeBusy(t *testing.T) {
 					continue
 				}
 				_, _, ms, err := d.RecordSearch(ctx, engine.SearchRecord{Actor: "analyst", Purpose: "case", Galleries: []int64{ref.ID}, K: 5, CreatedAt: now},
-					[]engine.ProbeFace{{}}, []engine.Candidate{{FaceID: faces[0].ID, Similarity: 0.8, Rank: 1}})
+					[]engine.ProbeFace{{}}, []engine.Candidate{{FaceID: faces[0].ID, Similarity: 0.8, Rank: 1, Review: true}})
 				if err != nil {
 					errs <- fmt.Errorf("record search: %w", err)
 					continue
 				}
-				if _, err := d.Decide(ctx, ms[0].ID, fmt.Sprintf("rev%d", w), engine.NoCandidate, "", 2); err != nil {
+				if _, err := d.Decide(ctx, ms[0].MatchID, fmt.Sprintf("rev%d", w), engine.NoCandidate, "", 2); err != nil {
 					errs <- fmt.Errorf("decide: %w", err)
 				}
 				if _, err := d.Append(ctx, engine.AuditEntry{Actor: "analyst", Action: "search.create", Target: sha}); err != nil {

@@ -496,7 +496,7 @@
 
     const center = h('section', { class: 'panel center', id: 'verdict' },
       h('span', { class: 'sim', title: 'Similarity (cosine) of the two faces', text: fmtSim(m.similarity) }),
-      band(v.band.name), h('p', { class: 'help', text: v.band.meaning }),
+      band(v.band.name), h('p', { class: 'help', id: 'sim-meaning', title: v.band.meaning, text: v.meaning || v.band.meaning }),
       h('p', {}, 'Status: ', h('span', { id: 'match-status' }, status(m.status))),
       // The decision comes before the rest, so that its button is in view at 1280×800.
       panel.el,
@@ -670,27 +670,45 @@
   }
 
   async function showSearch(main, id) {
-    const [s, gals, ms] = await Promise.all([api('/v1/searches/' + id), galleryNames(), api(`/v1/matches?search=${id}&order=similarity&limit=500`)]);
-    const byProbe = new Map();
-    for (const m of ms.items) {
-      if (!byProbe.has(m.probe_face_id)) byProbe.set(m.probe_face_id, []);
-      byProbe.get(m.probe_face_id).push(m);
+    const [s, gals] = await Promise.all([api('/v1/searches/' + id), galleryNames()]);
+    // Only candidates at or above their gallery's threshold (or sent by an analyst) are review
+    // items; the others are shown here alone, and an analyst may send one for review.
+    const items = s.faces.flatMap((f) => f.candidates.filter((c) => c.match_id).map((c) => c.match_id));
+    queueState.save({ filter: { search: String(id) }, cursors: [''], page: 0, ids: items, next: '', total: items.length, back: '#/search/' + id });
+    const canSend = me.role === 'analyst';
+    function card(c) {
+      const body = [thumb(`/v1/faces/${c.face_id}/thumbnail`, 'mid'), h('div', {}, h('strong', { text: c.subject_name || '—' })),
+        h('div', { class: 'muted', text: (gals.get(c.gallery_id) || {}).name || '' }),
+        h('div', { title: c.meaning || '' }, h('span', { class: 'sim', text: fmtSim(c.similarity) }), ' ', band(c.band))];
+      if (c.match_id) {
+        return h('a', { href: '#/match/' + c.match_id, class: 'candidate', dataset: { match: c.match_id } }, body,
+          status(c.status), c.reused ? h('div', { class: 'muted', text: 'from an earlier search of this photo' }) : null);
+      }
+      const send = canSend ? h('button', { type: 'button', class: 'send-review', onclick: async () => {
+        send.disabled = true;
+        try {
+          const r = await api(`/v1/searches/${id}/review`, { method: 'POST', json: { probe_face_id: c.probe_face_id, face_id: c.face_id } });
+          notify(`Sent for review as match ${r.match_id}.`);
+          render();
+        } catch (err) { send.disabled = false; notify(err.message, true); }
+      }, text: 'Send for review' }) : null;
+      return h('div', { class: 'candidate below', dataset: { face: c.face_id } }, body, h('div', { class: 'muted', text: 'below the review threshold' }), send);
     }
-    // Stepping through this search's matches from a match view follows their order here.
-    queueState.save({ filter: { search: String(id) }, cursors: [''], page: 0, ids: ms.items.map((m) => m.id), next: '', total: ms.items.length, back: '#/search/' + id });
-    const faces = s.faces.map((p, i) => {
-      const cands = byProbe.get(p.id) || [];
+    const faces = s.faces.map((pr, i) => {
+      const p = pr.face;
+      const cands = pr.candidates;
+      const n = cands.filter((c) => c.match_id).length;
       return h('section', { class: 'panel probe', dataset: { probe: p.id } },
         h('div', {}, h('h3', { text: `Face ${i + 1}` }), thumb(`/v1/probe-faces/${p.id}/thumbnail`, 'big'),
           p.rejections ? h('p', { class: 'refusal', text: 'Not searched: ' + p.rejections.join('; ') }) : null),
-        h('div', {}, h('h3', { text: cands.length ? `${cands.length} candidates` : 'No candidate' }),
-          h('div', { class: 'cands' }, cands.map((m) => h('a', { href: '#/match/' + m.id, class: 'candidate', dataset: { match: m.id } },
-            thumb(`/v1/faces/${m.face_id}/thumbnail`, 'mid'), h('div', {}, h('strong', { text: m.subject_name || '—' })),
-            h('div', { class: 'muted', text: (gals.get(m.gallery_id) || {}).name || '' }),
-            h('div', {}, h('span', { class: 'sim', text: fmtSim(m.similarity) }), ' ', band(m.band)), status(m.status))))));
+        h('div', {}, h('h3', { text: cands.length ? `${cands.length} candidates, ${n} for review` : 'No candidate' }),
+          h('div', { class: 'cands' }, cands.map(card))));
     });
+    const thresholds = h('ul', { class: 'help', id: 'thresholds' }, s.galleries.map((op) => h('li', {},
+      h('strong', { text: ((gals.get(op.gallery_id) || {}).name || 'gallery ' + op.gallery_id) + ': ' }), op.meaning)));
     fill(main, h('h1', { text: `Search ${id}` }),
       h('p', { class: 'muted', text: `By ${s.search.actor}, ${fmtTime(s.search.created_at)}. Purpose: “${s.search.purpose}”.${s.search.source.case_ref ? ' Case ' + s.search.source.case_ref + '.' : ''}` }),
+      thresholds,
       h('p', {}, h('a', { class: 'button', href: '#/search', text: 'New search' })),
       ...(s.faces.length ? faces : [h('p', { class: 'panel', text: 'No face was found in this photo.' })]));
   }

@@ -1,0 +1,103 @@
+package catalog
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/facematch/facematch/engine"
+)
+
+// TestSearchCandidatesAndReviewItems: a search keeps every candidate; only those marked for
+// review become matches; the same photo searched again links to the items its first search
+// made instead of making them again, while another face box or photo makes its own; a
+// candidate below the line can be sent for review once.
+func TestSearchCandidatesAndReviewItems(t *testing.T) {
+	ctx := context.Background()
+	d, _ := openTest(t)
+	ref, _, alice := seed(t, d)
+	faces := subjectFaces(t, d, ref, alice, 3)
+	line := f32(0.8)
+	search := func(actor, sha string, box engine.Box) (engine.SearchRecord, []engine.SearchCandidate) {
+		t.Helper()
+		rec, _, cs, err := d.RecordSearch(ctx, engine.SearchRecord{Actor: actor, Purpose: "p", Galleries: []int64{ref.ID}, K: 3, ProbeSHA256: sha, CreatedAt: now},
+			[]engine.ProbeFace{{Box: box}}, []engine.Candidate{
+				{FaceID: faces[0], GalleryID: ref.ID, Similarity: 0.9, Rank: 1, Threshold: line, Review: true},
+				{FaceID: faces[1], GalleryID: ref.ID, Similarity: 0.5, Rank: 2, Threshold: line},
+				{FaceID: faces[2], GalleryID: ref.ID, Similarity: 0.4, Rank: 3, Threshold: line},
+			})
+		if err != nil || len(cs) != 3 {
+			t.Fatalf("RecordSearch: %v, %d candidates", err, len(cs))
+		}
+		return rec, cs
+	}
+	box := engine.Box{X: 10, Y: 10, W: 50, H: 60}
+	first, cs := search("ann", "photo-a", box)
+	if cs[0].MatchID == 0 || cs[0].Reused || cs[0].Status != engine.Pending || cs[1].MatchID != 0 || cs[2].MatchID != 0 {
+		t.Fatalf("first search: %+v, want an item of the first candidate only", cs)
+	}
+	if n := must[int](t)(d.CountMatches(ctx, engine.MatchFilter{})); n != 1 {
+		t.Fatalf("%d matches after the first search, want 1", n)
+	}
+
+	// The same photo again, by someone else: no new item; the candidate links to the first.
+	again, cs2 := search("bob", "photo-a", box)
+	if cs2[0].MatchID != cs[0].MatchID || !cs2[0].Reused {
+		t.Errorf("the repeated search's candidate: %+v, want the earlier item %d", cs2[0], cs[0].MatchID)
+	}
+	// Another face of the photo, or another photo, is a probe of its own.
+	_, other := search("ann", "photo-a", engine.Box{X: 200, Y: 10, W: 50, H: 60})
+	_, third := search("ann", "photo-b", box)
+	if other[0].MatchID == cs[0].MatchID || third[0].MatchID == cs[0].MatchID || other[0].MatchID == 0 || third[0].MatchID == 0 {
+		t.Errorf("other face %+v, other photo %+v: want items of their own", other[0], third[0])
+	}
+	if n := must[int](t)(d.CountMatches(ctx, engine.MatchFilter{})); n != 3 {
+		t.Errorf("%d matches, want 3", n)
+	}
+
+	// Each search lists its own candidates, with the items they are.
+	read := must[[]engine.SearchCandidate](t)(d.SearchCandidates(ctx, again.ID))
+	if len(read) != 3 || read[0].MatchID != cs[0].MatchID || !read[0].Reused || read[0].SubjectName != "Alice" || read[1].MatchID != 0 ||
+		read[0].Threshold == nil || *read[0].Threshold != 0.8 || read[0].Rank != 1 || read[2].Rank != 3 {
+		t.Errorf("candidates of the repeated search: %+v", read)
+	}
+
+	// Sending a candidate below the line makes one item, once; it is the sender's request.
+	sent, created, err := d.RequestReview(ctx, first.ID, cs[1].ProbeFaceID, faces[1], "carl", now)
+	if err != nil || !created || sent.MatchID == 0 || sent.Status != engine.Pending {
+		t.Fatalf("send for review: %+v, %t, %v", sent, created, err)
+	}
+	if m := must[engine.Match](t)(d.Match(ctx, sent.MatchID)); m.RequestedBy != "carl" || m.FaceID != faces[1] {
+		t.Errorf("the sent item: %+v", m)
+	}
+	if again, created, err := d.RequestReview(ctx, first.ID, cs[1].ProbeFaceID, faces[1], "carl", now); err != nil || created || again.MatchID != sent.MatchID {
+		t.Errorf("sending it again: %+v, %t, %v; want the same item", again, created, err)
+	}
+	// The repeated search's same candidate, sent, is the same item too.
+	if dup, created, err := d.RequestReview(ctx, again.ID, cs2[1].ProbeFaceID, faces[1], "bob", now); err != nil || created || dup.MatchID != sent.MatchID {
+		t.Errorf("the repeated search's candidate sent: %+v, %t, %v; want item %d", dup, created, err, sent.MatchID)
+	}
+	if _, _, err := d.RequestReview(ctx, first.ID, cs[1].ProbeFaceID, 999, "carl", now); !errors.Is(err, engine.ErrNotFound) {
+		t.Errorf("sending a face that was no candidate: %v, want not found", err)
+	}
+}
+
+// A version-4 database gets a candidate row per match of a search, linked to it.
+func TestMigrateFromVersion4KeepsSearchesCandidates(t *testing.T) {
+	ctx := context.Background()
+	d := openMigrated(t, 4, `INSERT INTO galleries (name, kind, model, created_at, created_by) VALUES ('wanted', 'reference', 'm1', '2026', 'a')`,
+		`INSERT INTO images (gallery_id, sha256, format, bytes, width, height, blob_key, source, created_at, created_by)
+			VALUES (1, 'r', 'jpeg', 1, 1, 1, 'k1', '{}', '2026', 'a')`,
+		`INSERT INTO faces (image_id, gallery_id, box, landmarks, quality) VALUES (1, 1, '{}', '[]', '{}')`,
+		`INSERT INTO searches (actor, purpose, galleries, k, min_sim, probe_sha256, probe_key, created_at) VALUES ('ann', 'p', '[1]', 5, 0, 'abc', 'k', '2026')`,
+		`INSERT INTO probe_faces (search_id, box, quality) VALUES (1, '{}', '{}')`,
+		`INSERT INTO matches (search_id, probe_face_id, face_id, gallery_id, similarity, rank, requested_by, created_at)
+			VALUES (1, 1, 1, 1, 0.7, 1, 'ann', '2026')`)
+	cs := must[[]engine.SearchCandidate](t)(d.SearchCandidates(ctx, 1))
+	if len(cs) != 1 || cs[0].MatchID != 1 || cs[0].Similarity != 0.7 || cs[0].Threshold != nil || cs[0].Reused {
+		t.Errorf("migrated candidates: %+v", cs)
+	}
+	if g := must[engine.Gallery](t)(d.Gallery(ctx, 1)); g.TargetFPIR != engine.DefaultTargetFPIR {
+		t.Errorf("migrated gallery's target FPIR %g, want the default", g.TargetFPIR)
+	}
+}

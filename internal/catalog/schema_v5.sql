@@ -1,0 +1,32 @@
+-- facematch metadata, schema version 5 (issue 14): a search keeps every candidate it showed the
+-- analyst; only those at or above their gallery's operating threshold, or sent for review by the
+-- analyst, are review items (matches), and a search of a photo searched before links its
+-- candidates to the items already made instead of making them again.
+
+-- A gallery's admin sets the share of searches of a stranger that may bring a review item; the
+-- threshold follows from it and the gallery's size (engine/thresholds.go).
+ALTER TABLE galleries ADD COLUMN target_fpir REAL NOT NULL DEFAULT 0.01;
+
+-- threshold: the gallery's operating threshold when the search ran (NULL: its model has no
+-- measured tail). match_id: the review item the candidate is, made by this search or an earlier
+-- one of the same photo. A candidate goes with its search, probe face or candidate face.
+CREATE TABLE search_candidates (
+    search_id     INTEGER NOT NULL REFERENCES searches (id) ON DELETE CASCADE,
+    probe_face_id INTEGER NOT NULL REFERENCES probe_faces (id) ON DELETE CASCADE,
+    face_id       INTEGER NOT NULL REFERENCES faces (id) ON DELETE CASCADE,
+    gallery_id    INTEGER NOT NULL,
+    similarity    REAL NOT NULL,
+    rank          INTEGER NOT NULL,
+    threshold     REAL,
+    match_id      INTEGER REFERENCES matches (id) ON DELETE SET NULL,
+    PRIMARY KEY (probe_face_id, face_id)
+);
+CREATE INDEX search_candidates_search ON search_candidates (search_id, probe_face_id, rank);
+CREATE INDEX search_candidates_match ON search_candidates (match_id);
+
+-- Every match made so far was a candidate of its search.
+INSERT INTO search_candidates (search_id, probe_face_id, face_id, gallery_id, similarity, rank, match_id)
+    SELECT search_id, probe_face_id, face_id, gallery_id, similarity, rank, id FROM matches WHERE search_id IS NOT NULL;
+
+-- A photo searched again is found by its hash.
+CREATE INDEX searches_probe ON searches (probe_sha256);
