@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"sort"
 
 	"github.com/facematch/facematch/face"
@@ -46,14 +47,68 @@ type IdentifyResult struct {
 	FNIRAtFPIR1e2      float64 `json:"fnir_at_fpir_1e2"`
 	ThresholdAtFPIR1e3 float64 `json:"threshold_at_fpir_1e3"`
 	FNIRAtFPIR1e3      float64 `json:"fnir_at_fpir_1e3"`
+	// Operating is the threshold the service would use for this gallery (a target FPIR of 1e-2
+	// at its number of photos, from the model's impostor tail), and the FPIR and FNIR measured
+	// there; absent when the model has no tail.
+	Operating *MeasuredOperatingPoint `json:"operating,omitempty"`
+}
+
+// MeasuredOperatingPoint is a predicted operating threshold and what it did on a labelled set.
+type MeasuredOperatingPoint struct {
+	TargetFPIR float64 `json:"target_fpir"`
+	Threshold  float64 `json:"threshold"`
+	Resolved   bool    `json:"resolved"`
+	FPIR       float64 `json:"fpir"`
+	FNIR       float64 `json:"fnir"`
+}
+
+// OperatingThreshold is the threshold a gallery of faces photos of model gets for targetFPIR
+// (rounded up as the service rounds it); ok is false for a model without a measured tail.
+func OperatingThreshold(model string, targetFPIR float64, faces int) (t float64, resolved, ok bool) {
+	tail := impostorTails[model]
+	if len(tail) == 0 {
+		return 0, false, false
+	}
+	t, resolved = thresholdAt(tail, pairRate(targetFPIR, faces))
+	return math.Ceil(t*1000) / 1000, resolved, true
+}
+
+// IdentifyAt is Identify that also measures FPIR and FNIR at the service's operating threshold
+// for model at the gallery's size (targetFPIR).
+func IdentifyAt(gallery, probes []IdentityPhoto, scoring, model string, targetFPIR float64) (IdentifyResult, error) {
+	res, strangers, fnir, err := identify(gallery, probes, scoring)
+	if err != nil {
+		return res, err
+	}
+	if t, resolved, ok := OperatingThreshold(model, targetFPIR, len(gallery)); ok {
+		reached := 0
+		for _, s := range strangers {
+			if s >= t {
+				reached++
+			}
+		}
+		op := &MeasuredOperatingPoint{TargetFPIR: targetFPIR, Threshold: t, Resolved: resolved, FNIR: fnir(t)}
+		if len(strangers) > 0 {
+			op.FPIR = float64(reached) / float64(len(strangers))
+		}
+		res.Operating = op
+	}
+	return res, nil
 }
 
 // Identify evaluates probes against a gallery with one subject scoring. Every vector must have
 // the same length; identities are compared by name.
 func Identify(gallery, probes []IdentityPhoto, scoring string) (IdentifyResult, error) {
+	res, _, _, err := identify(gallery, probes, scoring)
+	return res, err
+}
+
+// identify is Identify that also returns the strangers' best scores and FNIR as a function of
+// the threshold.
+func identify(gallery, probes []IdentityPhoto, scoring string) (IdentifyResult, []float64, func(float64) float64, error) {
 	res := IdentifyResult{Scoring: scoring, GalleryPhotos: len(gallery)}
 	if scoring != ScoreMax && scoring != ScoreMeanTop2 && scoring != ScoreTemplate {
-		return res, fmt.Errorf("scoring must be one of %v, got %q: %w", Scorings, scoring, ErrInvalid)
+		return res, nil, nil, fmt.Errorf("scoring must be one of %v, got %q: %w", Scorings, scoring, ErrInvalid)
 	}
 	subjects := map[string][][]float32{}
 	var names []string
@@ -66,7 +121,7 @@ func Identify(gallery, probes []IdentityPhoto, scoring string) (IdentifyResult, 
 	sort.Strings(names)
 	res.GallerySize = len(names)
 	if len(names) == 0 {
-		return res, fmt.Errorf("the gallery holds no photo: %w", ErrInvalid)
+		return res, nil, nil, fmt.Errorf("the gallery holds no photo: %w", ErrInvalid)
 	}
 	templates := map[string][]float32{}
 	for _, n := range names {
@@ -147,7 +202,38 @@ func Identify(gallery, probes []IdentityPhoto, scoring string) (IdentifyResult, 
 	res.FNIRAtFPIR1e2 = fnir(res.ThresholdAtFPIR1e2)
 	res.ThresholdAtFPIR1e3 = thresholdAtFPIR(strangers, 1e-3)
 	res.FNIRAtFPIR1e3 = fnir(res.ThresholdAtFPIR1e3)
-	return res, nil
+	return res, strangers, fnir, nil
+}
+
+// SubGallery keeps the photos of n identities of gallery, chosen by a fixed shuffle (seed), so
+// that galleries of growing size can be measured from one set; the identities left out become
+// strangers when their probes are searched.
+func SubGallery(gallery []IdentityPhoto, n int, seed uint64) []IdentityPhoto {
+	var names []string
+	seen := map[string]bool{}
+	for _, g := range gallery {
+		if !seen[g.Identity] {
+			seen[g.Identity] = true
+			names = append(names, g.Identity)
+		}
+	}
+	sort.Strings(names)
+	if n >= len(names) {
+		return gallery
+	}
+	r := rand.New(rand.NewPCG(seed, seed))
+	r.Shuffle(len(names), func(i, j int) { names[i], names[j] = names[j], names[i] })
+	keep := map[string]bool{}
+	for _, name := range names[:n] {
+		keep[name] = true
+	}
+	var out []IdentityPhoto
+	for _, g := range gallery {
+		if keep[g.Identity] {
+			out = append(out, g)
+		}
+	}
+	return out
 }
 
 // thresholdAtFPIR is the lowest threshold at which at most fpir of the strangers' best scores

@@ -281,7 +281,8 @@ func TestIngestJobCrossMatchesAndListsBadFiles(t *testing.T) {
 	dir, want := adSource(t)
 	meta := "file,site,phones,posted_at\nads/ada_2.png,example-ads,+44 7700 900123,2026-10-01\n"
 	j, err := f.svc.CreateJob(ctx(), admin, engine.JobRequest{Kind: engine.IngestJob, GalleryID: coll.ID, Meta: []byte(meta),
-		Spec: engine.JobSpec{Source: dir, MetaFormat: "csv", CrossMatch: []int64{refs}, MinSim: fakeMatchLine, Purpose: "case 7"}})
+		// No min_similarity: each reference gallery's operating threshold decides, as for a search.
+		Spec: engine.JobSpec{Source: dir, MetaFormat: "csv", CrossMatch: []int64{refs}, Purpose: "case 7"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -517,29 +518,6 @@ func TestCreateJobRefusesBadRequests(t *testing.T) {
 	}
 	if js, _ := f.svc.Jobs(ctx(), admin, engine.JobFilter{}); len(js) != 0 {
 		t.Errorf("refused requests left %d jobs", len(js))
-	}
-}
-
-// A job's cross-match threshold defaults to the line of its model's medium band (the fake
-// models have no bands: TestCreateJobRefusesBadRequests).
-func TestCrossMatchDefaultsToTheMediumLine(t *testing.T) {
-	p := engine.TestingPipeline(t)
-	f := openFixture(t, t.TempDir(), only(p))
-	refs, err := f.svc.CreateGallery(ctx(), admin, "wanted", engine.Reference, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	coll, err := f.svc.CreateGallery(ctx(), admin, "ads", engine.Collection, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	j, err := f.svc.CreateJob(ctx(), admin, engine.JobRequest{Kind: engine.IngestJob, GalleryID: coll.ID,
-		Spec: engine.JobSpec{Source: t.TempDir(), CrossMatch: []int64{refs.ID}, Purpose: "p"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if line, ok := engine.MediumLine(p.Embedder.Identity()); !ok || j.Spec.MinSim != line {
-		t.Fatalf("min_similarity %g, want the medium line %g (%v)", j.Spec.MinSim, line, ok)
 	}
 }
 

@@ -138,7 +138,7 @@ func (s *Service) operatingPoint(g Gallery) OperatingPoint {
 	t, resolved := thresholdAt(tail, pairRate(target, g.Faces))
 	t32 := float32(math.Ceil(t*1000) / 1000) // rounded up: never below the measured line
 	op.Threshold, op.Resolved = &t32, resolved
-	op.Meaning = fmt.Sprintf("Candidates at or above %.3f become review items: at this gallery's size (%s), about %s searches of a stranger returns one.",
+	op.Meaning = fmt.Sprintf("Candidates at or above %.3f become review items: at this gallery's size (%s), about %s searches of a stranger return one.",
 		t32, plural(g.Faces, "face"), oneIn(target))
 	if !resolved {
 		op.Meaning += fmt.Sprintf(" The gallery is larger than the measured impostor tail resolves (false-match rate %.0e per pair): the threshold is the highest measured line and strangers may be returned more often than that.", tail[len(tail)-1].FMR)
@@ -160,13 +160,14 @@ func (s *Service) CandidateMeaning(model string, n int, sim float32) string {
 	case bound < 0 && fpir >= 0.5:
 		return fmt.Sprintf("Most searches of a stranger against this gallery (%s) return a candidate this similar: this is weak evidence.", size)
 	case bound < 0:
-		return fmt.Sprintf("At least %s searches of a stranger against this gallery (%s) returns a candidate this similar.", oneIn(fpir), size)
+		return fmt.Sprintf("At least %s searches of a stranger against this gallery (%s) return a candidate this similar.", oneIn(fpir), size)
 	case bound > 0:
-		return fmt.Sprintf("Fewer than %s searches of a stranger against this gallery (%s) returns a candidate this similar (the rarest rate measured).", oneIn(fpir), size)
+		// The tail's rarest rate: the true one may be lower still.
+		return fmt.Sprintf("Fewer than %s searches of a stranger against this gallery (%s) return a candidate this similar.", oneIn(fpir), size)
 	case fpir >= 0.5:
 		return fmt.Sprintf("Most searches of a stranger against this gallery (%s) return a candidate this similar: this is weak evidence.", size)
 	}
-	return fmt.Sprintf("About %s searches of a stranger against this gallery (%s) returns a candidate this similar.", oneIn(fpir), size)
+	return fmt.Sprintf("About %s searches of a stranger against this gallery (%s) return a candidate this similar.", oneIn(fpir), size)
 }
 
 // oneIn writes a rate as "1 in N" with N to two significant digits.

@@ -259,7 +259,15 @@ func TestBrowserReview(t *testing.T) {
 	if _, err := fmt.Sscan(get(b, chromedp.AttributeValue(chromedp.CSS("a.candidate"), "data-match")).Value, &matchID); err != nil {
 		t.Fatalf("the candidate link has no match ID: %v", err)
 	}
+	// Only Katy is above the gallery's threshold; the strangers below it are shown, and the
+	// analyst sends two of them for review by hand.
+	b.waitText("#thresholds", "become review items: at this gallery's size")
+	b.waitText(".probe h3 + .cands, .probe", "1 for review")
 	b.shot("search-results")
+	for sent := 2; sent <= 3; sent++ {
+		b.do(chromedp.Click(chromedp.CSS(".candidate.below button.send-review")))
+		b.waitText(".probe", fmt.Sprintf("%d for review", sent))
+	}
 
 	// The analyst opens the match: no decision buttons, and the API refuses anyway.
 	b.do(chromedp.Click(chromedp.CSS("a.candidate")), b.visible("#verdict"))
@@ -405,7 +413,7 @@ func TestBrowserReview(t *testing.T) {
 	b.waitText("h1", "Review queue")
 	b.open(fmt.Sprintf("#/match/%d", disputed))
 	b.waitText("#decide", "Your decision settles the dispute")
-	b.waitText("#decide", "close this probe's 4 other candidates as no candidate")
+	b.waitText("#decide", "close this probe's 2 other candidates as no candidate")
 	b.key("2")
 	b.waitText("#decide-error", "Settling a dispute needs a note")
 	b.key(kb.Enter)

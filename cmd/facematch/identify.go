@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/facematch/facematch/engine"
@@ -22,6 +23,9 @@ type identifyJSON struct {
 	Unusable  int                              `json:"unusable_photos"` // no face found, or unreadable
 	Model     string                           `json:"model"`
 	ByScoring map[string]engine.IdentifyResult `json:"by_scoring"`
+	// BySize is the chosen scoring on galleries of growing size (--sizes, then every identity),
+	// each with the service's operating threshold for --target-fpir and the FPIR and FNIR there.
+	BySize []engine.IdentifyResult `json:"by_size"`
 }
 
 // runEvalIdentify evaluates 1:N identification: folders of identities, the gallery's enrolled
@@ -36,6 +40,8 @@ func (m *Main) runEvalIdentify(ctx context.Context, args []string) error {
 	scoring := fs.String("scoring", engine.ScoreMax, "how a subject with several photos is scored: "+strings.Join(engine.Scorings, ", "))
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	workers := fs.Int("workers", runtime.GOMAXPROCS(0), "images processed in parallel")
+	sizes := fs.String("sizes", "100,1000", "also measure galleries of these many identities (drawn by a fixed shuffle), then all")
+	targetFPIR := fs.Float64("target-fpir", engine.DefaultTargetFPIR, "the target FPIR the operating threshold is set for")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -48,6 +54,17 @@ func (m *Main) runEvalIdentify(ctx context.Context, args []string) error {
 	}
 	if *workers < 1 {
 		return fmt.Errorf("workers must be >= 1, got %d", *workers)
+	}
+	if !(*targetFPIR > 0 && *targetFPIR < 1) {
+		return fmt.Errorf("target-fpir must be in (0, 1), got %g", *targetFPIR)
+	}
+	var sizeList []int
+	for _, v := range engine.SplitList(*sizes) {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return fmt.Errorf("sizes must be positive integers, got %q", v)
+		}
+		sizeList = append(sizeList, n)
 	}
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -98,6 +115,20 @@ func (m *Main) runEvalIdentify(ctx context.Context, args []string) error {
 		out.ByScoring[s] = r
 	}
 	out.IdentifyResult = out.ByScoring[*scoring]
+	for _, n := range append(sizeList, 0) {
+		if n >= out.GallerySize {
+			continue // "all" comes last
+		}
+		sub := gallery
+		if n > 0 {
+			sub = engine.SubGallery(gallery, n, 1)
+		}
+		r, err := engine.IdentifyAt(sub, probes, *scoring, p.Embedder.Identity(), *targetFPIR)
+		if err != nil {
+			return err
+		}
+		out.BySize = append(out.BySize, r)
+	}
 	if *asJSON {
 		return json.NewEncoder(m.Stdout).Encode(out)
 	}
@@ -108,6 +139,12 @@ func (m *Main) runEvalIdentify(ctx context.Context, args []string) error {
 		r := out.ByScoring[s]
 		fmt.Fprintf(w, "%-10s   rank-1 %.4f; FPIR 1e-2 at %.3f: FNIR %.4f; FPIR 1e-3 at %.3f: FNIR %.4f\n",
 			s, r.Rank1, r.ThresholdAtFPIR1e2, r.FNIRAtFPIR1e2, r.ThresholdAtFPIR1e3, r.FNIRAtFPIR1e3)
+	}
+	for _, r := range out.BySize {
+		if op := r.Operating; op != nil {
+			fmt.Fprintf(w, "%-10s   gallery of %d identities (%d photos), %d strangers: operating threshold %.3f for FPIR %g: FPIR %.4f, FNIR %.4f%s\n",
+				r.Scoring, r.GallerySize, r.GalleryPhotos, r.NonMatedProbes, op.Threshold, op.TargetFPIR, op.FPIR, op.FNIR, map[bool]string{false: " (past the measured tail)"}[op.Resolved])
+		}
 	}
 	fmt.Fprintf(w, "model        %s\n", out.Model)
 	return nil

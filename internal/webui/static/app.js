@@ -496,8 +496,9 @@
 
     const center = h('section', { class: 'panel center', id: 'verdict' },
       h('span', { class: 'sim', title: 'Similarity (cosine) of the two faces', text: fmtSim(m.similarity) }),
-      band(v.band.name), h('p', { class: 'help', id: 'sim-meaning', title: v.band.meaning, text: v.meaning || v.band.meaning }),
-      h('p', {}, 'Status: ', h('span', { id: 'match-status' }, status(m.status))),
+      // Band and status share a line, so that the decision stays in view at 1280×800.
+      h('p', {}, band(v.band.name), ' · status: ', h('span', { id: 'match-status' }, status(m.status))),
+      h('p', { class: 'help', id: 'sim-meaning', title: v.band.meaning, text: v.meaning || v.band.meaning }),
       // The decision comes before the rest, so that its button is in view at 1280×800.
       panel.el,
       h('h3', { text: 'Decisions' }), decisions,
