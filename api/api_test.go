@@ -198,6 +198,7 @@ func TestAuthorization(t *testing.T) {
 		"POST /v1/searches/:id/review":      {"analyst"},
 		"GET /v1/matches":                   {"admin", "analyst", "reviewer", "auditor"},
 		"GET /v1/review/counts":             {"admin", "analyst", "reviewer", "auditor"},
+		"GET /v1/review/probes":             {"admin", "analyst", "reviewer", "auditor"},
 		"GET /v1/matches/:id":               {"admin", "analyst", "reviewer", "auditor"},
 		"GET /v1/matches/:id/view":          {"admin", "analyst", "reviewer", "auditor"},
 		"POST /v1/matches/:id/decisions":    {"reviewer"},

@@ -35,6 +35,38 @@ func (s *Server) listMatches(c echo.Context) error {
 	return c.JSON(http.StatusOK, p)
 }
 
+// listProbeGroups is the review queue grouped by probe face: the same filters as listMatches,
+// a page of groups ordered by their most similar item.
+func (s *Server) listProbeGroups(c echo.Context) error {
+	f, err := readMatchFilter(c, true)
+	if err != nil {
+		return err
+	}
+	if f.Limit > 100 {
+		return fmt.Errorf("%w: limit must be in [1, 100] for groups, got %d", errBadRequest, f.Limit)
+	}
+	if c.QueryParam("limit") == "" {
+		f.Limit = 20
+	}
+	ctx := c.Request().Context()
+	gs, err := s.svc.ProbeGroups(ctx, actor(c), f)
+	if err != nil {
+		return err
+	}
+	p := probeGroupPage{Groups: gs}
+	if len(gs) == f.Limit {
+		last := gs[len(gs)-1]
+		p.NextCursor = strconv.FormatFloat(float64(last.Best), 'g', -1, 32) + "_" + strconv.FormatInt(last.ProbeFaceID, 10)
+	}
+	return c.JSON(http.StatusOK, p)
+}
+
+// probeGroupPage is a page of the review queue grouped by probe face.
+type probeGroupPage struct {
+	Groups     []engine.ProbeGroup `json:"groups"`
+	NextCursor string              `json:"next_cursor"`
+}
+
 // matchPage is a page of the review queue with the number of matches the filter selects.
 type matchPage struct {
 	Items      []engine.Match `json:"items"`
@@ -43,7 +75,11 @@ type matchPage struct {
 }
 
 // matchFilter reads the review queue's query parameters.
-func matchFilter(c echo.Context) (engine.MatchFilter, error) {
+func matchFilter(c echo.Context) (engine.MatchFilter, error) { return readMatchFilter(c, false) }
+
+// readMatchFilter reads the review queue's query parameters; grouped (by probe face) pages are
+// ordered by their most similar item, and their cursor is that item's similarity and probe.
+func readMatchFilter(c echo.Context, grouped bool) (engine.MatchFilter, error) {
 	var f engine.MatchFilter
 	var err error
 	if f.Limit, err = limitParam(c, 500); err != nil {
@@ -89,6 +125,12 @@ func matchFilter(c echo.Context) (engine.MatchFilter, error) {
 	f.Order = engine.MatchOrder(c.QueryParam("order"))
 	if !engine.ValidOrder(f.Order) {
 		return f, fmt.Errorf("%w: order must be oldest, newest or similarity, got %q", errBadRequest, f.Order)
+	}
+	if grouped {
+		if f.Order != "" && f.Order != engine.MostSimilarFirst {
+			return f, fmt.Errorf("%w: groups are ordered by their most similar item: order must be similarity or absent, got %q", errBadRequest, f.Order)
+		}
+		f.Order = engine.MostSimilarFirst
 	}
 	if v := c.QueryParam("cursor"); v != "" {
 		bad := fmt.Errorf("%w: cursor must be a next_cursor value from a previous page of the same order, got %q", errBadRequest, v)

@@ -63,7 +63,13 @@ var opDocs = map[string]opDoc{
 	"GET /v1/searches/:id":              {summary: "A past search: its probe faces, their candidates and the review items they are.", ok: 200, out: engine.SearchResult{}, errors: []int{400, 404}},
 	"POST /v1/searches/:id/review":      {summary: "Send a search's candidate below its gallery's threshold for review: it becomes a pending match (201), or is one already (200).", json: sendForReviewRequest{}, ok: 201, out: engine.SearchCandidate{}, errors: []int{400, 404, 415, 422}},
 	"GET /v1/searches/:id/photo":        {summary: "The probe photo a search was run with (audited). A job's cross-match has none: its probes are stored photos.", ok: 200, out: []byte{}, outType: "image/*", errors: []int{400, 404}},
-	"GET /v1/review/counts":             {summary: "Where the review stands per gallery and per case (in the caller's galleries): items pending, disputed and final, and when the oldest still waiting was created.", ok: 200, out: engine.ReviewCounts{}},
+	"GET /v1/review/probes": {summary: "The review queue grouped by probe face: a page of probe faces (the one with the most similar item first), each with its items side by side. The filters of GET /v1/matches; limit counts groups (1-100, default 20).", query: []param{
+		{"status", "string", "comma-separated statuses", false}, {"gallery", "integer", "gallery ID", false}, {"search", "integer", "search ID", false},
+		{"job", "integer", "job ID (its cross-match)", false}, {"case", "string", "case reference of the probe", false},
+		{"reviewable", "boolean", "true: only matches the caller may still decide", false},
+		{"cursor", "string", "next_cursor of the previous page", false}, {"limit", "integer", "1-100, default 20", false}},
+		ok: 200, out: probeGroupPage{}, errors: []int{400, 422}},
+	"GET /v1/review/counts": {summary: "Where the review stands per gallery and per case (in the caller's galleries): items pending, disputed and final, and when the oldest still waiting was created.", ok: 200, out: engine.ReviewCounts{}},
 	"GET /v1/matches": {summary: "The review queue: matches a page at a time, with the number the filter selects.", query: []param{
 		{"status", "string", "comma-separated statuses", false}, {"gallery", "integer", "gallery ID", false}, {"search", "integer", "search ID", false},
 		{"job", "integer", "job ID (its cross-match)", false}, {"case", "string", "case reference of the probe", false},

@@ -106,6 +106,7 @@ func routeTable() []Route {
 		{"POST", "/v1/searches/:id/review", []engine.Role{analyst}, (*Server).sendForReview},
 		{"GET", "/v1/matches", readers, (*Server).listMatches},
 		{"GET", "/v1/review/counts", readers, (*Server).reviewCounts},
+		{"GET", "/v1/review/probes", readers, (*Server).listProbeGroups},
 		{"GET", "/v1/matches/:id", readers, (*Server).getMatch},
 		{"GET", "/v1/matches/:id/view", readers, (*Server).getMatchView},
 		{"POST", "/v1/matches/:id/decisions", []engine.Role{reviewer}, (*Server).decide},

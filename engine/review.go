@@ -28,6 +28,20 @@ func (s *Service) Matches(ctx context.Context, a Actor, f MatchFilter) ([]Match,
 	return ms, err
 }
 
+// ProbeGroups is the review queue grouped by probe face (see ProbeGroup), in a's galleries.
+func (s *Service) ProbeGroups(ctx context.Context, a Actor, f MatchFilter) ([]ProbeGroup, error) {
+	if a.Galleries != nil {
+		f.Galleries = a.Galleries
+	}
+	gs, err := s.cfg.Catalog.ProbeGroups(ctx, f)
+	for _, g := range gs {
+		for i := range g.Items {
+			g.Items[i].Band = BandOf(g.Items[i].Model, g.Items[i].Similarity).Name
+		}
+	}
+	return gs, err
+}
+
 // QueueCounts counts every gallery's and case's review items by status, for the service's
 // metrics (no actor: it names no record, only counts).
 func (s *Service) QueueCounts(ctx context.Context) ([]QueueCount, error) {

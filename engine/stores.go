@@ -131,6 +131,14 @@ type SearchCandidate struct {
 	Reused  bool        `json:"reused,omitempty"`
 }
 
+// ProbeGroup is one probe face's review items side by side, most similar first: a reviewer
+// who finds one a potential candidate can close the others in one step.
+type ProbeGroup struct {
+	ProbeFaceID int64   `json:"probe_face_id"`
+	Best        float32 `json:"best_similarity"`
+	Items       []Match `json:"items"`
+}
+
 // QueueCount is how many review items of one gallery and case have one status, and when the
 // oldest of them was created.
 type QueueCount struct {
@@ -195,6 +203,9 @@ type ReviewStore interface {
 	ProbeFace(ctx context.Context, id int64) (ProbeFace, error)
 	Match(ctx context.Context, id int64) (Match, error)
 	Matches(ctx context.Context, f MatchFilter) ([]Match, error)
+	// ProbeGroups returns a page of probe faces with the matches f selects, grouped (see
+	// ProbeGroup); f.Cursor and f.CursorSim are the last group's probe face and best similarity.
+	ProbeGroups(ctx context.Context, f MatchFilter) ([]ProbeGroup, error)
 	// CountMatches counts the matches f selects, ignoring its cursor and limit.
 	CountMatches(ctx context.Context, f MatchFilter) (int, error)
 	// QueueCounts counts the review items of every gallery and case by status, with the

@@ -268,6 +268,16 @@ func TestBrowserReview(t *testing.T) {
 		b.do(chromedp.Click(chromedp.CSS(".candidate.below button.send-review")))
 		b.waitText(".probe", fmt.Sprintf("%d for review", sent))
 	}
+	// The queue grouped by probe face: the probe's three items on one card, Katy first.
+	b.open("#/queue?status=pending,disputed&case=CASE-UI-1")
+	b.do(chromedp.Click(chromedp.CSS("#group-by-probe")))
+	b.waitText("h1", "Review queue by probe face")
+	b.waitText(".probe h3 + .cands, .probe", "3 items")
+	if first := b.text(".probe a.candidate"); !strings.Contains(first, "Katy Perry") {
+		t.Errorf("the probe card's first item: %q, want Katy Perry", first)
+	}
+	b.thumbsLoaded(".probe")
+	b.shot("queue-by-probe")
 
 	// The analyst opens the match: no decision buttons, and the API refuses anyway.
 	b.do(chromedp.Click(chromedp.CSS("a.candidate")), b.visible("#verdict"))

@@ -124,6 +124,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 			return m.runBenchIngest(ctx, args[2:])
 		case len(args) >= 2 && args[1] == "load":
 			return m.runBenchLoad(ctx, args[2:])
+		case len(args) >= 2 && args[1] == "review":
+			return m.runBenchReview(ctx, args[2:])
 		}
 		fmt.Fprint(m.Stderr, usage)
 		return errUsage

@@ -101,3 +101,32 @@ func TestMigrateFromVersion4KeepsSearchesCandidates(t *testing.T) {
 		t.Errorf("migrated gallery's target FPIR %g, want the default", g.TargetFPIR)
 	}
 }
+
+// TestProbeGroups: the queue grouped by probe face, the probe with the most similar item
+// first, each group's items most similar first, paged by groups, with the queue's filters.
+func TestProbeGroups(t *testing.T) {
+	ctx := context.Background()
+	d, all := queueFixture(t) // ann's probe: 0.9, 0.7, 0.5; bob's: 0.8 | 0.7, 0.3
+	groups := must[[]engine.ProbeGroup](t)(d.ProbeGroups(ctx, engine.MatchFilter{Limit: 2}))
+	if len(groups) != 2 || groups[0].Best != 0.9 || len(groups[0].Items) != 3 || groups[0].Items[0].ID != all[0].ID || groups[0].Items[2].ID != all[2].ID ||
+		groups[1].Best != 0.8 || len(groups[1].Items) != 1 {
+		t.Fatalf("first page: %+v", groups)
+	}
+	last := groups[1]
+	next := must[[]engine.ProbeGroup](t)(d.ProbeGroups(ctx, engine.MatchFilter{Limit: 2, Cursor: last.ProbeFaceID, CursorSim: last.Best}))
+	if len(next) != 1 || next[0].Best != 0.7 || len(next[0].Items) != 2 || next[0].Items[1].Similarity != 0.3 {
+		t.Fatalf("second page: %+v", next)
+	}
+	// Filters apply to the items: ann's own items are not hers to review.
+	mine := must[[]engine.ProbeGroup](t)(d.ProbeGroups(ctx, engine.MatchFilter{ReviewableBy: "ann"}))
+	for _, g := range mine {
+		for _, m := range g.Items {
+			if m.RequestedBy == "ann" {
+				t.Errorf("ann's own item %d in her reviewable groups", m.ID)
+			}
+		}
+	}
+	if len(mine) != 2 {
+		t.Errorf("%d groups reviewable by ann, want bob's 2", len(mine))
+	}
+}

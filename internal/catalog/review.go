@@ -381,6 +381,70 @@ func matchPageQuery(f engine.MatchFilter) (string, []any) {
 	return matchSelect + whereClause(where) + order + ` LIMIT ?`, args
 }
 
+// ProbeGroups returns a page of probe faces with matches f selects, the probe with the most
+// similar match first (ties: the newest probe first), each with those matches, most similar
+// first. f.Cursor and f.CursorSim are the last group's probe face and best similarity; f.Order
+// is ignored; f.Limit counts groups (default 20, at most 100).
+func (d *DB) ProbeGroups(ctx context.Context, f engine.MatchFilter) ([]engine.ProbeGroup, error) {
+	switch {
+	case f.Limit <= 0:
+		f.Limit = 20
+	case f.Limit > 100:
+		f.Limit = 100
+	}
+	where, args := matchWhere(f)
+	having := ""
+	if f.Cursor > 0 {
+		having = " HAVING (max(m.similarity), m.probe_face_id) < (?, ?)"
+		args = append(args, f.CursorSim, f.Cursor)
+	}
+	rows, err := d.db.QueryContext(ctx, `SELECT m.probe_face_id, max(m.similarity) FROM matches m`+whereClause(where)+
+		` GROUP BY m.probe_face_id`+having+` ORDER BY max(m.similarity) DESC, m.probe_face_id DESC LIMIT ?`, append(args, f.Limit)...)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: probe groups: %w", err)
+	}
+	var groups []engine.ProbeGroup
+	byProbe := map[int64]int{}
+	for rows.Next() {
+		var g engine.ProbeGroup
+		if err := rows.Scan(&g.ProbeFaceID, &g.Best); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("catalog: probe groups: %w", err)
+		}
+		byProbe[g.ProbeFaceID] = len(groups)
+		g.Items = []engine.Match{}
+		groups = append(groups, g)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("catalog: probe groups: %w", err)
+	}
+	if len(groups) == 0 {
+		return []engine.ProbeGroup{}, nil
+	}
+	where, args = matchWhere(f)
+	marks := make([]string, len(groups))
+	for i, g := range groups {
+		marks[i] = "?"
+		args = append(args, g.ProbeFaceID)
+	}
+	where = append(where, "m.probe_face_id IN ("+strings.Join(marks, ",")+")")
+	items, err := d.db.QueryContext(ctx, matchSelect+whereClause(where)+` ORDER BY m.probe_face_id, m.similarity DESC, m.id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: probe groups' matches: %w", err)
+	}
+	defer items.Close()
+	for items.Next() {
+		m, err := scanMatch(items)
+		if err != nil {
+			return nil, fmt.Errorf("catalog: probe groups' matches: %w", err)
+		}
+		g := &groups[byProbe[m.ProbeFaceID]]
+		g.Items = append(g.Items, m)
+	}
+	return groups, items.Err()
+}
+
 // CountMatches counts the matches f selects (cursor and limit aside).
 func (d *DB) CountMatches(ctx context.Context, f engine.MatchFilter) (int, error) {
 	where, args := matchWhere(f)

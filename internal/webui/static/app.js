@@ -157,6 +157,7 @@
     signin: { page: pageSignIn },
     queue: { page: pageQueue, roles: READERS, nav: 'Review queue' },
     match: { page: pageMatch, roles: READERS },
+    probes: { page: pageProbes, roles: READERS },
     search: { page: pageSearch, roles: ['analyst'], nav: 'Search' },
     galleries: { page: pageGalleries, roles: READERS, nav: 'Galleries' },
     gallery: { page: pageGallery, roles: READERS },
@@ -205,7 +206,7 @@
     $('#top').hidden = false;
     const nav = $('#nav');
     fill(nav, ...Object.entries(routes).filter(([, r]) => r.nav && r.roles.includes(me.role))
-      .map(([name, r]) => h('a', { href: '#/' + name, class: name === current || (current === 'match' && name === 'queue') || (current === 'gallery' && name === 'galleries') ? 'active' : '', text: r.nav })));
+      .map(([name, r]) => h('a', { href: '#/' + name, class: name === current || ((current === 'match' || current === 'probes') && name === 'queue') || (current === 'gallery' && name === 'galleries') ? 'active' : '', text: r.nav })));
     $('#who').textContent = `${me.name} (${me.role})`;
   }
 
@@ -376,7 +377,12 @@
     const table = h('table', { id: 'queue' },
       h('thead', {}, h('tr', {}, ['Probe', 'Candidate', 'Similarity', 'Subject / gallery', 'Case', 'From', 'Age', 'Status', 'Decisions'].map((t) => h('th', { text: t })))),
       h('tbody', {}, rows.length ? rows : h('tr', {}, h('td', { colspan: 9, class: 'muted', text: 'No match fits these filters.' }))));
-    fill(main, h('h1', { text: 'Review queue' }), filters, reviewCounts(counts, gals), pager(), table, rows.length > 10 ? pager() : null);
+    const byProbe = new URLSearchParams(queueQuery(filter, ''));
+    byProbe.delete('order');
+    byProbe.delete('limit');
+    fill(main, h('h1', { text: 'Review queue' }), filters, reviewCounts(counts, gals),
+      h('p', {}, h('a', { class: 'button', id: 'group-by-probe', href: '#/probes?' + byProbe.toString(), text: 'Group by probe face' })),
+      pager(), table, rows.length > 10 ? pager() : null);
 
     if (!main.isConnected) return;
     let selected = -1;
@@ -398,6 +404,42 @@
       }
       e.preventDefault();
     };
+  }
+
+  // pageProbes is the queue grouped by probe face: one card per probe with its items side by
+  // side, the probe with the most similar item first. The match view steps through the items
+  // of the page in this order.
+  async function pageProbes(main, _arg, params) {
+    const filter = queueFilter(params);
+    const q = new URLSearchParams(queueQuery(filter, params.get('cursor') || ''));
+    q.delete('order');
+    q.set('limit', 20);
+    const [gals, res] = await Promise.all([galleryNames(), api('/v1/review/probes?' + q.toString())]);
+    const ids = res.groups.flatMap((g) => g.items.map((m) => m.id));
+    queueState.save({ filter, cursors: [''], page: 0, ids, next: '', total: ids.length, back: location.hash });
+    const cards = res.groups.map((g) => {
+      const first = g.items[0];
+      const origin = first.job_id ? `job ${first.job_id}` : `search ${first.search_id}`;
+      return h('section', { class: 'panel probe', dataset: { probe: g.probe_face_id } },
+        h('div', {}, h('h3', { text: `Probe face ${g.probe_face_id}` }), thumb(`/v1/probe-faces/${g.probe_face_id}/thumbnail`, 'big'),
+          h('p', { class: 'muted', text: `${origin}${first.case_ref ? ' · case ' + first.case_ref : ''} · ${age(first.created_at)}` })),
+        h('div', {}, h('h3', { text: `${g.items.length} item${g.items.length === 1 ? '' : 's'}` }),
+          h('div', { class: 'cands' }, g.items.map((m) => h('a', { href: '#/match/' + m.id, class: 'candidate', dataset: { match: m.id } },
+            thumb(`/v1/faces/${m.face_id}/thumbnail`, 'mid'), h('div', {}, h('strong', { text: m.subject_name || '—' })),
+            h('div', { class: 'muted', text: (gals.get(m.gallery_id) || {}).name || '' }),
+            h('div', {}, h('span', { class: 'sim', text: fmtSim(m.similarity) }), ' ', band(m.band)), status(m.status))))));
+    });
+    const back = new URLSearchParams(queueQuery(filter, ''));
+    back.delete('limit');
+    const more = new URLSearchParams(q);
+    more.delete('limit');
+    more.set('cursor', res.next_cursor);
+    fill(main, h('h1', { text: 'Review queue by probe face' }),
+      h('p', { class: 'help', text: 'Each card is one face of an ad photo with its review items side by side. A potential candidate recorded with “close the rest” closes the card’s other items as no candidate.' }),
+      h('div', { class: 'pager' }, h('a', { class: 'button', href: '#/queue?' + back.toString(), text: '↑ Queue as a list' }),
+        params.get('cursor') ? h('a', { class: 'button', href: '#/probes?' + new URLSearchParams([...q].filter(([k]) => k !== 'cursor' && k !== 'limit')).toString(), text: '← First page' }) : null,
+        res.next_cursor ? h('a', { class: 'button', id: 'probes-next', href: '#/probes?' + more.toString(), text: 'Next page →' }) : null),
+      cards.length ? cards : h('p', { class: 'panel muted', text: 'No probe face has items that fit these filters.' }));
   }
 
   // neighbour finds the match before or after id in the listed queue, fetching the adjacent

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/facematch/facematch/bench/reviewbench"
+)
+
+// runBenchReview counts the review items a batch of searches makes, on a temporary data
+// directory: the service's rule against the rule before issue 14 on the same searches.
+func (m *Main) runBenchReview(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("bench review", flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	var mc Config
+	mc.bindModelFlags(fs, m.Getenv)
+	var dc dataConfig
+	dc.bind(fs, m.Getenv)
+	gallery := fs.String("gallery", "", "one folder of photos per identity, enrolled as subjects")
+	probes := fs.String("probes", "", "one folder of photos per identity, each photo searched twice; identities not in the gallery are strangers")
+	k := fs.Int("k", 20, "candidates per search")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	if *gallery == "" || *probes == "" || fs.NArg() > 0 {
+		fmt.Fprintln(m.Stderr, "usage: facematch bench review --gallery DIR --probes DIR [--k 20] [--json]")
+		return errUsage
+	}
+	if !isFlagSet(fs, "data-dir") {
+		tmp, err := os.MkdirTemp("", "facematch-bench-review-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		dc.DataDir = tmp
+	}
+	if err := errors.Join(mc.Validate(), dc.Validate()); err != nil {
+		return err
+	}
+	st, err := m.openCommandApp(ctx, mc, dc)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	res, err := reviewbench.Run(ctx, st, reviewbench.Config{Gallery: *gallery, Probes: *probes, K: *k,
+		Logf: func(f string, a ...any) { fmt.Fprintf(m.Stderr, "bench review: "+f+"\n", a...) }})
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return json.NewEncoder(m.Stdout).Encode(res)
+	}
+	out, _ := json.MarshalIndent(res, "", "  ")
+	fmt.Fprintln(m.Stdout, string(out))
+	return nil
+}
