@@ -302,7 +302,7 @@ func TestClientMistakes(t *testing.T) {
 		{"target FPIR out of range", "PATCH", fmt.Sprintf("/v1/galleries/%d", g.ID), admin, "application/json", []byte(`{"target_fpir":2}`), 422, "target_fpir must be in [1e-6, 0.5], got 2"},
 		{"target FPIR not a number", "PATCH", fmt.Sprintf("/v1/galleries/%d", g.ID), admin, "application/json", []byte(`{"target_fpir":"1%"}`), 400, "target_fpir"},
 		{"target FPIR overflowing", "PATCH", fmt.Sprintf("/v1/galleries/%d", g.ID), admin, "application/json", []byte(`{"target_fpir":1e999}`), 400, "target_fpir"},
-		{"nothing to change", "PATCH", fmt.Sprintf("/v1/galleries/%d", g.ID), admin, "application/json", []byte(`{}`), 400, "nothing to change: give target_fpir"},
+		{"nothing to change", "PATCH", fmt.Sprintf("/v1/galleries/%d", g.ID), admin, "application/json", []byte(`{}`), 400, "nothing to change: give target_fpir or minors"},
 		{"target FPIR of an unknown gallery", "PATCH", "/v1/galleries/999", admin, "application/json", []byte(`{"target_fpir":0.01}`), 404, "gallery 999"},
 		{"send for review without a face", "POST", "/v1/searches/1/review", analyst, "application/json", []byte(`{"probe_face_id":1}`), 400, "probe_face_id and face_id are required"},
 		{"send for review of an unknown search", "POST", "/v1/searches/999/review", analyst, "application/json", []byte(`{"probe_face_id":1,"face_id":1}`), 404, "search 999"},

@@ -49,6 +49,8 @@ func (s *Server) getGallery(c echo.Context) error {
 type updateGalleryRequest struct {
 	// TargetFPIR is the share of searches of a stranger that may bring a review item.
 	TargetFPIR *float64 `json:"target_fpir"`
+	// Minors marks a gallery of children (judged under the minors' line).
+	Minors *bool `json:"minors"`
 }
 
 func (s *Server) updateGallery(c echo.Context) error {
@@ -60,10 +62,10 @@ func (s *Server) updateGallery(c echo.Context) error {
 	if err := bindJSON(c, &req); err != nil {
 		return err
 	}
-	if req.TargetFPIR == nil {
-		return fmt.Errorf("%w: nothing to change: give target_fpir", errBadRequest)
+	if req.TargetFPIR == nil && req.Minors == nil {
+		return fmt.Errorf("%w: nothing to change: give target_fpir or minors", errBadRequest)
 	}
-	g, err := s.svc.SetTargetFPIR(c.Request().Context(), actor(c), id, *req.TargetFPIR)
+	g, err := s.svc.SetGalleryPolicy(c.Request().Context(), actor(c), id, engine.GalleryPolicy{TargetFPIR: req.TargetFPIR, Minors: req.Minors})
 	if err != nil {
 		return err
 	}

@@ -44,7 +44,7 @@ var opDocs = map[string]opDoc{
 		Galleries []engine.Gallery `json:"galleries"`
 	}{}},
 	"GET /v1/galleries/:id":           {summary: "One gallery.", ok: 200, out: engine.Gallery{}, errors: []int{400, 404}},
-	"PATCH /v1/galleries/:id":         {summary: "Set a gallery's target FPIR: the share of searches of someone not in it that may bring a review item (default 0.01); its operating threshold follows from it at every size.", json: updateGalleryRequest{}, ok: 200, out: engine.Gallery{}, errors: []int{400, 404, 415, 422}},
+	"PATCH /v1/galleries/:id":         {summary: "Set a gallery's review policy: its target FPIR, the share of searches of someone not in it that may bring a review item (default 0.01; its operating threshold follows at every size), and minors (a gallery of children, judged under the minors' line and bands).", json: updateGalleryRequest{}, ok: 200, out: engine.Gallery{}, errors: []int{400, 404, 415, 422}},
 	"DELETE /v1/galleries/:id":        {summary: "Delete a gallery: its subjects, photos, faces, vectors, blobs and matches.", ok: 204, errors: []int{400, 404}},
 	"POST /v1/galleries/:id/subjects": {summary: "Add a known person to a reference gallery.", json: createSubjectRequest{}, ok: 201, out: engine.Subject{}, errors: []int{400, 404, 409, 415, 422}},
 	"GET /v1/galleries/:id/subjects": {summary: "List a gallery's subjects.", ok: 200, out: struct {

@@ -26,8 +26,15 @@ var bandThresholds = map[string]struct{ medium, high float32 }{
 const DefaultRecognizer = face.FusedName
 
 // BandOf names the band of a similarity measured by the given model identity.
-func BandOf(model string, similarity float32) Band {
+func BandOf(model string, similarity float32) Band { return BandFor(model, false, similarity) }
+
+// BandFor is BandOf for a candidate of a gallery of children (minors) or not: children's bands
+// start at the lines pairs of children cross at 1e-3 and 1e-4, where measured.
+func BandFor(model string, minors bool, similarity float32) Band {
 	t, ok := bandThresholds[model]
+	if m, measured := minorsBandLines(model); minors && measured {
+		t = m
+	}
 	if !ok {
 		return Band{"uncalibrated", "no measured thresholds for this model; read the similarity alone"}
 	}
@@ -74,3 +81,30 @@ var impostorTails = map[string][]TailPoint{
 		{5e-5, 0.8557}, {2e-5, 0.8625}, {1e-5, 0.8675}, {5e-6, 0.8728}, {2e-6, 0.8777}, {1e-6, 0.8794},
 	},
 }
+
+// minorsTails are the impostor tails of pairs of children, per model identity: at each rate the
+// higher line of UTKFace's minors (under 18, 1,020 photos, 519,690 pairs) and FairFace's aged
+// 0-19 (180 photos), from `facematch eval demographics` (bench/RESULTS.md, "Lines for
+// children"). A gallery marked minors reads its threshold from these (thresholds.go).
+var minorsTails = map[string][]TailPoint{
+	face.FusedIdentity(): {
+		{1e-2, 0.8810}, {5e-3, 0.8925}, {2e-3, 0.9060}, {1e-3, 0.9140}, {5e-4, 0.9220}, {2e-4, 0.9320}, {1e-4, 0.9405},
+		{5e-5, 0.9490}, {2e-5, 0.9705},
+	},
+}
+
+// minorsBandLines are the children's lines at 1e-3 (medium) and 1e-4 (high), from minorsTails.
+func minorsBandLines(model string) (lines struct{ medium, high float32 }, ok bool) {
+	tail := minorsTails[model]
+	if len(tail) == 0 {
+		return lines, false
+	}
+	medium, okM := thresholdAt(tail, 1e-3)
+	high, okH := thresholdAt(tail, 1e-4)
+	if !okM || !okH {
+		return lines, false
+	}
+	lines.medium, lines.high = float32(medium), float32(high)
+	return lines, true
+}
+

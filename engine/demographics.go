@@ -22,7 +22,14 @@ type GroupFMR struct {
 	Pairs     int       `json:"pairs"`
 	Lines     []float32 `json:"lines"`
 	FMR       []float64 `json:"fmr"` // per line
+	// Tail is the group's similarity at each false-match rate its pairs resolve (ten pairs
+	// above the line at least), read to histogramBin: what a group's own line is set from.
+	Tail []TailPoint `json:"tail"`
 }
+
+// histogramBin is the resolution of a group's tail: similarities are counted in bins of this
+// width, so that a group of many photos needs no list of its millions of pair scores.
+const histogramBin = 0.0005
 
 // GroupImpostorRates measures, for every dimension's every group and for all photos together,
 // how many within-group pairs reach each line. Sets of distinct people make every pair an
@@ -52,6 +59,7 @@ func GroupImpostorRates(items []LabelledEmbedding, lines []float32) []GroupFMR {
 		members := groups[k]
 		r := GroupFMR{Dimension: k[0], Group: k[1], Photos: len(members), Lines: lines, FMR: make([]float64, len(lines))}
 		above := make([]int, len(lines))
+		hist := make([]int, int(2/histogramBin)+1)
 		for a := 0; a < len(members); a++ {
 			for b := a + 1; b < len(members); b++ {
 				s := face.Dot(items[members[a]].Vector, items[members[b]].Vector)
@@ -61,6 +69,7 @@ func GroupImpostorRates(items []LabelledEmbedding, lines []float32) []GroupFMR {
 						above[l]++
 					}
 				}
+				hist[min(len(hist)-1, max(0, int((float64(s)+1)/histogramBin)))]++
 			}
 		}
 		for l := range lines {
@@ -68,7 +77,32 @@ func GroupImpostorRates(items []LabelledEmbedding, lines []float32) []GroupFMR {
 				r.FMR[l] = float64(above[l]) / float64(r.Pairs)
 			}
 		}
+		r.Tail = histogramTail(hist, r.Pairs)
 		out = append(out, r)
 	}
 	return out
 }
+
+// histogramTail reads the similarity at each standard false-match rate from a histogram of
+// pairs pair scores: the upper edge of the bin where the count from the top passes the rate,
+// so at most that share of pairs reaches it (conservative by one bin at most), for the rates
+// with ten pairs or more above.
+func histogramTail(hist []int, pairs int) []TailPoint {
+	var out []TailPoint
+	for _, fmr := range tailFMRs {
+		k := int(fmr * float64(pairs))
+		if k < 10 {
+			break
+		}
+		above := 0
+		for b := len(hist) - 1; b >= 0; b-- {
+			above += hist[b]
+			if above > k {
+				out = append(out, TailPoint{FMR: fmr, Threshold: float64(b+1)*histogramBin - 1})
+				break
+			}
+		}
+	}
+	return out
+}
+

@@ -30,3 +30,28 @@ func TestGroupImpostorRates(t *testing.T) {
 		}
 	}
 }
+
+// TestHistogramTail: 10,000 pairs spread evenly over [0, 1): the line at FMR 1e-2 keeps 100
+// pairs at or above it, within a bin; rates with fewer than ten pairs above are not read.
+func TestHistogramTail(t *testing.T) {
+	hist := make([]int, int(2/histogramBin)+1)
+	for i := range 10_000 {
+		s := float64(i) / 10_000
+		hist[int((s+1)/histogramBin)]++
+	}
+	tail := histogramTail(hist, 10_000)
+	if len(tail) != 4 || tail[0].FMR != 1e-2 || tail[3].FMR != 1e-3 { // 1e-2, 5e-3, 2e-3, 1e-3
+		t.Fatalf("tail %+v, want the rates from 1e-2 to 1e-3", tail)
+	}
+	for _, p := range tail {
+		above := 0
+		for i := range 10_000 {
+			if float64(i)/10_000 >= p.Threshold {
+				above++
+			}
+		}
+		if want := int(p.FMR * 10_000); above > want || above < want-int(histogramBin*10_000)-1 {
+			t.Errorf("line %g for FMR %g: %d pairs at or above, want at most %d and within a bin", p.Threshold, p.FMR, above, want)
+		}
+	}
+}

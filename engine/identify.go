@@ -69,7 +69,7 @@ func OperatingThreshold(model string, targetFPIR float64, faces int) (t float64,
 	if len(tail) == 0 {
 		return 0, false, false
 	}
-	t, resolved = thresholdAt(tail, pairRate(targetFPIR, faces))
+	t, resolved = thresholdAt(tail, pairRate(targetFPIR, faces)/searchMargin)
 	return math.Ceil(t*1000) / 1000, resolved, true
 }
 

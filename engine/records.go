@@ -94,6 +94,9 @@ type Gallery struct {
 	// TargetFPIR is the share of searches of a stranger that may bring a review item from this
 	// gallery (0: DefaultTargetFPIR); its threshold follows from it and the gallery's size.
 	TargetFPIR float64 `json:"target_fpir"`
+	// Minors marks a gallery of children (a missing-children gallery): its candidates are
+	// judged under the minors' line and bands.
+	Minors bool `json:"minors"`
 	// Operating is the threshold at the gallery's current size (filled by the service).
 	Operating *OperatingPoint `json:"operating_point,omitempty"`
 }
@@ -214,6 +217,8 @@ type Match struct {
 	// calibrated band for it (set by the service).
 	Model string `json:"model,omitempty"`
 	Band  string `json:"band,omitempty"`
+	// Minors is the candidate gallery's: its band is the minors'.
+	Minors bool `json:"minors,omitempty"`
 }
 
 // Resolve computes a match's status from its decisions, in the order they were made: final

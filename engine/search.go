@@ -327,7 +327,7 @@ func (s *Service) searchResult(rec SearchRecord, probes []ProbeFace, found []Sea
 			continue
 		}
 		out.Faces[i].Candidates = append(out.Faces[i].Candidates, CandidateView{SearchCandidate: f,
-			Band: BandOf(f.Model, f.Similarity).Name, Meaning: s.CandidateMeaning(f.Model, ops[f.GalleryID].Faces, f.Similarity)})
+			Band: BandFor(f.Model, f.Minors, f.Similarity).Name, Meaning: s.CandidateMeaning(f.Model, f.Minors, ops[f.GalleryID].Faces, f.Similarity)})
 	}
 	return out
 }

@@ -297,11 +297,22 @@ func (s *Service) CreateGallery(ctx context.Context, a Actor, name string, kind 
 // a review item, which is the flood the threshold exists to stop.
 const MaxTargetFPIR = 0.5
 
-// SetTargetFPIR sets the share of searches of a stranger that may bring a review item from
-// gallery id; its threshold follows at every size. Audited with the threshold it gives now.
-func (s *Service) SetTargetFPIR(ctx context.Context, a Actor, id int64, fpir float64) (Gallery, error) {
-	if !(fpir >= 1e-6 && fpir <= MaxTargetFPIR) { // NaN too
-		return Gallery{}, fmt.Errorf("target_fpir must be in [1e-6, %g], got %g: %w", MaxTargetFPIR, fpir, ErrInvalid)
+// GalleryPolicy is what an admin may change of a gallery's review policy; nil fields stay.
+type GalleryPolicy struct {
+	// TargetFPIR is the share of searches of a stranger that may bring a review item.
+	TargetFPIR *float64
+	// Minors marks a gallery of children: its candidates are judged under the minors' line.
+	Minors *bool
+}
+
+// SetGalleryPolicy changes gallery id's target FPIR or minors mark; its threshold follows at
+// every size. Audited with the threshold it gives.
+func (s *Service) SetGalleryPolicy(ctx context.Context, a Actor, id int64, p GalleryPolicy) (Gallery, error) {
+	if p.TargetFPIR == nil && p.Minors == nil {
+		return Gallery{}, fmt.Errorf("nothing to change: give target_fpir or minors: %w", ErrInvalid)
+	}
+	if p.TargetFPIR != nil && !(*p.TargetFPIR >= 1e-6 && *p.TargetFPIR <= MaxTargetFPIR) { // NaN too
+		return Gallery{}, fmt.Errorf("target_fpir must be in [1e-6, %g], got %g: %w", MaxTargetFPIR, *p.TargetFPIR, ErrInvalid)
 	}
 	var g Gallery
 	err := s.audited(ctx, func(c Catalog) (AuditEntry, error) {
@@ -309,19 +320,25 @@ func (s *Service) SetTargetFPIR(ctx context.Context, a Actor, id int64, fpir flo
 		if err != nil {
 			return AuditEntry{}, err
 		}
-		if err := c.SetTargetFPIR(ctx, id, fpir); err != nil {
+		g = before
+		if p.TargetFPIR != nil {
+			g.TargetFPIR = *p.TargetFPIR
+		}
+		if p.Minors != nil {
+			g.Minors = *p.Minors
+		}
+		if err := c.SetGalleryPolicy(ctx, id, g.TargetFPIR, g.Minors); err != nil {
 			return AuditEntry{}, err
 		}
-		g = before
-		g.TargetFPIR = fpir
 		op := s.operatingPoint(g)
 		g.Operating = &op
 		threshold := "none"
 		if op.Threshold != nil {
 			threshold = fmt.Sprintf("%.3f", *op.Threshold)
 		}
-		return entry(a, "gallery.target_fpir", ref("gallery", id), []int64{id},
-			fmt.Sprintf("target_fpir=%g (was %g)", fpir, before.TargetFPIR), fmt.Sprintf("faces=%d threshold=%s", g.Faces, threshold)), nil
+		return entry(a, "gallery.policy", ref("gallery", id), []int64{id},
+			fmt.Sprintf("target_fpir=%g (was %g) minors=%t (was %t)", g.TargetFPIR, before.TargetFPIR, g.Minors, before.Minors),
+			fmt.Sprintf("faces=%d threshold=%s", g.Faces, threshold)), nil
 	})
 	return g, err
 }

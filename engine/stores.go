@@ -14,7 +14,7 @@ type GalleryStore interface {
 	CreateGallery(ctx context.Context, g Gallery) (Gallery, error)
 	Gallery(ctx context.Context, id int64) (Gallery, error)
 	Galleries(ctx context.Context) ([]Gallery, error)
-	SetTargetFPIR(ctx context.Context, id int64, fpir float64) error
+	SetGalleryPolicy(ctx context.Context, id int64, targetFPIR float64, minors bool) error
 	CreateSubject(ctx context.Context, s Subject) (Subject, error)
 	Subject(ctx context.Context, id int64) (Subject, error)
 	Subjects(ctx context.Context, galleryID int64) ([]Subject, error)
@@ -121,6 +121,7 @@ type SearchCandidate struct {
 	SubjectID   *int64   `json:"subject_id,omitempty"`
 	SubjectName string   `json:"subject_name,omitempty"`
 	Model       string   `json:"model"`
+	Minors      bool     `json:"minors,omitempty"` // the gallery's: judged under the minors' line
 	Similarity  float32  `json:"similarity"`
 	Rank        int      `json:"rank"`
 	Threshold   *float32 `json:"threshold,omitempty"`

@@ -53,12 +53,13 @@ func TestPairAndSearchRates(t *testing.T) {
 	}
 }
 
-// A gallery's threshold rises as it grows and as its target falls; a model without a tail has
-// none; a gallery past the tail is flagged.
+// A gallery's threshold rises as it grows and as its target falls (the pair rate is the
+// target's over twice the size: searchMargin); a model without a tail has none; a gallery past
+// the tail is flagged.
 func TestOperatingPoint(t *testing.T) {
 	s := &Service{cfg: ServiceConfig{Tails: map[string][]TailPoint{"m": testTail, "bare": {}}}}
 	var last float32
-	for _, n := range []int{1, 10, 100, 1000, 10_000} {
+	for _, n := range []int{1, 10, 100, 1000, 4000} {
 		op := s.operatingPoint(Gallery{ID: 1, Model: "m", Faces: n})
 		if op.Threshold == nil || *op.Threshold < last || !op.Resolved || op.TargetFPIR != DefaultTargetFPIR {
 			t.Fatalf("%d faces: %+v (last threshold %g)", n, op, last)
@@ -66,7 +67,7 @@ func TestOperatingPoint(t *testing.T) {
 		last = *op.Threshold
 	}
 	op := s.operatingPoint(Gallery{ID: 1, Model: "m", Faces: 1000})
-	if *op.Threshold != 0.870 || !strings.Contains(op.Meaning, "at or above 0.870") || !strings.Contains(op.Meaning, "1,000 faces") || !strings.Contains(op.Meaning, "1 in 100 searches of a stranger") {
+	if *op.Threshold != 0.873 || !strings.Contains(op.Meaning, "at or above 0.873") || !strings.Contains(op.Meaning, "1,000 faces") || !strings.Contains(op.Meaning, "1 in 100 searches of a stranger") {
 		t.Errorf("1,000 faces at 1%%: %+v", op)
 	}
 	strict := s.operatingPoint(Gallery{ID: 1, Model: "m", Faces: 1000, TargetFPIR: 0.001})
@@ -88,17 +89,17 @@ func TestCandidateMeaning(t *testing.T) {
 		n    int
 		want string
 	}{
-		{0.85, 100, "About 1 in 100 searches of a stranger against this gallery (100 faces)"},
-		{0.87, 15, "About 1 in 6,700 searches"},
+		{0.85, 100, "About 1 in 50 searches of a stranger against this gallery (100 faces)"},
+		{0.87, 15, "About 1 in 3,300 searches"},
 		{0.84, 10_000, "Most searches of a stranger against this gallery (10,000 faces) return a candidate this similar"},
-		{0.70, 1, "At least 1 in 100 searches of a stranger against this gallery (1 face)"},
-		{0.95, 10, "Fewer than 1 in 100,000 searches"},
+		{0.70, 1, "At least 1 in 50 searches of a stranger against this gallery (1 face)"},
+		{0.95, 10, "Fewer than 1 in 50,000 searches"},
 	} {
-		if got := s.CandidateMeaning("m", tc.n, tc.sim); !strings.Contains(got, tc.want) {
+		if got := s.CandidateMeaning("m", false, tc.n, tc.sim); !strings.Contains(got, tc.want) {
 			t.Errorf("CandidateMeaning(%g, %d) = %q, want %q", tc.sim, tc.n, got, tc.want)
 		}
 	}
-	if got := s.CandidateMeaning("unknown", 10, 0.9); got != "" {
+	if got := s.CandidateMeaning("unknown", false, 10, 0.9); got != "" {
 		t.Errorf("a model without a tail: %q", got)
 	}
 }

@@ -82,22 +82,24 @@ func TestTargetFPIR(t *testing.T) {
 		t.Fatalf("gallery: %+v, %v", before, err)
 	}
 	for _, bad := range []float64{0, -0.1, 0.9, math.NaN(), math.Inf(1), 1e-9} {
-		if _, err := f.svc.SetTargetFPIR(ctx, admin, ref, bad); !errors.Is(err, engine.ErrInvalid) || !strings.Contains(err.Error(), "target_fpir must be in") {
+		if _, err := f.svc.SetGalleryPolicy(ctx, admin, ref, engine.GalleryPolicy{TargetFPIR: &bad}); !errors.Is(err, engine.ErrInvalid) || !strings.Contains(err.Error(), "target_fpir must be in") {
 			t.Errorf("target %g: %v, want invalid", bad, err)
 		}
 	}
-	if _, err := f.svc.SetTargetFPIR(ctx, admin, 999, 0.01); !errors.Is(err, engine.ErrNotFound) {
+	if _, err := f.svc.SetGalleryPolicy(ctx, admin, 999, engine.GalleryPolicy{TargetFPIR: ptr(0.01)}); !errors.Is(err, engine.ErrNotFound) {
 		t.Errorf("an unknown gallery: %v", err)
 	}
-	g, err := f.svc.SetTargetFPIR(ctx, admin, ref, 0.001)
+	g, err := f.svc.SetGalleryPolicy(ctx, admin, ref, engine.GalleryPolicy{TargetFPIR: ptr(0.001)})
 	if err != nil || g.TargetFPIR != 0.001 || *g.Operating.Threshold <= *before.Operating.Threshold {
 		t.Fatalf("stricter target: %+v, %v (threshold before %g)", g, err, *before.Operating.Threshold)
 	}
 	if read, _ := f.svc.Gallery(ctx, analyst, ref); read.TargetFPIR != 0.001 || *read.Operating.Threshold != *g.Operating.Threshold {
 		t.Errorf("read back: %+v", read)
 	}
-	es, err := f.svc.AuditEntries(ctx, engine.Actor{Name: "aud", Role: engine.RoleAuditor}, engine.AuditFilter{Action: "gallery.target_fpir", Limit: 5})
-	if err != nil || len(es) != 1 || !strings.Contains(es[0].Input, "target_fpir=0.001 (was 0.01)") || !strings.Contains(es[0].Result, "threshold=") {
+	es, err := f.svc.AuditEntries(ctx, engine.Actor{Name: "aud", Role: engine.RoleAuditor}, engine.AuditFilter{Action: "gallery.policy", Limit: 5})
+	if err != nil || len(es) != 1 || !strings.Contains(es[0].Input, "target_fpir=0.001 (was 0.01) minors=false (was false)") || !strings.Contains(es[0].Result, "threshold=") {
 		t.Errorf("audit: %+v, %v", es, err)
 	}
 }
+
+func ptr[T any](v T) *T { return &v }

@@ -159,7 +159,7 @@ func Run(ctx context.Context, a *app.App, cfg Config) (Result, error) {
 			return res, err
 		}
 		for _, m := range ms {
-			res.ItemsByBand[engine.BandOf(m.Model, m.Similarity).Name]++
+			res.ItemsByBand[engine.BandFor(m.Model, m.Minors, m.Similarity).Name]++
 		}
 		if len(ms) < f.Limit {
 			return res, nil

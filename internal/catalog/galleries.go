@@ -19,8 +19,8 @@ func (d *DB) CreateGallery(ctx context.Context, g engine.Gallery) (engine.Galler
 	if g.TargetFPIR == 0 {
 		g.TargetFPIR = engine.DefaultTargetFPIR
 	}
-	res, err := d.exec(ctx, `INSERT INTO galleries (name, kind, model, created_at, created_by, target_fpir) VALUES (?, ?, ?, ?, ?, ?)`,
-		g.Name, g.Kind, g.Model, fmtTime(g.CreatedAt), g.CreatedBy, g.TargetFPIR)
+	res, err := d.exec(ctx, `INSERT INTO galleries (name, kind, model, created_at, created_by, target_fpir, minors) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		g.Name, g.Kind, g.Model, fmtTime(g.CreatedAt), g.CreatedBy, g.TargetFPIR, g.Minors)
 	if isConstraint(err) {
 		return g, fmt.Errorf("a gallery named %q already exists: %w", g.Name, engine.ErrConflict)
 	}
@@ -32,7 +32,7 @@ func (d *DB) CreateGallery(ctx context.Context, g engine.Gallery) (engine.Galler
 	return g, nil
 }
 
-const gallerySelect = `SELECT g.id, g.name, g.kind, g.model, g.created_at, g.created_by, g.target_fpir,
+const gallerySelect = `SELECT g.id, g.name, g.kind, g.model, g.created_at, g.created_by, g.target_fpir, g.minors,
 	(SELECT count(*) FROM images WHERE gallery_id = g.id),
 	(SELECT count(*) FROM faces WHERE gallery_id = g.id),
 	(SELECT count(*) FROM subjects WHERE gallery_id = g.id)
@@ -41,7 +41,7 @@ const gallerySelect = `SELECT g.id, g.name, g.kind, g.model, g.created_at, g.cre
 func scanGallery(row interface{ Scan(...any) error }) (engine.Gallery, error) {
 	var g engine.Gallery
 	var created string
-	err := row.Scan(&g.ID, &g.Name, &g.Kind, &g.Model, &created, &g.CreatedBy, &g.TargetFPIR, &g.Images, &g.Faces, &g.Subjects)
+	err := row.Scan(&g.ID, &g.Name, &g.Kind, &g.Model, &created, &g.CreatedBy, &g.TargetFPIR, &g.Minors, &g.Images, &g.Faces, &g.Subjects)
 	g.CreatedAt = parseTime(created)
 	return g, err
 }
@@ -58,11 +58,11 @@ func (d *DB) Gallery(ctx context.Context, id int64) (engine.Gallery, error) {
 	return g, nil
 }
 
-// SetTargetFPIR sets gallery id's target FPIR.
-func (d *DB) SetTargetFPIR(ctx context.Context, id int64, fpir float64) error {
-	res, err := d.exec(ctx, `UPDATE galleries SET target_fpir = ? WHERE id = ?`, fpir, id)
+// SetGalleryPolicy sets gallery id's target FPIR and whether its subjects are minors.
+func (d *DB) SetGalleryPolicy(ctx context.Context, id int64, targetFPIR float64, minors bool) error {
+	res, err := d.exec(ctx, `UPDATE galleries SET target_fpir = ?, minors = ? WHERE id = ?`, targetFPIR, minors, id)
 	if err != nil {
-		return fmt.Errorf("catalog: set target FPIR of gallery %d: %w", id, err)
+		return fmt.Errorf("catalog: set policy of gallery %d: %w", id, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return notFound("gallery", id)

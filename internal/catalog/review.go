@@ -47,9 +47,9 @@ func (d *DB) RecordSearch(ctx context.Context, s engine.SearchRecord, probes []e
 			sc := engine.SearchCandidate{ProbeFaceID: probes[c.ProbeIndex].ID, FaceID: c.FaceID, Similarity: c.Similarity, Rank: c.Rank, Threshold: c.Threshold}
 			var subject sql.NullInt64
 			var subjectName sql.NullString
-			err := tx.QueryRowContext(ctx, `SELECT f.gallery_id, f.subject_id, f.image_id, s.name, g.model FROM faces f
+			err := tx.QueryRowContext(ctx, `SELECT f.gallery_id, f.subject_id, f.image_id, s.name, g.model, g.minors FROM faces f
 				JOIN galleries g ON g.id = f.gallery_id LEFT JOIN subjects s ON s.id = f.subject_id WHERE f.id = ?`,
-				c.FaceID).Scan(&sc.GalleryID, &subject, &sc.ImageID, &subjectName, &sc.Model)
+				c.FaceID).Scan(&sc.GalleryID, &subject, &sc.ImageID, &subjectName, &sc.Model, &sc.Minors)
 			if errors.Is(err, sql.ErrNoRows) {
 				continue // deleted between the index search and now: never propose it
 			}
@@ -105,7 +105,7 @@ func reviewItemTx(ctx context.Context, tx *sql.Tx, s engine.SearchRecord, box st
 	return nil
 }
 
-const candidateSelect = `SELECT c.probe_face_id, c.face_id, c.gallery_id, f.image_id, f.subject_id, s.name, g.model,
+const candidateSelect = `SELECT c.probe_face_id, c.face_id, c.gallery_id, f.image_id, f.subject_id, s.name, g.model, g.minors,
 	c.similarity, c.rank, c.threshold, c.match_id, m.status, m.search_id
 	FROM search_candidates c JOIN faces f ON f.id = c.face_id JOIN galleries g ON g.id = c.gallery_id
 	LEFT JOIN subjects s ON s.id = f.subject_id LEFT JOIN matches m ON m.id = c.match_id`
@@ -115,7 +115,7 @@ func scanCandidate(row interface{ Scan(...any) error }, searchID int64) (engine.
 	var subject, match, matchSearch sql.NullInt64
 	var subjectName, status sql.NullString
 	var threshold sql.NullFloat64
-	err := row.Scan(&c.ProbeFaceID, &c.FaceID, &c.GalleryID, &c.ImageID, &subject, &subjectName, &c.Model,
+	err := row.Scan(&c.ProbeFaceID, &c.FaceID, &c.GalleryID, &c.ImageID, &subject, &subjectName, &c.Model, &c.Minors,
 		&c.Similarity, &c.Rank, &threshold, &match, &status, &matchSearch)
 	c.SubjectID, c.SubjectName, c.MatchID = intPtr(subject), subjectName.String, match.Int64
 	c.Status = engine.MatchStatus(status.String)
@@ -261,7 +261,7 @@ func (d *DB) ProbeFace(ctx context.Context, id int64) (engine.ProbeFace, error) 
 }
 
 const matchSelect = `SELECT m.id, m.search_id, m.job_id, m.probe_face_id, m.face_id, m.gallery_id, f.subject_id, f.image_id,
-	m.similarity, m.rank, m.status, m.requested_by, m.created_at, m.case_ref, s.name, g.model
+	m.similarity, m.rank, m.status, m.requested_by, m.created_at, m.case_ref, s.name, g.model, g.minors
 	FROM matches m JOIN faces f ON f.id = m.face_id JOIN galleries g ON g.id = m.gallery_id
 	LEFT JOIN subjects s ON s.id = f.subject_id`
 
@@ -271,7 +271,7 @@ func scanMatch(row interface{ Scan(...any) error }) (engine.Match, error) {
 	var created string
 	var subjectName sql.NullString
 	err := row.Scan(&m.ID, &search, &job, &m.ProbeFaceID, &m.FaceID, &m.GalleryID, &subject, &m.ImageID,
-		&m.Similarity, &m.Rank, &m.Status, &m.RequestedBy, &created, &m.CaseRef, &subjectName, &m.Model)
+		&m.Similarity, &m.Rank, &m.Status, &m.RequestedBy, &created, &m.CaseRef, &subjectName, &m.Model, &m.Minors)
 	m.SearchID, m.JobID, m.SubjectID, m.CreatedAt = intPtr(search), intPtr(job), intPtr(subject), parseTime(created)
 	m.SubjectName = subjectName.String
 	m.Decisions = []engine.Decision{}

@@ -7,6 +7,10 @@
 -- threshold follows from it and the gallery's size (engine/thresholds.go).
 ALTER TABLE galleries ADD COLUMN target_fpir REAL NOT NULL DEFAULT 0.01;
 
+-- A gallery of children (a missing-children gallery): its candidates are judged under the
+-- minors' line, measured on pairs of children, which score far higher than pairs of adults.
+ALTER TABLE galleries ADD COLUMN minors INTEGER NOT NULL DEFAULT 0;
+
 -- threshold: the gallery's operating threshold when the search ran (NULL: its model has no
 -- measured tail). match_id: the review item the candidate is, made by this search or an earlier
 -- one of the same photo. A candidate goes with its search, probe face or candidate face.
