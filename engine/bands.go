@@ -107,4 +107,3 @@ func minorsBandLines(model string) (lines struct{ medium, high float32 }, ok boo
 	lines.medium, lines.high = float32(medium), float32(high)
 	return lines, true
 }
-

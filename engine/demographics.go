@@ -105,4 +105,3 @@ func histogramTail(hist []int, pairs int) []TailPoint {
 	}
 	return out
 }
-
