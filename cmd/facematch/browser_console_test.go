@@ -76,6 +76,7 @@ func TestBrowserConsole(t *testing.T) {
 	// Revoked, after a confirmation, the credential no longer signs in.
 	b.do(chromedp.Click(chromedp.CSS(row+" button.revoke")), b.visible(row+" .confirm-yes"))
 	b.waitText(row, "stops working at once")
+	b.shot("console-revoke-confirm-1280")
 	b.do(chromedp.Click(chromedp.CSS(row + " .confirm-yes")))
 	b.waitText(row, "revoked")
 	b.signOut()
@@ -96,6 +97,41 @@ func TestBrowserConsole(t *testing.T) {
 	b.do(chromedp.SendKeys(chromedp.CSS("#gallery-name"), "notices"), chromedp.Click(chromedp.CSS("#gallery-submit")))
 	b.waitText("#gallery-error", "already exists")
 	b.shot("console-galleries-1280")
+
+	// An analyst's credential for a while, in that gallery alone; then widened to all galleries.
+	b.open("#/credentials")
+	until := time.Now().AddDate(0, 0, 14).Format("2006-01-02")
+	b.do(b.visible("#cred-name"), chromedp.SendKeys(chromedp.CSS("#cred-name"), "temp-analyst"))
+	b.choose("#cred-role", "analyst")
+	b.do(chromedp.SetValue(chromedp.CSS("#cred-expires"), until),
+		chromedp.Click(chromedp.CSS(fmt.Sprintf(`#cred-form input[name="cred-gallery"][value="%d"]`, ref))),
+		chromedp.Click(chromedp.CSS("#cred-submit")), b.visible("#secret-box"))
+	arow := `#credentials tr[data-credential="temp-analyst"]`
+	b.waitText(arow+" td.galleries", "notices")
+	tokenOf := func(name string) engine.Token {
+		var toks struct {
+			Tokens []engine.Token `json:"tokens"`
+		}
+		s.mustCall(200, "GET", "/v1/tokens", admin, nil, &toks)
+		for _, tk := range toks.Tokens {
+			if tk.Name == name {
+				return tk
+			}
+		}
+		t.Fatalf("no credential %s", name)
+		return engine.Token{}
+	}
+	if tk := tokenOf("temp-analyst"); tk.ExpiresAt == nil || tk.ExpiresAt.Local().Format("2006-01-02") != until || len(tk.Galleries) != 1 || tk.Galleries[0] != ref {
+		t.Errorf("temp-analyst: expires %v, galleries %v; want the end of %s and [%d]", tk.ExpiresAt, tk.Galleries, until, ref)
+	}
+	b.do(chromedp.Click(chromedp.CSS(arow+" button.scope")), b.visible(arow+" .scope-edit"))
+	b.shot("console-scope-1280")
+	b.do(chromedp.Click(chromedp.CSS(fmt.Sprintf(`%s input[name="scope-gallery"][value="%d"]`, arow, ref))),
+		chromedp.Click(chromedp.CSS(arow+" .scope-edit ~ button.primary")))
+	b.waitText(arow+" td.galleries", "all galleries")
+	if tk := tokenOf("temp-analyst"); tk.Galleries != nil {
+		t.Errorf("temp-analyst still limited to %v", tk.Galleries)
+	}
 
 	// A subject: created, renamed, enrolled from a group photo through the face picker, removed.
 	b.open(fmt.Sprintf("#/gallery/%d?tab=subjects", ref))

@@ -996,7 +996,7 @@
           h('td', { title: fmtTime(t.created_at), text: `${new Date(t.created_at).toLocaleDateString()} by ${t.created_by}` }),
           h('td', { title: fmtTime(t.expires_at), text: t.expires_at ? new Date(t.expires_at).toLocaleDateString() : 'never' }),
           h('td', { title: fmtTime(t.last_used_at), text: t.last_used_at ? age(t.last_used_at) : 'never' }),
-          h('td', { text: t.galleries ? t.galleries.map(galName).join(', ') : SCOPED.includes(t.role) ? 'all galleries' : '—' }),
+          h('td', { class: 'galleries', text: t.galleries ? t.galleries.map(galName).join(', ') : SCOPED.includes(t.role) ? 'all galleries' : '—' }),
           h('td', {}, h('span', { class: 'status cred-' + st, text: st }), t.revoked_at ? h('div', { class: 'muted', text: fmtTime(t.revoked_at) }) : null),
           actions);
       });
