@@ -184,6 +184,7 @@ func TestAuthorization(t *testing.T) {
 		"POST /v1/galleries/:id/subjects":   {"admin", "analyst"},
 		"GET /v1/galleries/:id/subjects":    {"admin", "analyst", "reviewer", "auditor"},
 		"GET /v1/subjects/:id":              {"admin", "analyst", "reviewer", "auditor"},
+		"PATCH /v1/subjects/:id":            {"admin", "analyst"},
 		"DELETE /v1/subjects/:id":           {"admin"},
 		"POST /v1/galleries/:id/images":     {"admin", "analyst"},
 		"GET /v1/galleries/:id/images":      {"admin", "analyst", "reviewer", "auditor"},

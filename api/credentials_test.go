@@ -280,3 +280,41 @@ func TestGalleryScope(t *testing.T) {
 		}
 	}
 }
+
+// An admin may end a credential sooner than the lifetime (a temporary colleague), never later
+// and never within the hour; the expiry given is the one stored and audited.
+func TestCredentialExpiryGiven(t *testing.T) {
+	ts := newTestServer(t)
+	in := func(d time.Duration) string { return time.Now().Add(d).UTC().Format(time.RFC3339) }
+	for _, tc := range []struct {
+		name, expires string
+		status        int
+		detail        string
+	}{
+		{"not a time", "next week", 400, `expires_at must be RFC 3339`},
+		{"in the past", in(-time.Hour), 422, "less than 1h0m0s from now"},
+		{"within the hour", in(30 * time.Minute), 422, "less than 1h0m0s from now"},
+		{"beyond the lifetime", in(engine.DefaultCredentialLifetime + 24*time.Hour), 422, "beyond the credential lifetime (2160h0m0s"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body, _ := json.Marshal(map[string]string{"name": "temp-" + strings.ReplaceAll(tc.name, " ", "-"), "role": "reviewer", "expires_at": tc.expires})
+			resp, data := ts.do(t, "POST", "/v1/tokens", ts.tokens["admin"], "application/json", body)
+			checkProblem(t, tc.name, resp, data, tc.status, tc.detail)
+		})
+	}
+	want := time.Now().Add(7 * 24 * time.Hour).UTC().Truncate(time.Second)
+	temp := ts.createCredential(t, 201, fmt.Sprintf(`{"name":"temp","role":"reviewer","expires_at":%q}`, want.Format(time.RFC3339)))
+	if temp.ExpiresAt == nil || !temp.ExpiresAt.Equal(want) {
+		t.Errorf("expiry %v, want %v", temp.ExpiresAt, want)
+	}
+	es := ts.auditOf(t, "credential.create")
+	if last := es[len(es)-1]; last.Result != "expires="+want.Format(time.RFC3339) {
+		t.Errorf("audited %q, want the expiry given", last.Result)
+	}
+	// A date alone is its midnight (UTC).
+	day := time.Now().Add(30 * 24 * time.Hour).UTC().Format("2006-01-02")
+	dated := ts.createCredential(t, 201, fmt.Sprintf(`{"name":"dated","role":"analyst","expires_at":%q}`, day))
+	if dated.ExpiresAt == nil || dated.ExpiresAt.UTC().Format(time.RFC3339) != day+"T00:00:00Z" {
+		t.Errorf("expiry of a date: %v, want %s midnight UTC", dated.ExpiresAt, day)
+	}
+}

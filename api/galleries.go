@@ -129,6 +129,30 @@ func (s *Server) getSubject(c echo.Context) error {
 	return c.JSON(http.StatusOK, sub)
 }
 
+// updateSubjectRequest edits a subject: the fields present replace the stored ones (null or
+// absent: unchanged; "" clears the reference or the notes).
+type updateSubjectRequest struct {
+	Name        *string `json:"name,omitempty"`
+	ExternalRef *string `json:"external_ref,omitempty"`
+	Notes       *string `json:"notes,omitempty"`
+}
+
+func (s *Server) updateSubject(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	var req updateSubjectRequest
+	if err := bindJSON(c, &req); err != nil {
+		return err
+	}
+	sub, err := s.svc.UpdateSubject(c.Request().Context(), actor(c), id, engine.SubjectChange{Name: req.Name, ExternalRef: req.ExternalRef, Notes: req.Notes})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, sub)
+}
+
 func (s *Server) deleteSubject(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {

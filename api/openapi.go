@@ -51,6 +51,7 @@ var opDocs = map[string]opDoc{
 		Subjects []engine.Subject `json:"subjects"`
 	}{}, errors: []int{400, 404}},
 	"GET /v1/subjects/:id":              {summary: "One subject.", ok: 200, out: engine.Subject{}, errors: []int{400, 404}},
+	"PATCH /v1/subjects/:id":            {summary: "Edit a subject's name, external reference or notes (the fields given; audited as subject.update). Photos and faces stay.", json: updateSubjectRequest{}, ok: 200, out: engine.Subject{}, errors: []int{400, 404, 415, 422}},
 	"DELETE /v1/subjects/:id":           {summary: "Delete a subject with their photos, faces, vectors, blobs and matches.", ok: 204, errors: []int{400, 404}},
 	"POST /v1/galleries/:id/images":     {summary: "Upload a photo: every face is detected, quality-checked, embedded and indexed; a reference photo keeps its subject's face alone (face, face_box; 409 lists the faces when several could be). The same bytes twice answer 200 with duplicate=true.", form: uploadForm, ok: 201, out: engine.Enrolled{}, errors: []int{400, 404, 409, 413, 415, 422}},
 	"GET /v1/galleries/:id/images":      {summary: "A gallery's photos with their faces, a page at a time (records only, no bytes).", query: []param{{"subject", "integer", "only this subject's photos", false}, {"cursor", "string", "next_cursor of the previous page", false}, {"limit", "integer", "1-500, default 100", false}}, ok: 200, out: page[engine.ImageFaces]{}, errors: []int{400, 404}},

@@ -92,6 +92,7 @@ func routeTable() []Route {
 		{"POST", "/v1/galleries/:id/subjects", []engine.Role{admin, analyst}, (*Server).createSubject},
 		{"GET", "/v1/galleries/:id/subjects", readers, (*Server).listSubjects},
 		{"GET", "/v1/subjects/:id", readers, (*Server).getSubject},
+		{"PATCH", "/v1/subjects/:id", []engine.Role{admin, analyst}, (*Server).updateSubject},
 		{"DELETE", "/v1/subjects/:id", []engine.Role{admin}, (*Server).deleteSubject},
 		{"POST", "/v1/galleries/:id/images", []engine.Role{admin, analyst}, (*Server).uploadImage},
 		{"GET", "/v1/galleries/:id/images", readers, (*Server).listImages},

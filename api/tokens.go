@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"net/http"
 
 	"github.com/facematch/facematch/engine"
@@ -14,6 +15,9 @@ type createTokenRequest struct {
 	User string `json:"user,omitempty"`
 	// Galleries limits an analyst or reviewer credential to these galleries (default: all).
 	Galleries []int64 `json:"galleries,omitempty"`
+	// ExpiresAt ends the credential sooner than the service's credential lifetime (RFC 3339 or
+	// a date; at least an hour ahead, at most the lifetime).
+	ExpiresAt string `json:"expires_at,omitempty"`
 }
 
 type createTokenResponse struct {
@@ -27,8 +31,15 @@ func (s *Server) createToken(c echo.Context) error {
 	if err := bindJSON(c, &req); err != nil {
 		return err
 	}
-	t, secret, err := s.svc.CreateToken(c.Request().Context(), actor(c), engine.NewCredential{Name: req.Name, User: req.User, Role: req.Role,
-		Galleries: req.Galleries})
+	nc := engine.NewCredential{Name: req.Name, User: req.User, Role: req.Role, Galleries: req.Galleries}
+	if req.ExpiresAt != "" {
+		t, err := parseTime(req.ExpiresAt)
+		if err != nil {
+			return fmt.Errorf("%w: expires_at must be RFC 3339 (2026-01-02T15:04:05Z) or a date (2026-01-02), got %q", errBadRequest, req.ExpiresAt)
+		}
+		nc.ExpiresAt = &t
+	}
+	t, secret, err := s.svc.CreateToken(c.Request().Context(), actor(c), nc)
 	if err != nil {
 		return err
 	}

@@ -127,7 +127,13 @@ type NewCredential struct {
 	Role Role
 	// Galleries limits an analyst or reviewer credential to these galleries (nil: all).
 	Galleries []int64
+	// ExpiresAt shortens the credential's life (a temporary colleague); nil means the
+	// configured lifetime. It may not lie beyond that lifetime: rotation is the policy.
+	ExpiresAt *time.Time
 }
+
+// minCredentialLife is the shortest life a credential may be given: less is a typo.
+const minCredentialLife = time.Hour
 
 // CreateToken creates a credential and returns it with its secret, which is shown once.
 func (s *Service) CreateToken(ctx context.Context, a Actor, c NewCredential) (Token, string, error) {
@@ -174,6 +180,16 @@ func (s *Service) createToken(ctx context.Context, a Actor, action string, c New
 	}
 	now := time.Now()
 	expires := now.Add(s.cfg.CredentialLifetime)
+	if c.ExpiresAt != nil {
+		switch {
+		case c.ExpiresAt.Before(now.Add(minCredentialLife)):
+			return Token{}, "", fmt.Errorf("expires_at %s is less than %s from now: %w", c.ExpiresAt.UTC().Format(time.RFC3339), minCredentialLife, ErrInvalid)
+		case c.ExpiresAt.After(expires):
+			return Token{}, "", fmt.Errorf("expires_at %s is beyond the credential lifetime (%s, until %s): %w",
+				c.ExpiresAt.UTC().Format(time.RFC3339), s.cfg.CredentialLifetime, expires.UTC().Format(time.RFC3339), ErrInvalid)
+		}
+		expires = *c.ExpiresAt
+	}
 	var t Token
 	err = s.audited(ctx, func(cat Catalog) (AuditEntry, error) {
 		var err error

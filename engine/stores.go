@@ -16,6 +16,9 @@ type GalleryStore interface {
 	Galleries(ctx context.Context) ([]Gallery, error)
 	SetGalleryPolicy(ctx context.Context, id int64, targetFPIR float64, minors bool) error
 	CreateSubject(ctx context.Context, s Subject) (Subject, error)
+	// UpdateSubject stores s's name, external reference and notes (ErrNotFound for an unknown
+	// ID) and returns the stored subject.
+	UpdateSubject(ctx context.Context, s Subject) (Subject, error)
 	Subject(ctx context.Context, id int64) (Subject, error)
 	Subjects(ctx context.Context, galleryID int64) ([]Subject, error)
 }

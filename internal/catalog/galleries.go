@@ -117,6 +117,23 @@ func (d *DB) CreateSubject(ctx context.Context, s engine.Subject) (engine.Subjec
 	return s, err
 }
 
+// UpdateSubject stores s's name, external reference and notes; its gallery and creation time
+// never change.
+func (d *DB) UpdateSubject(ctx context.Context, s engine.Subject) (engine.Subject, error) {
+	s.Name = strings.TrimSpace(s.Name)
+	if s.Name == "" {
+		return s, fmt.Errorf("subject needs a name: %w", engine.ErrInvalid)
+	}
+	res, err := d.exec(ctx, `UPDATE subjects SET name = ?, external_ref = ?, notes = ? WHERE id = ?`, s.Name, s.ExternalRef, s.Notes, s.ID)
+	if err != nil {
+		return s, fmt.Errorf("catalog: update subject %d: %w", s.ID, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return s, notFound("subject", s.ID)
+	}
+	return d.Subject(ctx, s.ID)
+}
+
 const subjectSelect = `SELECT s.id, s.gallery_id, s.name, s.external_ref, s.notes, s.created_at,
 	(SELECT count(*) FROM faces WHERE subject_id = s.id) FROM subjects s`
 

@@ -72,8 +72,10 @@
   };
   let me = session.load(); // {token, name, role, reviewers_required}
 
+  // APIError carries the problem document's detail as its message, and the document itself
+  // (a reference photo's 409 lists the faces to choose from).
   class APIError extends Error {
-    constructor(status, message) { super(message); this.status = status; }
+    constructor(status, message, problem) { super(message); this.status = status; this.problem = problem || {}; }
   }
 
   async function api(path, { method = 'GET', json, form, signal, priority = 'high' } = {}) {
@@ -88,8 +90,9 @@
     }
     if (!r.ok) {
       let msg = r.status + ' ' + r.statusText;
-      try { const p = await r.json(); msg = p.detail || p.title || msg; } catch { /* not a problem document */ }
-      throw new APIError(r.status, msg);
+      let problem;
+      try { problem = await r.json(); msg = problem.detail || problem.title || msg; } catch { /* not a problem document */ }
+      throw new APIError(r.status, msg, problem);
     }
     if (r.status === 204) return null;
     return (r.headers.get('Content-Type') || '').includes('json') ? r.json() : r.blob();
@@ -162,6 +165,7 @@
     galleries: { page: pageGalleries, roles: READERS, nav: 'Galleries' },
     gallery: { page: pageGallery, roles: READERS },
     jobs: { page: pageJobs, roles: READERS, nav: 'Jobs' },
+    credentials: { page: pageCredentials, roles: ['admin'], nav: 'Credentials' },
     audit: { page: pageAudit, roles: ['auditor'], nav: 'Audit log' },
   };
   const home = { reviewer: 'queue', analyst: 'search', admin: 'galleries', auditor: 'audit' };
@@ -760,7 +764,7 @@
 
   async function pageGalleries(main) {
     const gals = [...(await galleryNames()).values()];
-    fill(main, h('h1', { text: 'Galleries' }), h('table', { id: 'galleries' },
+    fill(main, h('h1', { text: 'Galleries' }), me.role === 'admin' ? newGalleryForm(gals) : null, h('table', { id: 'galleries' },
       h('thead', {}, h('tr', {}, ['Name', 'Kind', 'Model', 'Subjects', 'Photos', 'Faces', 'Created'].map((t) => h('th', { text: t })))),
       h('tbody', {}, gals.map((g) => h('tr', { class: 'row', onclick: () => go('#/gallery/' + g.id) },
         h('td', {}, h('a', { href: '#/gallery/' + g.id, text: g.name })), h('td', { text: g.kind }), h('td', { class: 'muted' }, model(g.model)),
@@ -769,8 +773,8 @@
   }
 
   // photoCards shows photos with their faces; subjects (id → name), for a reference gallery,
-  // names whose photo each one is.
-  function photoCards(items, subjects) {
+  // names whose photo each one is; action(image), when given, adds a control to each card.
+  function photoCards(items, subjects, action) {
     return h('div', { class: 'grid' }, items.map(({ image, faces }) => h('div', { class: 'card', dataset: { image: image.id } },
       subjects && image.subject_id ? h('div', { class: 'subject-name', text: subjects.get(image.subject_id) || `Subject ${image.subject_id}` }) : null,
       h('div', { class: 'faces' }, faces.length ? faces.map((f) => {
@@ -780,8 +784,14 @@
       }) : h('span', { class: 'muted', text: 'no face' })),
       h('div', {}, `Photo ${image.id} · ${image.width}×${image.height} ${image.format}`),
       image.source.site || image.source.usernames ? h('div', { class: 'muted', text: [image.source.site, (image.source.usernames || []).join(', ')].filter(Boolean).join(' · ') }) : null,
-      photoButton('Open photo', `/v1/images/${image.id}`, faces.length === 1 ? faces[0].box : null))));
+      photoButton('Open photo', `/v1/images/${image.id}`, faces.length === 1 ? faces[0].box : null),
+      action ? action(image, faces) : null)));
   }
+
+  // removePhoto is an admin's control on a photo card: the photo goes with its faces.
+  const removePhoto = (image, faces) => confirmAction({ label: 'Remove photo', cls: 'remove-photo',
+    question: `Remove photo ${image.id} and its ${faces.length === 1 ? 'face' : faces.length + ' faces'} (vectors, thumbnails, matches)?`, yes: 'Remove',
+    act: async () => { await api('/v1/images/' + image.id, { method: 'DELETE' }); notify(`Removed photo ${image.id}.`); render(); } });
 
   async function pageGallery(main, arg, params) {
     const id = Number(arg);
@@ -791,23 +801,33 @@
     const gals = await galleryNames();
     const g = gals.get(id);
     if (!g) throw new APIError(404, `gallery ${id} not found`);
+    const isAdmin = me.role === 'admin';
+    const mayEnrol = isAdmin || me.role === 'analyst'; // as the API allows
     const tabs = [['photos', g.kind === 'reference' ? 'Photos' : 'Collected photos'], ['jobs', 'Jobs']];
     if (g.kind === 'reference') tabs.unshift(['subjects', 'Subjects']);
+    if (isAdmin) tabs.push(['delete', 'Delete…']);
     const head = [h('h1', { text: g.name }),
       h('p', { class: 'muted' }, `${g.kind} gallery · model `, model(g.model),
         g.kind === 'reference' ? ` · ${g.subjects} subjects` : '', ` · ${g.images} photos · ${g.faces} faces`),
       h('div', { class: 'pager' }, tabs.map(([t, label]) => h('a', { class: 'button' + (t === tab ? ' primary' : ''), href: `#/gallery/${id}?tab=${t}`, text: label })),
         g.kind === 'reference' ? h('a', { class: 'button', href: `#/queue?gallery=${id}`, text: 'Matches against this gallery' }) : null)];
 
+    if (tab === 'delete' && isAdmin) {
+      fill(main, ...head, deleteGalleryPanel(g));
+      return;
+    }
     if (tab === 'subjects') {
       const subs = (await api(`/v1/galleries/${id}/subjects`)).subjects;
       let photos = null;
       if (subjectID) {
         const r = await api(`/v1/galleries/${id}/images?subject=${encodeURIComponent(subjectID)}&limit=100`);
         const s = subs.find((x) => String(x.id) === subjectID);
-        photos = h('section', { class: 'panel' }, h('h2', { text: `${s ? s.name : 'Subject ' + subjectID}: faces and photos` }), photoCards(r.items));
+        photos = h('section', { class: 'panel', id: 'subject-panel' }, h('h2', { text: `${s ? s.name : 'Subject ' + subjectID}: faces and photos` }),
+          s ? h('p', { class: 'muted', id: 'subject-faces', text: `${s.faces} ${s.faces === 1 ? 'face' : 'faces'}${s.external_ref ? ' · ' + s.external_ref : ''}` }) : null,
+          r.items.length ? photoCards(r.items, null, isAdmin ? removePhoto : null) : h('p', { class: 'muted', text: 'No photo yet.' }),
+          s && mayEnrol ? h('div', { class: 'two' }, enrolForm(id, s), editSubjectForm(s)) : null);
       }
-      fill(main, ...head, photos, h('table', { id: 'subjects' },
+      fill(main, ...head, mayEnrol ? newSubjectForm(id, !subs.length) : null, photos, h('table', { id: 'subjects' },
         h('thead', {}, h('tr', {}, ['Name', 'Reference', 'Faces', 'Notes', 'Added'].map((t) => h('th', { text: t })))),
         h('tbody', {}, subs.map((s) => h('tr', { class: 'row' + (String(s.id) === subjectID ? ' selected' : ''), onclick: () => go(`#/gallery/${id}?tab=subjects&subject=${s.id}`) },
           h('td', { text: s.name }), h('td', { text: s.external_ref || '' }), h('td', { text: s.faces }), h('td', { class: 'muted', text: s.notes || '' }),
@@ -825,36 +845,448 @@
       r.next_cursor ? h('a', { class: 'button', href: `#/gallery/${id}?tab=photos&cursor=${r.next_cursor}`, text: 'Next page →' }) : null));
   }
 
-  async function pageJobs(main) {
+  async function pageJobs(main, _arg, params) {
     const gals = await galleryNames();
-    fill(main, h('h1', { text: 'Jobs' }), await jobsTable('/v1/jobs?limit=100', gals));
+    const job = params.get('job');
+    const state = params.has('state') ? params.get('state') : 'failed';
+    let items = job ? await jobItems(Number(job), state) : null;
+    // The job's files are listed again whenever its progress moves, until it finishes.
+    let seen = '';
+    const onDraw = async (jobs) => {
+      const j = jobs.find((x) => String(x.id) === job);
+      if (!j || !items) return;
+      const now = `${j.state} ${j.processed}`;
+      if (seen && now !== seen) {
+        const fresh = await jobItems(j.id, state);
+        items.replaceWith(fresh);
+        items = fresh;
+      }
+      seen = now;
+    };
+    fill(main, h('h1', { text: 'Jobs' }), me.role === 'admin' && !job ? newJobForm([...gals.values()]) : null, items,
+      await jobsTable('/v1/jobs?limit=100', gals, onDraw));
+  }
+
+  // jobActions are an admin's controls on a job: cancel one that is queued or running (what
+  // it stored stays), resume one cancelled or failed.
+  function jobActions(j, redraw) {
+    if (me.role !== 'admin') return null;
+    const err = h('span', { class: 'refusal' });
+    const act = (verb, label) => {
+      const b = h('button', { type: 'button', class: 'job-' + verb, text: label });
+      b.addEventListener('click', () => attempt(b, err, async () => {
+        await api(`/v1/jobs/${j.id}/${verb}`, { method: 'POST' });
+        notify(`Job ${j.id}: ${verb === 'cancel' ? 'cancelled' : 'queued again'}.`);
+        await redraw();
+      }));
+      return b;
+    };
+    return [j.state === 'queued' || j.state === 'running' ? act('cancel', 'Cancel') : null,
+      j.state === 'cancelled' || j.state === 'failed' ? act('resume', 'Resume') : null, err];
   }
 
   // jobsTable lists jobs and refreshes itself (often while one is queued or running).
-  async function jobsTable(path, gals) {
+  async function jobsTable(path, gals, onDraw) {
     const holder = h('div', { id: 'jobs' });
     let timer = 0;
     onLeave(() => clearTimeout(timer));
     async function draw() {
+      clearTimeout(timer);
       const r = await api(path);
       fill(holder, h('table', {},
-        h('thead', {}, h('tr', {}, ['Job', 'Gallery', 'State', 'Progress', 'Stored', 'Duplicates', 'No face', 'Failed', 'Faces', 'Matches', 'Rate', 'ETA', 'By'].map((t) => h('th', { text: t })))),
+        h('thead', {}, h('tr', {}, ['Job', 'Gallery', 'State', 'Progress', 'Stored', 'Duplicates', 'No face', 'Failed', 'Faces', 'Matches', 'Rate', 'ETA', 'By', ''].map((t) => h('th', { text: t })))),
         h('tbody', {}, r.items.length ? r.items.map((j) => {
           const pct = j.total > 0 ? Math.min(100, 100 * j.processed / j.total) : 0;
           return h('tr', { dataset: { job: j.id } }, h('td', { text: `${j.id} ${j.kind}` }), h('td', { text: (gals.get(j.gallery_id) || {}).name || j.gallery_id }),
-            h('td', {}, j.state, j.error ? h('div', { class: 'refusal', text: j.error }) : null),
+            h('td', { class: 'state' }, j.state, j.error ? h('div', { class: 'refusal', text: j.error }) : null),
             h('td', {}, h('span', { class: 'progress' }, h('span', { style: { width: pct + '%' } })), ` ${j.processed}/${j.total < 0 ? '?' : j.total}`),
-            h('td', { text: j.stored }), h('td', { text: j.duplicates }), h('td', { text: j.no_face }), h('td', { text: j.failed }), h('td', { text: j.faces }),
+            h('td', { text: j.stored }), h('td', { text: j.duplicates }), h('td', { text: j.no_face }), h('td', {}, j.failed ? h('a', { href: `#/jobs?job=${j.id}&state=failed`, title: 'Failed files and why', text: j.failed }) : '0'), h('td', { text: j.faces }),
             h('td', {}, j.matches ? h('a', { href: `#/queue?job=${j.id}&status=`, text: j.matches }) : '0'),
             h('td', { text: j.rate ? j.rate.toFixed(1) + '/s' : '' }), h('td', { text: j.eta_seconds ? Math.round(j.eta_seconds) + ' s' : '' }),
-            h('td', { text: j.created_by }));
-        }) : h('tr', {}, h('td', { colspan: 13, class: 'muted', text: 'No job.' })))));
+            h('td', { text: j.created_by }),
+            h('td', { class: 'actions' }, h('a', { href: `#/jobs?job=${j.id}&state=`, class: 'items-link', text: 'Files' }), jobActions(j, draw)));
+        }) : h('tr', {}, h('td', { colspan: 14, class: 'muted', text: 'No job.' })))));
       // Every 2 s while a job is queued or running, every 10 s otherwise, so that a job created
       // elsewhere (the API, the command line) shows up without a reload.
+      if (onDraw) await onDraw(r.items);
       const active = r.items.some((j) => j.state === 'queued' || j.state === 'running');
       timer = setTimeout(() => draw().catch((err) => { if (err.status !== 401) notify(err.message, true); }), active ? 2000 : 10000);
     }
     await draw();
+    return holder;
+  }
+
+  // ---- admin console: forms and confirmations -------------------------------------------
+  // Every form shows the API's refusal under itself (not only in a passing notice), until the
+  // next try; a destructive action asks first, in place.
+
+  const refusal = (id) => h('p', { class: 'refusal', id, role: 'alert' });
+  const labelled = (label, control) => h('label', {}, label, control);
+
+  // attempt runs act with btn disabled and shows its error in err (a 401 signs out instead).
+  async function attempt(btn, err, act) {
+    err.textContent = '';
+    btn.disabled = true;
+    try {
+      await act();
+    } catch (e) {
+      if (e.status !== 401) err.textContent = e.message;
+    } finally {
+      btn.disabled = false;
+    }
+  }
+
+  // confirmAction is a button that asks before it acts: the first click says what will happen
+  // and offers the action and a way back (no window.confirm: it blocks the page, and its text
+  // cannot say which record it is about as clearly).
+  function confirmAction({ label, question, yes, act, id, cls }) {
+    const holder = h('span', { class: 'confirm' });
+    const err = h('span', { class: 'refusal' });
+    const doit = h('button', { type: 'button', class: 'danger confirm-yes', text: yes, onclick: () => attempt(doit, err, act) });
+    const keep = h('button', { type: 'button', class: 'confirm-no', text: 'Keep' });
+    const start = h('button', { type: 'button', class: cls || '', id, text: label });
+    start.addEventListener('click', () => { holder.classList.add('open'); fill(holder, h('span', { class: 'question', text: question }), doit, keep, err); doit.focus(); });
+    keep.addEventListener('click', () => { holder.classList.remove('open'); err.textContent = ''; fill(holder, start); });
+    holder.append(start);
+    return holder;
+  }
+
+  // galleryChoices is a set of gallery checkboxes named name (values: gallery IDs).
+  function galleryChoices(name, gals, checked = [], filter = () => true) {
+    const list = gals.filter(filter);
+    if (!list.length) return h('p', { class: 'muted', text: 'No gallery yet.' });
+    return h('div', { class: 'choices-list' }, list.map((g) => h('label', { class: 'inline' },
+      h('input', { type: 'checkbox', name, value: g.id, checked: checked.includes(g.id) }), `${g.name} (${g.kind})`)));
+  }
+  const checkedIDs = (root, name) => [...root.querySelectorAll(`input[name="${name}"]:checked`)].map((i) => Number(i.value));
+
+  // dataImage shows a data: URI (a 409's face thumbnails) as a blob: URL: the page's CSP allows
+  // blob: images only.
+  function dataImage(uri) {
+    const comma = uri.indexOf(',');
+    const type = (/^data:([^;,]+)/.exec(uri) || [])[1] || 'image/jpeg';
+    const bytes = Uint8Array.from(atob(uri.slice(comma + 1)), (c) => c.charCodeAt(0));
+    const url = URL.createObjectURL(new Blob([bytes], { type }));
+    onLeave(() => URL.revokeObjectURL(url));
+    return url;
+  }
+
+  // ---- admin console: credentials --------------------------------------------------------
+
+  const ROLES = [['reviewer', 'Reviewer: decides matches'], ['analyst', 'Analyst: subjects, uploads, search'],
+    ['auditor', 'Auditor: reads the audit log'], ['admin', 'Admin: credentials, galleries, jobs']];
+  const SCOPED = ['analyst', 'reviewer']; // admin and auditor credentials are never scoped
+
+  // secretBox shows a new secret once: it is in this answer only and kept nowhere (not in the
+  // tab's storage); leaving the page forgets it.
+  function secretBox(holder, tok, verb) {
+    const value = h('input', { id: 'secret', class: 'secret', readonly: true, value: tok.secret, size: 60, onfocus: (e) => e.target.select() });
+    const copied = h('span', { class: 'muted', id: 'secret-copied' });
+    const copy = h('button', { type: 'button', class: 'primary', id: 'secret-copy', text: 'Copy', onclick: async () => {
+      value.select();
+      try { await navigator.clipboard.writeText(tok.secret); copied.textContent = 'Copied.'; } catch {
+        // No clipboard permission (plain HTTP, a locked-down browser): the text is selected.
+        copied.textContent = 'Selected: press Ctrl+C to copy.';
+      }
+    } });
+    fill(holder, h('section', { class: 'panel secret-box', id: 'secret-box' },
+      h('h2', { text: `Secret of ${tok.name} (${tok.role}), ${verb}` }),
+      h('p', { class: 'warning', text: 'Copy it now and hand it to its holder over a safe channel. It is shown this once: the service keeps only its hash, and leaving this page forgets it.' }),
+      h('div', { class: 'secret-line' }, value, copy, copied),
+      h('p', {}, h('button', { type: 'button', id: 'secret-done', text: 'I have copied it', onclick: () => fill(holder) }))));
+    value.focus();
+  }
+
+  async function pageCredentials(main) {
+    const gals = [...(await galleryNames()).values()];
+    const secretHolder = h('div');
+    const listHolder = h('div', { id: 'credentials-list' });
+    const galName = (id) => (gals.find((g) => g.id === id) || {}).name || `gallery ${id}`;
+
+    // The new credential's form.
+    const name = h('input', { id: 'cred-name', required: true, maxlength: 100, placeholder: 'e.g. jdoe-laptop', autocomplete: 'off' });
+    const user = h('input', { id: 'cred-user', maxlength: 100, placeholder: 'default: the name', autocomplete: 'off' });
+    const role = h('select', { id: 'cred-role' }, ROLES.map(([v, t]) => h('option', { value: v, text: t })));
+    const expires = h('input', { id: 'cred-expires', type: 'date', min: new Date(Date.now() + 86400e3).toISOString().slice(0, 10) });
+    const scope = h('div', { id: 'cred-scope' });
+    const drawScope = () => fill(scope, SCOPED.includes(role.value)
+      ? [h('h3', { text: 'Galleries (none ticked: all)' }), galleryChoices('cred-gallery', gals)]
+      : h('p', { class: 'muted', text: 'Admin and auditor credentials are never limited to galleries.' }));
+    role.addEventListener('change', drawScope);
+    drawScope();
+    const err = refusal('cred-error');
+    const submit = h('button', { class: 'primary', type: 'submit', id: 'cred-submit', text: 'Create credential' });
+    const form = h('form', { class: 'panel', id: 'cred-form', onsubmit: (e) => {
+      e.preventDefault();
+      attempt(submit, err, async () => {
+        const body = { name: name.value.trim(), role: role.value };
+        if (user.value.trim()) body.user = user.value.trim();
+        // The end of the chosen day, in the admin's time zone.
+        if (expires.value) body.expires_at = new Date(expires.value + 'T23:59:59').toISOString();
+        const ids = SCOPED.includes(role.value) ? checkedIDs(form, 'cred-gallery') : [];
+        if (ids.length) body.galleries = ids;
+        const tok = await api('/v1/tokens', { method: 'POST', json: body });
+        form.reset();
+        drawScope();
+        secretBox(secretHolder, tok, 'created');
+        await drawList();
+      });
+    } },
+    h('h2', { text: 'New credential' }),
+    h('div', { class: 'filters' }, labelled('Name (an actor in the audit log)', name), labelled('Person', user), labelled('Role', role),
+      labelled('Expires (default: the service\u2019s lifetime)', expires)),
+    scope, err, h('p', {}, submit));
+
+    async function drawList() {
+      const ts = (await api('/v1/tokens')).tokens;
+      const now = Date.now();
+      const state = (t) => (t.revoked_at ? 'revoked' : t.expires_at && new Date(t.expires_at).getTime() <= now ? 'expired' : 'active');
+      const rows = ts.map((t) => {
+        const st = state(t);
+        const actions = h('td', { class: 'actions' });
+        if (st !== 'revoked') {
+          fill(actions,
+            confirmAction({ label: 'Rotate', cls: 'rotate', question: `New secret for ${t.name}? The old one stops working at once.`, yes: 'Rotate',
+              act: async () => { const tok = await api(`/v1/tokens/${t.id}/rotate`, { method: 'POST' }); secretBox(secretHolder, tok, 'rotated'); await drawList(); } }),
+            SCOPED.includes(t.role) ? h('button', { type: 'button', class: 'scope', text: 'Galleries', onclick: () => editScope(t, actions) }) : null,
+            confirmAction({ label: 'Revoke', cls: 'revoke', question: `Revoke ${t.name}? It stops working at once and cannot be restored.`, yes: 'Revoke',
+              act: async () => { await api(`/v1/tokens/${t.id}`, { method: 'DELETE' }); notify(`Revoked ${t.name}.`); await drawList(); } }));
+        }
+        return h('tr', { dataset: { credential: t.name }, class: st },
+          h('td', {}, h('strong', { text: t.name })), h('td', { text: t.user }), h('td', { text: t.role }),
+          h('td', { title: fmtTime(t.created_at), text: `${new Date(t.created_at).toLocaleDateString()} by ${t.created_by}` }),
+          h('td', { title: fmtTime(t.expires_at), text: t.expires_at ? new Date(t.expires_at).toLocaleDateString() : 'never' }),
+          h('td', { title: fmtTime(t.last_used_at), text: t.last_used_at ? age(t.last_used_at) : 'never' }),
+          h('td', { class: 'galleries', text: t.galleries ? t.galleries.map(galName).join(', ') : SCOPED.includes(t.role) ? 'all galleries' : '—' }),
+          h('td', {}, h('span', { class: 'status cred-' + st, text: st }), t.revoked_at ? h('div', { class: 'muted', text: fmtTime(t.revoked_at) }) : null),
+          actions);
+      });
+      fill(listHolder, h('table', { id: 'credentials' },
+        h('thead', {}, h('tr', {}, ['Name', 'Person', 'Role', 'Created', 'Expires', 'Last used', 'Galleries', 'State', ''].map((x) => h('th', { text: x })))),
+        h('tbody', {}, rows)));
+    }
+
+    // editScope replaces a row's actions with the credential's galleries to tick.
+    function editScope(t, cell) {
+      const box = h('div', { class: 'scope-edit' }, galleryChoices('scope-gallery', gals, t.galleries || []));
+      const err = h('span', { class: 'refusal' });
+      const save = h('button', { type: 'button', class: 'primary', text: 'Save', onclick: () => attempt(save, err, async () => {
+        const ids = checkedIDs(box, 'scope-gallery');
+        await api(`/v1/tokens/${t.id}/galleries`, { method: 'PUT', json: { galleries: ids.length ? ids : null } });
+        notify(`${t.name} may now read ${ids.length ? ids.map(galName).join(', ') : 'every gallery'}.`);
+        await drawList();
+      }) });
+      fill(cell, box, h('p', { class: 'muted', text: 'None ticked: all galleries.' }), save, ' ', h('button', { type: 'button', text: 'Cancel', onclick: () => drawList() }), err);
+    }
+
+    await drawList();
+    fill(main, h('h1', { text: 'Credentials' }), secretHolder, form, listHolder);
+  }
+
+  // ---- admin console: galleries -----------------------------------------------------------
+
+  function newGalleryForm(gals) {
+    const name = h('input', { id: 'gallery-name', required: true, maxlength: 100, autocomplete: 'off' });
+    const kind = h('select', { id: 'gallery-kind' }, h('option', { value: 'reference', text: 'Reference: known people (subjects)' }),
+      h('option', { value: 'collection', text: 'Collection: ad photos' }));
+    // The API lists no models: offer the ones galleries already use; empty is the default.
+    const models = [...new Set(gals.map((g) => modelName(g.model)).filter(Boolean))];
+    const mdl = h('input', { id: 'gallery-model', list: 'gallery-models', placeholder: 'default', size: 14 });
+    const err = refusal('gallery-error');
+    const submit = h('button', { class: 'primary', type: 'submit', id: 'gallery-submit', text: 'Create gallery' });
+    return h('form', { class: 'panel', id: 'gallery-form', onsubmit: (e) => {
+      e.preventDefault();
+      attempt(submit, err, async () => {
+        const g = await api('/v1/galleries', { method: 'POST', json: { name: name.value.trim(), kind: kind.value, model: mdl.value.trim() } });
+        notify(`Created gallery ${g.name}.`);
+        go('#/gallery/' + g.id);
+      });
+    } }, h('h2', { text: 'New gallery' }),
+    h('div', { class: 'filters' }, labelled('Name', name), labelled('Kind', kind), labelled('Model', mdl),
+      h('datalist', { id: 'gallery-models' }, models.map((m) => h('option', { value: m }))), submit), err);
+  }
+
+  // deleteGalleryPanel asks for the gallery's name, typed, before deleting it and says what goes.
+  function deleteGalleryPanel(g) {
+    const typed = h('input', { id: 'delete-confirm', autocomplete: 'off', size: 30, placeholder: g.name });
+    const err = refusal('delete-error');
+    const btn = h('button', { type: 'button', class: 'danger', id: 'delete-gallery', disabled: true, text: `Delete ${g.name}` });
+    typed.addEventListener('input', () => { btn.disabled = typed.value !== g.name; });
+    btn.addEventListener('click', () => attempt(btn, err, async () => {
+      await api('/v1/galleries/' + g.id, { method: 'DELETE' });
+      notify(`Deleted gallery ${g.name}.`);
+      go('#/galleries');
+    }));
+    const n = (x, one, many) => `${x.toLocaleString()} ${x === 1 ? one : many}`;
+    return h('section', { class: 'panel danger-zone', id: 'delete-panel' }, h('h2', { text: 'Delete this gallery' }),
+      h('p', {}, 'This deletes, for good: ', h('strong', { text: [g.kind === 'reference' ? n(g.subjects, 'subject', 'subjects') : null,
+        n(g.images, 'photo', 'photos'), n(g.faces, 'face', 'faces') + ' with their vectors and thumbnails'].filter(Boolean).join(', ') }),
+      ', every match and decision about them, and the gallery\u2019s jobs (a running one is cancelled) with their uploaded archives and sidecars. The audit log keeps the IDs only.'),
+      h('div', { class: 'filters' }, labelled(`Type the gallery\u2019s name (${g.name}) to confirm`, typed), btn), err);
+  }
+
+  // ---- admin console: subjects and their photos (reference galleries) ---------------------
+
+  // newSubjectForm is folded away once the gallery has subjects: the list matters more then.
+  function newSubjectForm(galleryID, open) {
+    const name = h('input', { id: 'subject-name', required: true, maxlength: 100, autocomplete: 'off' });
+    const extRef = h('input', { id: 'subject-ref', maxlength: 200, placeholder: 'e.g. notice number', autocomplete: 'off' });
+    const notes = h('textarea', { id: 'subject-notes', rows: 1, cols: 40, maxlength: 4000 });
+    const err = refusal('subject-error');
+    const submit = h('button', { class: 'primary', type: 'submit', id: 'subject-submit', text: 'Add subject' });
+    return h('details', { class: 'panel', id: 'subject-new', open }, h('summary', { text: 'Add a subject' }), h('form', { id: 'subject-form', onsubmit: (e) => {
+      e.preventDefault();
+      attempt(submit, err, async () => {
+        const s = await api(`/v1/galleries/${galleryID}/subjects`, { method: 'POST', json: { name: name.value.trim(), external_ref: extRef.value.trim(), notes: notes.value.trim() } });
+        notify(`Added ${s.name}: now enrol a photo of them.`);
+        go(`#/gallery/${galleryID}?tab=subjects&subject=${s.id}`);
+      });
+    } }, h('div', { class: 'filters' }, labelled('Name', name), labelled('External reference', extRef), labelled('Notes', notes), submit), err));
+  }
+
+  function editSubjectForm(s) {
+    const name = h('input', { id: 'edit-name', required: true, maxlength: 100, value: s.name, autocomplete: 'off' });
+    const extRef = h('input', { id: 'edit-ref', maxlength: 200, value: s.external_ref || '', autocomplete: 'off' });
+    const notes = h('textarea', { id: 'edit-notes', rows: 1, cols: 40, maxlength: 4000 });
+    notes.value = s.notes || '';
+    const err = refusal('edit-error');
+    const submit = h('button', { class: 'primary', type: 'submit', id: 'edit-submit', text: 'Save' });
+    return h('form', { id: 'edit-form', onsubmit: (e) => {
+      e.preventDefault();
+      attempt(submit, err, async () => {
+        // Only what changed is sent: the audit entry names the fields edited.
+        const change = {};
+        if (name.value.trim() !== s.name) change.name = name.value.trim();
+        if (extRef.value.trim() !== (s.external_ref || '')) change.external_ref = extRef.value.trim();
+        if (notes.value.trim() !== (s.notes || '')) change.notes = notes.value.trim();
+        if (!Object.keys(change).length) { err.textContent = 'Nothing changed.'; return; }
+        const sub = await api('/v1/subjects/' + s.id, { method: 'PATCH', json: change });
+        notify(`Saved ${sub.name}.`);
+        render();
+      });
+    } }, h('h3', { text: 'Edit' }),
+    h('div', { class: 'filters' }, labelled('Name', name), labelled('External reference', extRef), labelled('Notes', notes), submit), err);
+  }
+
+  // enrolForm uploads a photo of a subject. A photo showing several people is answered 409
+  // with their faces: the picker shows them, and a click sends the photo again with that face.
+  function enrolForm(galleryID, s) {
+    const file = h('input', { type: 'file', id: 'enrol-file', accept: 'image/*', required: true });
+    const err = refusal('enrol-error');
+    const picker = h('div', { id: 'face-picker' });
+    const submit = h('button', { class: 'primary', type: 'submit', id: 'enrol-submit', text: 'Enrol photo' });
+    async function send(face) {
+      const fd = new FormData();
+      fd.set('image', file.files[0]);
+      fd.set('subject_id', s.id);
+      if (face !== undefined) fd.set('face', face);
+      try {
+        const r = await api(`/v1/galleries/${galleryID}/images`, { method: 'POST', form: fd });
+        notify(r.duplicate ? `This photo is already in the gallery (photo ${r.image.id}).` : `Enrolled photo ${r.image.id} for ${s.name}.`);
+        render();
+      } catch (e) {
+        if (e.status === 409 && e.problem.faces) { pick(e.problem.faces); return; }
+        throw e;
+      }
+    }
+    function pick(faces) {
+      fill(picker, h('p', { class: 'warning', text: `This photo shows ${faces.length} faces. Click ${s.name}\u2019s face; the others are not stored.` }),
+        h('div', { class: 'face-choices' }, faces.map((f) => {
+          const b = h('button', { type: 'button', class: 'face-choice', dataset: { face: f.index }, disabled: !!f.rejections,
+            title: f.rejections ? 'Refused by the quality gate: ' + f.rejections.join('; ') : `Face ${f.index + 1}, detector score ${f.score.toFixed(2)}` },
+          h('img', { class: 'thumb mid', alt: `face ${f.index + 1}`, src: dataImage(f.thumbnail) }),
+          h('span', { text: f.rejections ? 'refused' : `Face ${f.index + 1}` }));
+          b.addEventListener('click', () => attempt(b, err, () => send(f.index)));
+          return b;
+        })));
+    }
+    return h('form', { id: 'enrol-form', onsubmit: (e) => {
+      e.preventDefault();
+      fill(picker);
+      attempt(submit, err, () => send());
+    } }, h('h3', { text: 'Enrol a photo' }),
+    h('div', { class: 'filters' }, labelled('Photo of ' + s.name, file), submit), err, picker);
+  }
+
+  // ---- admin console: ingest jobs ---------------------------------------------------------
+
+  function newJobForm(gals) {
+    const collections = gals.filter((g) => g.kind === 'collection');
+    const gallery = h('select', { id: 'job-gallery', required: true }, collections.map((g) => h('option', { value: g.id, text: g.name })));
+    const from = h('select', { id: 'job-from' }, h('option', { value: 'archive', text: 'an uploaded archive (zip, tar, tar.gz)' }),
+      h('option', { value: 'path', text: 'an S3 prefix or a path on the server' }));
+    const archive = h('input', { type: 'file', id: 'job-archive', accept: '.zip,.tar,.tgz,.gz,application/zip,application/x-tar,application/gzip' });
+    const source = h('input', { id: 'job-source', size: 36, placeholder: 's3://bucket/prefix/', autocomplete: 'off' });
+    const archiveLabel = labelled('Archive', archive);
+    const sourceLabel = labelled('S3 prefix, or a path under the service\u2019s --ingest-root', source);
+    const showSource = () => { archiveLabel.hidden = from.value !== 'archive'; sourceLabel.hidden = from.value === 'archive'; };
+    from.addEventListener('change', showSource);
+    showSource();
+    const meta = h('input', { type: 'file', id: 'job-meta', accept: '.csv,.json' });
+    const purpose = h('input', { id: 'job-purpose', required: true, size: 40, maxlength: 500, autocomplete: 'off' });
+    const err = refusal('job-error');
+    const submit = h('button', { class: 'primary', type: 'submit', id: 'job-submit', text: 'Start job' });
+    if (!collections.length) {
+      return h('section', { class: 'panel', id: 'job-form' }, h('h2', { text: 'New ingest job' }),
+        h('p', { class: 'muted' }, 'Jobs fill collection galleries: ', h('a', { href: '#/galleries', text: 'create one first' }), '.'));
+    }
+    const form = h('form', { class: 'panel', id: 'job-form', onsubmit: (e) => {
+      e.preventDefault();
+      attempt(submit, err, async () => {
+        const fd = new FormData();
+        fd.set('kind', 'ingest');
+        fd.set('gallery_id', gallery.value);
+        fd.set('purpose', purpose.value.trim());
+        if (from.value === 'archive') {
+          if (!archive.files[0]) throw new Error('Choose an archive of photos.');
+          fd.set('archive', archive.files[0]);
+        } else {
+          fd.set('source', source.value.trim());
+        }
+        if (meta.files[0]) fd.set('meta', meta.files[0]);
+        const cross = checkedIDs(form, 'cross-match');
+        if (cross.length) fd.set('cross_match', cross.join(','));
+        submit.textContent = from.value === 'archive' ? 'Uploading…' : 'Starting…';
+        try {
+          const j = await api('/v1/jobs', { method: 'POST', form: fd });
+          notify(`Job ${j.id} queued.`);
+          go(`#/jobs?job=${j.id}&state=`);
+        } finally { submit.textContent = 'Start job'; }
+      });
+    } }, h('h2', { text: 'New ingest job' }),
+    h('div', { class: 'filters' }, labelled('Into collection', gallery), labelled('Photos from', from), archiveLabel, sourceLabel,
+      labelled('Sidecar (.csv or .json, optional)', meta), labelled('Purpose (required, audited)', purpose)),
+    h('h3', { text: 'Cross-match every new face against (optional)' }), galleryChoices('cross-match', gals, [], (g) => g.kind === 'reference'),
+    err, h('p', {}, submit));
+    return form;
+  }
+
+  const ITEM_STATES = [['failed', 'Failed'], ['', 'All'], ['stored', 'Stored'], ['duplicate', 'Duplicate'], ['no_face', 'No face']];
+
+  // jobItems lists a job's finished files, 100 at a time, failed ones with their reasons.
+  async function jobItems(id, state) {
+    const holder = h('section', { class: 'panel', id: 'job-items' });
+    let cursor = '';
+    const body = h('tbody');
+    const more = h('button', { type: 'button', id: 'items-more', text: 'More', hidden: true, onclick: () => load().catch((e) => notify(e.message, true)) });
+    async function load() {
+      const q = new URLSearchParams({ limit: 100 });
+      if (state) q.set('state', state);
+      if (cursor) q.set('cursor', cursor);
+      const r = await api(`/v1/jobs/${id}/items?` + q.toString());
+      body.append(...r.items.map((it) => h('tr', { dataset: { state: it.state } }, h('td', { class: 'name', text: it.name }), h('td', {}, status(it.state)),
+        h('td', { text: it.faces }), h('td', { class: it.state === 'failed' ? 'refusal' : 'muted', text: it.reason || '' }),
+        h('td', { text: it.image_id ? `photo ${it.image_id}` : '' }))));
+      if (!body.children.length) body.append(h('tr', {}, h('td', { colspan: 5, class: 'muted', text: state ? `No ${human(state)} file.` : 'No file finished yet.' })));
+      cursor = r.next_cursor;
+      more.hidden = !cursor;
+    }
+    await load();
+    fill(holder, h('div', { class: 'pager' }, h('h2', { text: `Job ${id}: files` }),
+      h('label', {}, 'Show', h('select', { id: 'items-state', onchange: (e) => go(`#/jobs?job=${id}&state=${e.target.value}`) },
+        ITEM_STATES.map(([v, t]) => h('option', { value: v, selected: v === state, text: t })))),
+      h('a', { class: 'button', href: '#/jobs', text: 'Close' })),
+    h('table', {}, h('thead', {}, h('tr', {}, ['File', 'Outcome', 'Faces', 'Reason', 'Stored as'].map((t) => h('th', { text: t })))), body), more);
     return holder;
   }
 

@@ -1,0 +1,323 @@
+package main
+
+import (
+	"archive/zip"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/facematch/facematch/engine"
+	"github.com/facematch/facematch/internal/testenv"
+)
+
+// TestBrowserConsole drives the admin console in headless Chromium: credentials (the secret
+// shown once, sign-in with it, revocation), galleries, a reference gallery's subjects (edit,
+// enrolment through the face picker, removal), an ingest job from an uploaded zip with a
+// sidecar, and a gallery's deletion by its typed name. API refusals show next to their form.
+func TestBrowserConsole(t *testing.T) {
+	skipShort(t)
+	testenv.RequireModels(t)
+	chromiumPath(t)
+	s := startService(t, []string{"--data-dir", t.TempDir()}, nil)
+	defer s.stop()
+	admin := bootstrap
+	b := newBrowser(t, s.url)
+	b.signIn(admin)
+	b.waitText("h1", "Galleries")
+
+	// Credentials: a reviewer's secret is shown once, in its box, and works.
+	b.open("#/credentials")
+	b.waitText("#credentials", "bootstrap")
+	b.do(chromedp.SendKeys(chromedp.CSS("#cred-name"), "temp-reviewer"), chromedp.SetValue(chromedp.CSS("#cred-role"), "reviewer"),
+		chromedp.Click(chromedp.CSS("#cred-submit")), b.visible("#secret-box"))
+	b.waitText("#secret-box", "shown this once")
+	secret := get(b, chromedp.Value(chromedp.CSS("#secret")))
+	if !strings.HasPrefix(secret, "fm_") {
+		t.Fatalf("the secret box shows %q", secret)
+	}
+	b.waitText("#credentials", "temp-reviewer")
+	b.shot("console-credentials-1280")
+	// A second credential of the same name: the API's refusal shows under the form.
+	b.do(chromedp.SendKeys(chromedp.CSS("#cred-name"), "Temp-Reviewer"), chromedp.Click(chromedp.CSS("#cred-submit")))
+	b.waitText("#cred-error", "already exists")
+	b.do(chromedp.Click(chromedp.CSS("#secret-done")), chromedp.WaitNotPresent(chromedp.CSS("#secret-box")))
+	if get(b, chromedp.Evaluate[bool](fmt.Sprintf(`document.documentElement.outerHTML.includes(%q) || JSON.stringify(sessionStorage).includes(%q)`, secret, secret))) {
+		t.Errorf("the secret is still in the page or the tab's storage after its box was closed")
+	}
+	b.signOut()
+	b.signIn(secret)
+	b.waitText("h1", "Review queue")
+	b.waitText("#who", "temp-reviewer (reviewer)")
+	b.signOut()
+
+	// Rotated, after a confirmation: a new secret, once, and the old one stops working.
+	b.signIn(admin)
+	b.open("#/credentials")
+	row := `#credentials tr[data-credential="temp-reviewer"]`
+	b.do(chromedp.Click(chromedp.CSS(row+" button.rotate")), chromedp.Click(chromedp.CSS(row+" .confirm-yes")), b.visible("#secret-box"))
+	b.waitText("#secret-box", "rotated")
+	old := secret
+	secret = get(b, chromedp.Value(chromedp.CSS("#secret")))
+	if secret == old || !strings.HasPrefix(secret, "fm_") {
+		t.Fatalf("the rotated secret is %q", secret)
+	}
+	if st := s.call("GET", "/v1/me", old, nil, nil); st != 401 {
+		t.Errorf("the secret before rotation answers %d, want 401", st)
+	}
+	if st := s.call("GET", "/v1/me", secret, nil, nil); st != 200 {
+		t.Errorf("the rotated secret answers %d, want 200", st)
+	}
+
+	// Revoked, after a confirmation, the credential no longer signs in.
+	b.do(chromedp.Click(chromedp.CSS(row+" button.revoke")), b.visible(row+" .confirm-yes"))
+	b.waitText(row, "stops working at once")
+	b.shot("console-revoke-confirm-1280")
+	b.do(chromedp.Click(chromedp.CSS(row + " .confirm-yes")))
+	b.waitText(row, "revoked")
+	b.signOut()
+	b.do(chromedp.SendKeys(chromedp.CSS("#credential"), secret), chromedp.Click(chromedp.CSS("#signin-submit")))
+	b.waitText("#signin-error", "unknown or revoked")
+	b.signIn(admin)
+
+	// Galleries: a reference gallery; the same name again is refused next to the form.
+	b.open("#/galleries")
+	b.do(chromedp.SendKeys(chromedp.CSS("#gallery-name"), "notices"), chromedp.SetValue(chromedp.CSS("#gallery-kind"), "reference"),
+		chromedp.Click(chromedp.CSS("#gallery-submit")))
+	b.waitText("h1", "notices")
+	var ref int64
+	if _, err := fmt.Sscanf(b.hash(), "#/gallery/%d", &ref); err != nil {
+		t.Fatalf("after creating a gallery the page is %s", b.hash())
+	}
+	b.open("#/galleries")
+	b.do(chromedp.SendKeys(chromedp.CSS("#gallery-name"), "notices"), chromedp.Click(chromedp.CSS("#gallery-submit")))
+	b.waitText("#gallery-error", "already exists")
+	b.shot("console-galleries-1280")
+
+	// An analyst's credential for a while, in that gallery alone; then widened to all galleries.
+	b.open("#/credentials")
+	until := time.Now().AddDate(0, 0, 14).Format("2006-01-02")
+	b.do(b.visible("#cred-name"), chromedp.SendKeys(chromedp.CSS("#cred-name"), "temp-analyst"))
+	b.choose("#cred-role", "analyst")
+	b.do(chromedp.SetValue(chromedp.CSS("#cred-expires"), until),
+		chromedp.Click(chromedp.CSS(fmt.Sprintf(`#cred-form input[name="cred-gallery"][value="%d"]`, ref))),
+		chromedp.Click(chromedp.CSS("#cred-submit")), b.visible("#secret-box"))
+	arow := `#credentials tr[data-credential="temp-analyst"]`
+	b.waitText(arow+" td.galleries", "notices")
+	tokenOf := func(name string) engine.Token {
+		var toks struct {
+			Tokens []engine.Token `json:"tokens"`
+		}
+		s.mustCall(200, "GET", "/v1/tokens", admin, nil, &toks)
+		for _, tk := range toks.Tokens {
+			if tk.Name == name {
+				return tk
+			}
+		}
+		t.Fatalf("no credential %s", name)
+		return engine.Token{}
+	}
+	if tk := tokenOf("temp-analyst"); tk.ExpiresAt == nil || tk.ExpiresAt.Local().Format("2006-01-02") != until || len(tk.Galleries) != 1 || tk.Galleries[0] != ref {
+		t.Errorf("temp-analyst: expires %v, galleries %v; want the end of %s and [%d]", tk.ExpiresAt, tk.Galleries, until, ref)
+	}
+	b.do(chromedp.Click(chromedp.CSS(arow+" button.scope")), b.visible(arow+" .scope-edit"))
+	b.shot("console-scope-1280")
+	b.do(chromedp.Click(chromedp.CSS(fmt.Sprintf(`%s input[name="scope-gallery"][value="%d"]`, arow, ref))),
+		chromedp.Click(chromedp.CSS(arow+" .scope-edit ~ button.primary")))
+	b.waitText(arow+" td.galleries", "all galleries")
+	if tk := tokenOf("temp-analyst"); tk.Galleries != nil {
+		t.Errorf("temp-analyst still limited to %v", tk.Galleries)
+	}
+
+	// A subject: created, renamed, enrolled from a group photo through the face picker, removed.
+	b.open(fmt.Sprintf("#/gallery/%d?tab=subjects", ref))
+	b.do(b.visible("#subject-name"), chromedp.SendKeys(chromedp.CSS("#subject-name"), "Jane Roe"), chromedp.SendKeys(chromedp.CSS("#subject-ref"), "N-2026-17"),
+		chromedp.Click(chromedp.CSS("#subject-submit")))
+	b.waitText("#subject-panel h2", "Jane Roe")
+	var sub int64
+	if _, err := fmt.Sscanf(b.hash(), fmt.Sprintf("#/gallery/%d?tab=subjects&subject=%%d", ref), &sub); err != nil {
+		t.Fatalf("after creating a subject the page is %s", b.hash())
+	}
+	b.do(chromedp.Clear(chromedp.CSS("#edit-name")), chromedp.SendKeys(chromedp.CSS("#edit-name"), "Jane Q. Roe"), chromedp.Click(chromedp.CSS("#edit-submit")))
+	b.waitText("#subject-panel h2", "Jane Q. Roe")
+	b.waitText("#subjects", "Jane Q. Roe")
+	b.do(chromedp.SetUploadFiles(chromedp.CSS("#enrol-file"), []string{data("group_photos", "faceapi_bbt1.jpg")}), chromedp.Click(chromedp.CSS("#enrol-submit")))
+	b.do(b.visible("#face-picker .face-choice:not(:disabled)"))
+	b.waitText("#face-picker", "Click Jane Q. Roe")
+	if n := get(b, chromedp.Evaluate[int](`document.querySelectorAll('#face-picker .face-choice').length`)); n < 2 {
+		t.Fatalf("the face picker shows %d faces, want the group photo's", n)
+	}
+	b.thumbsLoaded("#face-picker")
+	b.shot("console-face-picker-1280")
+	b.do(chromedp.Click(chromedp.CSS("#face-picker .face-choice:not(:disabled)")))
+	b.waitText("#subject-faces", "1 face")
+	var got engine.Subject
+	s.mustCall(200, "GET", fmt.Sprintf("/v1/subjects/%d", sub), admin, nil, &got)
+	if got.Faces != 1 || got.Name != "Jane Q. Roe" || got.ExternalRef != "N-2026-17" {
+		t.Fatalf("subject after enrolment: %+v, want Jane Q. Roe with 1 face", got)
+	}
+	b.thumbsLoaded("#subject-panel")
+	b.shot("console-subject-1280")
+	b.do(chromedp.Click(chromedp.CSS("#subject-panel .remove-photo")), chromedp.Click(chromedp.CSS("#subject-panel .confirm-yes")))
+	b.waitText("#subject-faces", "0 faces")
+
+	// An ingest job from an uploaded zip with a CSV sidecar; its files, the failed one with its
+	// reason. A refused job's reason shows under the form.
+	var ads idObj
+	s.mustCall(201, "POST", "/v1/galleries", admin, map[string]string{"name": "ads", "kind": "collection"}, &ads)
+	dir := t.TempDir()
+	archive := zipOf(t, filepath.Join(dir, "ads.zip"), map[string]string{
+		"ad-1.jpg": data("celebs", photos(t, "Angelina_Jolie")[1]), "ad-2.jpg": data("celebs", photos(t, "Elon_Musk")[1]),
+		"ad-3.jpg": data("no_face", "mate_Garden.jpg")}, map[string]string{"broken.jpg": "not a photo"})
+	sidecar := filepath.Join(dir, "ads.csv")
+	if err := os.WriteFile(sidecar, []byte("file,site,case_ref\nad-1.jpg,ads.example,CASE-9\nad-2.jpg,ads.example,CASE-9\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b.open("#/jobs")
+	b.do(b.visible("#job-form"), chromedp.SetValue(chromedp.CSS("#job-gallery"), fmt.Sprint(ads.ID)))
+	b.choose("#job-from", "path")
+	b.do(chromedp.SendKeys(chromedp.CSS("#job-source"), "cases/0412"), chromedp.SendKeys(chromedp.CSS("#job-purpose"), "console test"),
+		chromedp.Click(chromedp.CSS("#job-submit")))
+	b.waitText("#job-error", "this service reads no local paths")
+	b.choose("#job-from", "archive")
+	b.do(chromedp.SetUploadFiles(chromedp.CSS("#job-archive"), []string{archive}), chromedp.SetUploadFiles(chromedp.CSS("#job-meta"), []string{sidecar}),
+		chromedp.Click(chromedp.CSS(fmt.Sprintf(`#job-form input[name="cross-match"][value="%d"]`, ref))))
+	b.shot("console-job-form-1280")
+	b.do(chromedp.Click(chromedp.CSS("#job-submit")))
+	b.waitText("#job-items h2", "files")
+	var job int64
+	if _, err := fmt.Sscanf(b.hash(), "#/jobs?job=%d", &job); err != nil {
+		t.Fatalf("after starting a job the page is %s", b.hash())
+	}
+	jobRow := fmt.Sprintf(`#jobs tr[data-job="%d"]`, job)
+	waitLong(b, jobRow+" td.state", "done", 3*time.Minute)
+	b.waitText("#job-items", "ad-1.jpg")
+	b.waitText("#job-items", "broken.jpg")
+	b.open(fmt.Sprintf("#/jobs?job=%d&state=failed", job))
+	b.waitText("#job-items", "broken.jpg")
+	if txt := b.text("#job-items tbody"); strings.Contains(txt, "ad-1.jpg") || len(strings.TrimSpace(strings.SplitN(txt, "broken.jpg", 2)[1])) < 10 {
+		t.Errorf("failed files: %q, want broken.jpg alone with its reason", txt)
+	}
+	b.shot("console-jobs-1280")
+	var v engine.JobView
+	s.mustCall(200, "GET", fmt.Sprintf("/v1/jobs/%d", job), admin, nil, &v)
+	if v.State != engine.JobDone || v.Stored != 2 || v.NoFace != 1 || v.Failed != 1 || v.CreatedBy != engine.BootstrapAdmin {
+		t.Errorf("job: %+v", v)
+	}
+	var imgs struct {
+		Items []engine.ImageFaces `json:"items"`
+	}
+	s.mustCall(200, "GET", fmt.Sprintf("/v1/galleries/%d/images", ads.ID), admin, nil, &imgs)
+	for _, it := range imgs.Items {
+		if it.Image.Source.Site != "ads.example" || it.Image.Source.CaseRef != "CASE-9" {
+			t.Errorf("photo %d's source %+v: the sidecar was not applied", it.Image.ID, it.Image.Source)
+		}
+	}
+
+	// Deletion by the gallery's typed name: the button waits for the exact name.
+	b.open(fmt.Sprintf("#/gallery/%d?tab=delete", ads.ID))
+	b.waitText("#delete-panel", "2 photos")
+	disabled := func() bool {
+		return get(b, chromedp.Evaluate[bool](`document.querySelector('#delete-gallery').disabled`))
+	}
+	if !disabled() {
+		t.Fatal("the delete button is enabled before the name is typed")
+	}
+	b.do(chromedp.SendKeys(chromedp.CSS("#delete-confirm"), "ad"))
+	if !disabled() {
+		t.Fatal("the delete button is enabled by part of the name")
+	}
+	b.do(chromedp.SendKeys(chromedp.CSS("#delete-confirm"), "s"))
+	if disabled() {
+		t.Fatal("the delete button stays disabled with the name typed")
+	}
+	b.shot("console-delete-1280")
+	b.do(chromedp.Click(chromedp.CSS("#delete-gallery")))
+	b.waitText("h1", "Galleries")
+	b.waitText("#notice", "Deleted gallery ads")
+	if st := s.call("GET", fmt.Sprintf("/v1/galleries/%d", ads.ID), admin, nil, nil); st != 404 {
+		t.Errorf("the deleted gallery answers %d, want 404", st)
+	}
+	// The refusals the test provoked are logged by Chromium as failed loads; anything else fails.
+	b.consoleErrorsExcept("409 (Conflict) (%s/v1/tokens:", "401 (Unauthorized) (%s/v1/me:", "409 (Conflict) (%s/v1/galleries:",
+		fmt.Sprintf("409 (Conflict) (%%s/v1/galleries/%d/images:", ref), "422 (Unprocessable Entity) (%s/v1/jobs:")
+}
+
+// consoleErrorsExcept is consoleErrors, but a failed load in expected (each a format of the
+// service's URL) is allowed once: the page answered it with the API's refusal.
+func (b *browser) consoleErrorsExcept(expected ...string) {
+	b.t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	left := map[string]bool{}
+	for _, e := range expected {
+		left[fmt.Sprintf(e, b.base)] = true
+	}
+next:
+	for _, e := range b.errors {
+		for want := range left {
+			if strings.Contains(e, "Failed to load resource: the server responded with a status of "+want) {
+				delete(left, want)
+				continue next
+			}
+		}
+		b.t.Errorf("browser console: %s", e)
+	}
+}
+
+// zipOf writes a zip archive at path of files (name → path on disk) and raw entries (name →
+// content), and returns path.
+func zipOf(t *testing.T, path string, files, raw map[string]string) string {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw := zip.NewWriter(f)
+	add := func(name string, b []byte) {
+		w, err := zw.Create(name)
+		if err == nil {
+			_, err = w.Write(b)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, p := range files {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		add(name, b)
+	}
+	for name, content := range raw {
+		add(name, []byte(content))
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// choose selects value in the select sel as a user does: its change event fires.
+func (b *browser) choose(sel, value string) {
+	b.t.Helper()
+	get(b, chromedp.Evaluate[bool](fmt.Sprintf(`(() => { const e = document.querySelector(%q); e.value = %q; return e.dispatchEvent(new Event('change')); })()`, sel, value)))
+}
+
+// waitLong is waitText with a longer patience, for a job on the real models.
+func waitLong(b *browser, sel, want string, d time.Duration) {
+	b.t.Helper()
+	js := fmt.Sprintf(`(() => { const e = document.querySelector(%q); return !!e && e.textContent.includes(%q); })()`, sel, want)
+	if _, err := chromedp.Run(b.ctx, chromedp.Poll[bool](js, chromedp.WithPollingTimeout(d))); err != nil {
+		b.shot("failure")
+		b.t.Fatalf("waiting for %q in %s: %v", want, sel, err)
+	}
+}
