@@ -165,6 +165,23 @@ func TestBrowserConsole(t *testing.T) {
 	b.do(chromedp.Click(chromedp.CSS("#subject-panel .remove-photo")), chromedp.Click(chromedp.CSS("#subject-panel .confirm-yes")))
 	b.waitText("#subject-faces", "0 faces")
 
+	// The gallery's review threshold: a stricter target and the children's line, saved and
+	// explained in words.
+	b.open(fmt.Sprintf("#/gallery/%d?tab=policy", ref))
+	b.waitText("#policy-meaning", "1 in 100 searches of a stranger")
+	b.do(chromedp.SetValue(chromedp.CSS("#target-fpir"), "0.1"), chromedp.Click(chromedp.CSS("#minors")), chromedp.Click(chromedp.CSS("#policy-save")))
+	b.waitText("#policy-meaning", "1 in 1,000 searches of a stranger")
+	b.waitText("#policy-meaning", "gallery of children")
+	var policy struct {
+		TargetFPIR float64 `json:"target_fpir"`
+		Minors     bool    `json:"minors"`
+	}
+	s.mustCall(200, "GET", fmt.Sprintf("/v1/galleries/%d", ref), admin, nil, &policy)
+	if policy.TargetFPIR != 0.001 || !policy.Minors {
+		t.Errorf("policy after saving: %+v, want 0.001 and minors", policy)
+	}
+	b.shot("console-policy-1280")
+
 	// An ingest job from an uploaded zip with a CSV sidecar; its files, the failed one with its
 	// reason. A refused job's reason shows under the form.
 	var ads idObj

@@ -803,7 +803,7 @@
     if (!g) throw new APIError(404, `gallery ${id} not found`);
     const isAdmin = me.role === 'admin';
     const mayEnrol = isAdmin || me.role === 'analyst'; // as the API allows
-    const tabs = [['photos', g.kind === 'reference' ? 'Photos' : 'Collected photos'], ['jobs', 'Jobs']];
+    const tabs = [['photos', g.kind === 'reference' ? 'Photos' : 'Collected photos'], ['jobs', 'Jobs'], ['policy', 'Review threshold']];
     if (g.kind === 'reference') tabs.unshift(['subjects', 'Subjects']);
     if (isAdmin) tabs.push(['delete', 'Delete…']);
     const head = [h('h1', { text: g.name }),
@@ -814,6 +814,10 @@
 
     if (tab === 'delete' && isAdmin) {
       fill(main, ...head, deleteGalleryPanel(g));
+      return;
+    }
+    if (tab === 'policy') {
+      fill(main, ...head, policyPanel(g, isAdmin));
       return;
     }
     if (tab === 'subjects') {
@@ -843,6 +847,31 @@
     fill(main, ...head, photoCards(r.items, subjects), h('div', { class: 'pager' },
       cursor ? h('a', { class: 'button', href: `#/gallery/${id}?tab=photos`, text: '⇤ First page' }) : null,
       r.next_cursor ? h('a', { class: 'button', href: `#/gallery/${id}?tab=photos&cursor=${r.next_cursor}`, text: 'Next page →' }) : null));
+  }
+
+  // policyPanel shows a gallery's operating threshold and what it means at its size; an admin
+  // sets the target FPIR it follows from and whether the gallery holds children.
+  function policyPanel(g, isAdmin) {
+    const op = g.operating_point || {};
+    const meaning = h('p', { id: 'policy-meaning', text: op.meaning || '' });
+    const error = h('p', { class: 'refusal', id: 'policy-error' });
+    const fpir = h('input', { type: 'number', id: 'target-fpir', min: 0.0001, max: 50, step: 'any', value: +(g.target_fpir * 100).toPrecision(3), required: true });
+    const minors = h('input', { type: 'checkbox', id: 'minors', checked: g.minors });
+    const form = isAdmin ? h('form', { class: 'filters', id: 'policy-form', onsubmit: async (e) => {
+      e.preventDefault();
+      error.textContent = '';
+      try {
+        const r = await api(`/v1/galleries/${g.id}`, { method: 'PATCH', json: { target_fpir: Number(fpir.value) / 100, minors: minors.checked } });
+        meaning.textContent = r.operating_point.meaning;
+        notify('Saved.');
+      } catch (err) { error.textContent = err.message; }
+    } },
+    h('label', {}, 'Searches of a stranger that may bring a review item (%)', fpir),
+    h('label', { class: 'inline' }, minors, 'A gallery of children (judged under the children\'s line)'),
+    h('p', {}, h('button', { class: 'primary', type: 'submit', id: 'policy-save', text: 'Save' }))) : null;
+    return h('section', { class: 'panel', id: 'policy' }, h('h2', { text: 'Review threshold' }), meaning,
+      h('p', { class: 'help', text: 'Every search shows the analyst its top candidates; only those at or above this threshold become review items. The threshold follows from the target below and the gallery\'s size, from impostor rates measured on LFW and CFP (and on children\'s faces for a gallery of children), so it rises as the gallery grows.' }),
+      form, error);
   }
 
   async function pageJobs(main, _arg, params) {
