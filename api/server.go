@@ -117,6 +117,8 @@ func routeTable() []Route {
 		{"GET", "/v1/jobs/:id/items", readers, (*Server).listJobItems},
 		{"POST", "/v1/jobs/:id/cancel", []engine.Role{admin}, (*Server).cancelJob},
 		{"POST", "/v1/jobs/:id/resume", []engine.Role{admin}, (*Server).resumeJob},
+		{"GET", "/v1/settings/retention", []engine.Role{admin, auditor}, (*Server).getRetention},
+		{"PUT", "/v1/settings/retention", []engine.Role{admin}, (*Server).setRetention},
 		{"GET", "/v1/audit", []engine.Role{auditor}, (*Server).listAudit},
 		{"GET", "/v1/audit/export", []engine.Role{auditor}, (*Server).exportAudit},
 		{"POST", "/v1/tokens", []engine.Role{admin}, (*Server).createToken},

@@ -65,6 +65,27 @@ type Purge struct {
 	FaceIDs  map[string][]int64 // model → face IDs in that model's index
 }
 
+// RetentionPolicy is how long the service keeps what searches leave behind.
+type RetentionPolicy struct {
+	// SearchDays: a search older than this whose review is over (every item it made decided no
+	// candidate or inconclusive, or none made) is deleted with its probe photo, thumbnails,
+	// candidates, items and decisions. 0 keeps searches for ever. Searches with an item still
+	// open or a potential candidate are kept: they are the case's evidence.
+	SearchDays int `json:"search_days"`
+}
+
+// RetentionStore keeps the retention policy and finds what it expires.
+type RetentionStore interface {
+	RetentionPolicy(ctx context.Context) (RetentionPolicy, error)
+	SetRetentionPolicy(ctx context.Context, p RetentionPolicy) error
+	// ExpiredSearches returns up to limit searches created before before that the policy may
+	// delete (see RetentionPolicy), oldest first.
+	ExpiredSearches(ctx context.Context, before time.Time, limit int) ([]int64, error)
+	// DeleteSearch deletes a search with everything made from it and returns the purge of its
+	// probe photo and thumbnails.
+	DeleteSearch(ctx context.Context, id int64) (Purge, error)
+}
+
 // Deleter removes records and returns the purge they leave.
 type Deleter interface {
 	DeleteGallery(ctx context.Context, id int64) (Purge, error)

@@ -182,6 +182,22 @@ func TestBrowserConsole(t *testing.T) {
 	}
 	b.shot("console-policy-1280")
 
+	// Retention: finished searches kept 90 days; a negative period is refused under the form.
+	b.open("#/retention")
+	b.waitText("#retention-now", "kept for ever")
+	b.do(chromedp.SetValue(chromedp.CSS("#search-days"), "-3"), chromedp.Click(chromedp.CSS("#retention-save")))
+	b.waitText("#retention-error", "search_days must be in [0, 36500]")
+	b.do(chromedp.SetValue(chromedp.CSS("#search-days"), "90"), chromedp.Click(chromedp.CSS("#retention-save")))
+	b.waitText("#retention-now", "deleted 90 days after")
+	var retention struct {
+		SearchDays int `json:"search_days"`
+	}
+	s.mustCall(200, "GET", "/v1/settings/retention", admin, nil, &retention)
+	if retention.SearchDays != 90 {
+		t.Errorf("retention after saving: %+v", retention)
+	}
+	b.shot("console-retention-1280")
+
 	// An ingest job from an uploaded zip with a CSV sidecar; its files, the failed one with its
 	// reason. A refused job's reason shows under the form.
 	var ads idObj
@@ -261,7 +277,8 @@ func TestBrowserConsole(t *testing.T) {
 	}
 	// The refusals the test provoked are logged by Chromium as failed loads; anything else fails.
 	b.consoleErrorsExcept("409 (Conflict) (%s/v1/tokens:", "401 (Unauthorized) (%s/v1/me:", "409 (Conflict) (%s/v1/galleries:",
-		fmt.Sprintf("409 (Conflict) (%%s/v1/galleries/%d/images:", ref), "422 (Unprocessable Entity) (%s/v1/jobs:")
+		fmt.Sprintf("409 (Conflict) (%%s/v1/galleries/%d/images:", ref), "422 (Unprocessable Entity) (%s/v1/jobs:",
+		"422 (Unprocessable Entity) (%s/v1/settings/retention:")
 }
 
 // consoleErrorsExcept is consoleErrors, but a failed load in expected (each a format of the

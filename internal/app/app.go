@@ -267,12 +267,18 @@ func goOwned(ctx context.Context, run func(context.Context)) (stop func()) {
 	}
 }
 
-// sweepEvery sweeps the blob store for unreferenced blobs at once and then every interval
-// until ctx ends.
+// sweepEvery sweeps the blob store for unreferenced blobs and expires searches under the
+// retention policy at once and then every interval until ctx ends.
 func sweepEvery(ctx context.Context, svc *engine.Service, grace, interval time.Duration, log *slog.Logger) {
 	for {
 		if _, err := svc.Sweep(ctx, grace); err != nil && ctx.Err() == nil {
 			log.Warn("sweeping unreferenced blobs failed; the next sweep retries", "err", err)
+		}
+		// The retention policy runs on the same beat: what it deletes is purged at once.
+		if n, err := svc.ExpireSearches(ctx, time.Now()); err != nil && ctx.Err() == nil {
+			log.Warn("expiring searches failed; the next pass retries", "err", err)
+		} else if n > 0 {
+			log.Info("expired searches under the retention policy", "searches", n)
 		}
 		select {
 		case <-ctx.Done():

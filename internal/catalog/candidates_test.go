@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/facematch/facematch/engine"
 )
@@ -128,5 +129,36 @@ func TestProbeGroups(t *testing.T) {
 	}
 	if len(mine) != 2 {
 		t.Errorf("%d groups reviewable by ann, want bob's 2", len(mine))
+	}
+}
+
+// A job's cross-match record (no probe photo) never expires, and cannot be deleted alone; a
+// search's can, once it is old enough and its items are decided negative or absent.
+func TestExpiredSearches(t *testing.T) {
+	ctx := context.Background()
+	d, _ := openTest(t)
+	old := now.Add(-48 * time.Hour)
+	job := must[engine.SearchRecord](t)(func() (engine.SearchRecord, error) {
+		r, _, _, err := d.RecordSearch(ctx, engine.SearchRecord{Actor: "job", Purpose: "p", Galleries: []int64{1}, K: 5, CreatedAt: old}, nil, nil)
+		return r, err
+	}())
+	mine := must[engine.SearchRecord](t)(func() (engine.SearchRecord, error) {
+		r, _, _, err := d.RecordSearch(ctx, engine.SearchRecord{Actor: "ann", Purpose: "p", Galleries: []int64{1}, K: 5, ProbeKey: "searches/x/probe", CreatedAt: old},
+			[]engine.ProbeFace{{ThumbKey: "searches/x/face-0.jpg"}}, nil)
+		return r, err
+	}())
+	ids := must[[]int64](t)(d.ExpiredSearches(ctx, now.Add(-24*time.Hour), 10))
+	if len(ids) != 1 || ids[0] != mine.ID {
+		t.Fatalf("expired: %v, want the search %d alone (not the job's %d)", ids, mine.ID, job.ID)
+	}
+	if ids := must[[]int64](t)(d.ExpiredSearches(ctx, now.Add(-72*time.Hour), 10)); len(ids) != 0 {
+		t.Errorf("expired before it was made: %v", ids)
+	}
+	if _, err := d.DeleteSearch(ctx, job.ID); !errors.Is(err, engine.ErrConflict) {
+		t.Errorf("deleting a job's record: %v", err)
+	}
+	p := must[engine.Purge](t)(d.DeleteSearch(ctx, mine.ID))
+	if len(p.BlobKeys) != 2 || p.BlobKeys[0] != "searches/x/probe" || p.BlobKeys[1] != "searches/x/face-0.jpg" {
+		t.Errorf("purge: %+v", p)
 	}
 }

@@ -34,3 +34,9 @@ INSERT INTO search_candidates (search_id, probe_face_id, face_id, gallery_id, si
 
 -- A photo searched again is found by its hash.
 CREATE INDEX searches_probe ON searches (probe_sha256);
+
+-- Settings an admin changes at run time (the retention policy), one JSON value per key.
+CREATE TABLE settings (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);

@@ -166,6 +166,7 @@
     gallery: { page: pageGallery, roles: READERS },
     jobs: { page: pageJobs, roles: READERS, nav: 'Jobs' },
     credentials: { page: pageCredentials, roles: ['admin'], nav: 'Credentials' },
+    retention: { page: pageRetention, roles: ['admin'], nav: 'Retention' },
     audit: { page: pageAudit, roles: ['auditor'], nav: 'Audit log' },
   };
   const home = { reviewer: 'queue', analyst: 'search', admin: 'galleries', auditor: 'audit' };
@@ -847,6 +848,32 @@
     fill(main, ...head, photoCards(r.items, subjects), h('div', { class: 'pager' },
       cursor ? h('a', { class: 'button', href: `#/gallery/${id}?tab=photos`, text: '⇤ First page' }) : null,
       r.next_cursor ? h('a', { class: 'button', href: `#/gallery/${id}?tab=photos&cursor=${r.next_cursor}`, text: 'Next page →' }) : null));
+  }
+
+  // pageRetention is the retention policy: how long a finished search (every item decided no
+  // candidate or inconclusive, or none made) keeps its probe photo and records.
+  async function pageRetention(main) {
+    const p = await api('/v1/settings/retention');
+    const days = h('input', { type: 'number', id: 'search-days', step: 1, value: p.search_days, required: true }); // the API says what is allowed
+    const error = h('p', { class: 'refusal', id: 'retention-error' });
+    const now = h('p', { id: 'retention-now' });
+    const say = (d) => { now.textContent = d ? `Finished searches are deleted ${d} day${d === 1 ? '' : 's'} after they were made.` : 'Searches are kept for ever.'; };
+    say(p.search_days);
+    const form = h('form', { class: 'panel', id: 'retention-form', onsubmit: async (e) => {
+      e.preventDefault();
+      error.textContent = '';
+      try {
+        const r = await api('/v1/settings/retention', { method: 'PUT', json: { search_days: Number(days.value) } });
+        say(r.search_days);
+        notify('Saved.');
+      } catch (err) { error.textContent = err.message; }
+    } },
+    h('h2', { text: 'Searches' }), now,
+    h('p', { class: 'help', text: 'A search whose review is over (every item it made decided no candidate or inconclusive, or none made) is deleted after this many days with its probe photo, face thumbnails, candidates, items and decisions; the audit log keeps its IDs. Searches with an item still open or a potential candidate are kept: they are evidence. 0 keeps every search. The service applies the policy at every sweep, audited per search as search.expire.' }),
+    h('label', {}, 'Days to keep a finished search (0: for ever)', days), error,
+    h('p', {}, h('button', { class: 'primary', type: 'submit', id: 'retention-save', text: 'Save' })));
+    fill(main, h('h1', { text: 'Retention' }), form,
+      h('p', { class: 'help', text: 'Uploaded job archives and sidecars are deleted when their job is done; deleting a gallery, subject or photo deletes everything derived from it at once.' }));
   }
 
   // policyPanel shows a gallery's operating threshold and what it means at its size; an admin
