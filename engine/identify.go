@@ -80,7 +80,13 @@ func IdentifyAt(gallery, probes []IdentityPhoto, scoring, model string, targetFP
 	if err != nil {
 		return res, err
 	}
-	if t, resolved, ok := OperatingThreshold(model, targetFPIR, len(gallery)); ok {
+	// What a search compares the probe with: every photo (max, mean of two), or every
+	// identity once (template), as the service does.
+	units := len(gallery)
+	if scoring == ScoreTemplate {
+		units = res.GallerySize
+	}
+	if t, resolved, ok := OperatingThreshold(model, targetFPIR, units); ok {
 		reached := 0
 		for _, s := range strangers {
 			if s >= t {

@@ -422,18 +422,22 @@ func (r *ingestRun) crossMatch(ctx context.Context, faces []NewFace) ([]JobProbe
 		if f.Vector == nil || f.Face.Model != r.gallery.Model {
 			continue
 		}
-		hits, err := r.s.cfg.Indexes[r.gallery.Model].Search(ctx, r.gallery.Model, f.Vector, spec.K, index.Filter{Galleries: toU64(spec.CrossMatch)})
+		hits, err := r.s.cfg.Indexes[r.gallery.Model].Search(ctx, r.gallery.Model, f.Vector, fetchK(spec.K), index.Filter{Galleries: toU64(spec.CrossMatch)})
+		if err != nil {
+			return nil, fmt.Errorf("service: cross-match: %w", err)
+		}
+		scored, err := r.s.subjectScored(ctx, hits)
 		if err != nil {
 			return nil, fmt.Errorf("service: cross-match: %w", err)
 		}
 		var cands []Candidate
-		for _, h := range hits {
-			line, ok := r.thresholds[h.Gallery]
+		for _, h := range scored {
+			line, ok := r.thresholds[uint64(h.GalleryID)]
 			if spec.MinSim != 0 {
 				line, ok = spec.MinSim, true
 			}
-			if ok && h.Similarity >= line {
-				cands = append(cands, Candidate{FaceID: int64(h.ID), Similarity: h.Similarity, Rank: len(cands) + 1})
+			if ok && h.Similarity >= line && len(cands) < spec.K {
+				cands = append(cands, Candidate{FaceID: h.FaceID, GalleryID: h.GalleryID, Similarity: h.Similarity, Rank: len(cands) + 1})
 			}
 		}
 		if len(cands) > 0 {

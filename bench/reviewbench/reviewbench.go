@@ -31,9 +31,10 @@ type Result struct {
 	Mated      int     `json:"mated_searches"`
 	Strangers  int     `json:"stranger_searches"`
 	Candidates int     `json:"candidates"` // shown in the first round
-	// BeforeItems is what the rule before issue 14 made of both rounds: every candidate an item,
-	// again on the second round. Items is what the service made (first round, then both);
-	// ItemsByBand splits the latter by band.
+	// BeforeItems is what the rule before issue 14 makes of both rounds' candidate lists:
+	// every candidate an item, again on the second round (before issue 14 the lists were also
+	// per face, not per subject, so it made more still: bench/RESULTS.md). Items is what the
+	// service made (first round, then both); ItemsByBand splits the latter by band.
 	BeforeItems       int            `json:"before_items"`
 	BeforeLowBand     int            `json:"before_low_band_items"`
 	ItemsFirstRound   int            `json:"items_first_round"`
