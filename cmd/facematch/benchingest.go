@@ -7,8 +7,10 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/facematch/facematch/bench/ingestbench"
+	"github.com/facematch/facematch/internal/app"
 )
 
 // runBenchIngest ingests a photo tree (LFW) into a fresh collection on a temporary data
@@ -33,17 +35,28 @@ func (m *Main) runBenchIngest(ctx context.Context, args []string) error {
 	if !isFlagSet(fs, "threads") {
 		mc.Threads = 1
 	}
+	dc.AnyLocalPath = true
+	return m.onScratchApp(ctx, fs, mc, dc, "bench ingest", *keep, *asJSON, func(st *app.App) (any, error) {
+		return ingestbench.Run(ctx, st, ingestbench.Config{Photos: *photos, Refs: *refs, Sample: *sample, Workers: dc.Workers,
+			Threads: mc.Threads, CPUProfile: *cpuprofile,
+			Logf: func(f string, a ...any) { fmt.Fprintf(m.Stderr, "bench ingest: "+f+"\n", a...) }})
+	})
+}
+
+// onScratchApp opens the service's parts on dc, a temporary data directory unless --data-dir
+// was given (removed afterwards unless keep), runs run on them, and prints what it returns as
+// JSON (one line with --json, indented otherwise). what names the command in temporary names.
+func (m *Main) onScratchApp(ctx context.Context, fs *flag.FlagSet, mc Config, dc dataConfig, what string, keep, asJSON bool, run func(*app.App) (any, error)) error {
 	if !isFlagSet(fs, "data-dir") {
-		tmp, err := os.MkdirTemp("", "facematch-bench-ingest-")
+		tmp, err := os.MkdirTemp("", "facematch-"+strings.ReplaceAll(what, " ", "-")+"-")
 		if err != nil {
 			return err
 		}
-		if !*keep {
+		if !keep {
 			defer os.RemoveAll(tmp)
 		}
 		dc.DataDir = tmp
 	}
-	dc.AnyLocalPath = true
 	if err := errors.Join(mc.Validate(), dc.Validate()); err != nil {
 		return err
 	}
@@ -52,13 +65,11 @@ func (m *Main) runBenchIngest(ctx context.Context, args []string) error {
 		return err
 	}
 	defer st.Close()
-	res, err := ingestbench.Run(ctx, st, ingestbench.Config{Photos: *photos, Refs: *refs, Sample: *sample, Workers: dc.Workers,
-		Threads: mc.Threads, CPUProfile: *cpuprofile,
-		Logf: func(f string, a ...any) { fmt.Fprintf(m.Stderr, "bench ingest: "+f+"\n", a...) }})
+	res, err := run(st)
 	if err != nil {
 		return err
 	}
-	if *asJSON {
+	if asJSON {
 		return json.NewEncoder(m.Stdout).Encode(res)
 	}
 	out, _ := json.MarshalIndent(res, "", "  ")

@@ -2,13 +2,11 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
-	"os"
 
 	"github.com/facematch/facematch/bench/reviewbench"
+	"github.com/facematch/facematch/internal/app"
 )
 
 // runBenchReview counts the review items a batch of searches makes, on a temporary data
@@ -31,31 +29,8 @@ func (m *Main) runBenchReview(ctx context.Context, args []string) error {
 		fmt.Fprintln(m.Stderr, "usage: facematch bench review --gallery DIR --probes DIR [--k 20] [--json]")
 		return errUsage
 	}
-	if !isFlagSet(fs, "data-dir") {
-		tmp, err := os.MkdirTemp("", "facematch-bench-review-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(tmp)
-		dc.DataDir = tmp
-	}
-	if err := errors.Join(mc.Validate(), dc.Validate()); err != nil {
-		return err
-	}
-	st, err := m.openCommandApp(ctx, mc, dc)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	res, err := reviewbench.Run(ctx, st, reviewbench.Config{Gallery: *gallery, Probes: *probes, K: *k,
-		Logf: func(f string, a ...any) { fmt.Fprintf(m.Stderr, "bench review: "+f+"\n", a...) }})
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		return json.NewEncoder(m.Stdout).Encode(res)
-	}
-	out, _ := json.MarshalIndent(res, "", "  ")
-	fmt.Fprintln(m.Stdout, string(out))
-	return nil
+	return m.onScratchApp(ctx, fs, mc, dc, "bench review", false, *asJSON, func(st *app.App) (any, error) {
+		return reviewbench.Run(ctx, st, reviewbench.Config{Gallery: *gallery, Probes: *probes, K: *k,
+			Logf: func(f string, a ...any) { fmt.Fprintf(m.Stderr, "bench review: "+f+"\n", a...) }})
+	})
 }
