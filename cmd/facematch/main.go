@@ -70,6 +70,7 @@ Usage:
   facematch eval verify --pairs FILE --root DIR [--json] [--all-pairs]
   facematch eval identify --gallery DIR --probes DIR [--scoring max|mean_top2|template] [--json]
   facematch eval demographics --set utkface|fairface [--root DIR] [--lines T,...] [--json]
+  facematch eval cluster --root DIR[,DIR] [--k 20,50] [--json]
 
 Every command takes the model flags (run 'facematch detect -h' to list them).
 `
@@ -113,6 +114,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 			return m.runEvalIdentify(ctx, args[2:])
 		case len(args) >= 2 && args[1] == "demographics":
 			return m.runEvalDemographics(ctx, args[2:])
+		case len(args) >= 2 && args[1] == "cluster":
+			return m.runEvalCluster(ctx, args[2:])
 		}
 		fmt.Fprint(m.Stderr, usage)
 		return errUsage

@@ -542,6 +542,28 @@ func TestEvalIdentify(t *testing.T) {
 	}
 }
 
+// TestEvalCluster: the celebs' photos clustered by every method; the chosen one's documented
+// keys at the top, and a clustering far better than chance.
+func TestEvalCluster(t *testing.T) {
+	testenv.RequireModels(t)
+	r := run(t, "eval", "cluster", "--root", data("celebs"), "--k", "5", "--chosen-k", "5", "--json")
+	if r.err != nil {
+		t.Fatal(r)
+	}
+	out := decodeOne(t, r.stdout)
+	for _, key := range []string{"images", "faces", "identities", "clusters", "pairwise_precision", "pairwise_recall", "pairwise_f",
+		"bcubed_precision", "bcubed_recall", "bcubed_f", "nmi", "singleton_clusters", "faces_per_s"} {
+		number(t, out, key)
+	}
+	if number(t, out, "identities") != 13 || number(t, out, "bcubed_f") < 0.7 || number(t, out, "pairwise_precision") < 0.9 {
+		t.Errorf("report: %v", out)
+	}
+	noVectors(t, "$", out)
+	if r := run(t, "eval", "cluster", "--root", data("celebs"), "--method", "kmeans"); r.err == nil || !strings.Contains(r.err.Error(), "method must be components, whispers or shared") {
+		t.Errorf("unknown method: %v", r.err)
+	}
+}
+
 // TestEvalDemographics: FairFace's impostor pairs by group at two lines; pairs of children
 // reach the medium line far more often than pairs of adults (what the per-group lines are for).
 func TestEvalDemographics(t *testing.T) {
