@@ -71,6 +71,7 @@ Usage:
   facematch eval identify --gallery DIR --probes DIR [--scoring max|mean_top2|template] [--json]
   facematch eval demographics --set utkface|fairface [--root DIR] [--lines T,...] [--json]
   facematch eval cluster --root DIR[,DIR] [--k 20,50] [--json]
+  facematch eval neardup --root DIR [--n 1000] [--index 1000000] [--json]
 
 Every command takes the model flags (run 'facematch detect -h' to list them).
 `
@@ -116,6 +117,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 			return m.runEvalDemographics(ctx, args[2:])
 		case len(args) >= 2 && args[1] == "cluster":
 			return m.runEvalCluster(ctx, args[2:])
+		case len(args) >= 2 && args[1] == "neardup":
+			return m.runEvalNeardup(ctx, args[2:])
 		}
 		fmt.Fprint(m.Stderr, usage)
 		return errUsage

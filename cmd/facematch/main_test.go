@@ -564,6 +564,30 @@ func TestEvalCluster(t *testing.T) {
 	}
 }
 
+// TestEvalNeardup: reposted copies of the celebs' photos (re-compressed, cropped, mirrored,
+// halved, captioned) against each other, with the documented figures.
+func TestEvalNeardup(t *testing.T) {
+	testenv.RequireModels(t) // the photo sets come with the full tier
+	r := run(t, "eval", "neardup", "--root", data("celebs"), "--n", "40", "--index", "20000", "--json")
+	if r.err != nil {
+		t.Fatal(r)
+	}
+	out := decodeOne(t, r.stdout)
+	if number(t, out, "photos") < 30 || number(t, out, "copies") != 7*number(t, out, "photos") || number(t, out, "index_size") != 20000 ||
+		number(t, out, "false_match") > 1e-4 || number(t, out, "recall") < 0.5 {
+		t.Errorf("report: %v", out)
+	}
+	byTransform, _ := out["recall_by_transform"].(map[string]any)
+	for _, name := range []string{"jpeg_q50", "mirrored", "half_size"} {
+		if v, _ := byTransform[name].(float64); v < 0.95 {
+			t.Errorf("%s recall %v, want nearly all", name, byTransform[name])
+		}
+	}
+	if r := run(t, "eval", "neardup", "--root", data("celebs"), "--n", "1"); r.err == nil {
+		t.Errorf("one photo: accepted")
+	}
+}
+
 // TestEvalDemographics: FairFace's impostor pairs by group at two lines; pairs of children
 // reach the medium line far more often than pairs of adults (what the per-group lines are for).
 func TestEvalDemographics(t *testing.T) {
