@@ -231,3 +231,18 @@ func (s *Server) probeThumbnail(c echo.Context) error {
 	}
 	return servePhoto(c, "private, no-store", "image/jpeg", fmt.Sprintf("probe-face-%d.jpg", id), data)
 }
+
+// lookup finds the stored photos whose ads carry a phone, username, URL or ad ID.
+func (s *Server) lookup(c echo.Context) error {
+	for _, name := range []string{"phone", "username", "site", "url", "ad_id"} {
+		if len(c.QueryParam(name)) > 2048 {
+			return fmt.Errorf("%w: %s is longer than 2048 bytes", errBadRequest, name)
+		}
+	}
+	res, err := s.svc.Lookup(c.Request().Context(), actor(c), engine.LookupQuery{Phone: c.QueryParam("phone"), Username: c.QueryParam("username"),
+		Site: c.QueryParam("site"), URL: c.QueryParam("url"), AdID: c.QueryParam("ad_id")})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, res)
+}

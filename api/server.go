@@ -100,6 +100,7 @@ func routeTable() []Route {
 		{"GET", "/v1/images/:id/faces", readers, (*Server).getImageFaces},
 		{"DELETE", "/v1/images/:id", []engine.Role{admin}, (*Server).deleteImage},
 		{"GET", "/v1/faces/:id/thumbnail", readers, (*Server).faceThumbnail},
+		{"GET", "/v1/lookup", readers, (*Server).lookup},
 		{"GET", "/v1/probe-faces/:id/thumbnail", readers, (*Server).probeThumbnail},
 		{"POST", "/v1/searches", []engine.Role{analyst}, (*Server).createSearch},
 		{"GET", "/v1/searches/:id", readers, (*Server).getSearch},

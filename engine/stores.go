@@ -41,6 +41,9 @@ type ImageStore interface {
 	Images(ctx context.Context, f ImageFilter) ([]Image, error)
 	Faces(ctx context.Context, imageID int64) ([]StoredFace, error)
 	Face(ctx context.Context, id int64) (StoredFace, error)
+	// ImagesWithContact returns up to limit photos whose ad carries the contact, newest first,
+	// in galleries (nil: all).
+	ImagesWithContact(ctx context.Context, c Contact, galleries []int64, limit int) ([]Image, error)
 	// FacesByID returns the faces that exist among ids (deleted ones are simply absent).
 	FacesByID(ctx context.Context, ids []int64) (map[int64]StoredFace, error)
 	// Vectors calls fn with every stored vector of model, in face ID order (index rebuilds).

@@ -207,7 +207,7 @@ func TestBrowserConsole(t *testing.T) {
 		"ad-1.jpg": data("celebs", photos(t, "Angelina_Jolie")[1]), "ad-2.jpg": data("celebs", photos(t, "Elon_Musk")[1]),
 		"ad-3.jpg": data("no_face", "mate_Garden.jpg")}, map[string]string{"broken.jpg": "not a photo"})
 	sidecar := filepath.Join(dir, "ads.csv")
-	if err := os.WriteFile(sidecar, []byte("file,site,case_ref\nad-1.jpg,ads.example,CASE-9\nad-2.jpg,ads.example,CASE-9\n"), 0o644); err != nil {
+	if err := os.WriteFile(sidecar, []byte("file,site,usernames,phones,case_ref\nad-1.jpg,ads.example,Kitty_K,+49 151 2345 6789,CASE-9\nad-2.jpg,ads.example,,,CASE-9\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	b.open("#/jobs")
@@ -251,6 +251,18 @@ func TestBrowserConsole(t *testing.T) {
 		}
 	}
 
+	// Look-up: the phone written another way, then the username in another case, find the ad.
+	b.open("#/lookup")
+	b.do(chromedp.SetValue(chromedp.CSS("#lookup-value"), "0049 151 23456789"), chromedp.Click(chromedp.CSS("#lookup-submit")))
+	b.waitText("#lookup-summary", "1 photo carries phone +4915123456789")
+	b.waitText("#lookup-results", "Kitty_K") // as the sidecar wrote it
+	b.shot("console-lookup-1280")
+	b.choose("#lookup-kind", "username")
+	b.do(chromedp.SetValue(chromedp.CSS("#lookup-value"), "KITTY_k"), chromedp.SetValue(chromedp.CSS("#lookup-site"), "ads.example"), chromedp.Click(chromedp.CSS("#lookup-submit")))
+	b.waitText("#lookup-summary", "site username ads.example/kitty_k")
+	b.open("#/lookup?kind=phone&value=0151%20call%20me") // a link with a bad phone: the refusal, under the form
+	b.waitText("#lookup-error", "a phone number has only digits")
+
 	// Deletion by the gallery's typed name: the button waits for the exact name.
 	b.open(fmt.Sprintf("#/gallery/%d?tab=delete", ads.ID))
 	b.waitText("#delete-panel", "2 photos")
@@ -278,7 +290,7 @@ func TestBrowserConsole(t *testing.T) {
 	// The refusals the test provoked are logged by Chromium as failed loads; anything else fails.
 	b.consoleErrorsExcept("409 (Conflict) (%s/v1/tokens:", "401 (Unauthorized) (%s/v1/me:", "409 (Conflict) (%s/v1/galleries:",
 		fmt.Sprintf("409 (Conflict) (%%s/v1/galleries/%d/images:", ref), "422 (Unprocessable Entity) (%s/v1/jobs:",
-		"422 (Unprocessable Entity) (%s/v1/settings/retention:")
+		"422 (Unprocessable Entity) (%s/v1/settings/retention:", "422 (Unprocessable Entity) (%s/v1/lookup?phone=0151+call+me:")
 }
 
 // consoleErrorsExcept is consoleErrors, but a failed load in expected (each a format of the

@@ -162,3 +162,22 @@ func TestExpiredSearches(t *testing.T) {
 		t.Errorf("purge: %+v", p)
 	}
 }
+
+// A version-4 database's photos get their ads' contact details for the look-up.
+func TestMigrateFromVersion4FillsContacts(t *testing.T) {
+	ctx := context.Background()
+	d := openMigrated(t, 4, `INSERT INTO galleries (name, kind, model, created_at, created_by) VALUES ('ads', 'collection', 'm1', '2026', 'a')`,
+		`INSERT INTO images (gallery_id, sha256, format, bytes, width, height, blob_key, source, created_at, created_by)
+			VALUES (1, 'r', 'jpeg', 1, 1, 1, 'k1', '{"site":"Ads.Example","usernames":["Kitty_K"],"phones":["+4915123456789"],"source_url":"https://ads.example/1","ad_id":"A1"}', '2026', 'a'),
+			(1, 's', 'jpeg', 1, 1, 1, 'k2', '{}', '2026', 'a')`)
+	for _, c := range []engine.Contact{{Kind: "phone", Value: "+4915123456789"}, {Kind: "username", Value: "kitty_k"},
+		{Kind: "site_username", Value: "ads.example/kitty_k"}, {Kind: "url", Value: "https://ads.example/1"}, {Kind: "ad_id", Value: "A1"}} {
+		imgs := must[[]engine.Image](t)(d.ImagesWithContact(ctx, c, nil, 10))
+		if len(imgs) != 1 || imgs[0].ID != 1 {
+			t.Errorf("%s %s: %d photos, want photo 1", c.Kind, c.Value, len(imgs))
+		}
+	}
+	if imgs := must[[]engine.Image](t)(d.ImagesWithContact(ctx, engine.Contact{Kind: "ad_id", Value: "A1"}, []int64{}, 10)); len(imgs) != 0 {
+		t.Errorf("no gallery granted: %d photos", len(imgs))
+	}
+}

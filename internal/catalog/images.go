@@ -88,6 +88,9 @@ func insertImage(ctx context.Context, tx *sql.Tx, img engine.Image, faces []engi
 		return img, nil, fmt.Errorf("catalog: add image: %w", err)
 	}
 	img.ID, _ = res.LastInsertId()
+	if err := insertContacts(ctx, tx, img); err != nil {
+		return img, nil, err
+	}
 	for _, nf := range faces {
 		f := nf.Face
 		f.ImageID, f.GalleryID, f.SubjectID = img.ID, img.GalleryID, img.SubjectID

@@ -40,3 +40,25 @@ CREATE TABLE settings (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+
+-- The contact details of stored photos' ads, one row each, for the look-up an analyst starts
+-- with (a phone, a username, a URL, an ad ID → the photos that carry it). Values are stored as
+-- the engine normalised them; usernames lower-cased, alone and qualified by their site.
+CREATE TABLE image_contacts (
+    kind     TEXT NOT NULL CHECK (kind IN ('phone', 'username', 'site_username', 'url', 'ad_id')),
+    value    TEXT NOT NULL,
+    image_id INTEGER NOT NULL REFERENCES images (id) ON DELETE CASCADE,
+    PRIMARY KEY (kind, value, image_id)
+);
+CREATE INDEX image_contacts_image ON image_contacts (image_id);
+INSERT OR IGNORE INTO image_contacts (kind, value, image_id)
+    SELECT 'phone', p.value, i.id FROM images i, json_each(i.source, '$.phones') p WHERE p.value <> '';
+INSERT OR IGNORE INTO image_contacts (kind, value, image_id)
+    SELECT 'username', lower(u.value), i.id FROM images i, json_each(i.source, '$.usernames') u WHERE u.value <> '';
+INSERT OR IGNORE INTO image_contacts (kind, value, image_id)
+    SELECT 'site_username', lower(json_extract(i.source, '$.site')) || '/' || lower(u.value), i.id
+    FROM images i, json_each(i.source, '$.usernames') u WHERE u.value <> '' AND coalesce(json_extract(i.source, '$.site'), '') <> '';
+INSERT OR IGNORE INTO image_contacts (kind, value, image_id)
+    SELECT 'url', json_extract(source, '$.source_url'), id FROM images WHERE coalesce(json_extract(source, '$.source_url'), '') <> '';
+INSERT OR IGNORE INTO image_contacts (kind, value, image_id)
+    SELECT 'ad_id', json_extract(source, '$.ad_id'), id FROM images WHERE coalesce(json_extract(source, '$.ad_id'), '') <> '';

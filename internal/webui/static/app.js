@@ -165,6 +165,7 @@
     galleries: { page: pageGalleries, roles: READERS, nav: 'Galleries' },
     gallery: { page: pageGallery, roles: READERS },
     jobs: { page: pageJobs, roles: READERS, nav: 'Jobs' },
+    lookup: { page: pageLookup, roles: READERS, nav: 'Look-up' },
     credentials: { page: pageCredentials, roles: ['admin'], nav: 'Credentials' },
     retention: { page: pageRetention, roles: ['admin'], nav: 'Retention' },
     audit: { page: pageAudit, roles: ['auditor'], nav: 'Audit log' },
@@ -874,6 +875,48 @@
     h('p', {}, h('button', { class: 'primary', type: 'submit', id: 'retention-save', text: 'Save' })));
     fill(main, h('h1', { text: 'Retention' }), form,
       h('p', { class: 'help', text: 'Uploaded job archives and sidecars are deleted when their job is done; deleting a gallery, subject or photo deletes everything derived from it at once.' }));
+  }
+
+  // pageLookup answers an analyst's first question: which stored photos carry this phone,
+  // username, URL or ad ID? The value is normalised as stored (a phone written any way).
+  async function pageLookup(main, _arg, params) {
+    const kinds = [['phone', 'Phone'], ['username', 'Username'], ['url', 'Ad URL'], ['ad_id', 'Ad ID']];
+    const kind = params.get('kind') || 'phone';
+    const value = params.get('value') || '';
+    const site = params.get('site') || '';
+    const kindSel = h('select', { id: 'lookup-kind' }, kinds.map(([k, label]) => h('option', { value: k, selected: k === kind, text: label })));
+    const valueIn = h('input', { id: 'lookup-value', value, size: 40, required: true });
+    const siteIn = h('input', { id: 'lookup-site', value: site, placeholder: 'any site' });
+    const form = h('form', { class: 'panel filters', id: 'lookup-form', onsubmit: (e) => {
+      e.preventDefault();
+      const q = new URLSearchParams({ kind: kindSel.value, value: valueIn.value.trim() });
+      if (kindSel.value === 'username' && siteIn.value.trim()) q.set('site', siteIn.value.trim());
+      go('#/lookup?' + q.toString());
+    } },
+    h('label', {}, 'Look up', kindSel), h('label', {}, 'Value (as written in the ad)', valueIn), h('label', {}, 'Site (usernames only)', siteIn),
+    h('button', { class: 'primary', type: 'submit', id: 'lookup-submit', text: 'Look up' }));
+    const parts = [h('h1', { text: 'Look-up' }), form];
+    if (value) {
+      const q = new URLSearchParams({ [kind]: value });
+      if (kind === 'username' && site) q.set('site', site);
+      try {
+        const [res, gals] = await Promise.all([api('/v1/lookup?' + q.toString()), galleryNames()]);
+        parts.push(h('p', { id: 'lookup-summary', text: `${res.images.length}${res.more ? '+' : ''} ${res.images.length === 1 && !res.more ? 'photo carries' : 'photos carry'} ${human(res.contact.kind)} ${res.contact.value}.` }),
+          res.images.length ? h('table', { id: 'lookup-results' },
+            h('thead', {}, h('tr', {}, ['Photo', 'Gallery', 'Site', 'Usernames', 'Phones', 'Ad', 'Posted', 'Stored'].map((t) => h('th', { text: t })))),
+            h('tbody', {}, res.images.map((img) => {
+              const src = img.source || {};
+              return h('tr', {}, h('td', { text: img.id }),
+                h('td', {}, h('a', { href: `#/gallery/${img.gallery_id}`, text: (gals.get(img.gallery_id) || {}).name || `gallery ${img.gallery_id}` })),
+                h('td', { text: src.site || '' }), h('td', { text: (src.usernames || []).join(', ') }), h('td', { text: (src.phones || []).join(', ') }),
+                h('td', { text: src.ad_id || src.source_url || '' }), h('td', { text: fmtSourceTime(src.posted_at) }), h('td', { text: fmtTime(img.created_at) }));
+            }))) : null);
+      } catch (err) {
+        if (err.status === 401) throw err;
+        parts.push(h('p', { class: 'refusal', id: 'lookup-error', text: err.message }));
+      }
+    }
+    fill(main, ...parts);
   }
 
   // policyPanel shows a gallery's operating threshold and what it means at its size; an admin
