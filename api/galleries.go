@@ -192,3 +192,40 @@ func (s *Server) setRetention(c echo.Context) error {
 	}
 	return c.JSON(http.StatusOK, p)
 }
+
+// clusterGallery clusters a collection's faces into suggested persons, from scratch.
+func (s *Server) clusterGallery(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	rep, err := s.svc.ClusterGallery(c.Request().Context(), actor(c), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, rep)
+}
+
+func (s *Server) listPersons(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	ps, err := s.svc.Persons(c.Request().Context(), actor(c), id, engine.PersonOrder(c.QueryParam("order")))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"persons": ps})
+}
+
+func (s *Server) getPerson(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	p, err := s.svc.PersonByID(c.Request().Context(), actor(c), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, p)
+}

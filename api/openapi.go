@@ -43,8 +43,13 @@ var opDocs = map[string]opDoc{
 	"GET /v1/galleries": {summary: "List galleries with their counts.", ok: 200, out: struct {
 		Galleries []engine.Gallery `json:"galleries"`
 	}{}},
-	"GET /v1/galleries/:id":           {summary: "One gallery.", ok: 200, out: engine.Gallery{}, errors: []int{400, 404}},
-	"PATCH /v1/galleries/:id":         {summary: "Set a gallery's review policy: its target FPIR, the share of searches of someone not in it that may bring a review item (default 0.01; its operating threshold follows at every size), and minors (a gallery of children, judged under the minors' line and bands).", json: updateGalleryRequest{}, ok: 200, out: engine.Gallery{}, errors: []int{400, 404, 415, 422}},
+	"GET /v1/galleries/:id":          {summary: "One gallery.", ok: 200, out: engine.Gallery{}, errors: []int{400, 404}},
+	"PATCH /v1/galleries/:id":        {summary: "Set a gallery's review policy: its target FPIR, the share of searches of someone not in it that may bring a review item (default 0.01; its operating threshold follows at every size), and minors (a gallery of children, judged under the minors' line and bands).", json: updateGalleryRequest{}, ok: 200, out: engine.Gallery{}, errors: []int{400, 404, 415, 422}},
+	"POST /v1/galleries/:id/cluster": {summary: "Cluster a collection's faces into suggested persons, from scratch (Chinese Whispers on the 20-nearest-neighbour graph above 0.88; two faces of one photo never one person); replaces its earlier persons. Audited as persons.cluster.", ok: 200, out: engine.ClusterReport{}, errors: []int{400, 404, 422}},
+	"GET /v1/galleries/:id/persons": {summary: "A collection's suggested persons of two faces or more: size, representative face, cohesion, first and last seen, and the contact details of their ads with counts. A proposal, never an identification.", query: []param{{"order", "string", "size (default) or recent", false}}, ok: 200, out: struct {
+		Persons []engine.Person `json:"persons"`
+	}{}, errors: []int{400, 404, 422}},
+	"GET /v1/persons/:id":             {summary: "One suggested person with its faces and their ads (audited as person.read).", ok: 200, out: engine.Person{}, errors: []int{400, 404}},
 	"DELETE /v1/galleries/:id":        {summary: "Delete a gallery: its subjects, photos, faces, vectors, blobs and matches.", ok: 204, errors: []int{400, 404}},
 	"POST /v1/galleries/:id/subjects": {summary: "Add a known person to a reference gallery.", json: createSubjectRequest{}, ok: 201, out: engine.Subject{}, errors: []int{400, 404, 409, 415, 422}},
 	"GET /v1/galleries/:id/subjects": {summary: "List a gallery's subjects.", ok: 200, out: struct {

@@ -251,10 +251,29 @@ func TestBrowserConsole(t *testing.T) {
 		}
 	}
 
+	// Persons: two more photos of Angelina Jolie in the collection, clustered from the page: one
+	// suggested person of her three photos, its ads' phone listed with its count.
+	for _, ph := range photos(t, "Angelina_Jolie")[2:4] {
+		s.mustCall(201, "POST", fmt.Sprintf("/v1/galleries/%d/images", ads.ID), admin,
+			form(t, ph, map[string]string{"site": "ads.example", "phones": "+49 151 2345 6789"}), nil)
+	}
+	b.open(fmt.Sprintf("#/gallery/%d?tab=persons", ads.ID))
+	b.waitText("#persons", "0 suggested persons")
+	b.do(chromedp.Click(chromedp.CSS("#cluster-run")))
+	b.waitText("#persons h2", "1 suggested person")
+	b.waitText("#persons a.candidate", "3 photos")
+	b.thumbsLoaded("#persons")
+	b.shot("console-persons-1280")
+	b.do(chromedp.Click(chromedp.CSS("#persons a.candidate")))
+	b.waitText("h1", "Suggested person")
+	b.waitText("#person-contacts", "+4915123456789")
+	b.thumbsLoaded("#person-faces")
+	b.shot("console-person-1280")
+
 	// Look-up: the phone written another way, then the username in another case, find the ad.
 	b.open("#/lookup")
 	b.do(chromedp.SetValue(chromedp.CSS("#lookup-value"), "0049 151 23456789"), chromedp.Click(chromedp.CSS("#lookup-submit")))
-	b.waitText("#lookup-summary", "1 photo carries phone +4915123456789")
+	b.waitText("#lookup-summary", "3 photos carry phone +4915123456789")
 	b.waitText("#lookup-results", "Kitty_K") // as the sidecar wrote it
 	b.shot("console-lookup-1280")
 	b.choose("#lookup-kind", "username")
@@ -265,7 +284,7 @@ func TestBrowserConsole(t *testing.T) {
 
 	// Deletion by the gallery's typed name: the button waits for the exact name.
 	b.open(fmt.Sprintf("#/gallery/%d?tab=delete", ads.ID))
-	b.waitText("#delete-panel", "2 photos")
+	b.waitText("#delete-panel", "4 photos")
 	disabled := func() bool {
 		return get(b, chromedp.Evaluate[bool](`document.querySelector('#delete-gallery').disabled`))
 	}

@@ -239,3 +239,48 @@ func (m *Main) runGalleryCreate(ctx context.Context, args []string) error {
 	}
 	return json.NewEncoder(m.Stdout).Encode(g)
 }
+
+// runCluster clusters collections' faces into suggested persons on the data directory (the
+// service stopped, as for ingest; through the API while it runs: POST /v1/galleries/{id}/cluster).
+func (m *Main) runCluster(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("cluster", flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	var mc Config
+	mc.bindModelFlags(fs, m.Getenv)
+	var dc dataConfig
+	dc.bind(fs, m.Getenv)
+	galleries := fs.String("gallery", "", "collection gallery IDs, comma-separated")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	var ids []int64
+	for _, v := range engine.SplitList(*galleries) {
+		var id int64
+		if _, err := fmt.Sscan(v, &id); err != nil || id <= 0 {
+			return fmt.Errorf("gallery must be positive integers, got %q", v)
+		}
+		ids = append(ids, id)
+	}
+	if len(ids) == 0 || fs.NArg() > 0 {
+		fmt.Fprintln(m.Stderr, "usage: facematch cluster --gallery ID[,ID]")
+		return errUsage
+	}
+	if err := errors.Join(mc.Validate(), dc.Validate()); err != nil {
+		return err
+	}
+	st, err := m.openCommandApp(ctx, mc, dc)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	for _, id := range ids {
+		rep, err := st.Service.ClusterGallery(ctx, engine.Actor{Name: "cli:" + currentUser(m.Getenv), Role: engine.RoleAdmin}, id)
+		if err != nil {
+			return err
+		}
+		if err := json.NewEncoder(m.Stdout).Encode(rep); err != nil {
+			return err
+		}
+	}
+	return nil
+}

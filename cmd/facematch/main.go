@@ -62,6 +62,7 @@ Usage:
   facematch ingest --reprocess MODEL --gallery ID --purpose TEXT
   facematch admin recover --name NAME
   facematch gallery create --name NAME [--kind collection|reference] [--model MODEL]
+  facematch cluster --gallery ID[,ID]             (collections' faces into suggested persons; service stopped)
   facematch audit verify [--data-dir var] [--checkpoint ID:HASH]
   facematch audit checkpoint [--data-dir var]
   facematch sweep [--grace 0s] [--data-dir var]   (blobs no record references; service stopped)
@@ -95,6 +96,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.runAdminRecover(ctx, args[2:])
 	case "sweep":
 		return m.runSweep(ctx, args[1:])
+	case "cluster":
+		return m.runCluster(ctx, args[1:])
 	case "gallery":
 		if len(args) < 2 || args[1] != "create" {
 			fmt.Fprint(m.Stderr, usage)

@@ -142,6 +142,10 @@ func (d *DB) deleteWhere(ctx context.Context, what string, id int64, exists, ima
 		if _, err := tx.ExecContext(ctx, del, id); err != nil {
 			return fmt.Errorf("catalog: delete %s %d: %w", what, id, err)
 		}
+		// A suggested person whose last face went is no person.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM persons WHERE NOT EXISTS (SELECT 1 FROM person_faces p WHERE p.person_id = persons.id)`); err != nil {
+			return fmt.Errorf("catalog: delete %s %d: empty persons: %w", what, id, err)
+		}
 		return nil
 	})
 	return p, err

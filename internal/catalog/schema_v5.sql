@@ -62,3 +62,19 @@ INSERT OR IGNORE INTO image_contacts (kind, value, image_id)
     SELECT 'url', json_extract(source, '$.source_url'), id FROM images WHERE coalesce(json_extract(source, '$.source_url'), '') <> '';
 INSERT OR IGNORE INTO image_contacts (kind, value, image_id)
     SELECT 'ad_id', json_extract(source, '$.ad_id'), id FROM images WHERE coalesce(json_extract(source, '$.ad_id'), '') <> '';
+
+-- Suggested persons of a collection (issue 15): its faces clustered; a proposal for people to
+-- confirm, never an identification. A face is in one person at most; a person goes with its
+-- gallery, and with its last face.
+CREATE TABLE persons (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    gallery_id INTEGER NOT NULL REFERENCES galleries (id) ON DELETE CASCADE,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX persons_gallery ON persons (gallery_id);
+CREATE TABLE person_faces (
+    face_id    INTEGER PRIMARY KEY REFERENCES faces (id) ON DELETE CASCADE,
+    person_id  INTEGER NOT NULL REFERENCES persons (id) ON DELETE CASCADE,
+    similarity REAL NOT NULL
+);
+CREATE INDEX person_faces_person ON person_faces (person_id);

@@ -166,6 +166,7 @@
     gallery: { page: pageGallery, roles: READERS },
     jobs: { page: pageJobs, roles: READERS, nav: 'Jobs' },
     lookup: { page: pageLookup, roles: READERS, nav: 'Look-up' },
+    person: { page: pagePerson, roles: READERS },
     credentials: { page: pageCredentials, roles: ['admin'], nav: 'Credentials' },
     retention: { page: pageRetention, roles: ['admin'], nav: 'Retention' },
     audit: { page: pageAudit, roles: ['auditor'], nav: 'Audit log' },
@@ -212,7 +213,7 @@
     $('#top').hidden = false;
     const nav = $('#nav');
     fill(nav, ...Object.entries(routes).filter(([, r]) => r.nav && r.roles.includes(me.role))
-      .map(([name, r]) => h('a', { href: '#/' + name, class: name === current || ((current === 'match' || current === 'probes') && name === 'queue') || (current === 'gallery' && name === 'galleries') ? 'active' : '', text: r.nav })));
+      .map(([name, r]) => h('a', { href: '#/' + name, class: name === current || ((current === 'match' || current === 'probes') && name === 'queue') || ((current === 'gallery' || current === 'person') && name === 'galleries') ? 'active' : '', text: r.nav })));
     $('#who').textContent = `${me.name} (${me.role})`;
   }
 
@@ -806,6 +807,7 @@
     const isAdmin = me.role === 'admin';
     const mayEnrol = isAdmin || me.role === 'analyst'; // as the API allows
     const tabs = [['photos', g.kind === 'reference' ? 'Photos' : 'Collected photos'], ['jobs', 'Jobs'], ['policy', 'Review threshold']];
+    if (g.kind === 'collection') tabs.splice(1, 0, ['persons', 'Persons']);
     if (g.kind === 'reference') tabs.unshift(['subjects', 'Subjects']);
     if (isAdmin) tabs.push(['delete', 'Delete…']);
     const head = [h('h1', { text: g.name }),
@@ -820,6 +822,10 @@
     }
     if (tab === 'policy') {
       fill(main, ...head, policyPanel(g, isAdmin));
+      return;
+    }
+    if (tab === 'persons') {
+      fill(main, ...head, await personsPanel(g, isAdmin, params.get('order') || 'size'));
       return;
     }
     if (tab === 'subjects') {
@@ -917,6 +923,55 @@
       }
     }
     fill(main, ...parts);
+  }
+
+  // personsPanel lists a collection's suggested persons: faces that may show one person, with
+  // the contact details of their ads. An admin clusters the faces again from here.
+  async function personsPanel(g, isAdmin, order) {
+    const res = await api(`/v1/galleries/${g.id}/persons?order=${encodeURIComponent(order)}`);
+    const error = h('p', { class: 'refusal', id: 'cluster-error' });
+    const run = isAdmin ? h('button', { type: 'button', id: 'cluster-run', onclick: async () => {
+      run.disabled = true;
+      error.textContent = '';
+      try {
+        const r = await api(`/v1/galleries/${g.id}/cluster`, { method: 'POST' });
+        notify(`Clustered ${r.faces} faces: ${r.persons} persons, ${r.singletons} faces alone.`);
+        render();
+      } catch (err) { run.disabled = false; error.textContent = err.message; }
+    }, text: 'Cluster the faces again' }) : null;
+    const top = (p, kind) => p.contacts.filter((c) => c.kind === kind).slice(0, 2).map((c) => `${c.value} (${c.photos})`).join(', ');
+    const cards = res.persons.map((p) => h('a', { class: 'candidate', href: '#/person/' + p.id, dataset: { person: p.id } },
+      thumb(`/v1/faces/${p.representative_face_id}/thumbnail`, 'mid'),
+      h('div', {}, h('strong', { text: `${p.size} photos` })),
+      h('div', { class: 'muted', text: top(p, 'username') || top(p, 'phone') || 'no contact details' }),
+      h('div', { class: 'muted', text: `last seen ${fmtSourceTime(p.last_seen)}` })));
+    return h('section', { class: 'panel', id: 'persons' },
+      h('h2', { text: `${res.persons.length} suggested person${res.persons.length === 1 ? '' : 's'}` }),
+      h('p', { class: 'help', text: 'Each is a proposal that these ad photos show one person (faces clustered at a line that keeps precision first); it names no one. Two faces of one photo are never put together.' }),
+      h('p', {}, h('a', { class: 'button' + (order === 'size' ? ' primary' : ''), href: `#/gallery/${g.id}?tab=persons&order=size`, text: 'Largest first' }), ' ',
+        h('a', { class: 'button' + (order === 'recent' ? ' primary' : ''), href: `#/gallery/${g.id}?tab=persons&order=recent`, text: 'Most recent first' }), ' ', run),
+      error, cards.length ? h('div', { class: 'cands' }, cards) : h('p', { class: 'muted', text: 'No person yet: the faces have not been clustered, or none look alike.' }));
+  }
+
+  // pagePerson is one suggested person: its faces side by side and what its ads share.
+  async function pagePerson(main, arg) {
+    const p = await api('/v1/persons/' + Number(arg));
+    const gals = await galleryNames();
+    const faces = h('div', { class: 'cands', id: 'person-faces' }, p.faces.map((f) => h('div', { class: 'below' },
+      thumb(`/v1/faces/${f.face_id}/thumbnail`, 'mid'),
+      h('div', {}, h('span', { class: 'sim', title: 'Similarity to the person\'s mean face', text: fmtSim(f.similarity) })),
+      h('div', { class: 'muted', text: [f.source.site, fmtSourceTime(f.source.posted_at)].filter(Boolean).join(' · ') || 'photo ' + f.image_id }))));
+    const contacts = h('table', { id: 'person-contacts' },
+      h('thead', {}, h('tr', {}, ['Detail', 'Value', 'Photos', 'First seen', 'Last seen'].map((t) => h('th', { text: t })))),
+      h('tbody', {}, p.contacts.map((c) => h('tr', {}, h('td', { text: human(c.kind) }),
+        h('td', {}, ['phone', 'username', 'url', 'ad_id'].includes(c.kind) ? h('a', { href: `#/lookup?kind=${c.kind}&value=${encodeURIComponent(c.value)}`, text: c.value }) : c.value),
+        h('td', { text: c.photos }), h('td', { text: fmtSourceTime(c.first_seen) }), h('td', { text: fmtSourceTime(c.last_seen) })))));
+    fill(main, h('h1', { text: `Suggested person ${p.id}` }),
+      h('p', { class: 'muted', text: `${p.size} photos in ${(gals.get(p.gallery_id) || {}).name || 'gallery ' + p.gallery_id} · cohesion ${fmtSim(p.cohesion)} · seen ${fmtSourceTime(p.first_seen)} – ${fmtSourceTime(p.last_seen)}` }),
+      h('p', { class: 'help', text: 'A proposal, not an identification: the faces were grouped because they look alike. Confirm with the photos and the ads before relying on it.' }),
+      h('section', { class: 'panel' }, h('h2', { text: 'Faces' }), faces),
+      h('section', { class: 'panel' }, h('h2', { text: 'What the ads share' }), contacts),
+      h('p', {}, h('a', { class: 'button', href: `#/gallery/${p.gallery_id}?tab=persons`, text: '↑ Persons' })));
   }
 
   // policyPanel shows a gallery's operating threshold and what it means at its size; an admin
@@ -1220,7 +1275,7 @@
     return h('section', { class: 'panel danger-zone', id: 'delete-panel' }, h('h2', { text: 'Delete this gallery' }),
       h('p', {}, 'This deletes, for good: ', h('strong', { text: [g.kind === 'reference' ? n(g.subjects, 'subject', 'subjects') : null,
         n(g.images, 'photo', 'photos'), n(g.faces, 'face', 'faces') + ' with their vectors and thumbnails'].filter(Boolean).join(', ') }),
-      ', every match and decision about them, and the gallery\u2019s jobs (a running one is cancelled) with their uploaded archives and sidecars. The audit log keeps the IDs only.'),
+      ', every match and decision about them, its suggested persons, and the gallery\u2019s jobs (a running one is cancelled) with their uploaded archives and sidecars. The audit log keeps the IDs only.'),
       h('div', { class: 'filters' }, labelled(`Type the gallery\u2019s name (${g.name}) to confirm`, typed), btn), err);
   }
 

@@ -1,0 +1,318 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/facematch/facematch/engine/cluster"
+	"github.com/facematch/facematch/face"
+)
+
+// Persons are suggested: the faces of a collection clustered (engine/cluster, the method and
+// setting chosen by `facematch eval cluster`: Chinese Whispers on the 20-nearest-neighbour graph
+// above 0.88, pairwise precision 0.996-0.999 on LFW and CFP). A person is a proposal that
+// several ad photos show one person; people confirm it, and it never names anyone.
+
+// Clustering settings (bench/RESULTS.md "Clustering").
+const (
+	personK      = 20
+	personLine   = 0.88
+	personRounds = 30
+	personSeed   = 1
+)
+
+// ClusterFace is a searchable face as clustering reads it.
+type ClusterFace struct {
+	FaceID, ImageID int64
+	Vector          []float32
+	Quality         float64 // sharpness × frontalness: the representative is the best
+}
+
+// PersonMember is a face of a person and its similarity to the person's mean.
+type PersonMember struct {
+	FaceID     int64
+	Similarity float32
+}
+
+// PersonFace is a member face with its photo's ad details.
+type PersonFace struct {
+	FaceID     int64     `json:"face_id"`
+	ImageID    int64     `json:"image_id"`
+	Similarity float32   `json:"similarity"` // to the person's mean vector
+	Quality    Quality   `json:"quality"`
+	Source     Source    `json:"source"`
+	StoredAt   time.Time `json:"stored_at"`
+}
+
+// ContactCount is one contact detail of a person's ads: in how many photos, first and last
+// seen (the ads' dates, else when the photo was stored).
+type ContactCount struct {
+	Contact
+	Photos    int       `json:"photos"`
+	FirstSeen time.Time `json:"first_seen"`
+	LastSeen  time.Time `json:"last_seen"`
+}
+
+// Person is a suggested person of a collection.
+type Person struct {
+	ID        int64     `json:"id"`
+	GalleryID int64     `json:"gallery_id"`
+	CreatedAt time.Time `json:"created_at"` // when the clustering that made it ran
+	Size      int       `json:"size"`
+	// Representative is the member face of best quality; Cohesion the mean similarity of the
+	// members to the person's mean vector.
+	Representative int64          `json:"representative_face_id"`
+	Cohesion       float32        `json:"cohesion"`
+	FirstSeen      time.Time      `json:"first_seen"`
+	LastSeen       time.Time      `json:"last_seen"`
+	Contacts       []ContactCount `json:"contacts"`
+	Faces          []PersonFace   `json:"faces,omitempty"`
+}
+
+// PersonStore keeps suggested persons.
+type PersonStore interface {
+	GalleryFaces(ctx context.Context, galleryID int64, model string) ([]ClusterFace, error)
+	ReplacePersons(ctx context.Context, galleryID int64, persons [][]PersonMember, now time.Time) error
+	// Persons returns a gallery's persons (personID 0) or one person, with member faces.
+	Persons(ctx context.Context, galleryID, personID int64) ([]Person, error)
+}
+
+// ClusterReport is what a clustering run made.
+type ClusterReport struct {
+	GalleryID  int64   `json:"gallery_id"`
+	Faces      int     `json:"faces"`
+	Persons    int     `json:"persons"` // of two faces or more
+	Singletons int     `json:"singletons"`
+	Seconds    float64 `json:"seconds"`
+}
+
+// maxClusterFaces bounds a clustering run on the exact graph (quadratic in the faces); a larger
+// collection waits for the index-built graph.
+const maxClusterFaces = 60_000
+
+// ClusterGallery clusters a collection's faces into suggested persons from scratch, replacing
+// its earlier ones; two faces of one photo are never one person. Audited.
+func (s *Service) ClusterGallery(ctx context.Context, a Actor, galleryID int64) (ClusterReport, error) {
+	start := time.Now()
+	if err := checkGallery(a, galleryID); err != nil {
+		return ClusterReport{}, err
+	}
+	g, err := s.cfg.Catalog.Gallery(ctx, galleryID)
+	if err != nil {
+		return ClusterReport{}, err
+	}
+	if g.Kind != Collection {
+		return ClusterReport{}, fmt.Errorf("gallery %d is a reference gallery: persons are clustered from collections of ad photos: %w", g.ID, ErrInvalid)
+	}
+	faces, err := s.cfg.Catalog.GalleryFaces(ctx, galleryID, g.Model)
+	if err != nil {
+		return ClusterReport{}, err
+	}
+	if len(faces) > maxClusterFaces {
+		return ClusterReport{}, fmt.Errorf("gallery %d has %d faces; clustering runs on %d at most for now: %w", g.ID, len(faces), maxClusterFaces, ErrInvalid)
+	}
+	groups := clusterFaces(faces)
+	rep := ClusterReport{GalleryID: galleryID, Faces: len(faces)}
+	var persons [][]PersonMember
+	for _, members := range groups {
+		if len(members) == 1 {
+			rep.Singletons++
+		} else {
+			rep.Persons++
+		}
+		persons = append(persons, members)
+	}
+	err = s.audited(ctx, func(c Catalog) (AuditEntry, error) {
+		if err := c.ReplacePersons(ctx, galleryID, persons, time.Now()); err != nil {
+			return AuditEntry{}, err
+		}
+		return entry(a, "persons.cluster", ref("gallery", galleryID), []int64{galleryID},
+			fmt.Sprintf("method=whispers k=%d line=%g", personK, personLine), fmt.Sprintf("faces=%d persons=%d singletons=%d", rep.Faces, rep.Persons, rep.Singletons)), nil
+	})
+	rep.Seconds = time.Since(start).Seconds()
+	return rep, err
+}
+
+// clusterFaces groups faces into persons, biggest first, each member with its similarity to
+// the person's mean; a face that shares its photo with a more similar member leaves for a
+// person of its own.
+func clusterFaces(faces []ClusterFace) [][]PersonMember {
+	vs := make([][]float32, len(faces))
+	for i, f := range faces {
+		vs[i] = f.Vector
+	}
+	labels := cluster.ChineseWhispers(cluster.KNN(vs, personK), personLine, personRounds, personSeed)
+	byLabel := map[int][]int{}
+	for i, l := range labels {
+		byLabel[l] = append(byLabel[l], i)
+	}
+	var out [][]PersonMember
+	for _, idx := range byLabel {
+		mean := make([]float32, len(vs[idx[0]]))
+		for _, i := range idx {
+			for d, x := range vs[i] {
+				mean[d] += x
+			}
+		}
+		face.Normalize(mean)
+		members := make([]PersonMember, 0, len(idx))
+		sims := map[int64]float32{}
+		for _, i := range idx {
+			sims[faces[i].FaceID] = face.Dot(vs[i], mean)
+		}
+		// Most similar first, so that the member kept from a photo is its best.
+		sort.SliceStable(idx, func(a, b int) bool { return sims[faces[idx[a]].FaceID] > sims[faces[idx[b]].FaceID] })
+		seen := map[int64]bool{}
+		for _, i := range idx {
+			f := faces[i]
+			if seen[f.ImageID] {
+				out = append(out, []PersonMember{{FaceID: f.FaceID, Similarity: 1}})
+				continue
+			}
+			seen[f.ImageID] = true
+			members = append(members, PersonMember{FaceID: f.FaceID, Similarity: sims[f.FaceID]})
+		}
+		out = append(out, members)
+	}
+	sort.SliceStable(out, func(a, b int) bool {
+		if len(out[a]) != len(out[b]) {
+			return len(out[a]) > len(out[b])
+		}
+		return out[a][0].FaceID < out[b][0].FaceID
+	})
+	return out
+}
+
+// PersonOrder orders a gallery's persons.
+type PersonOrder string
+
+// Orders of persons.
+const (
+	PersonsBySize   PersonOrder = "size"   // the default
+	PersonsByRecent PersonOrder = "recent" // last seen, newest first
+)
+
+// Persons lists a collection's suggested persons of two faces or more (faces left out).
+func (s *Service) Persons(ctx context.Context, a Actor, galleryID int64, order PersonOrder) ([]Person, error) {
+	if order != "" && order != PersonsBySize && order != PersonsByRecent {
+		return nil, fmt.Errorf("order must be size or recent, got %q: %w", order, ErrInvalid)
+	}
+	if err := checkGallery(a, galleryID); err != nil {
+		return nil, err
+	}
+	if _, err := s.cfg.Catalog.Gallery(ctx, galleryID); err != nil {
+		return nil, err
+	}
+	ps, err := s.cfg.Catalog.Persons(ctx, galleryID, 0)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Person, 0, len(ps))
+	for _, p := range ps {
+		if len(p.Faces) < 2 {
+			continue
+		}
+		p = summarize(p)
+		p.Faces = nil
+		out = append(out, p)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if order == PersonsByRecent && !out[i].LastSeen.Equal(out[j].LastSeen) {
+			return out[i].LastSeen.After(out[j].LastSeen)
+		}
+		if out[i].Size != out[j].Size {
+			return out[i].Size > out[j].Size
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out, nil
+}
+
+// PersonByID returns one suggested person with its faces and ad details; reading it is
+// audited (it gathers a person's photos).
+func (s *Service) PersonByID(ctx context.Context, a Actor, id int64) (Person, error) {
+	ps, err := s.cfg.Catalog.Persons(ctx, 0, id)
+	if err != nil {
+		return Person{}, err
+	}
+	p := ps[0]
+	if err := checkGallery(a, p.GalleryID); err != nil {
+		return Person{}, err
+	}
+	p = summarize(p)
+	return p, s.auditRead(ctx, entry(a, "person.read", ref("person", id), []int64{p.GalleryID}, "", fmt.Sprintf("faces=%d", p.Size)))
+}
+
+// summarize fills a person's size, representative, cohesion, dates and contacts from its faces.
+func summarize(p Person) Person {
+	p.Size = len(p.Faces)
+	var best float64 = -1
+	var sum float32
+	counts := map[Contact]*ContactCount{}
+	for _, f := range p.Faces {
+		if q := f.Quality.Sharpness * f.Quality.Frontalness; q > best {
+			best, p.Representative = q, f.FaceID
+		}
+		sum += f.Similarity
+		seen := f.StoredAt
+		if f.Source.PostedAt != nil {
+			seen = *f.Source.PostedAt
+		}
+		if p.FirstSeen.IsZero() || seen.Before(p.FirstSeen) {
+			p.FirstSeen = seen
+		}
+		if seen.After(p.LastSeen) {
+			p.LastSeen = seen
+		}
+		for _, c := range ContactsOf(f.Source) {
+			if c.Kind == ContactSiteUsername {
+				continue // the username row says it; its site is in the photos
+			}
+			cc := counts[c]
+			if cc == nil {
+				cc = &ContactCount{Contact: c, FirstSeen: seen, LastSeen: seen}
+				counts[c] = cc
+			}
+			cc.Photos++
+			if seen.Before(cc.FirstSeen) {
+				cc.FirstSeen = seen
+			}
+			if seen.After(cc.LastSeen) {
+				cc.LastSeen = seen
+			}
+		}
+		if f.Source.Site != "" {
+			c := Contact{Kind: "site", Value: f.Source.Site}
+			if counts[c] == nil {
+				counts[c] = &ContactCount{Contact: c, FirstSeen: seen, LastSeen: seen}
+			}
+			counts[c].Photos++
+		}
+	}
+	if p.Size > 0 {
+		p.Cohesion = sum / float32(p.Size)
+	}
+	p.Contacts = []ContactCount{}
+	for _, cc := range counts {
+		p.Contacts = append(p.Contacts, *cc)
+	}
+	slices.SortFunc(p.Contacts, func(a, b ContactCount) int {
+		if a.Kind != b.Kind {
+			if a.Kind < b.Kind {
+				return -1
+			}
+			return 1
+		}
+		if a.Photos != b.Photos {
+			return b.Photos - a.Photos
+		}
+		if a.Value < b.Value {
+			return -1
+		}
+		return 1
+	})
+	return p
+}

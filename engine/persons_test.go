@@ -1,0 +1,99 @@
+package engine_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/facematch/facematch/engine"
+	"github.com/facematch/facematch/face/facetest"
+)
+
+// TestClusterPersons: a collection's faces become suggested persons: one person's photos
+// together with the contact details of their ads, two faces of one photo never in one person,
+// a stranger alone; reading a person is audited; a person goes with its last photo.
+func TestClusterPersons(t *testing.T) {
+	ctx := t.Context()
+	// A tighter fake (two photos of one person near 0.96), clear of the clustering line 0.88.
+	f := newFixture(t, &engine.Pipeline{Detector: facetest.Detector{}, Embedder: facetest.Embedder{Spread: 0.2}})
+	ads, err := f.svc.CreateGallery(ctx, admin, "ads", engine.Collection, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	add := func(data []byte, src engine.Source) int64 {
+		t.Helper()
+		e, err := f.svc.AddImage(ctx, analyst, engine.Upload{GalleryID: ads.ID, Data: data, Source: src})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e.Image.ID
+	}
+	kitty := engine.Source{Site: "ads.example", Usernames: []string{"kitty_k"}, Phones: []string{"+49 151 2345 6789"}}
+	for v := 1; v <= 3; v++ {
+		add(facetest.Photo(73, v), kitty)
+	}
+	var bobPhotos []int64
+	for v := 1; v <= 2; v++ {
+		bobPhotos = append(bobPhotos, add(facetest.Photo(146, v), engine.Source{Site: "other.example", Phones: []string{"+49 170 1111111"}}))
+	}
+	add(facetest.Photo(300, 1), engine.Source{})
+	add(facetest.Group(4, 73, 73), kitty) // the same person twice in one photo (a mirror selfie)
+
+	if _, err := f.svc.ClusterGallery(ctx, admin, f.referenceGallery(t, "wanted", 400)); !errors.Is(err, engine.ErrInvalid) {
+		t.Errorf("clustering a reference gallery: %v", err)
+	}
+	rep, err := f.svc.ClusterGallery(ctx, admin, ads.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Faces != 8 || rep.Persons != 2 || rep.Singletons != 2 {
+		t.Fatalf("report: %+v, want 8 faces in 2 persons and 2 alone (the stranger, the second face of the group photo)", rep)
+	}
+	ps, err := f.svc.Persons(ctx, analyst, ads.ID, "")
+	if err != nil || len(ps) != 2 || ps[0].Size != 4 || ps[1].Size != 2 {
+		t.Fatalf("persons: %+v, %v", ps, err)
+	}
+	kittyPerson := ps[0]
+	var phone *engine.ContactCount
+	for i, c := range kittyPerson.Contacts {
+		if c.Kind == engine.ContactPhone {
+			phone = &kittyPerson.Contacts[i]
+		}
+	}
+	if phone == nil || phone.Value != "+4915123456789" || phone.Photos != 4 || kittyPerson.Cohesion < 0.9 || kittyPerson.Representative == 0 {
+		t.Errorf("the first person: %+v", kittyPerson)
+	}
+	one, err := f.svc.PersonByID(ctx, reviewer, kittyPerson.ID)
+	if err != nil || len(one.Faces) != 4 || one.Size != 4 {
+		t.Fatalf("person %d: %+v, %v", kittyPerson.ID, one, err)
+	}
+	images := map[int64]bool{}
+	for _, face := range one.Faces {
+		if images[face.ImageID] {
+			t.Errorf("two faces of photo %d in one person", face.ImageID)
+		}
+		images[face.ImageID] = true
+	}
+	es, err := f.svc.AuditEntries(ctx, engine.Actor{Name: "aud", Role: engine.RoleAuditor}, engine.AuditFilter{Action: "person.read", Limit: 5})
+	if err != nil || len(es) != 1 {
+		t.Errorf("person reads audited: %+v, %v", es, err)
+	}
+	if _, err := f.svc.Persons(ctx, engine.Actor{Name: "sam", Role: engine.RoleAnalyst, Galleries: []int64{ads.ID + 50}}, ads.ID, ""); !errors.Is(err, engine.ErrForbidden) {
+		t.Errorf("a credential without the gallery: %v", err)
+	}
+	if _, err := f.svc.Persons(ctx, analyst, ads.ID, "alphabetical"); err == nil || !strings.Contains(err.Error(), "order must be") {
+		t.Errorf("a bad order: %v", err)
+	}
+	// Bob's photos deleted: his person goes with the last of them.
+	for _, id := range bobPhotos {
+		if err := f.svc.DeleteImage(ctx, admin, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ps, err := f.svc.Persons(ctx, analyst, ads.ID, ""); err != nil || len(ps) != 1 {
+		t.Errorf("persons after deleting Bob's photos: %+v, %v", ps, err)
+	}
+	if _, err := f.svc.PersonByID(ctx, analyst, ps[1].ID); !errors.Is(err, engine.ErrNotFound) {
+		t.Errorf("Bob's person after his photos went: %v", err)
+	}
+}

@@ -1,0 +1,111 @@
+package catalog
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/facematch/facematch/engine"
+)
+
+// GalleryFaces returns the searchable faces of a gallery (those with a vector of model), with
+// their image, in face ID order.
+func (d *DB) GalleryFaces(ctx context.Context, galleryID int64, model string) ([]engine.ClusterFace, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT id, image_id, vector, quality FROM faces WHERE gallery_id = ? AND model = ? AND vector IS NOT NULL ORDER BY id`,
+		galleryID, model)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: gallery faces: %w", err)
+	}
+	defer rows.Close()
+	var out []engine.ClusterFace
+	for rows.Next() {
+		var f engine.ClusterFace
+		var b []byte
+		var q string
+		if err := rows.Scan(&f.FaceID, &f.ImageID, &b, &q); err != nil {
+			return nil, fmt.Errorf("catalog: gallery faces: %w", err)
+		}
+		f.Vector = bytesVector(b)
+		var quality engine.Quality
+		if err := json.Unmarshal([]byte(q), &quality); err == nil {
+			f.Quality = quality.Sharpness * quality.Frontalness
+		}
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}
+
+// ReplacePersons replaces a gallery's persons with persons (each a list of member faces).
+func (d *DB) ReplacePersons(ctx context.Context, galleryID int64, persons [][]engine.PersonMember, now time.Time) error {
+	return d.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM persons WHERE gallery_id = ?`, galleryID); err != nil {
+			return fmt.Errorf("catalog: replace persons: %w", err)
+		}
+		for _, members := range persons {
+			res, err := tx.ExecContext(ctx, `INSERT INTO persons (gallery_id, created_at) VALUES (?, ?)`, galleryID, fmtTime(now))
+			if err != nil {
+				return fmt.Errorf("catalog: replace persons: %w", err)
+			}
+			id, _ := res.LastInsertId()
+			for _, m := range members {
+				// A face deleted since it was read is simply not a member.
+				if _, err := tx.ExecContext(ctx, `INSERT INTO person_faces (face_id, person_id, similarity)
+					SELECT id, ?, ? FROM faces WHERE id = ?`, id, m.Similarity, m.FaceID); err != nil {
+					return fmt.Errorf("catalog: replace persons: %w", err)
+				}
+			}
+		}
+		// A person whose faces were all deleted meanwhile is no person.
+		_, err := tx.ExecContext(ctx, `DELETE FROM persons WHERE gallery_id = ? AND NOT EXISTS (SELECT 1 FROM person_faces p WHERE p.person_id = persons.id)`, galleryID)
+		return err
+	})
+}
+
+// Persons returns a gallery's persons with their member faces (most similar to the person
+// first) and their photos' ad details.
+func (d *DB) Persons(ctx context.Context, galleryID, personID int64) ([]engine.Person, error) {
+	q := `SELECT p.id, p.gallery_id, p.created_at, pf.face_id, pf.similarity, f.image_id, f.quality, i.source, i.created_at
+		FROM persons p JOIN person_faces pf ON pf.person_id = p.id JOIN faces f ON f.id = pf.face_id JOIN images i ON i.id = f.image_id`
+	var args []any
+	if personID != 0 {
+		q += ` WHERE p.id = ?`
+		args = append(args, personID)
+	} else {
+		q += ` WHERE p.gallery_id = ?`
+		args = append(args, galleryID)
+	}
+	rows, err := d.db.QueryContext(ctx, q+` ORDER BY p.id, pf.similarity DESC, pf.face_id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: persons: %w", err)
+	}
+	defer rows.Close()
+	var out []engine.Person
+	for rows.Next() {
+		var p engine.Person
+		var m engine.PersonFace
+		var created, quality, source, stored string
+		if err := rows.Scan(&p.ID, &p.GalleryID, &created, &m.FaceID, &m.Similarity, &m.ImageID, &quality, &source, &stored); err != nil {
+			return nil, fmt.Errorf("catalog: persons: %w", err)
+		}
+		if err := errors.Join(json.Unmarshal([]byte(quality), &m.Quality), json.Unmarshal([]byte(source), &m.Source)); err != nil {
+			return nil, fmt.Errorf("catalog: persons: %w", err)
+		}
+		m.StoredAt = parseTime(stored)
+		if len(out) == 0 || out[len(out)-1].ID != p.ID {
+			p.CreatedAt = parseTime(created)
+			out = append(out, p)
+		}
+		last := &out[len(out)-1]
+		last.Faces = append(last.Faces, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if personID != 0 && len(out) == 0 {
+		return nil, notFound("person", personID)
+	}
+	return out, nil
+}
