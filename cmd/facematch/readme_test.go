@@ -220,6 +220,9 @@ func TestReadmeQuickStartThenBatch(t *testing.T) {
 		if strings.Contains(line, "gallery create") && !strings.Contains(out, `"id": 3`) && !strings.Contains(out, `"id":3`) {
 			t.Errorf("gallery create printed %s, want gallery 3 as the README says", out)
 		}
+		if strings.Contains(line, "facematch cluster") && (strings.Count(out, `"faces":2`) != 2 || !strings.Contains(out, `"gallery_id":3`)) {
+			t.Errorf("cluster printed %s, want a report of each collection's two faces", out)
+		}
 	}
 }
 
