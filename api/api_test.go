@@ -193,6 +193,7 @@ func TestAuthorization(t *testing.T) {
 		"GET /v1/galleries/:id/images":      {"admin", "analyst", "reviewer", "auditor"},
 		"GET /v1/images/:id":                {"admin", "analyst", "reviewer", "auditor"},
 		"GET /v1/images/:id/faces":          {"admin", "analyst", "reviewer", "auditor"},
+		"GET /v1/images/:id/reposts":        {"admin", "analyst", "reviewer", "auditor"},
 		"DELETE /v1/images/:id":             {"admin"},
 		"GET /v1/faces/:id/thumbnail":       {"admin", "analyst", "reviewer", "auditor"},
 		"GET /v1/lookup":                    {"admin", "analyst", "reviewer", "auditor"},

@@ -246,3 +246,16 @@ func (s *Server) lookup(c echo.Context) error {
 	}
 	return c.JSON(http.StatusOK, res)
 }
+
+// reposts lists the stored photos that are this one reposted, or that it reposts.
+func (s *Server) reposts(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	rs, err := s.svc.Reposts(c.Request().Context(), actor(c), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"image_id": id, "radius": engine.RepostRadius, "reposts": rs})
+}

@@ -61,8 +61,13 @@ var opDocs = map[string]opDoc{
 	"POST /v1/galleries/:id/images": {summary: "Upload a photo: every face is detected, quality-checked, embedded and indexed; a reference photo keeps its subject's face alone (face, face_box; 409 lists the faces when several could be). The same bytes twice answer 200 with duplicate=true.", form: uploadForm, ok: 201, out: engine.Enrolled{}, errors: []int{400, 404, 409, 413, 415, 422}},
 	"GET /v1/galleries/:id/images":  {summary: "A gallery's photos with their faces, a page at a time (records only, no bytes).", query: []param{{"subject", "integer", "only this subject's photos", false}, {"cursor", "string", "next_cursor of the previous page", false}, {"limit", "integer", "1-500, default 100", false}}, ok: 200, out: page[engine.ImageFaces]{}, errors: []int{400, 404}},
 	"GET /v1/images/:id":            {summary: "A photo's original bytes (audited).", ok: 200, out: []byte{}, outType: "image/*", errors: []int{400, 404}},
-	"GET /v1/images/:id/faces":      {summary: "A photo's record and its faces.", ok: 200, out: engine.ImageFaces{}, errors: []int{400, 404}},
-	"DELETE /v1/images/:id":         {summary: "Delete a photo with its faces, vectors, blobs and matches.", ok: 204, errors: []int{400, 404}},
+	"GET /v1/images/:id/reposts": {summary: "The stored photos (in the caller's galleries) that are this photo reposted, or that it reposts: re-compressed, resized, cropped, mirrored or captioned, found by perceptual hash within radius bits. 409 for a photo stored before hashes were kept.", ok: 200, out: struct {
+		ImageID int64           `json:"image_id"`
+		Radius  int             `json:"radius"`
+		Reposts []engine.Repost `json:"reposts"`
+	}{}, errors: []int{400, 404, 409}},
+	"GET /v1/images/:id/faces": {summary: "A photo's record and its faces.", ok: 200, out: engine.ImageFaces{}, errors: []int{400, 404}},
+	"DELETE /v1/images/:id":    {summary: "Delete a photo with its faces, vectors, blobs and matches.", ok: 204, errors: []int{400, 404}},
 	"GET /v1/lookup": {summary: "The stored photos (in the caller's galleries, newest first, at most 500) whose ad carries a contact detail, normalised as stored: a phone written any way finds the same number, a username any case (with site: that site's only). Audited as contact.lookup.", query: []param{
 		{"phone", "string", "a phone number as written", false}, {"username", "string", "a username", false}, {"site", "string", "the username's site", false},
 		{"url", "string", "an ad URL", false}, {"ad_id", "string", "an ad ID", false}}, ok: 200, out: engine.LookupResult{}, errors: []int{400, 422}},

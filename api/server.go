@@ -101,6 +101,7 @@ func routeTable() []Route {
 		{"GET", "/v1/galleries/:id/images", readers, (*Server).listImages},
 		{"GET", "/v1/images/:id", readers, (*Server).getImageBytes},
 		{"GET", "/v1/images/:id/faces", readers, (*Server).getImageFaces},
+		{"GET", "/v1/images/:id/reposts", readers, (*Server).reposts},
 		{"DELETE", "/v1/images/:id", []engine.Role{admin}, (*Server).deleteImage},
 		{"GET", "/v1/faces/:id/thumbnail", readers, (*Server).faceThumbnail},
 		{"GET", "/v1/lookup", readers, (*Server).lookup},

@@ -139,6 +139,9 @@ type Image struct {
 	CreatedAt   time.Time `json:"created_at"`
 	CreatedBy   string    `json:"created_by"`
 	OriginJobID *int64    `json:"job_id,omitempty"`
+	// Hashes are the photo's perceptual hashes as stored for finding reposts
+	// (neardup.Stored: whole, crops, mirror); set when it is stored, never read back.
+	Hashes []uint64 `json:"-"`
 }
 
 // Box is a face box in original image pixels.

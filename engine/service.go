@@ -22,6 +22,7 @@ import (
 
 	"github.com/disintegration/imaging"
 
+	"github.com/facematch/facematch/engine/neardup"
 	"github.com/facematch/facematch/index"
 	"github.com/facematch/facematch/models/decode"
 )
@@ -39,6 +40,7 @@ type Catalog interface {
 	BlobReferences
 	RetentionStore
 	PersonStore
+	HashStore
 	// Atomically runs fn in one transaction: what fn does through the catalog it is given
 	// (an action and its audit entry) commits together or not at all. fn must use only that
 	// catalog and do no slow work (it holds the store's one writer).
@@ -540,6 +542,14 @@ func newImage(ph photo, data []byte, rec Image) (Image, []NewFace, []blobPut, er
 	name := ph.sha + "-" + nonce()
 	rec.SHA256, rec.Format, rec.Bytes = ph.sha, ph.info.Format, int64(len(data))
 	rec.Width, rec.Height, rec.BlobKey, rec.CreatedAt = ph.info.Width, ph.info.Height, prefix+"images/"+name, time.Now()
+	hashes, err := neardup.Stored(ph.img)
+	if err != nil {
+		return rec, nil, nil, err
+	}
+	rec.Hashes = make([]uint64, len(hashes))
+	for i, h := range hashes {
+		rec.Hashes[i] = uint64(h)
+	}
 	faces := make([]NewFace, len(ph.faces))
 	puts := []blobPut{{rec.BlobKey, data}}
 	for i, f := range ph.faces {

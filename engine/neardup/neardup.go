@@ -19,9 +19,23 @@ import (
 // its bits; a different photo flips about half.
 type Hash uint64
 
+// workSide bounds the side of the image the hashes are computed on: a 32×32 thumbnail is what
+// pHash reads, and shrinking a 20-megapixel photo once, not for every crop, keeps hashing cheap
+// beside the recognizer.
+const workSide = 128
+
+// shrink fits img within workSide.
+func shrink(img image.Image) image.Image {
+	b := img.Bounds()
+	if b.Dx() <= workSide && b.Dy() <= workSide {
+		return img
+	}
+	return imaging.Fit(img, workSide, workSide, imaging.Box)
+}
+
 // Of hashes img.
 func Of(img image.Image) (Hash, error) {
-	h, err := goimagehash.PerceptionHash(img)
+	h, err := goimagehash.PerceptionHash(shrink(img))
 	if err != nil {
 		return 0, fmt.Errorf("neardup: hash: %w", err)
 	}
@@ -31,6 +45,7 @@ func Of(img image.Image) (Hash, error) {
 // OfBoth hashes img and its mirror image: a photo is stored with its own hash, and looked up
 // with both, so that a mirrored repost is found.
 func OfBoth(img image.Image) (own, mirrored Hash, err error) {
+	img = shrink(img)
 	if own, err = Of(img); err != nil {
 		return 0, 0, err
 	}
@@ -49,6 +64,7 @@ var (
 // Variants hashes img whole and cropped (cropScales at cropAnchors): what a stored photo is
 // indexed under, so that a cropped repost meets one of them.
 func Variants(img image.Image) ([]Hash, error) {
+	img = shrink(img)
 	own, err := Of(img)
 	if err != nil {
 		return nil, err
@@ -69,6 +85,35 @@ func Variants(img image.Image) ([]Hash, error) {
 	}
 	return out, nil
 }
+
+// Stored is what a stored photo is indexed under: Variants, then its mirror image's hash (the
+// last), so that a mirrored repost is found from either side.
+func Stored(img image.Image) ([]Hash, error) {
+	img = shrink(img)
+	vs, err := Variants(img)
+	if err != nil {
+		return nil, err
+	}
+	m, err := Of(imaging.FlipH(img))
+	if err != nil {
+		return nil, err
+	}
+	return append(vs, m), nil
+}
+
+// MirrorVariant is the index of the mirror image's hash among Stored's; 0 is the whole photo,
+// the ones between its crops.
+var MirrorVariant = 1 + len(cropScales)*len(cropAnchors)
+
+// Within calls fn with every value whose band b is within r bits of h's: the keys
+// multi-index hashing probes in band b for a radius of 4·r + 3 at most.
+func Within(h Hash, b, r int, fn func(band uint16)) { forEachWithin(band(h, b), r, fn) }
+
+// Bands is how many 16-bit bands a hash is split into.
+const Bands = bands
+
+// Band is h's band b.
+func Band(h Hash, b int) uint16 { return band(h, b) }
 
 // Distance is the number of bits in which a and b differ.
 func Distance(a, b Hash) int { return bits.OnesCount64(uint64(a ^ b)) }

@@ -180,4 +180,35 @@ func TestMigrateFromVersion4FillsContacts(t *testing.T) {
 	if imgs := must[[]engine.Image](t)(d.ImagesWithContact(ctx, engine.Contact{Kind: "ad_id", Value: "A1"}, []int64{}, 10)); len(imgs) != 0 {
 		t.Errorf("no gallery granted: %d photos", len(imgs))
 	}
+	if hs := must[[]uint64](t)(d.ImageHashes(ctx, 1)); len(hs) != 0 {
+		t.Errorf("a photo stored before version 5 has hashes: %v", hs)
+	}
+}
+
+// A photo's hashes are stored with it, found by any of their four bands, and go with it.
+func TestImageHashes(t *testing.T) {
+	ctx := context.Background()
+	d, _ := openTest(t)
+	_, coll, _ := seed(t, d)
+	hashes := []uint64{0x1111222233334444, 0xffff000000000000}
+	img, _, err := d.AddImage(ctx, engine.Image{GalleryID: coll.ID, SHA256: "h", Format: "jpeg", BlobKey: "images/h", CreatedAt: now, CreatedBy: "a", Hashes: hashes}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := must[[]uint64](t)(d.ImageHashes(ctx, img.ID)); len(got) != 2 || got[0] != hashes[0] || got[1] != hashes[1] {
+		t.Fatalf("hashes read back: %x", got)
+	}
+	for b, key := range []uint16{0x4444, 0x3333, 0x2222, 0x1111} {
+		found := must[[]engine.StoredHash](t)(d.HashCandidates(ctx, b, []uint16{key, 0x0001}, []int{0}))
+		if len(found) != 1 || found[0].ImageID != img.ID || found[0].Hash != hashes[0] {
+			t.Errorf("band %d: %+v", b, found)
+		}
+	}
+	if found := must[[]engine.StoredHash](t)(d.HashCandidates(ctx, 3, []uint16{0xffff}, []int{1})); len(found) != 1 || found[0].Variant != 1 {
+		t.Errorf("variant 1 by its top band: %+v", found)
+	}
+	must[engine.Purge](t)(d.DeleteImage(ctx, img.ID))
+	if found := must[[]engine.StoredHash](t)(d.HashCandidates(ctx, 0, []uint16{0x4444}, []int{0})); len(found) != 0 {
+		t.Errorf("hashes left after deleting the photo: %+v", found)
+	}
 }

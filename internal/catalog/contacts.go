@@ -48,3 +48,65 @@ func (d *DB) ImagesWithContact(ctx context.Context, c engine.Contact, galleries 
 	}
 	return out, rows.Err()
 }
+
+// insertHashes records img's perceptual hashes (neardup.Stored) with their bands.
+func insertHashes(ctx context.Context, tx *sql.Tx, img engine.Image) error {
+	for v, h := range img.Hashes {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO image_hashes (image_id, variant, hash, b0, b1, b2, b3) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			img.ID, v, int64(h), int64(uint16(h)), int64(uint16(h>>16)), int64(uint16(h>>32)), int64(uint16(h>>48))); err != nil {
+			return fmt.Errorf("catalog: record photo hashes: %w", err)
+		}
+	}
+	return nil
+}
+
+// ImageHashes returns a photo's stored hashes, by variant (none for a photo stored before
+// schema version 5).
+func (d *DB) ImageHashes(ctx context.Context, imageID int64) ([]uint64, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT hash FROM image_hashes WHERE image_id = ? ORDER BY variant`, imageID)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: photo hashes: %w", err)
+	}
+	defer rows.Close()
+	var out []uint64
+	for rows.Next() {
+		var h int64
+		if err := rows.Scan(&h); err != nil {
+			return nil, fmt.Errorf("catalog: photo hashes: %w", err)
+		}
+		out = append(out, uint64(h))
+	}
+	return out, rows.Err()
+}
+
+// HashCandidates returns the stored hashes, with their photo and variant, whose band b is one of
+// keys and whose variant is in variants (multi-index hashing's probe of one band).
+func (d *DB) HashCandidates(ctx context.Context, b int, keys []uint16, variants []int) ([]engine.StoredHash, error) {
+	if len(keys) == 0 || len(variants) == 0 || b < 0 || b > 3 {
+		return nil, nil
+	}
+	args := make([]any, 0, len(keys)+len(variants))
+	for _, k := range keys {
+		args = append(args, int64(k))
+	}
+	for _, v := range variants {
+		args = append(args, v)
+	}
+	rows, err := d.db.QueryContext(ctx, fmt.Sprintf(`SELECT image_id, variant, hash FROM image_hashes WHERE b%d IN (?`+strings.Repeat(",?", len(keys)-1)+
+		`) AND variant IN (?`+strings.Repeat(",?", len(variants)-1)+`)`, b), args...)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: hash candidates: %w", err)
+	}
+	defer rows.Close()
+	var out []engine.StoredHash
+	for rows.Next() {
+		var sh engine.StoredHash
+		var h int64
+		if err := rows.Scan(&sh.ImageID, &sh.Variant, &h); err != nil {
+			return nil, fmt.Errorf("catalog: hash candidates: %w", err)
+		}
+		sh.Hash = uint64(h)
+		out = append(out, sh)
+	}
+	return out, rows.Err()
+}

@@ -91,6 +91,9 @@ func insertImage(ctx context.Context, tx *sql.Tx, img engine.Image, faces []engi
 	if err := insertContacts(ctx, tx, img); err != nil {
 		return img, nil, err
 	}
+	if err := insertHashes(ctx, tx, img); err != nil {
+		return img, nil, err
+	}
 	for _, nf := range faces {
 		f := nf.Face
 		f.ImageID, f.GalleryID, f.SubjectID = img.ID, img.GalleryID, img.SubjectID

@@ -78,3 +78,21 @@ CREATE TABLE person_faces (
     similarity REAL NOT NULL
 );
 CREATE INDEX person_faces_person ON person_faces (person_id);
+
+-- Perceptual hashes of stored photos for finding reposts (engine/neardup): the whole photo
+-- (variant 0), its crops (1-10) and its mirror image (11), each split into four 16-bit bands
+-- indexed for multi-index hashing. Photos stored before version 5 have none.
+CREATE TABLE image_hashes (
+    image_id INTEGER NOT NULL REFERENCES images (id) ON DELETE CASCADE,
+    variant  INTEGER NOT NULL,
+    hash     INTEGER NOT NULL,
+    b0       INTEGER NOT NULL,
+    b1       INTEGER NOT NULL,
+    b2       INTEGER NOT NULL,
+    b3       INTEGER NOT NULL,
+    PRIMARY KEY (image_id, variant)
+);
+CREATE INDEX image_hashes_b0 ON image_hashes (b0);
+CREATE INDEX image_hashes_b1 ON image_hashes (b1);
+CREATE INDEX image_hashes_b2 ON image_hashes (b2);
+CREATE INDEX image_hashes_b3 ON image_hashes (b3);

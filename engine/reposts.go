@@ -1,0 +1,111 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/facematch/facematch/engine/neardup"
+)
+
+// RepostRadius is the Hamming radius within which two photos' hashes make them the same photo
+// reposted: the largest at which at most 1e-4 of pairs of different photos matched in `eval
+// neardup` (7.7e-5 per direction on LFW; a look-up goes both ways, so about 1.5e-4 in all).
+const RepostRadius = 11
+
+// StoredHash is one stored perceptual hash of a photo.
+type StoredHash struct {
+	ImageID int64
+	Variant int
+	Hash    uint64
+}
+
+// HashStore finds photos by their perceptual hashes.
+type HashStore interface {
+	ImageHashes(ctx context.Context, imageID int64) ([]uint64, error)
+	// HashCandidates returns the stored hashes whose band b is one of keys and whose variant
+	// is one of variants.
+	HashCandidates(ctx context.Context, b int, keys []uint16, variants []int) ([]StoredHash, error)
+}
+
+// Repost is another stored photo that is the same photo reposted (re-compressed, resized,
+// cropped, mirrored or captioned), with the hash distance.
+type Repost struct {
+	Image    Image `json:"image"`
+	Distance int   `json:"distance"`
+}
+
+// Reposts finds the stored photos, in a's galleries, that are photo id reposted or that id
+// reposts: id's whole and mirrored hashes against the others' crops, and id's crops against
+// the others' whole and mirrored hashes (both ways as `eval neardup` measures one). A photo
+// stored before hashes were kept has none (ErrConflict says so).
+func (s *Service) Reposts(ctx context.Context, a Actor, id int64) ([]Repost, error) {
+	img, err := s.cfg.Catalog.Image(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkGallery(a, img.GalleryID); err != nil {
+		return nil, err
+	}
+	hs, err := s.cfg.Catalog.ImageHashes(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if len(hs) <= neardup.MirrorVariant {
+		return nil, fmt.Errorf("photo %d was stored before photos were hashed for reposts: %w", id, ErrConflict)
+	}
+	whole, mirror := neardup.Hash(hs[0]), neardup.Hash(hs[neardup.MirrorVariant])
+	crops := make([]neardup.Hash, neardup.MirrorVariant)
+	allCropVariants := make([]int, neardup.MirrorVariant)
+	for v := range neardup.MirrorVariant {
+		crops[v] = neardup.Hash(hs[v])
+		allCropVariants[v] = v
+	}
+	best := map[int64]int{}
+	probe := func(queries []neardup.Hash, variants []int) error {
+		for _, q := range queries {
+			for b := range neardup.Bands {
+				var keys []uint16
+				neardup.Within(q, b, RepostRadius/neardup.Bands, func(k uint16) { keys = append(keys, k) })
+				found, err := s.cfg.Catalog.HashCandidates(ctx, b, keys, variants)
+				if err != nil {
+					return err
+				}
+				for _, f := range found {
+					if f.ImageID == id {
+						continue
+					}
+					d := neardup.Distance(q, neardup.Hash(f.Hash))
+					if d > RepostRadius {
+						continue
+					}
+					if old, ok := best[f.ImageID]; !ok || d < old {
+						best[f.ImageID] = d
+					}
+				}
+			}
+		}
+		return nil
+	}
+	if err := probe([]neardup.Hash{whole, mirror}, allCropVariants); err != nil {
+		return nil, err
+	}
+	if err := probe(crops, []int{0, neardup.MirrorVariant}); err != nil {
+		return nil, err
+	}
+	out := []Repost{}
+	for other, d := range best {
+		o, err := s.cfg.Catalog.Image(ctx, other)
+		if err != nil || !a.mayRead(o.GalleryID) {
+			continue // deleted since, or not the asker's
+		}
+		out = append(out, Repost{Image: o, Distance: d})
+	}
+	slices.SortFunc(out, func(x, y Repost) int {
+		if x.Distance != y.Distance {
+			return x.Distance - y.Distance
+		}
+		return int(x.Image.ID - y.Image.ID)
+	})
+	return out, s.auditExamination(ctx, a, "image.reposts", ref("image", id), []int64{img.GalleryID})
+}

@@ -1,0 +1,66 @@
+package engine_test
+
+import (
+	"bytes"
+	"errors"
+	"image"
+	"testing"
+
+	"github.com/disintegration/imaging"
+
+	"github.com/facematch/facematch/engine"
+	"github.com/facematch/facematch/face/facetest"
+)
+
+// TestReposts: a photo stored again re-encoded, or mirrored, is found from either side as a
+// repost; another photo is not; a credential without the gallery cannot ask.
+func TestReposts(t *testing.T) {
+	ctx := t.Context()
+	f := newFixture(t, fakePipeline())
+	ads, err := f.svc.CreateGallery(ctx, admin, "ads", engine.Collection, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	add := func(data []byte) int64 {
+		t.Helper()
+		e, err := f.svc.AddImage(ctx, analyst, engine.Upload{GalleryID: ads.ID, Data: data})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e.Image.ID
+	}
+	orig, _, err := image.Decode(bytes.NewReader(facetest.Photo(73, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := add(facetest.Photo(73, 1))
+	reencoded := add(facetest.PhotoJPEG(73, 1))
+	mirrored := add(facetest.EncodePNG(imaging.FlipH(orig)))
+	other := add(facetest.Photo(146, 1))
+	ids := func(rs []engine.Repost) map[int64]bool {
+		out := map[int64]bool{}
+		for _, r := range rs {
+			out[r.Image.ID] = true
+			if r.Distance > engine.RepostRadius {
+				t.Errorf("repost %d at %d bits, past the radius", r.Image.ID, r.Distance)
+			}
+		}
+		return out
+	}
+	rs, err := f.svc.Reposts(ctx, analyst, a)
+	if got := ids(rs); err != nil || len(got) != 2 || !got[reencoded] || !got[mirrored] {
+		t.Errorf("reposts of the original: %v, %v; want the re-encoded and the mirrored", got, err)
+	}
+	if rs, err := f.svc.Reposts(ctx, analyst, mirrored); err != nil || !ids(rs)[a] {
+		t.Errorf("reposts of the mirrored copy: %+v, %v; want the original", rs, err)
+	}
+	if rs, err := f.svc.Reposts(ctx, analyst, other); err != nil || len(rs) != 0 {
+		t.Errorf("reposts of another photo: %+v, %v", rs, err)
+	}
+	if _, err := f.svc.Reposts(ctx, engine.Actor{Name: "sam", Role: engine.RoleAnalyst, Galleries: []int64{ads.ID + 9}}, a); !errors.Is(err, engine.ErrForbidden) {
+		t.Errorf("a credential without the gallery: %v", err)
+	}
+	if _, err := f.svc.Reposts(ctx, analyst, 9999); !errors.Is(err, engine.ErrNotFound) {
+		t.Errorf("an unknown photo: %v", err)
+	}
+}
