@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -70,6 +71,8 @@ type Person struct {
 	LastSeen       time.Time      `json:"last_seen"`
 	Contacts       []ContactCount `json:"contacts"`
 	Faces          []PersonFace   `json:"faces,omitempty"`
+	// Links are the persons it shares contact details or reposted photos with (PersonByID).
+	Links []PersonLink `json:"links,omitempty"`
 }
 
 // PersonStore keeps suggested persons.
@@ -78,6 +81,24 @@ type PersonStore interface {
 	ReplacePersons(ctx context.Context, galleryID int64, persons [][]PersonMember, now time.Time) error
 	// Persons returns a gallery's persons (personID 0) or one person, with member faces.
 	Persons(ctx context.Context, galleryID, personID int64) ([]Person, error)
+	// PersonsOfImages returns, per photo, the persons its faces are in.
+	PersonsOfImages(ctx context.Context, imageIDs []int64) (map[int64][]PersonRef, error)
+	// PersonsWithContact returns the persons some of whose photos' ads carry c.
+	PersonsWithContact(ctx context.Context, c Contact) ([]PersonRef, error)
+}
+
+// PersonRef names a person and its gallery.
+type PersonRef struct {
+	ID        int64 `json:"id"`
+	GalleryID int64 `json:"gallery_id"`
+}
+
+// PersonLink is another person tied to this one, with the evidence: the contact details their
+// ads share and the photos one reposts of the other's.
+type PersonLink struct {
+	PersonRef
+	Contacts []Contact  `json:"contacts,omitempty"`
+	Reposts  [][2]int64 `json:"reposts,omitempty"` // (this person's photo, theirs)
 }
 
 // ClusterReport is what a clustering run made.
@@ -243,7 +264,10 @@ func (s *Service) PersonByID(ctx context.Context, a Actor, id int64) (Person, er
 		return Person{}, err
 	}
 	p = summarize(p)
-	return p, s.auditRead(ctx, entry(a, "person.read", ref("person", id), []int64{p.GalleryID}, "", fmt.Sprintf("faces=%d", p.Size)))
+	if p.Links, err = s.personLinks(ctx, a, p); err != nil {
+		return Person{}, err
+	}
+	return p, s.auditRead(ctx, entry(a, "person.read", ref("person", id), []int64{p.GalleryID}, "", fmt.Sprintf("faces=%d links=%d", p.Size, len(p.Links))))
 }
 
 // summarize fills a person's size, representative, cohesion, dates and contacts from its faces.
@@ -315,4 +339,79 @@ func summarize(p Person) Person {
 		return 1
 	})
 	return p
+}
+
+// maxRepostProbes bounds the member photos whose reposts a person page looks up.
+const maxRepostProbes = 50
+
+// personLinks finds the persons, in a's galleries, that share a phone or a username on a site
+// with p's ads, or whose photos are reposts of p's.
+func (s *Service) personLinks(ctx context.Context, a Actor, p Person) ([]PersonLink, error) {
+	links := map[int64]*PersonLink{}
+	link := func(r PersonRef) *PersonLink {
+		if r.ID == p.ID || !a.mayRead(r.GalleryID) {
+			return nil
+		}
+		if links[r.ID] == nil {
+			links[r.ID] = &PersonLink{PersonRef: r}
+		}
+		return links[r.ID]
+	}
+	for _, c := range p.Contacts {
+		if c.Kind != ContactPhone && c.Kind != ContactUsername && c.Kind != ContactURL && c.Kind != ContactAdID {
+			continue
+		}
+		refs, err := s.cfg.Catalog.PersonsWithContact(ctx, c.Contact)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range refs {
+			if l := link(r); l != nil {
+				l.Contacts = append(l.Contacts, c.Contact)
+			}
+		}
+	}
+	seen := map[int64]bool{}
+	probes := 0
+	for _, f := range p.Faces {
+		if seen[f.ImageID] || probes == maxRepostProbes {
+			continue
+		}
+		seen[f.ImageID] = true
+		probes++
+		rs, _, err := s.reposts(ctx, a, f.ImageID)
+		if errors.Is(err, ErrConflict) {
+			continue // stored before photos were hashed
+		}
+		if err != nil {
+			return nil, err
+		}
+		ids := make([]int64, len(rs))
+		for i, r := range rs {
+			ids[i] = r.Image.ID
+		}
+		owners, err := s.cfg.Catalog.PersonsOfImages(ctx, ids)
+		if err != nil {
+			return nil, err
+		}
+		for _, other := range ids {
+			for _, r := range owners[other] {
+				if l := link(r); l != nil {
+					l.Reposts = append(l.Reposts, [2]int64{f.ImageID, other})
+				}
+			}
+		}
+	}
+	out := []PersonLink{}
+	for _, l := range links {
+		out = append(out, *l)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		ei, ej := len(out[i].Contacts)+len(out[i].Reposts), len(out[j].Contacts)+len(out[j].Reposts)
+		if ei != ej {
+			return ei > ej
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out, nil
 }

@@ -97,3 +97,70 @@ func TestClusterPersons(t *testing.T) {
 		t.Errorf("Bob's person after his photos went: %v", err)
 	}
 }
+
+// TestPersonLinks: a person is linked to the person whose ads share its phone, and to the
+// person in another collection whose photo is one of its photos reposted; a person with
+// nothing in common is not linked.
+func TestPersonLinks(t *testing.T) {
+	ctx := t.Context()
+	f := newFixture(t, &engine.Pipeline{Detector: facetest.Detector{}, Embedder: facetest.Embedder{Spread: 0.2}})
+	ads, err := f.svc.CreateGallery(ctx, admin, "ads", engine.Collection, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	more, err := f.svc.CreateGallery(ctx, admin, "more ads", engine.Collection, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	add := func(g int64, data []byte, src engine.Source) {
+		t.Helper()
+		if _, err := f.svc.AddImage(ctx, analyst, engine.Upload{GalleryID: g, Data: data, Source: src}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	shared := engine.Source{Phones: []string{"+49 151 2345 6789"}}
+	for v := 1; v <= 2; v++ {
+		add(ads.ID, facetest.Photo(73, v), shared)                                                  // Ann, with the phone
+		add(ads.ID, facetest.Photo(146, v), shared)                                                 // Bea, with the same phone
+		add(ads.ID, facetest.Photo(292, v), engine.Source{Phones: []string{"+49 170 1111111"}})     // Cai, alone
+		add(more.ID, facetest.PhotoJPEG(73, v), engine.Source{Usernames: []string{"someone_else"}}) // Ann's photos reposted elsewhere
+	}
+	for _, g := range []int64{ads.ID, more.ID} {
+		if _, err := f.svc.ClusterGallery(ctx, admin, g); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ps, err := f.svc.Persons(ctx, analyst, ads.ID, "")
+	if err != nil || len(ps) != 3 {
+		t.Fatalf("persons: %+v, %v", ps, err)
+	}
+	elsewhere, err := f.svc.Persons(ctx, analyst, more.ID, "")
+	if err != nil || len(elsewhere) != 1 {
+		t.Fatalf("persons of the other collection: %+v, %v", elsewhere, err)
+	}
+	var ann engine.Person
+	for _, p := range ps {
+		one, err := f.svc.PersonByID(ctx, analyst, p.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(one.Links) == 2 {
+			ann = one
+		}
+	}
+	if ann.ID == 0 {
+		t.Fatalf("no person with two links (the phone and the reposts): %+v", ps)
+	}
+	var viaPhone, viaRepost bool
+	for _, l := range ann.Links {
+		if len(l.Contacts) == 1 && l.Contacts[0].Value == "+4915123456789" && l.GalleryID == ads.ID {
+			viaPhone = true
+		}
+		if len(l.Reposts) == 2 && l.ID == elsewhere[0].ID {
+			viaRepost = true
+		}
+	}
+	if !viaPhone || !viaRepost {
+		t.Errorf("Ann's links: %+v, want Bea by the phone and the other collection's person by two reposts", ann.Links)
+	}
+}

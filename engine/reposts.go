@@ -40,19 +40,29 @@ type Repost struct {
 // the others' whole and mirrored hashes (both ways as `eval neardup` measures one). A photo
 // stored before hashes were kept has none (ErrConflict says so).
 func (s *Service) Reposts(ctx context.Context, a Actor, id int64) ([]Repost, error) {
-	img, err := s.cfg.Catalog.Image(ctx, id)
+	rs, galleryID, err := s.reposts(ctx, a, id)
 	if err != nil {
 		return nil, err
 	}
+	return rs, s.auditExamination(ctx, a, "image.reposts", ref("image", id), []int64{galleryID})
+}
+
+// reposts is Reposts without its audit entry (a person page reads many), and the photo's
+// gallery.
+func (s *Service) reposts(ctx context.Context, a Actor, id int64) ([]Repost, int64, error) {
+	img, err := s.cfg.Catalog.Image(ctx, id)
+	if err != nil {
+		return nil, 0, err
+	}
 	if err := checkGallery(a, img.GalleryID); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	hs, err := s.cfg.Catalog.ImageHashes(ctx, id)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if len(hs) <= neardup.MirrorVariant {
-		return nil, fmt.Errorf("photo %d was stored before photos were hashed for reposts: %w", id, ErrConflict)
+		return nil, 0, fmt.Errorf("photo %d was stored before photos were hashed for reposts: %w", id, ErrConflict)
 	}
 	whole, mirror := neardup.Hash(hs[0]), neardup.Hash(hs[neardup.MirrorVariant])
 	crops := make([]neardup.Hash, neardup.MirrorVariant)
@@ -88,10 +98,10 @@ func (s *Service) Reposts(ctx context.Context, a Actor, id int64) ([]Repost, err
 		return nil
 	}
 	if err := probe([]neardup.Hash{whole, mirror}, allCropVariants); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if err := probe(crops, []int{0, neardup.MirrorVariant}); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	out := []Repost{}
 	for other, d := range best {
@@ -107,5 +117,5 @@ func (s *Service) Reposts(ctx context.Context, a Actor, id int64) ([]Repost, err
 		}
 		return int(x.Image.ID - y.Image.ID)
 	})
-	return out, s.auditExamination(ctx, a, "image.reposts", ref("image", id), []int64{img.GalleryID})
+	return out, img.GalleryID, nil
 }

@@ -267,6 +267,7 @@ func TestBrowserConsole(t *testing.T) {
 	b.do(chromedp.Click(chromedp.CSS("#persons a.candidate")))
 	b.waitText("h1", "Suggested person")
 	b.waitText("#person-contacts", "+4915123456789")
+	b.waitText("#person-links", "No other person shares")
 	b.thumbsLoaded("#person-faces")
 	b.shot("console-person-1280")
 

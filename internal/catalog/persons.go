@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/facematch/facematch/engine"
@@ -108,4 +109,50 @@ func (d *DB) Persons(ctx context.Context, galleryID, personID int64) ([]engine.P
 		return nil, notFound("person", personID)
 	}
 	return out, nil
+}
+
+// PersonsOfImages returns, for each photo among ids, the persons its faces are in.
+func (d *DB) PersonsOfImages(ctx context.Context, ids []int64) (map[int64][]engine.PersonRef, error) {
+	out := map[int64][]engine.PersonRef{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	rows, err := d.db.QueryContext(ctx, `SELECT DISTINCT f.image_id, p.id, p.gallery_id FROM faces f JOIN person_faces pf ON pf.face_id = f.id
+		JOIN persons p ON p.id = pf.person_id WHERE f.image_id IN (?`+strings.Repeat(",?", len(ids)-1)+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: persons of photos: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var img int64
+		var r engine.PersonRef
+		if err := rows.Scan(&img, &r.ID, &r.GalleryID); err != nil {
+			return nil, fmt.Errorf("catalog: persons of photos: %w", err)
+		}
+		out[img] = append(out[img], r)
+	}
+	return out, rows.Err()
+}
+
+// PersonsWithContact returns the persons some of whose photos' ads carry the contact.
+func (d *DB) PersonsWithContact(ctx context.Context, c engine.Contact) ([]engine.PersonRef, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT DISTINCT p.id, p.gallery_id FROM image_contacts c JOIN faces f ON f.image_id = c.image_id
+		JOIN person_faces pf ON pf.face_id = f.id JOIN persons p ON p.id = pf.person_id WHERE c.kind = ? AND c.value = ? ORDER BY p.id`, c.Kind, c.Value)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: persons with a contact: %w", err)
+	}
+	defer rows.Close()
+	var out []engine.PersonRef
+	for rows.Next() {
+		var r engine.PersonRef
+		if err := rows.Scan(&r.ID, &r.GalleryID); err != nil {
+			return nil, fmt.Errorf("catalog: persons with a contact: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
 }

@@ -971,6 +971,12 @@
       h('p', { class: 'help', text: 'A proposal, not an identification: the faces were grouped because they look alike. Confirm with the photos and the ads before relying on it.' }),
       h('section', { class: 'panel' }, h('h2', { text: 'Faces' }), faces),
       h('section', { class: 'panel' }, h('h2', { text: 'What the ads share' }), contacts),
+      h('section', { class: 'panel', id: 'person-links' }, h('h2', { text: 'Linked persons' }),
+        (p.links || []).length ? h('ul', {}, p.links.map((l) => h('li', {}, h('a', { href: '#/person/' + l.id, text: `Person ${l.id}` }),
+          ` (${(gals.get(l.gallery_id) || {}).name || 'gallery ' + l.gallery_id}): `,
+          [...(l.contacts || []).map((c) => `same ${human(c.kind)} ${c.value}`),
+            ...((l.reposts || []).length ? [`${l.reposts.length} reposted photo${l.reposts.length === 1 ? '' : 's'}`] : [])].join('; '))))
+          : h('p', { class: 'muted', text: 'No other person shares a contact detail or a photo with this one.' })),
       h('p', {}, h('a', { class: 'button', href: `#/gallery/${p.gallery_id}?tab=persons`, text: '↑ Persons' })));
   }
 
