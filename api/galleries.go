@@ -229,3 +229,51 @@ func (s *Server) getPerson(c echo.Context) error {
 	}
 	return c.JSON(http.StatusOK, p)
 }
+
+// personActionRequest is a reviewer's action on a person: why (note), and the face or the
+// other person it is about.
+type personActionRequest struct {
+	Note     string `json:"note"`
+	FaceID   int64  `json:"face_id"`
+	PersonID int64  `json:"person_id"`
+}
+
+func (s *Server) personAction(c echo.Context, run func(id int64, req personActionRequest) (engine.Person, error)) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	var req personActionRequest
+	if err := bindJSON(c, &req); err != nil {
+		return err
+	}
+	p, err := run(id, req)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, p)
+}
+
+func (s *Server) confirmPerson(c echo.Context) error {
+	return s.personAction(c, func(id int64, req personActionRequest) (engine.Person, error) {
+		return s.svc.ConfirmPerson(c.Request().Context(), actor(c), id, req.Note)
+	})
+}
+
+func (s *Server) removePersonFace(c echo.Context) error {
+	return s.personAction(c, func(id int64, req personActionRequest) (engine.Person, error) {
+		if req.FaceID <= 0 {
+			return engine.Person{}, fmt.Errorf("%w: face_id is required, a positive integer", errBadRequest)
+		}
+		return s.svc.RemoveFaceFromPerson(c.Request().Context(), actor(c), id, req.FaceID, req.Note)
+	})
+}
+
+func (s *Server) mergePersons(c echo.Context) error {
+	return s.personAction(c, func(id int64, req personActionRequest) (engine.Person, error) {
+		if req.PersonID <= 0 {
+			return engine.Person{}, fmt.Errorf("%w: person_id is required, a positive integer", errBadRequest)
+		}
+		return s.svc.MergePersons(c.Request().Context(), actor(c), id, req.PersonID, req.Note)
+	})
+}

@@ -49,9 +49,12 @@ var opDocs = map[string]opDoc{
 	"GET /v1/galleries/:id/persons": {summary: "A collection's suggested persons of two faces or more: size, representative face, cohesion, first and last seen, and the contact details of their ads with counts. A proposal, never an identification.", query: []param{{"order", "string", "size (default) or recent", false}}, ok: 200, out: struct {
 		Persons []engine.Person `json:"persons"`
 	}{}, errors: []int{400, 404, 422}},
-	"GET /v1/persons/:id":             {summary: "One suggested person with its faces and their ads (audited as person.read).", ok: 200, out: engine.Person{}, errors: []int{400, 404}},
-	"DELETE /v1/galleries/:id":        {summary: "Delete a gallery: its subjects, photos, faces, vectors, blobs and matches.", ok: 204, errors: []int{400, 404}},
-	"POST /v1/galleries/:id/subjects": {summary: "Add a known person to a reference gallery.", json: createSubjectRequest{}, ok: 201, out: engine.Subject{}, errors: []int{400, 404, 409, 415, 422}},
+	"POST /v1/persons/:id/confirm":     {summary: "A reviewer confirms a suggested person (with a note): it keeps its members when the gallery is clustered again. Audited as person.confirm.", json: personActionRequest{}, ok: 200, out: engine.Person{}, errors: []int{400, 404, 415, 422}},
+	"POST /v1/persons/:id/remove-face": {summary: "A reviewer takes a face (face_id) out of a person, for good; the person goes with its last face. Audited as person.remove_face.", json: personActionRequest{}, ok: 200, out: engine.Person{}, errors: []int{400, 404, 415, 422}},
+	"POST /v1/persons/:id/merge":       {summary: "A reviewer merges another person (person_id) of the same gallery into this one; refused when a photo would have two faces in it. Audited as person.merge.", json: personActionRequest{}, ok: 200, out: engine.Person{}, errors: []int{400, 404, 409, 415, 422}},
+	"GET /v1/persons/:id":              {summary: "One suggested person with its faces and their ads (audited as person.read).", ok: 200, out: engine.Person{}, errors: []int{400, 404}},
+	"DELETE /v1/galleries/:id":         {summary: "Delete a gallery: its subjects, photos, faces, vectors, blobs and matches.", ok: 204, errors: []int{400, 404}},
+	"POST /v1/galleries/:id/subjects":  {summary: "Add a known person to a reference gallery.", json: createSubjectRequest{}, ok: 201, out: engine.Subject{}, errors: []int{400, 404, 409, 415, 422}},
 	"GET /v1/galleries/:id/subjects": {summary: "List a gallery's subjects.", ok: 200, out: struct {
 		Subjects []engine.Subject `json:"subjects"`
 	}{}, errors: []int{400, 404}},

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/facematch/facematch/engine/cluster"
@@ -73,6 +75,10 @@ type Person struct {
 	Faces          []PersonFace   `json:"faces,omitempty"`
 	// Links are the persons it shares contact details or reposted photos with (PersonByID).
 	Links []PersonLink `json:"links,omitempty"`
+	// ConfirmedBy is the reviewer who confirmed the person: it then keeps its members when the
+	// gallery is clustered again.
+	ConfirmedBy string     `json:"confirmed_by,omitempty"`
+	ConfirmedAt *time.Time `json:"confirmed_at,omitempty"`
 }
 
 // PersonStore keeps suggested persons.
@@ -85,6 +91,11 @@ type PersonStore interface {
 	PersonsOfImages(ctx context.Context, imageIDs []int64) (map[int64][]PersonRef, error)
 	// PersonsWithContact returns the persons some of whose photos' ads carry c.
 	PersonsWithContact(ctx context.Context, c Contact) ([]PersonRef, error)
+	ConfirmPerson(ctx context.Context, id int64, reviewer string, now time.Time) error
+	// RemovePersonFace takes a face out of a person for good (ErrNotFound when it is not in it).
+	RemovePersonFace(ctx context.Context, id, faceID int64) error
+	// MergePersons moves other's faces into id (one gallery; no photo twice: ErrConflict).
+	MergePersons(ctx context.Context, id, other int64) error
 }
 
 // PersonRef names a person and its gallery.
@@ -415,3 +426,70 @@ func (s *Service) personLinks(ctx context.Context, a Actor, p Person) ([]PersonL
 	})
 	return out, nil
 }
+
+// personAction checks a reviewer's action on person id (in a's galleries) and runs act with its
+// audit entry in one unit of work; the note says why.
+func (s *Service) personAction(ctx context.Context, a Actor, id int64, action, note, input string, act func(c Catalog) error) (Person, error) {
+	note, err := CleanText("note", note, MaxNoteLen, true)
+	if err != nil {
+		return Person{}, err
+	}
+	ps, err := s.cfg.Catalog.Persons(ctx, 0, id)
+	if err != nil {
+		return Person{}, err
+	}
+	if err := checkGallery(a, ps[0].GalleryID); err != nil {
+		return Person{}, err
+	}
+	err = s.audited(ctx, func(c Catalog) (AuditEntry, error) {
+		if err := act(c); err != nil {
+			return AuditEntry{}, err
+		}
+		return entry(a, action, ref("person", id), []int64{ps[0].GalleryID}, strings.TrimSpace(input+" note="+strconv.Quote(note)), ""), nil
+	})
+	if err != nil {
+		return Person{}, err
+	}
+	after, err := s.cfg.Catalog.Persons(ctx, 0, id)
+	if errors.Is(err, ErrNotFound) {
+		return Person{ID: id, GalleryID: ps[0].GalleryID}, nil // its last face went
+	}
+	if err != nil {
+		return Person{}, err
+	}
+	return summarize(after[0]), nil
+}
+
+// ConfirmPerson records that a reviewer checked the person: it keeps its members through
+// re-clustering. Audited as person.confirm with the note.
+func (s *Service) ConfirmPerson(ctx context.Context, a Actor, id int64, note string) (Person, error) {
+	return s.personAction(ctx, a, id, "person.confirm", note, "", func(c Catalog) error {
+		return c.ConfirmPerson(ctx, id, a.Person(), time.Now())
+	})
+}
+
+// RemoveFaceFromPerson takes a face a reviewer judged another person's out of a person, for
+// good; the person goes with its last face. Audited as person.remove_face.
+func (s *Service) RemoveFaceFromPerson(ctx context.Context, a Actor, id, faceID int64, note string) (Person, error) {
+	return s.personAction(ctx, a, id, "person.remove_face", note, fmt.Sprintf("face=%d", faceID), func(c Catalog) error {
+		return c.RemovePersonFace(ctx, id, faceID)
+	})
+}
+
+// MergePersons puts the faces of other into id: a reviewer judged them one person. Persons of
+// different galleries, or a merge that would put two faces of one photo in a person, are
+// refused (ErrConflict). Audited as person.merge.
+func (s *Service) MergePersons(ctx context.Context, a Actor, id, other int64, note string) (Person, error) {
+	if id == other {
+		return Person{}, fmt.Errorf("a person cannot be merged with itself: %w", ErrInvalid)
+	}
+	if ps, err := s.cfg.Catalog.Persons(ctx, 0, other); err != nil {
+		return Person{}, err
+	} else if err := checkGallery(a, ps[0].GalleryID); err != nil {
+		return Person{}, err
+	}
+	return s.personAction(ctx, a, id, "person.merge", note, fmt.Sprintf("merged=%d", other), func(c Catalog) error {
+		return c.MergePersons(ctx, id, other)
+	})
+}
+

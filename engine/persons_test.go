@@ -164,3 +164,97 @@ func TestPersonLinks(t *testing.T) {
 		t.Errorf("Ann's links: %+v, want Bea by the phone and the other collection's person by two reposts", ann.Links)
 	}
 }
+
+// TestReviewersShapePersons: a reviewer confirms a person (it keeps its members through a new
+// clustering), takes a face out of it (for good), and merges two persons of one gallery; a merge
+// that would put two faces of one photo together is refused; each action is audited.
+func TestReviewersShapePersons(t *testing.T) {
+	ctx := t.Context()
+	f := newFixture(t, &engine.Pipeline{Detector: facetest.Detector{}, Embedder: facetest.Embedder{Spread: 0.2}})
+	ads, err := f.svc.CreateGallery(ctx, admin, "ads", engine.Collection, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for v := 1; v <= 3; v++ {
+		for _, person := range []int{73, 146} {
+			if _, err := f.svc.AddImage(ctx, analyst, engine.Upload{GalleryID: ads.ID, Data: facetest.Photo(person, v)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	group, err := f.svc.AddImage(ctx, analyst, engine.Upload{GalleryID: ads.ID, Data: facetest.Group(9, 73, 146)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.ClusterGallery(ctx, admin, ads.ID); err != nil {
+		t.Fatal(err)
+	}
+	ps, err := f.svc.Persons(ctx, analyst, ads.ID, "")
+	if err != nil || len(ps) != 2 || ps[0].Size != 4 || ps[1].Size != 4 {
+		t.Fatalf("persons: %+v, %v", ps, err)
+	}
+	a, b := ps[0], ps[1]
+	if _, err := f.svc.MergePersons(ctx, reviewer, a.ID, b.ID, "same hair"); !errors.Is(err, engine.ErrConflict) || !strings.Contains(err.Error(), "two faces of one photo") {
+		t.Errorf("merging persons that share the group photo: %v", err)
+	}
+	full, err := f.svc.PersonByID(ctx, reviewer, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var removed int64 // the group photo's face: the reviewer finds it is not this person
+	for _, face := range full.Faces {
+		if face.ImageID == group.Image.ID {
+			removed = face.FaceID
+		}
+	}
+	if removed == 0 {
+		t.Fatalf("person %d has no face of the group photo: %+v", a.ID, full.Faces)
+	}
+	if p, err := f.svc.RemoveFaceFromPerson(ctx, reviewer, a.ID, removed, "another woman: different ear"); err != nil || p.Size != 3 {
+		t.Fatalf("removing a face: %+v, %v", p, err)
+	}
+	if _, err := f.svc.RemoveFaceFromPerson(ctx, reviewer, a.ID, removed, "again"); !errors.Is(err, engine.ErrNotFound) {
+		t.Errorf("removing it twice: %v", err)
+	}
+	if p, err := f.svc.ConfirmPerson(ctx, reviewer, a.ID, "same tattoo on every photo"); err != nil || p.ConfirmedBy != "rev1" || p.ConfirmedAt == nil {
+		t.Fatalf("confirming: %+v, %v", p, err)
+	}
+	// Clustered again: the confirmed person keeps its three faces, the removed face stays out.
+	if _, err := f.svc.ClusterGallery(ctx, admin, ads.ID); err != nil {
+		t.Fatal(err)
+	}
+	kept, err := f.svc.PersonByID(ctx, reviewer, a.ID)
+	if err != nil || kept.Size != 3 || kept.ConfirmedBy != "rev1" {
+		t.Fatalf("the confirmed person after clustering again: %+v, %v", kept, err)
+	}
+	for _, face := range kept.Faces {
+		if face.FaceID == removed {
+			t.Errorf("the removed face is back in the confirmed person")
+		}
+	}
+	// The other person, clustered anew, merges into the confirmed one once the conflict is gone.
+	ps, _ = f.svc.Persons(ctx, analyst, ads.ID, "")
+	var other engine.Person
+	for _, p := range ps {
+		if p.ID != a.ID {
+			other = p
+		}
+	}
+	if other.ID == 0 {
+		t.Fatalf("no other person: %+v", ps)
+	}
+	merged, err := f.svc.MergePersons(ctx, reviewer, a.ID, other.ID, "one person after all")
+	if err != nil || merged.Size != 3+other.Size {
+		t.Fatalf("merging once the group photo is no longer in both: %+v, %v; want %d faces", merged, err, 3+other.Size)
+	}
+	if _, err := f.svc.PersonByID(ctx, reviewer, other.ID); !errors.Is(err, engine.ErrNotFound) {
+		t.Errorf("the merged-away person: %v", err)
+	}
+	es, err := f.svc.AuditEntries(ctx, engine.Actor{Name: "aud", Role: engine.RoleAuditor}, engine.AuditFilter{Action: "person.remove_face", Limit: 5})
+	if err != nil || len(es) != 1 || !strings.Contains(es[0].Input, "different ear") {
+		t.Errorf("removal audited: %+v, %v", es, err)
+	}
+	if _, err := f.svc.MergePersons(ctx, reviewer, a.ID, a.ID, ""); !errors.Is(err, engine.ErrInvalid) {
+		t.Errorf("merging a person with itself: %v", err)
+	}
+}

@@ -268,6 +268,22 @@ func TestBrowserConsole(t *testing.T) {
 	b.waitText("h1", "Suggested person")
 	b.waitText("#person-contacts", "+4915123456789")
 	b.waitText("#person-links", "No other person shares")
+	personHash := b.hash()
+
+	// A reviewer confirms the person, with a note.
+	var rev struct {
+		Secret string `json:"secret"`
+	}
+	s.mustCall(201, "POST", "/v1/tokens", admin, map[string]string{"name": "rev-persons", "role": "reviewer"}, &rev)
+	b.signOut()
+	b.signIn(rev.Secret)
+	b.open(personHash)
+	b.do(b.visible("#person-confirm"), chromedp.SendKeys(chromedp.CSS("#person-note"), "same face, same phone in all three ads"),
+		chromedp.Click(chromedp.CSS("#person-confirm")))
+	b.waitText("#person-state", "Confirmed by rev-persons")
+	b.shot("console-person-confirmed-1280")
+	b.signOut()
+	b.signIn(admin)
 	b.thumbsLoaded("#person-faces")
 	b.shot("console-person-1280")
 

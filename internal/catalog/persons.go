@@ -15,8 +15,10 @@ import (
 // GalleryFaces returns the searchable faces of a gallery (those with a vector of model), with
 // their image, in face ID order.
 func (d *DB) GalleryFaces(ctx context.Context, galleryID int64, model string) ([]engine.ClusterFace, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT id, image_id, vector, quality FROM faces WHERE gallery_id = ? AND model = ? AND vector IS NOT NULL ORDER BY id`,
-		galleryID, model)
+	// The faces of confirmed persons stay where reviewers put them.
+	rows, err := d.db.QueryContext(ctx, `SELECT id, image_id, vector, quality FROM faces WHERE gallery_id = ? AND model = ? AND vector IS NOT NULL
+		AND id NOT IN (SELECT pf.face_id FROM person_faces pf JOIN persons p ON p.id = pf.person_id WHERE p.confirmed_by <> '')
+		ORDER BY id`, galleryID, model)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: gallery faces: %w", err)
 	}
@@ -42,7 +44,7 @@ func (d *DB) GalleryFaces(ctx context.Context, galleryID int64, model string) ([
 // ReplacePersons replaces a gallery's persons with persons (each a list of member faces).
 func (d *DB) ReplacePersons(ctx context.Context, galleryID int64, persons [][]engine.PersonMember, now time.Time) error {
 	return d.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM persons WHERE gallery_id = ?`, galleryID); err != nil {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM persons WHERE gallery_id = ? AND confirmed_by = ''`, galleryID); err != nil {
 			return fmt.Errorf("catalog: replace persons: %w", err)
 		}
 		for _, members := range persons {
@@ -68,7 +70,7 @@ func (d *DB) ReplacePersons(ctx context.Context, galleryID int64, persons [][]en
 // Persons returns a gallery's persons with their member faces (most similar to the person
 // first) and their photos' ad details.
 func (d *DB) Persons(ctx context.Context, galleryID, personID int64) ([]engine.Person, error) {
-	q := `SELECT p.id, p.gallery_id, p.created_at, pf.face_id, pf.similarity, f.image_id, f.quality, i.source, i.created_at
+	q := `SELECT p.id, p.gallery_id, p.created_at, p.confirmed_by, p.confirmed_at, pf.face_id, pf.similarity, f.image_id, f.quality, i.source, i.created_at
 		FROM persons p JOIN person_faces pf ON pf.person_id = p.id JOIN faces f ON f.id = pf.face_id JOIN images i ON i.id = f.image_id`
 	var args []any
 	if personID != 0 {
@@ -88,7 +90,8 @@ func (d *DB) Persons(ctx context.Context, galleryID, personID int64) ([]engine.P
 		var p engine.Person
 		var m engine.PersonFace
 		var created, quality, source, stored string
-		if err := rows.Scan(&p.ID, &p.GalleryID, &created, &m.FaceID, &m.Similarity, &m.ImageID, &quality, &source, &stored); err != nil {
+		var confirmedAt sql.NullString
+		if err := rows.Scan(&p.ID, &p.GalleryID, &created, &p.ConfirmedBy, &confirmedAt, &m.FaceID, &m.Similarity, &m.ImageID, &quality, &source, &stored); err != nil {
 			return nil, fmt.Errorf("catalog: persons: %w", err)
 		}
 		if err := errors.Join(json.Unmarshal([]byte(quality), &m.Quality), json.Unmarshal([]byte(source), &m.Source)); err != nil {
@@ -97,6 +100,10 @@ func (d *DB) Persons(ctx context.Context, galleryID, personID int64) ([]engine.P
 		m.StoredAt = parseTime(stored)
 		if len(out) == 0 || out[len(out)-1].ID != p.ID {
 			p.CreatedAt = parseTime(created)
+			if confirmedAt.Valid {
+				t := parseTime(confirmedAt.String)
+				p.ConfirmedAt = &t
+			}
 			out = append(out, p)
 		}
 		last := &out[len(out)-1]
@@ -156,3 +163,71 @@ func (d *DB) PersonsWithContact(ctx context.Context, c engine.Contact) ([]engine
 	}
 	return out, rows.Err()
 }
+
+// ConfirmPerson marks a person confirmed by reviewer.
+func (d *DB) ConfirmPerson(ctx context.Context, id int64, reviewer string, now time.Time) error {
+	res, err := d.exec(ctx, `UPDATE persons SET confirmed_by = ?, confirmed_at = ? WHERE id = ?`, reviewer, fmtTime(now), id)
+	if err != nil {
+		return fmt.Errorf("catalog: confirm person %d: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return notFound("person", id)
+	}
+	return nil
+}
+
+// RemovePersonFace takes a face out of a person, for good (an exclusion keeps it out of the
+// person when it stays, confirmed, through a re-clustering); a person left without faces goes.
+func (d *DB) RemovePersonFace(ctx context.Context, id, faceID int64) error {
+	return d.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM person_faces WHERE person_id = ? AND face_id = ?`, id, faceID)
+		if err != nil {
+			return fmt.Errorf("catalog: remove face: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("face %d is not in person %d: %w", faceID, id, engine.ErrNotFound)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO person_exclusions (person_id, face_id) VALUES (?, ?)`, id, faceID); err != nil {
+			return fmt.Errorf("catalog: remove face: %w", err)
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM persons WHERE id = ? AND NOT EXISTS (SELECT 1 FROM person_faces WHERE person_id = ?)`, id, id)
+		return err
+	})
+}
+
+// MergePersons moves other's faces into id and deletes other. They must be of one gallery, and
+// no photo may end with two faces in the person (ErrConflict naming it).
+func (d *DB) MergePersons(ctx context.Context, id, other int64) error {
+	return d.tx(ctx, func(tx *sql.Tx) error {
+		var g1, g2 int64
+		if err := tx.QueryRowContext(ctx, `SELECT gallery_id FROM persons WHERE id = ?`, id).Scan(&g1); errors.Is(err, sql.ErrNoRows) {
+			return notFound("person", id)
+		} else if err != nil {
+			return fmt.Errorf("catalog: merge: %w", err)
+		}
+		if err := tx.QueryRowContext(ctx, `SELECT gallery_id FROM persons WHERE id = ?`, other).Scan(&g2); errors.Is(err, sql.ErrNoRows) {
+			return notFound("person", other)
+		} else if err != nil {
+			return fmt.Errorf("catalog: merge: %w", err)
+		}
+		if g1 != g2 {
+			return fmt.Errorf("persons %d and %d are of different galleries (%d, %d): %w", id, other, g1, g2, engine.ErrConflict)
+		}
+		var photo int64
+		err := tx.QueryRowContext(ctx, `SELECT f1.image_id FROM person_faces a JOIN faces f1 ON f1.id = a.face_id
+			JOIN faces f2 ON f2.image_id = f1.image_id JOIN person_faces b ON b.face_id = f2.id
+			WHERE a.person_id = ? AND b.person_id = ? LIMIT 1`, id, other).Scan(&photo)
+		if err == nil {
+			return fmt.Errorf("photo %d has a face in each person: two faces of one photo are never one person: %w", photo, engine.ErrConflict)
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("catalog: merge: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE person_faces SET person_id = ? WHERE person_id = ?`, id, other); err != nil {
+			return fmt.Errorf("catalog: merge: %w", err)
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM persons WHERE id = ?`, other)
+		return err
+	})
+}
+

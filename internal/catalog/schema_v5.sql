@@ -66,10 +66,14 @@ INSERT OR IGNORE INTO image_contacts (kind, value, image_id)
 -- Suggested persons of a collection (issue 15): its faces clustered; a proposal for people to
 -- confirm, never an identification. A face is in one person at most; a person goes with its
 -- gallery, and with its last face.
+-- A person a reviewer confirmed keeps its members when the gallery is clustered again; the faces
+-- a reviewer removed from it never rejoin it (person_exclusions).
 CREATE TABLE persons (
-    id         INTEGER PRIMARY KEY AUTOINCREMENT,
-    gallery_id INTEGER NOT NULL REFERENCES galleries (id) ON DELETE CASCADE,
-    created_at TEXT NOT NULL
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    gallery_id   INTEGER NOT NULL REFERENCES galleries (id) ON DELETE CASCADE,
+    created_at   TEXT NOT NULL,
+    confirmed_by TEXT NOT NULL DEFAULT '',
+    confirmed_at TEXT
 );
 CREATE INDEX persons_gallery ON persons (gallery_id);
 CREATE TABLE person_faces (
@@ -78,6 +82,11 @@ CREATE TABLE person_faces (
     similarity REAL NOT NULL
 );
 CREATE INDEX person_faces_person ON person_faces (person_id);
+CREATE TABLE person_exclusions (
+    person_id INTEGER NOT NULL REFERENCES persons (id) ON DELETE CASCADE,
+    face_id   INTEGER NOT NULL REFERENCES faces (id) ON DELETE CASCADE,
+    PRIMARY KEY (person_id, face_id)
+);
 
 -- Perceptual hashes of stored photos for finding reposts (engine/neardup): the whole photo
 -- (variant 0), its crops (1-10) and its mirror image (11), each split into four 16-bit bands

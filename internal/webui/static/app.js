@@ -957,10 +957,29 @@
   async function pagePerson(main, arg) {
     const p = await api('/v1/persons/' + Number(arg));
     const gals = await galleryNames();
+    const reviewer = me.role === 'reviewer';
+    const error = h('p', { class: 'refusal', id: 'person-error' });
+    const note = h('input', { id: 'person-note', size: 50, placeholder: 'why (kept in the audit log)' });
+    const act = async (path, body, done) => {
+      error.textContent = '';
+      try {
+        await api(`/v1/persons/${p.id}/${path}`, { method: 'POST', json: { note: note.value, ...body } });
+        notify(done);
+        render();
+      } catch (err) { error.textContent = err.message; }
+    };
     const faces = h('div', { class: 'cands', id: 'person-faces' }, p.faces.map((f) => h('div', { class: 'below' },
       thumb(`/v1/faces/${f.face_id}/thumbnail`, 'mid'),
       h('div', {}, h('span', { class: 'sim', title: 'Similarity to the person\'s mean face', text: fmtSim(f.similarity) })),
-      h('div', { class: 'muted', text: [f.source.site, fmtSourceTime(f.source.posted_at)].filter(Boolean).join(' · ') || 'photo ' + f.image_id }))));
+      h('div', { class: 'muted', text: [f.source.site, fmtSourceTime(f.source.posted_at)].filter(Boolean).join(' · ') || 'photo ' + f.image_id }),
+      reviewer ? h('button', { type: 'button', class: 'remove-face', onclick: () => act('remove-face', { face_id: f.face_id }, 'The face is out of this person.'), text: 'Not this person' }) : null)));
+    const mergeWith = h('input', { id: 'merge-with', type: 'number', min: 1, placeholder: 'person ID' });
+    const actions = reviewer ? h('section', { class: 'panel', id: 'person-actions' }, h('h2', { text: 'Your judgement' }),
+      h('label', {}, 'Note', note),
+      h('p', {}, p.confirmed_by ? null : h('button', { type: 'button', class: 'primary', id: 'person-confirm', onclick: () => act('confirm', {}, 'Confirmed: the person keeps these faces.'), text: 'Confirm: one person' }), ' ',
+        h('label', { class: 'inline' }, 'Merge with person ', mergeWith), ' ',
+        h('button', { type: 'button', id: 'person-merge', onclick: () => act('merge', { person_id: Number(mergeWith.value) }, 'Merged.'), text: 'Merge' })),
+      error) : null;
     const contacts = h('table', { id: 'person-contacts' },
       h('thead', {}, h('tr', {}, ['Detail', 'Value', 'Photos', 'First seen', 'Last seen'].map((t) => h('th', { text: t })))),
       h('tbody', {}, p.contacts.map((c) => h('tr', {}, h('td', { text: human(c.kind) }),
@@ -968,7 +987,8 @@
         h('td', { text: c.photos }), h('td', { text: fmtSourceTime(c.first_seen) }), h('td', { text: fmtSourceTime(c.last_seen) })))));
     fill(main, h('h1', { text: `Suggested person ${p.id}` }),
       h('p', { class: 'muted', text: `${p.size} photos in ${(gals.get(p.gallery_id) || {}).name || 'gallery ' + p.gallery_id} · cohesion ${fmtSim(p.cohesion)} · seen ${fmtSourceTime(p.first_seen)} – ${fmtSourceTime(p.last_seen)}` }),
-      h('p', { class: 'help', text: 'A proposal, not an identification: the faces were grouped because they look alike. Confirm with the photos and the ads before relying on it.' }),
+      h('p', { class: 'help', id: 'person-state', text: p.confirmed_by ? `Confirmed by ${p.confirmed_by}, ${fmtTime(p.confirmed_at)}: it keeps these faces when the collection is clustered again.` : 'A proposal, not an identification: the faces were grouped because they look alike. Confirm with the photos and the ads before relying on it.' }),
+      actions,
       h('section', { class: 'panel' }, h('h2', { text: 'Faces' }), faces),
       h('section', { class: 'panel' }, h('h2', { text: 'What the ads share' }), contacts),
       h('section', { class: 'panel', id: 'person-links' }, h('h2', { text: 'Linked persons' }),
