@@ -492,4 +492,3 @@ func (s *Service) MergePersons(ctx context.Context, a Actor, id, other int64, no
 		return c.MergePersons(ctx, id, other)
 	})
 }
-

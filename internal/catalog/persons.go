@@ -230,4 +230,3 @@ func (d *DB) MergePersons(ctx context.Context, id, other int64) error {
 		return err
 	})
 }
-
