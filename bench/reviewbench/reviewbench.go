@@ -12,9 +12,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
-	"strings"
 
+	"github.com/facematch/facematch/bench/sets"
 	"github.com/facematch/facematch/engine"
 	"github.com/facematch/facematch/internal/app"
 )
@@ -63,17 +62,17 @@ func Run(ctx context.Context, a *app.App, cfg Config) (Result, error) {
 	}
 	res.Recognizer = g.Model
 	enrolled := map[string]bool{}
-	gallery, err := identities(cfg.Gallery)
+	gallery, err := sets.Identities(cfg.Gallery)
 	if err != nil {
 		return res, err
 	}
 	for _, id := range gallery {
-		s, err := a.Service.CreateSubject(ctx, bench, engine.Subject{GalleryID: g.ID, Name: id.name})
+		s, err := a.Service.CreateSubject(ctx, bench, engine.Subject{GalleryID: g.ID, Name: id.Name})
 		if err != nil {
 			return res, err
 		}
-		for _, f := range id.files {
-			data, err := os.ReadFile(f)
+		for _, f := range id.Files {
+			data, err := os.ReadFile(filepath.Join(cfg.Gallery, f))
 			if err != nil {
 				return res, err
 			}
@@ -82,19 +81,19 @@ func Run(ctx context.Context, a *app.App, cfg Config) (Result, error) {
 				continue
 			}
 			res.Photos++
-			enrolled[id.name] = true
+			enrolled[id.Name] = true
 		}
 	}
 	res.Subjects = len(enrolled)
-	probes, err := identities(cfg.Probes)
+	probes, err := sets.Identities(cfg.Probes)
 	if err != nil {
 		return res, err
 	}
 	count := func() (int, error) { return a.Catalog.CountMatches(ctx, engine.MatchFilter{}) }
 	for round := 1; round <= 2; round++ {
 		for _, id := range probes {
-			for _, f := range id.files {
-				data, err := os.ReadFile(f)
+			for _, f := range id.Files {
+				data, err := os.ReadFile(filepath.Join(cfg.Probes, f))
 				if err != nil {
 					return res, err
 				}
@@ -123,7 +122,7 @@ func Run(ctx context.Context, a *app.App, cfg Config) (Result, error) {
 							continue
 						}
 						anyItem = true
-						if c.SubjectName == id.name {
+						if c.SubjectName == id.Name {
 							mateFound = true
 						}
 					}
@@ -132,7 +131,7 @@ func Run(ctx context.Context, a *app.App, cfg Config) (Result, error) {
 					continue
 				}
 				res.Searches++
-				if enrolled[id.name] {
+				if enrolled[id.Name] {
 					res.Mated++
 					if mateFound {
 						res.MatesFound++
@@ -167,41 +166,4 @@ func Run(ctx context.Context, a *app.App, cfg Config) (Result, error) {
 		}
 		f.Cursor = ms[len(ms)-1].ID
 	}
-}
-
-type identity struct {
-	name  string
-	files []string
-}
-
-// identities lists root's folders of photos, sorted.
-func identities(root string) ([]identity, error) {
-	dirs, err := os.ReadDir(root)
-	if err != nil {
-		return nil, err
-	}
-	var out []identity
-	for _, d := range dirs {
-		if !d.IsDir() || strings.HasPrefix(d.Name(), ".") {
-			continue
-		}
-		entries, err := os.ReadDir(filepath.Join(root, d.Name()))
-		if err != nil {
-			return nil, err
-		}
-		id := identity{name: d.Name()}
-		for _, e := range entries {
-			if e.Type().IsRegular() && !strings.HasPrefix(e.Name(), ".") {
-				id.files = append(id.files, filepath.Join(root, d.Name(), e.Name()))
-			}
-		}
-		sort.Strings(id.files)
-		if len(id.files) > 0 {
-			out = append(out, id)
-		}
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%s holds no identity folders with photos", root)
-	}
-	return out, nil
 }

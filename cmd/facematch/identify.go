@@ -5,13 +5,12 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"runtime"
-	"sort"
 	"strconv"
 	"strings"
 
+	"github.com/facematch/facematch/bench/sets"
 	"github.com/facematch/facematch/engine"
 )
 
@@ -152,28 +151,13 @@ func (m *Main) runEvalIdentify(ctx context.Context, args []string) error {
 
 // identityFiles lists root's photos as identity/file paths, sorted.
 func identityFiles(root string) ([]string, error) {
-	dirs, err := os.ReadDir(root)
+	ids, err := sets.Identities(root)
 	if err != nil {
 		return nil, err
 	}
 	var files []string
-	for _, d := range dirs {
-		if !d.IsDir() || strings.HasPrefix(d.Name(), ".") {
-			continue
-		}
-		entries, err := os.ReadDir(filepath.Join(root, d.Name()))
-		if err != nil {
-			return nil, err
-		}
-		for _, e := range entries {
-			if e.Type().IsRegular() && !strings.HasPrefix(e.Name(), ".") {
-				files = append(files, filepath.Join(d.Name(), e.Name()))
-			}
-		}
+	for _, id := range ids {
+		files = append(files, id.Files...)
 	}
-	if len(files) == 0 {
-		return nil, fmt.Errorf("%s holds no identity folders with photos", root)
-	}
-	sort.Strings(files)
 	return files, nil
 }
