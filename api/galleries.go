@@ -277,3 +277,26 @@ func (s *Server) mergePersons(c echo.Context) error {
 		return s.svc.MergePersons(c.Request().Context(), actor(c), id, req.PersonID, req.Note)
 	})
 }
+
+type personSearchRequest struct {
+	Galleries []int64 `json:"galleries"`
+	Purpose   string  `json:"purpose"`
+	K         int     `json:"k"`
+}
+
+// searchPerson searches a suggested person as a whole against reference galleries.
+func (s *Server) searchPerson(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	var req personSearchRequest
+	if err := bindJSON(c, &req); err != nil {
+		return err
+	}
+	res, err := s.svc.SearchPerson(c.Request().Context(), actor(c), id, engine.PersonSearchRequest{Galleries: req.Galleries, Purpose: req.Purpose, K: req.K})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, res)
+}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/facematch/facematch/engine/cluster"
 	"github.com/facematch/facematch/face"
+	"github.com/facematch/facematch/index"
 )
 
 // Persons are suggested: the faces of a collection clustered (engine/cluster, the method and
@@ -96,6 +97,8 @@ type PersonStore interface {
 	RemovePersonFace(ctx context.Context, id, faceID int64) error
 	// MergePersons moves other's faces into id (one gallery; no photo twice: ErrConflict).
 	MergePersons(ctx context.Context, id, other int64) error
+	// FaceVectors returns the vectors of the faces among ids that have one.
+	FaceVectors(ctx context.Context, ids []int64) (map[int64][]float32, error)
 }
 
 // PersonRef names a person and its gallery.
@@ -491,4 +494,168 @@ func (s *Service) MergePersons(ctx context.Context, a Actor, id, other int64, no
 	return s.personAction(ctx, a, id, "person.merge", note, fmt.Sprintf("merged=%d", other), func(c Catalog) error {
 		return c.MergePersons(ctx, id, other)
 	})
+}
+
+// personProbes is how many of a person's faces, the best first, a person search compares.
+const personProbes = 5
+
+// PersonSearchRequest is an analyst's search of a suggested person against reference galleries.
+type PersonSearchRequest struct {
+	Galleries []int64
+	Purpose   string
+	K         int // subjects per person (default 20)
+}
+
+// SearchPerson searches a suggested person as a whole: its best faces (sharpness ×
+// frontalness, at most personProbes), each against the reference galleries on the person's
+// model, every subject scored by its best pair; one candidate per subject, represented by the
+// person's face that scored it, and one review item per (person, subject) at or above the
+// gallery's threshold, not one per photo. The same person searched again links to the items
+// made before. Recorded as a search whose probes are the stored faces, audited as
+// person.search.
+func (s *Service) SearchPerson(ctx context.Context, a Actor, personID int64, req PersonSearchRequest) (SearchResult, error) {
+	var err error
+	if req.Purpose, err = CleanText("purpose", req.Purpose, MaxPurposeLen, false); err != nil {
+		return SearchResult{}, err
+	}
+	if req.Purpose == "" {
+		return SearchResult{}, fmt.Errorf("purpose is required (the reason for the search or a case reference): %w", ErrInvalid)
+	}
+	if req.Galleries, err = DistinctIDs("galleries", req.Galleries, MaxGalleries); err != nil {
+		return SearchResult{}, err
+	}
+	if len(req.Galleries) == 0 {
+		return SearchResult{}, fmt.Errorf("galleries is required: %w", ErrInvalid)
+	}
+	if req.K == 0 {
+		req.K = 20
+	}
+	if req.K < 1 || req.K > s.cfg.MaxK {
+		return SearchResult{}, fmt.Errorf("k must be in [1, %d], got %d: %w", s.cfg.MaxK, req.K, ErrInvalid)
+	}
+	ps, err := s.cfg.Catalog.Persons(ctx, 0, personID)
+	if err != nil {
+		return SearchResult{}, err
+	}
+	p := ps[0]
+	if err := checkGallery(a, p.GalleryID); err != nil {
+		return SearchResult{}, err
+	}
+	coll, err := s.cfg.Catalog.Gallery(ctx, p.GalleryID)
+	if err != nil {
+		return SearchResult{}, err
+	}
+	byModel, _, ops, err := s.galleriesByModel(ctx, a, req.Galleries)
+	if err != nil {
+		return SearchResult{}, err
+	}
+	refs := byModel[coll.Model]
+	if len(refs) != len(req.Galleries) {
+		return SearchResult{}, fmt.Errorf("the person's faces are embedded with %s; every gallery searched must use it: faces of different models are never compared: %w", coll.Model, ErrConflict)
+	}
+	for _, id := range refs {
+		if g, err := s.cfg.Catalog.Gallery(ctx, id); err != nil {
+			return SearchResult{}, err
+		} else if g.Kind != Reference {
+			return SearchResult{}, fmt.Errorf("gallery %d is not a reference gallery: %w", id, ErrInvalid)
+		}
+	}
+	faces := slices.Clone(p.Faces)
+	sort.SliceStable(faces, func(i, j int) bool {
+		return faces[i].Quality.Sharpness*faces[i].Quality.Frontalness > faces[j].Quality.Sharpness*faces[j].Quality.Frontalness
+	})
+	faces = faces[:min(len(faces), personProbes)]
+	ids := make([]int64, len(faces))
+	for i, f := range faces {
+		ids[i] = f.FaceID
+	}
+	vectors, err := s.cfg.Catalog.FaceVectors(ctx, ids)
+	if err != nil {
+		return SearchResult{}, err
+	}
+	stored, err := s.cfg.Catalog.FacesByID(ctx, ids)
+	if err != nil {
+		return SearchResult{}, err
+	}
+	var probes []ProbeFace
+	best := map[int64]Candidate{} // per candidate subject (or face): the best pair
+	for _, f := range faces {
+		v, ok := vectors[f.FaceID]
+		sf, ok2 := stored[f.FaceID]
+		if !ok || !ok2 {
+			continue // deleted since
+		}
+		faceID := f.FaceID
+		probes = append(probes, ProbeFace{Box: sf.Box, Quality: sf.Quality, FaceID: &faceID, ThumbKey: sf.ThumbKey})
+		hits, err := s.cfg.Indexes[coll.Model].Search(ctx, coll.Model, v, fetchK(req.K), index.Filter{Galleries: toU64(refs)})
+		if err != nil {
+			return SearchResult{}, fmt.Errorf("service: person search: %w", err)
+		}
+		scored, err := s.subjectScored(ctx, hits)
+		if err != nil {
+			return SearchResult{}, err
+		}
+		cand, err := s.cfg.Catalog.FacesByID(ctx, scoredFaceIDs(scored))
+		if err != nil {
+			return SearchResult{}, err
+		}
+		for _, h := range scored {
+			key := -h.FaceID // a face without a subject stands for itself
+			if c, ok := cand[h.FaceID]; ok && c.SubjectID != nil {
+				key = *c.SubjectID
+			}
+			if old, ok := best[key]; !ok || h.Similarity > old.Similarity {
+				best[key] = Candidate{ProbeIndex: len(probes) - 1, FaceID: h.FaceID, GalleryID: h.GalleryID, Similarity: h.Similarity}
+			}
+		}
+	}
+	if len(probes) == 0 {
+		return SearchResult{}, fmt.Errorf("person %d has no searchable face left: %w", personID, ErrConflict)
+	}
+	var cands []Candidate
+	for _, c := range best {
+		cands = append(cands, c)
+	}
+	sort.Slice(cands, func(i, j int) bool {
+		if cands[i].Similarity != cands[j].Similarity {
+			return cands[i].Similarity > cands[j].Similarity
+		}
+		return cands[i].FaceID < cands[j].FaceID
+	})
+	cands = cands[:min(len(cands), req.K)]
+	for i := range cands {
+		c := &cands[i]
+		c.Rank = i + 1
+		c.Threshold = ops[c.GalleryID].Threshold
+		c.Review = c.Threshold != nil && c.Similarity >= *c.Threshold
+	}
+	rec := SearchRecord{Actor: a.Person(), Purpose: fmt.Sprintf("person %d across ads: %s", personID, req.Purpose), Galleries: req.Galleries, K: req.K,
+		ProbeSHA256: fmt.Sprintf("person:%d", personID), CreatedAt: time.Now()}
+	var found []SearchCandidate
+	err = s.audited(ctx, func(c Catalog) (AuditEntry, error) {
+		var err error
+		if rec, probes, found, err = c.RecordSearch(ctx, rec, probes, cands); err != nil {
+			return AuditEntry{}, err
+		}
+		items := 0
+		for _, f := range found {
+			if f.MatchID != 0 {
+				items++
+			}
+		}
+		return entry(a, "person.search", ref("person", personID), rec.Galleries, fmt.Sprintf("purpose=%q k=%d faces=%d", req.Purpose, req.K, len(probes)),
+			fmt.Sprintf("search=%d candidates=%d items=%d", rec.ID, len(found), items)), nil
+	})
+	if err != nil {
+		return SearchResult{}, err
+	}
+	return s.searchResult(rec, probes, found, ops), nil
+}
+
+func scoredFaceIDs(hs []scoredHit) []int64 {
+	out := make([]int64, len(hs))
+	for i, h := range hs {
+		out[i] = h.FaceID
+	}
+	return out
 }

@@ -258,3 +258,64 @@ func TestReviewersShapePersons(t *testing.T) {
 		t.Errorf("merging a person with itself: %v", err)
 	}
 }
+
+// TestSearchPerson: a person of three ad photos searched against a reference gallery makes one
+// review item for its subject, not three; searched again, none; other subjects below the line
+// stay candidates only; the search is audited.
+func TestSearchPerson(t *testing.T) {
+	ctx := t.Context()
+	f := newFixture(t, &engine.Pipeline{Detector: facetest.Detector{}, Embedder: facetest.Embedder{Spread: 0.2}})
+	ref := f.referenceGallery(t, "wanted", 73, 146, 292)
+	ads, err := f.svc.CreateGallery(ctx, admin, "ads", engine.Collection, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for v := 2; v <= 4; v++ {
+		if _, err := f.svc.AddImage(ctx, analyst, engine.Upload{GalleryID: ads.ID, Data: facetest.Photo(73, v)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := f.svc.ClusterGallery(ctx, admin, ads.ID); err != nil {
+		t.Fatal(err)
+	}
+	ps, err := f.svc.Persons(ctx, analyst, ads.ID, "")
+	if err != nil || len(ps) != 1 || ps[0].Size != 3 {
+		t.Fatalf("persons: %+v, %v", ps, err)
+	}
+	req := engine.PersonSearchRequest{Galleries: []int64{ref}, Purpose: "case 9"}
+	res, err := f.svc.SearchPerson(ctx, analyst, ps[0].ID, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var items, cands int
+	for _, face := range res.Faces {
+		for _, c := range face.Candidates {
+			cands++
+			if c.MatchID != 0 {
+				items++
+				if c.SubjectName != "person 73" {
+					t.Errorf("an item for %s", c.SubjectName)
+				}
+			}
+		}
+	}
+	if len(res.Faces) != 3 || items != 1 || cands != 3 {
+		t.Fatalf("person search: %d probe faces, %d candidates, %d items; want 3, one per subject, 1", len(res.Faces), cands, items)
+	}
+	if n, _ := f.cat.CountMatches(ctx, engine.MatchFilter{}); n != 1 {
+		t.Errorf("%d review items, want 1", n)
+	}
+	if _, err := f.svc.SearchPerson(ctx, analyst, ps[0].ID, req); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := f.cat.CountMatches(ctx, engine.MatchFilter{}); n != 1 {
+		t.Errorf("%d review items after searching the person again, want 1", n)
+	}
+	if _, err := f.svc.SearchPerson(ctx, analyst, ps[0].ID, engine.PersonSearchRequest{Galleries: []int64{ads.ID}, Purpose: "x"}); !errors.Is(err, engine.ErrInvalid) {
+		t.Errorf("searching a collection: %v", err)
+	}
+	es, err := f.svc.AuditEntries(ctx, engine.Actor{Name: "aud", Role: engine.RoleAuditor}, engine.AuditFilter{Action: "person.search", Limit: 5})
+	if err != nil || len(es) != 2 || !strings.Contains(es[1].Result, "items=1") {
+		t.Errorf("person searches audited: %+v, %v", es, err)
+	}
+}

@@ -283,6 +283,20 @@ func TestBrowserConsole(t *testing.T) {
 	b.waitText("#person-state", "Confirmed by rev-persons")
 	b.shot("console-person-confirmed-1280")
 	b.signOut()
+
+	// An analyst searches the person as a whole in the reference galleries.
+	var ana struct {
+		Secret string `json:"secret"`
+	}
+	s.mustCall(201, "POST", "/v1/tokens", admin, map[string]string{"name": "ana-persons", "role": "analyst"}, &ana)
+	b.signIn(ana.Secret)
+	b.open(personHash)
+	b.do(b.visible("#person-search-run"), chromedp.SendKeys(chromedp.CSS("#person-purpose"), "case 9: who is this?"),
+		chromedp.Click(chromedp.CSS("#person-search-run")))
+	b.waitText("h1", "Search ")
+	b.waitText(".page", "person 1 across ads: case 9")
+	b.shot("console-person-search-1280")
+	b.signOut()
 	b.signIn(admin)
 	b.thumbsLoaded("#person-faces")
 	b.shot("console-person-1280")

@@ -295,6 +295,32 @@ func (d *DB) FacesByID(ctx context.Context, ids []int64) (map[int64]engine.Store
 	return out, nil
 }
 
+// FaceVectors returns the vectors of the faces among ids that have one.
+func (d *DB) FaceVectors(ctx context.Context, ids []int64) (map[int64][]float32, error) {
+	out := map[int64][]float32{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	rows, err := d.db.QueryContext(ctx, `SELECT id, vector FROM faces WHERE vector IS NOT NULL AND id IN (?`+strings.Repeat(",?", len(ids)-1)+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: face vectors: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var b []byte
+		if err := rows.Scan(&id, &b); err != nil {
+			return nil, fmt.Errorf("catalog: face vectors: %w", err)
+		}
+		out[id] = bytesVector(b)
+	}
+	return out, rows.Err()
+}
+
 // Vectors calls fn with every stored vector of model in face ID order.
 func (d *DB) Vectors(ctx context.Context, model string, fn func(faceID, galleryID int64, v []float32) error) error {
 	// A reprocess job's staged vectors belong in their model's index too (hidden there by the

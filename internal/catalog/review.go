@@ -33,8 +33,8 @@ func (d *DB) RecordSearch(ctx context.Context, s engine.SearchRecord, probes []e
 			boxes[i] = string(box)
 			q, _ := json.Marshal(p.Quality)
 			rej, _ := json.Marshal(nonNil(p.Rejections))
-			res, err := tx.ExecContext(ctx, `INSERT INTO probe_faces (search_id, box, quality, rejections, thumb_key) VALUES (?, ?, ?, ?, ?)`,
-				s.ID, string(box), string(q), string(rej), p.ThumbKey)
+			res, err := tx.ExecContext(ctx, `INSERT INTO probe_faces (search_id, box, quality, rejections, thumb_key, face_id) VALUES (?, ?, ?, ?, ?, ?)`,
+				s.ID, string(box), string(q), string(rej), p.ThumbKey, nullInt(p.FaceID))
 			if err != nil {
 				return fmt.Errorf("catalog: record probe face: %w", err)
 			}
@@ -84,7 +84,7 @@ func reviewItemTx(ctx context.Context, tx *sql.Tx, s engine.SearchRecord, box st
 		// thousands of matches, a photo few searches.
 		err = tx.QueryRowContext(ctx, `SELECT m.id, m.status FROM searches s JOIN probe_faces p ON p.search_id = s.id
 			JOIN matches m ON m.probe_face_id = p.id
-			WHERE s.probe_sha256 = ? AND s.id <> ? AND p.box = ? AND p.face_id IS NULL AND m.face_id = ? ORDER BY m.id LIMIT 1`,
+			WHERE s.probe_sha256 = ? AND s.id <> ? AND p.box = ? AND m.face_id = ? ORDER BY m.id LIMIT 1`,
 			s.ProbeSHA256, s.ID, box, sc.FaceID).Scan(&id, &st)
 	}
 	switch {

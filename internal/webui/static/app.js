@@ -974,6 +974,20 @@
       h('div', { class: 'muted', text: [f.source.site, fmtSourceTime(f.source.posted_at)].filter(Boolean).join(' · ') || 'photo ' + f.image_id }),
       reviewer ? h('button', { type: 'button', class: 'remove-face', onclick: () => act('remove-face', { face_id: f.face_id }, 'The face is out of this person.'), text: 'Not this person' }) : null)));
     const mergeWith = h('input', { id: 'merge-with', type: 'number', min: 1, placeholder: 'person ID' });
+    // An analyst searches the person as a whole: one review item per reference subject.
+    const refs = [...gals.values()].filter((g) => g.kind === 'reference');
+    const purpose = h('input', { id: 'person-purpose', size: 40, placeholder: 'purpose (required, audited)' });
+    const searchError = h('p', { class: 'refusal', id: 'person-search-error' });
+    const searchPanel = me.role === 'analyst' ? h('section', { class: 'panel', id: 'person-search' }, h('h2', { text: 'Search this person in reference galleries' }),
+      h('p', {}, refs.map((g) => h('label', { class: 'inline' }, h('input', { type: 'checkbox', class: 'person-gallery', value: g.id, checked: true }), g.name))),
+      h('p', {}, purpose, ' ', h('button', { type: 'button', class: 'primary', id: 'person-search-run', onclick: async () => {
+        searchError.textContent = '';
+        const chosen = [...document.querySelectorAll('.person-gallery:checked')].map((x) => Number(x.value));
+        try {
+          const r = await api(`/v1/persons/${p.id}/search`, { method: 'POST', json: { galleries: chosen, purpose: purpose.value } });
+          go('#/search/' + r.search.id);
+        } catch (err) { searchError.textContent = err.message; }
+      }, text: 'Search' })), searchError) : null;
     const actions = reviewer ? h('section', { class: 'panel', id: 'person-actions' }, h('h2', { text: 'Your judgement' }),
       h('label', {}, 'Note', note),
       h('p', {}, p.confirmed_by ? null : h('button', { type: 'button', class: 'primary', id: 'person-confirm', onclick: () => act('confirm', {}, 'Confirmed: the person keeps these faces.'), text: 'Confirm: one person' }), ' ',
@@ -988,7 +1002,7 @@
     fill(main, h('h1', { text: `Suggested person ${p.id}` }),
       h('p', { class: 'muted', text: `${p.size} photos in ${(gals.get(p.gallery_id) || {}).name || 'gallery ' + p.gallery_id} · cohesion ${fmtSim(p.cohesion)} · seen ${fmtSourceTime(p.first_seen)} – ${fmtSourceTime(p.last_seen)}` }),
       h('p', { class: 'help', id: 'person-state', text: p.confirmed_by ? `Confirmed by ${p.confirmed_by}, ${fmtTime(p.confirmed_at)}: it keeps these faces when the collection is clustered again.` : 'A proposal, not an identification: the faces were grouped because they look alike. Confirm with the photos and the ads before relying on it.' }),
-      actions,
+      actions, searchPanel,
       h('section', { class: 'panel' }, h('h2', { text: 'Faces' }), faces),
       h('section', { class: 'panel' }, h('h2', { text: 'What the ads share' }), contacts),
       h('section', { class: 'panel', id: 'person-links' }, h('h2', { text: 'Linked persons' }),
