@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/facematch/facematch/engine/neardup"
+	"github.com/facematch/facematch/models/decode"
 )
 
 // RepostRadius is the Hamming radius within which two photos' hashes make them the same photo
@@ -26,6 +27,10 @@ type HashStore interface {
 	// HashCandidates returns the stored hashes whose band b is one of keys and whose variant
 	// is one of variants.
 	HashCandidates(ctx context.Context, b int, keys []uint16, variants []int) ([]StoredHash, error)
+	// ImagesWithoutHashes returns up to limit photos after ID after that have no hashes.
+	ImagesWithoutHashes(ctx context.Context, after int64, limit int) ([]Image, error)
+	// SetImageHashes stores a photo's hashes (replacing any).
+	SetImageHashes(ctx context.Context, imageID int64, hashes []uint64) error
 }
 
 // Repost is another stored photo that is the same photo reposted (re-compressed, resized,
@@ -118,4 +123,69 @@ func (s *Service) reposts(ctx context.Context, a Actor, id int64) ([]Repost, int
 		return int(x.Image.ID - y.Image.ID)
 	})
 	return out, img.GalleryID, nil
+}
+
+// HashReport is what HashStoredPhotos did.
+type HashReport struct {
+	Hashed int `json:"hashed"`
+	Failed int `json:"failed"` // photos that could not be read or decoded (logged)
+}
+
+// HashStoredPhotos gives the photos stored before hashes were kept (schema version 5) their
+// repost hashes, from their original bytes. A photo that cannot be read or decoded is logged
+// and left without; the run is audited as images.hash.
+func (s *Service) HashStoredPhotos(ctx context.Context, a Actor, progress func(HashReport)) (HashReport, error) {
+	var rep HashReport
+	var after int64
+	for {
+		imgs, err := s.cfg.Catalog.ImagesWithoutHashes(ctx, after, 100)
+		if err != nil {
+			return rep, err
+		}
+		for _, img := range imgs {
+			after = img.ID
+			hs, err := s.hashStored(ctx, img)
+			if err != nil {
+				if ctx.Err() != nil {
+					return rep, ctx.Err()
+				}
+				rep.Failed++
+				s.log.Warn("hashing a stored photo failed; it stays without repost hashes", "image", img.ID, "err", err)
+				continue
+			}
+			if err := s.cfg.Catalog.SetImageHashes(ctx, img.ID, hs); err != nil {
+				return rep, err
+			}
+			rep.Hashed++
+			if progress != nil {
+				progress(rep)
+			}
+		}
+		if len(imgs) < 100 {
+			break
+		}
+	}
+	return rep, s.auditRead(ctx, entry(a, "images.hash", "", nil, "", fmt.Sprintf("hashed=%d failed=%d", rep.Hashed, rep.Failed)))
+}
+
+func (s *Service) hashStored(ctx context.Context, img Image) ([]uint64, error) {
+	data, err := s.readBlob(ctx, img.BlobKey)
+	if err != nil {
+		return nil, err
+	}
+	// The photo was accepted once; limits may have tightened since, so decode without them.
+	d, t, err := s.decodeAdmitted(ctx, decode.Limits{MaxBytes: int64(len(data)) + 1, MaxPixels: int64(img.Width*img.Height) + 1}, data, true)
+	if err != nil {
+		return nil, err
+	}
+	defer t.release()
+	hs, err := neardup.Stored(d.img)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]uint64, len(hs))
+	for i, h := range hs {
+		out[i] = uint64(h)
+	}
+	return out, nil
 }

@@ -64,3 +64,40 @@ func TestReposts(t *testing.T) {
 		t.Errorf("an unknown photo: %v", err)
 	}
 }
+
+// TestHashStoredPhotos: a photo stored before hashes were kept (simulated by clearing its
+// hashes) has no reposts to ask for; hashing the stored photos gives it its hashes from its
+// original bytes, and its repost is found.
+func TestHashStoredPhotos(t *testing.T) {
+	ctx := t.Context()
+	f := newFixture(t, fakePipeline())
+	ads, err := f.svc.CreateGallery(ctx, admin, "ads", engine.Collection, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := f.svc.AddImage(ctx, analyst, engine.Upload{GalleryID: ads.ID, Data: facetest.Photo(73, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyOf, err := f.svc.AddImage(ctx, analyst, engine.Upload{GalleryID: ads.ID, Data: facetest.PhotoJPEG(73, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.cat.SetImageHashes(ctx, old.Image.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Reposts(ctx, analyst, old.Image.ID); !errors.Is(err, engine.ErrConflict) {
+		t.Fatalf("reposts of a photo without hashes: %v", err)
+	}
+	rep, err := f.svc.HashStoredPhotos(ctx, admin, nil)
+	if err != nil || rep.Hashed != 1 || rep.Failed != 0 {
+		t.Fatalf("hashing: %+v, %v", rep, err)
+	}
+	rs, err := f.svc.Reposts(ctx, analyst, old.Image.ID)
+	if err != nil || len(rs) != 1 || rs[0].Image.ID != copyOf.Image.ID {
+		t.Errorf("reposts after hashing: %+v, %v", rs, err)
+	}
+	if again, err := f.svc.HashStoredPhotos(ctx, admin, nil); err != nil || again.Hashed != 0 {
+		t.Errorf("hashing again: %+v, %v", again, err)
+	}
+}

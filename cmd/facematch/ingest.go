@@ -284,3 +284,34 @@ func (m *Main) runCluster(ctx context.Context, args []string) error {
 	}
 	return nil
 }
+
+// runHashPhotos gives the photos stored before repost hashes were kept their hashes, on the
+// data directory (the service stopped).
+func (m *Main) runHashPhotos(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("hash-photos", flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	var mc Config
+	mc.bindModelFlags(fs, m.Getenv)
+	var dc dataConfig
+	dc.bind(fs, m.Getenv)
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintln(m.Stderr, "usage: facematch hash-photos")
+		return errUsage
+	}
+	if err := errors.Join(mc.Validate(), dc.Validate()); err != nil {
+		return err
+	}
+	st, err := m.openCommandApp(ctx, mc, dc)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	rep, err := st.Service.HashStoredPhotos(ctx, engine.Actor{Name: "cli:" + currentUser(m.Getenv), Role: engine.RoleAdmin}, nil)
+	if err != nil {
+		return err
+	}
+	return json.NewEncoder(m.Stdout).Encode(rep)
+}

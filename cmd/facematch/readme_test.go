@@ -223,6 +223,9 @@ func TestReadmeQuickStartThenBatch(t *testing.T) {
 		if strings.Contains(line, "facematch cluster") && (strings.Count(out, `"faces":2`) != 2 || !strings.Contains(out, `"gallery_id":3`)) {
 			t.Errorf("cluster printed %s, want a report of each collection's two faces", out)
 		}
+		if strings.Contains(line, "facematch hash-photos") && !strings.Contains(out, `"hashed":0`) {
+			t.Errorf("hash-photos printed %s, want nothing left to hash (every photo here was hashed when stored)", out)
+		}
 	}
 }
 

@@ -110,3 +110,31 @@ func (d *DB) HashCandidates(ctx context.Context, b int, keys []uint16, variants 
 	}
 	return out, rows.Err()
 }
+
+// ImagesWithoutHashes returns up to limit photos with an ID above after that have no hashes.
+func (d *DB) ImagesWithoutHashes(ctx context.Context, after int64, limit int) ([]engine.Image, error) {
+	rows, err := d.db.QueryContext(ctx, imageSelect+` WHERE id > ? AND NOT EXISTS (SELECT 1 FROM image_hashes h WHERE h.image_id = images.id) ORDER BY id LIMIT ?`, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: photos without hashes: %w", err)
+	}
+	defer rows.Close()
+	var out []engine.Image
+	for rows.Next() {
+		img, err := scanImage(rows)
+		if err != nil {
+			return nil, fmt.Errorf("catalog: photos without hashes: %w", err)
+		}
+		out = append(out, img)
+	}
+	return out, rows.Err()
+}
+
+// SetImageHashes stores a photo's hashes, replacing any.
+func (d *DB) SetImageHashes(ctx context.Context, imageID int64, hashes []uint64) error {
+	return d.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM image_hashes WHERE image_id = ?`, imageID); err != nil {
+			return fmt.Errorf("catalog: set photo hashes: %w", err)
+		}
+		return insertHashes(ctx, tx, engine.Image{ID: imageID, Hashes: hashes})
+	})
+}
