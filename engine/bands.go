@@ -48,13 +48,6 @@ func BandFor(model string, minors bool, similarity float32) Band {
 	}
 }
 
-// MediumLine is the similarity where model's medium band starts: the default threshold of a
-// job's cross-match. ok is false for a model without measured thresholds.
-func MediumLine(model string) (line float32, ok bool) {
-	t, ok := bandThresholds[model]
-	return t.medium, ok
-}
-
 // BandLines are where model's medium and high bands start; ok is false for a model without
 // measured thresholds.
 func BandLines(model string) (medium, high float32, ok bool) {

@@ -311,10 +311,10 @@ func TestBandOf(t *testing.T) {
 			t.Errorf("BandOf(%s, %.2f) = %s, want %s", tc.model, tc.sim, got, tc.want)
 		}
 	}
-	if _, ok := MediumLine(id); !ok {
+	if _, _, ok := BandLines(id); !ok {
 		t.Errorf("no medium line for %s", id)
 	}
-	if _, ok := MediumLine(facetest.Embedder{}.Identity()); ok {
+	if _, _, ok := BandLines(facetest.Embedder{}.Identity()); ok {
 		t.Error("a medium line for the fake model")
 	}
 }

@@ -595,14 +595,10 @@ func (s *Service) SearchPerson(ctx context.Context, a Actor, personID int64, req
 		if err != nil {
 			return SearchResult{}, err
 		}
-		cand, err := s.cfg.Catalog.FacesByID(ctx, scoredFaceIDs(scored))
-		if err != nil {
-			return SearchResult{}, err
-		}
 		for _, h := range scored {
 			key := -h.FaceID // a face without a subject stands for itself
-			if c, ok := cand[h.FaceID]; ok && c.SubjectID != nil {
-				key = *c.SubjectID
+			if h.SubjectID != nil {
+				key = *h.SubjectID
 			}
 			if old, ok := best[key]; !ok || h.Similarity > old.Similarity {
 				best[key] = Candidate{ProbeIndex: len(probes) - 1, FaceID: h.FaceID, GalleryID: h.GalleryID, Similarity: h.Similarity}
@@ -650,12 +646,4 @@ func (s *Service) SearchPerson(ctx context.Context, a Actor, personID int64, req
 		return SearchResult{}, err
 	}
 	return s.searchResult(rec, probes, found, ops), nil
-}
-
-func scoredFaceIDs(hs []scoredHit) []int64 {
-	out := make([]int64, len(hs))
-	for i, h := range hs {
-		out[i] = h.FaceID
-	}
-	return out
 }

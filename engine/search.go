@@ -270,6 +270,7 @@ func fetchK(k int) int { return 3*k + 10 }
 // scoredHit is a candidate face with the similarity its subject (or itself) scores.
 type scoredHit struct {
 	FaceID, GalleryID int64
+	SubjectID         *int64 // nil for a face without a subject
 	Similarity        float32
 }
 
@@ -308,7 +309,7 @@ func (s *Service) subjectScored(ctx context.Context, hits []index.Hit) ([]scored
 			}
 			seen[*f.SubjectID] = true
 		}
-		out = append(out, scoredHit{FaceID: f.ID, GalleryID: f.GalleryID, Similarity: h.Similarity})
+		out = append(out, scoredHit{FaceID: f.ID, GalleryID: f.GalleryID, SubjectID: f.SubjectID, Similarity: h.Similarity})
 	}
 	return out, nil
 }

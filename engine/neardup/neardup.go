@@ -112,9 +112,6 @@ func Within(h Hash, b, r int, fn func(band uint16)) { forEachWithin(band(h, b), 
 // Bands is how many 16-bit bands a hash is split into.
 const Bands = bands
 
-// Band is h's band b.
-func Band(h Hash, b int) uint16 { return band(h, b) }
-
 // Distance is the number of bits in which a and b differ.
 func Distance(a, b Hash) int { return bits.OnesCount64(uint64(a ^ b)) }
 
