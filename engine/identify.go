@@ -69,8 +69,8 @@ func OperatingThreshold(model string, targetFPIR float64, faces int) (t float64,
 	if len(tail) == 0 {
 		return 0, false, false
 	}
-	t, resolved = thresholdAt(tail, pairRate(targetFPIR, faces)/searchMargin)
-	return math.Ceil(t*1000) / 1000, resolved, true
+	t, resolved = operatingLine(tail, targetFPIR, faces)
+	return t, resolved, true
 }
 
 // IdentifyAt is Identify that also measures FPIR and FNIR at the service's operating threshold

@@ -167,6 +167,13 @@ func rateAt(tail []TailPoint, t float64) (fmr float64, bound int) {
 	return math.Exp(math.Log(a.FMR) + f*(math.Log(b.FMR)-math.Log(a.FMR))), 0
 }
 
+// operatingLine is the threshold for target FPIR over n faces read from tail (the pair rate
+// target/(searchMargin·n)), rounded up to 0.001 so that it is never below the measured line.
+func operatingLine(tail []TailPoint, target float64, n int) (t float64, resolved bool) {
+	t, resolved = thresholdAt(tail, pairRate(target, n)/searchMargin)
+	return math.Ceil(t*1000) / 1000, resolved
+}
+
 // operatingPoint is g's threshold for its target FPIR at its current size.
 func (s *Service) operatingPoint(g Gallery) OperatingPoint {
 	target := g.TargetFPIR
@@ -179,10 +186,9 @@ func (s *Service) operatingPoint(g Gallery) OperatingPoint {
 		op.Meaning = "This gallery's model has no measured impostor tail: no candidate becomes a review item unless an analyst sends it."
 		return op
 	}
-	rate := pairRate(target, g.Faces) / searchMargin
-	t, resolved := thresholdAt(tail, rate)
-	resolved = resolved && rate >= measuredTo
-	t32 := float32(math.Ceil(t*1000) / 1000) // rounded up: never below the measured line
+	t, resolved := operatingLine(tail, target, g.Faces)
+	resolved = resolved && pairRate(target, g.Faces)/searchMargin >= measuredTo
+	t32 := float32(t)
 	op.Threshold, op.Resolved = &t32, resolved
 	op.Meaning = fmt.Sprintf("Candidates at or above %.3f become review items: at this gallery's size (%s), about %s searches of a stranger return one.",
 		t32, plural(g.Faces, "face"), oneIn(target))
