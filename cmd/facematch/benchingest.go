@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -57,22 +56,16 @@ func (m *Main) onScratchApp(ctx context.Context, fs *flag.FlagSet, mc Config, dc
 		}
 		dc.DataDir = tmp
 	}
-	if err := errors.Join(mc.Validate(), dc.Validate()); err != nil {
-		return err
-	}
-	st, err := m.openCommandApp(ctx, mc, dc)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	res, err := run(st)
-	if err != nil {
-		return err
-	}
-	if asJSON {
-		return json.NewEncoder(m.Stdout).Encode(res)
-	}
-	out, _ := json.MarshalIndent(res, "", "  ")
-	fmt.Fprintln(m.Stdout, string(out))
-	return nil
+	return m.onDataApp(ctx, mc, dc, func(st *app.App) error {
+		res, err := run(st)
+		if err != nil {
+			return err
+		}
+		if asJSON {
+			return json.NewEncoder(m.Stdout).Encode(res)
+		}
+		out, _ := json.MarshalIndent(res, "", "  ")
+		fmt.Fprintln(m.Stdout, string(out))
+		return nil
+	})
 }

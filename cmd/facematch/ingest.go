@@ -265,24 +265,18 @@ func (m *Main) runCluster(ctx context.Context, args []string) error {
 		fmt.Fprintln(m.Stderr, "usage: facematch cluster --gallery ID[,ID]")
 		return errUsage
 	}
-	if err := errors.Join(mc.Validate(), dc.Validate()); err != nil {
-		return err
-	}
-	st, err := m.openCommandApp(ctx, mc, dc)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	for _, id := range ids {
-		rep, err := st.Service.ClusterGallery(ctx, engine.Actor{Name: "cli:" + currentUser(m.Getenv), Role: engine.RoleAdmin}, id)
-		if err != nil {
-			return err
+	return m.onDataApp(ctx, mc, dc, func(st *app.App) error {
+		for _, id := range ids {
+			rep, err := st.Service.ClusterGallery(ctx, m.cliAdmin(), id)
+			if err != nil {
+				return err
+			}
+			if err := json.NewEncoder(m.Stdout).Encode(rep); err != nil {
+				return err
+			}
 		}
-		if err := json.NewEncoder(m.Stdout).Encode(rep); err != nil {
-			return err
-		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // runHashPhotos gives the photos stored before repost hashes were kept their hashes, on the
@@ -301,6 +295,23 @@ func (m *Main) runHashPhotos(ctx context.Context, args []string) error {
 		fmt.Fprintln(m.Stderr, "usage: facematch hash-photos")
 		return errUsage
 	}
+	return m.onDataApp(ctx, mc, dc, func(st *app.App) error {
+		rep, err := st.Service.HashStoredPhotos(ctx, m.cliAdmin(), nil)
+		if err != nil {
+			return err
+		}
+		return json.NewEncoder(m.Stdout).Encode(rep)
+	})
+}
+
+// cliAdmin is the operator at the machine, acting on the data directory as an admin.
+func (m *Main) cliAdmin() engine.Actor {
+	return engine.Actor{Name: "cli:" + currentUser(m.Getenv), Role: engine.RoleAdmin}
+}
+
+// onDataApp validates the configuration, opens the data directory (taking its lock: the
+// service stopped) and runs run on it, closing it after.
+func (m *Main) onDataApp(ctx context.Context, mc Config, dc dataConfig, run func(*app.App) error) error {
 	if err := errors.Join(mc.Validate(), dc.Validate()); err != nil {
 		return err
 	}
@@ -309,9 +320,5 @@ func (m *Main) runHashPhotos(ctx context.Context, args []string) error {
 		return err
 	}
 	defer st.Close()
-	rep, err := st.Service.HashStoredPhotos(ctx, engine.Actor{Name: "cli:" + currentUser(m.Getenv), Role: engine.RoleAdmin}, nil)
-	if err != nil {
-		return err
-	}
-	return json.NewEncoder(m.Stdout).Encode(rep)
+	return run(st)
 }
