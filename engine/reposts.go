@@ -77,19 +77,27 @@ func (s *Service) reposts(ctx context.Context, a Actor, id int64) ([]Repost, int
 		allCropVariants[v] = v
 	}
 	best := map[int64]int{}
+	// One look-up per band for all the queries together: each band's probe keys of every query
+	// in one IN list, each stored hash found then measured against every query.
 	probe := func(queries []neardup.Hash, variants []int) error {
-		for _, q := range queries {
-			for b := range neardup.Bands {
-				var keys []uint16
-				neardup.Within(q, b, RepostRadius/neardup.Bands, func(k uint16) { keys = append(keys, k) })
-				found, err := s.cfg.Catalog.HashCandidates(ctx, b, keys, variants)
-				if err != nil {
-					return err
+		for b := range neardup.Bands {
+			keys := map[uint16]bool{}
+			for _, q := range queries {
+				neardup.Within(q, b, RepostRadius/neardup.Bands, func(k uint16) { keys[k] = true })
+			}
+			list := make([]uint16, 0, len(keys))
+			for k := range keys {
+				list = append(list, k)
+			}
+			found, err := s.cfg.Catalog.HashCandidates(ctx, b, list, variants)
+			if err != nil {
+				return err
+			}
+			for _, f := range found {
+				if f.ImageID == id {
+					continue
 				}
-				for _, f := range found {
-					if f.ImageID == id {
-						continue
-					}
+				for _, q := range queries {
 					d := neardup.Distance(q, neardup.Hash(f.Hash))
 					if d > RepostRadius {
 						continue
