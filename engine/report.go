@@ -84,6 +84,8 @@ type PersonRecord struct {
 	Photos []Image `json:"photos"`
 	// Clustering names the method and setting that proposed the person.
 	Clustering string `json:"clustering"`
+	// FaceBoxes are the member faces' boxes in their photos' pixels, by face ID.
+	FaceBoxes map[int64]Box `json:"face_boxes"`
 }
 
 // MatchRecord is a match in a report: the match with its decisions (reviewers, notes, times),
@@ -127,8 +129,11 @@ type ReportImage struct {
 	ID   int64  `json:"id"`
 	MIME string `json:"mime"`
 	Data []byte `json:"data"`
-	// Reduced says the photo is a copy at most reportPhotoSide pixels on its longer side.
+	// Reduced says the photo is a copy at most reportPhotoSide pixels on its longer side;
+	// Width and Height are then the original's, which face boxes are measured in.
 	Reduced bool `json:"reduced,omitempty"`
+	Width   int  `json:"width,omitempty"`
+	Height  int  `json:"height,omitempty"`
 }
 
 // Image returns the embedded image of kind and id, or nil.
@@ -187,8 +192,10 @@ func (s *Service) PersonReport(ctx context.Context, a Actor, id int64) (CaseRepo
 		return CaseReport{}, err
 	}
 	var thumbs []string
+	rec.FaceBoxes = map[int64]Box{}
 	for _, f := range faceIDs {
 		thumbs = append(thumbs, stored[f].ThumbKey)
+		rec.FaceBoxes[f] = stored[f].Box
 	}
 	if err := s.embedThumbs(ctx, &r, ImageFace, faceIDs, thumbs); err != nil {
 		return CaseReport{}, err
@@ -262,11 +269,12 @@ func (s *Service) MatchReport(ctx context.Context, a Actor, id int64) (CaseRepor
 		return CaseReport{}, err
 	}
 	if m.SearchID != nil && v.Search.ProbeKey != "" {
-		data, err := s.reducedPhoto(ctx, m.Model, v.Search.ProbeKey)
+		im, err := s.reducedPhoto(ctx, m.Model, v.Search.ProbeKey)
 		if err != nil {
 			return CaseReport{}, err
 		}
-		r.Images = append(r.Images, ReportImage{Kind: ImageProbePhoto, ID: *m.SearchID, MIME: "image/jpeg", Data: data, Reduced: true})
+		im.Kind, im.ID = ImageProbePhoto, *m.SearchID
+		r.Images = append(r.Images, im)
 	}
 	s.addGallery(&r, v.Candidate.Gallery)
 	if v.Probe.Image != nil && v.Probe.Image.GalleryID != v.Candidate.Gallery.ID {
@@ -346,11 +354,12 @@ func (s *Service) embedPhotos(ctx context.Context, r *CaseReport, model string, 
 			r.Omitted = append(r.Omitted, fmt.Sprintf("Photos after the first %d are not embedded (%d more): their records and ad metadata are in the report, their bytes are GET /v1/images/{id} (each view audited).", maxReportPhotos, len(photos)-i))
 			return nil
 		}
-		data, err := s.reducedPhoto(ctx, model, img.BlobKey)
+		im, err := s.reducedPhoto(ctx, model, img.BlobKey)
 		if err != nil {
 			return err
 		}
-		r.Images = append(r.Images, ReportImage{Kind: ImagePhoto, ID: img.ID, MIME: "image/jpeg", Data: data, Reduced: true})
+		im.Kind, im.ID = ImagePhoto, img.ID
+		r.Images = append(r.Images, im)
 	}
 	return nil
 }
@@ -366,12 +375,12 @@ func countImages(r *CaseReport, kinds ...string) int {
 }
 
 // reducedPhoto reads the photo at key and returns a JPEG copy at most reportPhotoSide pixels on
-// its longer side, decoded within the limits and the memory budget of model's pipeline (the
-// default's when the model is not loaded).
-func (s *Service) reducedPhoto(ctx context.Context, model, key string) ([]byte, error) {
+// its longer side, with the original's size, decoded within the limits and the memory budget
+// of model's pipeline (the default's when the model is not loaded).
+func (s *Service) reducedPhoto(ctx context.Context, model, key string) (ReportImage, error) {
 	data, err := s.readBlob(ctx, key)
 	if err != nil {
-		return nil, err
+		return ReportImage{}, err
 	}
 	p, ok := s.byIdentity[model]
 	if !ok {
@@ -379,11 +388,12 @@ func (s *Service) reducedPhoto(ctx context.Context, model, key string) ([]byte, 
 	}
 	d, t, err := s.decodeAdmitted(ctx, p.Limits, data, false)
 	if err != nil {
-		return nil, fmt.Errorf("report: photo %s: %w", key, err)
+		return ReportImage{}, fmt.Errorf("report: photo %s: %w", key, err)
 	}
 	defer t.release()
 	img := d.img
-	if b := img.Bounds(); b.Dx() > reportPhotoSide || b.Dy() > reportPhotoSide {
+	b := img.Bounds()
+	if b.Dx() > reportPhotoSide || b.Dy() > reportPhotoSide {
 		img = imaging.Fit(img, reportPhotoSide, reportPhotoSide, imaging.Lanczos)
 	}
 	var src image.Image = img
@@ -392,9 +402,9 @@ func (s *Service) reducedPhoto(ctx context.Context, model, key string) ([]byte, 
 	}
 	var buf bytes.Buffer
 	if err := jpeg.Encode(&buf, src, &jpeg.Options{Quality: 85}); err != nil {
-		return nil, fmt.Errorf("report: photo %s: %w", key, err)
+		return ReportImage{}, fmt.Errorf("report: photo %s: %w", key, err)
 	}
-	return buf.Bytes(), nil
+	return ReportImage{MIME: "image/jpeg", Data: buf.Bytes(), Reduced: true, Width: b.Dx(), Height: b.Dy()}, nil
 }
 
 // addAudit adds the audit trail of targets, in the galleries a may read.

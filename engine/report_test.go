@@ -114,7 +114,12 @@ func TestPersonReport(t *testing.T) {
 		t.Errorf("images embedded: %v", count)
 	}
 	if r.Image(engine.ImagePhoto, p.Photos[0].ID) == nil || r.Image(engine.ImagePhoto, p.Photos[photos-1].ID) != nil {
-		t.Errorf("the first photo is not embedded, or the last is")
+		t.Fatalf("the first photo is not embedded, or the last is")
+	}
+	// A face box is drawn on the reduced copy in the original's pixels.
+	if im := r.Image(engine.ImagePhoto, p.Photos[0].ID); im.Width != p.Photos[0].Width || im.Height != p.Photos[0].Height || !im.Reduced ||
+		len(p.FaceBoxes) != photos || p.FaceBoxes[p.Faces[0].FaceID].W == 0 {
+		t.Errorf("photo %dx%d (reduced %t), the original %dx%d; %d face boxes", im.Width, im.Height, im.Reduced, p.Photos[0].Width, p.Photos[0].Height, len(p.FaceBoxes))
 	}
 	if len(r.Omitted) != 1 || !strings.Contains(r.Omitted[0], "Photos after the first 12 are not embedded (2 more)") {
 		t.Errorf("omitted: %q", r.Omitted)
