@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -131,11 +132,13 @@ func TestBrowserCaseReport(t *testing.T) {
 		tab, cancel := chromedp.NewContext(b.ctx)
 		requests := chromedp.Events(tab, network.RequestWillBeSent)
 		external := make(chan string, 16)
+		var seen atomic.Int32 // the file's own request at least: the watch works
 		go func() {
 			for ev, err := range requests {
 				if err != nil {
 					return
 				}
+				seen.Add(1)
 				if u := ev.Request.URL; !strings.HasPrefix(u, "file://") && !strings.HasPrefix(u, "data:") {
 					external <- u
 				}
@@ -162,6 +165,9 @@ func TestBrowserCaseReport(t *testing.T) {
 			t.Errorf("the %s report has no print style", tc.name)
 		}
 		rb.shot(tc.name + "-report-1280")
+		if seen.Load() == 0 {
+			t.Errorf("no request of the %s report's tab was seen: the watch for requests leaving the file does not work", tc.name)
+		}
 		select {
 		case u := <-external:
 			t.Errorf("the %s report requested %s", tc.name, u)
