@@ -143,7 +143,7 @@ func (s *Server) caseReport(c echo.Context, kind string, build func(context.Cont
 		if err != nil {
 			return err
 		}
-		return c.Blob(http.StatusOK, echo.MIMEApplicationJSONCharsetUTF8, append(b, '\n'))
+		return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, append(b, '\n'))
 	}
 	var buf bytes.Buffer
 	if err := reportTemplate.Execute(&buf, reportView{CaseReport: &r, CSP: reportCSP}); err != nil {

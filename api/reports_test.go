@@ -88,7 +88,7 @@ func (ts *testServer) getReport(t *testing.T, path, token, format, wantName stri
 	if resp.StatusCode != 200 {
 		t.Fatalf("GET %s: %d %s", path, resp.StatusCode, body)
 	}
-	wantType := map[string]string{"html": "text/html; charset=UTF-8", "json": "application/json; charset=UTF-8"}[format]
+	wantType := map[string]string{"html": "text/html; charset=UTF-8", "json": "application/json"}[format]
 	if got := resp.Header.Get("Content-Type"); got != wantType {
 		t.Errorf("%s: Content-Type %q, want %q", path, got, wantType)
 	}
