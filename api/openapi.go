@@ -54,6 +54,7 @@ var opDocs = map[string]opDoc{
 	"POST /v1/persons/:id/merge":       {summary: "A reviewer merges another person (person_id) of the same gallery into this one; refused when a photo would have two faces in it. Audited as person.merge.", json: personActionRequest{}, ok: 200, out: engine.Person{}, errors: []int{400, 404, 409, 415, 422}},
 	"POST /v1/persons/:id/search":      {summary: "Search a suggested person as a whole against reference galleries on its model: its best faces, each subject scored by its best pair, one candidate per subject and one review item per (person, subject) at or above the gallery's threshold; searched again, no item twice. Recorded as a search, audited as person.search.", json: personSearchRequest{}, ok: 201, out: engine.SearchResult{}, errors: []int{400, 404, 409, 415, 422}},
 	"GET /v1/persons/:id":              {summary: "One suggested person with its faces and their ads (audited as person.read).", ok: 200, out: engine.Person{}, errors: []int{400, 404}},
+	"GET /v1/persons/:id/report":       {summary: "A case report on a suggested person, as one self-contained HTML file (inline style, images as data: URIs, nothing loaded from elsewhere, printable) or a JSON bundle: its faces and photos (reduced copies, 12 at most) with their ads' metadata, contacts, links with their evidence, reviewers' confirmation, the audit trail of the person and its photos and faces, the model and thresholds in force, and the statement that the engine proposes and people decide. An attachment; audited as report.create, whose entry numbers the report.", query: reportQuery, ok: 200, out: engine.CaseReport{}, errors: []int{400, 404}},
 	"DELETE /v1/galleries/:id":         {summary: "Delete a gallery: its subjects, photos, faces, vectors, blobs and matches.", ok: 204, errors: []int{400, 404}},
 	"POST /v1/galleries/:id/subjects":  {summary: "Add a known person to a reference gallery.", json: createSubjectRequest{}, ok: 201, out: engine.Subject{}, errors: []int{400, 404, 409, 415, 422}},
 	"GET /v1/galleries/:id/subjects": {summary: "List a gallery's subjects.", ok: 200, out: struct {
@@ -101,6 +102,7 @@ var opDocs = map[string]opDoc{
 		ok: 200, out: matchPage{}, errors: []int{400, 422}},
 	"GET /v1/matches/:id":            {summary: "One review item with its decisions.", ok: 200, out: engine.Match{}, errors: []int{400, 404}},
 	"GET /v1/matches/:id/view":       {summary: "Everything a reviewer needs to decide a match: both faces with their photos' records and ad metadata, the band, the probe's other candidates, the decisions so far, and whether the caller may decide.", ok: 200, out: engine.MatchView{}, errors: []int{400, 404}},
+	"GET /v1/matches/:id/report":     {summary: "A case report on a match, as one self-contained HTML file or a JSON bundle (see GET /v1/persons/{id}/report): the match with every decision, reviewer and note, the search or job behind it, both faces and photos with their ads' metadata, the probe face's other candidates, the audit trail of these records, the model, the gallery's operating threshold, target and bands, and the statement that the engine proposes and people decide. Audited as report.create.", query: reportQuery, ok: 200, out: engine.CaseReport{}, errors: []int{400, 404}},
 	"POST /v1/matches/:id/decisions": {summary: "Record a reviewer's decision (a note is required for potential_candidate). Final when the configured number of distinct reviewers agree; the searcher cannot decide; one decision per reviewer.", json: decideRequest{}, ok: 200, out: engine.Match{}, errors: []int{400, 404, 409, 415, 422}},
 	"POST /v1/jobs":                  {summary: "Queue a batch job: ingest photos from an S3 prefix, a directory under --ingest-root or an uploaded archive (with a metadata sidecar, optionally cross-matched against reference galleries), or reprocess a gallery with another model.", form: jobForm, ok: 202, out: engine.Job{}, errors: []int{400, 404, 409, 413, 415, 422}},
 	"GET /v1/jobs":                   {summary: "Jobs, newest first, with progress, rate and ETA.", query: []param{{"state", "string", "comma-separated states", false}, {"gallery", "integer", "gallery ID", false}, {"cursor", "string", "next_cursor of the previous page", false}, {"limit", "integer", "1-500, default 100", false}}, ok: 200, out: page[engine.JobView]{}, errors: []int{400}},
@@ -122,6 +124,8 @@ var opDocs = map[string]opDoc{
 	"POST /v1/me/rotate": {summary: "Give the caller's own credential a new secret and expiry; the old secret stops working. The secret is in this answer only.",
 		ok: 200, out: createTokenResponse{}, errors: []int{409}},
 }
+
+var reportQuery = []param{{"format", "string", "html (default: one self-contained file) or json (the bundle, images in base64)", false}}
 
 var uploadForm = []param{
 	{"image", "binary", "the photo (JPEG, PNG, GIF, WebP, BMP or TIFF)", true},

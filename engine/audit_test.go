@@ -27,7 +27,7 @@ func (f failingAudit) Atomically(ctx context.Context, fn func(engine.Catalog) er
 
 // An action and its audit entry commit together or not at all: with the audit log failing,
 // no gallery, subject, search, decision, credential or deletion is left behind, and no photo
-// is served unaudited.
+// or case report is served unaudited.
 func TestActionFailsWithItsAudit(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t, fakePipeline())
@@ -93,6 +93,9 @@ func TestActionFailsWithItsAudit(t *testing.T) {
 		t.Error("photo served although its view could not be audited")
 	} else if !errors.Is(err, engine.ErrUnavailable) {
 		t.Errorf("unaudited view: %v, want ErrUnavailable", err)
+	}
+	if r, err := broken.MatchReport(ctx, analyst, matchID); err == nil || r.Images != nil || !errors.Is(err, engine.ErrUnavailable) {
+		t.Errorf("case report made although its making could not be audited: %v", err)
 	}
 	if err := broken.DeleteImage(ctx, admin, up.Image.ID); err == nil {
 		t.Error("photo deleted although its audit entry failed")

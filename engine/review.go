@@ -194,6 +194,19 @@ type CandidateFace struct {
 // candidates and whether actor may decide it. Thumbnails and photos are fetched separately
 // (photos are audited where their bytes leave).
 func (s *Service) MatchView(ctx context.Context, a Actor, id int64) (MatchView, error) {
+	v, err := s.matchView(ctx, a, id)
+	if err != nil {
+		return MatchView{}, err
+	}
+	// The view names the person and shows both faces' metadata: audited like a photo.
+	if err := s.auditRead(ctx, entry(a, "match.view", ref("match", id), []int64{v.Match.GalleryID}, "", "")); err != nil {
+		return MatchView{}, err
+	}
+	return v, nil
+}
+
+// matchView is MatchView unaudited: its callers audit what they make of it.
+func (s *Service) matchView(ctx context.Context, a Actor, id int64) (MatchView, error) {
 	var v MatchView
 	m, err := s.match(ctx, a, id)
 	if err != nil {
@@ -250,10 +263,6 @@ func (s *Service) MatchView(ctx context.Context, a Actor, id int64) (MatchView, 
 	}
 	v.CannotDecide = cannotDecide(a, m)
 	v.CanDecide = v.CannotDecide == ""
-	// The view names the person and shows both faces' metadata: audited like a photo.
-	if err := s.auditRead(ctx, entry(a, "match.view", ref("match", id), []int64{m.GalleryID}, "", "")); err != nil {
-		return MatchView{}, err
-	}
 	return v, nil
 }
 

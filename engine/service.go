@@ -41,6 +41,7 @@ type Catalog interface {
 	RetentionStore
 	PersonStore
 	HashStore
+	AuditTrail
 	// Atomically runs fn in one transaction: what fn does through the catalog it is given
 	// (an action and its audit entry) commits together or not at all. fn must use only that
 	// catalog and do no slow work (it holds the store's one writer).

@@ -1,12 +1,14 @@
 package catalog
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -79,8 +81,13 @@ func (d *DB) Entries(ctx context.Context, f engine.AuditFilter) ([]engine.AuditE
 		args = append(args, f.Action)
 	}
 	args = append(args, f.Limit)
+	return d.auditEntries(ctx, `WHERE `+strings.Join(where, " AND ")+` ORDER BY `+order+` LIMIT ?`, args...)
+}
+
+// auditEntries reads the entries a WHERE … ORDER BY … LIMIT clause selects.
+func (d *DB) auditEntries(ctx context.Context, clause string, args ...any) ([]engine.AuditEntry, error) {
 	rows, err := d.db.QueryContext(ctx, `SELECT id, at, actor, action, target, galleries, input, result, request_id, client_request_id, prev_hash, hash
-		FROM audit WHERE `+strings.Join(where, " AND ")+` ORDER BY `+order+` LIMIT ?`, args...)
+		FROM audit `+clause, args...)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: audit: %w", err)
 	}
@@ -102,6 +109,33 @@ func (d *DB) Entries(ctx context.Context, f engine.AuditFilter) ([]engine.AuditE
 		out = append(out, e)
 	}
 	return out, rows.Err()
+}
+
+// targetsPerQuery bounds the IN list of one EntriesAbout query.
+const targetsPerQuery = 500
+
+// EntriesAbout returns the newest entries, at most limit, whose target is one of targets
+// ("person:3", "image:12"), oldest first; each target is looked up in the audit_target index.
+func (d *DB) EntriesAbout(ctx context.Context, targets []string, limit int) ([]engine.AuditEntry, error) {
+	if limit <= 0 || len(targets) == 0 {
+		return []engine.AuditEntry{}, nil
+	}
+	out := []engine.AuditEntry{}
+	for chunk := range slices.Chunk(slices.Compact(slices.Sorted(slices.Values(targets))), targetsPerQuery) {
+		args := make([]any, 0, len(chunk)+1)
+		for _, t := range chunk {
+			args = append(args, t)
+		}
+		es, err := d.auditEntries(ctx, `WHERE target IN (?`+strings.Repeat(", ?", len(chunk)-1)+`) ORDER BY id DESC LIMIT ?`, append(args, limit)...)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, es...)
+	}
+	slices.SortFunc(out, func(a, b engine.AuditEntry) int { return cmp.Compare(b.ID, a.ID) })
+	out = out[:min(len(out), limit)]
+	slices.Reverse(out)
+	return out, nil
 }
 
 // CreateToken stores a credential (its hash; the secret is never stored).

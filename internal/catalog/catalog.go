@@ -39,12 +39,14 @@ var (
 	schemaV4 string
 	//go:embed schema_v5.sql
 	schemaV5 string
-	schemas  = []string{schemaV1, schemaV2, schemaV3, schemaV4, schemaV5}
+	//go:embed schema_v6.sql
+	schemaV6 string
+	schemas  = []string{schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV6}
 	// afterSchema finishes a version's migration where SQL alone cannot, in its transaction.
 	afterSchema = map[int]func(context.Context, *sql.Tx) error{4: chainExisting}
 )
 
-const schemaVersion = 5
+const schemaVersion = 6
 
 // DB is the metadata store. All writes go through one connection, one transaction at a time,
 // queued in Go: SQLite has one writer anyway, and a queue with a deadline answers "busy, retry"

@@ -567,7 +567,8 @@
       pos >= 0 ? h('span', { class: 'muted', text: `${(q.page * PAGE + pos + 1).toLocaleString()} of ${q.total.toLocaleString()} in the queue` }) : null,
       h('span', { class: 'help' }, h('kbd', { text: 'n' }), '/', h('kbd', { text: 'p' }), ' next/previous, ',
         me.role === 'reviewer' ? [h('kbd', { text: '1' }), h('kbd', { text: '2' }), h('kbd', { text: '3' }), ' decide, ', h('kbd', { text: 'Enter' }), ' record, '] : null,
-        h('kbd', { text: 'f' }), ' full photos'));
+        h('kbd', { text: 'f' }), ' full photos'),
+      reportButtons('matches', m.id));
 
     fill(main, h('h1', {}, `Match ${m.id} `, status(m.status)), nav, h('div', { class: 'compare' }, probeSide, center, candSide), others);
     if (!main.isConnected) return;
@@ -1002,6 +1003,7 @@
     fill(main, h('h1', { text: `Suggested person ${p.id}` }),
       h('p', { class: 'muted', text: `${p.size} photos in ${(gals.get(p.gallery_id) || {}).name || 'gallery ' + p.gallery_id} · cohesion ${fmtSim(p.cohesion)} · seen ${fmtSourceTime(p.first_seen)} – ${fmtSourceTime(p.last_seen)}` }),
       h('p', { class: 'help', id: 'person-state', text: p.confirmed_by ? `Confirmed by ${p.confirmed_by}, ${fmtTime(p.confirmed_at)}: it keeps these faces when the collection is clustered again.` : 'A proposal, not an identification: the faces were grouped because they look alike. Confirm with the photos and the ads before relying on it.' }),
+      h('p', {}, reportButtons('persons', p.id)),
       actions, searchPanel,
       h('section', { class: 'panel' }, h('h2', { text: 'Faces' }), faces),
       h('section', { class: 'panel' }, h('h2', { text: 'What the ads share' }), contacts),
@@ -1502,6 +1504,16 @@
     a.click();
     a.remove();
     setTimeout(() => URL.revokeObjectURL(url), 60e3);
+  }
+
+  // reportButtons download a person's or a match's case report (kind: persons or matches): one
+  // HTML file that needs nothing else, or its JSON bundle. Making one is audited.
+  function reportButtons(kind, id) {
+    const get = (format) => () => download(`/v1/${kind}/${id}/report?format=${format}`).then(
+      () => notify(`Case report downloaded (${format.toUpperCase()}).`), (err) => notify(err.message, true));
+    return h('span', { class: 'report-buttons' },
+      h('button', { type: 'button', id: 'case-report', title: 'One HTML file to print or hand over: photos, ads, evidence, decisions, audit trail (audited)', onclick: get('html'), text: 'Case report' }), ' ',
+      h('button', { type: 'button', id: 'case-report-json', title: 'The same report as a JSON bundle (audited)', onclick: get('json'), text: 'JSON' }));
   }
 
   // targetLink links an audit row's target to the page that shows it, where there is one.
