@@ -52,9 +52,12 @@ func (s *Server) getPerson(c echo.Context) error {
 // personActionRequest is a reviewer's action on a person: why (note), and the face or the
 // other person it is about.
 type personActionRequest struct {
-	Note     string `json:"note"`
-	FaceID   int64  `json:"face_id"`
-	PersonID int64  `json:"person_id"`
+	Note     string  `json:"note"`
+	FaceID   int64   `json:"face_id"`
+	FaceIDs  []int64 `json:"face_ids"`
+	PersonID int64   `json:"person_id"`
+	// Supersede confirms that a merge or split replaces an earlier, contrary judgement.
+	Supersede bool `json:"supersede"`
 }
 
 func (s *Server) personAction(c echo.Context, run func(id int64, req personActionRequest) (engine.Person, error)) error {
@@ -93,8 +96,30 @@ func (s *Server) mergePersons(c echo.Context) error {
 		if req.PersonID <= 0 {
 			return engine.Person{}, fmt.Errorf("%w: person_id is required, a positive integer", errBadRequest)
 		}
-		return s.svc.MergePersons(c.Request().Context(), actor(c), id, req.PersonID, req.Note)
+		return s.svc.MergePersons(c.Request().Context(), actor(c), id, req.PersonID, req.Note, req.Supersede)
 	})
+}
+
+// splitPerson moves faces of a person into a new one; the answer is the new person.
+func (s *Server) splitPerson(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	var req personActionRequest
+	if err := bindJSON(c, &req); err != nil {
+		return err
+	}
+	for _, f := range req.FaceIDs {
+		if f <= 0 {
+			return fmt.Errorf("%w: face_ids must be positive integers, got %d", errBadRequest, f)
+		}
+	}
+	p, err := s.svc.SplitPerson(c.Request().Context(), actor(c), id, req.FaceIDs, req.Note, req.Supersede)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, p)
 }
 
 type personSearchRequest struct {

@@ -95,6 +95,7 @@ func routeTable() []Route {
 		{"POST", "/v1/persons/:id/confirm", []engine.Role{reviewer}, (*Server).confirmPerson},
 		{"POST", "/v1/persons/:id/remove-face", []engine.Role{reviewer}, (*Server).removePersonFace},
 		{"POST", "/v1/persons/:id/merge", []engine.Role{reviewer}, (*Server).mergePersons},
+		{"POST", "/v1/persons/:id/split", []engine.Role{reviewer}, (*Server).splitPerson},
 		{"POST", "/v1/persons/:id/search", []engine.Role{analyst}, (*Server).searchPerson},
 		{"GET", "/v1/persons/:id/report", readers, (*Server).personReport},
 		{"POST", "/v1/galleries/:id/subjects", []engine.Role{admin, analyst}, (*Server).createSubject},

@@ -189,7 +189,12 @@ func (s *Service) runIngest(ctx context.Context, j Job, progress func(Job)) (Job
 		return j, err
 	}
 	run.job.Total = total
-	return run.pump(ctx, src, progress)
+	done, err := run.pump(ctx, src, progress)
+	if err == nil {
+		// Faces a crash or an error left without a person since they were indexed.
+		s.placeUnplaced(ctx, g)
+	}
+	return done, err
 }
 
 func (s *Service) loadMeta(ctx context.Context, spec JobSpec) (MetaLookup, error) {
@@ -528,6 +533,18 @@ func (r *ingestRun) commit(ctx context.Context, job Job, batch []IngestItem) (Jo
 		if err := r.s.cfg.Indexes[r.gallery.Model].Add(ctx, r.gallery.Model, entries); err != nil {
 			return after, fmt.Errorf("service: index job %d faces: %w", job.ID, err)
 		}
+		var placed []ClusterFace
+		for i, it := range batch {
+			if it.Item.State != ItemStored {
+				continue
+			}
+			for k, f := range stored[i] {
+				if k < len(it.Faces) && it.Faces[k].Vector != nil {
+					placed = append(placed, ClusterFace{FaceID: f.ID, ImageID: f.ImageID, Vector: it.Faces[k].Vector})
+				}
+			}
+		}
+		r.s.placeFaces(ctx, r.gallery, placed)
 	}
 	return after, nil
 }

@@ -209,6 +209,10 @@ type outcome struct {
 	items   map[string][]engine.JobItemState // by file name, or by "photo SHA-256" for files with an image
 	faces   int
 	matches []string // "photo → candidate subject" pairs
+	// persons is the sizes of the collection's suggested persons, largest first, and unplaced
+	// the searchable faces in none: a job places every face it adds.
+	persons  []int
+	unplaced int
 }
 
 func outcomeOf(t *testing.T, f *jobFixture, collection int64, jobIDs ...int64) outcome {
@@ -245,6 +249,19 @@ func outcomeOf(t *testing.T, f *jobFixture, collection int64, jobIDs ...int64) o
 		t.Fatal(err)
 	}
 	o.faces = g.Faces
+	ps, err := f.cat.Persons(ctx(), collection, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range ps {
+		o.persons = append(o.persons, len(p.Faces))
+	}
+	slices.SortFunc(o.persons, func(a, b int) int { return b - a })
+	left, err := f.cat.UnassignedFaces(ctx(), collection, g.Model, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.unplaced = len(left)
 	ms, err := f.cat.Matches(ctx(), engine.MatchFilter{Limit: 500})
 	if err != nil {
 		t.Fatal(err)
@@ -413,6 +430,10 @@ func TestIngestJobResumesToTheSameState(t *testing.T) {
 		return outcomeOf(t, f, coll.ID, j.ID)
 	}
 	straight, resumed := run(false), run(true)
+	if straight.unplaced != 0 || resumed.unplaced != 0 || len(straight.persons) == 0 || !slices.Equal(straight.persons, resumed.persons) {
+		t.Errorf("persons the job made: straight %v (%d faces in none), resumed %v (%d in none); want the same, every face placed",
+			straight.persons, straight.unplaced, resumed.persons, resumed.unplaced)
+	}
 	if len(straight.items) != len(resumed.items) || straight.faces != resumed.faces ||
 		strings.Join(straight.matches, ";") != strings.Join(resumed.matches, ";") {
 		t.Fatalf("resumed run differs:\n straight %+v\n resumed  %+v", straight, resumed)

@@ -99,6 +99,23 @@ type PersonStore interface {
 	MergePersons(ctx context.Context, id, other int64) error
 	// FaceVectors returns the vectors of the faces among ids that have one.
 	FaceVectors(ctx context.Context, ids []int64) (map[int64][]float32, error)
+	// SplitPerson moves faces of a person into a new one and returns its ID.
+	SplitPerson(ctx context.Context, id int64, faceIDs []int64, now time.Time) (int64, error)
+	// GalleryFaceLinks and FaceLinksOf return reviewers' judgements about pairs of faces (of a
+	// gallery, or involving any of ids); AddFaceLinks records them, a later one of a pair
+	// replacing the earlier.
+	GalleryFaceLinks(ctx context.Context, galleryID int64) ([]FaceLink, error)
+	FaceLinksOf(ctx context.Context, ids []int64) ([]FaceLink, error)
+	AddFaceLinks(ctx context.Context, links []FaceLink) error
+	// PersonsOfFaces maps each face among ids that is in a person to it; PersonMembers returns
+	// persons' member faces (face and photo, no vector).
+	PersonsOfFaces(ctx context.Context, ids []int64) (map[int64]int64, error)
+	PersonMembers(ctx context.Context, ids []int64) (map[int64][]ClusterFace, error)
+	// UnassignedFaces returns up to limit searchable faces of a gallery that are in no person.
+	UnassignedFaces(ctx context.Context, galleryID int64, model string, limit int) ([]ClusterFace, error)
+	// AssignPersons puts faces into existing persons (joins) and new ones (fresh), returning
+	// how many it placed; a face already in a person stays.
+	AssignPersons(ctx context.Context, galleryID int64, joins map[int64][]PersonMember, fresh [][]PersonMember, now time.Time) (int, error)
 }
 
 // PersonRef names a person and its gallery.
@@ -149,7 +166,11 @@ func (s *Service) ClusterGallery(ctx context.Context, a Actor, galleryID int64) 
 	if len(faces) > maxClusterFaces {
 		return ClusterReport{}, fmt.Errorf("gallery %d has %d faces; clustering runs on %d at most for now: %w", g.ID, len(faces), maxClusterFaces, ErrInvalid)
 	}
-	groups := clusterFaces(faces)
+	links, err := s.cfg.Catalog.GalleryFaceLinks(ctx, galleryID)
+	if err != nil {
+		return ClusterReport{}, err
+	}
+	groups := clusterFaces(faces, links)
 	rep := ClusterReport{GalleryID: galleryID, Faces: len(faces)}
 	var persons [][]PersonMember
 	for _, members := range groups {
@@ -172,44 +193,25 @@ func (s *Service) ClusterGallery(ctx context.Context, a Actor, galleryID int64) 
 }
 
 // clusterFaces groups faces into persons, biggest first, each member with its similarity to
-// the person's mean; a face that shares its photo with a more similar member leaves for a
-// person of its own.
-func clusterFaces(faces []ClusterFace) [][]PersonMember {
+// the person's mean. Reviewers' judgements always hold (cluster.Apply): persons they merged stay
+// together, faces they split stay apart, and two faces of one photo are never one person (the
+// one less like the rest leaves).
+func clusterFaces(faces []ClusterFace, links []FaceLink) [][]PersonMember {
 	vs := make([][]float32, len(faces))
 	for i, f := range faces {
 		vs[i] = f.Vector
 	}
 	labels := cluster.ChineseWhispers(cluster.KNN(vs, personK), personLine, personRounds, personSeed)
-	byLabel := map[int][]int{}
+	// Who leaves a cluster to honour a constraint: the member least like its cluster's mean.
+	labels = cluster.Apply(labels, simToMean(vs, labels), constraintsOf(faces, links))
+	sims := simToMean(vs, labels)
+	byLabel := map[int][]PersonMember{}
 	for i, l := range labels {
-		byLabel[l] = append(byLabel[l], i)
+		byLabel[l] = append(byLabel[l], PersonMember{FaceID: faces[i].FaceID, Similarity: sims[i]})
 	}
-	var out [][]PersonMember
-	for _, idx := range byLabel {
-		mean := make([]float32, len(vs[idx[0]]))
-		for _, i := range idx {
-			for d, x := range vs[i] {
-				mean[d] += x
-			}
-		}
-		face.Normalize(mean)
-		members := make([]PersonMember, 0, len(idx))
-		sims := map[int64]float32{}
-		for _, i := range idx {
-			sims[faces[i].FaceID] = face.Dot(vs[i], mean)
-		}
-		// Most similar first, so that the member kept from a photo is its best.
-		sort.SliceStable(idx, func(a, b int) bool { return sims[faces[idx[a]].FaceID] > sims[faces[idx[b]].FaceID] })
-		seen := map[int64]bool{}
-		for _, i := range idx {
-			f := faces[i]
-			if seen[f.ImageID] {
-				out = append(out, []PersonMember{{FaceID: f.FaceID, Similarity: 1}})
-				continue
-			}
-			seen[f.ImageID] = true
-			members = append(members, PersonMember{FaceID: f.FaceID, Similarity: sims[f.FaceID]})
-		}
+	out := make([][]PersonMember, 0, len(byLabel))
+	for _, members := range byLabel {
+		sort.SliceStable(members, func(a, b int) bool { return members[a].Similarity > members[b].Similarity })
 		out = append(out, members)
 	}
 	sort.SliceStable(out, func(a, b int) bool {
@@ -218,6 +220,29 @@ func clusterFaces(faces []ClusterFace) [][]PersonMember {
 		}
 		return out[a][0].FaceID < out[b][0].FaceID
 	})
+	return out
+}
+
+// simToMean is each vector's similarity to the normalised mean of its cluster's vectors.
+func simToMean(vs [][]float32, labels []int) []float32 {
+	means := map[int][]float32{}
+	for i, l := range labels {
+		m := means[l]
+		if m == nil {
+			m = make([]float32, len(vs[i]))
+			means[l] = m
+		}
+		for d, x := range vs[i] {
+			m[d] += x
+		}
+	}
+	for _, m := range means {
+		face.Normalize(m)
+	}
+	out := make([]float32, len(vs))
+	for i, l := range labels {
+		out[i] = face.Dot(vs[i], means[l])
+	}
 	return out
 }
 
@@ -474,25 +499,86 @@ func (s *Service) ConfirmPerson(ctx context.Context, a Actor, id int64, note str
 // RemoveFaceFromPerson takes a face a reviewer judged another person's out of a person, for
 // good; the person goes with its last face. Audited as person.remove_face.
 func (s *Service) RemoveFaceFromPerson(ctx context.Context, a Actor, id, faceID int64, note string) (Person, error) {
+	ps, err := s.cfg.Catalog.Persons(ctx, 0, id)
+	if err != nil {
+		return Person{}, err
+	}
+	// The face is not the same person as any face left: a cannot-link to each, which a
+	// re-clustering honours whether or not the person is confirmed.
+	now := time.Now()
+	var judged []FaceLink
+	for _, f := range ps[0].Faces {
+		if f.FaceID != faceID && len(judged) < maxLinkPairs {
+			judged = append(judged, FaceLink{A: faceID, B: f.FaceID, Same: false, By: a.Person(), At: now})
+		}
+	}
 	return s.personAction(ctx, a, id, "person.remove_face", note, fmt.Sprintf("face=%d", faceID), func(c Catalog) error {
-		return c.RemovePersonFace(ctx, id, faceID)
+		if err := c.RemovePersonFace(ctx, id, faceID); err != nil {
+			return err
+		}
+		return c.AddFaceLinks(ctx, judged)
 	})
 }
 
-// MergePersons puts the faces of other into id: a reviewer judged them one person. Persons of
-// different galleries, or a merge that would put two faces of one photo in a person, are
-// refused (ErrConflict). Audited as person.merge.
-func (s *Service) MergePersons(ctx context.Context, a Actor, id, other int64, note string) (Person, error) {
+// MergePersons puts the faces of other into id: a reviewer judged them one person, recorded as
+// must-links that every later clustering honours. Persons of different galleries (and so
+// possibly of different models), or a merge that would put two faces of one photo in a person,
+// are refused (ErrConflict); so is one that contradicts a reviewer's earlier "not the same
+// person" between them, unless supersede is set. Audited as person.merge.
+func (s *Service) MergePersons(ctx context.Context, a Actor, id, other int64, note string, supersede bool) (Person, error) {
 	if id == other {
 		return Person{}, fmt.Errorf("a person cannot be merged with itself: %w", ErrInvalid)
 	}
-	if ps, err := s.cfg.Catalog.Persons(ctx, 0, other); err != nil {
-		return Person{}, err
-	} else if err := checkGallery(a, ps[0].GalleryID); err != nil {
+	into, err := s.cfg.Catalog.Persons(ctx, 0, id)
+	if err != nil {
 		return Person{}, err
 	}
-	return s.personAction(ctx, a, id, "person.merge", note, fmt.Sprintf("merged=%d", other), func(c Catalog) error {
-		return c.MergePersons(ctx, id, other)
+	from, err := s.cfg.Catalog.Persons(ctx, 0, other)
+	if err != nil {
+		return Person{}, err
+	}
+	if err := checkGallery(a, from[0].GalleryID); err != nil {
+		return Person{}, err
+	}
+	left, right := faceSet(into[0].Faces), faceSet(from[0].Faces)
+	ids := make([]int64, 0, len(left)+len(right))
+	for f := range left {
+		ids = append(ids, f)
+	}
+	for f := range right {
+		ids = append(ids, f)
+	}
+	links, err := s.cfg.Catalog.FaceLinksOf(ctx, ids)
+	if err != nil {
+		return Person{}, err
+	}
+	if l, ok := contradicted(links, left, right, true); ok && !supersede {
+		return Person{}, refuseContradiction(l)
+	}
+	// One must-link from the first face of id to every face of other joins them; with
+	// supersede, the cannot-links between them are replaced too.
+	now := time.Now()
+	anchor := into[0].Faces[0].FaceID
+	var judged []FaceLink
+	for f := range right {
+		judged = append(judged, FaceLink{A: anchor, B: f, Same: true, By: a.Person(), At: now})
+	}
+	if supersede {
+		for _, l := range links {
+			if !l.Same && (left[l.A] && right[l.B] || left[l.B] && right[l.A]) {
+				judged = append(judged, FaceLink{A: l.A, B: l.B, Same: true, By: a.Person(), At: now})
+			}
+		}
+	}
+	input := fmt.Sprintf("merged=%d", other)
+	if supersede {
+		input += " supersede=true"
+	}
+	return s.personAction(ctx, a, id, "person.merge", note, input, func(c Catalog) error {
+		if err := c.MergePersons(ctx, id, other); err != nil {
+			return err
+		}
+		return c.AddFaceLinks(ctx, judged)
 	})
 }
 

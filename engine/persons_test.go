@@ -194,7 +194,7 @@ func TestReviewersShapePersons(t *testing.T) {
 		t.Fatalf("persons: %+v, %v", ps, err)
 	}
 	a, b := ps[0], ps[1]
-	if _, err := f.svc.MergePersons(ctx, reviewer, a.ID, b.ID, "same hair"); !errors.Is(err, engine.ErrConflict) || !strings.Contains(err.Error(), "two faces of one photo") {
+	if _, err := f.svc.MergePersons(ctx, reviewer, a.ID, b.ID, "same hair", false); !errors.Is(err, engine.ErrConflict) || !strings.Contains(err.Error(), "two faces of one photo") {
 		t.Errorf("merging persons that share the group photo: %v", err)
 	}
 	full, err := f.svc.PersonByID(ctx, reviewer, a.ID)
@@ -243,7 +243,7 @@ func TestReviewersShapePersons(t *testing.T) {
 	if other.ID == 0 {
 		t.Fatalf("no other person: %+v", ps)
 	}
-	merged, err := f.svc.MergePersons(ctx, reviewer, a.ID, other.ID, "one person after all")
+	merged, err := f.svc.MergePersons(ctx, reviewer, a.ID, other.ID, "one person after all", false)
 	if err != nil || merged.Size != 3+other.Size {
 		t.Fatalf("merging once the group photo is no longer in both: %+v, %v; want %d faces", merged, err, 3+other.Size)
 	}
@@ -254,7 +254,7 @@ func TestReviewersShapePersons(t *testing.T) {
 	if err != nil || len(es) != 1 || !strings.Contains(es[0].Input, "different ear") {
 		t.Errorf("removal audited: %+v, %v", es, err)
 	}
-	if _, err := f.svc.MergePersons(ctx, reviewer, a.ID, a.ID, ""); !errors.Is(err, engine.ErrInvalid) {
+	if _, err := f.svc.MergePersons(ctx, reviewer, a.ID, a.ID, "", false); !errors.Is(err, engine.ErrInvalid) {
 		t.Errorf("merging a person with itself: %v", err)
 	}
 }

@@ -488,6 +488,13 @@ func (s *Service) AddImage(ctx context.Context, a Actor, up Upload) (Enrolled, e
 			// The catalog holds the vectors: Reconcile adds them at the next start.
 			return Enrolled{}, fmt.Errorf("service: index faces of image %d: %w", stored.ID, err)
 		}
+		var placed []ClusterFace
+		for i, f := range storedFaces {
+			if newFaces[i].Vector != nil {
+				placed = append(placed, ClusterFace{FaceID: f.ID, ImageID: stored.ID, Vector: newFaces[i].Vector})
+			}
+		}
+		s.placeFaces(ctx, g, placed)
 	}
 	return Enrolled{Image: stored, Faces: storedFaces}, nil
 }

@@ -219,7 +219,7 @@ func DistinctIDs(field string, ids []int64, max int) ([]int64, error) {
 			continue
 		}
 		if len(out) == max {
-			return nil, fmt.Errorf("%s: more than %d distinct galleries: %w", field, max, ErrInvalid)
+			return nil, fmt.Errorf("%s: more than %d distinct IDs: %w", field, max, ErrInvalid)
 		}
 		seen[id] = true
 		out = append(out, id)

@@ -41,12 +41,14 @@ var (
 	schemaV5 string
 	//go:embed schema_v6.sql
 	schemaV6 string
-	schemas  = []string{schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV6}
+	//go:embed schema_v7.sql
+	schemaV7 string
+	schemas  = []string{schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV6, schemaV7}
 	// afterSchema finishes a version's migration where SQL alone cannot, in its transaction.
 	afterSchema = map[int]func(context.Context, *sql.Tx) error{4: chainExisting}
 )
 
-const schemaVersion = 6
+const schemaVersion = 7
 
 // DB is the metadata store. All writes go through one connection, one transaction at a time,
 // queued in Go: SQLite has one writer anyway, and a queue with a deadline answers "busy, retry"

@@ -44,8 +44,32 @@ func (d *DB) GalleryFaces(ctx context.Context, galleryID int64, model string) ([
 // ReplacePersons replaces a gallery's persons with persons (each a list of member faces).
 func (d *DB) ReplacePersons(ctx context.Context, galleryID int64, persons [][]engine.PersonMember, now time.Time) error {
 	return d.tx(ctx, func(tx *sql.Tx) error {
+		// Where each replaced person's faces were, to name its successor.
+		before := map[int64]int64{} // face → old person
+		rows, err := tx.QueryContext(ctx, `SELECT pf.face_id, pf.person_id FROM person_faces pf JOIN persons p ON p.id = pf.person_id
+			WHERE p.gallery_id = ? AND p.confirmed_by = ''`, galleryID)
+		if err != nil {
+			return fmt.Errorf("catalog: replace persons: %w", err)
+		}
+		for rows.Next() {
+			var f, p int64
+			if err := rows.Scan(&f, &p); err != nil {
+				rows.Close()
+				return fmt.Errorf("catalog: replace persons: %w", err)
+			}
+			before[f] = p
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("catalog: replace persons: %w", err)
+		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM persons WHERE gallery_id = ? AND confirmed_by = ''`, galleryID); err != nil {
 			return fmt.Errorf("catalog: replace persons: %w", err)
+		}
+		votes := map[int64]map[int64]int{} // old person → new person → faces
+		successors := map[int64]int64{}
+		for _, old := range before {
+			successors[old] = 0
 		}
 		for _, members := range persons {
 			res, err := tx.ExecContext(ctx, `INSERT INTO persons (gallery_id, created_at) VALUES (?, ?)`, galleryID, fmtTime(now))
@@ -59,11 +83,27 @@ func (d *DB) ReplacePersons(ctx context.Context, galleryID int64, persons [][]en
 					SELECT id, ?, ? FROM faces WHERE id = ?`, id, m.Similarity, m.FaceID); err != nil {
 					return fmt.Errorf("catalog: replace persons: %w", err)
 				}
+				if old, ok := before[m.FaceID]; ok {
+					if votes[old] == nil {
+						votes[old] = map[int64]int{}
+					}
+					votes[old][id]++
+				}
+			}
+		}
+		for old, vs := range votes {
+			best := 0
+			for id, n := range vs {
+				if n > best || n == best && id < successors[old] {
+					best, successors[old] = n, id
+				}
 			}
 		}
 		// A person whose faces were all deleted meanwhile is no person.
-		_, err := tx.ExecContext(ctx, `DELETE FROM persons WHERE gallery_id = ? AND NOT EXISTS (SELECT 1 FROM person_faces p WHERE p.person_id = persons.id)`, galleryID)
-		return err
+		if _, err := tx.ExecContext(ctx, `DELETE FROM persons WHERE gallery_id = ? AND NOT EXISTS (SELECT 1 FROM person_faces p WHERE p.person_id = persons.id)`, galleryID); err != nil {
+			return fmt.Errorf("catalog: replace persons: %w", err)
+		}
+		return retire(ctx, tx, galleryID, successors, "its gallery was clustered again", now)
 	})
 }
 
@@ -113,7 +153,7 @@ func (d *DB) Persons(ctx context.Context, galleryID, personID int64) ([]engine.P
 		return nil, err
 	}
 	if personID != 0 && len(out) == 0 {
-		return nil, notFound("person", personID)
+		return nil, d.personGone(ctx, personID)
 	}
 	return out, nil
 }
@@ -171,7 +211,7 @@ func (d *DB) ConfirmPerson(ctx context.Context, id int64, reviewer string, now t
 		return fmt.Errorf("catalog: confirm person %d: %w", id, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return notFound("person", id)
+		return d.personGone(ctx, id)
 	}
 	return nil
 }
@@ -190,8 +230,15 @@ func (d *DB) RemovePersonFace(ctx context.Context, id, faceID int64) error {
 		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO person_exclusions (person_id, face_id) VALUES (?, ?)`, id, faceID); err != nil {
 			return fmt.Errorf("catalog: remove face: %w", err)
 		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM persons WHERE id = ? AND NOT EXISTS (SELECT 1 FROM person_faces WHERE person_id = ?)`, id, id)
-		return err
+		var gallery int64
+		err = tx.QueryRowContext(ctx, `DELETE FROM persons WHERE id = ? AND NOT EXISTS (SELECT 1 FROM person_faces WHERE person_id = ?) RETURNING gallery_id`, id, id).Scan(&gallery)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("catalog: remove face: %w", err)
+		}
+		return retire(ctx, tx, gallery, map[int64]int64{id: 0}, "its last face was taken out", time.Now())
 	})
 }
 
@@ -201,12 +248,12 @@ func (d *DB) MergePersons(ctx context.Context, id, other int64) error {
 	return d.tx(ctx, func(tx *sql.Tx) error {
 		var g1, g2 int64
 		if err := tx.QueryRowContext(ctx, `SELECT gallery_id FROM persons WHERE id = ?`, id).Scan(&g1); errors.Is(err, sql.ErrNoRows) {
-			return notFound("person", id)
+			return d.personGone(ctx, id)
 		} else if err != nil {
 			return fmt.Errorf("catalog: merge: %w", err)
 		}
 		if err := tx.QueryRowContext(ctx, `SELECT gallery_id FROM persons WHERE id = ?`, other).Scan(&g2); errors.Is(err, sql.ErrNoRows) {
-			return notFound("person", other)
+			return d.personGone(ctx, other)
 		} else if err != nil {
 			return fmt.Errorf("catalog: merge: %w", err)
 		}
@@ -226,7 +273,9 @@ func (d *DB) MergePersons(ctx context.Context, id, other int64) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE person_faces SET person_id = ? WHERE person_id = ?`, id, other); err != nil {
 			return fmt.Errorf("catalog: merge: %w", err)
 		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM persons WHERE id = ?`, other)
-		return err
+		if _, err = tx.ExecContext(ctx, `DELETE FROM persons WHERE id = ?`, other); err != nil {
+			return fmt.Errorf("catalog: merge: %w", err)
+		}
+		return retire(ctx, tx, g1, map[int64]int64{other: id}, fmt.Sprintf("it was merged into person %d", id), time.Now())
 	})
 }
