@@ -50,8 +50,8 @@ func TestAssign(t *testing.T) {
 	labels := []int{0, 0, 0, 1, 1, -1, -1, -1, -1}
 	neighbours := make([][]Edge, 9)
 	neighbours[5] = []Edge{{To: 0, Sim: 0.9}, {To: 1, Sim: 0.9}, {To: 3, Sim: 0.95}} // cluster 0 wins by sum
-	neighbours[6] = []Edge{{To: 3, Sim: 0.92}, {To: 0, Sim: 0.5}}                     // below the line for 0
-	neighbours[7] = []Edge{{To: 8, Sim: 0.9}}                                          // only a later new node
+	neighbours[6] = []Edge{{To: 3, Sim: 0.92}, {To: 0, Sim: 0.5}}                    // below the line for 0
+	neighbours[7] = []Edge{{To: 8, Sim: 0.9}}                                        // only a later new node
 	neighbours[8] = []Edge{{To: 7, Sim: 0.9}, {To: 2, Sim: 0.6}}
 	got := Assign(labels, neighbours, 0.8, nil)
 	want := []int{0, 0, 0, 1, 1, 0, 1, 2, 2}
@@ -63,7 +63,9 @@ func TestAssign(t *testing.T) {
 	}
 
 	// A constraint sends 5 to the next best cluster, and 6 (forbidden the only one) alone.
-	cannot := func(a, b int) bool { return a == 5 && b == 1 || a == 1 && b == 5 || (a == 6 || b == 6) && (a == 3 || b == 3) }
+	cannot := func(a, b int) bool {
+		return a == 5 && b == 1 || a == 1 && b == 5 || (a == 6 || b == 6) && (a == 3 || b == 3)
+	}
 	got = Assign(labels, neighbours, 0.8, cannot)
 	want = []int{0, 0, 0, 1, 1, 1, 2, 3, 3}
 	if !slices.Equal(got, want) {
