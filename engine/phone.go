@@ -9,8 +9,9 @@ import (
 	"github.com/nyaruka/phonenumbers"
 )
 
-// maxPhoneInput bounds a phone number as written (separators included).
-const maxPhoneInput = 64
+// maxPhoneInput bounds a phone number as written (separators included; an emoji keycap digit
+// takes 7 bytes).
+const maxPhoneInput = 160
 
 // NormalizePhone returns a phone number as it is stored and searched:
 //   - written in international form (+49 151 …, 0049 151 …): E.164 (+ and the digits), parsed
@@ -21,7 +22,8 @@ const maxPhoneInput = 64
 //     4 to 15 digits.
 //
 // Digits of any script (Arabic-Indic ٠١٢, full-width ０１２, …) count as their ASCII digits and
-// the full-width plus as '+'. Only spaces, '-', '.', '/' and brackets may separate them: a
+// the full-width plus as '+'; the obfuscations of ads are undone first (readObfuscated: digits
+// spelled out, O for 0, keycaps, "dot"). Only spaces, '-', '.', '/' and brackets may separate them: a
 // number with letters, or none at all, is refused (ErrInvalid naming the number), never stored
 // as an empty or partial string.
 func NormalizePhone(p string) (string, error) {
@@ -30,9 +32,15 @@ func NormalizePhone(p string) (string, error) {
 	if len(written) > maxPhoneInput {
 		return "", bad(fmt.Sprintf("is longer than %d bytes", maxPhoneInput))
 	}
+	read := readObfuscated(written)
+	if read != written {
+		bad = func(why string) error {
+			return fmt.Errorf("%q (read as %q) %s: %w", clip(written, maxPhoneInput), clip(strings.TrimSpace(read), maxPhoneInput), why, ErrInvalid)
+		}
+	}
 	var b strings.Builder
 	digits, other := 0, rune(-1)
-	for i, r := range written {
+	for i, r := range strings.TrimSpace(read) {
 		switch {
 		case unicode.IsDigit(r):
 			b.WriteByte(byte('0' + digitValue(r)))

@@ -33,10 +33,23 @@ func TestNormalizePhone(t *testing.T) {
 		{"+4917012345678901234567890123", "", "too long"},
 		{"1234567890123456789012345678", "", "has 28 digits"},
 		{"12", "", "has 2 digits"},
-		{"+49 170 CALL ME", "", `contains 'C'`},
+		{"+49 170 CALL ME", "", `contains 'm'`},
 		{"+49 170 1234567 ext. 5", "", `contains 'e'`},
+		// Obfuscated as ads write them.
+		{"five five five one two three four five six seven", "5551234567", ""},
+		{"FIVE5five-123-4567", "5551234567", ""},
+		{"555.O12.3456", "5550123456", ""},
+		{"555 dot 123 dot 4567", "5551234567", ""},
+		{"5️⃣5️⃣5️⃣ 1️⃣2️⃣3️⃣ 4️⃣5️⃣6️⃣7️⃣", "5551234567", ""},
+		{"⑤⑤⑤-①②③-④⑤⑥⑦", "5551234567", ""},
+		{"+1 555*123*4567", "+15551234567", ""},
+		{"cinco cinco cinco uno dos tres cuatro cinco seis siete", "5551234567", ""},
+		{"Tel: +49 151 1234 5678", "+4915112345678", ""},
+		{"call me", "", `"call me" (read as "me") has no digits`},
+		{"dot dash dot", "", "has no digits"},
+		{"oh", "", `(read as "0") has 1 digits`},
 		{"1+2", "", `contains '+'`},
-		{strings.Repeat("1", 65), "", "longer than 64 bytes"},
+		{strings.Repeat("1", 161), "", "longer than 160 bytes"},
 	}
 	for _, tc := range tests {
 		got, err := NormalizePhone(tc.in)

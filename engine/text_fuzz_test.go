@@ -14,7 +14,8 @@ import (
 // (normalising twice is normalising once), within its limits, with no control character left.
 func FuzzCleanText(f *testing.F) {
 	for _, s := range []string{"reviewer1", "reviewer1\u200b", "Katy  Perry ", "\x00", "a\x1b[31mb", "ｒｅｖｉｅｗｅｒ", "rеviewer",
-		"\u202eevil", "line\r\nbreak", "e\u0301", "\u0301e", "+49 (0) 170-123 4567", "٠١٧٠١٢٣٤٥٦٧", "00", "+", "\xff\xfe", strings.Repeat("x", 200)} {
+		"\u202eevil", "line\r\nbreak", "e\u0301", "\u0301e", "+49 (0) 170-123 4567", "٠١٧٠١٢٣٤٥٦٧", "00", "+", "\xff\xfe", strings.Repeat("x", 200),
+		"five5five-O12-3456", "5️⃣5️⃣5️⃣ ①②③", "555 dot 123 * 4567"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
