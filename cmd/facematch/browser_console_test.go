@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/facematch/facematch/engine"
 	"github.com/facematch/facematch/internal/testenv"
@@ -251,15 +252,18 @@ func TestBrowserConsole(t *testing.T) {
 		}
 	}
 
-	// Persons: two more photos of Angelina Jolie in the collection, clustered from the page: one
-	// suggested person of her three photos, its ads' phone listed with its count.
+	// Persons: two more photos of Angelina Jolie in the collection join the job's photo of her
+	// as they are stored: one suggested person of her three photos, its ads' phone listed with
+	// its count; clustered again from the page, the same.
 	for _, ph := range photos(t, "Angelina_Jolie")[2:4] {
 		s.mustCall(201, "POST", fmt.Sprintf("/v1/galleries/%d/images", ads.ID), admin,
 			form(t, ph, map[string]string{"site": "ads.example", "phones": "+49 151 2345 6789"}), nil)
 	}
 	b.open(fmt.Sprintf("#/gallery/%d?tab=persons", ads.ID))
-	b.waitText("#persons", "0 suggested persons")
+	b.waitText("#persons h2", "1 suggested person")
+	b.waitText("#persons a.candidate", "3 photos")
 	b.do(chromedp.Click(chromedp.CSS("#cluster-run")))
+	b.waitText("#notice", "Clustered")
 	b.waitText("#persons h2", "1 suggested person")
 	b.waitText("#persons a.candidate", "3 photos")
 	b.thumbsLoaded("#persons")
@@ -278,8 +282,25 @@ func TestBrowserConsole(t *testing.T) {
 	b.signOut()
 	b.signIn(rev.Secret)
 	b.open(personHash)
-	b.do(b.visible("#person-confirm"), chromedp.SendKeys(chromedp.CSS("#person-note"), "same face, same phone in all three ads"),
-		chromedp.Click(chromedp.CSS("#person-confirm")))
+	b.do(b.visible("#person-confirm"))
+	b.thumbsLoaded("#person-faces")
+	// From the keyboard: the third face picked and split off, then the person confirmed.
+	b.do(chromedp.SendKeys(chromedp.CSS("#person-note"), "the third ad shows a younger woman"))
+	b.key(kb.Escape)
+	for _, k := range []string{"j", "j", "j", "x"} {
+		b.key(k)
+	}
+	b.waitText("#person-split", "Split 1 picked face")
+	b.shot("console-person-pick-1280")
+	b.key("s")
+	b.waitText("#notice", "Split: the picked faces are now person")
+	b.waitText("#person-split", "Split the picked faces into") // the page drawn again
+	if n := get(b, chromedp.Evaluate[int](`document.querySelectorAll('#person-faces .face-card').length`)); n != 2 {
+		t.Errorf("after the split the person shows %d faces, want 2", n)
+	}
+	b.do(chromedp.SendKeys(chromedp.CSS("#person-note"), "same face, same phone in both ads"))
+	b.key(kb.Escape)
+	b.key("c")
 	b.waitText("#person-state", "Confirmed by rev-persons")
 	b.shot("console-person-confirmed-1280")
 	b.signOut()
@@ -294,7 +315,7 @@ func TestBrowserConsole(t *testing.T) {
 	b.do(b.visible("#person-search-run"), chromedp.SendKeys(chromedp.CSS("#person-purpose"), "case 9: who is this?"),
 		chromedp.Click(chromedp.CSS("#person-search-run")))
 	b.waitText("h1", "Search ")
-	b.waitText(".page", "person 1 across ads: case 9")
+	b.waitText(".page", "across ads: case 9")
 	b.shot("console-person-search-1280")
 	b.signOut()
 	b.signIn(admin)

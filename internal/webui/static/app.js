@@ -946,8 +946,22 @@
       h('div', {}, h('strong', { text: `${p.size} photos` })),
       h('div', { class: 'muted', text: top(p, 'username') || top(p, 'phone') || 'no contact details' }),
       h('div', { class: 'muted', text: `last seen ${fmtSourceTime(p.last_seen)}` })));
+    let cursor = -1;
+    pageKeys = (e, typing) => {
+      if (typing || !cards.length) return;
+      switch (e.key) {
+        case 'j': case 'ArrowRight': case 'ArrowDown': cursor = Math.min(cards.length - 1, cursor + 1); break;
+        case 'k': case 'ArrowLeft': case 'ArrowUp': cursor = Math.max(0, cursor - 1); break;
+        case 'Enter': case 'o': if (cursor >= 0) go('#/person/' + res.persons[cursor].id); e.preventDefault(); return;
+        default: return;
+      }
+      cards.forEach((c, j) => c.classList.toggle('selected', j === cursor));
+      cards[cursor].scrollIntoView({ block: 'nearest' });
+      e.preventDefault();
+    };
     return h('section', { class: 'panel', id: 'persons' },
       h('h2', { text: `${res.persons.length} suggested person${res.persons.length === 1 ? '' : 's'}` }),
+      cards.length ? h('p', { class: 'help' }, h('kbd', { text: 'j' }), '/', h('kbd', { text: 'k' }), ' move, ', h('kbd', { text: 'Enter' }), ' open') : null,
       h('p', { class: 'help', text: 'Each is a proposal that these ad photos show one person (faces clustered at a line that keeps precision first); it names no one. Two faces of one photo are never put together.' }),
       h('p', {}, h('a', { class: 'button' + (order === 'size' ? ' primary' : ''), href: `#/gallery/${g.id}?tab=persons&order=size`, text: 'Largest first' }), ' ',
         h('a', { class: 'button' + (order === 'recent' ? ' primary' : ''), href: `#/gallery/${g.id}?tab=persons&order=recent`, text: 'Most recent first' }), ' ', run),
@@ -969,11 +983,44 @@
         render();
       } catch (err) { error.textContent = err.message; }
     };
-    const faces = h('div', { class: 'cands', id: 'person-faces' }, p.faces.map((f) => h('div', { class: 'below' },
-      thumb(`/v1/faces/${f.face_id}/thumbnail`, 'mid'),
-      h('div', {}, h('span', { class: 'sim', title: 'Similarity to the person\'s mean face', text: fmtSim(f.similarity) })),
-      h('div', { class: 'muted', text: [f.source.site, fmtSourceTime(f.source.posted_at)].filter(Boolean).join(' · ') || 'photo ' + f.image_id }),
-      reviewer ? h('button', { type: 'button', class: 'remove-face', onclick: () => act('remove-face', { face_id: f.face_id }, 'The face is out of this person.'), text: 'Not this person' }) : null)));
+    // A reviewer picks faces (click the box, or x on the face under the cursor) to split them
+    // off into a new person.
+    const picked = new Set();
+    const splitButton = h('button', { type: 'button', id: 'person-split', disabled: true, onclick: () => split(), text: 'Split the picked faces into a new person' });
+    const repick = () => {
+      splitButton.disabled = picked.size === 0;
+      splitButton.textContent = picked.size ? `Split ${picked.size} picked face${picked.size === 1 ? '' : 's'} into a new person` : 'Split the picked faces into a new person';
+    };
+    const split = async (supersede) => {
+      error.textContent = '';
+      try {
+        const r = await api(`/v1/persons/${p.id}/split`, { method: 'POST', json: { note: note.value, face_ids: [...picked], supersede: !!supersede } });
+        notify(`Split: the picked faces are now person ${r.id}, and will stay apart from these.`);
+        render();
+      } catch (err) {
+        error.textContent = err.message;
+        if (err.status === 409 && err.message.includes('supersede')) {
+          error.append(' ', h('button', { type: 'button', id: 'person-split-supersede', onclick: () => split(true), text: 'Split anyway (replaces that judgement)' }));
+        }
+      }
+    };
+    const faceCards = p.faces.map((f) => {
+      const box = reviewer ? h('input', { type: 'checkbox', class: 'pick-face', title: 'Pick for a split (x)', onchange: (e) => {
+        if (e.target.checked) picked.add(f.face_id); else picked.delete(f.face_id);
+        card.classList.toggle('picked', e.target.checked);
+        repick();
+      } }) : null;
+      const quality = f.quality ? `sharp ${Math.round(f.quality.sharpness)} · frontal ${f.quality.frontalness.toFixed(2)}` : '';
+      const card = h('div', { class: 'below face-card', dataset: { face: f.face_id } },
+        thumb(`/v1/faces/${f.face_id}/thumbnail`, 'mid'),
+        h('div', {}, box, h('span', { class: 'sim', title: 'Similarity to the person\'s mean face', text: fmtSim(f.similarity) })),
+        h('div', { class: 'muted', title: 'Face quality', text: quality }),
+        h('div', { class: 'muted', text: [f.source.site, fmtSourceTime(f.source.posted_at)].filter(Boolean).join(' · ') || 'photo ' + f.image_id }),
+        reviewer ? h('button', { type: 'button', class: 'remove-face', onclick: () => act('remove-face', { face_id: f.face_id }, 'The face is out of this person.'), text: 'Not this person' }) : null);
+      card.pick = () => { if (box) { box.checked = !box.checked; box.dispatchEvent(new Event('change')); } };
+      return card;
+    });
+    const faces = h('div', { class: 'cands', id: 'person-faces' }, faceCards);
     const mergeWith = h('input', { id: 'merge-with', type: 'number', min: 1, placeholder: 'person ID' });
     // An analyst searches the person as a whole: one review item per reference subject.
     const refs = [...gals.values()].filter((g) => g.kind === 'reference');
@@ -993,7 +1040,12 @@
       h('label', {}, 'Note', note),
       h('p', {}, p.confirmed_by ? null : h('button', { type: 'button', class: 'primary', id: 'person-confirm', onclick: () => act('confirm', {}, 'Confirmed: the person keeps these faces.'), text: 'Confirm: one person' }), ' ',
         h('label', { class: 'inline' }, 'Merge with person ', mergeWith), ' ',
-        h('button', { type: 'button', id: 'person-merge', onclick: () => act('merge', { person_id: Number(mergeWith.value) }, 'Merged.'), text: 'Merge' })),
+        h('button', { type: 'button', id: 'person-merge', onclick: () => act('merge', { person_id: Number(mergeWith.value) }, 'Merged.'), text: 'Merge' }), ' ',
+        splitButton),
+      h('p', { class: 'help' }, h('kbd', { text: 'j' }), '/', h('kbd', { text: 'k' }), ' move between faces, ', h('kbd', { text: 'x' }), ' pick, ',
+        h('kbd', { text: 's' }), ' split the picked, ', h('kbd', { text: 'r' }), ' not this person, ', h('kbd', { text: 'c' }), ' confirm, ',
+        h('kbd', { text: 'n' }), ' note, ', h('kbd', { text: 'm' }), ' merge with…'),
+      h('p', { class: 'help', text: 'A merge, a split and "Not this person" are kept as judgements between faces: clustering the collection again never undoes them. One that contradicts an earlier judgement is refused until you say it replaces it.' }),
       error) : null;
     const contacts = h('table', { id: 'person-contacts' },
       h('thead', {}, h('tr', {}, ['Detail', 'Value', 'Photos', 'First seen', 'Last seen'].map((t) => h('th', { text: t })))),
@@ -1014,6 +1066,32 @@
             ...((l.reposts || []).length ? [`${l.reposts.length} reposted photo${l.reposts.length === 1 ? '' : 's'}`] : [])].join('; '))))
           : h('p', { class: 'muted', text: 'No other person shares a contact detail or a photo with this one.' })),
       h('p', {}, h('a', { class: 'button', href: `#/gallery/${p.gallery_id}?tab=persons`, text: '↑ Persons' })));
+
+    if (!main.isConnected) return;
+    let cursor = -1;
+    const point = (i) => {
+      if (!faceCards.length) return;
+      cursor = Math.max(0, Math.min(faceCards.length - 1, i));
+      faceCards.forEach((c, j) => c.classList.toggle('selected', j === cursor));
+      faceCards[cursor].scrollIntoView({ block: 'nearest' });
+    };
+    pageKeys = (e, typing) => {
+      if (typing) return;
+      const here = cursor >= 0 ? p.faces[cursor] : null;
+      switch (e.key) {
+        case 'j': case 'ArrowRight': case 'ArrowDown': point(cursor + 1); break;
+        case 'k': case 'ArrowLeft': case 'ArrowUp': point(cursor - 1); break;
+        case 'x': case ' ': if (reviewer && cursor >= 0) faceCards[cursor].pick(); break;
+        case 's': if (reviewer && picked.size) split(); break;
+        case 'r': if (reviewer && here) act('remove-face', { face_id: here.face_id }, 'The face is out of this person.'); break;
+        case 'c': if (reviewer && !p.confirmed_by) act('confirm', {}, 'Confirmed: the person keeps these faces.'); break;
+        case 'n': if (reviewer) note.focus(); break;
+        case 'm': if (reviewer) mergeWith.focus(); break;
+        case 'u': go(`#/gallery/${p.gallery_id}?tab=persons`); break;
+        default: return;
+      }
+      e.preventDefault();
+    };
   }
 
   // policyPanel shows a gallery's operating threshold and what it means at its size; an admin
