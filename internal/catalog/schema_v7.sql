@@ -21,3 +21,15 @@ CREATE TABLE retired_persons (
     reason     TEXT NOT NULL,
     successor  INTEGER -- the person holding most of its faces then; NULL when none
 );
+
+-- A repost look-up reads thousands of band keys: each band's index now covers the variant, the
+-- hash and the photo, so no key costs a read of the table (bench/RESULTS.md, "Near-duplicate
+-- photos": look-up time at 1M hashes).
+DROP INDEX image_hashes_b0;
+DROP INDEX image_hashes_b1;
+DROP INDEX image_hashes_b2;
+DROP INDEX image_hashes_b3;
+CREATE INDEX image_hashes_b0 ON image_hashes (b0, variant, hash, image_id);
+CREATE INDEX image_hashes_b1 ON image_hashes (b1, variant, hash, image_id);
+CREATE INDEX image_hashes_b2 ON image_hashes (b2, variant, hash, image_id);
+CREATE INDEX image_hashes_b3 ON image_hashes (b3, variant, hash, image_id);
