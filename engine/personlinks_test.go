@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -166,6 +167,34 @@ func TestJudgementsHold(t *testing.T) {
 		es, err := f.svc.AuditEntries(ctx, engine.Actor{Name: "aud", Role: engine.RoleAuditor}, engine.AuditFilter{Action: action, Limit: 5})
 		if err != nil || len(es) != 1 {
 			t.Errorf("%s audited: %+v, %v", action, es, err)
+		}
+	}
+}
+
+// TestIndexGraph: the neighbour graph read from the gallery's index (what clustering uses past
+// 20,000 faces) is the exact one on a small gallery, faces of other galleries left out.
+func TestIndexGraph(t *testing.T) {
+	ctx := t.Context()
+	f := newFixture(t, &engine.Pipeline{Detector: facetest.Detector{}, Embedder: facetest.Embedder{Spread: 0.2}})
+	f.referenceGallery(t, "wanted", 73, 146)
+	ads, err := f.svc.CreateGallery(ctx, admin, "ads", engine.Collection, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, person := range []int{73, 146, 219, 292} {
+		for v := 1; v <= 6; v++ {
+			if _, err := f.svc.AddImage(ctx, analyst, engine.Upload{GalleryID: ads.ID, Data: facetest.Photo(person, v)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	exact, fromIndex := f.svc.ClusterGraphs(t, ads.ID)
+	if len(exact) != 24 || len(fromIndex) != 24 {
+		t.Fatalf("graphs of %d and %d faces, want 24", len(exact), len(fromIndex))
+	}
+	for i := range exact {
+		if !slices.Equal(exact[i], fromIndex[i]) {
+			t.Errorf("face %d: exact neighbours %v, from the index %v", i, exact[i], fromIndex[i])
 		}
 	}
 }

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/facematch/facematch/engine/cluster"
@@ -141,9 +143,15 @@ type ClusterReport struct {
 	Seconds    float64 `json:"seconds"`
 }
 
-// maxClusterFaces bounds a clustering run on the exact graph (quadratic in the faces); a larger
-// collection waits for the index-built graph.
-const maxClusterFaces = 60_000
+// Up to exactGraphFaces faces, the k-nearest-neighbour graph is exact (brute force, quadratic);
+// beyond, each face's neighbours come from the gallery's index, searched at clusterEf: the graph
+// only needs the neighbours above the line, which a modest search finds (bench/RESULTS.md
+// "Clustering at scale"). maxClusterFaces bounds one run: its vectors are held in memory.
+const (
+	exactGraphFaces = 20_000
+	clusterEf       = 128
+	maxClusterFaces = 250_000
+)
 
 // ClusterGallery clusters a collection's faces into suggested persons from scratch, replacing
 // its earlier ones; two faces of one photo are never one person. Audited.
@@ -166,11 +174,25 @@ func (s *Service) ClusterGallery(ctx context.Context, a Actor, galleryID int64) 
 	if len(faces) > maxClusterFaces {
 		return ClusterReport{}, fmt.Errorf("gallery %d has %d faces; clustering runs on %d at most for now: %w", g.ID, len(faces), maxClusterFaces, ErrInvalid)
 	}
+	graph := func() (cluster.Graph, error) {
+		if len(faces) <= exactGraphFaces {
+			vs := make([][]float32, len(faces))
+			for i, f := range faces {
+				vs[i] = f.Vector
+			}
+			return cluster.KNN(vs, personK), nil
+		}
+		return s.indexGraph(ctx, g, faces, personK)
+	}
 	links, err := s.cfg.Catalog.GalleryFaceLinks(ctx, galleryID)
 	if err != nil {
 		return ClusterReport{}, err
 	}
-	groups := clusterFaces(faces, links)
+	knn, err := graph()
+	if err != nil {
+		return ClusterReport{}, err
+	}
+	groups := clusterFaces(faces, knn, links)
 	rep := ClusterReport{GalleryID: galleryID, Faces: len(faces)}
 	var persons [][]PersonMember
 	for _, members := range groups {
@@ -196,12 +218,12 @@ func (s *Service) ClusterGallery(ctx context.Context, a Actor, galleryID int64) 
 // the person's mean. Reviewers' judgements always hold (cluster.Apply): persons they merged stay
 // together, faces they split stay apart, and two faces of one photo are never one person (the
 // one less like the rest leaves).
-func clusterFaces(faces []ClusterFace, links []FaceLink) [][]PersonMember {
+func clusterFaces(faces []ClusterFace, knn cluster.Graph, links []FaceLink) [][]PersonMember {
 	vs := make([][]float32, len(faces))
 	for i, f := range faces {
 		vs[i] = f.Vector
 	}
-	labels := cluster.ChineseWhispers(cluster.KNN(vs, personK), personLine, personRounds, personSeed)
+	labels := cluster.ChineseWhispers(knn, personLine, personRounds, personSeed)
 	// Who leaves a cluster to honour a constraint: the member least like its cluster's mean.
 	labels = cluster.Apply(labels, simToMean(vs, labels), constraintsOf(faces, links))
 	sims := simToMean(vs, labels)
@@ -244,6 +266,56 @@ func simToMean(vs [][]float32, labels []int) []float32 {
 		out[i] = face.Dot(vs[i], means[l])
 	}
 	return out
+}
+
+// indexGraph is the k-nearest-neighbour graph of faces read from the gallery's index, one
+// search per face on every core; neighbours outside faces (a confirmed person's) are left out.
+func (s *Service) indexGraph(ctx context.Context, g Gallery, faces []ClusterFace, k int) (cluster.Graph, error) {
+	ix, ok := s.cfg.Indexes[g.Model]
+	if !ok {
+		return cluster.Graph{}, fmt.Errorf("gallery %d uses model %s, which this service does not run: %w", g.ID, g.Model, ErrConflict)
+	}
+	at := make(map[int64]int32, len(faces))
+	for i, f := range faces {
+		at[f.FaceID] = int32(i)
+	}
+	adj := make([][]cluster.Edge, len(faces))
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				hits, err := ix.Search(ctx, g.Model, faces[i].Vector, k+1, index.Filter{Galleries: []uint64{uint64(g.ID)}, Ef: clusterEf})
+				if err != nil {
+					cancel(fmt.Errorf("service: neighbours of face %d: %w", faces[i].FaceID, err))
+					continue
+				}
+				for _, h := range hits {
+					if j, ok := at[int64(h.ID)]; ok && int(j) != i && len(adj[i]) < k {
+						adj[i] = append(adj[i], cluster.Edge{To: j, Sim: h.Similarity})
+					}
+				}
+			}
+		}()
+	}
+feed:
+	for i := range faces {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return cluster.Graph{}, err
+	}
+	return cluster.Graph{Adj: adj}, nil
 }
 
 // PersonOrder orders a gallery's persons.

@@ -608,7 +608,7 @@ func (ix *Index) Len() int {
 type Filter struct {
 	Galleries []uint64 // only faces of these galleries (none: all)
 	// Ef overrides Config.EfSearch for this query (0: the configured value). Benchmarks sweep it;
-	// a service leaves it alone.
+	// searches leave it alone, clustering asks less (it needs only the close neighbours).
 	Ef int
 }
 
