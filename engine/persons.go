@@ -82,6 +82,18 @@ type Person struct {
 	// gallery is clustered again.
 	ConfirmedBy string     `json:"confirmed_by,omitempty"`
 	ConfirmedAt *time.Time `json:"confirmed_at,omitempty"`
+	// CrossMatch is the highest similarity of the review items its faces made against
+	// reference galleries the reader may see (person searches, jobs' cross-matches), and how
+	// many; nil when none (Persons only).
+	CrossMatch *PersonMatchScore `json:"cross_match,omitempty"`
+}
+
+// PersonMatchScore sums up the review items a person's faces made against one reference gallery
+// (or, on a person, against all those the reader may see: GalleryID 0).
+type PersonMatchScore struct {
+	GalleryID  int64   `json:"gallery_id,omitempty"`
+	Similarity float32 `json:"similarity"`
+	Items      int     `json:"items"`
 }
 
 // PersonStore keeps suggested persons.
@@ -101,6 +113,9 @@ type PersonStore interface {
 	MergePersons(ctx context.Context, id, other int64) error
 	// FaceVectors returns the vectors of the faces among ids that have one.
 	FaceVectors(ctx context.Context, ids []int64) (map[int64][]float32, error)
+	// PersonMatchScores returns, per person of a gallery, per reference gallery, the best
+	// similarity of the review items its faces made and their number.
+	PersonMatchScores(ctx context.Context, galleryID int64) (map[int64][]PersonMatchScore, error)
 	// SplitPerson moves faces of a person into a new one and returns its ID.
 	SplitPerson(ctx context.Context, id int64, faceIDs []int64, now time.Time) (int64, error)
 	// GalleryFaceLinks and FaceLinksOf return reviewers' judgements about pairs of faces (of a
@@ -325,12 +340,13 @@ type PersonOrder string
 const (
 	PersonsBySize   PersonOrder = "size"   // the default
 	PersonsByRecent PersonOrder = "recent" // last seen, newest first
+	PersonsByScore  PersonOrder = "score"  // the best cross-match first; persons without one last
 )
 
 // Persons lists a collection's suggested persons of two faces or more (faces left out).
 func (s *Service) Persons(ctx context.Context, a Actor, galleryID int64, order PersonOrder) ([]Person, error) {
-	if order != "" && order != PersonsBySize && order != PersonsByRecent {
-		return nil, fmt.Errorf("order must be size or recent, got %q: %w", order, ErrInvalid)
+	if order != "" && order != PersonsBySize && order != PersonsByRecent && order != PersonsByScore {
+		return nil, fmt.Errorf("order must be size, recent or score, got %q: %w", order, ErrInvalid)
 	}
 	if err := checkGallery(a, galleryID); err != nil {
 		return nil, err
@@ -342,6 +358,10 @@ func (s *Service) Persons(ctx context.Context, a Actor, galleryID int64, order P
 	if err != nil {
 		return nil, err
 	}
+	scores, err := s.cfg.Catalog.PersonMatchScores(ctx, galleryID)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]Person, 0, len(ps))
 	for _, p := range ps {
 		if len(p.Faces) < 2 {
@@ -349,11 +369,30 @@ func (s *Service) Persons(ctx context.Context, a Actor, galleryID int64, order P
 		}
 		p = summarize(p)
 		p.Faces = nil
+		for _, sc := range scores[p.ID] {
+			if !a.mayRead(sc.GalleryID) {
+				continue // a reference gallery the reader may not see says nothing here
+			}
+			if p.CrossMatch == nil {
+				p.CrossMatch = &PersonMatchScore{}
+			}
+			p.CrossMatch.Similarity = max(p.CrossMatch.Similarity, sc.Similarity)
+			p.CrossMatch.Items += sc.Items
+		}
 		out = append(out, p)
+	}
+	score := func(p Person) float32 {
+		if p.CrossMatch == nil {
+			return -2
+		}
+		return p.CrossMatch.Similarity
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		if order == PersonsByRecent && !out[i].LastSeen.Equal(out[j].LastSeen) {
 			return out[i].LastSeen.After(out[j].LastSeen)
+		}
+		if order == PersonsByScore && score(out[i]) != score(out[j]) {
+			return score(out[i]) > score(out[j])
 		}
 		if out[i].Size != out[j].Size {
 			return out[i].Size > out[j].Size

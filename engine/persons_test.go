@@ -311,6 +311,11 @@ func TestSearchPerson(t *testing.T) {
 	if n, _ := f.cat.CountMatches(ctx, engine.MatchFilter{}); n != 1 {
 		t.Errorf("%d review items after searching the person again, want 1", n)
 	}
+	// The persons list tells the item and its similarity, and orders by it.
+	if ps, err := f.svc.Persons(ctx, analyst, ads.ID, engine.PersonsByScore); err != nil || len(ps) != 1 || ps[0].CrossMatch == nil ||
+		ps[0].CrossMatch.Items != 1 || ps[0].CrossMatch.Similarity < 0.5 {
+		t.Errorf("persons by cross-match score: %+v, %v", ps, err)
+	}
 	if _, err := f.svc.SearchPerson(ctx, analyst, ps[0].ID, engine.PersonSearchRequest{Galleries: []int64{ads.ID}, Purpose: "x"}); !errors.Is(err, engine.ErrInvalid) {
 		t.Errorf("searching a collection: %v", err)
 	}

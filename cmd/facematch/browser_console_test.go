@@ -321,6 +321,17 @@ func TestBrowserConsole(t *testing.T) {
 	b.signIn(admin)
 	b.thumbsLoaded("#person-faces")
 	b.shot("console-person-1280")
+	// The persons list by cross-match: the person's item against the reference gallery shows.
+	var scored struct {
+		Persons []engine.Person `json:"persons"`
+	}
+	s.mustCall(200, "GET", fmt.Sprintf("/v1/galleries/%d/persons?order=score", ads.ID), admin, nil, &scored)
+	b.open(fmt.Sprintf("#/gallery/%d?tab=persons&order=score", ads.ID))
+	b.waitText("#persons a.button.primary", "Best cross-match first")
+	if len(scored.Persons) > 0 && scored.Persons[0].CrossMatch != nil {
+		b.waitText("#persons .cross-match", fmt.Sprintf("%d review item", scored.Persons[0].CrossMatch.Items))
+	}
+	b.shot("console-persons-by-score-1280")
 
 	// Look-up: the phone written another way, then the username in another case, find the ad.
 	b.open("#/lookup")

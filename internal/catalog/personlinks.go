@@ -273,3 +273,26 @@ func (d *DB) SplitPerson(ctx context.Context, id int64, faceIDs []int64, now tim
 	})
 	return newID, err
 }
+
+// PersonMatchScores returns, for each person of a gallery whose faces were probes of a search
+// or a job's cross-match, per reference gallery: the highest similarity of the review items
+// they made and how many.
+func (d *DB) PersonMatchScores(ctx context.Context, galleryID int64) (map[int64][]engine.PersonMatchScore, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT pf.person_id, m.gallery_id, MAX(m.similarity), COUNT(*) FROM persons p
+		JOIN person_faces pf ON pf.person_id = p.id JOIN probe_faces pr ON pr.face_id = pf.face_id JOIN matches m ON m.probe_face_id = pr.id
+		WHERE p.gallery_id = ? GROUP BY pf.person_id, m.gallery_id`, galleryID)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: person match scores: %w", err)
+	}
+	defer rows.Close()
+	out := map[int64][]engine.PersonMatchScore{}
+	for rows.Next() {
+		var p int64
+		var s engine.PersonMatchScore
+		if err := rows.Scan(&p, &s.GalleryID, &s.Similarity, &s.Items); err != nil {
+			return nil, fmt.Errorf("catalog: person match scores: %w", err)
+		}
+		out[p] = append(out[p], s)
+	}
+	return out, rows.Err()
+}

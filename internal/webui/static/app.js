@@ -945,7 +945,8 @@
       thumb(`/v1/faces/${p.representative_face_id}/thumbnail`, 'mid'),
       h('div', {}, h('strong', { text: `${p.size} photos` })),
       h('div', { class: 'muted', text: top(p, 'username') || top(p, 'phone') || 'no contact details' }),
-      h('div', { class: 'muted', text: `last seen ${fmtSourceTime(p.last_seen)}` })));
+      h('div', { class: 'muted', text: `last seen ${fmtSourceTime(p.last_seen)}` }),
+      p.cross_match ? h('div', { class: 'cross-match', title: 'The most similar review item its faces made against a reference gallery', text: `${p.cross_match.items} review item${p.cross_match.items === 1 ? '' : 's'}, best ${fmtSim(p.cross_match.similarity)}` }) : null));
     let cursor = -1;
     pageKeys = (e, typing) => {
       if (typing || !cards.length) return;
@@ -964,7 +965,8 @@
       cards.length ? h('p', { class: 'help' }, h('kbd', { text: 'j' }), '/', h('kbd', { text: 'k' }), ' move, ', h('kbd', { text: 'Enter' }), ' open') : null,
       h('p', { class: 'help', text: 'Each is a proposal that these ad photos show one person (faces clustered at a line that keeps precision first); it names no one. Two faces of one photo are never put together.' }),
       h('p', {}, h('a', { class: 'button' + (order === 'size' ? ' primary' : ''), href: `#/gallery/${g.id}?tab=persons&order=size`, text: 'Largest first' }), ' ',
-        h('a', { class: 'button' + (order === 'recent' ? ' primary' : ''), href: `#/gallery/${g.id}?tab=persons&order=recent`, text: 'Most recent first' }), ' ', run),
+        h('a', { class: 'button' + (order === 'recent' ? ' primary' : ''), href: `#/gallery/${g.id}?tab=persons&order=recent`, text: 'Most recent first' }), ' ',
+        h('a', { class: 'button' + (order === 'score' ? ' primary' : ''), href: `#/gallery/${g.id}?tab=persons&order=score`, text: 'Best cross-match first' }), ' ', run),
       error, cards.length ? h('div', { class: 'cands' }, cards) : h('p', { class: 'muted', text: 'No person yet: the faces have not been clustered, or none look alike.' }));
   }
 
