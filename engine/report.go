@@ -206,7 +206,8 @@ func (s *Service) PersonReport(ctx context.Context, a Actor, id int64) (CaseRepo
 	s.addGallery(&r, g)
 	r.Thresholds = append(r.Thresholds,
 		ReportThreshold{"clustering line", personLine, fmt.Sprintf("Faces are grouped into one suggested person through pairs at or above this similarity among each face's %d nearest neighbours (pairwise precision 0.996-0.999 on LFW and CFP, bench/RESULTS.md); the grouping is a proposal for reviewers to confirm.", personK)},
-		ReportThreshold{"repost radius", RepostRadius, fmt.Sprintf("Two photos are the same photo reposted (re-compressed, resized, cropped, mirrored or captioned) when their 64-bit perceptual hashes differ in at most %d bits; a link by reposts rests on such pairs.", RepostRadius)})
+		ReportThreshold{"repost radius", RepostRadius, fmt.Sprintf("Two photos are the same photo reposted (re-compressed, resized, cropped, mirrored or captioned) when their 64-bit perceptual hashes differ in at most %d bits; a link by reposts rests on such pairs.", RepostRadius)},
+		ReportThreshold{"repost radius, face regions", FaceRepostRadius, fmt.Sprintf("A photo cut to another frame is the same photo reposted when the perceptual hashes of the regions around a face in each differ in at most %d bits.", FaceRepostRadius)})
 	if err := s.addAudit(ctx, a, &r, targets); err != nil {
 		return CaseReport{}, err
 	}

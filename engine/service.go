@@ -554,6 +554,12 @@ func newImage(ph photo, data []byte, rec Image) (Image, []NewFace, []blobPut, er
 	if err != nil {
 		return rec, nil, nil, err
 	}
+	boxes := make([]neardup.Box, len(ph.faces))
+	for i, f := range ph.faces {
+		b := f.Detection.Box
+		boxes[i] = neardup.Box{X: float64(b.X), Y: float64(b.Y), W: float64(b.W), H: float64(b.H)}
+	}
+	hashes = append(hashes, neardup.StoredFaces(ph.img, boxes)...)
 	rec.Hashes = make([]uint64, len(hashes))
 	for i, h := range hashes {
 		rec.Hashes[i] = uint64(h)

@@ -73,7 +73,8 @@ type neardupJSON struct {
 	Photos         int                `json:"photos"`
 	Copies         int                `json:"copies"`
 	ImpostorPairs  int                `json:"impostor_pairs"`
-	Radius         int                `json:"radius"`      // the largest with false matches ≤ 1e-4
+	Radius         int                `json:"radius"`      // by the whole photo; with FaceRadius, the pair finding most at false matches ≤ 1e-4
+	FaceRadius     int                `json:"face_radius"` // by the face regions (--faces; -1: not used)
 	FalseMatchRate float64            `json:"false_match"` // at Radius, per (copy, other photo) pair
 	Recall         float64            `json:"recall"`      // of every copy at Radius
 	ByTransform    map[string]float64 `json:"recall_by_transform"`
@@ -94,11 +95,52 @@ func (m *Main) runEvalNeardup(ctx context.Context, args []string) error {
 	n := fs.Int("n", 1000, "photos used, spread over the folder")
 	indexSize := fs.Int("index", 1_000_000, "hashes in the look-up index (the photos plus random ones)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
+	faces := fs.Bool("faces", false, "also hash the region around each face the detector finds (in the photos and their copies)")
+	faceScale := fs.Float64("face-scale", neardup.FaceRegionScale, "the face region's side, in face boxes")
+	anchor := fs.String("face-anchor", "box", "what centres the face region: box or landmarks")
+	fixedRadius := fs.Int("radius", -1, "the whole photo's radius, fixed (-1: chosen with the face radius)")
+	var cfg Config
+	cfg.bindModelFlags(fs, m.Getenv)
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
+	var detect func(image.Image) ([]neardup.Hash, []neardup.Hash, error)
+	if *faces {
+		if err := cfg.Validate(); err != nil {
+			return err
+		}
+		p, err := cfg.buildForEval(1)
+		if err != nil {
+			return err
+		}
+		defer p.Close()
+		// detect returns the face regions' own hashes and their mirror images'.
+		detect = func(img image.Image) (own, mirrored []neardup.Hash, err error) {
+			n := imaging.Clone(img)
+			dets, err := p.Detector.Detect(ctx, n)
+			if err != nil {
+				return nil, nil, err
+			}
+			for _, d := range dets {
+				x, y, w, h := float64(d.Box.X), float64(d.Box.Y), float64(d.Box.W), float64(d.Box.H)
+				if *anchor == "landmarks" {
+					var cx, cy float64
+					for _, l := range d.Landmarks {
+						cx, cy = cx+float64(l.X)/5, cy+float64(l.Y)/5
+					}
+					x, y = cx-w/2, cy-h/2
+				}
+				o, m, err := neardup.OfFace(n, x, y, w, h, *faceScale)
+				if err != nil {
+					continue
+				}
+				own, mirrored = append(own, o), append(mirrored, m)
+			}
+			return own, mirrored, nil
+		}
+	}
 	if *root == "" || fs.NArg() > 0 || *n < 2 || *indexSize < *n {
-		fmt.Fprintln(m.Stderr, "usage: facematch eval neardup --root DIR [--n 1000] [--index 1000000] [--json]")
+		fmt.Fprintln(m.Stderr, "usage: facematch eval neardup --root DIR [--n 1000] [--index 1000000] [--faces [--face-scale 1.5]] [--json]")
 		return errUsage
 	}
 	files, err := photoTree(*root)
@@ -115,8 +157,11 @@ func (m *Main) runEvalNeardup(ctx context.Context, args []string) error {
 		of        int
 		transform string
 		own, mir  neardup.Hash
+		// faces and facesMir are the copy's face regions' hashes (--faces).
+		faces, facesMir []neardup.Hash
 	}
 	var originals [][]neardup.Hash // each photo's variants, whole first
+	var originalFaces [][]neardup.Hash
 	var copies []copyHashes
 	start := time.Now()
 	hashes := 0
@@ -134,6 +179,13 @@ func (m *Main) runEvalNeardup(ctx context.Context, args []string) error {
 		}
 		hashes += len(variants)
 		originals = append(originals, variants)
+		var faceHashes []neardup.Hash
+		if detect != nil {
+			if faceHashes, _, err = detect(img); err != nil {
+				return err
+			}
+		}
+		originalFaces = append(originalFaces, faceHashes)
 		for _, t := range neardupTransforms {
 			c, err := t.apply(img)
 			if err != nil {
@@ -144,7 +196,13 @@ func (m *Main) runEvalNeardup(ctx context.Context, args []string) error {
 				return err
 			}
 			hashes += 2
-			copies = append(copies, copyHashes{of: len(originals) - 1, transform: t.Name, own: h, mir: mir})
+			ch := copyHashes{of: len(originals) - 1, transform: t.Name, own: h, mir: mir}
+			if detect != nil {
+				if ch.faces, ch.facesMir, err = detect(c); err != nil {
+					return err
+				}
+			}
+			copies = append(copies, ch)
 		}
 	}
 	out.HashesPerS = float64(hashes) / time.Since(start).Seconds()
@@ -152,48 +210,87 @@ func (m *Main) runEvalNeardup(ctx context.Context, args []string) error {
 	if len(originals) > 0 {
 		out.Variants = len(originals[0])
 	}
-	var genuine, impostor [65]int
-	// A copy's distance to a photo: the nearest of the photo's variants to the copy or its mirror.
-	distance := func(c copyHashes, vs []neardup.Hash) int {
-		d := 64
+	// A copy's distance to a photo, by the whole photo (the nearest of the photo's variants to
+	// the copy or its mirror) and by the faces (the nearest face regions, 64 without faces).
+	distances := func(c copyHashes, vs, fs []neardup.Hash) (whole, faces int) {
+		whole, faces = 64, 64
 		for _, v := range vs {
-			d = min(d, neardup.Distance(c.own, v), neardup.Distance(c.mir, v))
+			whole = min(whole, neardup.Distance(c.own, v), neardup.Distance(c.mir, v))
 		}
-		return d
+		for _, f := range fs {
+			for k := range c.faces {
+				faces = min(faces, neardup.Distance(c.faces[k], f), neardup.Distance(c.facesMir[k], f))
+			}
+		}
+		return whole, faces
 	}
+	// impostor[w][f] counts (copy, other photo) pairs at those two distances.
+	var impostor [65][65]int
 	for _, c := range copies {
 		for j, o := range originals {
-			d := distance(c, o)
 			if j == c.of {
-				genuine[d]++
-			} else {
-				impostor[d]++
-				out.ImpostorPairs++
+				continue
+			}
+			w, f := distances(c, o, originalFaces[j])
+			impostor[w][f]++
+			out.ImpostorPairs++
+		}
+	}
+	// A copy matches a photo when either distance is within its radius. The radii are the pair
+	// that finds the most copies with false matches at or under 1e-4 of the pairs (by the
+	// whole photo alone, the face radius is -1).
+	falseAt := func(rw, rf int) int {
+		n := 0
+		for w := range 65 {
+			for f := range 65 {
+				if w <= rw || f <= rf {
+					n += impostor[w][f]
+				}
+			}
+		}
+		return n
+	}
+	found := func(rw, rf int) (all int, by map[string]int) {
+		by = map[string]int{}
+		for _, c := range copies {
+			w, f := distances(c, originals[c.of], originalFaces[c.of])
+			if w <= rw || f <= rf {
+				all++
+				by[c.transform]++
+			}
+		}
+		return all, by
+	}
+	out.Radius, out.FaceRadius = -1, -1
+	best := -1
+	faceRadii := []int{-1}
+	if detect != nil {
+		for r := 0; r <= 16; r++ {
+			faceRadii = append(faceRadii, r)
+		}
+	}
+	for rw := 0; rw <= 20; rw++ {
+		if *fixedRadius >= 0 && rw != *fixedRadius {
+			continue
+		}
+		for _, rf := range faceRadii {
+			fm := falseAt(rw, rf)
+			if float64(fm) > 1e-4*float64(out.ImpostorPairs) {
+				continue
+			}
+			if n, _ := found(rw, rf); n > best {
+				best, out.Radius, out.FaceRadius = n, rw, rf
+				out.FalseMatchRate = float64(fm) / float64(max(1, out.ImpostorPairs))
 			}
 		}
 	}
-	// The largest radius whose cumulative false-match rate stays at or under 1e-4.
-	cum := 0
-	out.Radius = -1
-	for r := 0; r <= 64; r++ {
-		cum += impostor[r]
-		if float64(cum) > 1e-4*float64(out.ImpostorPairs) {
-			break
-		}
-		out.Radius, out.FalseMatchRate = r, float64(cum)/float64(max(1, out.ImpostorPairs))
-	}
-	found := map[string]int{}
+	all, by := found(out.Radius, out.FaceRadius)
 	total := map[string]int{}
-	all := 0
 	for _, c := range copies {
 		total[c.transform]++
-		if distance(c, originals[c.of]) <= out.Radius {
-			found[c.transform]++
-			all++
-		}
 	}
 	for t, k := range total {
-		out.ByTransform[t] = float64(found[t]) / float64(k)
+		out.ByTransform[t] = float64(by[t]) / float64(k)
 	}
 	out.Recall = float64(all) / float64(max(1, len(copies)))
 
@@ -220,7 +317,7 @@ func (m *Main) runEvalNeardup(ctx context.Context, args []string) error {
 	}
 	w := m.Stdout
 	fmt.Fprintf(w, "%d photos, %d reposted copies, %d (copy, other photo) pairs\n", out.Photos, out.Copies, out.ImpostorPairs)
-	fmt.Fprintf(w, "radius %d bits: false matches %.2g, recall %.4f\n", out.Radius, out.FalseMatchRate, out.Recall)
+	fmt.Fprintf(w, "radius %d bits (face regions: %d): false matches %.2g, recall %.4f\n", out.Radius, out.FaceRadius, out.FalseMatchRate, out.Recall)
 	names := make([]string, 0, len(out.ByTransform))
 	for k := range out.ByTransform {
 		names = append(names, k)

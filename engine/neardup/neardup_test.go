@@ -138,3 +138,29 @@ func TestVariantsFindACroppedRepost(t *testing.T) {
 		t.Errorf("the cropped repost: %v, want photo 7 once", got)
 	}
 }
+
+func TestStoredFaces(t *testing.T) {
+	img := image.NewNRGBA(image.Rect(0, 0, 200, 100))
+	for i := range img.Pix {
+		img.Pix[i] = uint8(i * 7 % 251)
+	}
+	faces := []Box{{X: 10, Y: 10, W: 40, H: 50}, {X: 120, Y: 20, W: 3, H: 3}, {X: 150, Y: 30, W: 40, H: 40}}
+	hs := StoredFaces(img, faces)
+	if len(hs) != 4 {
+		t.Fatalf("%d hashes for two faces large enough and one too small, want 4 (own and mirrored each)", len(hs))
+	}
+	own, mir, err := OfFace(img, 10, 10, 40, 50, FaceRegionScale)
+	if err != nil || hs[0] != own || hs[1] != mir {
+		t.Errorf("first face: %x %x, want %x %x (%v)", hs[0], hs[1], own, mir, err)
+	}
+	many := make([]Box, MaxFaceRegions+3)
+	for i := range many {
+		many[i] = Box{X: 10, Y: 10, W: 40, H: 40}
+	}
+	if n := len(StoredFaces(img, many)); n != 2*MaxFaceRegions {
+		t.Errorf("%d hashes for %d faces, want %d", n, len(many), 2*MaxFaceRegions)
+	}
+	if r := FaceRegion(img, 180, 80, 40, 40, 1); r != image.Rect(180, 80, 200, 100) {
+		t.Errorf("a region past the edge: %v, want it clipped", r)
+	}
+}
