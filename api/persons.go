@@ -60,7 +60,7 @@ type personActionRequest struct {
 	Supersede bool `json:"supersede"`
 }
 
-func (s *Server) personAction(c echo.Context, run func(id int64, req personActionRequest) (engine.Person, error)) error {
+func (s *Server) personAction(c echo.Context, status int, run func(id int64, req personActionRequest) (engine.Person, error)) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
@@ -73,17 +73,17 @@ func (s *Server) personAction(c echo.Context, run func(id int64, req personActio
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, p)
+	return c.JSON(status, p)
 }
 
 func (s *Server) confirmPerson(c echo.Context) error {
-	return s.personAction(c, func(id int64, req personActionRequest) (engine.Person, error) {
+	return s.personAction(c, http.StatusOK, func(id int64, req personActionRequest) (engine.Person, error) {
 		return s.svc.ConfirmPerson(c.Request().Context(), actor(c), id, req.Note)
 	})
 }
 
 func (s *Server) removePersonFace(c echo.Context) error {
-	return s.personAction(c, func(id int64, req personActionRequest) (engine.Person, error) {
+	return s.personAction(c, http.StatusOK, func(id int64, req personActionRequest) (engine.Person, error) {
 		if req.FaceID <= 0 {
 			return engine.Person{}, fmt.Errorf("%w: face_id is required, a positive integer", errBadRequest)
 		}
@@ -92,7 +92,7 @@ func (s *Server) removePersonFace(c echo.Context) error {
 }
 
 func (s *Server) mergePersons(c echo.Context) error {
-	return s.personAction(c, func(id int64, req personActionRequest) (engine.Person, error) {
+	return s.personAction(c, http.StatusOK, func(id int64, req personActionRequest) (engine.Person, error) {
 		if req.PersonID <= 0 {
 			return engine.Person{}, fmt.Errorf("%w: person_id is required, a positive integer", errBadRequest)
 		}
@@ -102,24 +102,14 @@ func (s *Server) mergePersons(c echo.Context) error {
 
 // splitPerson moves faces of a person into a new one; the answer is the new person.
 func (s *Server) splitPerson(c echo.Context) error {
-	id, err := pathID(c)
-	if err != nil {
-		return err
-	}
-	var req personActionRequest
-	if err := bindJSON(c, &req); err != nil {
-		return err
-	}
-	for _, f := range req.FaceIDs {
-		if f <= 0 {
-			return fmt.Errorf("%w: face_ids must be positive integers, got %d", errBadRequest, f)
+	return s.personAction(c, http.StatusCreated, func(id int64, req personActionRequest) (engine.Person, error) {
+		for _, f := range req.FaceIDs {
+			if f <= 0 {
+				return engine.Person{}, fmt.Errorf("%w: face_ids must be positive integers, got %d", errBadRequest, f)
+			}
 		}
-	}
-	p, err := s.svc.SplitPerson(c.Request().Context(), actor(c), id, req.FaceIDs, req.Note, req.Supersede)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusCreated, p)
+		return s.svc.SplitPerson(c.Request().Context(), actor(c), id, req.FaceIDs, req.Note, req.Supersede)
+	})
 }
 
 type personSearchRequest struct {

@@ -74,6 +74,26 @@ func faceSet(fs []PersonFace) map[int64]bool {
 	return out
 }
 
+// judgementsBetween returns the judgements involving faces of left or right, refusing
+// (ErrConflict) when one between them says the opposite of same, unless supersede.
+func (s *Service) judgementsBetween(ctx context.Context, left, right map[int64]bool, same, supersede bool) ([]FaceLink, error) {
+	ids := make([]int64, 0, len(left)+len(right))
+	for f := range left {
+		ids = append(ids, f)
+	}
+	for f := range right {
+		ids = append(ids, f)
+	}
+	links, err := s.cfg.Catalog.FaceLinksOf(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	if l, ok := contradicted(links, left, right, same); ok && !supersede {
+		return nil, refuseContradiction(l)
+	}
+	return links, nil
+}
+
 // refuseContradiction is the error for a judgement that contradicts an earlier one.
 func refuseContradiction(l FaceLink) error {
 	was := "not the same person"
@@ -126,16 +146,8 @@ func (s *Service) SplitPerson(ctx context.Context, a Actor, id int64, faceIDs []
 		return Person{}, fmt.Errorf("a split of %d faces from %d records %d judgements, at most %d: split in steps: %w",
 			len(moved), len(left), len(moved)*len(left), maxLinkPairs, ErrInvalid)
 	}
-	ids := make([]int64, 0, len(members))
-	for f := range members {
-		ids = append(ids, f)
-	}
-	links, err := s.cfg.Catalog.FaceLinksOf(ctx, ids)
-	if err != nil {
+	if _, err := s.judgementsBetween(ctx, moved, left, false, supersede); err != nil {
 		return Person{}, err
-	}
-	if l, ok := contradicted(links, moved, left, false); ok && !supersede {
-		return Person{}, refuseContradiction(l)
 	}
 	now := time.Now()
 	var judged []FaceLink

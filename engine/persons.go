@@ -652,19 +652,9 @@ func (s *Service) MergePersons(ctx context.Context, a Actor, id, other int64, no
 		return Person{}, err
 	}
 	left, right := faceSet(into[0].Faces), faceSet(from[0].Faces)
-	ids := make([]int64, 0, len(left)+len(right))
-	for f := range left {
-		ids = append(ids, f)
-	}
-	for f := range right {
-		ids = append(ids, f)
-	}
-	links, err := s.cfg.Catalog.FaceLinksOf(ctx, ids)
+	links, err := s.judgementsBetween(ctx, left, right, true, supersede)
 	if err != nil {
 		return Person{}, err
-	}
-	if l, ok := contradicted(links, left, right, true); ok && !supersede {
-		return Person{}, refuseContradiction(l)
 	}
 	// One must-link from the first face of id to every face of other joins them; with
 	// supersede, the cannot-links between them are replaced too.
