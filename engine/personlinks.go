@@ -117,12 +117,8 @@ func (s *Service) SplitPerson(ctx context.Context, a Actor, id int64, faceIDs []
 	if len(faceIDs) == 0 {
 		return Person{}, fmt.Errorf("face_ids is required: the faces that are another person: %w", ErrInvalid)
 	}
-	ps, err := s.cfg.Catalog.Persons(ctx, 0, id)
+	p, err := s.readablePerson(ctx, a, id)
 	if err != nil {
-		return Person{}, err
-	}
-	p := ps[0]
-	if err := checkGallery(a, p.GalleryID); err != nil {
 		return Person{}, err
 	}
 	members := faceSet(p.Faces)

@@ -402,15 +402,23 @@ func (s *Service) Persons(ctx context.Context, a Actor, galleryID int64, order P
 	return out, nil
 }
 
-// PersonByID returns one suggested person with its faces and ad details; reading it is
-// audited (it gathers a person's photos).
-func (s *Service) PersonByID(ctx context.Context, a Actor, id int64) (Person, error) {
+// readablePerson returns person id with its faces, refusing one outside a's galleries.
+func (s *Service) readablePerson(ctx context.Context, a Actor, id int64) (Person, error) {
 	ps, err := s.cfg.Catalog.Persons(ctx, 0, id)
 	if err != nil {
 		return Person{}, err
 	}
-	p := ps[0]
-	if err := checkGallery(a, p.GalleryID); err != nil {
+	if err := checkGallery(a, ps[0].GalleryID); err != nil {
+		return Person{}, err
+	}
+	return ps[0], nil
+}
+
+// PersonByID returns one suggested person with its faces and ad details; reading it is
+// audited (it gathers a person's photos).
+func (s *Service) PersonByID(ctx context.Context, a Actor, id int64) (Person, error) {
+	p, err := s.readablePerson(ctx, a, id)
+	if err != nil {
 		return Person{}, err
 	}
 	p = summarize(p)
@@ -573,25 +581,22 @@ func (s *Service) personAction(ctx context.Context, a Actor, id int64, action, n
 	if err != nil {
 		return Person{}, err
 	}
-	ps, err := s.cfg.Catalog.Persons(ctx, 0, id)
+	p, err := s.readablePerson(ctx, a, id)
 	if err != nil {
-		return Person{}, err
-	}
-	if err := checkGallery(a, ps[0].GalleryID); err != nil {
 		return Person{}, err
 	}
 	err = s.audited(ctx, func(c Catalog) (AuditEntry, error) {
 		if err := act(c); err != nil {
 			return AuditEntry{}, err
 		}
-		return entry(a, action, ref("person", id), []int64{ps[0].GalleryID}, strings.TrimSpace(input+" note="+strconv.Quote(note)), ""), nil
+		return entry(a, action, ref("person", id), []int64{p.GalleryID}, strings.TrimSpace(input+" note="+strconv.Quote(note)), ""), nil
 	})
 	if err != nil {
 		return Person{}, err
 	}
 	after, err := s.cfg.Catalog.Persons(ctx, 0, id)
 	if errors.Is(err, ErrNotFound) {
-		return Person{ID: id, GalleryID: ps[0].GalleryID}, nil // its last face went
+		return Person{ID: id, GalleryID: p.GalleryID}, nil // its last face went
 	}
 	if err != nil {
 		return Person{}, err
@@ -610,7 +615,7 @@ func (s *Service) ConfirmPerson(ctx context.Context, a Actor, id int64, note str
 // RemoveFaceFromPerson takes a face a reviewer judged another person's out of a person, for
 // good; the person goes with its last face. Audited as person.remove_face.
 func (s *Service) RemoveFaceFromPerson(ctx context.Context, a Actor, id, faceID int64, note string) (Person, error) {
-	ps, err := s.cfg.Catalog.Persons(ctx, 0, id)
+	p, err := s.readablePerson(ctx, a, id)
 	if err != nil {
 		return Person{}, err
 	}
@@ -618,7 +623,7 @@ func (s *Service) RemoveFaceFromPerson(ctx context.Context, a Actor, id, faceID 
 	// re-clustering honours whether or not the person is confirmed.
 	now := time.Now()
 	var judged []FaceLink
-	for _, f := range ps[0].Faces {
+	for _, f := range p.Faces {
 		if f.FaceID != faceID && len(judged) < maxLinkPairs {
 			judged = append(judged, FaceLink{A: faceID, B: f.FaceID, Same: false, By: a.Person(), At: now})
 		}
@@ -640,18 +645,15 @@ func (s *Service) MergePersons(ctx context.Context, a Actor, id, other int64, no
 	if id == other {
 		return Person{}, fmt.Errorf("a person cannot be merged with itself: %w", ErrInvalid)
 	}
-	into, err := s.cfg.Catalog.Persons(ctx, 0, id)
+	into, err := s.readablePerson(ctx, a, id)
 	if err != nil {
 		return Person{}, err
 	}
-	from, err := s.cfg.Catalog.Persons(ctx, 0, other)
+	from, err := s.readablePerson(ctx, a, other)
 	if err != nil {
 		return Person{}, err
 	}
-	if err := checkGallery(a, from[0].GalleryID); err != nil {
-		return Person{}, err
-	}
-	left, right := faceSet(into[0].Faces), faceSet(from[0].Faces)
+	left, right := faceSet(into.Faces), faceSet(from.Faces)
 	links, err := s.judgementsBetween(ctx, left, right, true, supersede)
 	if err != nil {
 		return Person{}, err
@@ -659,7 +661,7 @@ func (s *Service) MergePersons(ctx context.Context, a Actor, id, other int64, no
 	// One must-link from the first face of id to every face of other joins them; with
 	// supersede, the cannot-links between them are replaced too.
 	now := time.Now()
-	anchor := into[0].Faces[0].FaceID
+	anchor := into.Faces[0].FaceID
 	var judged []FaceLink
 	for f := range right {
 		judged = append(judged, FaceLink{A: anchor, B: f, Same: true, By: a.Person(), At: now})
@@ -720,12 +722,8 @@ func (s *Service) SearchPerson(ctx context.Context, a Actor, personID int64, req
 	if req.K < 1 || req.K > s.cfg.MaxK {
 		return SearchResult{}, fmt.Errorf("k must be in [1, %d], got %d: %w", s.cfg.MaxK, req.K, ErrInvalid)
 	}
-	ps, err := s.cfg.Catalog.Persons(ctx, 0, personID)
+	p, err := s.readablePerson(ctx, a, personID)
 	if err != nil {
-		return SearchResult{}, err
-	}
-	p := ps[0]
-	if err := checkGallery(a, p.GalleryID); err != nil {
 		return SearchResult{}, err
 	}
 	coll, err := s.cfg.Catalog.Gallery(ctx, p.GalleryID)

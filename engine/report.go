@@ -150,12 +150,8 @@ func (r *CaseReport) Image(kind string, id int64) *ReportImage {
 // person outside a's galleries is refused (ErrForbidden), an unknown one ErrNotFound; neither
 // is audited.
 func (s *Service) PersonReport(ctx context.Context, a Actor, id int64) (CaseReport, error) {
-	ps, err := s.cfg.Catalog.Persons(ctx, 0, id)
+	p, err := s.readablePerson(ctx, a, id)
 	if err != nil {
-		return CaseReport{}, err
-	}
-	p := ps[0]
-	if err := checkGallery(a, p.GalleryID); err != nil {
 		return CaseReport{}, err
 	}
 	p = summarize(p)
