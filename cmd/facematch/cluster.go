@@ -1,13 +1,20 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"encoding/binary"
+	"encoding/gob"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io/fs"
+	"math"
+	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -22,6 +29,7 @@ type clusterRun struct {
 	K       int     `json:"k"`
 	Line    float32 `json:"line"`
 	Overlap float32 `json:"overlap,omitempty"`
+	Weight  string  `json:"weight,omitempty"` // how an edge's similarity becomes its weight (infomap)
 	Seconds float64 `json:"seconds"`
 	cluster.Scores
 }
@@ -40,9 +48,24 @@ type clusterJSON struct {
 
 // Methods compared and the settings each is tried at; the chosen one is the default.
 var (
-	clusterLines    = []float32{0.70, 0.74, 0.78, 0.80, 0.82, 0.84, 0.86, 0.88, 0.90}
+	clusterLines    = []float32{0.70, 0.74, 0.78, 0.80, 0.82, 0.84, 0.85, 0.86, 0.87, 0.88, 0.89, 0.90}
 	clusterOverlaps = []float32{0.1, 0.2, 0.3, 0.4, 0.5}
+	clusterMethods  = []string{"components", "whispers", "shared", "infomap"}
+	clusterWeights  = []string{"sim", "above", "exp"}
 )
+
+// edgeWeight is how Infomap weighs an edge of similarity s at or above line: sim, s itself;
+// above, its height above the line (an edge just over the line counts for little); exp,
+// e^(s/0.05), so an edge 0.05 stronger carries e times the flow.
+func edgeWeight(name string, line float32) func(float32) float64 {
+	switch name {
+	case "above":
+		return func(s float32) float64 { return float64(s-line)/float64(1-line) + 0.01 }
+	case "exp":
+		return func(s float32) float64 { return math.Exp(float64(s-line) / 0.05) }
+	}
+	return func(s float32) float64 { return float64(s) }
+}
 
 // runEvalCluster clusters the largest face of every photo under the roots (one folder per
 // identity, photos anywhere below it) with each method over a grid of settings, and scores
@@ -54,19 +77,23 @@ func (m *Main) runEvalCluster(ctx context.Context, args []string) error {
 	cfg.bindModelFlags(fset, m.Getenv)
 	roots := fset.String("root", "", "comma-separated folders of identities (one folder per person, photos anywhere below)")
 	ks := fset.String("k", "20,50", "neighbours per face in the graph (each tried)")
-	// The chosen operating point, picked on LFW and CFP leading with precision (bench/RESULTS.md
-	// "Clustering"): pairwise precision 0.996 on both.
-	chosenMethod := fset.String("method", "whispers", "the chosen method reported at the top: components, whispers or shared")
-	line := fset.Float64("line", 0.88, "the chosen method's edge line")
+	// The chosen operating point, picked on LFW and CFP together leading with precision
+	// (bench/RESULTS.md "Clustering"): Infomap, e^(s/0.05) weights, k 50, line 0.87, pairwise
+	// precision 0.996 on LFW, 0.982 on CFP and 0.9995 on CFP's frontal photos.
+	chosenMethod := fset.String("method", "infomap", "the chosen method reported at the top: components, whispers, shared or infomap")
+	chosenWeight := fset.String("weight", "exp", "the chosen infomap edge weight: sim, above or exp")
+	line := fset.Float64("line", 0.87, "the chosen method's edge line")
 	overlap := fset.Float64("overlap", 0.2, "the chosen shared-neighbours overlap")
-	chosenK := fset.Int("chosen-k", 20, "the chosen method's k")
+	chosenK := fset.Int("chosen-k", 50, "the chosen method's k")
 	asJSON := fset.Bool("json", false, "print one JSON object")
 	workers := fset.Int("workers", runtime.GOMAXPROCS(0), "images processed in parallel")
+	vectorsFile := fset.String("vectors", "", "cache of the embeddings: read instead of embedding when the file exists, written after embedding when not")
+	methods := fset.String("methods", strings.Join(clusterMethods, ","), "the methods of the grid (comma-separated)")
 	if err := fset.Parse(args); err != nil {
 		return errUsage
 	}
 	if *roots == "" || fset.NArg() > 0 {
-		fmt.Fprintln(m.Stderr, "usage: facematch eval cluster --root DIR[,DIR] [--k 20,50] [--json]")
+		fmt.Fprintln(m.Stderr, "usage: facematch eval cluster --root DIR[,DIR] [--k 20,50] [--vectors FILE] [--methods LIST] [--json]")
 		return errUsage
 	}
 	var kList []int
@@ -77,48 +104,37 @@ func (m *Main) runEvalCluster(ctx context.Context, args []string) error {
 		}
 		kList = append(kList, k)
 	}
-	if *chosenMethod != "components" && *chosenMethod != "whispers" && *chosenMethod != "shared" {
-		return fmt.Errorf("method must be components, whispers or shared, got %q", *chosenMethod)
+	if !slices.Contains(clusterMethods, *chosenMethod) {
+		return fmt.Errorf("method must be components, whispers, shared or infomap, got %q", *chosenMethod)
+	}
+	if !slices.Contains(clusterWeights, *chosenWeight) {
+		return fmt.Errorf("weight must be sim, above or exp, got %q", *chosenWeight)
+	}
+	grid := map[string]bool{}
+	for _, name := range strings.Split(*methods, ",") {
+		if !slices.Contains(clusterMethods, name) {
+			return fmt.Errorf("methods must be among %s, got %q", strings.Join(clusterMethods, ", "), name)
+		}
+		grid[name] = true
 	}
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	p, err := cfg.buildForEval(*workers)
+
+	start := time.Now()
+	out := clusterJSON{}
+	faces, err := m.clusterFaces(ctx, cfg, strings.Split(*roots, ","), *vectorsFile, *workers)
 	if err != nil {
 		return err
 	}
-	defer p.Close()
-
-	start := time.Now()
-	var vectors [][]float32
-	var truth, sets []string
-	out := clusterJSON{Model: p.Embedder.Identity()}
-	rootList := strings.Split(*roots, ",")
-	for _, root := range rootList {
-		files, err := photoTree(root)
-		if err != nil {
-			return err
-		}
-		embs, err := p.EmbedPrimaries(ctx, root, files, *workers, nil)
-		if err != nil {
-			return err
-		}
-		out.Images += len(files)
-		set := filepath.Base(filepath.Clean(root))
-		for _, e := range embs {
-			if e.Embedding == nil {
-				out.Unusable++
-				continue
-			}
-			vectors = append(vectors, e.Embedding.Vector)
-			truth = append(truth, set+"/"+identityOfPath(e.Path))
-			sets = append(sets, set)
-		}
-	}
+	vectors, truth, sets := faces.vectors(), faces.Truth, faces.Sets
+	out.Images, out.Unusable, out.Model = faces.Images, faces.Unusable, faces.Model
 	maxK := 0
 	for _, k := range kList {
 		maxK = max(maxK, k)
 	}
+	// Each root alone, CFP's frontal photos alone (any set with a frontal folder: ads are mostly
+	// frontal, and profiles are the recognizer's known weakness), and all the roots together.
 	subsets := map[string][]int{}
 	var setNames []string
 	for i, s := range sets {
@@ -127,13 +143,28 @@ func (m *Main) runEvalCluster(ctx context.Context, args []string) error {
 		}
 		subsets[s] = append(subsets[s], i)
 	}
-	if len(setNames) > 1 {
+	rootSets := len(setNames)
+	for _, s := range slices.Clone(setNames) {
+		var frontal []int
+		for _, i := range subsets[s] {
+			if slices.Contains(strings.Split(faces.Paths[i], "/"), "frontal") {
+				frontal = append(frontal, i)
+			}
+		}
+		if len(frontal) > 0 && len(frontal) < len(subsets[s]) {
+			subsets[s+"-frontal"] = frontal
+			setNames = append(setNames, s+"-frontal")
+		}
+	}
+	chosenSet := sets[0]
+	if rootSets > 1 {
 		all := make([]int, len(sets))
 		for i := range all {
 			all[i] = i
 		}
 		subsets["all"] = all
 		setNames = append(setNames, "all")
+		chosenSet = "all"
 	}
 	for _, set := range setNames {
 		idx := subsets[set]
@@ -145,20 +176,32 @@ func (m *Main) runEvalCluster(ctx context.Context, args []string) error {
 		full := cluster.KNN(vs, maxK)
 		for _, k := range kList {
 			g := truncate(full, k)
-			try := func(method string, l, o float32, run func() []int) {
+			try := func(method, weight string, l, o float32, run func() []int) {
 				t := time.Now()
 				labels := run()
-				r := clusterRun{Set: set, Method: method, K: k, Line: l, Overlap: o, Seconds: time.Since(t).Seconds(), Scores: cluster.Score(labels, ts)}
+				r := clusterRun{Set: set, Method: method, Weight: weight, K: k, Line: l, Overlap: o, Seconds: time.Since(t).Seconds(), Scores: cluster.Score(labels, ts)}
 				out.Runs = append(out.Runs, r)
-				if set == setNames[len(setNames)-1] && method == *chosenMethod && k == *chosenK && near32(l, float32(*line)) && (method != "shared" || near32(o, float32(*overlap))) {
+				if set == chosenSet && method == *chosenMethod && k == *chosenK && near32(l, float32(*line)) &&
+					(method != "shared" || near32(o, float32(*overlap))) && (method != "infomap" || weight == *chosenWeight) {
 					out.clusterRun = r
 				}
 			}
 			for _, l := range clusterLines {
-				try("components", l, 0, func() []int { return cluster.Components(g, l) })
-				try("whispers", l, 0, func() []int { return cluster.ChineseWhispers(g, l, 30, 1) })
-				for _, o := range clusterOverlaps {
-					try("shared", l, o, func() []int { return cluster.SharedNeighbours(g, l, o) })
+				if grid["components"] {
+					try("components", "", l, 0, func() []int { return cluster.Components(g, l) })
+				}
+				if grid["whispers"] {
+					try("whispers", "", l, 0, func() []int { return cluster.ChineseWhispers(g, l, 30, 1) })
+				}
+				if grid["shared"] {
+					for _, o := range clusterOverlaps {
+						try("shared", "", l, o, func() []int { return cluster.SharedNeighbours(g, l, o) })
+					}
+				}
+				if grid["infomap"] {
+					for _, w := range clusterWeights {
+						try("infomap", w, l, 0, func() []int { return cluster.Infomap(g, l, edgeWeight(w, l), 1) })
+					}
 				}
 			}
 		}
@@ -174,6 +217,9 @@ func (m *Main) runEvalCluster(ctx context.Context, args []string) error {
 	best := map[string]clusterRun{}
 	for _, r := range out.Runs {
 		key := r.Set + " " + r.Method
+		if r.Weight != "" {
+			key += "/" + r.Weight
+		}
 		if b, ok := best[key]; !ok || r.BCubedF > b.BCubedF {
 			best[key] = r
 		}
@@ -186,7 +232,7 @@ func (m *Main) runEvalCluster(ctx context.Context, args []string) error {
 	fmt.Fprintln(w, "best BCubed F of each method on each set (the setting picked on that set):")
 	for _, key := range keys {
 		r := best[key]
-		fmt.Fprintf(w, "  %-22s k=%-3d line %.2f overlap %.1f: BCubed F %.4f (P %.4f R %.4f), pairwise F %.4f (P %.4f R %.4f), %d clusters for %d people\n",
+		fmt.Fprintf(w, "  %-28s k=%-3d line %.2f overlap %.1f: BCubed F %.4f (P %.4f R %.4f), pairwise F %.4f (P %.4f R %.4f), %d clusters for %d people\n",
 			key, r.K, r.Line, r.Overlap, r.BCubedF, r.BCubedPrecision, r.BCubedRecall, r.PairwiseF, r.PairwisePrecision, r.PairwiseRecall, r.Clusters, r.Identities)
 	}
 	c := out.clusterRun
@@ -249,4 +295,124 @@ func identityOfPath(path string) string {
 		return path[:i]
 	}
 	return path
+}
+
+// clusterFaces is the largest face of every usable photo under the roots: its vector, its
+// identity (set/folder) and its set (the root's base name). They travel in one file between
+// runs of eval cluster (--vectors), so a change of method does not embed the photos again.
+type clusterFaces struct {
+	Settings string // the model flags and the roots the vectors were made with
+	Model    string
+	Images   int
+	Unusable int
+	Dim      int
+	Vectors  []byte // little-endian float32, Dim per face
+	Truth    []string
+	Sets     []string
+	Paths    []string // relative to the set's root
+}
+
+func (f *clusterFaces) vectors() [][]float32 {
+	n := len(f.Truth)
+	flat := make([]float32, n*f.Dim)
+	for i := range flat {
+		flat[i] = math.Float32frombits(binary.LittleEndian.Uint32(f.Vectors[4*i:]))
+	}
+	out := make([][]float32, n)
+	for i := range out {
+		out[i] = flat[i*f.Dim : (i+1)*f.Dim : (i+1)*f.Dim]
+	}
+	return out
+}
+
+// clusterFaces embeds the roots' photos, or reads them from file when it exists (and writes
+// them there when it does not); a file made with other model flags or roots is refused.
+func (m *Main) clusterFaces(ctx context.Context, cfg Config, roots []string, file string, workers int) (*clusterFaces, error) {
+	sets := make([]string, len(roots))
+	for i, root := range roots {
+		sets[i] = filepath.Base(filepath.Clean(root))
+	}
+	settings := fmt.Sprintf("detector %s, recognizer %s, flip %v, gate %+v, max pixels %d, roots %s",
+		cfg.Detector, cfg.Recognizer, cfg.Flip, cfg.Gate, cfg.MaxPixels, strings.Join(sets, ","))
+	if file != "" {
+		f, err := os.Open(file)
+		if err == nil {
+			defer f.Close()
+			var faces clusterFaces
+			if err := gob.NewDecoder(bufio.NewReader(f)).Decode(&faces); err != nil {
+				return nil, fmt.Errorf("reading vectors %s: %w", file, err)
+			}
+			if faces.Settings != settings {
+				return nil, fmt.Errorf("vectors %s were made with %s, not %s", file, faces.Settings, settings)
+			}
+			if len(faces.Vectors) != 4*faces.Dim*len(faces.Truth) || len(faces.Sets) != len(faces.Truth) || len(faces.Paths) != len(faces.Truth) {
+				return nil, fmt.Errorf("vectors %s: inconsistent lengths", file)
+			}
+			return &faces, nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+	}
+	p, err := cfg.buildForEval(workers)
+	if err != nil {
+		return nil, err
+	}
+	defer p.Close()
+	faces := &clusterFaces{Settings: settings, Model: p.Embedder.Identity()}
+	for i, root := range roots {
+		files, err := photoTree(root)
+		if err != nil {
+			return nil, err
+		}
+		embs, err := p.EmbedPrimaries(ctx, root, files, workers, nil)
+		if err != nil {
+			return nil, err
+		}
+		faces.Images += len(files)
+		for _, e := range embs {
+			if e.Embedding == nil {
+				faces.Unusable++
+				continue
+			}
+			v := e.Embedding.Vector
+			if faces.Dim == 0 {
+				faces.Dim = len(v)
+			}
+			if len(v) != faces.Dim {
+				return nil, fmt.Errorf("%s: %d dimensions, the others %d", e.Path, len(v), faces.Dim)
+			}
+			for _, x := range v {
+				faces.Vectors = binary.LittleEndian.AppendUint32(faces.Vectors, math.Float32bits(x))
+			}
+			faces.Truth = append(faces.Truth, sets[i]+"/"+identityOfPath(e.Path))
+			faces.Sets = append(faces.Sets, sets[i])
+			faces.Paths = append(faces.Paths, filepath.ToSlash(e.Path))
+		}
+	}
+	if file == "" {
+		return faces, nil
+	}
+	// Written aside and renamed, so an interrupted run leaves no half file to be read next time.
+	tmp := file + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return nil, err
+	}
+	w := bufio.NewWriter(f)
+	err = gob.NewEncoder(w).Encode(faces)
+	if err == nil {
+		err = w.Flush()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, file)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return nil, fmt.Errorf("writing vectors %s: %w", file, err)
+	}
+	return faces, nil
 }

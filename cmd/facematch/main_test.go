@@ -559,7 +559,21 @@ func TestEvalCluster(t *testing.T) {
 		t.Errorf("report: %v", out)
 	}
 	noVectors(t, "$", out)
-	if r := run(t, "eval", "cluster", "--root", data("celebs"), "--method", "kmeans"); r.err == nil || !strings.Contains(r.err.Error(), "method must be components, whispers or shared") {
+	// The embeddings cached by one run are read by the next, which then gives the same scores.
+	cache := filepath.Join(t.TempDir(), "vectors")
+	first := run(t, "eval", "cluster", "--root", data("celebs"), "--k", "5", "--chosen-k", "5", "--vectors", cache, "--methods", "infomap", "--json")
+	second := run(t, "eval", "cluster", "--root", data("celebs"), "--k", "5", "--chosen-k", "5", "--vectors", cache, "--methods", "infomap", "--json")
+	if first.err != nil || second.err != nil {
+		t.Fatal(first, second)
+	}
+	a, b := decodeOne(t, first.stdout), decodeOne(t, second.stdout)
+	if number(t, a, "bcubed_f") != number(t, out, "bcubed_f") || number(t, b, "bcubed_f") != number(t, a, "bcubed_f") || number(t, b, "images") != number(t, out, "images") {
+		t.Errorf("cached run: %v, first %v", b, a)
+	}
+	if r := run(t, "eval", "cluster", "--root", data("celebs"), "--vectors", cache, "--recognizer", "dlib128"); r.err == nil || !strings.Contains(r.err.Error(), "were made with") {
+		t.Errorf("vectors of another recognizer: %v", r.err)
+	}
+	if r := run(t, "eval", "cluster", "--root", data("celebs"), "--method", "kmeans"); r.err == nil || !strings.Contains(r.err.Error(), "method must be components, whispers, shared or infomap") {
 		t.Errorf("unknown method: %v", r.err)
 	}
 }
