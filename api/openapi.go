@@ -45,7 +45,7 @@ var opDocs = map[string]opDoc{
 	}{}},
 	"GET /v1/galleries/:id":          {summary: "One gallery.", ok: 200, out: engine.Gallery{}, errors: []int{400, 404}},
 	"PATCH /v1/galleries/:id":        {summary: "Set a gallery's review policy: its target FPIR, the share of searches of someone not in it that may bring a review item (default 0.01; its operating threshold follows at every size), and minors (a gallery of children, judged under the minors' line and bands).", json: updateGalleryRequest{}, ok: 200, out: engine.Gallery{}, errors: []int{400, 404, 415, 422}},
-	"POST /v1/galleries/:id/cluster": {summary: "Cluster a collection's faces into suggested persons, from scratch (Chinese Whispers on the 20-nearest-neighbour graph above 0.88; two faces of one photo never one person); replaces its earlier persons. Audited as persons.cluster.", ok: 200, out: engine.ClusterReport{}, errors: []int{400, 404, 422}},
+	"POST /v1/galleries/:id/cluster": {summary: "Cluster a collection's faces into suggested persons, from scratch (Infomap on the 50-nearest-neighbour graph above 0.87; two faces of one photo never one person; reviewers' merges and splits always hold); replaces its earlier persons. Audited as persons.cluster.", ok: 200, out: engine.ClusterReport{}, errors: []int{400, 404, 422}},
 	"GET /v1/galleries/:id/persons": {summary: "A collection's suggested persons of two faces or more: size, representative face, cohesion, first and last seen, and the contact details of their ads with counts. A proposal, never an identification.", query: []param{{"order", "string", "size (default) or recent", false}}, ok: 200, out: struct {
 		Persons []engine.Person `json:"persons"`
 	}{}, errors: []int{400, 404, 422}},

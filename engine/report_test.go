@@ -78,7 +78,7 @@ func TestPersonReport(t *testing.T) {
 		t.Errorf("statement %q", r.Statement)
 	}
 	p := r.Person
-	if p.ID != id || len(p.Faces) != photos || len(p.Photos) != photos || p.ConfirmedBy != "rev1" || !strings.Contains(p.Clustering, "0.88") {
+	if p.ID != id || len(p.Faces) != photos || len(p.Photos) != photos || p.ConfirmedBy != "rev1" || !strings.Contains(p.Clustering, "0.87") {
 		t.Errorf("person record: %d faces, %d photos, confirmed by %q, clustering %q", len(p.Faces), len(p.Photos), p.ConfirmedBy, p.Clustering)
 	}
 	if ph := p.Photos[0]; ph.SHA256 == "" || ph.Source.Site != "ads.example" || ph.Source.CaseRef != "CASE-9" || !slices.Contains(ph.Source.Usernames, "<script>alert(1)</script>") {

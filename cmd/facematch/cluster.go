@@ -44,6 +44,9 @@ type clusterJSON struct {
 	FacesPS  float64 `json:"faces_per_s"` // embedding and clustering, per face
 	clusterRun
 	Runs []clusterRun `json:"runs"`
+	// Incremental compares, per set, faces placed as they arrive with the chosen method from
+	// scratch (--incremental).
+	Incremental []incrementalRun `json:"incremental,omitempty"`
 }
 
 // Methods compared and the settings each is tried at; the chosen one is the default.
@@ -62,9 +65,22 @@ func edgeWeight(name string, line float32) func(float32) float64 {
 	case "above":
 		return func(s float32) float64 { return float64(s-line)/float64(1-line) + 0.01 }
 	case "exp":
-		return func(s float32) float64 { return math.Exp(float64(s-line) / 0.05) }
+		return cluster.ExpWeight(line)
 	}
 	return func(s float32) float64 { return float64(s) }
+}
+
+// runMethod clusters g with one method of the grid at one setting.
+func runMethod(method, weight string, g cluster.Graph, line, overlap float32) []int {
+	switch method {
+	case "components":
+		return cluster.Components(g, line)
+	case "whispers":
+		return cluster.ChineseWhispers(g, line, 30, 1)
+	case "shared":
+		return cluster.SharedNeighbours(g, line, overlap)
+	}
+	return cluster.Infomap(g, line, edgeWeight(weight, line), 1)
 }
 
 // runEvalCluster clusters the largest face of every photo under the roots (one folder per
@@ -89,11 +105,12 @@ func (m *Main) runEvalCluster(ctx context.Context, args []string) error {
 	workers := fset.Int("workers", runtime.GOMAXPROCS(0), "images processed in parallel")
 	vectorsFile := fset.String("vectors", "", "cache of the embeddings: read instead of embedding when the file exists, written after embedding when not")
 	methods := fset.String("methods", strings.Join(clusterMethods, ","), "the methods of the grid (comma-separated)")
+	incremental := fset.Float64("incremental", 0, "also measure faces placed as they arrive: this share clustered first with the chosen method, the rest placed batch by batch (0: not measured)")
 	if err := fset.Parse(args); err != nil {
 		return errUsage
 	}
 	if *roots == "" || fset.NArg() > 0 {
-		fmt.Fprintln(m.Stderr, "usage: facematch eval cluster --root DIR[,DIR] [--k 20,50] [--vectors FILE] [--methods LIST] [--json]")
+		fmt.Fprintln(m.Stderr, "usage: facematch eval cluster --root DIR[,DIR] [--k 20,50] [--vectors FILE] [--methods LIST] [--incremental 0.5] [--json]")
 		return errUsage
 	}
 	var kList []int
@@ -174,6 +191,14 @@ func (m *Main) runEvalCluster(ctx context.Context, args []string) error {
 			vs[j], ts[j] = vectors[i], truth[i]
 		}
 		full := cluster.KNN(vs, maxK)
+		if *incremental > 0 {
+			method := func(g cluster.Graph) []int {
+				return runMethod(*chosenMethod, *chosenWeight, g, float32(*line), float32(*overlap))
+			}
+			r := measureIncremental(vs, ts, *chosenK, float32(*line), *incremental, 64, 1, method)
+			r.Set = set
+			out.Incremental = append(out.Incremental, r)
+		}
 		for _, k := range kList {
 			g := truncate(full, k)
 			try := func(method, weight string, l, o float32, run func() []int) {
@@ -187,20 +212,21 @@ func (m *Main) runEvalCluster(ctx context.Context, args []string) error {
 				}
 			}
 			for _, l := range clusterLines {
-				if grid["components"] {
-					try("components", "", l, 0, func() []int { return cluster.Components(g, l) })
-				}
-				if grid["whispers"] {
-					try("whispers", "", l, 0, func() []int { return cluster.ChineseWhispers(g, l, 30, 1) })
-				}
-				if grid["shared"] {
-					for _, o := range clusterOverlaps {
-						try("shared", "", l, o, func() []int { return cluster.SharedNeighbours(g, l, o) })
+				for _, method := range clusterMethods {
+					if !grid[method] {
+						continue
 					}
-				}
-				if grid["infomap"] {
-					for _, w := range clusterWeights {
-						try("infomap", w, l, 0, func() []int { return cluster.Infomap(g, l, edgeWeight(w, l), 1) })
+					switch method {
+					case "shared":
+						for _, o := range clusterOverlaps {
+							try(method, "", l, o, func() []int { return runMethod(method, "", g, l, o) })
+						}
+					case "infomap":
+						for _, w := range clusterWeights {
+							try(method, w, l, 0, func() []int { return runMethod(method, w, g, l, 0) })
+						}
+					default:
+						try(method, "", l, 0, func() []int { return runMethod(method, "", g, l, 0) })
 					}
 				}
 			}
@@ -234,6 +260,11 @@ func (m *Main) runEvalCluster(ctx context.Context, args []string) error {
 		r := best[key]
 		fmt.Fprintf(w, "  %-28s k=%-3d line %.2f overlap %.1f: BCubed F %.4f (P %.4f R %.4f), pairwise F %.4f (P %.4f R %.4f), %d clusters for %d people\n",
 			key, r.K, r.Line, r.Overlap, r.BCubedF, r.BCubedPrecision, r.BCubedRecall, r.PairwiseF, r.PairwisePrecision, r.PairwiseRecall, r.Clusters, r.Identities)
+	}
+	for _, r := range out.Incremental {
+		fmt.Fprintf(w, "incremental on %s: %.0f %% first, %d faces placed in batches of %d: agreement with from scratch BCubed F %.4f (pairwise P %.4f R %.4f); against the identities BCubed F %.4f (pairwise P %.4f), from scratch %.4f (%.4f); %.3f ms a face\n",
+			r.Set, 100*r.First, r.Arrived, r.Batch, r.Agreement.BCubedF, r.Agreement.PairwisePrecision, r.Agreement.PairwiseRecall,
+			r.Incremental.BCubedF, r.Incremental.PairwisePrecision, r.Scratch.BCubedF, r.Scratch.PairwisePrecision, r.AssignMsPerFace)
 	}
 	c := out.clusterRun
 	fmt.Fprintf(w, "chosen: %s k=%d line %.2f overlap %.1f on %s: BCubed F %.4f, pairwise precision %.4f, F %.4f\n", c.Method, c.K, c.Line, c.Overlap, c.Set, c.BCubedF, c.PairwisePrecision, c.PairwiseF)

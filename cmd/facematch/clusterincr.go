@@ -12,6 +12,7 @@ import (
 // incrementalRun is how faces placed as they arrive (cluster.Assign, as an ingest job does)
 // compare with clustering all of them from scratch.
 type incrementalRun struct {
+	Set     string  `json:"set"`
 	First   float64 `json:"first_share"` // clustered from scratch before the rest arrived
 	Batch   int     `json:"batch"`       // faces placed together, as one job batch
 	Faces   int     `json:"faces"`
@@ -26,12 +27,12 @@ type incrementalRun struct {
 	AssignMsPerFace float64 `json:"assign_ms_per_face"`
 }
 
-// measureIncremental clusters a random share first of the faces from scratch (Chinese Whispers
-// on the k-nearest-neighbour graph above line, as the service does), places the others in
+// measureIncremental clusters a random share first of the faces from scratch (method on the
+// exact k-nearest-neighbour graph, as the service does), places the others in
 // arrival order, batch by batch, with cluster.Assign (each batch's faces see the faces already
 // present and each other, as the index shows them to an ingest job), and compares the result
 // with clustering every face from scratch.
-func measureIncremental(vectors [][]float32, truth []string, k int, line float32, first float64, batch int, seed uint64) incrementalRun {
+func measureIncremental(vectors [][]float32, truth []string, k int, line float32, first float64, batch int, seed uint64, method func(cluster.Graph) []int) incrementalRun {
 	n := len(vectors)
 	order := make([]int, n)
 	for i := range order {
@@ -43,13 +44,13 @@ func measureIncremental(vectors [][]float32, truth []string, k int, line float32
 	for j, i := range order {
 		vs[j], ts[j] = vectors[i], truth[i]
 	}
-	scratch := cluster.ChineseWhispers(cluster.KNN(vs, k), line, 30, 1)
+	scratch := method(cluster.KNN(vs, k))
 	m := int(first * float64(n))
 	labels := make([]int, n)
 	for i := range labels {
 		labels[i] = -1
 	}
-	copy(labels, cluster.ChineseWhispers(cluster.KNN(vs[:m], k), line, 30, 1))
+	copy(labels, method(cluster.KNN(vs[:m], k)))
 	var assign time.Duration
 	for lo := m; lo < n; lo += batch {
 		hi := min(n, lo+batch)

@@ -3,6 +3,8 @@ package main
 import (
 	"math"
 	"testing"
+
+	"github.com/facematch/facematch/engine/cluster"
 )
 
 // TestMeasureIncremental: on well separated people, faces placed as they arrive end where
@@ -27,7 +29,7 @@ func TestMeasureIncremental(t *testing.T) {
 			truth = append(truth, string(rune('A'+p)))
 		}
 	}
-	r := measureIncremental(vs, truth, 10, 0.88, 0.5, 7, 1)
+	r := measureIncremental(vs, truth, 10, 0.88, 0.5, 7, 1, func(g cluster.Graph) []int { return cluster.Infomap(g, 0.88, cluster.ExpWeight(0.88), 1) })
 	if r.Faces != 100 || r.Arrived != 50 {
 		t.Fatalf("faces %d, arrived %d", r.Faces, r.Arrived)
 	}

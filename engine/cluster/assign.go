@@ -9,7 +9,7 @@ import "slices"
 //
 // New nodes are placed in order. Each joins the cluster with the largest summed similarity
 // among its neighbours at or above line whose cluster is known (old nodes and new nodes placed
-// before it), the vote Chinese Whispers takes, unless cannot forbids it a member of that
+// before it), the vote label propagation takes, unless cannot forbids it a member of that
 // cluster (then the next best); with no such cluster it starts one of its own. A second pass
 // lets a node that started alone join a cluster its later neighbours made. New clusters are
 // numbered after the largest label given; old nodes keep theirs.

@@ -303,3 +303,10 @@ func (fg *flowGraph) aggregate(modules []int32) (*flowGraph, []int32) {
 	}
 	return next, renumbered
 }
+
+// ExpWeight is the edge weight chosen for Infomap (bench/RESULTS.md "Clustering"):
+// e^((s − line)/0.05), so that an edge 0.05 more similar carries e times the flow, and a pair
+// just over the line, most often two strangers who look alike, carries little of it.
+func ExpWeight(line float32) func(sim float32) float64 {
+	return func(s float32) float64 { return math.Exp(float64(s-line) / 0.05) }
+}
