@@ -202,7 +202,7 @@ func (s *Service) assignFaces(ctx context.Context, g Gallery, faces []ClusterFac
 	hits := make([][]index.Hit, len(faces))
 	var neighbourIDs []int64
 	for i, f := range faces {
-		h, err := ix.Search(ctx, g.Model, f.Vector, personK+1, index.Filter{Galleries: []uint64{uint64(g.ID)}})
+		h, err := ix.Search(ctx, g.Model, f.Vector, personK+1, index.Filter{Galleries: []uint64{uint64(g.ID)}, Ef: clusterEf})
 		if err != nil {
 			return 0, fmt.Errorf("service: persons of new faces: %w", err)
 		}
