@@ -124,6 +124,7 @@ type Service struct {
 	byIdentity map[string]*Pipeline
 	admit      *admission
 	inference  inferenceStats
+	placing    placingStats
 
 	// runsMu guards runs, the jobs running in this process, so that deleting a gallery can
 	// stop its jobs and wait for them to clean up before the records go.

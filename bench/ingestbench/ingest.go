@@ -52,6 +52,12 @@ type Result struct {
 	// excluded), the share whose face's first candidate is the right person.
 	MateTop1 float64 `json:"mate_top1"`
 	Mates    int     `json:"mates"`
+	// Placed faces joined suggested persons as the job stored them (in the job's committer,
+	// one index search each); PlaceSeconds is that work's time, PlaceShare its share of the
+	// job's wall time.
+	Placed       int64   `json:"placed_faces"`
+	PlaceSeconds float64 `json:"place_seconds"`
+	PlaceShare   float64 `json:"place_share"`
 }
 
 // Config is what Run measures.
@@ -170,6 +176,8 @@ func Run(ctx context.Context, a *app.App, cfg Config) (Result, error) {
 		return res, err
 	}
 	res.Seconds = time.Since(start).Seconds()
+	placed, took := a.Service.PlacingCost()
+	res.Placed, res.PlaceSeconds, res.PlaceShare = placed, took.Seconds(), took.Seconds()/res.Seconds
 	res.Files, res.Stored, res.Failed, res.NoFace, res.Faces, res.Matches = j.Processed, j.Stored+j.Duplicates, j.Failed, j.NoFace, j.Faces, j.Matches
 	res.ImagesPerS = float64(j.Processed) / res.Seconds
 	res.FacesPerS = float64(j.Faces) / res.Seconds

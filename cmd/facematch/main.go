@@ -72,8 +72,8 @@ Usage:
   facematch eval verify --pairs FILE --root DIR [--json] [--all-pairs]
   facematch eval identify --gallery DIR --probes DIR [--scoring max|mean_top2|template] [--json]
   facematch eval demographics --set utkface|fairface [--root DIR] [--lines T,...] [--json]
-  facematch eval cluster --root DIR[,DIR] [--k 20,50] [--json]
-  facematch eval neardup --root DIR [--n 1000] [--index 1000000] [--json]
+  facematch eval cluster --root DIR[,DIR] [--k 20,50] [--methods LIST] [--vectors FILE] [--incremental 0.5] [--json]
+  facematch eval neardup --root DIR [--n 1000] [--index 1000000] [--faces [--radius 11]] [--json]
 
 Every command takes the model flags (run 'facematch detect -h' to list them).
 `
