@@ -33,7 +33,8 @@ type HashStore interface {
 	// HashCandidates returns the stored hashes whose band b is one of keys and whose variant
 	// is one of variants.
 	HashCandidates(ctx context.Context, b int, keys []uint16, variants []int) ([]StoredHash, error)
-	// ImagesWithoutHashes returns up to limit photos after ID after that have no hashes.
+	// ImagesWithoutHashes returns up to limit photos after ID after that have no hashes, or
+	// faces but no face-region hashes.
 	ImagesWithoutHashes(ctx context.Context, after int64, limit int) ([]Image, error)
 	// SetImageHashes stores a photo's hashes (replacing any).
 	SetImageHashes(ctx context.Context, imageID int64, hashes []uint64) error

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"image"
+	"slices"
 	"testing"
 
 	"github.com/disintegration/imaging"
 
 	"github.com/facematch/facematch/engine"
+	"github.com/facematch/facematch/engine/neardup"
 	"github.com/facematch/facematch/face/facetest"
 )
 
@@ -88,6 +90,21 @@ func TestHashStoredPhotos(t *testing.T) {
 	}
 	if again, err := f.svc.HashStoredPhotos(ctx, admin, nil); err != nil || again.Hashed != 0 {
 		t.Errorf("hashing again: %+v, %v", again, err)
+	}
+	// A photo stored under schema version 5 kept the whole photo's hashes, not its faces': it
+	// is hashed again, and gets them.
+	full, err := f.cat.ImageHashes(ctx, old.Image.ID)
+	if err != nil || len(full) != neardup.FaceVariant+2 {
+		t.Fatalf("hashes of a photo with one face: %d, %v; want %d", len(full), err, neardup.FaceVariant+2)
+	}
+	if err := f.cat.SetImageHashes(ctx, old.Image.ID, full[:neardup.FaceVariant]); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := f.svc.HashStoredPhotos(ctx, admin, nil); err != nil || rep.Hashed != 1 {
+		t.Errorf("hashing a photo without its faces' hashes: %+v, %v", rep, err)
+	}
+	if again, err := f.cat.ImageHashes(ctx, old.Image.ID); err != nil || !slices.Equal(again, full) {
+		t.Errorf("hashes after hashing again: %x, %v; want %x", again, err, full)
 	}
 }
 

@@ -63,7 +63,7 @@ Usage:
   facematch admin recover --name NAME
   facematch gallery create --name NAME [--kind collection|reference] [--model MODEL]
   facematch cluster --gallery ID[,ID]             (collections' faces into suggested persons; service stopped)
-  facematch hash-photos                           (repost hashes for photos stored before schema 5; service stopped)
+  facematch hash-photos                           (repost hashes for photos stored before schema 5, face-region ones before 7; service stopped)
   facematch audit verify [--data-dir var] [--checkpoint ID:HASH]
   facematch audit checkpoint [--data-dir var]
   facematch sweep [--grace 0s] [--data-dir var]   (blobs no record references; service stopped)

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/facematch/facematch/engine"
+	"github.com/facematch/facematch/engine/neardup"
 )
 
 // insertContacts records the contact details of img's ad for the look-up.
@@ -111,9 +112,13 @@ func (d *DB) HashCandidates(ctx context.Context, b int, keys []uint16, variants 
 	return out, rows.Err()
 }
 
-// ImagesWithoutHashes returns up to limit photos with an ID above after that have no hashes.
+// ImagesWithoutHashes returns up to limit photos with an ID above after that have no hashes,
+// or faces but no face-region hashes (stored before schema version 7).
 func (d *DB) ImagesWithoutHashes(ctx context.Context, after int64, limit int) ([]engine.Image, error) {
-	rows, err := d.db.QueryContext(ctx, imageSelect+` WHERE id > ? AND NOT EXISTS (SELECT 1 FROM image_hashes h WHERE h.image_id = images.id) ORDER BY id LIMIT ?`, after, limit)
+	rows, err := d.db.QueryContext(ctx, imageSelect+` WHERE id > ? AND (NOT EXISTS (SELECT 1 FROM image_hashes h WHERE h.image_id = images.id)
+		OR EXISTS (SELECT 1 FROM faces f WHERE f.image_id = images.id)
+			AND NOT EXISTS (SELECT 1 FROM image_hashes h WHERE h.image_id = images.id AND h.variant >= ?))
+		ORDER BY id LIMIT ?`, after, neardup.FaceVariant, limit)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: photos without hashes: %w", err)
 	}
