@@ -162,3 +162,21 @@ func TestGenerate(t *testing.T) {
 		t.Errorf("extra photo of identity 2: %.3f to its own, %.3f to another", same, other)
 	}
 }
+
+func TestPhotoSpread(t *testing.T) {
+	embs, labels := toyEmbeddings(300, 3)
+	m, err := Fit(embs, labels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alike := m.Calibrate(0.62)
+	m.PhotoSpread = 0.4
+	spread := m.Calibrate(0.62)
+	t.Logf("genuine 10th-90th percentile: %.3f-%.3f alike, %.3f-%.3f with spread", alike.GenuineP10, alike.GenuineP90, spread.GenuineP10, spread.GenuineP90)
+	if math.Abs(spread.GenuineMean-0.62) > 0.03 {
+		t.Errorf("calibrated to 0.62 with spread, measured %.3f", spread.GenuineMean)
+	}
+	if spread.GenuineP90-spread.GenuineP10 < 1.15*(alike.GenuineP90-alike.GenuineP10) {
+		t.Errorf("PhotoSpread did not widen the genuine similarities: %+v vs %+v", spread, alike)
+	}
+}
