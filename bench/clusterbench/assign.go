@@ -49,7 +49,7 @@ func assign(h *graph.HNSW, vectors []float32, dim int, ids []int32, sizes []int,
 	next := slices.Max(labels) + 1
 	newLabels := make([]int, na)
 	weight := map[int]float32{}
-	start := time.Now()
+	start, startCPU := time.Now(), cpuSeconds()
 	for j := range na {
 		v := newVecs[j*dim : (j+1)*dim]
 		hits, err := h.Search(v, cfg.K, cfg.Ef)
@@ -82,7 +82,8 @@ func assign(h *graph.HNSW, vectors []float32, dim int, ids []int32, sizes []int,
 		newLabels[j] = best
 	}
 	res.MsPerFace = time.Since(start).Seconds() * 1000 / float64(na)
-	res.OfIngest = res.MsPerFace / IngestMsPerPhoto
+	res.CPUMsPerFace = (cpuSeconds() - startCPU) * 1000 / float64(na)
+	res.OfIngest = res.CPUMsPerFace / IngestMsPerPhoto
 	incremental := append(slices.Clone(labels), newLabels...)
 
 	// From scratch: the grown set's graph (the old lists with the new faces merged in exactly,

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/facematch/facematch/bench/synth"
@@ -93,6 +94,7 @@ type RunResult struct {
 	Graph   string  `json:"graph"`
 	Method  string  `json:"method"`
 	Seconds float64 `json:"seconds"`
+	CPU     float64 `json:"cpu_seconds"`
 	cluster.Scores
 }
 
@@ -101,6 +103,7 @@ type RunResult struct {
 type GraphResult struct {
 	Source  string  `json:"source"`
 	Seconds float64 `json:"seconds"`
+	CPU     float64 `json:"cpu_seconds"`
 	// EdgeRecall: of the sample's true k nearest neighbours at or above the line (the edges the
 	// methods use), the share the graph has; RecallAtK counts every true neighbour.
 	EdgeRecall float64 `json:"edge_recall_above_line"`
@@ -112,10 +115,11 @@ type GraphResult struct {
 // and method, through the index (a k-nearest-neighbour search of the HNSW graph, plus exact
 // search over the new faces already assigned, as a growing segment would hold them).
 type AssignResult struct {
-	Faces      int     `json:"faces"`
-	NewPersons int     `json:"new_persons"` // faces of identities not in the set
-	MsPerFace  float64 `json:"ms_per_face"` // one core, search and vote
-	// OfIngest is MsPerFace over the ingest pipeline's CPU time per photo (IngestMsPerPhoto).
+	Faces        int     `json:"faces"`
+	NewPersons   int     `json:"new_persons"`     // faces of identities not in the set
+	MsPerFace    float64 `json:"ms_per_face"`     // one goroutine, search and vote, wall time
+	CPUMsPerFace float64 `json:"cpu_ms_per_face"` // the same in CPU time
+	// OfIngest is CPUMsPerFace over the ingest pipeline's CPU time per photo (IngestMsPerPhoto).
 	OfIngest    float64 `json:"share_of_ingest_cpu"`
 	Joined      int     `json:"joined"` // joined an existing cluster (the rest start their own)
 	ScratchSecs float64 `json:"scratch_seconds"`
@@ -137,7 +141,8 @@ type AssignResult struct {
 const IngestMsPerPhoto = 27.0
 
 // Result is what `facematch bench cluster --json` prints. Seconds are wall time on every core
-// (GOMAXPROCS) unless named per core.
+// (GOMAXPROCS) unless named per core; CPU seconds are the process's user and system time in the
+// same span, which a machine shared with other work does not inflate.
 type Result struct {
 	N            int     `json:"n"`
 	Dim          int     `json:"dim"`
@@ -159,19 +164,22 @@ type Result struct {
 
 	GenerateSeconds float64       `json:"generate_seconds"`
 	BuildSeconds    float64       `json:"build_seconds"` // the HNSW graph (the service's index has it already)
+	BuildCPU        float64       `json:"build_cpu_seconds"`
 	Graphs          []GraphResult `json:"graphs"`
 	Runs            []RunResult   `json:"runs"`
 	// ClusterSeconds is build, the first graph and the first method: a collection clustered
 	// from its vectors. TotalSeconds is the whole run, generation and checks included.
 	ClusterSeconds float64       `json:"cluster_seconds"`
+	ClusterCPU     float64       `json:"cluster_cpu_seconds"`
 	Assign         *AssignResult `json:"assign,omitempty"`
 	TotalSeconds   float64       `json:"total_seconds"`
+	TotalCPU       float64       `json:"total_cpu_seconds"`
 	PeakRSSMiB     float64       `json:"peak_rss_mib"`
 }
 
 // Run generates the set and measures.
 func Run(ctx context.Context, model *synth.Model, stats synth.Stats, cfg Config) (*Result, error) {
-	start := time.Now()
+	start, startCPU := time.Now(), cpuSeconds()
 	cfg = withDefaults(cfg)
 	logf := cfg.Log
 	dim := model.Dim
@@ -199,13 +207,13 @@ func Run(ctx context.Context, model *synth.Model, stats synth.Stats, cfg Config)
 	}
 
 	logf("building the HNSW graph (M %d, efConstruction %d)", cfg.M, cfg.EfConstruction)
-	t = time.Now()
+	t, c := time.Now(), cpuSeconds()
 	h, err := graph.Build(ctx, vectors, dim, graph.Config{M: cfg.M, EfConstruction: cfg.EfConstruction, Seed: 1})
 	if err != nil {
 		return nil, err
 	}
-	res.BuildSeconds = time.Since(t).Seconds()
-	logf("built in %.0f s (%.0f vectors/s)", res.BuildSeconds, float64(cfg.N)/res.BuildSeconds)
+	res.BuildSeconds, res.BuildCPU = time.Since(t).Seconds(), cpuSeconds()-c
+	logf("built in %.0f s (%.0f vectors/s; %.0f CPU s)", res.BuildSeconds, float64(cfg.N)/res.BuildSeconds, res.BuildCPU)
 
 	sample := pickSample(cfg.N, cfg.Sample, cfg.Seed)
 	logf("exact neighbours of %d sampled faces", len(sample))
@@ -215,25 +223,27 @@ func Run(ctx context.Context, model *synth.Model, stats synth.Stats, cfg Config)
 	var firstLabels []int
 	for gi, src := range cfg.Graphs {
 		logf("k-nearest-neighbour graph: %s", src)
-		t = time.Now()
+		t, c = time.Now(), cpuSeconds()
 		g, err := neighbourGraph(ctx, h, vectors, dim, src, cfg, workers)
 		if err != nil {
 			return nil, err
 		}
-		gr := GraphResult{Source: src, Seconds: time.Since(t).Seconds()}
+		gr := GraphResult{Source: src, Seconds: time.Since(t).Seconds(), CPU: cpuSeconds() - c}
 		gr.EdgeRecall, gr.RecallAtK, gr.TrueEdges = edgeRecall(g, sample, exactSample, cfg.Line)
 		res.Graphs = append(res.Graphs, gr)
-		logf("%s graph in %.1f s: edge recall above the line %.4f, recall@%d %.4f", src, gr.Seconds, gr.EdgeRecall, cfg.K, gr.RecallAtK)
+		logf("%s graph in %.1f s (%.0f CPU s): edge recall above the line %.4f, recall@%d %.4f", src, gr.Seconds, gr.CPU, gr.EdgeRecall, cfg.K, gr.RecallAtK)
 		for mi, m := range Methods {
-			t = time.Now()
+			t, c = time.Now(), cpuSeconds()
 			labels := m.Run(g, cfg.Line, cfg.Rounds, 1)
-			rr := RunResult{Graph: src, Method: m.Name, Seconds: time.Since(t).Seconds(), Scores: cluster.Score(labels, truth)}
+			rr := RunResult{Graph: src, Method: m.Name, Seconds: time.Since(t).Seconds(), CPU: cpuSeconds() - c}
+			rr.Scores = cluster.Score(labels, truth)
 			res.Runs = append(res.Runs, rr)
 			logf("%s on %s: %.1f s, BCubed F %.4f, pairwise P %.4f R %.4f, %d clusters", m.Name, src, rr.Seconds,
 				rr.BCubedF, rr.PairwisePrecision, rr.PairwiseRecall, rr.Clusters)
 			if gi == 0 && mi == 0 {
 				first, firstLabels = g, labels
 				res.ClusterSeconds = res.BuildSeconds + gr.Seconds + rr.Seconds
+				res.ClusterCPU = res.BuildCPU + gr.CPU + rr.CPU
 			}
 		}
 	}
@@ -248,7 +258,7 @@ func Run(ctx context.Context, model *synth.Model, stats synth.Stats, cfg Config)
 		logf("assigned: %.3f ms a face, %d joined; against re-clustering from scratch (%.1f s): BCubed F %.4f, pairwise F %.4f",
 			a.MsPerFace, a.Joined, a.ScratchSecs, a.Agreement.BCubedF, a.Agreement.PairwiseF)
 	}
-	res.TotalSeconds = time.Since(start).Seconds()
+	res.TotalSeconds, res.TotalCPU = time.Since(start).Seconds(), cpuSeconds()-startCPU
 	res.PeakRSSMiB = float64(peakRSS()) / (1 << 20)
 	return res, nil
 }
@@ -425,4 +435,13 @@ func peakRSS() int64 {
 		}
 	}
 	return 0
+}
+
+// cpuSeconds is the process's user and system time so far.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
