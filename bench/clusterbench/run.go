@@ -42,7 +42,8 @@ var Methods = []Method{
 
 // Graph sources: how the k-nearest-neighbour graph is read from the HNSW graph.
 const (
-	// GraphSearch searches every vector from its own base-layer node (graph.HNSW.KNN).
+	// GraphSearch searches every vector from its own base-layer node (graph.HNSW.KNN) at
+	// Config.Ef; "search:128" names another breadth, so one build serves a sweep.
 	GraphSearch = "search"
 	// GraphBase reads the base layer's lists and their neighbours' (graph.HNSW.BaseKNN).
 	GraphBase = "base"
@@ -298,9 +299,16 @@ func withDefaults(cfg Config) Config {
 func neighbourGraph(ctx context.Context, h *graph.HNSW, vectors []float32, dim int, src string, cfg Config, workers int) (cluster.Graph, error) {
 	var lists [][]graph.Neighbor
 	var err error
+	ef := cfg.Ef
+	if name, breadth, ok := strings.Cut(src, ":"); ok && name == GraphSearch {
+		if ef, err = strconv.Atoi(breadth); err != nil || ef < 1 {
+			return cluster.Graph{}, fmt.Errorf("clusterbench: graph %q: the breadth must be a positive integer", src)
+		}
+		src = name
+	}
 	switch src {
 	case GraphSearch:
-		lists, err = h.KNN(ctx, cfg.K, cfg.Ef, workers)
+		lists, err = h.KNN(ctx, cfg.K, ef, workers)
 	case GraphBase:
 		lists, err = h.BaseKNN(ctx, cfg.K, workers)
 	case GraphExact:

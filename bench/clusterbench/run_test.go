@@ -53,12 +53,12 @@ func toyModel(t *testing.T) (*synth.Model, synth.Stats) {
 // TestRun runs the whole benchmark small: every graph, the method, the assignment.
 func TestRun(t *testing.T) {
 	m, st := toyModel(t)
-	res, err := Run(context.Background(), m, st, Config{N: 3000, K: 10, Line: 0.5, Graphs: []string{GraphSearch, GraphBase, GraphExact},
+	res, err := Run(context.Background(), m, st, Config{N: 3000, K: 10, Line: 0.5, Graphs: []string{GraphSearch, GraphBase, GraphExact, "search:20"},
 		Sample: 200, Assign: 100, Seed: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Graphs) != 3 || len(res.Runs) != 3*len(Methods) || res.Assign == nil {
+	if len(res.Graphs) != 4 || len(res.Runs) != 4*len(Methods) || res.Assign == nil {
 		t.Fatalf("result incomplete: %+v", res)
 	}
 	for _, g := range res.Graphs {

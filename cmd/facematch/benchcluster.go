@@ -30,7 +30,7 @@ func (m *Main) runBenchCluster(ctx context.Context, args []string) error {
 	graphM := fs.Int("m", 16, "HNSW M (the base layer keeps 2M)")
 	efc := fs.Int("efc", 200, "HNSW efConstruction")
 	ef := fs.Int("ef", 64, "search breadth of the search graph and of incremental assignment")
-	graphs := fs.String("graphs", "search,base", "k-nearest-neighbour graphs to build, in order: search, base, exact (quadratic)")
+	graphs := fs.String("graphs", "search,base", "k-nearest-neighbour graphs to build, in order: search (at --ef; search:128 at 128), base, exact (quadratic)")
 	sample := fs.Int("sample", 1000, "faces whose neighbours are checked against exact search")
 	assign := fs.Int("assign", 1000, "new faces assigned incrementally (0: none)")
 	lfw := fs.String("lfw", "../shared/data/lfw", "LFW photos: the synthetic distribution is fitted to their embeddings")
