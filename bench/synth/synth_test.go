@@ -95,3 +95,88 @@ func TestCholesky(t *testing.T) {
 		t.Fatal("indefinite matrix accepted")
 	}
 }
+
+func TestSizes(t *testing.T) {
+	const n = 200_000
+	sizes := Sizes(n, 1)
+	total, ones, big, largest := 0, 0, 0, 0
+	for _, s := range sizes {
+		if s < 1 || s > MaxIdentitySize {
+			t.Fatalf("size %d outside 1..%d", s, MaxIdentitySize)
+		}
+		total += s
+		if s == 1 {
+			ones++
+		}
+		if s > 10 {
+			big++
+		}
+		largest = max(largest, s)
+	}
+	if total != n {
+		t.Fatalf("sizes add up to %d, want %d", total, n)
+	}
+	single := float64(ones) / float64(len(sizes))
+	mean := float64(n) / float64(len(sizes))
+	t.Logf("%d identities: %.3f singletons (%.3f of faces), %.3f above 10, mean %.2f, largest %d",
+		len(sizes), single, float64(ones)/n, float64(big)/float64(len(sizes)), mean, largest)
+	if math.Abs(single-0.608) > 0.01 || mean < 3.5 || mean > 5.5 || largest < 300 {
+		t.Errorf("not the documented power law: %.3f singletons, mean %.2f, largest %d", single, mean, largest)
+	}
+	if again := Sizes(n, 1); len(again) != len(sizes) || again[7] != sizes[7] {
+		t.Error("Sizes is not deterministic for a seed")
+	}
+}
+
+func TestGenerate(t *testing.T) {
+	embs, labels := toyEmbeddings(300, 3)
+	m, err := Fit(embs, labels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Calibrate(0.62)
+	sizes := []int{3, 1, 5, 2}
+	out := make([]float32, 11*m.Dim)
+	ids := m.Generate(out, sizes, 9, 3)
+	want := []int32{0, 0, 0, 1, 2, 2, 2, 2, 2, 3, 3}
+	for i := range want {
+		if ids[i] != want[i] {
+			t.Fatalf("labels %v, want %v", ids, want)
+		}
+		if n := dot(out[i*m.Dim:(i+1)*m.Dim], out[i*m.Dim:(i+1)*m.Dim]); math.Abs(n-1) > 1e-4 {
+			t.Fatalf("vector %d has squared norm %v", i, n)
+		}
+	}
+	one := make([]float32, 11*m.Dim)
+	m.Generate(one, sizes, 9, 1)
+	for i := range out {
+		if out[i] != one[i] {
+			t.Fatal("Generate depends on the number of workers")
+		}
+	}
+	// A new photo of identity 2 is like its others, and unlike identity 0's.
+	extra := make([]float32, m.Dim)
+	m.SampleOf(9, 2, 0, extra)
+	same, other := dot(extra, out[4*m.Dim:5*m.Dim]), dot(extra, out[0:m.Dim])
+	if same < 0.4 || same <= other {
+		t.Errorf("extra photo of identity 2: %.3f to its own, %.3f to another", same, other)
+	}
+}
+
+func TestPhotoSpread(t *testing.T) {
+	embs, labels := toyEmbeddings(300, 3)
+	m, err := Fit(embs, labels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alike := m.Calibrate(0.62)
+	m.PhotoSpread = 0.4
+	spread := m.Calibrate(0.62)
+	t.Logf("genuine 10th-90th percentile: %.3f-%.3f alike, %.3f-%.3f with spread", alike.GenuineP10, alike.GenuineP90, spread.GenuineP10, spread.GenuineP90)
+	if math.Abs(spread.GenuineMean-0.62) > 0.03 {
+		t.Errorf("calibrated to 0.62 with spread, measured %.3f", spread.GenuineMean)
+	}
+	if spread.GenuineP90-spread.GenuineP10 < 1.15*(alike.GenuineP90-alike.GenuineP10) {
+		t.Errorf("PhotoSpread did not widen the genuine similarities: %+v vs %+v", spread, alike)
+	}
+}

@@ -132,6 +132,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		switch {
 		case len(args) >= 2 && args[1] == "index":
 			return m.runBenchIndex(ctx, args[2:])
+		case len(args) >= 2 && args[1] == "cluster":
+			return m.runBenchCluster(ctx, args[2:])
 		case len(args) >= 2 && args[1] == "ingest":
 			return m.runBenchIngest(ctx, args[2:])
 		case len(args) >= 2 && args[1] == "load":
