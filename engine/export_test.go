@@ -31,14 +31,14 @@ func (s *Service) ClusterGraphs(t testing.TB, galleryID int64) (exact, fromIndex
 	for i, f := range faces {
 		vs[i] = f.Vector
 	}
-	ig, err := s.indexGraph(t.Context(), g, faces, personK)
+	ig, err := s.indexGraph(t.Context(), g, faces, PersonK)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, gr := range []struct {
 		adj [][]cluster.Edge
 		out *[][]int32
-	}{{cluster.KNN(vs, personK).Adj, &exact}, {ig.Adj, &fromIndex}} {
+	}{{cluster.KNN(vs, PersonK).Adj, &exact}, {ig.Adj, &fromIndex}} {
 		for _, es := range gr.adj {
 			var ids []int32
 			for _, e := range es {

@@ -203,7 +203,7 @@ func (s *Service) assignFaces(ctx context.Context, g Gallery, faces []ClusterFac
 	hits := make([][]index.Hit, len(faces))
 	var neighbourIDs []int64
 	for i, f := range faces {
-		h, err := ix.Search(ctx, g.Model, f.Vector, personK+1, index.Filter{Galleries: []uint64{uint64(g.ID)}, Ef: clusterEf})
+		h, err := ix.Search(ctx, g.Model, f.Vector, PersonK+1, index.Filter{Galleries: []uint64{uint64(g.ID)}, Ef: clusterEf})
 		if err != nil {
 			return 0, fmt.Errorf("service: persons of new faces: %w", err)
 		}
@@ -265,7 +265,7 @@ func (s *Service) assignFaces(ctx context.Context, g Gallery, faces []ClusterFac
 		return 0, err
 	}
 	c := constraintsOf(nodes, links)
-	placed := cluster.Assign(labels, neighbours, personLine, c.Cannot)
+	placed := cluster.Assign(labels, neighbours, PersonLine, c.Cannot)
 
 	// A placed face's similarity to its person is its mean similarity to the members among
 	// its neighbours (the person's mean vector is not read for an incremental step); a face
@@ -298,7 +298,7 @@ func meanSimWithin(es []cluster.Edge, labels []int, i int) float32 {
 	var sum float32
 	n := 0
 	for _, e := range es {
-		if labels[e.To] == labels[i] && e.Sim >= personLine {
+		if labels[e.To] == labels[i] && e.Sim >= PersonLine {
 			sum += e.Sim
 			n++
 		}

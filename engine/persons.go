@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/facematch/facematch/engine/cluster"
@@ -23,10 +21,11 @@ import (
 // frontal photos). A person is a proposal that several ad photos show one person; people
 // confirm it, and it never names anyone.
 
-// Clustering settings (bench/RESULTS.md "Clustering").
+// Clustering settings (bench/RESULTS.md "Clustering"): each face's PersonK nearest neighbours,
+// edges at or above PersonLine (on the gallery's model's similarity).
 const (
-	personK    = 50
-	personLine = 0.87
+	PersonK    = 50
+	PersonLine = 0.87
 	personSeed = 1
 )
 
@@ -195,9 +194,9 @@ func (s *Service) ClusterGallery(ctx context.Context, a Actor, galleryID int64) 
 			for i, f := range faces {
 				vs[i] = f.Vector
 			}
-			return cluster.KNN(vs, personK), nil
+			return cluster.KNN(vs, PersonK), nil
 		}
-		return s.indexGraph(ctx, g, faces, personK)
+		return s.indexGraph(ctx, g, faces, PersonK)
 	}
 	links, err := s.cfg.Catalog.GalleryFaceLinks(ctx, galleryID)
 	if err != nil {
@@ -223,7 +222,7 @@ func (s *Service) ClusterGallery(ctx context.Context, a Actor, galleryID int64) 
 			return AuditEntry{}, err
 		}
 		return entry(a, "persons.cluster", ref("gallery", galleryID), []int64{galleryID},
-			fmt.Sprintf("method=infomap weight=exp k=%d line=%g", personK, personLine), fmt.Sprintf("faces=%d persons=%d singletons=%d", rep.Faces, rep.Persons, rep.Singletons)), nil
+			fmt.Sprintf("method=infomap weight=exp k=%d line=%g", PersonK, PersonLine), fmt.Sprintf("faces=%d persons=%d singletons=%d", rep.Faces, rep.Persons, rep.Singletons)), nil
 	})
 	rep.Seconds = time.Since(start).Seconds()
 	return rep, err
@@ -238,7 +237,7 @@ func clusterFaces(faces []ClusterFace, knn cluster.Graph, links []FaceLink) [][]
 	for i, f := range faces {
 		vs[i] = f.Vector
 	}
-	labels := cluster.Infomap(knn, personLine, cluster.ExpWeight(personLine), personSeed)
+	labels := cluster.Infomap(knn, PersonLine, cluster.ExpWeight(PersonLine), personSeed)
 	// Who leaves a cluster to honour a constraint: the member least like its cluster's mean.
 	labels = cluster.Apply(labels, simToMean(vs, labels), constraintsOf(faces, links))
 	sims := simToMean(vs, labels)
@@ -283,8 +282,9 @@ func simToMean(vs [][]float32, labels []int) []float32 {
 	return out
 }
 
-// indexGraph is the k-nearest-neighbour graph of faces read from the gallery's index, one
-// search per face on every core; neighbours outside faces (a confirmed person's) are left out.
+// indexGraph is the k-nearest-neighbour graph of faces read from the gallery's index
+// (index.NeighbourGraph: one search per face, on every core); faces of the index that are not
+// among faces (a confirmed person's) are left out of the neighbours.
 func (s *Service) indexGraph(ctx context.Context, g Gallery, faces []ClusterFace, k int) (cluster.Graph, error) {
 	ix, ok := s.cfg.Indexes[g.Model]
 	if !ok {
@@ -294,41 +294,21 @@ func (s *Service) indexGraph(ctx context.Context, g Gallery, faces []ClusterFace
 	for i, f := range faces {
 		at[f.FaceID] = int32(i)
 	}
+	ids, lists, err := ix.NeighbourGraph(ctx, g.Model, index.Filter{Galleries: []uint64{uint64(g.ID)}, Ef: clusterEf}, k, 0)
+	if err != nil {
+		return cluster.Graph{}, fmt.Errorf("service: neighbours of gallery %d: %w", g.ID, err)
+	}
 	adj := make([][]cluster.Edge, len(faces))
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range runtime.GOMAXPROCS(0) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				hits, err := ix.Search(ctx, g.Model, faces[i].Vector, k+1, index.Filter{Galleries: []uint64{uint64(g.ID)}, Ef: clusterEf})
-				if err != nil {
-					cancel(fmt.Errorf("service: neighbours of face %d: %w", faces[i].FaceID, err))
-					continue
-				}
-				for _, h := range hits {
-					if j, ok := at[int64(h.ID)]; ok && int(j) != i && len(adj[i]) < k {
-						adj[i] = append(adj[i], cluster.Edge{To: j, Sim: h.Similarity})
-					}
-				}
-			}
-		}()
-	}
-feed:
-	for i := range faces {
-		select {
-		case next <- i:
-		case <-ctx.Done():
-			break feed
+	for n, id := range ids {
+		i, ok := at[int64(id)]
+		if !ok {
+			continue
 		}
-	}
-	close(next)
-	wg.Wait()
-	if err := context.Cause(ctx); err != nil {
-		return cluster.Graph{}, err
+		for _, h := range lists[n] {
+			if j, ok := at[int64(h.ID)]; ok {
+				adj[i] = append(adj[i], cluster.Edge{To: j, Sim: h.Similarity})
+			}
+		}
 	}
 	return cluster.Graph{Adj: adj}, nil
 }

@@ -164,7 +164,7 @@ func (s *Service) PersonReport(ctx context.Context, a Actor, id int64) (CaseRepo
 	}
 	r := s.newReport(a, "person", fmt.Sprintf("Suggested person %d", id))
 	rec := &PersonRecord{Person: p, Photos: []Image{},
-		Clustering: fmt.Sprintf("Infomap (the map equation) on the %d-nearest-neighbour graph of the collection's faces, above similarity %.2f; two faces of one photo are never one person, and reviewers' merges and splits always hold", personK, personLine)}
+		Clustering: fmt.Sprintf("Infomap (the map equation) on the %d-nearest-neighbour graph of the collection's faces, above similarity %.2f; two faces of one photo are never one person, and reviewers' merges and splits always hold", PersonK, PersonLine)}
 	r.Person = rec
 	targets := []string{ref("person", id)}
 	faceIDs := make([]int64, len(p.Faces))
@@ -201,7 +201,7 @@ func (s *Service) PersonReport(ctx context.Context, a Actor, id int64) (CaseRepo
 	}
 	s.addGallery(&r, g)
 	r.Thresholds = append(r.Thresholds,
-		ReportThreshold{"clustering line", personLine, fmt.Sprintf("Faces are grouped into one suggested person through pairs at or above this similarity among each face's %d nearest neighbours (pairwise precision 0.996 on LFW, 0.982 on CFP, bench/RESULTS.md); the grouping is a proposal for reviewers to confirm.", personK)},
+		ReportThreshold{"clustering line", PersonLine, fmt.Sprintf("Faces are grouped into one suggested person through pairs at or above this similarity among each face's %d nearest neighbours (pairwise precision 0.996 on LFW, 0.982 on CFP, bench/RESULTS.md); the grouping is a proposal for reviewers to confirm.", PersonK)},
 		ReportThreshold{"repost radius", RepostRadius, fmt.Sprintf("Two photos are the same photo reposted (re-compressed, resized, cropped, mirrored or captioned) when their 64-bit perceptual hashes differ in at most %d bits; a link by reposts rests on such pairs.", RepostRadius)},
 		ReportThreshold{"repost radius, face regions", FaceRepostRadius, fmt.Sprintf("A photo cut to another frame is the same photo reposted when the perceptual hashes of the regions around a face in each differ in at most %d bits.", FaceRepostRadius)})
 	if err := s.addAudit(ctx, a, &r, targets); err != nil {

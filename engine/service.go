@@ -66,6 +66,8 @@ type VectorIndex interface {
 	// others: a purge may run twice.
 	DeleteBatch(ctx context.Context, ids []uint64) (missing []uint64, err error)
 	Search(ctx context.Context, model string, query []float32, k int, f index.Filter) ([]index.Hit, error)
+	// NeighbourGraph returns each face f selects with its k most similar others (clustering).
+	NeighbourGraph(ctx context.Context, model string, f index.Filter, k, workers int) (ids []uint64, lists [][]index.Hit, err error)
 }
 
 // ServiceConfig holds the service's parts and its policy. Zero policy values mean defaults.
