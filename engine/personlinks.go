@@ -183,8 +183,10 @@ const assignLimit = 5_000
 // assignFaces places new faces of a collection among its suggested persons without clustering
 // again (cluster.Assign): each face's nearest faces in the gallery's index vote with their
 // persons, at the clustering's line, and a face joins the winner unless a constraint forbids it
-// (a face of the same photo, a reviewer's judgement), else starts a person of its own. Faces
-// of reference galleries are not clustered. It returns how many faces it placed.
+// (a face of the same photo, a reviewer's judgement), else starts a person of its own. Like a
+// re-clustering, it never adds to a person a reviewer confirmed (its faces do not vote): that
+// changes by reviewers' hands only. Faces of reference galleries are not clustered. It returns
+// how many faces it placed.
 func (s *Service) assignFaces(ctx context.Context, g Gallery, faces []ClusterFace) (int, error) {
 	if g.Kind != Collection || len(faces) == 0 {
 		return 0, nil

@@ -63,6 +63,22 @@ func TestNewFacesJoinPersons(t *testing.T) {
 	if got := sizes(); len(got) != 2 || got[0] != 4 || got[1] != 2 {
 		t.Errorf("clustered from scratch: sizes %v, want 4 and 2", got)
 	}
+	// A person a reviewer confirmed changes by reviewers' hands only: a new photo like it
+	// does not join it.
+	ps, err := f.svc.Persons(ctx, analyst, ads.ID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.ConfirmPerson(ctx, reviewer, ps[0].ID, "same tattoo"); err != nil {
+		t.Fatal(err)
+	}
+	late := add(facetest.Photo(73, 6))
+	if held, err := f.cat.PersonsOfFaces(ctx, []int64{late.Faces[0].ID}); err != nil || len(held) != 1 || held[late.Faces[0].ID] == ps[0].ID {
+		t.Errorf("a new face like a confirmed person: in %v, %v; want a person of its own", held, err)
+	}
+	if p, err := f.svc.PersonByID(ctx, reviewer, ps[0].ID); err != nil || p.Size != 4 {
+		t.Errorf("the confirmed person after a new photo like it: %d faces, %v; want its 4", p.Size, err)
+	}
 }
 
 // TestJudgementsHold: a split and a merge are reviewers' judgements that every later clustering

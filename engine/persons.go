@@ -124,7 +124,8 @@ type PersonStore interface {
 	FaceLinksOf(ctx context.Context, ids []int64) ([]FaceLink, error)
 	AddFaceLinks(ctx context.Context, links []FaceLink) error
 	// PersonsOfFaces maps each face among ids that is in a person to it; PersonMembers returns
-	// persons' member faces (face and photo, no vector).
+	// the member faces (face and photo, no vector) of the persons among ids no reviewer
+	// confirmed.
 	PersonsOfFaces(ctx context.Context, ids []int64) (map[int64]int64, error)
 	PersonMembers(ctx context.Context, ids []int64) (map[int64][]ClusterFace, error)
 	// UnassignedFaces returns up to limit searchable faces of a gallery that are in no person.

@@ -149,8 +149,8 @@ func (d *DB) PersonsOfFaces(ctx context.Context, ids []int64) (map[int64]int64, 
 	return out, rows.Err()
 }
 
-// PersonMembers returns the member faces of each person among ids (face and photo, no vector),
-// and whether a reviewer confirmed it.
+// PersonMembers returns the member faces (face and photo, no vector) of each person among ids
+// that no reviewer confirmed: a confirmed person changes by reviewers' hands only.
 func (d *DB) PersonMembers(ctx context.Context, ids []int64) (map[int64][]engine.ClusterFace, error) {
 	out := map[int64][]engine.ClusterFace{}
 	if len(ids) == 0 {
@@ -158,7 +158,7 @@ func (d *DB) PersonMembers(ctx context.Context, ids []int64) (map[int64][]engine
 	}
 	in, args := inList(ids)
 	rows, err := d.db.QueryContext(ctx, `SELECT pf.person_id, pf.face_id, f.image_id FROM person_faces pf JOIN faces f ON f.id = pf.face_id
-		WHERE pf.person_id IN `+in+` ORDER BY pf.person_id, pf.similarity DESC, pf.face_id`, args...)
+		JOIN persons p ON p.id = pf.person_id WHERE p.confirmed_by = '' AND pf.person_id IN `+in+` ORDER BY pf.person_id, pf.similarity DESC, pf.face_id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: person members: %w", err)
 	}
