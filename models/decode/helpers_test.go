@@ -18,7 +18,7 @@ import (
 )
 
 // sharedData is the team's read-only image corpus, relative to this package
-// (the repository is /work/main, the corpus /work/shared/data). Tests that
+// (the corpus sits beside the repository, in ../shared/data). Tests that
 // need it skip when it is absent; its images are never copied into the repo.
 const sharedData = "../../../shared/data"
 
