@@ -177,8 +177,14 @@ func (s *Service) SplitPerson(ctx context.Context, a Actor, id int64, faceIDs []
 	return summarize(after[0]), nil
 }
 
-// assignLimit bounds the faces one assignment places (the rest wait for the next).
-const assignLimit = 5_000
+// assignLimit bounds the faces one assignment places (the rest wait for the next); placeK is
+// how many nearest faces vote: the vote counts only those above the line, which are the first
+// few, and a deeper search and larger catalog reads cost the ingest job's committer time
+// (bench/RESULTS.md "Batch ingest").
+const (
+	assignLimit = 5_000
+	placeK      = 20
+)
 
 // assignFaces places new faces of a collection among its suggested persons without clustering
 // again (cluster.Assign): each face's nearest faces in the gallery's index vote with their
@@ -205,7 +211,7 @@ func (s *Service) assignFaces(ctx context.Context, g Gallery, faces []ClusterFac
 	hits := make([][]index.Hit, len(faces))
 	var neighbourIDs []int64
 	for i, f := range faces {
-		h, err := ix.Search(ctx, g.Model, f.Vector, PersonK+1, index.Filter{Galleries: []uint64{uint64(g.ID)}, Ef: clusterEf})
+		h, err := ix.Search(ctx, g.Model, f.Vector, placeK+1, index.Filter{Galleries: []uint64{uint64(g.ID)}, Ef: clusterEf})
 		if err != nil {
 			return 0, fmt.Errorf("service: persons of new faces: %w", err)
 		}
