@@ -10,7 +10,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"runtime"
 	"slices"
 	"strconv"
@@ -19,6 +18,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/facematch/facematch/bench/procstat"
 
 	"github.com/facematch/facematch/bench/synth"
 	"github.com/facematch/facematch/engine"
@@ -266,7 +267,7 @@ func Run(ctx context.Context, model *synth.Model, stats synth.Stats, cfg Config)
 			a.MsPerFace, a.Joined, a.ScratchSecs, a.Agreement.BCubedF, a.Agreement.PairwiseF)
 	}
 	res.TotalSeconds, res.TotalCPU = time.Since(start).Seconds(), cpuSeconds()-startCPU
-	res.PeakRSSMiB = float64(peakRSS()) / (1 << 20)
+	res.PeakRSSMiB = float64(procstat.PeakRSS()) / (1 << 20)
 	return res, nil
 }
 
@@ -433,22 +434,6 @@ func ratio(a, b int) float64 {
 		return 0
 	}
 	return float64(a) / float64(b)
-}
-
-// peakRSS is the process's peak resident memory (VmHWM), in bytes.
-func peakRSS() int64 {
-	data, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(line, "VmHWM:") {
-			f := strings.Fields(line)
-			kb, _ := strconv.ParseInt(f[1], 10, 64)
-			return kb * 1024
-		}
-	}
-	return 0
 }
 
 // cpuSeconds is the process's user and system time so far.

@@ -12,9 +12,10 @@ import (
 	"slices"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/facematch/facematch/bench/procstat"
 
 	"github.com/facematch/facematch/bench/hnswlib"
 	"github.com/facematch/facematch/bench/synth"
@@ -194,7 +195,7 @@ func Run(ctx context.Context, real *RealEmbeddings, cfg Config) (*Result, error)
 	// growth is the index's (plus the query set, subtracted below).
 	runtime.GC()
 	debug.FreeOSMemory()
-	rssBefore := rssBytes()
+	rssBefore := procstat.RSS()
 
 	// Synthetic gallery: two photos per identity; mated queries are a third photo of one.
 	logf("generating %d synthetic vectors", nSynth)
@@ -306,7 +307,7 @@ func Run(ctx context.Context, real *RealEmbeddings, cfg Config) (*Result, error)
 	gallery = nil // the index holds its own copy; let the RSS reading see only that
 	runtime.GC()
 	debug.FreeOSMemory()
-	rss := rssBytes()
+	rss := procstat.RSS()
 	res.RSSMiB = float64(rss) / (1 << 20)
 	queryBytes := int64(4 * (len(qflat) + len(synthQ)*dim))
 	res.BytesPerVector = float64(rss-rssBefore-queryBytes)/float64(cfg.N) - float64(4*dim)
@@ -558,19 +559,4 @@ func generate(m *synth.Model, out []float32, n int, seed uint64) [][]float64 {
 	}
 	wg.Wait()
 	return centres
-}
-
-func rssBytes() int64 {
-	data, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(line, "VmRSS:") {
-			f := strings.Fields(line)
-			kb, _ := strconv.ParseInt(f[1], 10, 64)
-			return kb * 1024
-		}
-	}
-	return 0
 }
