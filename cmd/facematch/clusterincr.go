@@ -2,7 +2,6 @@ package main
 
 import (
 	"math/rand/v2"
-	"slices"
 	"strconv"
 	"time"
 
@@ -56,7 +55,7 @@ func measureIncremental(vectors [][]float32, truth []string, k int, line float32
 		hi := min(n, lo+batch)
 		neighbours := make([][]cluster.Edge, hi)
 		for i := lo; i < hi; i++ {
-			neighbours[i] = nearestAmong(vs[:hi], i, k)
+			neighbours[i] = cluster.Nearest(vs[:hi], i, k)
 		}
 		t := time.Now()
 		placed := cluster.Assign(labels[:hi], neighbours, line, nil)
@@ -69,32 +68,6 @@ func measureIncremental(vectors [][]float32, truth []string, k int, line float32
 		run.AssignMsPerFace = float64(assign.Microseconds()) / 1000 / float64(n-m)
 	}
 	return run
-}
-
-// nearestAmong is vector i's k most similar others among vs, best first.
-func nearestAmong(vs [][]float32, i, k int) []cluster.Edge {
-	top := make([]cluster.Edge, 0, k+1)
-	for j, v := range vs {
-		if j == i {
-			continue
-		}
-		var s float32
-		for d, x := range vs[i] {
-			s += x * v[d]
-		}
-		if len(top) == k && s <= top[k-1].Sim {
-			continue
-		}
-		at := len(top)
-		for at > 0 && top[at-1].Sim < s {
-			at--
-		}
-		top = slices.Insert(top, at, cluster.Edge{To: int32(j), Sim: s})
-		if len(top) > k {
-			top = top[:k]
-		}
-	}
-	return top
 }
 
 func labelStrings(labels []int) []string {

@@ -42,7 +42,7 @@ func KNN(vectors [][]float32, k int) Graph {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				adj[i] = nearest(vectors, i, k)
+				adj[i] = Nearest(vectors, i, k)
 			}
 		}()
 	}
@@ -54,8 +54,9 @@ func KNN(vectors [][]float32, k int) Graph {
 	return Graph{Adj: adj}
 }
 
-// nearest is vector i's k most similar others, best first (ties by index).
-func nearest(vectors [][]float32, i, k int) []Edge {
+// Nearest is vector i's k most similar others among vectors, best first (ties by index), by
+// brute force.
+func Nearest(vectors [][]float32, i, k int) []Edge {
 	top := make([]Edge, 0, k+1)
 	q := vectors[i]
 	for j, v := range vectors {
