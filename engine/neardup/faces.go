@@ -1,6 +1,7 @@
 package neardup
 
 import (
+	"errors"
 	"image"
 
 	"github.com/disintegration/imaging"
@@ -36,11 +37,7 @@ func OfFace(img image.Image, x, y, w, h, scale float64) (own, mirrored Hash, err
 	return OfBoth(imaging.Crop(img, r))
 }
 
-type errString string
-
-func (e errString) Error() string { return string(e) }
-
-const errTooSmall = errString("neardup: face region too small to hash")
+var errTooSmall = errors.New("neardup: face region too small to hash")
 
 // MaxFaceRegions bounds the faces of one photo whose regions are stored (a group photo's
 // largest first, as the caller orders them).
