@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -242,11 +243,11 @@ func (s *Service) assignFaces(ctx context.Context, g Gallery, faces []ClusterFac
 	for i := range labels {
 		labels[i] = -1
 	}
-	labelOf := map[int64]int{} // person → label
-	personOfLabel := map[int]int64{}
-	for _, p := range personIDs {
-		l := len(labelOf)
-		labelOf[p], personOfLabel[l] = l, p
+	// Candidate person personIDs[l] is label l, and new persons are numbered after them: only
+	// persons with members to vote (a confirmed one has none here) get a label, so that no new
+	// person's number is an existing person's.
+	personIDs = slices.DeleteFunc(personIDs, func(p int64) bool { return len(members[p]) == 0 })
+	for l, p := range personIDs {
 		for _, m := range members[p] {
 			if _, ok := at[m.FaceID]; ok {
 				continue
@@ -284,7 +285,8 @@ func (s *Service) assignFaces(ctx context.Context, g Gallery, faces []ClusterFac
 	for i, f := range faces {
 		sim := meanSimWithin(neighbours[i], placed, i)
 		m := PersonMember{FaceID: f.FaceID, Similarity: sim}
-		if p, ok := personOfLabel[placed[i]]; ok {
+		if l := placed[i]; l < len(personIDs) {
+			p := personIDs[l]
 			joins[p] = append(joins[p], m)
 			continue
 		}

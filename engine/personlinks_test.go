@@ -214,3 +214,30 @@ func TestIndexGraph(t *testing.T) {
 		}
 	}
 }
+
+// TestNewFaceBesideOnlyAConfirmedPerson: when the only person a new face resembles is one a
+// reviewer confirmed, the face starts a person of its own (its number is not the confirmed
+// person's among the candidates).
+func TestNewFaceBesideOnlyAConfirmedPerson(t *testing.T) {
+	ctx := t.Context()
+	f := newFixture(t, &engine.Pipeline{Detector: facetest.Detector{}, Embedder: facetest.Embedder{Spread: 0.2}})
+	ads, add := f.collection(t, "ads")
+	add(facetest.Photo(73, 1))
+	add(facetest.Photo(73, 2))
+	ps, err := f.svc.Persons(ctx, analyst, ads.ID, "")
+	if err != nil || len(ps) != 1 {
+		t.Fatalf("persons: %+v, %v", ps, err)
+	}
+	if _, err := f.svc.ConfirmPerson(ctx, reviewer, ps[0].ID, "same tattoo"); err != nil {
+		t.Fatal(err)
+	}
+	late := add(facetest.Photo(73, 3))
+	faces, err := f.cat.Faces(ctx, late)
+	if err != nil || len(faces) != 1 {
+		t.Fatalf("faces of the new photo: %+v, %v", faces, err)
+	}
+	held, err := f.cat.PersonsOfFaces(ctx, []int64{faces[0].ID})
+	if err != nil || len(held) != 1 || held[faces[0].ID] == ps[0].ID {
+		t.Errorf("the new face: in %v, %v; want a person of its own, not confirmed person %d", held, err, ps[0].ID)
+	}
+}
