@@ -22,7 +22,7 @@ var jobForm = []param{
 	{"source", "string", "ingest: s3://bucket/prefix, or a directory or archive under the service's --ingest-root", false},
 	{"archive", "binary", "ingest: a zip, tar or tar.gz of photos, instead of source", false},
 	{"meta", "binary", "ingest: metadata sidecar keyed by file name (.json or .csv)", false},
-	{"cross_match", "string", "ingest: comma-separated reference gallery IDs every new face is searched in", false},
+	{"cross_match", "string", "ingest: comma-separated reference gallery IDs every new face is searched in; into a collection, one review item per suggested person and subject", false},
 	{"min_similarity", "number", "ingest: cross-match threshold (default: the model's medium band)", false},
 	{"k", "integer", "ingest: most candidates per face, default 5", false},
 	{"model", "string", "reprocess: the recognizer to move the gallery to", false},

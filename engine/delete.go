@@ -65,7 +65,10 @@ func (s *Service) delete(ctx context.Context, a Actor, action, target string, de
 		return err
 	}
 	// Finish even if the client hangs up: the records are already gone.
-	return s.purge(context.WithoutCancel(ctx), p)
+	ctx = context.WithoutCancel(ctx)
+	err = s.purge(ctx, p)
+	s.regroupHits(ctx)
+	return err
 }
 
 // purge removes a purge's blobs and vectors, then forgets it. Missing ones are fine: a purge

@@ -194,6 +194,13 @@ func (s *Service) runIngest(ctx context.Context, j Job, progress func(Job)) (Job
 		// Faces a crash or an error left without a person since they were indexed.
 		s.placeUnplaced(ctx, g)
 	}
+	if err == nil && ctx.Err() == nil && run.byPerson() {
+		// Done or cancelled (an interrupted run groups its hits when it resumes): every hit
+		// becomes or joins a review item now, a face still without a person on its own.
+		if _, err := s.matchPersons(ctx, done, nil, true); err != nil {
+			return done, err
+		}
+	}
 	return done, err
 }
 
@@ -446,7 +453,7 @@ func (r *ingestRun) crossMatch(ctx context.Context, faces []NewFace) ([]JobProbe
 			}
 		}
 		if len(cands) > 0 {
-			probes = append(probes, JobProbe{Face: i, Candidates: cands})
+			probes = append(probes, JobProbe{Face: i, Candidates: cands, ByPerson: r.byPerson()})
 		}
 	}
 	return probes, nil
@@ -546,5 +553,27 @@ func (r *ingestRun) commit(ctx context.Context, job Job, batch []IngestItem) (Jo
 		}
 		r.s.placeFaces(ctx, r.gallery, placed)
 	}
+	if r.byPerson() {
+		var probed []int64
+		for i, it := range batch {
+			for _, p := range it.Probes {
+				if p.Face < len(stored[i]) {
+					probed = append(probed, stored[i][p.Face].ID)
+				}
+			}
+		}
+		if len(probed) > 0 {
+			// The hits are committed: a failure here loses nothing, the job's end groups them.
+			if _, err := r.s.matchPersons(ctx, after, probed, false); err != nil {
+				r.s.log.Warn("job cross-match not grouped by person yet", "job", job.ID, "faces", len(probed), "err", err)
+			}
+		}
+	}
 	return after, nil
+}
+
+// byPerson says whether the job's cross-match proposes persons rather than photos: a job into
+// a collection, whose faces are placed in suggested persons as they are stored.
+func (r *ingestRun) byPerson() bool {
+	return len(r.job.Spec.CrossMatch) > 0 && r.gallery.Kind == Collection
 }

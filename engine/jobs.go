@@ -47,8 +47,9 @@ type JobSpec struct {
 	MetaKey    string `json:"meta_key,omitempty"`
 	MetaFormat string `json:"meta_format,omitempty"`
 	// CrossMatch lists reference galleries every new face is searched in; hits at or above
-	// MinSim (default: each gallery's operating threshold) become pending matches, at most K
-	// per face.
+	// MinSim (default: each gallery's operating threshold), at most K per face, become pending
+	// matches: one per face and subject, or, into a collection, one per suggested person and
+	// subject (personmatch.go).
 	CrossMatch []int64 `json:"cross_match,omitempty"`
 	MinSim     float32 `json:"min_similarity,omitempty"`
 	K          int     `json:"k,omitempty"`
@@ -122,6 +123,41 @@ type JobItem struct {
 type JobProbe struct {
 	Face       int // index into the item's faces
 	Candidates []Candidate
+	// ByPerson keeps the candidates as the face's hits (JobFaceHit) until the face has a
+	// suggested person: a collection's job proposes one item per (person, subject).
+	ByPerson bool
+}
+
+// JobFaceHit is one candidate a job's face scored in the cross-match of a collection's job,
+// kept until the face has a person.
+type JobFaceHit struct {
+	FaceID        int64 // the job's face
+	GalleryFaceID int64 // the reference face
+	GalleryID     int64
+	Similarity    float32
+	PersonID      *int64 // the job face's suggested person; nil while it has none
+	SubjectID     *int64 // the reference face's subject
+}
+
+// PersonItem is one review item of a job's cross-match: the best pair of one suggested person
+// (or of one face that has none) with one subject (or a reference face without one), and every
+// hit it stands for.
+type PersonItem struct {
+	PersonID  *int64
+	SubjectID *int64
+	Probe     int64     // the job's face of the best pair
+	Candidate Candidate // its reference face (FaceID, GalleryID, Similarity, Rank among the person's items)
+	Hits      []JobFaceHit
+}
+
+// MatchSupport is one hit a review item stands for: a face of the item's person that scored
+// against the item's subject.
+type MatchSupport struct {
+	FaceID        int64   `json:"face_id"` // the collection's face
+	ImageID       int64   `json:"image_id"`
+	GalleryFaceID int64   `json:"gallery_face_id"`
+	Similarity    float32 `json:"similarity"`
+	JobID         int64   `json:"job_id"`
 }
 
 // IngestItem is one finished file of an ingest job, committed with others in one transaction:
@@ -165,6 +201,20 @@ type JobStore interface {
 	// twice), the items, and the job's counters. It returns the stored faces of each item (in
 	// item order; IDs set) and the job as it stands after the batch.
 	CommitIngest(ctx context.Context, job Job, items []IngestItem) ([][]StoredFace, Job, error)
+	// OpenJobHits returns up to limit of the job's hits not yet in a review item, of the given
+	// faces (nil: of any), in face order, each with its face's person and its subject.
+	OpenJobHits(ctx context.Context, jobID int64, faceIDs []int64, limit int) ([]JobFaceHit, error)
+	// RecordPersonItems records a job's person-level review items in one transaction: an item
+	// reuses the match made earlier for the same person (or, without one, the same face) and
+	// the same subject (or reference face), unless that match is final and the new pair scores
+	// higher; every hit keeps its item. It returns how many new matches it made and adds them
+	// to the job's count.
+	RecordPersonItems(ctx context.Context, job Job, items []PersonItem) (int, error)
+	// JobsWithOpenHits returns up to limit finished jobs (done, cancelled or failed) with hits
+	// in no review item: an item's photo was deleted since.
+	JobsWithOpenHits(ctx context.Context, limit int) ([]int64, error)
+	// MatchSupport returns up to limit hits a review item stands for, the most similar first.
+	MatchSupport(ctx context.Context, matchID int64, limit int) ([]MatchSupport, error)
 	// ImageBySHA256 returns the gallery's image with these bytes, its faces and their vectors
 	// (ErrNotFound when there is none).
 	ImageBySHA256(ctx context.Context, galleryID int64, sha string) (Image, []NewFace, error)

@@ -208,7 +208,7 @@ func adSource(t *testing.T) (string, map[string]string) {
 type outcome struct {
 	items   map[string][]engine.JobItemState // by file name, or by "photo SHA-256" for files with an image
 	faces   int
-	matches []string // "photo → candidate subject" pairs
+	matches []string // "person's photos → candidate subject" pairs
 	// persons is the sizes of the collection's suggested persons, largest first, and unplaced
 	// the searchable faces in none: a job places every face it adds.
 	persons  []int
@@ -270,10 +270,21 @@ func outcomeOf(t *testing.T, f *jobFixture, collection int64, jobIDs ...int64) o
 		if m.JobID == nil {
 			continue
 		}
-		probeFace, err := f.cat.Face(ctx(), probeFaceOf(t, f, m))
+		// An item is one person's against one subject: known by the photos behind it (which
+		// of them is the probe depends on which batch saw the best pair first).
+		support, err := f.cat.MatchSupport(ctx(), m.ID, 100)
 		if err != nil {
 			t.Fatal(err)
 		}
+		var photos []string
+		for _, s := range support {
+			photos = append(photos, photoKey[s.ImageID])
+		}
+		if len(photos) == 0 {
+			t.Errorf("job item %d has no photo behind it", m.ID)
+		}
+		sort.Strings(photos)
+		photos = slices.Compact(photos) // a later job's run over the same photos adds its hits
 		cand := strconv.FormatInt(m.FaceID, 10)
 		if m.SubjectID != nil { // runs enrol the same people under other IDs
 			s, err := f.cat.Subject(ctx(), *m.SubjectID)
@@ -282,7 +293,7 @@ func outcomeOf(t *testing.T, f *jobFixture, collection int64, jobIDs ...int64) o
 			}
 			cand = s.Name
 		}
-		o.matches = append(o.matches, photoKey[probeFace.ImageID]+" → "+cand)
+		o.matches = append(o.matches, strings.Join(photos, "+")+" → "+cand)
 	}
 	sort.Strings(o.matches)
 	return o
@@ -329,8 +340,9 @@ func TestIngestJobCrossMatchesAndListsBadFiles(t *testing.T) {
 		t.Errorf("not listed as failed: %v", wantReasons)
 	}
 
-	// Every good ad photo is proposed against its own person, first; the creator of the job may
-	// not review its matches.
+	// Every person in the ads is proposed once against its own reference subject, first, with
+	// each of its photos behind that one item (not an item per photo); the creator of the job
+	// may not review its items.
 	stored, err := f.svc.JobItems(ctx(), admin, j.ID, engine.ItemStored, "", 100)
 	if err != nil {
 		t.Fatal(err)
@@ -343,19 +355,47 @@ func TestIngestJobCrossMatchesAndListsBadFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	top := map[string]string{} // file → its top candidate
+	top := map[string]string{}  // file → the subject of its person's first item
+	items := map[[2]int64]int{} // (person, subject) → items
+	jobItems := 0
 	for _, m := range ms {
-		if m.JobID == nil || *m.JobID != j.ID || m.Rank != 1 || m.SearchID == nil || *m.SearchID != *j.SearchID {
+		if m.JobID == nil || *m.JobID != j.ID || m.SearchID == nil || *m.SearchID != *j.SearchID {
 			continue
 		}
-		probe, err := f.cat.Face(ctx(), probeFaceOf(t, f, m))
+		jobItems++
+		if m.PersonID == nil || m.SubjectID == nil {
+			t.Fatalf("job item %d: person %v, subject %v; want both", m.ID, m.PersonID, m.SubjectID)
+		}
+		items[[2]int64{*m.PersonID, *m.SubjectID}]++
+		support, err := f.cat.MatchSupport(ctx(), m.ID, 100)
 		if err != nil {
 			t.Fatal(err)
 		}
-		top[storedFile[probe.ImageID]] = subjects[*m.SubjectID]
+		probe := probeFaceOf(t, f, m)
+		best := false
+		for _, s := range support {
+			if m.Rank == 1 {
+				top[storedFile[s.ImageID]] = subjects[*m.SubjectID]
+			}
+			best = best || (s.FaceID == probe && s.Similarity == m.Similarity)
+			if s.Similarity > m.Similarity {
+				t.Errorf("item %d (%.3f) stands for a pair that scored higher (%.3f)", m.ID, m.Similarity, s.Similarity)
+			}
+		}
+		if !best {
+			t.Errorf("item %d: its probe face %d is not the best pair behind it %+v", m.ID, probe, support)
+		}
 		if _, err := f.svc.Decide(ctx(), engine.Actor{Name: admin.Name, Role: engine.RoleReviewer}, m.ID, engine.NoCandidate, ""); !errors.Is(err, engine.ErrForbidden) {
 			t.Errorf("the job's creator decided its match %d: err = %v, want ErrForbidden", m.ID, err)
 		}
+	}
+	for pair, n := range items {
+		if n != 1 {
+			t.Errorf("person %d against subject %d: %d items, want 1", pair[0], pair[1], n)
+		}
+	}
+	if jobItems != j.Matches || jobItems >= len(stored) {
+		t.Errorf("%d items for %d stored photos, the job counts %d: want fewer items than photos, counted", jobItems, len(stored), j.Matches)
 	}
 	for _, it := range stored {
 		if person := want[it.Name]; person == "" || top[it.Name] != person {
@@ -386,6 +426,39 @@ func TestIngestJobCrossMatchesAndListsBadFiles(t *testing.T) {
 	}
 	if o2 := outcomeOf(t, f, coll.ID, j.ID, again.ID); o2.faces != o.faces || strings.Join(o2.matches, ";") != strings.Join(o.matches, ";") {
 		t.Errorf("after the second run: %d faces, matches %v; want %d, %v", o2.faces, o2.matches, o.faces, o.matches)
+	}
+
+	// Deleting the photo of Ada's item's best pair deletes that item; her other photo is
+	// proposed in its place.
+	adaItem := func() *engine.Match {
+		ms, err := f.cat.Matches(ctx(), engine.MatchFilter{Limit: 500})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range ms {
+			if m.JobID != nil && *m.JobID == j.ID && m.SubjectID != nil && subjects[*m.SubjectID] == "Ada" {
+				return &m
+			}
+		}
+		return nil
+	}
+	before := adaItem()
+	if before == nil {
+		t.Fatal("no item for Ada")
+	}
+	gone, err := f.cat.Face(ctx(), probeFaceOf(t, f, *before))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.DeleteImage(ctx(), admin, gone.ImageID); err != nil {
+		t.Fatal(err)
+	}
+	after := adaItem()
+	if after == nil || after.ID == before.ID {
+		t.Fatalf("after deleting the photo of Ada's item: %+v, want a new item", after)
+	}
+	if p := probeFaceOf(t, f, *after); p == gone.ID || after.PersonID == nil || *after.PersonID != *before.PersonID {
+		t.Errorf("Ada's new item: probe face %d (deleted %d), person %v (was %v)", p, gone.ID, after.PersonID, before.PersonID)
 	}
 }
 

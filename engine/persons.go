@@ -792,7 +792,7 @@ func (s *Service) SearchPerson(ctx context.Context, a Actor, personID int64, req
 		c.Review = c.Threshold != nil && c.Similarity >= *c.Threshold
 	}
 	rec := SearchRecord{Actor: a.Person(), Purpose: fmt.Sprintf("person %d across ads: %s", personID, req.Purpose), Galleries: req.Galleries, K: req.K,
-		ProbeSHA256: fmt.Sprintf("person:%d", personID), CreatedAt: time.Now()}
+		ProbeSHA256: fmt.Sprintf("person:%d", personID), PersonID: personID, CreatedAt: time.Now()}
 	var found []SearchCandidate
 	err = s.audited(ctx, func(c Catalog) (AuditEntry, error) {
 		var err error

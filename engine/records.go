@@ -222,6 +222,9 @@ type Match struct {
 	Band  string `json:"band,omitempty"`
 	// Minors is the candidate gallery's: its band is the minors'.
 	Minors bool `json:"minors,omitempty"`
+	// PersonID is the suggested person a person-level item was made for (a person search, a
+	// job's cross-match into a collection): the person is proposed once per subject.
+	PersonID *int64 `json:"person_id,omitempty"`
 }
 
 // Resolve computes a match's status from its decisions, in the order they were made: final

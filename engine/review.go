@@ -164,8 +164,12 @@ type MatchView struct {
 	// Candidate is the gallery face the probe face was matched with.
 	Candidate CandidateFace `json:"candidate"`
 	// Others are the other candidates of the same probe face, best first.
-	Others            []Match `json:"other_candidates"`
-	ReviewersRequired int     `json:"reviewers_required"`
+	Others []Match `json:"other_candidates"`
+	// Support lists, for an item of a job's cross-match into a collection, the faces of the
+	// suggested person that scored against the same subject (the probe face among them), the
+	// most similar first, at most maxSupport.
+	Support           []MatchSupport `json:"support,omitempty"`
+	ReviewersRequired int            `json:"reviewers_required"`
 	// CanDecide says whether the asking actor may decide this match now; CannotDecide says why
 	// not.
 	CanDecide    bool   `json:"can_decide"`
@@ -261,10 +265,18 @@ func (s *Service) matchView(ctx context.Context, a Actor, id int64) (MatchView, 
 			v.Others = append(v.Others, o)
 		}
 	}
+	if m.JobID != nil && m.PersonID != nil {
+		if v.Support, err = s.cfg.Catalog.MatchSupport(ctx, m.ID, maxSupport); err != nil {
+			return v, err
+		}
+	}
 	v.CannotDecide = cannotDecide(a, m)
 	v.CanDecide = v.CannotDecide == ""
 	return v, nil
 }
+
+// maxSupport bounds the supporting faces a match view lists.
+const maxSupport = 50
 
 // cannotDecide says why a may not decide m, or "" when a may: the reviewer role, then the
 // rule the catalog enforces when the decision arrives (DecisionRefusal).

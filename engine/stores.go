@@ -124,6 +124,9 @@ type SearchRecord struct {
 	// Source is the probe photo's ad metadata, as the analyst gave it.
 	Source    Source    `json:"source"`
 	CreatedAt time.Time `json:"created_at"`
+	// PersonID is the suggested person a person search searched: its items are per (person,
+	// subject), and one made earlier is reused.
+	PersonID int64 `json:"person_id,omitempty"`
 }
 
 // Candidate is one index hit of one probe face. Review makes it a review item (a match).

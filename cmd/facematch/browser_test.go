@@ -441,15 +441,16 @@ func TestBrowserReview(t *testing.T) {
 	s.mustCall(201, "POST", "/v1/galleries", admin, map[string]string{"name": "ads", "kind": "collection"}, &ads)
 	job := runArchiveJob(t, s, tarOf(t, map[string]string{
 		"ad-1.jpg": data("celebs", photos(t, "Angelina_Jolie")[1]), "ad-2.jpg": data("celebs", photos(t, "Elon_Musk")[1]),
-		"ad-3.jpg": data("no_face", "mate_Garden.jpg")}),
+		"ad-3.jpg": data("no_face", "mate_Garden.jpg"), "ad-4.jpg": data("celebs", photos(t, "Angelina_Jolie")[2])}),
 		map[string]string{"kind": "ingest", "gallery_id": fmt.Sprint(ads.ID), "purpose": "browser test", "cross_match": fmt.Sprint(ref.ID)})
-	if job.State != engine.JobDone || job.Stored != 2 || job.NoFace != 1 || job.Matches == 0 {
+	// Two photos of one person: one item for them (per person and subject, not per photo).
+	if job.State != engine.JobDone || job.Stored != 3 || job.NoFace != 1 || job.Matches != 2 {
 		t.Fatalf("ingest job: %+v", job)
 	}
 	b.signIn(admin)
 	b.waitText("#galleries", "ads")
 	b.open(fmt.Sprintf("#/gallery/%d?tab=jobs", ads.ID))
-	b.waitText("#jobs", "3/3")
+	b.waitText("#jobs", "4/4")
 	b.waitText("#jobs", "done")
 	b.shot("gallery-jobs")
 	b.open(fmt.Sprintf("#/gallery/%d?tab=photos", ads.ID))
@@ -470,6 +471,11 @@ func TestBrowserReview(t *testing.T) {
 	b.waitText(".queue-count", fmt.Sprintf("of %d", job.Matches))
 	b.do(chromedp.Click(chromedp.CSS("#queue tr.row")), b.visible("#verdict"))
 	b.waitText("#probe", fmt.Sprintf("cross-matched by job %d", job.ID))
+	// A job into a collection proposes persons: the item lists the person's photos behind it.
+	b.waitText("#support", "behind this item")
+	b.do(chromedp.ScrollIntoView("#support"))
+	b.thumbsLoaded("#support")
+	b.shot("match-job-item")
 	if b.exists("#decide") || !b.exists("#no-decide") {
 		t.Errorf("the admin sees decision controls")
 	}

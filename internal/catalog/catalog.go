@@ -43,12 +43,14 @@ var (
 	schemaV6 string
 	//go:embed schema_v7.sql
 	schemaV7 string
-	schemas  = []string{schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV6, schemaV7}
+	//go:embed schema_v8.sql
+	schemaV8 string
+	schemas  = []string{schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV6, schemaV7, schemaV8}
 	// afterSchema finishes a version's migration where SQL alone cannot, in its transaction.
 	afterSchema = map[int]func(context.Context, *sql.Tx) error{4: chainExisting}
 )
 
-const schemaVersion = 7
+const schemaVersion = 8
 
 // DB is the metadata store. All writes go through one connection, one transaction at a time,
 // queued in Go: SQLite has one writer anyway, and a queue with a deadline answers "busy, retry"

@@ -295,6 +295,12 @@ func (d *DB) CommitIngest(ctx context.Context, job engine.Job, items []engine.In
 				if p.Face < 0 || p.Face >= len(out[i]) || len(p.Candidates) == 0 {
 					continue
 				}
+				if p.ByPerson {
+					if err := recordJobHits(ctx, tx, job, out[i][p.Face], p.Candidates); err != nil {
+						return err
+					}
+					continue
+				}
 				n, err := d.recordJobProbe(ctx, tx, job, out[i][p.Face], p.Candidates)
 				if err != nil {
 					return err
@@ -333,9 +339,22 @@ func insertImageOrExisting(ctx context.Context, tx *sql.Tx, img engine.Image, fa
 	return img, stored, err == nil, err
 }
 
-// recordJobProbe makes face a probe of the job's cross-match (one probe row per stored face,
-// whichever job made it) and records a pending match per candidate not already matched with it.
-func (d *DB) recordJobProbe(ctx context.Context, tx *sql.Tx, job engine.Job, face engine.StoredFace, cands []engine.Candidate) (int, error) {
+// recordJobHits keeps a face's cross-match candidates until the face has a person (the job
+// then makes them person-level items: RecordPersonItems).
+func recordJobHits(ctx context.Context, tx *sql.Tx, job engine.Job, face engine.StoredFace, cands []engine.Candidate) error {
+	for _, c := range cands {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO job_face_hits (job_id, face_id, gallery_face_id, similarity)
+			SELECT ?, ?, f.id, ? FROM faces f WHERE f.id = ?
+			ON CONFLICT (job_id, face_id, gallery_face_id) DO NOTHING`, job.ID, face.ID, c.Similarity, c.FaceID); err != nil {
+			return fmt.Errorf("catalog: record job hit: %w", err)
+		}
+	}
+	return nil
+}
+
+// probeFaceTx returns the probe row of a stored face, made for the job's search record the
+// first time (one probe row per stored face, whichever job made it).
+func probeFaceTx(ctx context.Context, tx *sql.Tx, job engine.Job, face engine.StoredFace) (int64, error) {
 	if job.SearchID == nil {
 		return 0, fmt.Errorf("catalog: job %d cross-matches without a search record", job.ID)
 	}
@@ -353,6 +372,16 @@ func (d *DB) recordJobProbe(ctx context.Context, tx *sql.Tx, job engine.Job, fac
 		probeID, _ = res.LastInsertId()
 	} else if err != nil {
 		return 0, fmt.Errorf("catalog: probe face: %w", err)
+	}
+	return probeID, nil
+}
+
+// recordJobProbe makes face a probe of the job's cross-match and records a pending match per
+// candidate not already matched with it.
+func (d *DB) recordJobProbe(ctx context.Context, tx *sql.Tx, job engine.Job, face engine.StoredFace, cands []engine.Candidate) (int, error) {
+	probeID, err := probeFaceTx(ctx, tx, job, face)
+	if err != nil {
+		return 0, err
 	}
 	now := fmtTime(time.Now())
 	n := 0

@@ -79,7 +79,17 @@ func reviewItemTx(ctx context.Context, tx *sql.Tx, s engine.SearchRecord, box st
 	var id int64
 	var st engine.MatchStatus
 	err := sql.ErrNoRows
-	if s.ProbeSHA256 != "" {
+	if s.PersonID != 0 {
+		// A person search: the person is proposed once per subject (or reference face without one).
+		q := `SELECT m.id, m.status FROM matches m WHERE m.person_id = ? AND m.face_id = ? ORDER BY m.id DESC LIMIT 1`
+		args := []any{s.PersonID, sc.FaceID}
+		if sc.SubjectID != nil {
+			q = `SELECT m.id, m.status FROM matches m JOIN faces f ON f.id = m.face_id
+				WHERE m.person_id = ? AND f.subject_id = ? ORDER BY m.id DESC LIMIT 1`
+			args = []any{s.PersonID, *sc.SubjectID}
+		}
+		err = tx.QueryRowContext(ctx, q, args...).Scan(&id, &st)
+	} else if s.ProbeSHA256 != "" {
 		// From the photo's earlier searches (by hash) to their matches: a face may have
 		// thousands of matches, a photo few searches.
 		err = tx.QueryRowContext(ctx, `SELECT m.id, m.status FROM searches s JOIN probe_faces p ON p.search_id = s.id
@@ -94,9 +104,13 @@ func reviewItemTx(ctx context.Context, tx *sql.Tx, s engine.SearchRecord, box st
 	case !errors.Is(err, sql.ErrNoRows):
 		return fmt.Errorf("catalog: find earlier review item: %w", err)
 	}
+	var person *int64
+	if s.PersonID != 0 {
+		person = &s.PersonID
+	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO matches (search_id, probe_face_id, face_id, gallery_id, similarity, rank,
-		requested_by, created_at, case_ref) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		s.ID, sc.ProbeFaceID, sc.FaceID, sc.GalleryID, sc.Similarity, sc.Rank, s.Actor, fmtTime(s.CreatedAt), s.Source.CaseRef)
+		requested_by, created_at, case_ref, person_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		s.ID, sc.ProbeFaceID, sc.FaceID, sc.GalleryID, sc.Similarity, sc.Rank, s.Actor, fmtTime(s.CreatedAt), s.Source.CaseRef, nullInt(person))
 	if err != nil {
 		return fmt.Errorf("catalog: record match: %w", err)
 	}
@@ -261,18 +275,19 @@ func (d *DB) ProbeFace(ctx context.Context, id int64) (engine.ProbeFace, error) 
 }
 
 const matchSelect = `SELECT m.id, m.search_id, m.job_id, m.probe_face_id, m.face_id, m.gallery_id, f.subject_id, f.image_id,
-	m.similarity, m.rank, m.status, m.requested_by, m.created_at, m.case_ref, s.name, g.model, g.minors
+	m.similarity, m.rank, m.status, m.requested_by, m.created_at, m.case_ref, s.name, g.model, g.minors, m.person_id
 	FROM matches m JOIN faces f ON f.id = m.face_id JOIN galleries g ON g.id = m.gallery_id
 	LEFT JOIN subjects s ON s.id = f.subject_id`
 
 func scanMatch(row interface{ Scan(...any) error }) (engine.Match, error) {
 	var m engine.Match
-	var search, job, subject sql.NullInt64
+	var search, job, subject, person sql.NullInt64
 	var created string
 	var subjectName sql.NullString
 	err := row.Scan(&m.ID, &search, &job, &m.ProbeFaceID, &m.FaceID, &m.GalleryID, &subject, &m.ImageID,
-		&m.Similarity, &m.Rank, &m.Status, &m.RequestedBy, &created, &m.CaseRef, &subjectName, &m.Model, &m.Minors)
+		&m.Similarity, &m.Rank, &m.Status, &m.RequestedBy, &created, &m.CaseRef, &subjectName, &m.Model, &m.Minors, &person)
 	m.SearchID, m.JobID, m.SubjectID, m.CreatedAt = intPtr(search), intPtr(job), intPtr(subject), parseTime(created)
+	m.PersonID = intPtr(person)
 	m.SubjectName = subjectName.String
 	m.Decisions = []engine.Decision{}
 	return m, err

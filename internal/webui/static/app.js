@@ -560,6 +560,16 @@
         h('div', {}, h('span', { class: 'sim', text: fmtSim(o.similarity) }), ' ', band(o.band)), status(o.status))))
         : h('p', { class: 'muted', text: 'No other candidate.' }));
 
+    // A job's item into a collection stands for every photo of the suggested person that
+    // scored against this subject: the reviewer sees them all, the best pair above.
+    const support = (v.support || []).length ? h('section', { class: 'panel', id: 'support' },
+      h('h2', {}, `${v.support.length} photo${v.support.length === 1 ? '' : 's'} of `,
+        h('a', { href: '#/person/' + m.person_id, text: `suggested person ${m.person_id}` }), ' behind this item'),
+      h('p', { class: 'help', text: 'Each of these faces, grouped as one person by face similarity, scored at or above the line against this subject. The grouping is a proposal too: check that they are one person.' }),
+      h('div', { class: 'others' }, v.support.map((s) => h('a', { href: '#/person/' + m.person_id, title: `photo ${s.image_id}` },
+        thumb(`/v1/faces/${s.face_id}/thumbnail`, 'mid'), h('div', {}, h('span', { class: 'sim', text: fmtSim(s.similarity) }),
+          s.face_id === (probe.face.face_id || 0) ? ' (shown above)' : ''))))) : null;
+
     const nav = h('div', { class: 'pager' },
       h('a', { class: 'button', href: (q && q.back) || '#/queue', text: q && q.back && q.back.startsWith('#/search') ? '↑ Search' : '↑ Queue' }),
       h('button', { type: 'button', onclick: () => step(-1), text: '← Previous', title: 'p' }),
@@ -570,7 +580,7 @@
         h('kbd', { text: 'f' }), ' full photos'),
       reportButtons('matches', m.id));
 
-    fill(main, h('h1', {}, `Match ${m.id} `, status(m.status)), nav, h('div', { class: 'compare' }, probeSide, center, candSide), others);
+    fill(main, h('h1', {}, `Match ${m.id} `, status(m.status)), nav, h('div', { class: 'compare' }, probeSide, center, candSide), support, others);
     if (!main.isConnected) return;
 
     async function step(dir) {
