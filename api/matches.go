@@ -28,8 +28,15 @@ func (s *Server) listMatches(c echo.Context) error {
 	if len(ms) == f.Limit {
 		last := ms[len(ms)-1]
 		p.NextCursor = strconv.FormatInt(last.ID, 10)
-		if f.Order == engine.MostSimilarFirst {
+		switch f.Order {
+		case engine.MostSimilarFirst:
 			p.NextCursor = strconv.FormatFloat(float64(last.Similarity), 'g', -1, 32) + "_" + p.NextCursor
+		case engine.MinorsFirst:
+			flag := "0"
+			if last.PossibleMinor {
+				flag = "1"
+			}
+			p.NextCursor = flag + "_" + strconv.FormatFloat(float64(last.Similarity), 'g', -1, 32) + "_" + p.NextCursor
 		}
 	}
 	return c.JSON(http.StatusOK, p)
@@ -122,9 +129,17 @@ func readMatchFilter(c echo.Context, grouped bool) (engine.MatchFilter, error) {
 	default:
 		return f, fmt.Errorf("%w: reviewable must be true or false, got %q", errBadRequest, v)
 	}
+	switch v := c.QueryParam("possible_minor"); v {
+	case "":
+	case "true", "false":
+		b := v == "true"
+		f.PossibleMinor = &b
+	default:
+		return f, fmt.Errorf("%w: possible_minor must be true or false, got %q", errBadRequest, v)
+	}
 	f.Order = engine.MatchOrder(c.QueryParam("order"))
 	if !engine.ValidOrder(f.Order) {
-		return f, fmt.Errorf("%w: order must be oldest, newest or similarity, got %q", errBadRequest, f.Order)
+		return f, fmt.Errorf("%w: order must be oldest, newest, similarity or minors, got %q", errBadRequest, f.Order)
 	}
 	if grouped {
 		if f.Order != "" && f.Order != engine.MostSimilarFirst {
@@ -135,7 +150,14 @@ func readMatchFilter(c echo.Context, grouped bool) (engine.MatchFilter, error) {
 	if v := c.QueryParam("cursor"); v != "" {
 		bad := fmt.Errorf("%w: cursor must be a next_cursor value from a previous page of the same order, got %q", errBadRequest, v)
 		id := v
-		if f.Order == engine.MostSimilarFirst {
+		if f.Order == engine.MinorsFirst {
+			flag, rest, ok := strings.Cut(v, "_")
+			if !ok || (flag != "0" && flag != "1") {
+				return f, bad
+			}
+			f.CursorMinor, v, id = flag == "1", rest, rest
+		}
+		if f.Order == engine.MostSimilarFirst || f.Order == engine.MinorsFirst {
 			sim, rest, ok := strings.Cut(v, "_")
 			x, err := parseSimilarity("cursor", sim)
 			if !ok || err != nil {

@@ -752,7 +752,7 @@ func (s *Service) SearchPerson(ctx context.Context, a Actor, personID int64, req
 			continue // deleted since
 		}
 		faceID := f.FaceID
-		probes = append(probes, ProbeFace{Box: sf.Box, Quality: sf.Quality, FaceID: &faceID, ThumbKey: sf.ThumbKey})
+		probes = append(probes, ProbeFace{Box: sf.Box, Quality: sf.Quality, FaceID: &faceID, ThumbKey: sf.ThumbKey, Age: sf.Age, NoAge: sf.NoAge})
 		hits, err := s.cfg.Indexes[coll.Model].Search(ctx, coll.Model, v, fetchK(req.K), index.Filter{Galleries: toU64(refs)})
 		if err != nil {
 			return SearchResult{}, fmt.Errorf("service: person search: %w", err)

@@ -94,6 +94,10 @@ type Face struct {
 	// Rejected lists why the gate refused the face; empty means accepted.
 	Rejected  []string
 	Embedding *face.Embedding
+	// Age is the apparent-age estimate of an accepted, frontal enough face; NoAge says why a
+	// face has none.
+	Age   *ApparentAge
+	NoAge string
 }
 
 // Accepted reports whether the face passed the quality gate.
@@ -115,6 +119,11 @@ type Pipeline struct {
 	// EmbedRejected also embeds faces the gate refused (evaluation wants a vector for the
 	// best face of every image; matching never uses them).
 	EmbedRejected bool
+	// Age, when set, estimates the apparent age of accepted faces, with ranges from
+	// AgeCalibration, flagged under MinorLine (0: DefaultMinorLine).
+	Age            AgeEstimator
+	AgeCalibration AgeCalibration
+	MinorLine      float32
 }
 
 // ErrNoFace is returned by callers that need a face where the pipeline found none.
@@ -159,6 +168,9 @@ func (p *Pipeline) AnalyzeImage(ctx context.Context, img *image.NRGBA) ([]Face, 
 			faces[i].Rejected = append(faces[i].Rejected, RejectTooManyFace)
 		}
 		toEmbed = toEmbed[:gate.MaxFaces]
+	}
+	if err := p.ageFaces(ctx, img, faces); err != nil {
+		return nil, err
 	}
 	if len(toEmbed) == 0 {
 		return faces, nil

@@ -162,6 +162,9 @@ type StoredFace struct {
 	Rejections []string    `json:"rejections,omitempty"`
 	Model      string      `json:"model,omitempty"` // set when the face has a vector in the index
 	ThumbKey   string      `json:"-"`
+	// Age is the face's apparent-age estimate; NoAge says why it has none.
+	Age   *ApparentAge `json:"apparent_age,omitempty"`
+	NoAge string       `json:"no_age_reason,omitempty"`
 }
 
 // Accepted reports whether the face passed the quality gate (and so is searchable).
@@ -225,6 +228,10 @@ type Match struct {
 	// PersonID is the suggested person a person-level item was made for (a person search, a
 	// job's cross-match into a collection): the person is proposed once per subject.
 	PersonID *int64 `json:"person_id,omitempty"`
+	// ProbeAge is the probe face's apparent age, and PossibleMinor its flag: the review of
+	// possible minors goes first (MinorsFirst); it decides nothing.
+	ProbeAge      *ApparentAge `json:"probe_apparent_age,omitempty"`
+	PossibleMinor bool         `json:"possible_minor"`
 }
 
 // Resolve computes a match's status from its decisions, in the order they were made: final

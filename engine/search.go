@@ -213,7 +213,7 @@ func (s *Service) storeProbe(ctx context.Context, ph photo, data []byte, now tim
 		if err != nil {
 			return probeKey, nil, stored, err
 		}
-		probes[i] = ProbeFace{Box: boxOf(f), Quality: f.Quality, Rejections: f.Rejected,
+		probes[i] = ProbeFace{Box: boxOf(f), Quality: f.Quality, Rejections: f.Rejected, Age: f.Age, NoAge: f.NoAge,
 			ThumbKey: fmt.Sprintf("%s-face-%d.jpg", strings.TrimSuffix(probeKey, "/probe")+"/face", i)}
 		stored = append(stored, probes[i].ThumbKey)
 		if err := s.cfg.Blobs.Put(ctx, probes[i].ThumbKey, bytes.NewReader(th), int64(len(th))); err != nil {

@@ -570,7 +570,7 @@ func newImage(ph photo, data []byte, rec Image) (Image, []NewFace, []blobPut, er
 	faces := make([]NewFace, len(ph.faces))
 	puts := []blobPut{{rec.BlobKey, data}}
 	for i, f := range ph.faces {
-		nf := NewFace{Face: StoredFace{Box: boxOf(f), Landmarks: landmarksOf(f), Quality: f.Quality, Rejections: f.Rejected}}
+		nf := NewFace{Face: StoredFace{Box: boxOf(f), Landmarks: landmarksOf(f), Quality: f.Quality, Rejections: f.Rejected, Age: f.Age, NoAge: f.NoAge}}
 		if f.Accepted() && f.Embedding != nil {
 			nf.Face.Model, nf.Vector = f.Embedding.Model, f.Embedding.Vector
 		}

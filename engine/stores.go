@@ -109,6 +109,9 @@ type ProbeFace struct {
 	// face); nil for a search's uploaded probe.
 	FaceID   *int64 `json:"face_id,omitempty"`
 	ThumbKey string `json:"-"`
+	// Age is the face's apparent-age estimate; NoAge says why it has none.
+	Age   *ApparentAge `json:"apparent_age,omitempty"`
+	NoAge string       `json:"no_age_reason,omitempty"`
 }
 
 // SearchRecord is what a search asked and found.
@@ -188,11 +191,14 @@ const (
 	OldestFirst      MatchOrder = "oldest" // the default
 	NewestFirst      MatchOrder = "newest"
 	MostSimilarFirst MatchOrder = "similarity" // ties: newest first
+	// MinorsFirst puts the items whose probe face is a possible minor first, each part most
+	// similar first (issue 16).
+	MinorsFirst MatchOrder = "minors"
 )
 
 // ValidOrder reports whether o is a known order ("" is the default, oldest first).
 func ValidOrder(o MatchOrder) bool {
-	return o == "" || o == OldestFirst || o == NewestFirst || o == MostSimilarFirst
+	return o == "" || o == OldestFirst || o == NewestFirst || o == MostSimilarFirst || o == MinorsFirst
 }
 
 // MatchFilter selects matches. Zero fields do not filter.
@@ -210,12 +216,16 @@ type MatchFilter struct {
 	// ReviewableBy keeps the matches this reviewer may still decide: ones they neither
 	// requested nor decided.
 	ReviewableBy string
-	Order        MatchOrder
-	// Cursor is the last match of the previous page (0: from the start): its ID, and under
-	// MostSimilarFirst its similarity.
-	Cursor    int64
-	CursorSim float32
-	Limit     int
+	// PossibleMinor, when set, keeps the items whose probe face is (true) or is not (false)
+	// flagged a possible minor.
+	PossibleMinor *bool
+	Order         MatchOrder
+	// Cursor is the last match of the previous page (0: from the start): its ID, under
+	// MostSimilarFirst and MinorsFirst its similarity, under MinorsFirst its probe's flag.
+	Cursor      int64
+	CursorSim   float32
+	CursorMinor bool
+	Limit       int
 }
 
 // ReviewStore keeps searches, matches and decisions.

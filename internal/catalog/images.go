@@ -106,10 +106,11 @@ func insertImage(ctx context.Context, tx *sql.Tx, img engine.Image, faces []engi
 		lm, _ := json.Marshal(f.Landmarks)
 		q, _ := json.Marshal(f.Quality)
 		rej, _ := json.Marshal(nonNil(f.Rejections))
+		age, minor := ageColumns(f.Age)
 		res, err := tx.ExecContext(ctx, `INSERT INTO faces (image_id, gallery_id, subject_id, box, landmarks, quality, rejections,
-		model, vector, thumb_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		model, vector, thumb_key, age, no_age, possible_minor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			f.ImageID, f.GalleryID, nullInt(f.SubjectID), string(box), string(lm), string(q), string(rej),
-			f.Model, vectorBytes(nf.Vector), f.ThumbKey)
+			f.Model, vectorBytes(nf.Vector), f.ThumbKey, age, f.NoAge, minor)
 		if err != nil {
 			return img, nil, fmt.Errorf("catalog: add face: %w", err)
 		}
@@ -206,7 +207,7 @@ func (d *DB) Image(ctx context.Context, id int64) (engine.Image, error) {
 }
 
 const (
-	faceColumns = `id, image_id, gallery_id, subject_id, box, landmarks, quality, rejections, model, thumb_key`
+	faceColumns = `id, image_id, gallery_id, subject_id, box, landmarks, quality, rejections, model, thumb_key, age, no_age`
 	faceSelect  = `SELECT ` + faceColumns + ` FROM faces`
 )
 
@@ -215,12 +216,15 @@ func scanFace(row interface{ Scan(...any) error }, extra ...any) (engine.StoredF
 	var f engine.StoredFace
 	var subject sql.NullInt64
 	var box, lm, q, rej string
-	if err := row.Scan(append([]any{&f.ID, &f.ImageID, &f.GalleryID, &subject, &box, &lm, &q, &rej, &f.Model, &f.ThumbKey}, extra...)...); err != nil {
+	var age sql.NullString
+	if err := row.Scan(append([]any{&f.ID, &f.ImageID, &f.GalleryID, &subject, &box, &lm, &q, &rej, &f.Model, &f.ThumbKey, &age, &f.NoAge}, extra...)...); err != nil {
 		return f, err
 	}
 	f.SubjectID = intPtr(subject)
+	var ageErr error
+	f.Age, ageErr = scanAge(age)
 	err := errors.Join(json.Unmarshal([]byte(box), &f.Box), json.Unmarshal([]byte(lm), &f.Landmarks),
-		json.Unmarshal([]byte(q), &f.Quality), json.Unmarshal([]byte(rej), &f.Rejections))
+		json.Unmarshal([]byte(q), &f.Quality), json.Unmarshal([]byte(rej), &f.Rejections), ageErr)
 	if len(f.Rejections) == 0 {
 		f.Rejections = nil
 	}
@@ -343,4 +347,24 @@ func (d *DB) Vectors(ctx context.Context, model string, fn func(faceID, galleryI
 		}
 	}
 	return rows.Err()
+}
+
+// ageColumns is an apparent-age estimate as its JSON column (NULL without one) and its flag.
+func ageColumns(a *engine.ApparentAge) (any, bool) {
+	if a == nil {
+		return nil, false
+	}
+	b, _ := json.Marshal(a)
+	return string(b), a.PossibleMinor
+}
+
+func scanAge(col sql.NullString) (*engine.ApparentAge, error) {
+	if !col.Valid {
+		return nil, nil
+	}
+	var a engine.ApparentAge
+	if err := json.Unmarshal([]byte(col.String), &a); err != nil {
+		return nil, fmt.Errorf("catalog: apparent age: %w", err)
+	}
+	return &a, nil
 }

@@ -364,8 +364,10 @@ func probeFaceTx(ctx context.Context, tx *sql.Tx, job engine.Job, face engine.St
 		box, _ := json.Marshal(face.Box)
 		q, _ := json.Marshal(face.Quality)
 		rej, _ := json.Marshal(nonNil(face.Rejections))
-		res, err := tx.ExecContext(ctx, `INSERT INTO probe_faces (search_id, box, quality, rejections, thumb_key, face_id) VALUES (?, ?, ?, ?, ?, ?)`,
-			*job.SearchID, string(box), string(q), string(rej), face.ThumbKey, face.ID)
+		age, minor := ageColumns(face.Age)
+		res, err := tx.ExecContext(ctx, `INSERT INTO probe_faces (search_id, box, quality, rejections, thumb_key, face_id, age, no_age, possible_minor)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			*job.SearchID, string(box), string(q), string(rej), face.ThumbKey, face.ID, age, face.NoAge, minor)
 		if err != nil {
 			return 0, fmt.Errorf("catalog: record probe face: %w", err)
 		}

@@ -33,8 +33,10 @@ func (d *DB) RecordSearch(ctx context.Context, s engine.SearchRecord, probes []e
 			boxes[i] = string(box)
 			q, _ := json.Marshal(p.Quality)
 			rej, _ := json.Marshal(nonNil(p.Rejections))
-			res, err := tx.ExecContext(ctx, `INSERT INTO probe_faces (search_id, box, quality, rejections, thumb_key, face_id) VALUES (?, ?, ?, ?, ?, ?)`,
-				s.ID, string(box), string(q), string(rej), p.ThumbKey, nullInt(p.FaceID))
+			age, minor := ageColumns(p.Age)
+			res, err := tx.ExecContext(ctx, `INSERT INTO probe_faces (search_id, box, quality, rejections, thumb_key, face_id, age, no_age, possible_minor)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				s.ID, string(box), string(q), string(rej), p.ThumbKey, nullInt(p.FaceID), age, p.NoAge, minor)
 			if err != nil {
 				return fmt.Errorf("catalog: record probe face: %w", err)
 			}
@@ -245,17 +247,20 @@ func (d *DB) Search(ctx context.Context, id int64) (engine.SearchRecord, []engin
 	return s, probes, rows.Err()
 }
 
-const probeSelect = `SELECT id, search_id, box, quality, rejections, thumb_key, face_id FROM probe_faces`
+const probeSelect = `SELECT id, search_id, box, quality, rejections, thumb_key, face_id, age, no_age FROM probe_faces`
 
 func scanProbe(row interface{ Scan(...any) error }) (engine.ProbeFace, error) {
 	var p engine.ProbeFace
 	var box, q, rej string
 	var face sql.NullInt64
-	if err := row.Scan(&p.ID, &p.SearchID, &box, &q, &rej, &p.ThumbKey, &face); err != nil {
+	var age sql.NullString
+	if err := row.Scan(&p.ID, &p.SearchID, &box, &q, &rej, &p.ThumbKey, &face, &age, &p.NoAge); err != nil {
 		return p, err
 	}
 	p.FaceID = intPtr(face)
-	err := errors.Join(json.Unmarshal([]byte(box), &p.Box), json.Unmarshal([]byte(q), &p.Quality), json.Unmarshal([]byte(rej), &p.Rejections))
+	var ageErr error
+	p.Age, ageErr = scanAge(age)
+	err := errors.Join(json.Unmarshal([]byte(box), &p.Box), json.Unmarshal([]byte(q), &p.Quality), json.Unmarshal([]byte(rej), &p.Rejections), ageErr)
 	if len(p.Rejections) == 0 {
 		p.Rejections = nil
 	}
@@ -275,17 +280,22 @@ func (d *DB) ProbeFace(ctx context.Context, id int64) (engine.ProbeFace, error) 
 }
 
 const matchSelect = `SELECT m.id, m.search_id, m.job_id, m.probe_face_id, m.face_id, m.gallery_id, f.subject_id, f.image_id,
-	m.similarity, m.rank, m.status, m.requested_by, m.created_at, m.case_ref, s.name, g.model, g.minors, m.person_id
+	m.similarity, m.rank, m.status, m.requested_by, m.created_at, m.case_ref, s.name, g.model, g.minors, m.person_id,
+	p.age, p.possible_minor
 	FROM matches m JOIN faces f ON f.id = m.face_id JOIN galleries g ON g.id = m.gallery_id
-	LEFT JOIN subjects s ON s.id = f.subject_id`
+	JOIN probe_faces p ON p.id = m.probe_face_id LEFT JOIN subjects s ON s.id = f.subject_id`
 
 func scanMatch(row interface{ Scan(...any) error }) (engine.Match, error) {
 	var m engine.Match
 	var search, job, subject, person sql.NullInt64
 	var created string
-	var subjectName sql.NullString
+	var subjectName, age sql.NullString
 	err := row.Scan(&m.ID, &search, &job, &m.ProbeFaceID, &m.FaceID, &m.GalleryID, &subject, &m.ImageID,
-		&m.Similarity, &m.Rank, &m.Status, &m.RequestedBy, &created, &m.CaseRef, &subjectName, &m.Model, &m.Minors, &person)
+		&m.Similarity, &m.Rank, &m.Status, &m.RequestedBy, &created, &m.CaseRef, &subjectName, &m.Model, &m.Minors, &person,
+		&age, &m.PossibleMinor)
+	if err == nil {
+		m.ProbeAge, err = scanAge(age)
+	}
 	m.SearchID, m.JobID, m.SubjectID, m.CreatedAt = intPtr(search), intPtr(job), intPtr(subject), parseTime(created)
 	m.PersonID = intPtr(person)
 	m.SubjectName = subjectName.String
@@ -388,6 +398,12 @@ func matchPageQuery(f engine.MatchFilter) (string, []any) {
 		if f.Cursor > 0 {
 			where = append(where, "(m.similarity, m.id) < (?, ?)")
 			args = append(args, f.CursorSim, f.Cursor)
+		}
+	case engine.MinorsFirst:
+		order = " ORDER BY p.possible_minor DESC, m.similarity DESC, m.id DESC"
+		if f.Cursor > 0 {
+			where = append(where, "(p.possible_minor, m.similarity, m.id) < (?, ?, ?)")
+			args = append(args, f.CursorMinor, f.CursorSim, f.Cursor)
 		}
 	default:
 		where, args = append(where, "m.id > ?"), append(args, f.Cursor)
@@ -519,9 +535,15 @@ func matchWhere(f engine.MatchFilter) ([]string, []any) {
 		{"m.similarity <= ?", f.MaxSim != nil, deref(f.MaxSim)},
 		{"m.requested_by <> ?", f.ReviewableBy != "", f.ReviewableBy},
 		{"NOT EXISTS (SELECT 1 FROM decisions d WHERE d.match_id = m.id AND d.reviewer = ?)", f.ReviewableBy != "", f.ReviewableBy},
+		// Through the flagged probes' partial index: possible minors are few.
+		{"m.probe_face_id IN (SELECT id FROM probe_faces WHERE possible_minor = 1)", f.PossibleMinor != nil && *f.PossibleMinor, nil},
+		{"m.probe_face_id NOT IN (SELECT id FROM probe_faces WHERE possible_minor = 1)", f.PossibleMinor != nil && !*f.PossibleMinor, nil},
 	} {
 		if c.set {
-			where, args = append(where, c.cond), append(args, c.arg)
+			where = append(where, c.cond)
+			if c.arg != nil {
+				args = append(args, c.arg)
+			}
 		}
 	}
 	return where, args
