@@ -317,7 +317,7 @@ func TestClientMistakes(t *testing.T) {
 		{"target FPIR out of range", "PATCH", fmt.Sprintf("/v1/galleries/%d", g.ID), admin, "application/json", []byte(`{"target_fpir":2}`), 422, "target_fpir must be in [1e-6, 0.5], got 2"},
 		{"target FPIR not a number", "PATCH", fmt.Sprintf("/v1/galleries/%d", g.ID), admin, "application/json", []byte(`{"target_fpir":"1%"}`), 400, "target_fpir"},
 		{"target FPIR overflowing", "PATCH", fmt.Sprintf("/v1/galleries/%d", g.ID), admin, "application/json", []byte(`{"target_fpir":1e999}`), 400, "target_fpir"},
-		{"persons in a bad order", "GET", fmt.Sprintf("/v1/galleries/%d/persons?order=alphabet", g.ID), analyst, "", nil, 422, "order must be size, recent or score"},
+		{"persons in a bad order", "GET", fmt.Sprintf("/v1/galleries/%d/persons?order=alphabet", g.ID), analyst, "", nil, 422, "order must be size, recent, score or minors"},
 		{"an unknown person", "GET", "/v1/persons/4242", analyst, "", nil, 404, "person 4242"},
 		{"removing no face", "POST", "/v1/persons/4242/remove-face", ts.tokens["reviewer"], "application/json", []byte(`{"note":"x"}`), 400, "face_id is required"},
 		{"searching a person without a purpose", "POST", "/v1/persons/4242/search", analyst, "application/json", []byte(`{"galleries":[1]}`), 422, "purpose is required"},

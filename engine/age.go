@@ -188,3 +188,17 @@ func (p *Pipeline) ageFaces(ctx context.Context, img *image.NRGBA, faces []Face)
 	}
 	return nil
 }
+
+// lineOf is the highest line any of ages was flagged under (a person's faces were estimated
+// over time, and the line may have changed since: the stricter one holds), DefaultMinorLine
+// without any.
+func lineOf(ages []ApparentAge) float32 {
+	var line float32
+	for _, a := range ages {
+		line = max(line, a.MinorLine)
+	}
+	if line == 0 {
+		return DefaultMinorLine
+	}
+	return line
+}

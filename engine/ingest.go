@@ -131,8 +131,11 @@ type ingestRun struct {
 	p       *Pipeline
 	meta    MetaLookup
 	// thresholds are the cross-matched galleries' operating thresholds when the run started
-	// (used where the job sets no min_similarity).
+	// (used where the job sets no min_similarity, which never goes below minorThresholds for a
+	// face that looks under 18).
 	thresholds map[uint64]float32
+	// minorThresholds are the same for faces that look under 18 (the minors' line).
+	minorThresholds map[uint64]float32
 }
 
 func (s *Service) runIngest(ctx context.Context, j Job, progress func(Job)) (Job, error) {
@@ -147,7 +150,7 @@ func (s *Service) runIngest(ctx context.Context, j Job, progress func(Job)) (Job
 	if s.cfg.Sources == nil {
 		return j, errors.New("this service runs no ingest jobs")
 	}
-	run := &ingestRun{s: s, job: j, gallery: g, p: p, thresholds: map[uint64]float32{}}
+	run := &ingestRun{s: s, job: j, gallery: g, p: p, thresholds: map[uint64]float32{}, minorThresholds: map[uint64]float32{}}
 	for _, id := range j.Spec.CrossMatch {
 		r, err := s.cfg.Catalog.Gallery(ctx, id)
 		if err != nil {
@@ -155,6 +158,9 @@ func (s *Service) runIngest(ctx context.Context, j Job, progress func(Job)) (Job
 		}
 		if op := s.operatingPoint(r); op.Threshold != nil {
 			run.thresholds[uint64(id)] = *op.Threshold
+		}
+		if op := s.operatingPointFor(r, true); op.Threshold != nil {
+			run.minorThresholds[uint64(id)] = *op.Threshold
 		}
 	}
 	if j.Spec.MetaKey != "" {
@@ -444,9 +450,18 @@ func (r *ingestRun) crossMatch(ctx context.Context, faces []NewFace) ([]JobProbe
 		}
 		var cands []Candidate
 		for _, h := range scored {
+			// A face that looks under 18 is matched under the minors' line, never below it.
+			minor := f.Face.Age != nil && f.Face.Age.PossibleMinor
 			line, ok := r.thresholds[uint64(h.GalleryID)]
+			minorLine, minorOK := r.minorThresholds[uint64(h.GalleryID)]
+			if minor {
+				line, ok = minorLine, minorOK
+			}
 			if spec.MinSim != 0 {
 				line, ok = spec.MinSim, true
+				if minor && minorOK {
+					line = max(line, minorLine)
+				}
 			}
 			if ok && h.Similarity >= line && len(cands) < spec.K {
 				cands = append(cands, Candidate{FaceID: h.FaceID, GalleryID: h.GalleryID, Similarity: h.Similarity, Rank: len(cands) + 1})

@@ -35,7 +35,7 @@ func TestNewFacesJoinPersons(t *testing.T) {
 	group := add(facetest.Group(5, 73, 73)) // one person twice in one photo
 	sizes := func() []int {
 		t.Helper()
-		ps, err := f.svc.Persons(ctx, analyst, ads.ID, "")
+		ps, err := f.svc.Persons(ctx, analyst, ads.ID, engine.PersonQuery{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -65,7 +65,7 @@ func TestNewFacesJoinPersons(t *testing.T) {
 	}
 	// A person a reviewer confirmed changes by reviewers' hands only: a new photo like it
 	// does not join it.
-	ps, err := f.svc.Persons(ctx, analyst, ads.ID, "")
+	ps, err := f.svc.Persons(ctx, analyst, ads.ID, engine.PersonQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +103,7 @@ func TestJudgementsHold(t *testing.T) {
 		if _, err := f.svc.ClusterGallery(ctx, admin, ads.ID); err != nil {
 			t.Fatal(err)
 		}
-		ps, err := f.svc.Persons(ctx, analyst, ads.ID, "")
+		ps, err := f.svc.Persons(ctx, analyst, ads.ID, engine.PersonQuery{})
 		if err != nil || len(ps) == 0 {
 			t.Fatalf("persons: %+v, %v", ps, err)
 		}
@@ -224,7 +224,7 @@ func TestNewFaceBesideOnlyAConfirmedPerson(t *testing.T) {
 	ads, add := f.collection(t, "ads")
 	add(facetest.Photo(73, 1))
 	add(facetest.Photo(73, 2))
-	ps, err := f.svc.Persons(ctx, analyst, ads.ID, "")
+	ps, err := f.svc.Persons(ctx, analyst, ads.ID, engine.PersonQuery{})
 	if err != nil || len(ps) != 1 {
 		t.Fatalf("persons: %+v, %v", ps, err)
 	}

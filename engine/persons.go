@@ -50,6 +50,8 @@ type PersonFace struct {
 	Quality    Quality   `json:"quality"`
 	Source     Source    `json:"source"`
 	StoredAt   time.Time `json:"stored_at"`
+	// Age is the face's apparent-age estimate (nil: none, see the face's record).
+	Age *ApparentAge `json:"apparent_age,omitempty"`
 }
 
 // ContactCount is one contact detail of a person's ads: in how many photos, first and last
@@ -85,7 +87,13 @@ type Person struct {
 	// reference galleries the reader may see (person searches, jobs' cross-matches), and how
 	// many; nil when none (Persons only).
 	CrossMatch *PersonMatchScore `json:"cross_match,omitempty"`
+	// Age is the median of its faces' apparent ages (years and range bounds each), flagged
+	// under the line; nil when no face has an estimate. AgedFaces is how many have one.
+	Age       *ApparentAge `json:"apparent_age,omitempty"`
+	AgedFaces int          `json:"aged_faces"`
 }
+
+func (p Person) possibleMinor() bool { return p.Age != nil && p.Age.PossibleMinor }
 
 // PersonMatchScore sums up the review items a person's faces made against one reference gallery
 // (or, on a person, against all those the reader may see: GalleryID 0).
@@ -322,12 +330,24 @@ const (
 	PersonsBySize   PersonOrder = "size"   // the default
 	PersonsByRecent PersonOrder = "recent" // last seen, newest first
 	PersonsByScore  PersonOrder = "score"  // the best cross-match first; persons without one last
+	// PersonsMinorsFirst puts the persons whose faces' median apparent age is flagged a
+	// possible minor first, each part by size (issue 16).
+	PersonsMinorsFirst PersonOrder = "minors"
 )
 
+// PersonQuery selects and orders a gallery's persons.
+type PersonQuery struct {
+	Order PersonOrder
+	// PossibleMinor, when set, keeps the persons flagged (true) or not flagged (false) a
+	// possible minor.
+	PossibleMinor *bool
+}
+
 // Persons lists a collection's suggested persons of two faces or more (faces left out).
-func (s *Service) Persons(ctx context.Context, a Actor, galleryID int64, order PersonOrder) ([]Person, error) {
-	if order != "" && order != PersonsBySize && order != PersonsByRecent && order != PersonsByScore {
-		return nil, fmt.Errorf("order must be size, recent or score, got %q: %w", order, ErrInvalid)
+func (s *Service) Persons(ctx context.Context, a Actor, galleryID int64, q PersonQuery) ([]Person, error) {
+	order := q.Order
+	if order != "" && order != PersonsBySize && order != PersonsByRecent && order != PersonsByScore && order != PersonsMinorsFirst {
+		return nil, fmt.Errorf("order must be size, recent, score or minors, got %q: %w", order, ErrInvalid)
 	}
 	if err := checkGallery(a, galleryID); err != nil {
 		return nil, err
@@ -350,6 +370,9 @@ func (s *Service) Persons(ctx context.Context, a Actor, galleryID int64, order P
 		}
 		p = summarize(p)
 		p.Faces = nil
+		if q.PossibleMinor != nil && *q.PossibleMinor != p.possibleMinor() {
+			continue
+		}
 		for _, sc := range scores[p.ID] {
 			if !a.mayRead(sc.GalleryID) {
 				continue // a reference gallery the reader may not see says nothing here
@@ -374,6 +397,9 @@ func (s *Service) Persons(ctx context.Context, a Actor, galleryID int64, order P
 		}
 		if order == PersonsByScore && score(out[i]) != score(out[j]) {
 			return score(out[i]) > score(out[j])
+		}
+		if order == PersonsMinorsFirst && out[i].possibleMinor() != out[j].possibleMinor() {
+			return out[i].possibleMinor()
 		}
 		if out[i].Size != out[j].Size {
 			return out[i].Size > out[j].Size
@@ -477,6 +503,16 @@ func summarize(p Person) Person {
 		}
 		return 1
 	})
+	var ages []ApparentAge
+	for _, f := range p.Faces {
+		if f.Age != nil {
+			ages = append(ages, *f.Age)
+		}
+	}
+	p.AgedFaces = len(ages)
+	if m, ok := MedianAge(ages, lineOf(ages)); ok {
+		p.Age = &m
+	}
 	return p
 }
 
@@ -785,6 +821,16 @@ func (s *Service) SearchPerson(ctx context.Context, a Actor, personID int64, req
 		return cands[i].FaceID < cands[j].FaceID
 	})
 	cands = cands[:min(len(cands), req.K)]
+	if summarize(p).possibleMinor() {
+		// A person whose faces look under 18 is matched under the minors' line.
+		for id := range ops {
+			g, err := s.cfg.Catalog.Gallery(ctx, id)
+			if err != nil {
+				return SearchResult{}, err
+			}
+			ops[id] = s.operatingPointFor(g, true)
+		}
+	}
 	for i := range cands {
 		c := &cands[i]
 		c.Rank = i + 1

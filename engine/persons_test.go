@@ -49,7 +49,7 @@ func TestClusterPersons(t *testing.T) {
 	if rep.Faces != 8 || rep.Persons != 2 || rep.Singletons != 2 {
 		t.Fatalf("report: %+v, want 8 faces in 2 persons and 2 alone (the stranger, the second face of the group photo)", rep)
 	}
-	ps, err := f.svc.Persons(ctx, analyst, ads.ID, "")
+	ps, err := f.svc.Persons(ctx, analyst, ads.ID, engine.PersonQuery{})
 	if err != nil || len(ps) != 2 || ps[0].Size != 4 || ps[1].Size != 2 {
 		t.Fatalf("persons: %+v, %v", ps, err)
 	}
@@ -78,10 +78,10 @@ func TestClusterPersons(t *testing.T) {
 	if err != nil || len(es) != 1 {
 		t.Errorf("person reads audited: %+v, %v", es, err)
 	}
-	if _, err := f.svc.Persons(ctx, engine.Actor{Name: "sam", Role: engine.RoleAnalyst, Galleries: []int64{ads.ID + 50}}, ads.ID, ""); !errors.Is(err, engine.ErrForbidden) {
+	if _, err := f.svc.Persons(ctx, engine.Actor{Name: "sam", Role: engine.RoleAnalyst, Galleries: []int64{ads.ID + 50}}, ads.ID, engine.PersonQuery{}); !errors.Is(err, engine.ErrForbidden) {
 		t.Errorf("a credential without the gallery: %v", err)
 	}
-	if _, err := f.svc.Persons(ctx, analyst, ads.ID, "alphabetical"); err == nil || !strings.Contains(err.Error(), "order must be") {
+	if _, err := f.svc.Persons(ctx, analyst, ads.ID, engine.PersonQuery{Order: "alphabetical"}); err == nil || !strings.Contains(err.Error(), "order must be") {
 		t.Errorf("a bad order: %v", err)
 	}
 	// Bob's photos deleted: his person goes with the last of them.
@@ -90,7 +90,7 @@ func TestClusterPersons(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if ps, err := f.svc.Persons(ctx, analyst, ads.ID, ""); err != nil || len(ps) != 1 {
+	if ps, err := f.svc.Persons(ctx, analyst, ads.ID, engine.PersonQuery{}); err != nil || len(ps) != 1 {
 		t.Errorf("persons after deleting Bob's photos: %+v, %v", ps, err)
 	}
 	if _, err := f.svc.PersonByID(ctx, analyst, ps[1].ID); !errors.Is(err, engine.ErrNotFound) {
@@ -130,11 +130,11 @@ func TestPersonLinks(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ps, err := f.svc.Persons(ctx, analyst, ads.ID, "")
+	ps, err := f.svc.Persons(ctx, analyst, ads.ID, engine.PersonQuery{})
 	if err != nil || len(ps) != 3 {
 		t.Fatalf("persons: %+v, %v", ps, err)
 	}
-	elsewhere, err := f.svc.Persons(ctx, analyst, more.ID, "")
+	elsewhere, err := f.svc.Persons(ctx, analyst, more.ID, engine.PersonQuery{})
 	if err != nil || len(elsewhere) != 1 {
 		t.Fatalf("persons of the other collection: %+v, %v", elsewhere, err)
 	}
@@ -189,7 +189,7 @@ func TestReviewersShapePersons(t *testing.T) {
 	if _, err := f.svc.ClusterGallery(ctx, admin, ads.ID); err != nil {
 		t.Fatal(err)
 	}
-	ps, err := f.svc.Persons(ctx, analyst, ads.ID, "")
+	ps, err := f.svc.Persons(ctx, analyst, ads.ID, engine.PersonQuery{})
 	if err != nil || len(ps) != 2 || ps[0].Size != 4 || ps[1].Size != 4 {
 		t.Fatalf("persons: %+v, %v", ps, err)
 	}
@@ -233,7 +233,7 @@ func TestReviewersShapePersons(t *testing.T) {
 		}
 	}
 	// The other person, clustered anew, merges into the confirmed one once the conflict is gone.
-	ps, _ = f.svc.Persons(ctx, analyst, ads.ID, "")
+	ps, _ = f.svc.Persons(ctx, analyst, ads.ID, engine.PersonQuery{})
 	var other engine.Person
 	for _, p := range ps {
 		if p.ID != a.ID {
@@ -278,7 +278,7 @@ func TestSearchPerson(t *testing.T) {
 	if _, err := f.svc.ClusterGallery(ctx, admin, ads.ID); err != nil {
 		t.Fatal(err)
 	}
-	ps, err := f.svc.Persons(ctx, analyst, ads.ID, "")
+	ps, err := f.svc.Persons(ctx, analyst, ads.ID, engine.PersonQuery{})
 	if err != nil || len(ps) != 1 || ps[0].Size != 3 {
 		t.Fatalf("persons: %+v, %v", ps, err)
 	}
@@ -312,7 +312,7 @@ func TestSearchPerson(t *testing.T) {
 		t.Errorf("%d review items after searching the person again, want 1", n)
 	}
 	// The persons list tells the item and its similarity, and orders by it.
-	if ps, err := f.svc.Persons(ctx, analyst, ads.ID, engine.PersonsByScore); err != nil || len(ps) != 1 || ps[0].CrossMatch == nil ||
+	if ps, err := f.svc.Persons(ctx, analyst, ads.ID, engine.PersonQuery{Order: engine.PersonsByScore}); err != nil || len(ps) != 1 || ps[0].CrossMatch == nil ||
 		ps[0].CrossMatch.Items != 1 || ps[0].CrossMatch.Similarity < 0.5 {
 		t.Errorf("persons by cross-match score: %+v, %v", ps, err)
 	}

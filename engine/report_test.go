@@ -47,7 +47,7 @@ func TestPersonReport(t *testing.T) {
 	if _, err := f.svc.ClusterGallery(ctx, admin, ads.ID); err != nil {
 		t.Fatal(err)
 	}
-	ps, err := f.svc.Persons(ctx, analyst, ads.ID, "")
+	ps, err := f.svc.Persons(ctx, analyst, ads.ID, engine.PersonQuery{})
 	if err != nil || len(ps) != 1 || ps[0].Size != photos {
 		t.Fatalf("persons: %+v, %v", ps, err)
 	}

@@ -23,7 +23,7 @@ func (s *Service) Matches(ctx context.Context, a Actor, f MatchFilter) ([]Match,
 	}
 	ms, err := s.cfg.Catalog.Matches(ctx, f)
 	for i := range ms {
-		ms[i].Band = BandFor(ms[i].Model, ms[i].Minors, ms[i].Similarity).Name
+		ms[i].Band = BandFor(ms[i].Model, ms[i].Minors || ms[i].PossibleMinor, ms[i].Similarity).Name
 	}
 	return ms, err
 }
@@ -36,7 +36,7 @@ func (s *Service) ProbeGroups(ctx context.Context, a Actor, f MatchFilter) ([]Pr
 	gs, err := s.cfg.Catalog.ProbeGroups(ctx, f)
 	for _, g := range gs {
 		for i := range g.Items {
-			g.Items[i].Band = BandFor(g.Items[i].Model, g.Items[i].Minors, g.Items[i].Similarity).Name
+			g.Items[i].Band = BandFor(g.Items[i].Model, g.Items[i].Minors || g.Items[i].PossibleMinor, g.Items[i].Similarity).Name
 		}
 	}
 	return gs, err
@@ -145,7 +145,7 @@ func (s *Service) match(ctx context.Context, a Actor, id int64) (Match, error) {
 	if err := checkGallery(a, m.GalleryID); err != nil {
 		return Match{}, err
 	}
-	m.Band = BandFor(m.Model, m.Minors, m.Similarity).Name
+	m.Band = BandFor(m.Model, m.Minors || m.PossibleMinor, m.Similarity).Name
 	return m, nil
 }
 
@@ -216,12 +216,12 @@ func (s *Service) matchView(ctx context.Context, a Actor, id int64) (MatchView, 
 	if err != nil {
 		return v, err
 	}
-	v.Match, v.ReviewersRequired, v.Model, v.Band = m, s.cfg.Reviewers, m.Model, BandFor(m.Model, m.Minors, m.Similarity)
+	v.Match, v.ReviewersRequired, v.Model, v.Band = m, s.cfg.Reviewers, m.Model, BandFor(m.Model, m.Minors || m.PossibleMinor, m.Similarity)
 	if v.Candidate.Gallery, err = s.cfg.Catalog.Gallery(ctx, m.GalleryID); err != nil {
 		return v, err
 	}
-	op := s.operatingPoint(v.Candidate.Gallery)
-	v.Operating, v.Meaning = &op, s.CandidateMeaning(m.Model, v.Candidate.Gallery.Minors, v.Candidate.Gallery.Faces, m.Similarity)
+	op := s.operatingPointFor(v.Candidate.Gallery, m.PossibleMinor)
+	v.Operating, v.Meaning = &op, s.CandidateMeaning(m.Model, v.Candidate.Gallery.Minors || m.PossibleMinor, v.Candidate.Gallery.Faces, m.Similarity)
 	if v.Candidate.Face, err = s.cfg.Catalog.Face(ctx, m.FaceID); err != nil {
 		return v, err
 	}

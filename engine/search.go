@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -131,9 +132,17 @@ func (s *Service) search(ctx context.Context, a Actor, req SearchRequest) (Searc
 	rec := SearchRecord{Actor: a.Person(), Purpose: req.Purpose, Galleries: req.Galleries, K: req.K, MinSim: req.MinSim,
 		ProbeSHA256: ph.sha, ProbeKey: probeKey, Source: req.Source, CreatedAt: now}
 	cands = rankPerProbe(cands, req.K)
+	minorOps, err := s.minorOperatingPoints(ctx, probes, ops)
+	if err != nil {
+		return SearchResult{}, err
+	}
 	for i := range cands {
 		c := &cands[i]
-		c.Threshold = ops[c.GalleryID].Threshold
+		op := ops[c.GalleryID]
+		if probes[c.ProbeIndex].possibleMinor() {
+			op = minorOps[c.GalleryID]
+		}
+		c.Threshold = op.Threshold
 		c.Review = c.Threshold != nil && c.Similarity >= *c.Threshold
 	}
 	recording = true
@@ -381,8 +390,9 @@ func (s *Service) searchResult(rec SearchRecord, probes []ProbeFace, found []Sea
 		if !ok {
 			continue
 		}
+		minors := f.Minors || out.Faces[i].Face.possibleMinor()
 		out.Faces[i].Candidates = append(out.Faces[i].Candidates, CandidateView{SearchCandidate: f,
-			Band: BandFor(f.Model, f.Minors, f.Similarity).Name, Meaning: s.CandidateMeaning(f.Model, f.Minors, ops[f.GalleryID].Faces, f.Similarity)})
+			Band: BandFor(f.Model, minors, f.Similarity).Name, Meaning: s.CandidateMeaning(f.Model, minors, ops[f.GalleryID].Faces, f.Similarity)})
 	}
 	return out
 }
@@ -427,4 +437,21 @@ func (s *Service) SendForReview(ctx context.Context, a Actor, searchID, probeFac
 			fmt.Sprintf("created=%t case_ref=%q", created, rec.Source.CaseRef)), nil
 	})
 	return c, created, err
+}
+
+// minorOperatingPoints returns the galleries' operating points for probe faces that look under
+// 18, when any probe does (nil otherwise).
+func (s *Service) minorOperatingPoints(ctx context.Context, probes []ProbeFace, ops map[int64]OperatingPoint) (map[int64]OperatingPoint, error) {
+	if !slices.ContainsFunc(probes, ProbeFace.possibleMinor) {
+		return nil, nil
+	}
+	out := make(map[int64]OperatingPoint, len(ops))
+	for id := range ops {
+		g, err := s.cfg.Catalog.Gallery(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		out[id] = s.operatingPointFor(g, true)
+	}
+	return out, nil
 }

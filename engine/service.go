@@ -87,6 +87,10 @@ type ServiceConfig struct {
 	// Tails are impostor tails for models without a built-in measurement (impostorTails), by
 	// model identity: what a gallery's operating threshold is read from.
 	Tails map[string][]TailPoint
+	// MinorsTails are impostor tails of pairs of children for models without a built-in one
+	// (minorsTails), by model identity: the minors' line of galleries of children and of probe
+	// faces that look under 18.
+	MinorsTails map[string][]TailPoint
 	// Sources opens ingest jobs' sources; nil refuses ingest jobs. Meta parses their metadata
 	// sidecars.
 	Sources SourceOpener
@@ -165,6 +169,11 @@ type impostorQuantile interface {
 	ImpostorSimilarity(fmr float64) float64
 }
 
+// minorsQuantile is impostorQuantile for pairs of children.
+type minorsQuantile interface {
+	MinorsImpostorSimilarity(fmr float64) float64
+}
+
 // NewService validates cfg and returns the service.
 func NewService(cfg ServiceConfig) (*Service, error) {
 	var errs []error
@@ -184,6 +193,12 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 		s.byIdentity[id] = p
 		if q, ok := p.Embedder.(impostorQuantile); ok && tails[id] == nil && impostorTails[id] == nil {
 			tails[id] = TailFromQuantile(q.ImpostorSimilarity)
+		}
+		if q, ok := p.Embedder.(minorsQuantile); ok && s.cfg.MinorsTails[id] == nil && minorsTails[id] == nil {
+			if s.cfg.MinorsTails == nil {
+				s.cfg.MinorsTails = map[string][]TailPoint{}
+			}
+			s.cfg.MinorsTails[id] = TailFromQuantile(q.MinorsImpostorSimilarity)
 		}
 		if _, ok := cfg.Indexes[id]; !ok {
 			errs = append(errs, fmt.Errorf("service: model %s (%s) has no index", name, id))

@@ -114,6 +114,8 @@ type ProbeFace struct {
 	NoAge string       `json:"no_age_reason,omitempty"`
 }
 
+func (p ProbeFace) possibleMinor() bool { return p.Age != nil && p.Age.PossibleMinor }
+
 // SearchRecord is what a search asked and found.
 type SearchRecord struct {
 	ID          int64   `json:"id"`

@@ -63,6 +63,9 @@ func (s *Service) tailFor(model string) []TailPoint {
 // is the only way to a line for a gallery of thousands; it is flagged as not measured.
 func (s *Service) minorsTail(model string) (tail []TailPoint, measuredTo float64, ok bool) {
 	minors := minorsTails[model]
+	if t, ok := s.cfg.MinorsTails[model]; ok && len(minors) == 0 {
+		minors = t
+	}
 	adults := s.tailFor(model)
 	if len(minors) == 0 || len(adults) == 0 {
 		return adults, 0, false
@@ -175,13 +178,17 @@ func operatingLine(tail []TailPoint, target float64, n int) (t float64, resolved
 }
 
 // operatingPoint is g's threshold for its target FPIR at its current size.
-func (s *Service) operatingPoint(g Gallery) OperatingPoint {
+func (s *Service) operatingPoint(g Gallery) OperatingPoint { return s.operatingPointFor(g, false) }
+
+// operatingPointFor is the gallery's operating point for a probe face; one that looks under
+// 18 (minorProbe) is matched under the minors' line, as a children's gallery is (issue 14).
+func (s *Service) operatingPointFor(g Gallery, minorProbe bool) OperatingPoint {
 	target := g.TargetFPIR
 	if target == 0 {
 		target = DefaultTargetFPIR
 	}
 	op := OperatingPoint{GalleryID: g.ID, Faces: g.Faces, TargetFPIR: target}
-	tail, measuredTo := s.galleryTail(g.Model, g.Minors)
+	tail, measuredTo := s.galleryTail(g.Model, g.Minors || minorProbe)
 	if len(tail) == 0 {
 		op.Meaning = "This gallery's model has no measured impostor tail: no candidate becomes a review item unless an analyst sends it."
 		return op
@@ -192,8 +199,11 @@ func (s *Service) operatingPoint(g Gallery) OperatingPoint {
 	op.Threshold, op.Resolved = &t32, resolved
 	op.Meaning = fmt.Sprintf("Candidates at or above %.3f become review items: at this gallery's size (%s), about %s searches of a stranger return one.",
 		t32, plural(g.Faces, "face"), oneIn(target))
-	if g.Minors {
+	switch {
+	case g.Minors:
 		op.Meaning += " This is a gallery of children: the line is the one measured on pairs of children, whose faces look alike far more often than adults'."
+	case minorProbe:
+		op.Meaning += " The probe face looks under 18 (a possible minor): the line is the one measured on pairs of children, whose faces look alike far more often than adults'."
 	}
 	if !resolved {
 		op.Meaning += fmt.Sprintf(" The gallery is larger than the measured impostor tail resolves (false-match rate %.0e per pair): the line past it is extrapolated and strangers may be returned more often than that.", measuredTo)

@@ -262,6 +262,13 @@ func (e Embedder) ImpostorSimilarity(fmr float64) float64 {
 	return math.Sqrt2 * math.Erfinv(1-2*fmr) / math.Sqrt(float64(e.Dim()))
 }
 
+// MinorsImpostorSimilarity is the fake's line for pairs of children, far above the adults'
+// ([ImpostorSimilarity]) as the real models' is: two photos of one fake person (about 0.9)
+// stay under it, so a test sees the minors' line keep items out of the queue.
+func (e Embedder) MinorsImpostorSimilarity(fmr float64) float64 {
+	return min(0.999, e.ImpostorSimilarity(fmr)+0.7)
+}
+
 // AgeEstimator gives every face an apparent age fixed by its identity ([Age]), the same in
 // every photo of the person, so rules about possible minors can be tested without the model.
 type AgeEstimator struct{}

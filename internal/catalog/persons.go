@@ -110,7 +110,7 @@ func (d *DB) ReplacePersons(ctx context.Context, galleryID int64, persons [][]en
 // Persons returns a gallery's persons with their member faces (most similar to the person
 // first) and their photos' ad details.
 func (d *DB) Persons(ctx context.Context, galleryID, personID int64) ([]engine.Person, error) {
-	q := `SELECT p.id, p.gallery_id, p.created_at, p.confirmed_by, p.confirmed_at, pf.face_id, pf.similarity, f.image_id, f.quality, i.source, i.created_at
+	q := `SELECT p.id, p.gallery_id, p.created_at, p.confirmed_by, p.confirmed_at, pf.face_id, pf.similarity, f.image_id, f.quality, i.source, i.created_at, f.age
 		FROM persons p JOIN person_faces pf ON pf.person_id = p.id JOIN faces f ON f.id = pf.face_id JOIN images i ON i.id = f.image_id`
 	var args []any
 	if personID != 0 {
@@ -130,9 +130,13 @@ func (d *DB) Persons(ctx context.Context, galleryID, personID int64) ([]engine.P
 		var p engine.Person
 		var m engine.PersonFace
 		var created, quality, source, stored string
-		var confirmedAt sql.NullString
-		if err := rows.Scan(&p.ID, &p.GalleryID, &created, &p.ConfirmedBy, &confirmedAt, &m.FaceID, &m.Similarity, &m.ImageID, &quality, &source, &stored); err != nil {
+		var confirmedAt, age sql.NullString
+		if err := rows.Scan(&p.ID, &p.GalleryID, &created, &p.ConfirmedBy, &confirmedAt, &m.FaceID, &m.Similarity, &m.ImageID, &quality, &source, &stored, &age); err != nil {
 			return nil, fmt.Errorf("catalog: persons: %w", err)
+		}
+		var err error
+		if m.Age, err = scanAge(age); err != nil {
+			return nil, err
 		}
 		if err := errors.Join(json.Unmarshal([]byte(quality), &m.Quality), json.Unmarshal([]byte(source), &m.Source)); err != nil {
 			return nil, fmt.Errorf("catalog: persons: %w", err)

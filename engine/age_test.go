@@ -1,0 +1,104 @@
+package engine_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/facematch/facematch/engine"
+	"github.com/facematch/facematch/face/facetest"
+)
+
+// fakeAgeCalibration gives the fake age model ranges of the shape the real one has: narrower
+// for the young.
+var fakeAgeCalibration = engine.AgeCalibration{Model: "age@fake", Bins: []engine.AgeBin{{UpTo: 18, Low: -3, High: 4}, {UpTo: 1000, Low: -6, High: 9}}}
+
+// TestPossibleMinors: accepted faces carry an apparent age with its range; a face refused by
+// the quality gate has none, with the reason; a probe that looks under the line puts its review
+// items first and passes the queue's filter; a person is flagged by its faces' median.
+func TestPossibleMinors(t *testing.T) {
+	ctx := t.Context()
+	p := &engine.Pipeline{Detector: facetest.Detector{}, Embedder: facetest.Embedder{Spread: 0.2}, Age: facetest.AgeEstimator{}, AgeCalibration: fakeAgeCalibration}
+	f := newFixture(t, p)
+	const child, adult = 146, 73 // the fake model's apparent ages: 4 and 33
+	if facetest.Age(child) != 4 || facetest.Age(adult) != 33 {
+		t.Fatalf("fake ages %v, %v", facetest.Age(child), facetest.Age(adult))
+	}
+	ads, err := f.svc.CreateGallery(ctx, admin, "ads", engine.Collection, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for v := 1; v <= 3; v++ {
+		for _, person := range []int{child, adult} {
+			if _, err := f.svc.AddImage(ctx, analyst, engine.Upload{GalleryID: ads.ID, Data: facetest.Photo(person, v)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// Too small to match (eyes 9 px apart): refused, so no estimate.
+	tiny, err := f.svc.AddImage(ctx, analyst, engine.Upload{GalleryID: ads.ID, Data: facetest.EncodePNG(facetest.Draw(30, 1, child))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fs := tiny.Faces; len(fs) != 1 || fs[0].Age != nil || fs[0].NoAge != engine.NoAgeRefused {
+		t.Errorf("a refused face: %+v, want no estimate, refused", fs)
+	}
+	if _, err := f.svc.ClusterGallery(ctx, admin, ads.ID); err != nil {
+		t.Fatal(err)
+	}
+	ps, err := f.svc.Persons(ctx, analyst, ads.ID, engine.PersonQuery{Order: engine.PersonsMinorsFirst})
+	if err != nil || len(ps) != 2 {
+		t.Fatalf("persons: %+v, %v", ps, err)
+	}
+	want := engine.ApparentAge{Years: 4, Low: 1, High: 8, Model: "age@fake", PossibleMinor: true, MinorLine: engine.DefaultMinorLine}
+	if ps[0].Age == nil || *ps[0].Age != want || ps[0].AgedFaces != 3 || ps[1].Age == nil || ps[1].Age.PossibleMinor || ps[1].Age.Years != 33 {
+		t.Errorf("persons minors first: %+v, %+v; want the child (%+v) first", ps[0].Age, ps[1].Age, want)
+	}
+	yes := true
+	if only, err := f.svc.Persons(ctx, analyst, ads.ID, engine.PersonQuery{PossibleMinor: &yes}); err != nil || len(only) != 1 || only[0].ID != ps[0].ID {
+		t.Errorf("possible minors only: %+v, %v", only, err)
+	}
+
+	// Searches of an adult's and a child's photo. The child's probe is matched under the
+	// minors' line (the fake's is far above its same-person similarity, as children's lines
+	// are above adults'): its candidate is shown, not queued, until the analyst sends it.
+	refs := f.referenceGallery(t, "wanted", adult, child)
+	results := map[int]engine.SearchResult{}
+	for _, person := range []int{adult, child} {
+		res, err := f.svc.Search(ctx, analyst, engine.SearchRequest{Galleries: []int64{refs}, Purpose: "case 9", Data: facetest.Photo(person, 7)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		results[person] = res
+	}
+	adultTop, childTop := results[adult].Faces[0].Candidates[0], results[child].Faces[0].Candidates[0]
+	if adultTop.MatchID == 0 || childTop.MatchID != 0 || childTop.Threshold == nil || adultTop.Threshold == nil ||
+		*childTop.Threshold <= *adultTop.Threshold || childTop.Similarity < *adultTop.Threshold {
+		t.Fatalf("adult's top candidate %+v, child's %+v: want the child's under a higher line, not queued", adultTop, childTop)
+	}
+	if !strings.Contains(childTop.Meaning, "children's faces is much weaker evidence") {
+		t.Errorf("the child's candidate's meaning: %q", childTop.Meaning)
+	}
+	if f := results[child].Faces[0].Face; f.Age == nil || !f.Age.PossibleMinor {
+		t.Errorf("the child's probe face: %+v", f)
+	}
+	if _, _, err := f.svc.SendForReview(ctx, analyst, results[child].Search.ID, childTop.ProbeFaceID, childTop.FaceID); err != nil {
+		t.Fatal(err)
+	}
+	ms, err := f.svc.Matches(ctx, reviewer, engine.MatchFilter{Order: engine.MinorsFirst})
+	if err != nil || len(ms) < 2 || !ms[0].PossibleMinor || ms[0].ProbeAge == nil || ms[0].ProbeAge.Years != 4 || ms[len(ms)-1].PossibleMinor {
+		t.Fatalf("queue, minors first: %+v, %v", ms, err)
+	}
+	v, err := f.svc.MatchView(ctx, reviewer, ms[0].ID)
+	if err != nil || !strings.Contains(v.Meaning, "children's faces is much weaker evidence") || !strings.Contains(v.Operating.Meaning, "The probe face looks under 18") {
+		t.Errorf("the child's match view: %q / %+v, %v", v.Meaning, v.Operating, err)
+	}
+	flagged, err := f.svc.Matches(ctx, reviewer, engine.MatchFilter{PossibleMinor: &yes})
+	if err != nil || len(flagged) == 0 || len(flagged) == len(ms) {
+		t.Errorf("possible minors only: %d of %d items, %v", len(flagged), len(ms), err)
+	}
+	for _, m := range flagged {
+		if !m.PossibleMinor {
+			t.Errorf("item %d passed the filter unflagged", m.ID)
+		}
+	}
+}
