@@ -202,3 +202,41 @@ func lineOf(ages []ApparentAge) float32 {
 	}
 	return line
 }
+
+// ageAudit is what an audit entry records of new faces' derived ages: how many were
+// estimated, by which model, how many flagged and under which line (the estimates themselves
+// are in the faces' records).
+func ageAudit(faces []NewFace) string {
+	ages := make([]*ApparentAge, len(faces))
+	for i, f := range faces {
+		ages[i] = f.Face.Age
+	}
+	return agesAudit(ages)
+}
+
+func probeAgeAudit(probes []ProbeFace) string {
+	ages := make([]*ApparentAge, len(probes))
+	for i, p := range probes {
+		ages[i] = p.Age
+	}
+	return agesAudit(ages)
+}
+
+func agesAudit(ages []*ApparentAge) string {
+	estimated, flagged := 0, 0
+	model, line := "", float32(0)
+	for _, a := range ages {
+		if a == nil {
+			continue
+		}
+		estimated++
+		model, line = a.Model, a.MinorLine
+		if a.PossibleMinor {
+			flagged++
+		}
+	}
+	if estimated == 0 {
+		return "aged=0"
+	}
+	return fmt.Sprintf("aged=%d possible_minors=%d age_model=%s minor_line=%g", estimated, flagged, model, line)
+}

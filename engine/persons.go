@@ -91,6 +91,8 @@ type Person struct {
 	// under the line; nil when no face has an estimate. AgedFaces is how many have one.
 	Age       *ApparentAge `json:"apparent_age,omitempty"`
 	AgedFaces int          `json:"aged_faces"`
+	// AgeMeaning says what the estimate is and is not (PersonByID, when it has one).
+	AgeMeaning string `json:"age_meaning,omitempty"`
 }
 
 func (p Person) possibleMinor() bool { return p.Age != nil && p.Age.PossibleMinor }
@@ -429,6 +431,9 @@ func (s *Service) PersonByID(ctx context.Context, a Actor, id int64) (Person, er
 		return Person{}, err
 	}
 	p = summarize(p)
+	if p.Age != nil {
+		p.AgeMeaning = AgeMeaning
+	}
 	if p.Links, err = s.personLinks(ctx, a, p); err != nil {
 		return Person{}, err
 	}

@@ -204,6 +204,9 @@ func (s *Service) PersonReport(ctx context.Context, a Actor, id int64) (CaseRepo
 		ReportThreshold{"clustering line", PersonLine, fmt.Sprintf("Faces are grouped into one suggested person through pairs at or above this similarity among each face's %d nearest neighbours (pairwise precision 0.996 on LFW, 0.982 on CFP, bench/RESULTS.md); the grouping is a proposal for reviewers to confirm.", PersonK)},
 		ReportThreshold{"repost radius", RepostRadius, fmt.Sprintf("Two photos are the same photo reposted (re-compressed, resized, cropped, mirrored or captioned) when their 64-bit perceptual hashes differ in at most %d bits; a link by reposts rests on such pairs.", RepostRadius)},
 		ReportThreshold{"repost radius, face regions", FaceRepostRadius, fmt.Sprintf("A photo cut to another frame is the same photo reposted when the perceptual hashes of the regions around a face in each differ in at most %d bits.", FaceRepostRadius)})
+	if p.Age != nil {
+		r.Thresholds = append(r.Thresholds, minorLineThreshold(p.Age.MinorLine))
+	}
 	if err := s.addAudit(ctx, a, &r, targets); err != nil {
 		return CaseReport{}, err
 	}
@@ -283,6 +286,9 @@ func (s *Service) MatchReport(ctx context.Context, a Actor, id int64) (CaseRepor
 	}
 	r.Thresholds = append(r.Thresholds, ReportThreshold{"reviewers required", float64(v.ReviewersRequired),
 		fmt.Sprintf("A match is final when %d distinct reviewers agree; when two disagree it is disputed until the next reviewer settles it, with a note. Whoever ran the search or job behind a match never decides it.", v.ReviewersRequired)})
+	if ages := ageList(v.Probe.Face.Age, v.Candidate.Face.Age); len(ages) > 0 {
+		r.Thresholds = append(r.Thresholds, minorLineThreshold(lineOf(ages)))
+	}
 	if err := s.addAudit(ctx, a, &r, targets); err != nil {
 		return CaseReport{}, err
 	}
@@ -434,4 +440,21 @@ func (s *Service) recordReport(ctx context.Context, a Actor, r CaseReport, targe
 	}
 	r.ID, r.AuditHash = e.ID, e.Hash
 	return r, nil
+}
+
+// minorLineThreshold is the possible-minor line as a report states it.
+func minorLineThreshold(line float32) ReportThreshold {
+	return ReportThreshold{"possible-minor line (apparent age, years)", float64(line), fmt.Sprintf(
+		"A face is flagged a possible minor when its apparent age is under %g unless its whole measured range is %d or over; a person by the median of its faces. ", line, AdultAge) + AgeMeaning}
+}
+
+// ageList is the estimates among ages that exist.
+func ageList(ages ...*ApparentAge) []ApparentAge {
+	var out []ApparentAge
+	for _, a := range ages {
+		if a != nil {
+			out = append(out, *a)
+		}
+	}
+	return out
 }

@@ -168,8 +168,10 @@ type MatchView struct {
 	// Support lists, for an item of a job's cross-match into a collection, the faces of the
 	// suggested person that scored against the same subject (the probe face among them), the
 	// most similar first, at most maxSupport.
-	Support           []MatchSupport `json:"support,omitempty"`
-	ReviewersRequired int            `json:"reviewers_required"`
+	Support []MatchSupport `json:"support,omitempty"`
+	// AgeMeaning says what an apparent-age estimate is and is not, when either face has one.
+	AgeMeaning        string `json:"age_meaning,omitempty"`
+	ReviewersRequired int    `json:"reviewers_required"`
 	// CanDecide says whether the asking actor may decide this match now; CannotDecide says why
 	// not.
 	CanDecide    bool   `json:"can_decide"`
@@ -269,6 +271,9 @@ func (s *Service) matchView(ctx context.Context, a Actor, id int64) (MatchView, 
 		if v.Support, err = s.cfg.Catalog.MatchSupport(ctx, m.ID, maxSupport); err != nil {
 			return v, err
 		}
+	}
+	if v.Probe.Face.Age != nil || v.Candidate.Face.Age != nil {
+		v.AgeMeaning = AgeMeaning
 	}
 	v.CannotDecide = cannotDecide(a, m)
 	v.CanDecide = v.CannotDecide == ""

@@ -366,7 +366,7 @@ func (s *Service) recordSearch(ctx context.Context, a Actor, rec SearchRecord, p
 		}
 		return entry(a, "search.create", ref("search", rec.ID), rec.Galleries,
 			fmt.Sprintf("probe_sha256=%s purpose=%q case_ref=%q k=%d min_similarity=%g", rec.ProbeSHA256, rec.Purpose, rec.Source.CaseRef, rec.K, rec.MinSim),
-			fmt.Sprintf("faces=%d candidates=%d matches=[%s] earlier_matches=[%s]", len(probes), len(found), strings.Join(made, ","), strings.Join(reused, ","))), nil
+			fmt.Sprintf("faces=%d candidates=%d matches=[%s] earlier_matches=[%s] %s", len(probes), len(found), strings.Join(made, ","), strings.Join(reused, ","), probeAgeAudit(probes))), nil
 	})
 	return rec, probes, found, err
 }

@@ -480,7 +480,7 @@ func (s *Service) AddImage(ctx context.Context, a Actor, up Upload) (Enrolled, e
 			}
 		}
 		return entry(a, "image.upload", ref("image", stored.ID), []int64{g.ID}, "sha256="+sha,
-			fmt.Sprintf("faces=%d accepted=%d", len(storedFaces), accepted)), err
+			fmt.Sprintf("faces=%d accepted=%d %s", len(storedFaces), accepted, ageAudit(newFaces))), err
 	})
 	switch {
 	case err != nil:

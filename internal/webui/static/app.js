@@ -270,7 +270,7 @@
   // ---- review queue --------------------------------------------------------------------
 
   const queueDefaults = () => ({ status: 'pending,disputed', order: 'similarity', reviewable: me.role === 'reviewer' ? 'true' : '' });
-  const filterKeys = ['status', 'gallery', 'case', 'job', 'min_similarity', 'max_similarity', 'order', 'reviewable'];
+  const filterKeys = ['status', 'gallery', 'case', 'job', 'min_similarity', 'max_similarity', 'possible_minor', 'order', 'reviewable'];
 
   function queueFilter(params) {
     const f = queueDefaults();
@@ -349,7 +349,8 @@
       text('job', 'Job', { type: 'number', min: 1, placeholder: 'ID' }),
       text('min_similarity', 'Similarity ≥', { type: 'number', step: '0.01', min: -1, max: 1 }),
       text('max_similarity', 'Similarity ≤', { type: 'number', step: '0.01', min: -1, max: 1 }),
-      sel('order', 'Order', [['similarity', 'Most similar first'], ['oldest', 'Oldest first'], ['newest', 'Newest first']]),
+      sel('possible_minor', 'Apparent age', [['', 'Any'], ['true', 'Possible minors only'], ['false', 'No possible minor']]),
+      sel('order', 'Order', [['similarity', 'Most similar first'], ['minors', 'Possible minors first'], ['oldest', 'Oldest first'], ['newest', 'Newest first']]),
       me.role === 'reviewer' ? h('label', { class: 'inline' }, h('input', { type: 'checkbox', name: 'reviewable', checked: filter.reviewable === 'true',
         onchange: (e) => setFilter('reviewable', e.target.checked ? 'true' : '') }), 'Only matches I can decide') : null);
 
@@ -371,7 +372,7 @@
       const g = gals.get(m.gallery_id);
       const origin = m.job_id ? `job ${m.job_id}` : `search ${m.search_id}`;
       return h('tr', { class: 'row', dataset: { id: m.id }, onclick: () => go('#/match/' + m.id) },
-        h('td', {}, thumb(`/v1/probe-faces/${m.probe_face_id}/thumbnail`)),
+        h('td', {}, thumb(`/v1/probe-faces/${m.probe_face_id}/thumbnail`), m.possible_minor ? h('div', {}, minorBadge(m.probe_apparent_age)) : null),
         h('td', {}, thumb(`/v1/faces/${m.face_id}/thumbnail`)),
         h('td', {}, h('span', { class: 'sim', text: fmtSim(m.similarity) }), ' ', band(m.band)),
         h('td', {}, h('div', { text: m.subject_name || '—' }), h('div', { class: 'muted', text: g ? g.name : 'gallery ' + m.gallery_id })),
@@ -481,6 +482,17 @@
     ['Face box', Math.round(q.box_size) + ' px'], ['Sharpness', Math.round(q.sharpness)], ['Frontalness', q.frontalness.toFixed(2)],
     ['Roll', q.roll.toFixed(1) + '°'], ['Refused by the quality gate', rejections]]);
 
+  // Apparent age (issue 16): an estimate with its measured range, flagged under the line; a
+  // triage aid shown with what it is and is not, never a finding.
+  const ageText = (a) => `looks ${Math.round(a.years)} (range ${Math.round(a.low)}–${Math.round(a.high)})`;
+  const minorBadge = (a) => (a && a.possible_minor ? h('span', { class: 'badge minor',
+    title: `Possible minor: apparent age ${Math.round(a.years)}, range ${Math.round(a.low)}–${Math.round(a.high)}, under the line of ${a.minor_line}. A triage aid, never a finding.`,
+    text: 'possible minor' }) : null);
+  function ageMeta(a, none, meaning) {
+    if (!a) return h('p', { class: 'muted age', text: 'No apparent-age estimate' + (none ? `: ${none}.` : '.') });
+    return h('div', { class: 'age' }, h('p', {}, ageText(a), ' ', minorBadge(a)), meaning ? h('p', { class: 'help', text: meaning }) : null);
+  }
+
   // A full photo is fetched only when asked for: its opening is audited by the API. The face's
   // box is drawn over it once its size is known.
   function photoButton(label, path, box) {
@@ -524,6 +536,7 @@
       h('h2', { text: 'Probe face' }), probeOrigin,
       thumb(`/v1/probe-faces/${m.probe_face_id}/thumbnail`, 'big'),
       h('h3', { text: 'Quality' }), qualityMeta(probe.face.quality, probe.face.rejections),
+      h('h3', { text: 'Apparent age' }), ageMeta(probe.face.apparent_age, probe.face.no_age_reason, v.age_meaning),
       h('h3', { text: 'Ad metadata' }), sourceMeta(probe.source || {}), probePhoto);
 
     const subject = cand.subject;
@@ -534,6 +547,7 @@
       subject && subject.notes ? h('p', { class: 'muted', text: subject.notes }) : null,
       thumb(`/v1/faces/${m.face_id}/thumbnail`, 'big'),
       h('h3', { text: 'Quality' }), qualityMeta(cand.face.quality, cand.face.rejections),
+      h('h3', { text: 'Apparent age' }), ageMeta(cand.face.apparent_age, cand.face.no_age_reason),
       h('h3', { text: 'Ad metadata' }), sourceMeta(cand.image.source || {}),
       photoButton('Show full candidate photo', `/v1/images/${cand.image.id}`, cand.face.box));
 
@@ -836,7 +850,7 @@
       return;
     }
     if (tab === 'persons') {
-      fill(main, ...head, await personsPanel(g, isAdmin, params.get('order') || 'size'));
+      fill(main, ...head, await personsPanel(g, isAdmin, params.get('order') || 'size', params.get('possible_minor') === 'true'));
       return;
     }
     if (tab === 'subjects') {
@@ -938,8 +952,8 @@
 
   // personsPanel lists a collection's suggested persons: faces that may show one person, with
   // the contact details of their ads. An admin clusters the faces again from here.
-  async function personsPanel(g, isAdmin, order) {
-    const res = await api(`/v1/galleries/${g.id}/persons?order=${encodeURIComponent(order)}`);
+  async function personsPanel(g, isAdmin, order, minorsOnly) {
+    const res = await api(`/v1/galleries/${g.id}/persons?order=${encodeURIComponent(order)}${minorsOnly ? '&possible_minor=true' : ''}`);
     const error = h('p', { class: 'refusal', id: 'cluster-error' });
     const run = isAdmin ? h('button', { type: 'button', id: 'cluster-run', onclick: async () => {
       run.disabled = true;
@@ -956,6 +970,8 @@
       h('div', {}, h('strong', { text: `${p.size} photos` })),
       h('div', { class: 'muted', text: top(p, 'username') || top(p, 'phone') || 'no contact details' }),
       h('div', { class: 'muted', text: `last seen ${fmtSourceTime(p.last_seen)}` }),
+      p.apparent_age ? h('div', { class: 'age', title: 'Median apparent age of its faces, a model\'s estimate of how old they look, never the person\'s age' },
+        ageText(p.apparent_age), ' ', minorBadge(p.apparent_age)) : null,
       p.cross_match ? h('div', { class: 'cross-match', title: 'The most similar review item its faces made against a reference gallery', text: `${p.cross_match.items} review item${p.cross_match.items === 1 ? '' : 's'}, best ${fmtSim(p.cross_match.similarity)}` }) : null));
     let cursor = -1;
     pageKeys = (e, typing) => {
@@ -976,7 +992,10 @@
       h('p', { class: 'help', text: 'Each is a proposal that these ad photos show one person (faces clustered at a line that keeps precision first); it names no one. Two faces of one photo are never put together.' }),
       h('p', {}, h('a', { class: 'button' + (order === 'size' ? ' primary' : ''), href: `#/gallery/${g.id}?tab=persons&order=size`, text: 'Largest first' }), ' ',
         h('a', { class: 'button' + (order === 'recent' ? ' primary' : ''), href: `#/gallery/${g.id}?tab=persons&order=recent`, text: 'Most recent first' }), ' ',
-        h('a', { class: 'button' + (order === 'score' ? ' primary' : ''), href: `#/gallery/${g.id}?tab=persons&order=score`, text: 'Best cross-match first' }), ' ', run),
+        h('a', { class: 'button' + (order === 'score' ? ' primary' : ''), href: `#/gallery/${g.id}?tab=persons&order=score`, text: 'Best cross-match first' }), ' ',
+        h('a', { class: 'button' + (order === 'minors' ? ' primary' : ''), href: `#/gallery/${g.id}?tab=persons&order=minors`, text: 'Possible minors first' }), ' ',
+        h('a', { class: 'button' + (minorsOnly ? ' primary' : ''), id: 'persons-minors-only',
+          href: `#/gallery/${g.id}?tab=persons&order=${encodeURIComponent(order)}${minorsOnly ? '' : '&possible_minor=true'}`, text: minorsOnly ? 'All persons' : 'Possible minors only' }), ' ', run),
       error, cards.length ? h('div', { class: 'cands' }, cards) : h('p', { class: 'muted', text: 'No person yet: the faces have not been clustered, or none look alike.' }));
   }
 
@@ -1027,6 +1046,7 @@
         thumb(`/v1/faces/${f.face_id}/thumbnail`, 'mid'),
         h('div', {}, box, h('span', { class: 'sim', title: 'Similarity to the person\'s mean face', text: fmtSim(f.similarity) })),
         h('div', { class: 'muted', title: 'Face quality', text: quality }),
+        f.apparent_age ? h('div', { class: 'age muted' }, ageText(f.apparent_age), ' ', minorBadge(f.apparent_age)) : null,
         h('div', { class: 'muted', text: [f.source.site, fmtSourceTime(f.source.posted_at)].filter(Boolean).join(' · ') || 'photo ' + f.image_id }),
         reviewer ? h('button', { type: 'button', class: 'remove-face', onclick: () => act('remove-face', { face_id: f.face_id }, 'The face is out of this person.'), text: 'Not this person' }) : null);
       card.pick = () => { if (box) { box.checked = !box.checked; box.dispatchEvent(new Event('change')); } };
@@ -1066,6 +1086,10 @@
         h('td', { text: c.photos }), h('td', { text: fmtSourceTime(c.first_seen) }), h('td', { text: fmtSourceTime(c.last_seen) })))));
     fill(main, h('h1', { text: `Suggested person ${p.id}` }),
       h('p', { class: 'muted', text: `${p.size} photos in ${(gals.get(p.gallery_id) || {}).name || 'gallery ' + p.gallery_id} · cohesion ${fmtSim(p.cohesion)} · seen ${fmtSourceTime(p.first_seen)} – ${fmtSourceTime(p.last_seen)}` }),
+      p.apparent_age ? h('div', { class: 'panel', id: 'person-age' },
+        h('p', {}, p.apparent_age.possible_minor ? h('strong', { text: 'Its faces look under 18: ' }) : 'Apparent age: ',
+          `median ${ageText(p.apparent_age)} over ${p.aged_faces} of ${p.size} faces`, ' ', minorBadge(p.apparent_age)),
+        h('p', { class: 'help', text: p.age_meaning })) : null,
       h('p', { class: 'help', id: 'person-state', text: p.confirmed_by ? `Confirmed by ${p.confirmed_by}, ${fmtTime(p.confirmed_at)}: it keeps these faces when the collection is clustered again.` : 'A proposal, not an identification: the faces were grouped because they look alike. Confirm with the photos and the ads before relying on it.' }),
       h('p', {}, reportButtons('persons', p.id)),
       actions, searchPanel,
