@@ -69,6 +69,10 @@ type AgeBin struct {
 	Low, High float32
 }
 
+// AgeCalibrationEdges are the estimated ages (years) that bound the calibration's bins: finer
+// where the possible-minor line sits.
+var AgeCalibrationEdges = []float32{5, 10, 14, 18, 22, 26, 30, 40, 50, 60}
+
 // AgeCalibration is an age model's measured error by estimated age, from `facematch eval age
 // --calibrate` (bench/RESULTS.md).
 type AgeCalibration struct {

@@ -42,12 +42,41 @@ func TestPossibleMinors(t *testing.T) {
 	if fs := tiny.Faces; len(fs) != 1 || fs[0].Age != nil || fs[0].NoAge != engine.NoAgeRefused {
 		t.Errorf("a refused face: %+v, want no estimate, refused", fs)
 	}
-	if _, err := f.svc.ClusterGallery(ctx, admin, ads.ID); err != nil {
+	// Placed as they arrive (incremental assignment), and clustered from scratch: the child's
+	// photos (about 0.96 alike) are not grouped on similarity: children's faces look
+	// alike far more often, and the fake's children's line is above 0.99. The adult's are.
+	if ps, err := f.svc.Persons(ctx, analyst, ads.ID, engine.PersonQuery{}); err != nil || len(ps) != 1 || ps[0].Size != 3 || ps[0].Age.PossibleMinor {
+		t.Fatalf("persons as placed: %+v, %v; want the adult's three photos only", ps, err)
+	}
+	rep, err := f.svc.ClusterGallery(ctx, admin, ads.ID)
+	if err != nil {
 		t.Fatal(err)
 	}
-	ps, err := f.svc.Persons(ctx, analyst, ads.ID, engine.PersonQuery{Order: engine.PersonsMinorsFirst})
+	ps, err := f.svc.Persons(ctx, analyst, ads.ID, engine.PersonQuery{})
+	if err != nil || len(ps) != 1 || ps[0].Size != 3 || ps[0].Age == nil || ps[0].Age.PossibleMinor || rep.Singletons != 3 {
+		t.Fatalf("persons: %+v (report %+v), %v; want the adult's three photos only", ps, rep, err)
+	}
+	// A reviewer's merges group the child's photos: the person is flagged by its median.
+	var childPersons []int64
+	for v := 1; v <= 3; v++ {
+		e, err := f.svc.AddImage(ctx, analyst, engine.Upload{GalleryID: ads.ID, Data: facetest.Photo(child, v)})
+		if err != nil || !e.Duplicate {
+			t.Fatalf("the child's photo %d again: %+v, %v", v, e, err)
+		}
+		refs, err := f.cat.PersonsOfImages(ctx, []int64{e.Image.ID})
+		if err != nil || len(refs[e.Image.ID]) != 1 {
+			t.Fatalf("the child's photo %d: persons %v, %v", v, refs, err)
+		}
+		childPersons = append(childPersons, refs[e.Image.ID][0].ID)
+	}
+	for _, other := range childPersons[1:] {
+		if _, err := f.svc.MergePersons(ctx, reviewer, childPersons[0], other, "same birthmark", false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ps, err = f.svc.Persons(ctx, analyst, ads.ID, engine.PersonQuery{Order: engine.PersonsMinorsFirst})
 	if err != nil || len(ps) != 2 {
-		t.Fatalf("persons: %+v, %v", ps, err)
+		t.Fatalf("persons after the merges: %+v, %v", ps, err)
 	}
 	want := engine.ApparentAge{Years: 4, Low: 1, High: 8, Model: "age@fake", PossibleMinor: true, MinorLine: engine.DefaultMinorLine}
 	if ps[0].Age == nil || *ps[0].Age != want || ps[0].AgedFaces != 3 || ps[1].Age == nil || ps[1].Age.PossibleMinor || ps[1].Age.Years != 33 {
@@ -56,6 +85,9 @@ func TestPossibleMinors(t *testing.T) {
 	yes := true
 	if only, err := f.svc.Persons(ctx, analyst, ads.ID, engine.PersonQuery{PossibleMinor: &yes}); err != nil || len(only) != 1 || only[0].ID != ps[0].ID {
 		t.Errorf("possible minors only: %+v, %v", only, err)
+	}
+	if p, err := f.svc.PersonByID(ctx, reviewer, ps[0].ID); err != nil || p.AgeMeaning != engine.AgeMeaning {
+		t.Errorf("the child's person page: %q, %v", p.AgeMeaning, err)
 	}
 
 	// Searches of an adult's and a child's photo. The child's probe is matched under the

@@ -22,6 +22,10 @@ type PrimaryEmbedding struct {
 	Embedding *face.Embedding // nil when no face was found or the file failed
 	Rejected  []string        // the gate's reasons, when the primary face was below it
 	Err       error           // reading or decoding failed
+	Found     bool            // a face was detected
+	// Age is the primary face's apparent age (the pipeline has an age model), NoAge why not.
+	Age   *ApparentAge
+	NoAge string
 }
 
 // Progress is called from time to time with how many images are done out of total.
@@ -97,6 +101,7 @@ func (p *Pipeline) primary(ctx context.Context, root, rel string) PrimaryEmbeddi
 	if i := Primary(a.Faces); i >= 0 {
 		r.Embedding = a.Faces[i].Embedding
 		r.Rejected = a.Faces[i].Rejected
+		r.Found, r.Age, r.NoAge = true, a.Faces[i].Age, a.Faces[i].NoAge
 	}
 	return r
 }

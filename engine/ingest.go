@@ -562,7 +562,7 @@ func (r *ingestRun) commit(ctx context.Context, job Job, batch []IngestItem) (Jo
 			}
 			for k, f := range stored[i] {
 				if k < len(it.Faces) && it.Faces[k].Vector != nil {
-					placed = append(placed, ClusterFace{FaceID: f.ID, ImageID: f.ImageID, Vector: it.Faces[k].Vector})
+					placed = append(placed, ClusterFace{FaceID: f.ID, ImageID: f.ImageID, Vector: it.Faces[k].Vector, Minor: it.Faces[k].Face.Age != nil && it.Faces[k].Face.Age.PossibleMinor})
 				}
 			}
 		}

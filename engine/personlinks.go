@@ -274,6 +274,7 @@ func (s *Service) assignFaces(ctx context.Context, g Gallery, faces []ClusterFac
 		return 0, err
 	}
 	c := constraintsOf(nodes, links)
+	minorEdges(neighbours, nodes, s.minorPersonLine(g.Model))
 	placed := cluster.Assign(labels, neighbours, PersonLine, c.Cannot)
 
 	// A placed face's similarity to its person is its mean similarity to the members among

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"strconv"
@@ -34,6 +35,8 @@ type ClusterFace struct {
 	FaceID, ImageID int64
 	Vector          []float32
 	Quality         float64 // sharpness × frontalness: the representative is the best
+	// Minor says the face looks under 18: it joins others only above the children's line.
+	Minor bool
 }
 
 // PersonMember is a face of a person and its similarity to the person's mean.
@@ -217,6 +220,7 @@ func (s *Service) ClusterGallery(ctx context.Context, a Actor, galleryID int64) 
 	if err != nil {
 		return ClusterReport{}, err
 	}
+	minorEdges(knn.Adj, faces, s.minorPersonLine(g.Model))
 	groups := clusterFaces(faces, knn, links)
 	rep := ClusterReport{GalleryID: galleryID, Faces: len(faces)}
 	var persons [][]PersonMember
@@ -233,7 +237,7 @@ func (s *Service) ClusterGallery(ctx context.Context, a Actor, galleryID int64) 
 			return AuditEntry{}, err
 		}
 		return entry(a, "persons.cluster", ref("gallery", galleryID), []int64{galleryID},
-			fmt.Sprintf("method=infomap weight=exp k=%d line=%g", PersonK, PersonLine), fmt.Sprintf("faces=%d persons=%d singletons=%d", rep.Faces, rep.Persons, rep.Singletons)), nil
+			fmt.Sprintf("method=infomap weight=exp k=%d line=%g minors_line=%.4g", PersonK, PersonLine, s.minorPersonLine(g.Model)), fmt.Sprintf("faces=%d persons=%d singletons=%d", rep.Faces, rep.Persons, rep.Singletons)), nil
 	})
 	rep.Seconds = time.Since(start).Seconds()
 	return rep, err
@@ -863,4 +867,31 @@ func (s *Service) SearchPerson(ctx context.Context, a Actor, personID int64, req
 		return SearchResult{}, err
 	}
 	return s.searchResult(rec, probes, found, ops), nil
+}
+
+// minorEdges drops, in place, the similarity edges that touch a face that looks under 18 and
+// fall below line, the children's clustering line: children's faces look alike far more often
+// than adults' (14% of pairs of unrelated people under 20 cross the adults' medium line), so
+// they are not grouped on what the adults' line allows. A reviewer's merge still joins them.
+func minorEdges(adj [][]cluster.Edge, faces []ClusterFace, line float32) {
+	for i := range adj {
+		adj[i] = slices.DeleteFunc(adj[i], func(e cluster.Edge) bool {
+			return (faces[i].Minor || faces[e.To].Minor) && e.Sim < line
+		})
+	}
+}
+
+// minorPersonLine is the clustering line for faces that look under 18: the children's line at
+// the false-match rate PersonLine has on adults' pairs (the measured children's tail, continued
+// past its rarest rate by the adults' plus the gap between them); above any similarity (1.01)
+// when the model has no children's tail, so such faces join no one on similarity alone.
+func (s *Service) minorPersonLine(model string) float32 {
+	adults := s.tailFor(model)
+	minors, _, ok := s.minorsTail(model)
+	if len(adults) == 0 || !ok {
+		return 1.01
+	}
+	fmr, _ := rateAt(adults, PersonLine)
+	line, _ := thresholdAt(minors, fmr)
+	return float32(math.Max(line, PersonLine))
 }

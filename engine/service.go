@@ -509,7 +509,7 @@ func (s *Service) AddImage(ctx context.Context, a Actor, up Upload) (Enrolled, e
 		var placed []ClusterFace
 		for i, f := range storedFaces {
 			if newFaces[i].Vector != nil {
-				placed = append(placed, ClusterFace{FaceID: f.ID, ImageID: stored.ID, Vector: newFaces[i].Vector})
+				placed = append(placed, ClusterFace{FaceID: f.ID, ImageID: stored.ID, Vector: newFaces[i].Vector, Minor: newFaces[i].Face.Age != nil && newFaces[i].Face.Age.PossibleMinor})
 			}
 		}
 		s.placeFaces(ctx, g, placed)

@@ -121,6 +121,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 			return m.runEvalIdentify(ctx, args[2:])
 		case len(args) >= 2 && args[1] == "demographics":
 			return m.runEvalDemographics(ctx, args[2:])
+		case len(args) >= 2 && args[1] == "age":
+			return m.runEvalAge(ctx, args[2:])
 		case len(args) >= 2 && args[1] == "cluster":
 			return m.runEvalCluster(ctx, args[2:])
 		case len(args) >= 2 && args[1] == "neardup":

@@ -23,6 +23,10 @@ type ModelConfig struct {
 	MaxBytes   int64
 	MaxPixels  int64
 	Gate       engine.QualityGate
+	// AgeModel names the apparent-age model ("none": no estimates); MinorLine is the
+	// possible-minor line in years (0: engine.DefaultMinorLine).
+	AgeModel  string
+	MinorLine float32
 }
 
 // Validate reports every problem at once.
@@ -41,6 +45,11 @@ func (c ModelConfig) Validate() error {
 		errs = append(errs, errors.New("max-bytes and max-pixels must be positive"))
 	}
 	errs = append(errs, c.Gate.Validate())
+	if c.MinorLine != 0 {
+		if err := engine.ValidateMinorLine(c.MinorLine); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errors.Join(errs...)
 }
 

@@ -157,7 +157,7 @@ func (d *DB) PersonMembers(ctx context.Context, ids []int64) (map[int64][]engine
 		return out, nil
 	}
 	in, args := inList(ids)
-	rows, err := d.db.QueryContext(ctx, `SELECT pf.person_id, pf.face_id, f.image_id FROM person_faces pf JOIN faces f ON f.id = pf.face_id
+	rows, err := d.db.QueryContext(ctx, `SELECT pf.person_id, pf.face_id, f.image_id, f.possible_minor FROM person_faces pf JOIN faces f ON f.id = pf.face_id
 		JOIN persons p ON p.id = pf.person_id WHERE p.confirmed_by = '' AND pf.person_id IN `+in+` ORDER BY pf.person_id, pf.similarity DESC, pf.face_id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: person members: %w", err)
@@ -166,7 +166,7 @@ func (d *DB) PersonMembers(ctx context.Context, ids []int64) (map[int64][]engine
 	for rows.Next() {
 		var p int64
 		var f engine.ClusterFace
-		if err := rows.Scan(&p, &f.FaceID, &f.ImageID); err != nil {
+		if err := rows.Scan(&p, &f.FaceID, &f.ImageID, &f.Minor); err != nil {
 			return nil, fmt.Errorf("catalog: person members: %w", err)
 		}
 		out[p] = append(out[p], f)
@@ -176,7 +176,7 @@ func (d *DB) PersonMembers(ctx context.Context, ids []int64) (map[int64][]engine
 
 // UnassignedFaces returns a gallery's searchable faces of model that are in no person.
 func (d *DB) UnassignedFaces(ctx context.Context, galleryID int64, model string, limit int) ([]engine.ClusterFace, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT id, image_id, vector FROM faces WHERE gallery_id = ? AND model = ? AND vector IS NOT NULL
+	rows, err := d.db.QueryContext(ctx, `SELECT id, image_id, vector, possible_minor FROM faces WHERE gallery_id = ? AND model = ? AND vector IS NOT NULL
 		AND id NOT IN (SELECT face_id FROM person_faces) ORDER BY id LIMIT ?`, galleryID, model, limit)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: unassigned faces: %w", err)
@@ -186,7 +186,7 @@ func (d *DB) UnassignedFaces(ctx context.Context, galleryID int64, model string,
 	for rows.Next() {
 		var f engine.ClusterFace
 		var b []byte
-		if err := rows.Scan(&f.FaceID, &f.ImageID, &b); err != nil {
+		if err := rows.Scan(&f.FaceID, &f.ImageID, &b, &f.Minor); err != nil {
 			return nil, fmt.Errorf("catalog: unassigned faces: %w", err)
 		}
 		f.Vector = bytesVector(b)

@@ -16,7 +16,7 @@ import (
 // their image, in face ID order.
 func (d *DB) GalleryFaces(ctx context.Context, galleryID int64, model string) ([]engine.ClusterFace, error) {
 	// The faces of confirmed persons stay where reviewers put them.
-	rows, err := d.db.QueryContext(ctx, `SELECT id, image_id, vector, quality FROM faces WHERE gallery_id = ? AND model = ? AND vector IS NOT NULL
+	rows, err := d.db.QueryContext(ctx, `SELECT id, image_id, vector, quality, possible_minor FROM faces WHERE gallery_id = ? AND model = ? AND vector IS NOT NULL
 		AND id NOT IN (SELECT pf.face_id FROM person_faces pf JOIN persons p ON p.id = pf.person_id WHERE p.confirmed_by <> '')
 		ORDER BY id`, galleryID, model)
 	if err != nil {
@@ -28,7 +28,7 @@ func (d *DB) GalleryFaces(ctx context.Context, galleryID int64, model string) ([
 		var f engine.ClusterFace
 		var b []byte
 		var q string
-		if err := rows.Scan(&f.FaceID, &f.ImageID, &b, &q); err != nil {
+		if err := rows.Scan(&f.FaceID, &f.ImageID, &b, &q, &f.Minor); err != nil {
 			return nil, fmt.Errorf("catalog: gallery faces: %w", err)
 		}
 		f.Vector = bytesVector(b)
