@@ -155,6 +155,10 @@ func (p *Pipeline) ageFaces(ctx context.Context, img *image.NRGBA, faces []Face)
 	for i := range faces {
 		f := &faces[i]
 		switch {
+		case p.Age != nil && p.AgeEveryFace:
+			dets = append(dets, f.Detection)
+			idx = append(idx, i)
+			continue
 		case !f.Accepted():
 			f.NoAge = NoAgeRefused
 		case p.Age == nil:

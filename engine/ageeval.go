@@ -314,3 +314,50 @@ func (p *Pipeline) EvaluateAges(ctx context.Context, root string, labels []AgeLa
 	pipeMs := float64(wall.Milliseconds()) * float64(max(1, workers)) / float64(max(1, len(labels)))
 	return out, ageMs, pipeMs, nil
 }
+
+// PoseBucket is how far the estimates of faces turned this much stray from the same person's
+// frontal estimate.
+type PoseBucket struct {
+	Frontalness [2]float64 `json:"frontalness"` // [from, to)
+	Faces       int        `json:"faces"`
+	MeanDev     float64    `json:"mean_deviation"` // years, |estimate - the person's frontal median|
+}
+
+// AgeConsistency measures the estimate against pose without age labels: each person's
+// reference is the median estimate of their faces at least 0.8 frontal (two or more), and each
+// face's deviation from it is averaged by frontalness. It is how AgeMinFrontalness was chosen.
+func AgeConsistency(identities []string, outcomes []PrimaryEmbedding) []PoseBucket {
+	byID := map[string][]float64{}
+	for i, o := range outcomes {
+		if o.Age != nil && o.Quality.Frontalness >= 0.8 {
+			byID[identities[i]] = append(byID[identities[i]], float64(o.Age.Years))
+		}
+	}
+	ref := map[string]float64{}
+	for id, v := range byID {
+		if len(v) >= 2 {
+			sort.Float64s(v)
+			ref[id] = (v[(len(v)-1)/2] + v[len(v)/2]) / 2
+		}
+	}
+	buckets := make([]PoseBucket, 10)
+	sums := make([]float64, 10)
+	for i := range buckets {
+		buckets[i].Frontalness = [2]float64{float64(i) / 10, float64(i+1) / 10}
+	}
+	for i, o := range outcomes {
+		r, ok := ref[identities[i]]
+		if o.Age == nil || !ok {
+			continue
+		}
+		b := min(9, max(0, int(o.Quality.Frontalness*10)))
+		buckets[b].Faces++
+		sums[b] += math.Abs(float64(o.Age.Years) - r)
+	}
+	for i := range buckets {
+		if buckets[i].Faces > 0 {
+			buckets[i].MeanDev = sums[i] / float64(buckets[i].Faces)
+		}
+	}
+	return buckets
+}

@@ -72,3 +72,19 @@ func TestCalibrateAges(t *testing.T) {
 		t.Errorf("range at 1: %v-%v, want 0-3 (never below 0)", lo, hi)
 	}
 }
+
+func TestAgeConsistency(t *testing.T) {
+	face := func(front float64, years float32) engine.PrimaryEmbedding {
+		return engine.PrimaryEmbedding{Found: true, Quality: engine.Quality{Frontalness: front}, Age: &engine.ApparentAge{Years: years}}
+	}
+	ids := []string{"a", "a", "a", "a", "b", "b", "c"}
+	outcomes := []engine.PrimaryEmbedding{
+		face(0.9, 30), face(0.85, 32), face(0.15, 40), face(0.55, 33), // a: frontal median 31
+		face(0.95, 20), face(0.12, 26), // b: one frontal face, no reference
+		{Found: false}, // c: nothing
+	}
+	b := engine.AgeConsistency(ids, outcomes)
+	if len(b) != 10 || b[1].Faces != 1 || b[1].MeanDev != 9 || b[5].Faces != 1 || b[5].MeanDev != 2 || b[8].Faces != 1 || b[9].Faces != 1 || b[9].MeanDev != 1 {
+		t.Errorf("buckets %+v", b)
+	}
+}

@@ -23,6 +23,7 @@ type PrimaryEmbedding struct {
 	Rejected  []string        // the gate's reasons, when the primary face was below it
 	Err       error           // reading or decoding failed
 	Found     bool            // a face was detected
+	Quality   Quality         // the primary face's
 	// Age is the primary face's apparent age (the pipeline has an age model), NoAge why not.
 	Age   *ApparentAge
 	NoAge string
@@ -101,7 +102,7 @@ func (p *Pipeline) primary(ctx context.Context, root, rel string) PrimaryEmbeddi
 	if i := Primary(a.Faces); i >= 0 {
 		r.Embedding = a.Faces[i].Embedding
 		r.Rejected = a.Faces[i].Rejected
-		r.Found, r.Age, r.NoAge = true, a.Faces[i].Age, a.Faces[i].NoAge
+		r.Found, r.Age, r.NoAge, r.Quality = true, a.Faces[i].Age, a.Faces[i].NoAge, a.Faces[i].Quality
 	}
 	return r
 }

@@ -124,6 +124,9 @@ type Pipeline struct {
 	Age            AgeEstimator
 	AgeCalibration AgeCalibration
 	MinorLine      float32
+	// AgeEveryFace estimates every detected face, refused or turned (an evaluation of how the
+	// estimate degrades with pose; the service never sets it).
+	AgeEveryFace bool
 }
 
 // ErrNoFace is returned by callers that need a face where the pipeline found none.

@@ -31,11 +31,15 @@ func (m *Main) runEvalAge(ctx context.Context, args []string) error {
 	calibrate := fs.Bool("calibrate", false, "also measure the ranges (80% of exact ages within) by estimated age")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	workers := fs.Int("workers", runtime.GOMAXPROCS(0), "images processed in parallel")
+	consistency := fs.String("consistency", "", "instead: a directory of one folder per person (no age labels): how far each face's estimate strays from the person's frontal estimate, by frontalness")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
+	if *consistency != "" && *labelsPath == "" && fs.NArg() == 0 {
+		return m.runAgeConsistency(ctx, &cfg, *consistency, *workers, *asJSON)
+	}
 	if *labelsPath == "" || fs.NArg() > 0 {
-		fmt.Fprintln(m.Stderr, "usage: facematch eval age --labels FILE [--root DIR] [--line 25] [--lines L,...] [--calibrate] [--json]")
+		fmt.Fprintln(m.Stderr, "usage: facematch eval age --labels FILE [--root DIR] [--line 25] [--lines L,...] [--calibrate] [--json]\n       facematch eval age --consistency DIR [--json]")
 		return errUsage
 	}
 	if err := engine.ValidateMinorLine(float32(*line)); err != nil {
@@ -240,4 +244,46 @@ func firstNonEmpty(vs ...string) string {
 		}
 	}
 	return ""
+}
+
+// runAgeConsistency measures how the estimate strays with pose: every detected face is
+// estimated (turned or refused too), and compared with the same person's frontal estimate.
+func (m *Main) runAgeConsistency(ctx context.Context, cfg *Config, root string, workers int, asJSON bool) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	files, err := photoTree(root)
+	if err != nil {
+		return err
+	}
+	ids := make([]string, len(files))
+	for i, f := range files {
+		ids[i], _, _ = strings.Cut(filepath.ToSlash(f), "/")
+	}
+	p, err := cfg.buildForEval(workers)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	if p.Age == nil {
+		return errors.New("no age model is configured (--age-model none?): run scripts/setup")
+	}
+	p.AgeEveryFace = true
+	prim, err := p.EmbedPrimaries(ctx, root, files, workers, nil)
+	if err != nil {
+		return err
+	}
+	buckets := engine.AgeConsistency(ids, prim)
+	if asJSON {
+		return json.NewEncoder(m.Stdout).Encode(struct {
+			Photos  int                 `json:"photos"`
+			Model   string              `json:"model"`
+			Buckets []engine.PoseBucket `json:"by_frontalness"`
+		}{len(files), p.Age.Identity(), buckets})
+	}
+	fmt.Fprintf(m.Stdout, "%s: %d photos; model %s\nfrontalness  faces  mean |estimate - the person's frontal median| (years)\n", root, len(files), p.Age.Identity())
+	for _, b := range buckets {
+		fmt.Fprintf(m.Stdout, "  %.1f-%.1f  %6d  %5.2f\n", b.Frontalness[0], b.Frontalness[1], b.Faces, b.MeanDev)
+	}
+	return nil
 }
