@@ -75,25 +75,27 @@ func (s JobSpec) BlobKeys() []string {
 
 // Job is a batch job and its progress.
 type Job struct {
-	ID         int64      `json:"id"`
-	Kind       JobKind    `json:"kind"`
-	GalleryID  int64      `json:"gallery_id"`
-	Spec       JobSpec    `json:"spec"`
-	State      JobState   `json:"state"`
-	Total      int        `json:"total"` // files in the source (-1 until counted)
-	Processed  int        `json:"processed"`
-	Stored     int        `json:"stored"`
-	Duplicates int        `json:"duplicates"`
-	NoFace     int        `json:"no_face"`
-	Failed     int        `json:"failed"`
-	Faces      int        `json:"faces"`
-	Matches    int        `json:"matches"`
-	Error      string     `json:"error,omitempty"`
-	SearchID   *int64     `json:"search_id,omitempty"` // the cross-match's search record
-	CreatedBy  string     `json:"created_by"`
-	CreatedAt  time.Time  `json:"created_at"`
-	StartedAt  *time.Time `json:"started_at,omitempty"`
-	FinishedAt *time.Time `json:"finished_at,omitempty"`
+	ID         int64    `json:"id"`
+	Kind       JobKind  `json:"kind"`
+	GalleryID  int64    `json:"gallery_id"`
+	Spec       JobSpec  `json:"spec"`
+	State      JobState `json:"state"`
+	Total      int      `json:"total"` // files in the source (-1 until counted)
+	Processed  int      `json:"processed"`
+	Stored     int      `json:"stored"`
+	Duplicates int      `json:"duplicates"`
+	NoFace     int      `json:"no_face"`
+	Failed     int      `json:"failed"`
+	Faces      int      `json:"faces"`
+	Matches    int      `json:"matches"`
+	// PossibleMinors counts the faces it stored that look under 18 (a triage count).
+	PossibleMinors int        `json:"possible_minors"`
+	Error          string     `json:"error,omitempty"`
+	SearchID       *int64     `json:"search_id,omitempty"` // the cross-match's search record
+	CreatedBy      string     `json:"created_by"`
+	CreatedAt      time.Time  `json:"created_at"`
+	StartedAt      *time.Time `json:"started_at,omitempty"`
+	FinishedAt     *time.Time `json:"finished_at,omitempty"`
 	// RunStartedAt and RunStartCount are when the current (or last) run started and how many
 	// files were processed before it: the rate is measured over this run only.
 	RunStartedAt  *time.Time `json:"-"`
@@ -480,8 +482,8 @@ func (s *Service) finishJob(ctx context.Context, j Job, runErr error) (Job, erro
 		var err error
 		cur, err = c.SetJobState(actx, j.ID, JobDone, "", time.Now())
 		return entry(by, "job.done", ref("job", j.ID), []int64{j.GalleryID}, "",
-			fmt.Sprintf("processed=%d stored=%d duplicates=%d no_face=%d failed=%d faces=%d matches=%d",
-				cur.Processed, cur.Stored, cur.Duplicates, cur.NoFace, cur.Failed, cur.Faces, cur.Matches)), err
+			fmt.Sprintf("processed=%d stored=%d duplicates=%d no_face=%d failed=%d faces=%d matches=%d possible_minors=%d",
+				cur.Processed, cur.Stored, cur.Duplicates, cur.NoFace, cur.Failed, cur.Faces, cur.Matches, cur.PossibleMinors)), err
 	})
 	if err == nil {
 		// The uploaded photos now live as images, or were refused, and a done job is never

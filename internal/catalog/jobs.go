@@ -13,7 +13,7 @@ import (
 )
 
 const jobSelect = `SELECT id, kind, gallery_id, spec, state, total, processed, stored, duplicates, no_face, failed, faces,
-	matches, error, search_id, created_by, created_at, started_at, finished_at, run_started_at, run_start_count FROM jobs`
+	matches, error, search_id, created_by, created_at, started_at, finished_at, run_started_at, run_start_count, possible_minors FROM jobs`
 
 func scanJob(row interface{ Scan(...any) error }) (engine.Job, error) {
 	var j engine.Job
@@ -22,7 +22,7 @@ func scanJob(row interface{ Scan(...any) error }) (engine.Job, error) {
 	var started, finished, runStarted sql.NullString
 	err := row.Scan(&j.ID, &j.Kind, &j.GalleryID, &spec, &j.State, &j.Total, &j.Processed, &j.Stored, &j.Duplicates,
 		&j.NoFace, &j.Failed, &j.Faces, &j.Matches, &j.Error, &search, &j.CreatedBy, &created, &started, &finished,
-		&runStarted, &j.RunStartCount)
+		&runStarted, &j.RunStartCount, &j.PossibleMinors)
 	if err != nil {
 		return j, err
 	}
@@ -254,7 +254,7 @@ func (d *DB) CommitIngest(ctx context.Context, job engine.Job, items []engine.In
 	out := make([][]engine.StoredFace, len(items))
 	var after engine.Job
 	err := d.tx(ctx, func(tx *sql.Tx) error {
-		var c struct{ processed, stored, dups, noFace, failed, faces, matches int }
+		var c struct{ processed, stored, dups, noFace, failed, faces, matches, minors int }
 		for i := range items {
 			it := &items[i] // a file found stored meanwhile becomes a duplicate, for the caller too
 			var imageID any
@@ -267,6 +267,11 @@ func (d *DB) CommitIngest(ctx context.Context, job engine.Job, items []engine.In
 				out[i], imageID = faces, img.ID
 				if inserted {
 					c.faces += len(faces)
+					for _, f := range faces {
+						if f.Age != nil && f.Age.PossibleMinor {
+							c.minors++
+						}
+					}
 				} else {
 					it.Item.State = engine.ItemDuplicate
 				}
@@ -309,8 +314,8 @@ func (d *DB) CommitIngest(ctx context.Context, job engine.Job, items []engine.In
 			}
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE jobs SET processed = processed + ?, stored = stored + ?, duplicates = duplicates + ?,
-			no_face = no_face + ?, failed = failed + ?, faces = faces + ?, matches = matches + ? WHERE id = ?`,
-			c.processed, c.stored, c.dups, c.noFace, c.failed, c.faces, c.matches, job.ID); err != nil {
+			no_face = no_face + ?, failed = failed + ?, faces = faces + ?, matches = matches + ?, possible_minors = possible_minors + ? WHERE id = ?`,
+			c.processed, c.stored, c.dups, c.noFace, c.failed, c.faces, c.matches, c.minors, job.ID); err != nil {
 			return fmt.Errorf("catalog: job %d counters: %w", job.ID, err)
 		}
 		var err error

@@ -11,3 +11,6 @@ ALTER TABLE probe_faces ADD COLUMN age TEXT;
 ALTER TABLE probe_faces ADD COLUMN no_age TEXT NOT NULL DEFAULT '';
 ALTER TABLE probe_faces ADD COLUMN possible_minor INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX probe_faces_possible_minor ON probe_faces (id) WHERE possible_minor = 1;
+
+-- A job counts the faces it stored that look under 18, for its progress and its job.done entry.
+ALTER TABLE jobs ADD COLUMN possible_minors INTEGER NOT NULL DEFAULT 0;
