@@ -221,19 +221,20 @@ func stateOf(t *testing.T, dataDir string) (items map[string]string, faces int, 
 			t.Fatal(err)
 		}
 		for _, m := range ms {
-			p, err := cat.ProbeFace(ctx, m.ProbeFaceID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			f, err := cat.Face(ctx, *p.FaceID)
-			if err != nil {
-				t.Fatal(err)
-			}
+			// A collection's job proposes a person once per subject; which of its photos is the
+			// item's probe depends on which batch saw the best pair first, so the state is every
+			// photo behind an item (each hit is behind exactly one).
 			s, err := cat.Subject(ctx, *m.SubjectID)
 			if err != nil {
 				t.Fatal(err)
 			}
-			matches = append(matches, fileOf[f.ImageID]+" → "+s.Name)
+			support, err := cat.MatchSupport(ctx, m.ID, 1000)
+			if err != nil || len(support) == 0 {
+				t.Fatalf("item %d: %d photos behind it, %v", m.ID, len(support), err)
+			}
+			for _, h := range support {
+				matches = append(matches, fileOf[h.ImageID]+" → "+s.Name)
+			}
 		}
 		if len(ms) < 500 {
 			break
