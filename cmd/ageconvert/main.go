@@ -10,19 +10,14 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 
 	"github.com/facematch/facematch/models/agegender"
-	"github.com/facematch/facematch/models/onnxwrite"
-	"github.com/facematch/facematch/models/tfjs"
 )
 
 func main() {
@@ -34,16 +29,13 @@ func main() {
 	}
 }
 
-// DefaultSource names where the weights come from, for the model's metadata.
-const DefaultSource = "npm @vladmandic/face-api@1.7.15 package/model/age_gender_model (MIT)"
-
 func run(_ context.Context, args []string, stderr io.Writer) error {
 	fl := flag.NewFlagSet("ageconvert", flag.ContinueOnError)
 	fl.SetOutput(stderr)
 	manifest := fl.String("manifest", "", "TensorFlow.js weights manifest (JSON) of AgeGenderNet")
 	weightsDir := fl.String("weights-dir", "", "directory of the manifest's shards (default: the manifest's directory)")
 	out := fl.String("out", "", "ONNX file to write")
-	source := fl.String("source", DefaultSource, "where the weights come from, recorded in the model's metadata")
+	source := fl.String("source", agegender.Source, "where the weights come from, recorded in the model's metadata")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
@@ -54,49 +46,15 @@ func run(_ context.Context, args []string, stderr io.Writer) error {
 	if *weightsDir == "" {
 		*weightsDir = filepath.Dir(*manifest)
 	}
-	model, err := Convert(*manifest, *weightsDir, *source)
+	data, err := os.ReadFile(*manifest)
 	if err != nil {
 		return err
 	}
+	model, err := agegender.Convert(data, os.DirFS(*weightsDir), *source)
+	if err != nil {
+		return fmt.Errorf("%s: %w", *manifest, err)
+	}
 	return writeAtomically(*out, model)
-}
-
-// Convert reads the weights and returns the ONNX model's bytes.
-func Convert(manifestPath, weightsDir, source string) ([]byte, error) {
-	data, err := os.ReadFile(manifestPath)
-	if err != nil {
-		return nil, err
-	}
-	groups, err := tfjs.ParseManifest(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", manifestPath, err)
-	}
-	meta := []onnxwrite.KeyValue{
-		{Key: "source", Value: source},
-		{Key: "converter", Value: "facematch cmd/ageconvert (models/agegender)"},
-		{Key: "weights_manifest_sha256", Value: sha(data)},
-	}
-	dir := os.DirFS(weightsDir)
-	w, err := tfjs.Decode(groups, func(p string) ([]byte, error) {
-		b, err := fs.ReadFile(dir, p)
-		if err == nil {
-			meta = append(meta, onnxwrite.KeyValue{Key: "weights_shard_sha256:" + p, Value: sha(b)})
-		}
-		return b, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", manifestPath, err)
-	}
-	net, err := agegender.New(w)
-	if err != nil {
-		return nil, err
-	}
-	return net.ONNX(meta)
-}
-
-func sha(b []byte) string {
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
 }
 
 // writeAtomically writes through a temporary file in the same directory, so a half-written
