@@ -80,6 +80,33 @@ func (r *Runtime) AgeEstimator(name string, cfg AgeConfig) (*AgeEstimator, error
 // Manifest describes the model.
 func (a *AgeEstimator) Manifest() face.Manifest { return a.sess.manifest }
 
+// Identity names the model and the crop option that changes its estimates.
+func (a *AgeEstimator) Identity() string {
+	id := a.sess.manifest.Identity()
+	if a.cfg.Margin != 0 {
+		id += fmt.Sprintf("+margin%g", a.cfg.Margin)
+	}
+	return id
+}
+
+// ApparentAges returns one apparent age in years per detection, in order: each face is cut
+// from its detector box (the engine's AgeEstimator).
+func (a *AgeEstimator) ApparentAges(ctx context.Context, img *image.NRGBA, dets []face.Detection) ([]float32, error) {
+	boxes := make([]image.Rectangle, len(dets))
+	for i, d := range dets {
+		boxes[i] = BoxRect(d.Box)
+	}
+	res, err := a.EstimateBatch(ctx, img, boxes)
+	if err != nil {
+		return nil, err
+	}
+	ages := make([]float32, len(res))
+	for i, r := range res {
+		ages[i] = r.Age
+	}
+	return ages, nil
+}
+
 // BoxRect turns a detection's box into the whole-pixel rectangle face-api would cut: each
 // coordinate and size floored.
 func BoxRect(b face.Box) image.Rectangle {

@@ -296,6 +296,10 @@ func TestAgeEstimateBatchEqualsSingle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ages, err := est.ApparentAges(context.Background(), img, dets)
+	if err != nil || len(ages) != len(all) {
+		t.Fatalf("ApparentAges: %d ages, %v", len(ages), err)
+	}
 	for i, b := range boxes {
 		one, err := est.Estimate(context.Background(), img, b)
 		if err != nil {
@@ -307,12 +311,21 @@ func TestAgeEstimateBatchEqualsSingle(t *testing.T) {
 		if s := one.Male + one.Female; math.Abs(float64(s)-1) > 1e-5 {
 			t.Errorf("face %d: probabilities sum to %v", i, s)
 		}
+		if ages[i] != all[i].Age {
+			t.Errorf("face %d: ApparentAges says %v, EstimateBatch %v", i, ages[i], all[i].Age)
+		}
 	}
 	if _, err := est.Estimate(context.Background(), img, image.Rect(-50, -50, -10, -10)); !errors.Is(err, ErrEmptyBox) {
 		t.Errorf("a box outside the image: %v, want ErrEmptyBox", err)
 	}
 	if _, err := openRT(t).AgeEstimator(face.YuNetS, AgeConfig{}); !errors.Is(err, ErrUnknownModel) {
 		t.Errorf("a detector as age model: %v, want ErrUnknownModel", err)
+	}
+	if id, want := est.Identity(), face.Builtin[face.AgeGenderFaceAPI].Identity(); id != want {
+		t.Errorf("Identity() = %q, want %q", id, want)
+	}
+	if id := ageEstimator(t, AgeConfig{Margin: 0.2}).Identity(); !strings.HasSuffix(id, "+margin0.2") {
+		t.Errorf("Identity() with a margin = %q", id)
 	}
 }
 
