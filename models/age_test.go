@@ -345,9 +345,9 @@ func TestAgeCrop(t *testing.T) {
 		// expected colour at a few points of the 112×112 crop
 		at map[image.Point]color.NRGBA
 	}{
-		// 112 wide, 115 tall: 3 columns of padding, 2 after (round(1.5)) and 1 before; the
-		// square is 115 px, so the resize keeps the left and right edges dark.
-		{"odd padding", image.Rect(10, 10, 122, 125), 0, map[image.Point]color.NRGBA{{56, 56}: skin}},
+		// 109 wide, 112 tall (no resize): 3 columns of padding, 2 after (round(1.5)) and 1 before.
+		{"odd padding", image.Rect(10, 10, 119, 122), 0, map[image.Point]color.NRGBA{
+			{0, 50}: black, {1, 50}: skin, {109, 50}: skin, {110, 50}: black, {111, 50}: black}},
 		// Clipped at the top-left corner to 50×100: padding on both sides of the width.
 		{"clipped", image.Rect(-50, -100, 50, 100), 0, map[image.Point]color.NRGBA{{0, 56}: black, {111, 56}: black, {56, 56}: skin}},
 		// A square box that fits: no padding at all.
