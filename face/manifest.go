@@ -115,7 +115,7 @@ var Builtin = map[string]Manifest{
 	AgeGenderFaceAPI: {
 		Name: AgeGenderFaceAPI, Role: RoleAgeGender, File: "age_gender_faceapi.onnx",
 		SHA256:  "1a7e8974f6e81a2ec381b0306946c837ee9c5575a000117903f3bbbf4dd6a662",
-		Licence: "MIT (face-api.js, @vladmandic/face-api); training data not documented upstream",
+		Licence: "MIT (face-api.js, @vladmandic/face-api); trained on UTKFace, FG-NET, ChaLearn, Wiki, IMDB, CACD and MegaAge, some of them licensed for non-commercial research only",
 		Source:  "npm @vladmandic/face-api@1.7.15 model/age_gender_model (TensorFlow.js, uint8-quantized), converted to ONNX by models/agegender",
 		Input:   "input", Outputs: []string{"age", "gender"},
 		// RGB 0..255 as is: the graph subtracts face-api's means and divides by 255 itself.
