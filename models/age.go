@@ -201,10 +201,11 @@ var ErrEmptyBox = errors.New("face box has no pixels inside the image")
 // AgeCrop cuts a face for the age and gender network the way face-api does for a detection
 // (extractFaceTensors, then NetInput.toBatchTensor): the box, first grown by margin (a
 // fraction of its width and height, half on each side), is clipped to the image; the cut is
-// padded to a square with black, centred (the odd pixel after it, as padToSquare splits
-// it); the square is resized to 112×112. face-api resizes with a plain bilinear
-// interpolation; this uses imaging's Linear filter, the same interpolation with a support
-// widened when shrinking, so large faces do not alias.
+// padded to a square with black, centred (the odd pixel after it, as padToSquare splits it),
+// and the square scaled to 112×112. The cut is scaled before it is padded, so a large face
+// never costs a large square; the padding lands within a pixel of face-api's. face-api
+// resizes with a plain bilinear interpolation; this uses imaging's Linear filter, the same
+// interpolation with a support widened when shrinking, so large faces do not alias.
 func AgeCrop(img image.Image, box image.Rectangle, margin float64) (*image.NRGBA, error) {
 	const size = 112
 	if margin != 0 {
@@ -218,31 +219,33 @@ func AgeCrop(img image.Image, box image.Rectangle, margin float64) (*image.NRGBA
 	}
 	w, h := box.Dx(), box.Dy()
 	side := max(w, h)
-	diff := side - min(w, h)
+	scale := float64(size) / float64(side)
+	tw, th := max(1, int(math.Round(float64(w)*scale))), max(1, int(math.Round(float64(h)*scale)))
 	// padToSquare appends round(diff/2) (JavaScript rounds halves up) and prepends the rest.
-	before := diff - (diff+1)/2
-	at := image.Point{}
+	diff := side - min(w, h)
+	before := int(math.Round(float64(diff-(diff+1)/2) * scale))
+	var at image.Point
 	if w < h {
-		at.X = before
+		at.X = min(before, size-tw)
 	} else {
-		at.Y = before
+		at.Y = min(before, size-th)
 	}
-	sq := image.NewNRGBA(image.Rect(0, 0, side, side))
-	for i := 3; i < len(sq.Pix); i += 4 {
-		sq.Pix[i] = 255 // opaque black
-	}
-	var face *image.NRGBA
+	var cut *image.NRGBA
 	if n, ok := img.(*image.NRGBA); ok {
-		face = n.SubImage(box).(*image.NRGBA)
+		cut = n.SubImage(box).(*image.NRGBA)
 	} else {
-		face = imaging.Crop(img, box)
+		cut = imaging.Crop(img, box)
 	}
-	for y := 0; y < h; y++ {
-		src := face.Pix[face.PixOffset(face.Rect.Min.X, face.Rect.Min.Y+y):][:4*w]
-		copy(sq.Pix[sq.PixOffset(at.X, at.Y+y):], src)
+	if tw != w || th != h {
+		cut = imaging.Resize(cut, tw, th, imaging.Linear)
 	}
-	if side == size {
-		return sq, nil
+	out := image.NewNRGBA(image.Rect(0, 0, size, size))
+	for i := 3; i < len(out.Pix); i += 4 {
+		out.Pix[i] = 255 // opaque black
 	}
-	return imaging.Resize(sq, size, size, imaging.Linear), nil
+	for y := 0; y < th; y++ {
+		src := cut.Pix[cut.PixOffset(cut.Rect.Min.X, cut.Rect.Min.Y+y):][:4*tw]
+		copy(out.Pix[out.PixOffset(at.X, at.Y+y):], src)
+	}
+	return out, nil
 }
