@@ -6,6 +6,8 @@ type Role string
 const (
 	RoleDetector   Role = "detector"
 	RoleRecognizer Role = "recognizer"
+	// RoleAgeGender models estimate apparent age and gender from a face crop.
+	RoleAgeGender Role = "age_gender"
 )
 
 // ColorOrder is the channel order a model expects.
@@ -53,6 +55,9 @@ const (
 	RetinaFace    = "retinaface_mnet025"
 	Faceplugin512 = "faceplugin512"
 	Dlib128       = "dlib128"
+
+	// AgeGenderFaceAPI is face-api.js's AgeGenderNet, converted to ONNX by scripts/setup.
+	AgeGenderFaceAPI = "faceapi_age_gender"
 )
 
 // ArcFace 112×112 five-point template (insightface), for the 512-d recognizer.
@@ -104,5 +109,16 @@ var Builtin = map[string]Manifest{
 		Input:   "input", Outputs: []string{"output"},
 		Size: 150, Color: RGB, Mean: [3]float32{122.782, 117.001, 104.298}, Scale: 1.0 / 256,
 		Template: dlibTemplate, Dim: 128,
+	},
+	// Not in ../shared/models: scripts/setup converts it (cmd/ageconvert, deterministic) from
+	// the TensorFlow.js weights of the npm package below and checks this sha256.
+	AgeGenderFaceAPI: {
+		Name: AgeGenderFaceAPI, Role: RoleAgeGender, File: "age_gender_faceapi.onnx",
+		SHA256:  "1a7e8974f6e81a2ec381b0306946c837ee9c5575a000117903f3bbbf4dd6a662",
+		Licence: "MIT (face-api.js, @vladmandic/face-api); trained on UTKFace, FG-NET, ChaLearn, Wiki, IMDB, CACD and MegaAge, some of them licensed for non-commercial research only",
+		Source:  "npm @vladmandic/face-api@1.7.15 model/age_gender_model (TensorFlow.js, uint8-quantized), converted to ONNX by models/agegender",
+		Input:   "input", Outputs: []string{"age", "gender"},
+		// RGB 0..255 as is: the graph subtracts face-api's means and divides by 255 itself.
+		Size: 112, Color: RGB, Scale: 1,
 	},
 }

@@ -156,3 +156,38 @@ func BenchmarkDenormals(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkAgeEstimate times the age and gender model on one face (batch 1), as
+// BenchmarkEmbed times the recognizers: the pipeline (face-api's crop from the detector's box,
+// the tensor, the run) and the bare ONNX Runtime call on the same tensor.
+func BenchmarkAgeEstimate(b *testing.B) {
+	img := loadPhoto(b, "lfw/Abel_Pacheco/Abel_Pacheco_0001.jpg")
+	dets, err := detector(b, face.YuNetS).Detect(context.Background(), img)
+	if err != nil || len(dets) == 0 {
+		b.Fatalf("no face: %v", err)
+	}
+	box := BoxRect(dets[0].Box)
+	for _, threads := range []int{1, 2} {
+		est := ageEstimator(b, AgeConfig{Threads: threads})
+		prefix := fmt.Sprintf("%s/batch=1/threads=%d", face.AgeGenderFaceAPI, threads)
+		b.Run(prefix+"/pipeline", func(b *testing.B) {
+			for b.Loop() {
+				if _, err := est.Estimate(context.Background(), img, box); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/face")
+		})
+		b.Run(prefix+"/bare", func(b *testing.B) {
+			crop, err := AgeCrop(img, box, 0)
+			if err != nil {
+				b.Fatal(err)
+			}
+			m := est.sess.manifest
+			data := make([]float32, 3*m.Size*m.Size)
+			fillTensor(data, crop, m.Color, m.Mean, m.Scale)
+			bareRun(b, est.sess, data, ort.NewShape(1, 3, int64(m.Size), int64(m.Size)))
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/face")
+		})
+	}
+}

@@ -129,7 +129,7 @@ func (r *Runtime) manifest(name string, role face.Role) (face.Manifest, error) {
 
 func namesOf(role face.Role) string {
 	var names []string
-	for _, n := range []string{face.YuNetS, face.YuNetN, face.RetinaFace, face.Faceplugin512, face.Dlib128} {
+	for _, n := range []string{face.YuNetS, face.YuNetN, face.RetinaFace, face.Faceplugin512, face.Dlib128, face.AgeGenderFaceAPI} {
 		if face.Builtin[n].Role == role {
 			names = append(names, n)
 		}
