@@ -45,7 +45,9 @@ type AgeReport struct {
 	Faces      int `json:"faces"` // photos whose primary face has an estimate
 	NoFace     int `json:"no_face"`
 	NoEstimate int `json:"no_estimate"` // a face, but refused or a profile
-	Failed     int `json:"failed"`
+	// NoEstimateReasons counts why (engine.NoAge*).
+	NoEstimateReasons map[string]int `json:"no_estimate_reasons"`
+	Failed            int            `json:"failed"`
 	// MAE is the mean absolute error in years (to the label's band when it is one: 0 inside);
 	// by age band of the label (labels spanning two bands are left out there) and by sex.
 	MAE       float64  `json:"mae"`
@@ -62,6 +64,9 @@ type AgeReport struct {
 	Adult18FPR *float64 `json:"adult_18_24_fpr"`   // 18-24s flagged
 	Adult25FPR *float64 `json:"adult_25_plus_fpr"` // 25 and over flagged
 	Minors     int      `json:"minors"`            // labels wholly under 18
+	// MinorsNoEstimate are the minors without an estimate (no face, refused, a profile): each
+	// is a miss in MinorFNR.
+	MinorsNoEstimate int `json:"minors_no_estimate"`
 	// Lines are the same three rates at other lines, to show the trade.
 	Lines []AgeLineRates `json:"lines"`
 	// RangeCoverage is the share of estimates whose range holds the label (meets its band).
@@ -101,7 +106,7 @@ func ageError(years float32, l AgeLabel) float64 {
 
 // ScoreAges scores outcomes at line, and at each of lines for the trade table.
 func ScoreAges(outcomes []AgeOutcome, line float32, lines []float32) AgeReport {
-	r := AgeReport{Images: len(outcomes), Line: line}
+	r := AgeReport{Images: len(outcomes), Line: line, NoEstimateReasons: map[string]int{}}
 	type acc struct {
 		n   int
 		sum float64
@@ -118,6 +123,7 @@ func ScoreAges(outcomes []AgeOutcome, line float32, lines []float32) AgeReport {
 			r.NoFace++
 		case o.Estimate == nil:
 			r.NoEstimate++
+			r.NoEstimateReasons[o.NoAge]++
 		}
 		if o.Estimate == nil {
 			continue
@@ -174,6 +180,9 @@ func ScoreAges(outcomes []AgeOutcome, line float32, lines []float32) AgeReport {
 	for _, o := range outcomes {
 		if o.Label.High < AdultAge {
 			r.Minors++
+			if o.Estimate == nil {
+				r.MinorsNoEstimate++
+			}
 		}
 	}
 	for _, l := range lines {
@@ -216,37 +225,52 @@ func ageLineRates(outcomes []AgeOutcome, line float32) AgeLineRates {
 	return AgeLineRates{Line: line, MinorFNR: rate(missed, minors), Adult18FPR: rate(youngFlagged, young), Adult25FPR: rate(olderFlagged, older)}
 }
 
-// CalibrateAges measures the ranges: for bins of the estimate (edges in years), the quantiles
-// of (true age - estimate) that leave (1-coverage)/2 of the faces below and above, from labels
-// with an exact age. A bin with fewer than minPerBin faces takes its neighbour's error.
+// CalibrateAges measures the ranges: for bins of the estimate (edges in years), the weighted
+// quantiles of (true age - estimate) that leave (1-coverage)/2 of the faces below and above,
+// from labels with an exact age. Each face weighs 1/(faces of its true age in years), so the
+// ranges do not carry the labelled set's own spread of ages (a set heavy in children would
+// otherwise pull every range down). A bin with fewer than minPerBin faces takes its nearest
+// measured neighbour's error.
 func CalibrateAges(outcomes []AgeOutcome, edges []float32, coverage float64, minPerBin int) []AgeBin {
-	residuals := make([][]float64, len(edges)+1)
+	type sample struct{ r, w float64 }
+	perYear := map[int]int{}
+	for _, o := range outcomes {
+		if o.Estimate != nil && o.Label.Low == o.Label.High {
+			perYear[int(o.Label.Low)]++
+		}
+	}
+	samples := make([][]sample, len(edges)+1)
 	for _, o := range outcomes {
 		if o.Estimate == nil || o.Label.Low != o.Label.High {
 			continue
 		}
-		// The model's own estimate: the calibration is of its error, so it reads the raw years.
 		i := sort.Search(len(edges), func(i int) bool { return o.Estimate.Years < edges[i] })
-		residuals[i] = append(residuals[i], float64(o.Label.Low-o.Estimate.Years))
+		samples[i] = append(samples[i], sample{float64(o.Label.Low - o.Estimate.Years), 1 / float64(perYear[int(o.Label.Low)])})
 	}
-	q := func(v []float64, p float64) float32 {
+	q := func(v []sample, p float64) float32 {
 		s := slices.Clone(v)
-		sort.Float64s(s)
-		k := p * float64(len(s)-1)
-		lo := int(math.Floor(k))
-		hi := min(lo+1, len(s)-1)
-		return float32(s[lo] + (s[hi]-s[lo])*(k-float64(lo)))
+		sort.Slice(s, func(a, b int) bool { return s[a].r < s[b].r })
+		var total float64
+		for _, x := range s {
+			total += x.w
+		}
+		acc := 0.0
+		for _, x := range s {
+			acc += x.w
+			if acc >= p*total-1e-12 {
+				return float32(math.Round(x.r*10) / 10)
+			}
+		}
+		return float32(math.Round(s[len(s)-1].r*10) / 10)
 	}
 	bins := make([]AgeBin, len(edges)+1)
 	for i := range bins {
-		upTo := float32(1000)
+		bins[i].UpTo = 1000
 		if i < len(edges) {
-			upTo = edges[i]
+			bins[i].UpTo = edges[i]
 		}
-		bins[i].UpTo = upTo
-		if len(residuals[i]) >= minPerBin {
-			bins[i].Low = float32(math.Round(float64(q(residuals[i], (1-coverage)/2))*10) / 10)
-			bins[i].High = float32(math.Round(float64(q(residuals[i], 1-(1-coverage)/2))*10) / 10)
+		if len(samples[i]) >= minPerBin {
+			bins[i].Low, bins[i].High = q(samples[i], (1-coverage)/2), q(samples[i], 1-(1-coverage)/2)
 		} else {
 			bins[i].Low, bins[i].High = float32(math.NaN()), float32(math.NaN())
 		}

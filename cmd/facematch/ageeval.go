@@ -64,6 +64,7 @@ func (m *Main) runEvalAge(ctx context.Context, args []string) error {
 		return err
 	}
 	cfg.MinorLine = float32(*line)
+	cfg.UncalibratedAge = *calibrate
 	p, err := cfg.buildForEval(*workers)
 	if err != nil {
 		return err
@@ -99,6 +100,9 @@ func (m *Main) runEvalAge(ctx context.Context, args []string) error {
 	w := m.Stdout
 	fmt.Fprintf(w, "%s: %d photos, %d with an estimate (%d without a face, %d refused or turned, %d failed); model %s\n",
 		*labelsPath, r.Images, r.Faces, r.NoFace, r.NoEstimate, r.Failed, out.Model)
+	for why, n := range r.NoEstimateReasons {
+		fmt.Fprintf(w, "  no estimate, %s: %d\n", why, n)
+	}
 	fmt.Fprintf(w, "mean absolute error %.2f years; ranges hold the label for %.1f%%\n", r.MAE, 100*r.RangeCoverage)
 	for _, b := range r.MAEByBand {
 		fmt.Fprintf(w, "  age %-8s %5d faces  MAE %5.2f\n", strings.ReplaceAll(b.Group, "_", "-"), b.Faces, b.MAE)
@@ -112,7 +116,7 @@ func (m *Main) runEvalAge(ctx context.Context, args []string) error {
 		}
 		return fmt.Sprintf("%5.1f%%", 100**v)
 	}
-	fmt.Fprintf(w, "possible-minor flag (under the line unless the range is wholly 18+), %d minors:\n", r.Minors)
+	fmt.Fprintf(w, "possible-minor flag (under the line unless the range is wholly 18+), %d minors (%d without an estimate, each a miss):\n", r.Minors, r.MinorsNoEstimate)
 	fmt.Fprintf(w, "  line  under-18s missed  18-24 flagged  25+ flagged\n")
 	fmt.Fprintf(w, "  %4g  %16s  %13s  %11s  (chosen)\n", r.Line, rate(r.MinorFNR), rate(r.Adult18FPR), rate(r.Adult25FPR))
 	for _, l := range r.Lines {

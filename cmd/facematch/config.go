@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"runtime"
+	"strconv"
 
 	"github.com/facematch/facematch/engine"
 	"github.com/facematch/facematch/face"
@@ -33,6 +34,15 @@ func (c *Config) bindModelFlags(fs *flag.FlagSet, getenv func(string) string) {
 	fs.Float64Var(&c.Gate.MinSharpness, "min-sharpness", gate.MinSharpness, "quality gate: lowest Laplacian variance of the aligned crop")
 	fs.Float64Var(&c.Gate.MinFrontalness, "min-frontalness", gate.MinFrontalness, "quality gate: lowest frontalness (0 profile … 1 frontal)")
 	fs.IntVar(&c.Gate.MaxFaces, "max-faces", gate.MaxFaces, "most faces embedded per image (largest first; the rest are reported, not matched)")
+	fs.StringVar(&c.AgeModel, "age-model", face.AgeGenderFaceAPI, "apparent-age model for the possible-minor flag, or none")
+	fs.Func("minor-line", fmt.Sprintf("possible-minor line: faces that look under this many years are flagged unless their measured range is wholly %d+ (default %d)", engine.AdultAge, engine.DefaultMinorLine), func(v string) error {
+		x, err := strconv.ParseFloat(v, 32)
+		if err != nil {
+			return fmt.Errorf("want years, got %q", v)
+		}
+		c.MinorLine = float32(x)
+		return engine.ValidateMinorLine(c.MinorLine)
+	})
 	c.Gate.MinScore = gate.MinScore
 }
 

@@ -23,11 +23,18 @@ type ModelConfig struct {
 	MaxBytes   int64
 	MaxPixels  int64
 	Gate       engine.QualityGate
-	// AgeModel names the apparent-age model ("none": no estimates); MinorLine is the
+	// AgeModel names the apparent-age model ("": face.AgeGenderFaceAPI; NoAgeModel: no
+	// estimates, so no possible-minor flags); MinorLine is the
 	// possible-minor line in years (0: engine.DefaultMinorLine).
 	AgeModel  string
 	MinorLine float32
+	// UncalibratedAge lets an age model without a measured calibration run (its ranges are
+	// then the bare estimate): only `eval age --calibrate`, which measures one, sets it.
+	UncalibratedAge bool
 }
+
+// NoAgeModel turns apparent-age estimates off.
+const NoAgeModel = "none"
 
 // Validate reports every problem at once.
 func (c ModelConfig) Validate() error {
@@ -49,6 +56,9 @@ func (c ModelConfig) Validate() error {
 		if err := engine.ValidateMinorLine(c.MinorLine); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if m, ok := face.Builtin[c.AgeModel]; c.AgeModel != "" && c.AgeModel != NoAgeModel && (!ok || m.Role != face.RoleAgeGender) {
+		errs = append(errs, fmt.Errorf("unknown age model %q (want %s or %s)", c.AgeModel, face.AgeGenderFaceAPI, NoAgeModel))
 	}
 	return errors.Join(errs...)
 }
@@ -101,6 +111,25 @@ func (c ModelConfig) BuildModels(extra []string) (*Models, error) {
 		rt.Close()
 		return nil, err
 	}
+	var age engine.AgeEstimator
+	var calibration engine.AgeCalibration
+	if c.AgeModel != NoAgeModel {
+		name := c.AgeModel
+		if name == "" {
+			name = face.AgeGenderFaceAPI
+		}
+		est, err := rt.AgeEstimator(name, models.AgeConfig{})
+		if err != nil {
+			rt.Close()
+			return nil, fmt.Errorf("%w (run scripts/setup first, or --age-model %s)", err, NoAgeModel)
+		}
+		var ok bool
+		if calibration, ok = engine.AgeCalibrationFor(est.Identity()); !ok && !c.UncalibratedAge {
+			rt.Close()
+			return nil, fmt.Errorf("age model %s has no measured calibration (engine/agecalibration.go, from `facematch eval age --calibrate`)", est.Identity())
+		}
+		age = est
+	}
 	out := NewModels(map[string]*engine.Pipeline{}, c.Recognizer, rt.Close)
 	for _, name := range append([]string{c.Recognizer}, extra...) {
 		if _, ok := out.Pipelines[name]; ok {
@@ -120,6 +149,7 @@ func (c ModelConfig) BuildModels(extra []string) (*Models, error) {
 			Embedder: emb,
 			Limits:   decode.Limits{MaxBytes: c.MaxBytes, MaxPixels: c.MaxPixels},
 			Gate:     c.Gate,
+			Age:      age, AgeCalibration: calibration, MinorLine: c.MinorLine,
 		}
 	}
 	return out, nil
@@ -127,6 +157,7 @@ func (c ModelConfig) BuildModels(extra []string) (*Models, error) {
 
 // The adapters the composition hands the engine, asserted where they meet.
 var (
-	_ engine.Detector = (*models.Detector)(nil)
-	_ engine.Embedder = models.FaceEmbedder(nil)
+	_ engine.Detector     = (*models.Detector)(nil)
+	_ engine.Embedder     = models.FaceEmbedder(nil)
+	_ engine.AgeEstimator = (*models.AgeEstimator)(nil)
 )
