@@ -72,6 +72,8 @@ Usage:
   facematch eval verify --pairs FILE --root DIR [--json] [--all-pairs]
   facematch eval identify --gallery DIR --probes DIR [--scoring max|mean_top2|template] [--json]
   facematch eval demographics --set utkface|fairface [--root DIR] [--lines T,...] [--json]
+  facematch eval age --labels FILE [--root DIR] [--line 25] [--lines L,...] [--calibrate] [--json]
+  facematch eval age --consistency DIR [--json]
   facematch eval cluster --root DIR[,DIR] [--k 20,50] [--methods LIST] [--vectors FILE] [--incremental 0.5] [--json]
   facematch eval neardup --root DIR [--n 1000] [--index 1000000] [--faces [--radius 11]] [--json]
 
