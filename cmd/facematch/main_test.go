@@ -636,3 +636,47 @@ func TestEvalDemographics(t *testing.T) {
 		t.Errorf("an unknown set: %v", r.err)
 	}
 }
+
+// TestEvalAge: the apparent age of a sample of UTKFace (every 10th photo) is measured with the
+// keys the issue names; children are flagged far more often than adults over 25.
+func TestEvalAge(t *testing.T) {
+	testenv.RequireModels(t)
+	b, err := os.ReadFile(filepath.Join(data("utkface"), "labels.tsv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	sample := []string{lines[0]}
+	for i := 1; i < len(lines); i += 10 {
+		sample = append(sample, lines[i])
+	}
+	labels := filepath.Join(t.TempDir(), "labels.tsv")
+	if err := os.WriteFile(labels, []byte(strings.Join(sample, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, "eval", "age", "--labels", labels, "--root", data("utkface"), "--json")
+	if r.err != nil {
+		t.Fatal(r)
+	}
+	var out map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"faces", "mae", "mae_13_17", "mae_18_24", "minor_fnr", "adult_18_24_fpr", "adult_25_plus_fpr"} {
+		if _, ok := out[k].(float64); !ok {
+			t.Errorf("key %s: %v, want a number", k, out[k])
+		}
+	}
+	if f, _ := out["faces"].(float64); f < float64(len(sample)-1)*0.9 {
+		t.Errorf("%v faces of %d photos", f, len(sample)-1)
+	}
+	if mae, _ := out["mae"].(float64); mae > 6 {
+		t.Errorf("MAE %v years", mae)
+	}
+	if fnr, older := out["minor_fnr"].(float64), out["adult_25_plus_fpr"].(float64); fnr > 0.1 || older > 0.2 {
+		t.Errorf("minors missed %v, over-25s flagged %v", fnr, older)
+	}
+	if r := run(t, "eval", "age", "--labels", labels, "--line", "12"); r.err == nil {
+		t.Errorf("a line under 18: accepted")
+	}
+}
