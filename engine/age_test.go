@@ -107,6 +107,9 @@ func TestPossibleMinors(t *testing.T) {
 		*childTop.Threshold <= *adultTop.Threshold || childTop.Similarity < *adultTop.Threshold {
 		t.Fatalf("adult's top candidate %+v, child's %+v: want the child's under a higher line, not queued", adultTop, childTop)
 	}
+	if m := results[child].Galleries[0].Meaning; !strings.Contains(m, "matched under the children's line instead") {
+		t.Errorf("the child's search's threshold: %q", m)
+	}
 	if !strings.Contains(childTop.Meaning, "children's faces is much weaker evidence") {
 		t.Errorf("the child's candidate's meaning: %q", childTop.Meaning)
 	}

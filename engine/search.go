@@ -150,7 +150,13 @@ func (s *Service) search(ctx context.Context, a Actor, req SearchRequest) (Searc
 	if err != nil {
 		return SearchResult{}, err
 	}
-	return s.searchResult(rec, probes, found, ops), nil
+	res := s.searchResult(rec, probes, found, ops)
+	for i, op := range res.Galleries {
+		if m, ok := minorOps[op.GalleryID]; ok && m.Threshold != nil && !strings.Contains(op.Meaning, "gallery of children") {
+			res.Galleries[i].Meaning += fmt.Sprintf(" A face of this photo that looks under 18 is matched under the children's line instead: %.3f.", *m.Threshold)
+		}
+	}
+	return res, nil
 }
 
 // checkSearch checks and normalises a search request (defaults filled in).

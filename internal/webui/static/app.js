@@ -484,9 +484,11 @@
 
   // Apparent age (issue 16): an estimate with its measured range, flagged under the line; a
   // triage aid shown with what it is and is not, never a finding.
-  const ageText = (a) => `looks ${Math.round(a.years)} (range ${Math.round(a.low)}–${Math.round(a.high)})`;
+  // The range is widened to whole years outwards, so that a flag never looks at odds with it.
+  const ageRange = (a) => `${Math.floor(a.low)}–${Math.ceil(a.high)}`;
+  const ageText = (a) => `looks ${Math.round(a.years)} (range ${ageRange(a)})`;
   const minorBadge = (a) => (a && a.possible_minor ? h('span', { class: 'badge minor',
-    title: `Possible minor: apparent age ${Math.round(a.years)}, range ${Math.round(a.low)}–${Math.round(a.high)}, under the line of ${a.minor_line}. A triage aid, never a finding.`,
+    title: `Possible minor: apparent age ${Math.round(a.years)}, range ${ageRange(a)}, under the line of ${a.minor_line} with a range reaching under 18. A triage aid, never a finding.`,
     text: 'possible minor' }) : null);
   function ageMeta(a, none, meaning) {
     if (!a) return h('p', { class: 'muted age', text: 'No apparent-age estimate' + (none ? `: ${none}.` : '.') });
@@ -775,7 +777,9 @@
       const n = cands.filter((c) => c.match_id).length;
       return h('section', { class: 'panel probe', dataset: { probe: p.id } },
         h('div', {}, h('h3', { text: `Face ${i + 1}` }), thumb(`/v1/probe-faces/${p.id}/thumbnail`, 'big'),
-          p.rejections ? h('p', { class: 'refusal', text: 'Not searched: ' + p.rejections.join('; ') }) : null),
+          p.rejections ? h('p', { class: 'refusal', text: 'Not searched: ' + p.rejections.join('; ') }) : null,
+          p.apparent_age ? h('p', { class: 'age' }, ageText(p.apparent_age), ' ', minorBadge(p.apparent_age)) : null,
+          p.apparent_age && p.apparent_age.possible_minor ? h('p', { class: 'help', text: 'This face looks under 18: its candidates are judged under the children\'s line, and its review items go first in the minors order.' }) : null),
         h('div', {}, h('h3', { text: cands.length ? `${cands.length} candidates, ${n} for review` : 'No candidate' }),
           h('div', { class: 'cands' }, cands.map(card))));
     });
