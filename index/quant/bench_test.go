@@ -1,0 +1,48 @@
+package quant
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/viterin/vek/vek32"
+)
+
+var sinkF float32
+var sinkI int64
+
+// BenchmarkKernels is ns per dot product of each kernel in each set this CPU runs, at the two
+// embedding sizes, with vek32.Dot (the graph's dot today) as the reference.
+func BenchmarkKernels(b *testing.B) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, n := range []int{512, 640} {
+		fa, fb, ua, ub, sb := kernelInputs(r, n)
+		b.Run(fmt.Sprintf("dim=%d/f32/vek32", n), func(b *testing.B) {
+			for b.Loop() {
+				sinkF += vek32.Dot(fa, fb)
+			}
+		})
+		for _, k := range kernelSets() {
+			b.Run(fmt.Sprintf("dim=%d/f32/%s", n, k.name), func(b *testing.B) {
+				for b.Loop() {
+					sinkF += k.dotF32(fa, fb)
+				}
+			})
+			b.Run(fmt.Sprintf("dim=%d/f32u8/%s", n, k.name), func(b *testing.B) {
+				for b.Loop() {
+					sinkF += k.dotF32U8(fa, ub)
+				}
+			})
+			b.Run(fmt.Sprintf("dim=%d/u8i8/%s", n, k.name), func(b *testing.B) {
+				for b.Loop() {
+					sinkI += int64(k.dotU8I8(ua, sb))
+				}
+			})
+			b.Run(fmt.Sprintf("dim=%d/u8u8/%s", n, k.name), func(b *testing.B) {
+				for b.Loop() {
+					sinkI += int64(k.dotU8U8(ua, ub))
+				}
+			})
+		}
+	}
+}
