@@ -46,3 +46,17 @@ func BenchmarkKernels(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRotation is the cost of rotating one vector (once per query and per stored vector).
+func BenchmarkRotation(b *testing.B) {
+	for _, dim := range []int{512, 640, 1024} {
+		rot, _ := NewRotation(dim, 1)
+		v := randomVector(rand.New(rand.NewPCG(1, 2)), dim)
+		out := make([]float32, dim)
+		b.Run(fmt.Sprintf("dim=%d", dim), func(b *testing.B) {
+			for b.Loop() {
+				rot.Apply(out, v)
+			}
+		})
+	}
+}
