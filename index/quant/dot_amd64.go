@@ -4,26 +4,26 @@
 
 package quant
 
-// dotF32AVX512 returns Σ a[i]·b[i] over len(a); b must be at least as long.
+// dotF32AVX512 returns Σ a[i]·b[i] over the shorter operand's length.
 func dotF32AVX512(a []float32, b []float32) float32
 
-// dotU8I8AVX512 returns Σ a[i]·b[i] over len(a); b must be at least as long.
+// dotU8I8AVX512 returns Σ a[i]·b[i] over the shorter operand's length.
 func dotU8I8AVX512(a []uint8, b []int8) int32
 
-// dotU8U8AVX512 returns Σ a[i]·b[i] over len(a); b must be at least as long.
+// dotU8U8AVX512 returns Σ a[i]·b[i] over the shorter operand's length.
 func dotU8U8AVX512(a []uint8, b []uint8) uint32
 
-// dotF32U8AVX512 returns Σ a[i]·b[i] over len(a); b must be at least as long.
+// dotF32U8AVX512 returns Σ a[i]·b[i] over the shorter operand's length.
 func dotF32U8AVX512(a []float32, b []uint8) float32
 
-// dotF32AVX2 returns Σ a[i]·b[i] over len(a), a multiple of 8; b must be at least as long.
+// dotF32AVX2 returns Σ a[i]·b[i] over the shorter operand's length, a multiple of 8.
 func dotF32AVX2(a []float32, b []float32) float32
 
-// dotU8I8AVX2 returns Σ a[i]·b[i] over len(a), a multiple of 16; b must be at least as long.
+// dotU8I8AVX2 returns Σ a[i]·b[i] over the shorter operand's length, a multiple of 16.
 func dotU8I8AVX2(a []uint8, b []int8) int32
 
-// dotU8U8AVX2 returns Σ a[i]·b[i] over len(a), a multiple of 16; b must be at least as long.
+// dotU8U8AVX2 returns Σ a[i]·b[i] over the shorter operand's length, a multiple of 16.
 func dotU8U8AVX2(a []uint8, b []uint8) uint32
 
-// dotF32U8AVX2 returns Σ a[i]·b[i] over len(a), a multiple of 8; b must be at least as long.
+// dotF32U8AVX2 returns Σ a[i]·b[i] over the shorter operand's length, a multiple of 8.
 func dotF32U8AVX2(a []float32, b []uint8) float32

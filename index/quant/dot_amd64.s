@@ -5,15 +5,18 @@
 #include "textflag.h"
 
 // func dotF32AVX512(a []float32, b []float32) float32
-// Requires: AVX, AVX512F, BMI2, SSE
+// Requires: AVX, AVX512F, BMI2, CMOV, SSE
 TEXT ·dotF32AVX512(SB), NOSPLIT, $0-52
-	MOVQ   a_base+0(FP), AX
-	MOVQ   b_base+24(FP), CX
-	MOVQ   a_len+8(FP), DX
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
+	MOVQ    a_base+0(FP), AX
+	MOVQ    b_base+24(FP), CX
+	MOVQ    a_len+8(FP), DX
+	MOVQ    b_len+32(FP), BX
+	CMPQ    BX, DX
+	CMOVQLT BX, DX
+	VPXORD  Z0, Z0, Z0
+	VPXORD  Z1, Z1, Z1
+	VPXORD  Z2, Z2, Z2
+	VPXORD  Z3, Z3, Z3
 
 f32z_loop64:
 	CMPQ        DX, $0x00000040
@@ -69,15 +72,18 @@ f32z_sum:
 	RET
 
 // func dotU8I8AVX512(a []uint8, b []int8) int32
-// Requires: AVX, AVX2, AVX512BW, AVX512F, AVX512_VNNI, BMI2
+// Requires: AVX, AVX2, AVX512BW, AVX512F, AVX512_VNNI, BMI2, CMOV
 TEXT ·dotU8I8AVX512(SB), NOSPLIT, $0-52
-	MOVQ   a_base+0(FP), AX
-	MOVQ   b_base+24(FP), CX
-	MOVQ   a_len+8(FP), DX
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
+	MOVQ    a_base+0(FP), AX
+	MOVQ    b_base+24(FP), CX
+	MOVQ    a_len+8(FP), DX
+	MOVQ    b_len+32(FP), BX
+	CMPQ    BX, DX
+	CMOVQLT BX, DX
+	VPXORD  Z0, Z0, Z0
+	VPXORD  Z1, Z1, Z1
+	VPXORD  Z2, Z2, Z2
+	VPXORD  Z3, Z3, Z3
 
 u8i8z_loop256:
 	CMPQ      DX, $0x00000100
@@ -134,11 +140,14 @@ u8i8z_sum:
 	RET
 
 // func dotU8U8AVX512(a []uint8, b []uint8) uint32
-// Requires: AVX, AVX2, AVX512BW, AVX512F, AVX512_VNNI, BMI2
+// Requires: AVX, AVX2, AVX512BW, AVX512F, AVX512_VNNI, BMI2, CMOV
 TEXT ·dotU8U8AVX512(SB), NOSPLIT, $0-52
 	MOVQ         a_base+0(FP), AX
 	MOVQ         b_base+24(FP), CX
 	MOVQ         a_len+8(FP), DX
+	MOVQ         b_len+32(FP), BX
+	CMPQ         BX, DX
+	CMOVQLT      BX, DX
 	MOVL         $0x80808080, BX
 	VPBROADCASTD BX, Z0
 	MOVL         $0x01010101, BX
@@ -208,15 +217,18 @@ u8u8z_sum:
 	RET
 
 // func dotF32U8AVX512(a []float32, b []uint8) float32
-// Requires: AVX, AVX512BW, AVX512F, AVX512VL, BMI2, SSE
+// Requires: AVX, AVX512BW, AVX512F, AVX512VL, BMI2, CMOV, SSE
 TEXT ·dotF32U8AVX512(SB), NOSPLIT, $0-52
-	MOVQ   a_base+0(FP), AX
-	MOVQ   b_base+24(FP), CX
-	MOVQ   a_len+8(FP), DX
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
+	MOVQ    a_base+0(FP), AX
+	MOVQ    b_base+24(FP), CX
+	MOVQ    a_len+8(FP), DX
+	MOVQ    b_len+32(FP), BX
+	CMPQ    BX, DX
+	CMOVQLT BX, DX
+	VPXORD  Z0, Z0, Z0
+	VPXORD  Z1, Z1, Z1
+	VPXORD  Z2, Z2, Z2
+	VPXORD  Z3, Z3, Z3
 
 f32u8z_loop64:
 	CMPQ        DX, $0x00000040
@@ -279,15 +291,18 @@ f32u8z_sum:
 	RET
 
 // func dotF32AVX2(a []float32, b []float32) float32
-// Requires: AVX, AVX2, FMA3, SSE
+// Requires: AVX, AVX2, CMOV, FMA3, SSE
 TEXT ·dotF32AVX2(SB), NOSPLIT, $0-52
-	MOVQ  a_base+0(FP), AX
-	MOVQ  b_base+24(FP), CX
-	MOVQ  a_len+8(FP), DX
-	VPXOR Y0, Y0, Y0
-	VPXOR Y1, Y1, Y1
-	VPXOR Y2, Y2, Y2
-	VPXOR Y3, Y3, Y3
+	MOVQ    a_base+0(FP), AX
+	MOVQ    b_base+24(FP), CX
+	MOVQ    a_len+8(FP), DX
+	MOVQ    b_len+32(FP), BX
+	CMPQ    BX, DX
+	CMOVQLT BX, DX
+	VPXOR   Y0, Y0, Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
 
 f32y_loop32:
 	CMPQ        DX, $0x00000020
@@ -330,15 +345,18 @@ f32y_sum:
 	RET
 
 // func dotU8I8AVX2(a []uint8, b []int8) int32
-// Requires: AVX, AVX2
+// Requires: AVX, AVX2, CMOV
 TEXT ·dotU8I8AVX2(SB), NOSPLIT, $0-52
-	MOVQ  a_base+0(FP), AX
-	MOVQ  b_base+24(FP), CX
-	MOVQ  a_len+8(FP), DX
-	VPXOR Y0, Y0, Y0
-	VPXOR Y1, Y1, Y1
-	VPXOR Y2, Y2, Y2
-	VPXOR Y3, Y3, Y3
+	MOVQ    a_base+0(FP), AX
+	MOVQ    b_base+24(FP), CX
+	MOVQ    a_len+8(FP), DX
+	MOVQ    b_len+32(FP), BX
+	CMPQ    BX, DX
+	CMOVQLT BX, DX
+	VPXOR   Y0, Y0, Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
 
 u8i8y_loop64:
 	CMPQ      DX, $0x00000040
@@ -392,15 +410,18 @@ u8i8y_sum:
 	RET
 
 // func dotU8U8AVX2(a []uint8, b []uint8) uint32
-// Requires: AVX, AVX2
+// Requires: AVX, AVX2, CMOV
 TEXT ·dotU8U8AVX2(SB), NOSPLIT, $0-52
-	MOVQ  a_base+0(FP), AX
-	MOVQ  b_base+24(FP), CX
-	MOVQ  a_len+8(FP), DX
-	VPXOR Y0, Y0, Y0
-	VPXOR Y1, Y1, Y1
-	VPXOR Y2, Y2, Y2
-	VPXOR Y3, Y3, Y3
+	MOVQ    a_base+0(FP), AX
+	MOVQ    b_base+24(FP), CX
+	MOVQ    a_len+8(FP), DX
+	MOVQ    b_len+32(FP), BX
+	CMPQ    BX, DX
+	CMOVQLT BX, DX
+	VPXOR   Y0, Y0, Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
 
 u8u8y_loop64:
 	CMPQ      DX, $0x00000040
@@ -454,15 +475,18 @@ u8u8y_sum:
 	RET
 
 // func dotF32U8AVX2(a []float32, b []uint8) float32
-// Requires: AVX, AVX2, FMA3, SSE
+// Requires: AVX, AVX2, CMOV, FMA3, SSE
 TEXT ·dotF32U8AVX2(SB), NOSPLIT, $0-52
-	MOVQ  a_base+0(FP), AX
-	MOVQ  b_base+24(FP), CX
-	MOVQ  a_len+8(FP), DX
-	VPXOR Y0, Y0, Y0
-	VPXOR Y1, Y1, Y1
-	VPXOR Y2, Y2, Y2
-	VPXOR Y3, Y3, Y3
+	MOVQ    a_base+0(FP), AX
+	MOVQ    b_base+24(FP), CX
+	MOVQ    a_len+8(FP), DX
+	MOVQ    b_len+32(FP), BX
+	CMPQ    BX, DX
+	CMOVQLT BX, DX
+	VPXOR   Y0, Y0, Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
 
 f32u8y_loop32:
 	CMPQ        DX, $0x00000020

@@ -6,6 +6,16 @@ package quant
 // CPU has (the rescoring step's dot product). b must be at least as long as a.
 func DotFloat32(a, b []float32) float32 { return dotF32(a, b[:len(a)]) }
 
+// The kernels in use. Each returns Σ a[i]·b[i] over the shorter operand's length. They are
+// variables set once at start (kernels_amd64.go) that point at the assembly itself, which
+// bounds its reads by both lengths: one predicted indirect call per estimate, no Go wrapper.
+var (
+	dotF32   = dotF32Go
+	dotU8I8  = dotU8I8Go
+	dotU8U8  = dotU8U8Go
+	dotF32U8 = dotF32U8Go
+)
+
 // kernelSet is one implementation of every kernel; the tests hold each set the CPU can run to
 // the pure-Go one.
 type kernelSet struct {
@@ -23,7 +33,8 @@ var goKernels = kernelSet{name: "go", dotF32: dotF32Go, dotU8I8: dotU8I8Go, dotU
 // twice the speed of one running sum) without changing what the integer kernels return.
 
 func dotF32Go(a, b []float32) float32 {
-	b = b[:len(a)]
+	n := min(len(a), len(b))
+	a, b = a[:n], b[:n]
 	var s0, s1, s2, s3 float32
 	i := 0
 	for ; i+4 <= len(a); i += 4 {
@@ -39,7 +50,8 @@ func dotF32Go(a, b []float32) float32 {
 }
 
 func dotU8I8Go(a []uint8, b []int8) int32 {
-	b = b[:len(a)]
+	n := min(len(a), len(b))
+	a, b = a[:n], b[:n]
 	var s0, s1, s2, s3 int32
 	i := 0
 	for ; i+4 <= len(a); i += 4 {
@@ -55,7 +67,8 @@ func dotU8I8Go(a []uint8, b []int8) int32 {
 }
 
 func dotU8U8Go(a, b []uint8) uint32 {
-	b = b[:len(a)]
+	n := min(len(a), len(b))
+	a, b = a[:n], b[:n]
 	var s0, s1, s2, s3 uint32
 	i := 0
 	for ; i+4 <= len(a); i += 4 {
@@ -71,7 +84,8 @@ func dotU8U8Go(a, b []uint8) uint32 {
 }
 
 func dotF32U8Go(a []float32, b []uint8) float32 {
-	b = b[:len(a)]
+	n := min(len(a), len(b))
+	a, b = a[:n], b[:n]
 	var s0, s1, s2, s3 float32
 	i := 0
 	for ; i+4 <= len(a); i += 4 {

@@ -24,13 +24,12 @@ var level = func() int {
 
 var avx2Kernels = kernelSet{name: "avx2", dotF32: dotF32AVX2Tail, dotU8I8: dotU8I8AVX2Tail, dotU8U8: dotU8U8AVX2Tail, dotF32U8: dotF32U8AVX2Tail}
 
-// avx512Kernels slice b to a's length first: the assembly reads len(a) elements of b.
-var avx512Kernels = kernelSet{
-	name:     "avx512",
-	dotF32:   func(a, b []float32) float32 { return dotF32AVX512(a, b[:len(a)]) },
-	dotU8I8:  func(a []uint8, b []int8) int32 { return dotU8I8AVX512(a, b[:len(a)]) },
-	dotU8U8:  func(a, b []uint8) uint32 { return dotU8U8AVX512(a, b[:len(a)]) },
-	dotF32U8: func(a []float32, b []uint8) float32 { return dotF32U8AVX512(a, b[:len(a)]) },
+var avx512Kernels = kernelSet{name: "avx512", dotF32: dotF32AVX512, dotU8I8: dotU8I8AVX512, dotU8U8: dotU8U8AVX512, dotF32U8: dotF32U8AVX512}
+
+func init() {
+	k := kernelSets()
+	best := k[len(k)-1]
+	dotF32, dotU8I8, dotU8U8, dotF32U8 = best.dotF32, best.dotU8I8, best.dotU8U8, best.dotF32U8
 }
 
 func kernelSets() []kernelSet {
@@ -49,53 +48,11 @@ func Kernels() string {
 	return [...]string{"go", "avx2", "avx512"}[level]
 }
 
-// A switch on a constant-per-process level rather than function variables: the branch predicts
-// perfectly and the calls stay direct.
-
-func dotF32(a, b []float32) float32 {
-	switch level {
-	case levelAVX512:
-		return dotF32AVX512(a, b[:len(a)])
-	case levelAVX2:
-		return dotF32AVX2Tail(a, b)
-	}
-	return dotF32Go(a, b)
-}
-
-func dotU8I8(a []uint8, b []int8) int32 {
-	switch level {
-	case levelAVX512:
-		return dotU8I8AVX512(a, b[:len(a)])
-	case levelAVX2:
-		return dotU8I8AVX2Tail(a, b)
-	}
-	return dotU8I8Go(a, b)
-}
-
-func dotU8U8(a, b []uint8) uint32 {
-	switch level {
-	case levelAVX512:
-		return dotU8U8AVX512(a, b[:len(a)])
-	case levelAVX2:
-		return dotU8U8AVX2Tail(a, b)
-	}
-	return dotU8U8Go(a, b)
-}
-
-func dotF32U8(a []float32, b []uint8) float32 {
-	switch level {
-	case levelAVX512:
-		return dotF32U8AVX512(a, b[:len(a)])
-	case levelAVX2:
-		return dotF32U8AVX2Tail(a, b)
-	}
-	return dotF32U8Go(a, b)
-}
-
 // The AVX2 kernels take whole blocks; the last few elements are added in Go.
 
 func dotF32AVX2Tail(a, b []float32) float32 {
-	b = b[:len(a)]
+	m := min(len(a), len(b))
+	a, b = a[:m], b[:m]
 	n := len(a) &^ 7
 	s := dotF32AVX2(a[:n], b[:n])
 	for i := n; i < len(a); i++ {
@@ -105,7 +62,8 @@ func dotF32AVX2Tail(a, b []float32) float32 {
 }
 
 func dotU8I8AVX2Tail(a []uint8, b []int8) int32 {
-	b = b[:len(a)]
+	m := min(len(a), len(b))
+	a, b = a[:m], b[:m]
 	n := len(a) &^ 15
 	s := dotU8I8AVX2(a[:n], b[:n])
 	for i := n; i < len(a); i++ {
@@ -115,7 +73,8 @@ func dotU8I8AVX2Tail(a []uint8, b []int8) int32 {
 }
 
 func dotU8U8AVX2Tail(a, b []uint8) uint32 {
-	b = b[:len(a)]
+	m := min(len(a), len(b))
+	a, b = a[:m], b[:m]
 	n := len(a) &^ 15
 	s := dotU8U8AVX2(a[:n], b[:n])
 	for i := n; i < len(a); i++ {
@@ -125,7 +84,8 @@ func dotU8U8AVX2Tail(a, b []uint8) uint32 {
 }
 
 func dotF32U8AVX2Tail(a []float32, b []uint8) float32 {
-	b = b[:len(a)]
+	m := min(len(a), len(b))
+	a, b = a[:m], b[:m]
 	n := len(a) &^ 7
 	s := dotF32U8AVX2(a[:n], b[:n])
 	for i := n; i < len(a); i++ {

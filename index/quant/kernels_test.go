@@ -111,6 +111,29 @@ func TestDispatch(t *testing.T) {
 	}
 }
 
+// TestKernelsStopAtTheShorter checks that every kernel, the assembly called directly included,
+// reads no further than the shorter operand (its surroundings would change the sum if read).
+func TestKernelsStopAtTheShorter(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	fa, fb, ua, ub, sb := kernelInputs(r, 300)
+	for _, k := range kernelSets() {
+		for _, n := range []int{0, 1, 17, 100, 299} {
+			if got, want := k.dotU8I8(ua[:n], sb), dotU8I8Go(ua[:n], sb[:n]); got != want {
+				t.Errorf("%s dotU8I8 lengths %d, 300: %d, want %d", k.name, n, got, want)
+			}
+			if got, want := k.dotU8U8(ua, ub[:n]), dotU8U8Go(ua[:n], ub[:n]); got != want {
+				t.Errorf("%s dotU8U8 lengths 300, %d: %d, want %d", k.name, n, got, want)
+			}
+			if got, want := k.dotF32(fa[:n], fb), dotF32Go(fa[:n], fb[:n]); math.Abs(float64(got-want)) > 1e-3 {
+				t.Errorf("%s dotF32 lengths %d, 300: %g, want %g", k.name, n, got, want)
+			}
+			if got, want := k.dotF32U8(fa, ub[:n]), dotF32U8Go(fa[:n], ub[:n]); math.Abs(float64(got-want)) > 1e-1 {
+				t.Errorf("%s dotF32U8 lengths 300, %d: %g, want %g", k.name, n, got, want)
+			}
+		}
+	}
+}
+
 func TestDotFloat32(t *testing.T) {
 	a := []float32{1, 2, 3}
 	if got := DotFloat32(a, []float32{4, 5, 6, 7}); got != 32 {

@@ -40,6 +40,16 @@ func vpdpbusd(s, u, acc Op) {
 	})
 }
 
+// minLen loads min(len(a), len(b)): the kernels read no further than the shorter operand, so
+// the package can call them directly, with no Go wrapper to check lengths.
+func minLen() Register {
+	n := Load(Param("a").Len(), GP64())
+	nb := Load(Param("b").Len(), GP64())
+	CMPQ(nb, n)
+	CMOVQLT(nb, n)
+	return n
+}
+
 // tailMask sets k to the low n bits (n < 64).
 func tailMask(n, k Register, word bool) {
 	m := GP64()
@@ -110,10 +120,10 @@ func sumI32Y(y VecVirtual) GPVirtual {
 
 func dotF32AVX512() {
 	TEXT("dotF32AVX512", NOSPLIT, "func(a, b []float32) float32")
-	Doc("dotF32AVX512 returns Σ a[i]·b[i] over len(a); b must be at least as long.")
+	Doc("dotF32AVX512 returns Σ a[i]·b[i] over the shorter operand's length.")
 	a := Load(Param("a").Base(), GP64())
 	b := Load(Param("b").Base(), GP64())
-	n := Load(Param("a").Len(), GP64())
+	n := minLen()
 	acc := []VecVirtual{ZMM(), ZMM(), ZMM(), ZMM()}
 	zeroZ(acc...)
 
@@ -163,10 +173,10 @@ func dotF32AVX512() {
 
 func dotU8I8AVX512() {
 	TEXT("dotU8I8AVX512", NOSPLIT, "func(a []uint8, b []int8) int32")
-	Doc("dotU8I8AVX512 returns Σ a[i]·b[i] over len(a); b must be at least as long.")
+	Doc("dotU8I8AVX512 returns Σ a[i]·b[i] over the shorter operand's length.")
 	a := Load(Param("a").Base(), GP64())
 	b := Load(Param("b").Base(), GP64())
-	n := Load(Param("a").Len(), GP64())
+	n := minLen()
 	acc := []VecVirtual{ZMM(), ZMM(), ZMM(), ZMM()}
 	zeroZ(acc...)
 
@@ -218,10 +228,10 @@ func dotU8I8AVX512() {
 // a signed byte) and adds back 128·Σa, counted by a second VPDPBUSD against a vector of ones.
 func dotU8U8AVX512() {
 	TEXT("dotU8U8AVX512", NOSPLIT, "func(a, b []uint8) uint32")
-	Doc("dotU8U8AVX512 returns Σ a[i]·b[i] over len(a); b must be at least as long.")
+	Doc("dotU8U8AVX512 returns Σ a[i]·b[i] over the shorter operand's length.")
 	a := Load(Param("a").Base(), GP64())
 	b := Load(Param("b").Base(), GP64())
-	n := Load(Param("a").Len(), GP64())
+	n := minLen()
 	flip, ones := ZMM(), ZMM()
 	c := GP32()
 	MOVL(U32(0x80808080), c)
@@ -286,10 +296,10 @@ func dotU8U8AVX512() {
 
 func dotF32U8AVX512() {
 	TEXT("dotF32U8AVX512", NOSPLIT, "func(a []float32, b []uint8) float32")
-	Doc("dotF32U8AVX512 returns Σ a[i]·b[i] over len(a); b must be at least as long.")
+	Doc("dotF32U8AVX512 returns Σ a[i]·b[i] over the shorter operand's length.")
 	a := Load(Param("a").Base(), GP64())
 	b := Load(Param("b").Base(), GP64())
-	n := Load(Param("a").Len(), GP64())
+	n := minLen()
 	acc := []VecVirtual{ZMM(), ZMM(), ZMM(), ZMM()}
 	zeroZ(acc...)
 
@@ -344,10 +354,10 @@ func dotF32U8AVX512() {
 
 func dotF32AVX2() {
 	TEXT("dotF32AVX2", NOSPLIT, "func(a, b []float32) float32")
-	Doc("dotF32AVX2 returns Σ a[i]·b[i] over len(a), a multiple of 8; b must be at least as long.")
+	Doc("dotF32AVX2 returns Σ a[i]·b[i] over the shorter operand's length, a multiple of 8.")
 	a := Load(Param("a").Base(), GP64())
 	b := Load(Param("b").Base(), GP64())
-	n := Load(Param("a").Len(), GP64())
+	n := minLen()
 	acc := []VecVirtual{YMM(), YMM(), YMM(), YMM()}
 	zeroY(acc...)
 
@@ -389,20 +399,20 @@ func dotF32AVX2() {
 // VPMADDUBSW, whose 16-bit pair sums saturate at 255·127·2.
 func dotU8I8AVX2() {
 	TEXT("dotU8I8AVX2", NOSPLIT, "func(a []uint8, b []int8) int32")
-	Doc("dotU8I8AVX2 returns Σ a[i]·b[i] over len(a), a multiple of 16; b must be at least as long.")
+	Doc("dotU8I8AVX2 returns Σ a[i]·b[i] over the shorter operand's length, a multiple of 16.")
 	widenDot("u8i8y", true)
 }
 
 func dotU8U8AVX2() {
 	TEXT("dotU8U8AVX2", NOSPLIT, "func(a, b []uint8) uint32")
-	Doc("dotU8U8AVX2 returns Σ a[i]·b[i] over len(a), a multiple of 16; b must be at least as long.")
+	Doc("dotU8U8AVX2 returns Σ a[i]·b[i] over the shorter operand's length, a multiple of 16.")
 	widenDot("u8u8y", false)
 }
 
 func widenDot(name string, signedB bool) {
 	a := Load(Param("a").Base(), GP64())
 	b := Load(Param("b").Base(), GP64())
-	n := Load(Param("a").Len(), GP64())
+	n := minLen()
 	acc := []VecVirtual{YMM(), YMM(), YMM(), YMM()}
 	zeroY(acc...)
 	step := func(off int, s VecVirtual) {
@@ -449,10 +459,10 @@ func widenDot(name string, signedB bool) {
 
 func dotF32U8AVX2() {
 	TEXT("dotF32U8AVX2", NOSPLIT, "func(a []float32, b []uint8) float32")
-	Doc("dotF32U8AVX2 returns Σ a[i]·b[i] over len(a), a multiple of 8; b must be at least as long.")
+	Doc("dotF32U8AVX2 returns Σ a[i]·b[i] over the shorter operand's length, a multiple of 8.")
 	a := Load(Param("a").Base(), GP64())
 	b := Load(Param("b").Base(), GP64())
-	n := Load(Param("a").Len(), GP64())
+	n := minLen()
 	acc := []VecVirtual{YMM(), YMM(), YMM(), YMM()}
 	zeroY(acc...)
 
