@@ -60,3 +60,46 @@ func BenchmarkRotation(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkQuantizer is the cost of the operations the index will call: encoding a vector,
+// preparing a query, and one estimate (hot cache: the codes of 1,000 vectors).
+func BenchmarkQuantizer(b *testing.B) {
+	r := rand.New(rand.NewPCG(9, 9))
+	for _, dim := range []int{512, 640} {
+		q := mustNew(b, Config{Kind: Rotated8, Dim: dim, Seed: 1})
+		c := q.NewCodes(1000)
+		for range 1000 {
+			c.Append(unitVector(r, dim))
+		}
+		v := unitVector(r, dim)
+		code := make([]uint8, dim)
+		var qq Query
+		q.Prepare(&qq, v)
+		b.Run(fmt.Sprintf("dim=%d/encode", dim), func(b *testing.B) {
+			for b.Loop() {
+				q.Encode(code, v)
+			}
+		})
+		b.Run(fmt.Sprintf("dim=%d/prepare", dim), func(b *testing.B) {
+			for b.Loop() {
+				q.Prepare(&qq, v)
+			}
+		})
+		for _, m := range []struct {
+			name string
+			f    func(i int) float32
+		}{
+			{"similarity", func(i int) float32 { return c.Similarity(&qq, i) }},
+			{"similarity-float", func(i int) float32 { return qq.SimilarityFloat(c.Code(i)) }},
+			{"similarity-codes", func(i int) float32 { return c.SimilarityBetween(i, (i+1)%1000) }},
+		} {
+			b.Run(fmt.Sprintf("dim=%d/%s", dim, m.name), func(b *testing.B) {
+				i := 0
+				for b.Loop() {
+					sinkF += m.f(i)
+					i = (i + 1) % 1000
+				}
+			})
+		}
+	}
+}

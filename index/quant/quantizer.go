@@ -162,11 +162,12 @@ func (q *Quantizer) Encode(dst []uint8, v []float32) (Params, error) {
 	defer q.scratch.Put(sp)
 	y := *sp
 	q.transform(y, v)
-	return encode8(dst[:len(y)], y, q.rule), nil
+	return encode(dst[:len(y)], y, 255, q.rule), nil
 }
 
-// encode8 quantizes y to 8 bits with y's own range.
-func encode8(dst []uint8, y []float32, rule encodeRule) Params {
+// encode quantizes y to codes 0..levels with y's own range (levels 255: 8 bits; the
+// measurement also tries 15, 4 bits).
+func encode(dst []uint8, y []float32, levels int, rule encodeRule) Params {
 	lo, hi := y[0], y[0]
 	for _, x := range y {
 		lo, hi = min(lo, x), max(hi, x)
@@ -175,11 +176,12 @@ func encode8(dst []uint8, y []float32, rule encodeRule) Params {
 		clear(dst)
 		return Params{Offset: lo}
 	}
-	scale := (hi - lo) / 255
+	top := float32(levels)
+	scale := (hi - lo) / top
 	inv := 1 / scale
 	var sum uint32
 	for i, x := range y {
-		c := uint8(min(255, max(0, (x-lo)*inv+0.5)))
+		c := uint8(min(top, max(0, (x-lo)*inv+0.5)))
 		dst[i] = c
 		sum += uint32(c)
 	}
@@ -257,9 +259,18 @@ func (q *Quantizer) Prepare(dst *Query, v []float32) error {
 	dst.scale = maxAbs / 127
 	inv := 1 / dst.scale
 	var s int32
+	ints := dst.ints[:len(dst.y)]
 	for i, x := range dst.y {
-		p := int8(max(-127, min(127, math.Round(float64(x*inv)))))
-		dst.ints[i] = p
+		// Rounds half away from zero (as math.Round, which is not a single instruction here);
+		// the conversion truncates toward zero.
+		v := x * inv
+		var p int8
+		if v >= 0 {
+			p = int8(min(127, v+0.5))
+		} else {
+			p = int8(max(-127, v-0.5))
+		}
+		ints[i] = p
 		s += int32(p)
 	}
 	dst.sumInts = s

@@ -109,7 +109,7 @@ func TestLSQLowersTheError(t *testing.T) {
 	for range 20 {
 		y := randomVector(r, 640)
 		c1, c2 := make([]uint8, 640), make([]uint8, 640)
-		p1, p2 := encode8(c1, y, ruleMinMax), encode8(c2, y, ruleLSQ)
+		p1, p2 := encode(c1, y, 255, ruleMinMax), encode(c2, y, 255, ruleLSQ)
 		sse := func(c []uint8, p Params) (s float64) {
 			for i, x := range y {
 				d := float64(x) - float64(p.Offset+p.Scale*float32(c[i]))
