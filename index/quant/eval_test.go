@@ -9,8 +9,10 @@ package quant
 //
 // Each file is either `bench index`'s LFW embedding cache (512-d) or `eval cluster`'s
 // --vectors file (640-d with the fused recognizer); FACEMATCH_QUANT_EVAL_N and _Q change the
-// gallery size and the number of queries (100,000 and 500). TestEvalSmall runs the same code on
-// a toy distribution in the quick tier.
+// gallery size and the number of queries (100,000 and 500), and FACEMATCH_QUANT_EVAL_SPREAD
+// sets synth's PhotoSpread (0: every photo alike; clustering's benchmark uses 0.35), which
+// makes some mates hard to find. TestEvalSmall runs the same code on a toy distribution in the
+// quick tier.
 
 import (
 	"container/heap"
@@ -555,12 +557,15 @@ func TestEval(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if v, err := strconv.ParseFloat(os.Getenv("FACEMATCH_QUANT_EVAL_SPREAD"), 64); err == nil {
+			m.PhotoSpread = v
+		}
 		genuine := genuineMean(vs, labels)
 		st := m.Calibrate(genuine)
 		start := time.Now()
 		s := makeEvalSet(m, n, nq, 1)
-		t.Logf("%d-d fitted to %d embeddings (real genuine pairs %.3f): synthetic genuine %.3f, impostor %.3f ± %.3f; generated in %v",
-			m.Dim, len(vs), genuine, st.GenuineMean, st.ImpostorMean, st.ImpostorStd, time.Since(start).Round(time.Second))
+		t.Logf("%d-d fitted to %d embeddings (real genuine pairs %.3f), photo spread %g: synthetic genuine %.3f (10th-90th percentile %.3f-%.3f), impostor %.3f ± %.3f; generated in %v",
+			m.Dim, len(vs), genuine, m.PhotoSpread, st.GenuineMean, st.GenuineP10, st.GenuineP90, st.ImpostorMean, st.ImpostorStd, time.Since(start).Round(time.Second))
 		start = time.Now()
 		rep := runEval(t, s)
 		t.Logf("measured in %v\n%s", time.Since(start).Round(time.Second), rep)
