@@ -7,7 +7,8 @@ package quant
 //
 //	FACEMATCH_QUANT_EVAL=lfw-embeddings.gob,lfwcfp.vec go test -run TestEval -v ./index/quant/
 //
-// Each file is either `bench index`'s LFW embedding cache (512-d) or `eval cluster`'s
+// (go test runs in the package directory: name the files absolutely or relative to it). Each
+// file is either `bench index`'s LFW embedding cache (512-d) or `eval cluster`'s
 // --vectors file (640-d with the fused recognizer); FACEMATCH_QUANT_EVAL_N and _Q change the
 // gallery size and the number of queries (100,000 and 500), and FACEMATCH_QUANT_EVAL_SPREAD
 // sets synth's PhotoSpread (0: every photo alike; clustering's benchmark uses 0.35), which
