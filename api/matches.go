@@ -129,13 +129,8 @@ func readMatchFilter(c echo.Context, grouped bool) (engine.MatchFilter, error) {
 	default:
 		return f, fmt.Errorf("%w: reviewable must be true or false, got %q", errBadRequest, v)
 	}
-	switch v := c.QueryParam("possible_minor"); v {
-	case "":
-	case "true", "false":
-		b := v == "true"
-		f.PossibleMinor = &b
-	default:
-		return f, fmt.Errorf("%w: possible_minor must be true or false, got %q", errBadRequest, v)
+	if f.PossibleMinor, err = optionalBool(c, "possible_minor"); err != nil {
+		return f, err
 	}
 	f.Order = engine.MatchOrder(c.QueryParam("order"))
 	if !engine.ValidOrder(f.Order) {
@@ -242,4 +237,17 @@ func (s *Server) reviewCounts(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, rc)
+}
+
+// optionalBool reads a query parameter that is true, false or absent (nil).
+func optionalBool(c echo.Context, name string) (*bool, error) {
+	switch v := c.QueryParam(name); v {
+	case "":
+		return nil, nil
+	case "true", "false":
+		b := v == "true"
+		return &b, nil
+	default:
+		return nil, fmt.Errorf("%w: %s must be true or false, got %q", errBadRequest, name, v)
+	}
 }

@@ -31,13 +31,8 @@ func (s *Server) listPersons(c echo.Context) error {
 		return err
 	}
 	q := engine.PersonQuery{Order: engine.PersonOrder(c.QueryParam("order"))}
-	switch v := c.QueryParam("possible_minor"); v {
-	case "":
-	case "true", "false":
-		b := v == "true"
-		q.PossibleMinor = &b
-	default:
-		return fmt.Errorf("%w: possible_minor must be true or false, got %q", errBadRequest, v)
+	if q.PossibleMinor, err = optionalBool(c, "possible_minor"); err != nil {
+		return err
 	}
 	ps, err := s.svc.Persons(c.Request().Context(), actor(c), id, q)
 	if err != nil {
