@@ -8,6 +8,7 @@ import (
 	"sort"
 
 	"github.com/facematch/facematch/face"
+	"github.com/facematch/facematch/models/decode"
 )
 
 // Possible-minor triage (issue 16). An apparent-age model estimates how old each accepted face
@@ -265,4 +266,98 @@ func agesAudit(ages []*ApparentAge) string {
 		return "aged=0"
 	}
 	return fmt.Sprintf("aged=%d possible_minors=%d age_model=%s minor_line=%g", estimated, flagged, model, line)
+}
+
+// AgeBackfill says what AgeStoredFaces did.
+type AgeBackfill struct {
+	Faces   int `json:"faces"`   // faces given an estimate or a reason for none
+	Flagged int `json:"flagged"` // of them, possible minors
+	Failed  int `json:"failed"`  // photos that could not be read or decoded (logged)
+}
+
+// AgeStoredFaces gives the faces stored before apparent ages were kept (schema version 9), or
+// while no age model ran, their estimate or the reason for none, from their photos and stored
+// boxes; audited as faces.age with the counts.
+func (s *Service) AgeStoredFaces(ctx context.Context, a Actor) (AgeBackfill, error) {
+	var rep AgeBackfill
+	p := s.cfg.Pipelines[s.cfg.DefaultModel]
+	if p == nil || p.Age == nil {
+		return rep, fmt.Errorf("no age model runs in this service: %w", ErrInvalid)
+	}
+	var after int64
+	for {
+		imgs, err := s.cfg.Catalog.ImagesWithUnagedFaces(ctx, after, 100)
+		if err != nil {
+			return rep, err
+		}
+		for _, img := range imgs {
+			after = img.ID
+			ages, err := s.ageStored(ctx, p, img)
+			if err != nil {
+				if ctx.Err() != nil {
+					return rep, ctx.Err()
+				}
+				rep.Failed++
+				s.log.Warn("aging a stored photo's faces failed; they stay without an estimate", "image", img.ID, "err", err)
+				continue
+			}
+			if err := s.cfg.Catalog.SetFaceAges(ctx, ages); err != nil {
+				return rep, err
+			}
+			for _, f := range ages {
+				rep.Faces++
+				if f.Age != nil && f.Age.PossibleMinor {
+					rep.Flagged++
+				}
+			}
+		}
+		if len(imgs) < 100 {
+			break
+		}
+	}
+	return rep, s.auditRead(ctx, entry(a, "faces.age", "", nil, "", fmt.Sprintf("faces=%d possible_minors=%d failed=%d age_model=%s", rep.Faces, rep.Flagged, rep.Failed, p.Age.Identity())))
+}
+
+// ageStored estimates a stored photo's unaged faces from its bytes and their stored boxes,
+// under the same rules as a new photo's (ageFaces).
+func (s *Service) ageStored(ctx context.Context, p *Pipeline, img Image) ([]StoredFace, error) {
+	stored, err := s.cfg.Catalog.Faces(ctx, img.ID)
+	if err != nil {
+		return nil, err
+	}
+	var todo []StoredFace
+	for _, f := range stored {
+		if f.Age == nil && (f.NoAge == "" || f.NoAge == NoAgeModel) {
+			todo = append(todo, f)
+		}
+	}
+	if len(todo) == 0 {
+		return nil, nil
+	}
+	data, err := s.readBlob(ctx, img.BlobKey)
+	if err != nil {
+		return nil, err
+	}
+	// The photo was accepted once; limits may have tightened since, so decode without them.
+	d, t, err := s.decodeAdmitted(ctx, decode.Limits{MaxBytes: int64(len(data)) + 1, MaxPixels: int64(img.Width*img.Height) + 1}, data, true)
+	if err != nil {
+		return nil, err
+	}
+	defer t.release()
+	faces := make([]Face, len(todo))
+	for i, f := range todo {
+		var lm face.Landmarks
+		for k := range lm {
+			lm[k] = face.Point{X: f.Landmarks[2*k], Y: f.Landmarks[2*k+1]}
+		}
+		faces[i] = Face{Detection: face.Detection{Box: face.Box{X: f.Box.X, Y: f.Box.Y, W: f.Box.W, H: f.Box.H}, Landmarks: lm, Score: f.Quality.Score},
+			Quality: f.Quality, Rejected: f.Rejections}
+	}
+	if err := p.ageFaces(ctx, d.img, faces); err != nil {
+		return nil, err
+	}
+	for i := range todo {
+		todo[i].Age, todo[i].NoAge = faces[i].Age, faces[i].NoAge
+	}
+	return todo, nil
 }

@@ -137,3 +137,53 @@ func TestPossibleMinors(t *testing.T) {
 		}
 	}
 }
+
+// TestAgeStoredFaces: faces stored before apparent ages were kept get them from their photos
+// and boxes, under the same rules (a refused face gets its reason); audited; a second run has
+// nothing to do.
+func TestAgeStoredFaces(t *testing.T) {
+	ctx := t.Context()
+	p := &engine.Pipeline{Detector: facetest.Detector{}, Embedder: facetest.Embedder{}, Age: facetest.AgeEstimator{}, AgeCalibration: fakeAgeCalibration}
+	f := newFixture(t, p)
+	ads, err := f.svc.CreateGallery(ctx, admin, "ads", engine.Collection, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var faces []engine.StoredFace
+	for _, data := range [][]byte{facetest.Group(1, 146, 73), facetest.EncodePNG(facetest.Draw(30, 1, 146))} {
+		e, err := f.svc.AddImage(ctx, analyst, engine.Upload{GalleryID: ads.ID, Data: data})
+		if err != nil {
+			t.Fatal(err)
+		}
+		faces = append(faces, e.Faces...)
+	}
+	want := map[int64]engine.StoredFace{}
+	old := make([]engine.StoredFace, len(faces))
+	for i, sf := range faces {
+		want[sf.ID] = sf
+		old[i] = engine.StoredFace{ID: sf.ID, NoAge: []string{"", engine.NoAgeModel, ""}[i%3]} // as before schema 9, or with no model
+	}
+	if err := f.cat.SetFaceAges(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := f.svc.AgeStoredFaces(ctx, admin)
+	if err != nil || rep.Faces != 3 || rep.Flagged != 1 || rep.Failed != 0 {
+		t.Fatalf("backfill: %+v, %v; want 3 faces, the child's accepted face flagged", rep, err)
+	}
+	for id, w := range want {
+		got, err := f.cat.Face(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (got.Age == nil) != (w.Age == nil) || got.NoAge != w.NoAge || (got.Age != nil && *got.Age != *w.Age) {
+			t.Errorf("face %d: %+v / %q, want %+v / %q as at upload", id, got.Age, got.NoAge, w.Age, w.NoAge)
+		}
+	}
+	if again, err := f.svc.AgeStoredFaces(ctx, admin); err != nil || again.Faces != 0 {
+		t.Errorf("a second run: %+v, %v", again, err)
+	}
+	es, err := f.svc.AuditEntries(ctx, engine.Actor{Name: "aud", Role: engine.RoleAuditor}, engine.AuditFilter{Action: "faces.age", Limit: 5})
+	if err != nil || len(es) != 2 || !strings.Contains(es[len(es)-1].Result+es[0].Result, "possible_minors=1") {
+		t.Errorf("audited: %+v, %v", es, err)
+	}
+}

@@ -215,6 +215,12 @@ type JobStore interface {
 	// JobsWithOpenHits returns up to limit finished jobs (done, cancelled or failed) with hits
 	// in no review item: an item's photo was deleted since.
 	JobsWithOpenHits(ctx context.Context, limit int) ([]int64, error)
+	// ImagesWithUnagedFaces returns up to limit photos with an ID above after that have faces
+	// with neither an apparent age nor a reason for none (or stored while no age model ran:
+	// NoAgeModel); SetFaceAges records them (and the
+	// possible-minor flag) for faces.
+	ImagesWithUnagedFaces(ctx context.Context, after int64, limit int) ([]Image, error)
+	SetFaceAges(ctx context.Context, faces []StoredFace) error
 	// MatchSupport returns up to limit hits a review item stands for, the most similar first.
 	MatchSupport(ctx context.Context, matchID int64, limit int) ([]MatchSupport, error)
 	// ImageBySHA256 returns the gallery's image with these bytes, its faces and their vectors

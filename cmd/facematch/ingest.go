@@ -304,6 +304,31 @@ func (m *Main) runHashPhotos(ctx context.Context, args []string) error {
 	})
 }
 
+// runAgeFaces gives the faces stored before apparent ages were kept (or while no age model
+// ran) their estimates, on the data directory (the service stopped).
+func (m *Main) runAgeFaces(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("age-faces", flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	var mc Config
+	mc.bindModelFlags(fs, m.Getenv)
+	var dc dataConfig
+	dc.bind(fs, m.Getenv)
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintln(m.Stderr, "usage: facematch age-faces")
+		return errUsage
+	}
+	return m.onDataApp(ctx, mc, dc, func(st *app.App) error {
+		rep, err := st.Service.AgeStoredFaces(ctx, m.cliAdmin())
+		if err != nil {
+			return err
+		}
+		return json.NewEncoder(m.Stdout).Encode(rep)
+	})
+}
+
 // cliAdmin is the operator at the machine, acting on the data directory as an admin.
 func (m *Main) cliAdmin() engine.Actor {
 	return engine.Actor{Name: "cli:" + currentUser(m.Getenv), Role: engine.RoleAdmin}

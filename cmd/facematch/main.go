@@ -64,6 +64,7 @@ Usage:
   facematch gallery create --name NAME [--kind collection|reference] [--model MODEL]
   facematch cluster --gallery ID[,ID]             (collections' faces into suggested persons; service stopped)
   facematch hash-photos                           (repost hashes for photos stored before schema 5, face-region ones before 7; service stopped)
+  facematch age-faces                             (apparent ages for faces stored before schema 9 or while no age model ran; service stopped)
   facematch audit verify [--data-dir var] [--checkpoint ID:HASH]
   facematch audit checkpoint [--data-dir var]
   facematch sweep [--grace 0s] [--data-dir var]   (blobs no record references; service stopped)
@@ -103,6 +104,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.runCluster(ctx, args[1:])
 	case "hash-photos":
 		return m.runHashPhotos(ctx, args[1:])
+	case "age-faces":
+		return m.runAgeFaces(ctx, args[1:])
 	case "gallery":
 		if len(args) < 2 || args[1] != "create" {
 			fmt.Fprint(m.Stderr, usage)

@@ -368,3 +368,35 @@ func scanAge(col sql.NullString) (*engine.ApparentAge, error) {
 	}
 	return &a, nil
 }
+
+// ImagesWithUnagedFaces returns up to limit photos after after with faces never aged.
+func (d *DB) ImagesWithUnagedFaces(ctx context.Context, after int64, limit int) ([]engine.Image, error) {
+	rows, err := d.db.QueryContext(ctx, imageSelect+` WHERE id > ? AND EXISTS (SELECT 1 FROM faces f WHERE f.image_id = images.id
+		AND f.age IS NULL AND f.no_age IN ('', ?)) ORDER BY id LIMIT ?`, after, engine.NoAgeModel, limit)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: photos with faces never aged: %w", err)
+	}
+	defer rows.Close()
+	var out []engine.Image
+	for rows.Next() {
+		img, err := scanImage(rows)
+		if err != nil {
+			return nil, fmt.Errorf("catalog: photos with faces never aged: %w", err)
+		}
+		out = append(out, img)
+	}
+	return out, rows.Err()
+}
+
+// SetFaceAges records faces' apparent ages (or the reasons for none) and flags.
+func (d *DB) SetFaceAges(ctx context.Context, faces []engine.StoredFace) error {
+	return d.tx(ctx, func(tx *sql.Tx) error {
+		for _, f := range faces {
+			age, minor := ageColumns(f.Age)
+			if _, err := tx.ExecContext(ctx, `UPDATE faces SET age = ?, no_age = ?, possible_minor = ? WHERE id = ?`, age, f.NoAge, minor, f.ID); err != nil {
+				return fmt.Errorf("catalog: face %d age: %w", f.ID, err)
+			}
+		}
+		return nil
+	})
+}
