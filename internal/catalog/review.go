@@ -82,15 +82,16 @@ func reviewItemTx(ctx context.Context, tx *sql.Tx, s engine.SearchRecord, box st
 	var st engine.MatchStatus
 	err := sql.ErrNoRows
 	if s.PersonID != 0 {
-		// A person search: the person is proposed once per subject (or reference face without one).
-		q := `SELECT m.id, m.status FROM matches m WHERE m.person_id = ? AND m.face_id = ? ORDER BY m.id DESC LIMIT 1`
-		args := []any{s.PersonID, sc.FaceID}
-		if sc.SubjectID != nil {
-			q = `SELECT m.id, m.status FROM matches m JOIN faces f ON f.id = m.face_id
-				WHERE m.person_id = ? AND f.subject_id = ? ORDER BY m.id DESC LIMIT 1`
-			args = []any{s.PersonID, *sc.SubjectID}
+		// A person search: the person is proposed once per subject (or reference face without
+		// one), as a job's cross-match does (earlierPersonItem: a final item is proposed again
+		// only by a pair that scores higher).
+		id, err = earlierPersonItem(ctx, tx, engine.PersonItem{PersonID: &s.PersonID, SubjectID: sc.SubjectID,
+			Candidate: engine.Candidate{FaceID: sc.FaceID, Similarity: sc.Similarity}})
+		if err == nil && id != 0 {
+			err = tx.QueryRowContext(ctx, `SELECT status FROM matches WHERE id = ?`, id).Scan(&st)
+		} else if err == nil {
+			err = sql.ErrNoRows
 		}
-		err = tx.QueryRowContext(ctx, q, args...).Scan(&id, &st)
 	} else if s.ProbeSHA256 != "" {
 		// From the photo's earlier searches (by hash) to their matches: a face may have
 		// thousands of matches, a photo few searches.
