@@ -64,6 +64,8 @@ func (d *DB) RecordPersonItems(ctx context.Context, job engine.Job, items []engi
 				if matchID != 0 {
 					made++
 				}
+			} else if err := betterPair(ctx, tx, job, matchID, it); err != nil {
+				return err
 			}
 			for _, h := range it.Hits {
 				stmt := `UPDATE job_face_hits SET match_id = ? WHERE job_id = ? AND face_id = ? AND gallery_face_id = ?`
@@ -187,4 +189,36 @@ func (d *DB) JobsWithOpenHits(ctx context.Context, limit int) ([]int64, error) {
 		out = append(out, id)
 	}
 	return out, rows.Err()
+}
+
+// betterPair makes a pending, undecided item show the item's pair when it scores higher than
+// the one it shows (a later batch found a better photo of the person): a reviewer sees the best
+// evidence. An item someone decided keeps the pair they judged.
+func betterPair(ctx context.Context, tx *sql.Tx, job engine.Job, matchID int64, it engine.PersonItem) error {
+	var sim float32
+	var status engine.MatchStatus
+	var decided int
+	if err := tx.QueryRowContext(ctx, `SELECT m.similarity, m.status, (SELECT count(*) FROM decisions d WHERE d.match_id = m.id)
+		FROM matches m WHERE m.id = ?`, matchID).Scan(&sim, &status, &decided); err != nil {
+		return fmt.Errorf("catalog: person item %d: %w", matchID, err)
+	}
+	if it.Candidate.Similarity <= sim || status != engine.Pending || decided > 0 {
+		return nil
+	}
+	probe, err := scanFace(tx.QueryRowContext(ctx, faceSelect+` WHERE id = ?`, it.Probe))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("catalog: person item probe: %w", err)
+	}
+	probeID, err := probeFaceTx(ctx, tx, job, probe)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE matches SET probe_face_id = ?, face_id = f.id, gallery_id = f.gallery_id, similarity = ?
+		FROM faces f WHERE f.id = ? AND matches.id = ?`, probeID, it.Candidate.Similarity, it.Candidate.FaceID, matchID); err != nil {
+		return fmt.Errorf("catalog: person item %d: %w", matchID, err)
+	}
+	return nil
 }

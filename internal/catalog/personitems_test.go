@@ -130,11 +130,22 @@ func TestPersonItems(t *testing.T) {
 	if n := reuse(0.84); n != 0 {
 		t.Errorf("a pending item's person hit again: %d new items, want 0", n)
 	}
+	// A better pair for a pending, undecided item: the item shows it.
+	if n := reuse(0.88); n != 0 {
+		t.Errorf("a pending item's person, a better pair: %d new items, want 0", n)
+	}
+	if m := must[engine.Match](t)(d.Match(ctx, item.ID)); m.Similarity != 0.88 || must[engine.ProbeFace](t)(d.ProbeFace(ctx, m.ProbeFaceID)).FaceID == nil ||
+		*must[engine.ProbeFace](t)(d.ProbeFace(ctx, m.ProbeFaceID)).FaceID != later[0] {
+		t.Errorf("the item after a better pair: %+v, want 0.88 with probe face %d", m, later[0])
+	}
 	for _, r := range []string{"r1", "r2"} {
 		must[engine.Match](t)(d.Decide(ctx, item.ID, r, engine.NoCandidate, "", 2))
 	}
-	if n := reuse(0.85); n != 0 {
+	if n := reuse(0.87); n != 0 {
 		t.Errorf("a final item's person, scoring lower: %d new items, want 0", n)
+	}
+	if m := must[engine.Match](t)(d.Match(ctx, item.ID)); m.Similarity != 0.88 {
+		t.Errorf("a decided item changed its pair: %+v", m)
 	}
 	if n := reuse(0.9); n != 1 {
 		t.Errorf("a final item's person, scoring higher: %d new items, want 1", n)
@@ -142,19 +153,19 @@ func TestPersonItems(t *testing.T) {
 
 	// Deleting the photo of an item's best pair deletes the item and its hits, and sends the
 	// person's other hits back to wait (the engine proposes them again).
-	probe := must[engine.StoredFace](t)(d.Face(ctx, faces[1]))
+	probe := must[engine.StoredFace](t)(d.Face(ctx, later[0]))
 	must[engine.Purge](t)(d.DeleteImage(ctx, probe.ImageID))
 	if _, err := d.Match(ctx, item.ID); err == nil {
 		t.Errorf("item %d outlived the photo of its best pair", item.ID)
 	}
-	if open := must[[]engine.JobFaceHit](t)(d.OpenJobHits(ctx, j1.ID, nil, 10)); len(open) != 2 || open[0].FaceID != faces[0] || open[1].FaceID != faces[2] {
-		t.Errorf("waiting hits after the deletion: %+v, want the other two photos'", open)
+	if open := must[[]engine.JobFaceHit](t)(d.OpenJobHits(ctx, j1.ID, nil, 10)); len(open) != 3 {
+		t.Errorf("waiting hits after the deletion: %+v, want the first job's three", open)
 	}
 	if jobs := must[[]int64](t)(d.JobsWithOpenHits(ctx, 10)); len(jobs) != 0 {
 		t.Errorf("jobs with waiting hits %v: want none, the jobs never finished", jobs)
 	}
 	var n int
-	if err := d.read.QueryRowContext(ctx, `SELECT count(*) FROM job_face_hits WHERE face_id = ?`, faces[1]).Scan(&n); err != nil || n != 0 {
+	if err := d.read.QueryRowContext(ctx, `SELECT count(*) FROM job_face_hits WHERE face_id = ?`, later[0]).Scan(&n); err != nil || n != 0 {
 		t.Errorf("%d hits of the deleted face left (%v)", n, err)
 	}
 }
