@@ -13,9 +13,9 @@ import (
 )
 
 // persistLoop is the Index's one background goroutine. It builds graphs for sealed segments,
-// writes them and the manifest to object storage, drops covered WAL files, and runs compactions
-// (asked for, or CompactAfter after a deletion), one thing at a time, so manifests have a single
-// writer. Errors (the store down, say) are retried with backoff: the WAL keeps everything until
+// writes them and the manifest to object storage, drops covered WAL files, merges segments when
+// a tier is full (merge.go), and runs compactions (asked for, or CompactAfter after a
+// deletion), one thing at a time, so manifests have a single writer. Errors (the store down, say) are retried with backoff: the WAL keeps everything until
 // a manifest covers it, and a failed compaction is tried again.
 func (ix *Index) persistLoop(ctx context.Context) {
 	defer close(ix.done)
@@ -23,12 +23,18 @@ func (ix *Index) persistLoop(ctx context.Context) {
 	var compactDue <-chan time.Time
 	for {
 		err := ix.persistPending(ctx)
+		if err == nil {
+			var merged bool
+			if merged, err = ix.mergeDue(ctx); merged && err == nil {
+				ix.signal() // persist what sealed meanwhile, then see whether the next tier is full
+			}
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return
 			}
 			ix.lastErr.Store(&err)
-			ix.log.Warn("persisting segments failed; will retry", "err", err, "retry_in", backoff)
+			ix.log.Warn("persisting or merging segments failed; will retry", "err", err, "retry_in", backoff)
 		} else {
 			ix.lastErr.Store(nil)
 			backoff = time.Second

@@ -357,7 +357,10 @@ func TestS3OutageUnderLoad(t *testing.T) {
 	scfg.ResponseHeaderTimeout = 5 * time.Second
 	cfg := Config{Dir: filepath.Join(t.TempDir(), "wal"), Store: openS3Store(t, scfg), Prefix: prefix,
 		Model: testModel, Dim: 32, SegmentSize: 50,
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+		// Without merges every kept manifest names only live objects (checkManifests(all));
+		// TestS3MergeDuringOutage has the merges.
+		MergeFactor: -1,
+		Logger:      slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
 	ix, err := Open(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
