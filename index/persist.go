@@ -73,9 +73,13 @@ func (ix *Index) persistLoop(ctx context.Context) {
 	}
 }
 
-// persistPending persists every sealed segment not yet in the manifest, oldest first.
+// persistPending persists the sealed segments not yet in the manifest when it is called,
+// oldest first. Segments sealed meanwhile wait for the next round (their seal wakes the
+// persister): under a sustained load the loop would otherwise never end, and merges would
+// never get their turn.
 func (ix *Index) persistPending(ctx context.Context) error {
-	for {
+	budget := -1
+	for ; budget != 0; budget-- {
 		ix.mu.RLock()
 		var pending []*segment
 		for _, s := range ix.sealed {
@@ -86,6 +90,9 @@ func (ix *Index) persistPending(ctx context.Context) error {
 		ix.mu.RUnlock()
 		if len(pending) == 0 {
 			return nil
+		}
+		if budget < 0 {
+			budget = len(pending)
 		}
 		// Build as many graphs as run side by side, so a single-threaded builder still uses every
 		// core, but persist as soon as the oldest is ready.
@@ -100,6 +107,8 @@ func (ix *Index) persistPending(ctx context.Context) error {
 			return err
 		}
 	}
+	ix.signal() // more sealed meanwhile: come back for them
+	return nil
 }
 
 // buildGraphs builds the missing graphs of segs side by side and returns their errors. The
