@@ -152,6 +152,8 @@ type Index struct {
 	stop     context.CancelFunc
 	done     chan struct{}
 	lastErr  atomic.Pointer[error]
+	// builtMerge is the persister goroutine's own (merge.go): a merge built, not yet published.
+	builtMerge *builtMerge
 
 	stats struct {
 		segmentsWritten, bytesWritten, writeNanos atomic.Int64

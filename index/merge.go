@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 )
 
@@ -68,29 +69,55 @@ func (ix *Index) mergeDue(ctx context.Context) (bool, error) {
 	ix.mu.RUnlock()
 	pick := planMerge(sizes, ix.cfg.SegmentSize, ix.cfg.MergeFactor)
 	if pick == nil {
+		ix.builtMerge = nil
 		return false, nil
 	}
 	inputs := make([]*segment, len(pick))
 	for i, p := range pick {
 		inputs[i] = persisted[p]
 	}
-	return true, ix.merge(ctx, inputs, ts)
+	// A merge built before and not published (the store was down) is still good for the same
+	// inputs: faces deleted since are covered by their tombstones, as during any merge.
+	b := ix.builtMerge
+	if b == nil || !slices.Equal(b.inputs, inputs) {
+		ix.builtMerge = nil
+		start := time.Now()
+		var err error
+		if b, err = ix.buildMerge(ctx, inputs, ts); err != nil {
+			return true, err
+		}
+		b.elapsed = time.Since(start)
+		ix.builtMerge = b
+		ix.hook("built")
+	}
+	err := ix.publishMerge(ctx, b)
+	if err == nil {
+		ix.builtMerge = nil
+	}
+	return true, err
 }
 
-// merge writes the live faces of inputs (persisted, in seal order) as one segment and switches
-// the manifest to it. ts is the tombstone set when the merge was planned: faces deleted later
-// stay in the merged segment under their tombstone, for the next compaction.
-func (ix *Index) merge(ctx context.Context, inputs []*segment, ts map[uint64]uint64) error {
-	start := time.Now()
-	hook := func(stage string) {
-		if ix.cfg.mergeHook != nil {
-			ix.cfg.mergeHook(stage)
-		}
+// builtMerge is a merged segment built but not yet published. The persister keeps it across
+// retries, so an outage costs the upload again, not the graph build.
+type builtMerge struct {
+	inputs  []*segment
+	merged  *segment
+	purged  map[uint64]struct{} // deleted faces left out
+	elapsed time.Duration       // building it
+}
+
+func (ix *Index) hook(stage string) {
+	if ix.cfg.mergeHook != nil {
+		ix.cfg.mergeHook(stage)
 	}
-	isInput := make(map[*segment]bool, len(inputs))
+}
+
+// buildMerge copies the live faces of inputs (persisted, in seal order) into one segment and
+// builds its graph. ts is the tombstone set when the merge was planned: faces deleted later
+// stay in the merged segment under their tombstone, for the next compaction.
+func (ix *Index) buildMerge(ctx context.Context, inputs []*segment, ts map[uint64]uint64) (*builtMerge, error) {
 	live, seq := 0, inputs[0].seq
 	for _, s := range inputs {
-		isInput[s] = true
 		seq = min(seq, s.seq)
 		for _, id := range s.ids {
 			if _, dead := ts[id]; !dead {
@@ -113,10 +140,20 @@ func (ix *Index) merge(ctx context.Context, inputs []*segment, ts map[uint64]uin
 		}
 	}
 	if err := ix.buildGraph(ctx, merged); err != nil {
-		return fmt.Errorf("index: merge: %w", err)
+		return nil, fmt.Errorf("index: merge: %w", err)
 	}
-	hook("built")
+	return &builtMerge{inputs: inputs, merged: merged, purged: purged}, nil
+}
 
+// publishMerge uploads a built merge, reads it back, and switches the manifest and the live
+// segments to it; then it deletes the replaced objects.
+func (ix *Index) publishMerge(ctx context.Context, b *builtMerge) error {
+	start := time.Now()
+	merged, purged := b.merged, b.purged
+	isInput := make(map[*segment]bool, len(b.inputs))
+	for _, s := range b.inputs {
+		isInput[s] = true
+	}
 	ix.mu.RLock()
 	m := ix.persisted
 	ix.mu.RUnlock()
@@ -134,7 +171,7 @@ func (ix *Index) merge(ctx context.Context, inputs []*segment, ts map[uint64]uin
 		return fmt.Errorf("index: merge: %w", err)
 	}
 	merged.key = key
-	hook("uploaded")
+	ix.hook("uploaded")
 
 	ix.mu.Lock()
 	m.Segments = nil
@@ -166,7 +203,7 @@ func (ix *Index) merge(ctx context.Context, inputs []*segment, ts map[uint64]uin
 	}
 
 	ix.mu.Lock()
-	sealed := make([]*segment, 0, len(ix.sealed)-len(inputs)+1)
+	sealed := make([]*segment, 0, len(ix.sealed)-len(b.inputs)+1)
 	var lastLSN uint64
 	placed = false
 	for _, s := range ix.sealed {
@@ -191,20 +228,20 @@ func (ix *Index) merge(ctx context.Context, inputs []*segment, ts map[uint64]uin
 	ix.tombstones.Store(&rest)
 	ix.persisted = m
 	ix.mu.Unlock()
-	hook("published")
+	ix.hook("published")
 
 	var errs []error
-	for _, s := range inputs {
+	for _, s := range b.inputs {
 		if err := ix.cfg.Store.Delete(ctx, s.key); err != nil {
 			errs = append(errs, fmt.Errorf("index: delete merged segment %s: %w", s.key, err))
 		}
 	}
 	ix.dropOldManifests(ctx, m.Generation)
 	ix.dropOrphanSegments(ctx, &m)
-	elapsed := time.Since(start)
+	elapsed := b.elapsed + time.Since(start)
 	ix.stats.merges.Add(1)
 	ix.stats.mergeNanos.Add(int64(elapsed))
-	ix.log.Info("merged segments", "segments", len(inputs), "faces", merged.len(), "purged", len(purged),
+	ix.log.Info("merged segments", "segments", len(b.inputs), "faces", merged.len(), "purged", len(purged),
 		"tier", tierOf(merged.len(), ix.cfg.SegmentSize, ix.cfg.MergeFactor), "generation", m.Generation, "elapsed", elapsed)
 	// Replaced objects left behind are orphans: the next manifest's dropOrphanSegments removes
 	// them, so the merge itself has succeeded.
