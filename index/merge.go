@@ -195,10 +195,10 @@ func (ix *Index) publishMerge(ctx context.Context, b *builtMerge) error {
 	}
 	m.Tombstones = keep
 	ix.mu.Unlock()
+	// On failure the object stays: the manifest may have been stored although its reply was
+	// lost (publishManifest recognises it on the retry), and then it names this object. An
+	// unnamed one is an orphan that dropOrphanSegments removes.
 	if err := ix.publishManifest(ctx, &m); err != nil {
-		if derr := ix.cfg.Store.Delete(ctx, key); derr != nil {
-			ix.log.Warn("removing an unpublished merged segment", "key", key, "err", derr)
-		}
 		return fmt.Errorf("index: merge: %w", err)
 	}
 

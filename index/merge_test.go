@@ -373,3 +373,51 @@ func TestDamagedMergedSegmentIsATypedError(t *testing.T) {
 		})
 	}
 }
+
+// TestMergeManifestReplyLost: the merge's manifest reaches the store but its reply is lost. Until
+// the retry, that manifest names the merged object, so the object must stay (a restart then
+// reads it); the retry recognises the manifest as its own.
+func TestMergeManifestReplyLost(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	base := localStore(t, dir)
+	store := &holdingStore{lostReplyStore: lostReplyStore{ObjectStore: base}, release: make(chan struct{})}
+	ix := openMerging(t, dir, store, 3, func(s string) {
+		if s == "uploaded" && store.holding.CompareAndSwap(false, true) {
+			store.lose.Store(1) // the next manifest write is the merge's; its retry's upload waits
+		}
+	})
+	all := addBatches(t, ix, rand.New(rand.NewPCG(43, 44)), 3, 40, func(b int) uint64 { return uint64(b % 2) })
+	waitFor(t, "the lost reply", func() bool { return store.holding.Load() && store.lose.Load() == 0 })
+	checkManifests(t, base, ix.cfg.Prefix, false) // before the retry: the stored manifest's object is there
+	close(store.release)
+	waitMerges(t, ix, 1)
+	if err := ix.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ix.Close()
+	checkManifests(t, base, ix.cfg.Prefix, false)
+	re := openMerging(t, dir, base, 3, nil)
+	checkAnswers(t, re.Index, all, 10)
+	if st := re.Stats(); st.Segments != 1 {
+		t.Fatalf("after a restart: %+v, want the merged segment alone", st)
+	}
+}
+
+// holdingStore is a lostReplyStore whose segment uploads wait for release once holding is set.
+type holdingStore struct {
+	lostReplyStore
+	holding atomic.Bool
+	release chan struct{}
+}
+
+func (s *holdingStore) Put(ctx context.Context, key string, r io.Reader, size int64) error {
+	if s.holding.Load() && strings.Contains(key, "/segments/") {
+		select {
+		case <-s.release:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return s.lostReplyStore.Put(ctx, key, r, size)
+}
