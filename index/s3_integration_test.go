@@ -587,9 +587,16 @@ func TestS3MergeDuringOutage(t *testing.T) {
 	checkSearchExact(t, ix, l.live(), 44)
 	t.Logf("with the server down: %d faces live, 20 searches in %s, last error: %v", ix.Len(), time.Since(start), *ix.lastErr.Load())
 
-	// Back up: the retry completes the merge.
+	// Back up: the retry completes the merge. Flush wakes the persister, whose backoff grew
+	// during the outage; the merge follows the segments it persists.
 	if err := g.Restart(); err != nil {
 		t.Fatal(err)
+	}
+	fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	err = ix.Flush(fctx)
+	cancel()
+	if err != nil {
+		t.Fatalf("Flush after the server came back: %v", err)
 	}
 	waitMerges(t, &testIndex{ix, cfg}, 1)
 	mu.Lock()
@@ -597,12 +604,6 @@ func TestS3MergeDuringOutage(t *testing.T) {
 		t.Errorf("the first merge went through %v; its retries should upload the segment built once", first)
 	}
 	mu.Unlock()
-	fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	err = ix.Flush(fctx)
-	cancel()
-	if err != nil {
-		t.Fatalf("Flush after the server came back: %v", err)
-	}
 	checkSearchExact(t, ix, l.live(), 45)
 	if err := ix.Close(); err != nil {
 		t.Fatal(err)
