@@ -205,3 +205,55 @@ func readIDs(r io.Reader, n int) ([]uint64, error) {
 	}
 	return ids, nil
 }
+
+// checkSegmentObject reads a segment object through to its checksum without keeping it (memory
+// does not grow with the object) and checks that it holds count faces of seq. Damage is
+// ErrCorrupt; a failing read (the store gone mid-object) is returned as it is.
+func checkSegmentObject(r io.Reader, wantDim, count int, seq uint64) error {
+	cr := &crcReader{r: bufio.NewReaderSize(r, 1<<20), crc: crc32.New(castagnoli)}
+	fail := func(what string, err error) error {
+		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+			return fmt.Errorf("segment: %s: %w", what, err)
+		}
+		return fmt.Errorf("%w: segment: %s: %v", ErrCorrupt, what, err)
+	}
+	var fixed struct {
+		Magic   [8]byte
+		Version uint32
+		Dim     uint32
+		Count   uint64
+		Seq     uint64
+		ModelN  uint16
+	}
+	if err := binary.Read(cr, binary.LittleEndian, &fixed); err != nil {
+		return fail("header", err)
+	}
+	if string(fixed.Magic[:]) != segmentMagic || fixed.Version != segmentVersion || int(fixed.Dim) != wantDim ||
+		fixed.Count != uint64(count) || fixed.Seq != seq {
+		return fail(fmt.Sprintf("header: magic %q version %d dim %d count %d seq %d, want dim %d count %d seq %d",
+			fixed.Magic[:], fixed.Version, fixed.Dim, fixed.Count, fixed.Seq, wantDim, count, seq), nil)
+	}
+	if _, err := io.CopyN(io.Discard, cr, int64(fixed.ModelN)+int64(count)*int64(16+4*wantDim)); err != nil {
+		return fail("body", err)
+	}
+	var glen uint64
+	if err := binary.Read(cr, binary.LittleEndian, &glen); err != nil {
+		return fail("graph length", err)
+	}
+	if glen > 1<<34 {
+		return fail(fmt.Sprintf("graph length %d", glen), nil)
+	}
+	if _, err := io.CopyN(io.Discard, cr, int64(glen)); err != nil {
+		return fail("graph", err)
+	}
+	want := cr.crc.Sum32()
+	var sum [5]byte // one byte more than the checksum: trailing bytes are damage too
+	n, err := io.ReadFull(cr.r, sum[:])
+	if n != 4 || binary.LittleEndian.Uint32(sum[:4]) != want {
+		if n == 5 {
+			return fail("bytes after the checksum", nil)
+		}
+		return fail(fmt.Sprintf("checksum: %d of 4 bytes, computed %08x", n, want), err)
+	}
+	return nil
+}

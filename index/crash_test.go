@@ -32,7 +32,12 @@ func crashConfig(dir string) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
-	return Config{Dir: filepath.Join(dir, "wal"), Store: store, Prefix: "index/crash", Model: testModel, Dim: 32, SegmentSize: 150}, nil
+	cfg := Config{Dir: filepath.Join(dir, "wal"), Store: store, Prefix: "index/crash", Model: testModel, Dim: 32, SegmentSize: 150}
+	if _, err := os.Stat(filepath.Join(dir, "merging")); err == nil {
+		// The merge crash test: small segments, merged three at a time, with graphs.
+		cfg.SegmentSize, cfg.MergeFactor, cfg.Graph = 60, 3, mergeTestGraph()
+	}
+	return cfg, nil
 }
 
 // TestCrashChild is the child's body; it does nothing in a normal run.
@@ -45,6 +50,19 @@ func TestCrashChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The merge crash test names a stage of a merge; the child reports every stage it reaches
+	// and stops at that one until it is killed.
+	pause := time.Duration(0)
+	if stop := os.Getenv(crashChildEnv + "_STAGE"); stop != "" {
+		pause = 2 * time.Millisecond // a steady load the persister keeps up with, so merges come
+
+		cfg.mergeHook = func(stage string) {
+			fmt.Println("merge " + stage)
+			if stage == stop {
+				select {}
+			}
+		}
+	}
 	ix, err := Open(context.Background(), cfg)
 	if err != nil {
 		fmt.Println("open error:", err)
@@ -53,6 +71,7 @@ func TestCrashChild(t *testing.T) {
 	start, _ := strconv.ParseUint(os.Getenv(crashChildEnv+"_START"), 10, 64)
 	out := bufio.NewWriter(os.Stdout)
 	for id := start; ; id += 3 {
+		time.Sleep(pause)
 		batch := []Entry{{ID: id, Gallery: id % 5, Vector: vectorFor(id)}, {ID: id + 1, Gallery: (id + 1) % 5, Vector: vectorFor(id + 1)}, {ID: id + 2, Gallery: (id + 2) % 5, Vector: vectorFor(id + 2)}}
 		if err := ix.Add(context.Background(), testModel, batch); err != nil {
 			fmt.Fprintln(out, "add error:", err)
@@ -87,13 +106,49 @@ func TestCrashRecovery(t *testing.T) {
 	if testing.Short() {
 		t.Skip("crash test skipped in -short mode")
 	}
+	acked := crashRounds(t, t.TempDir(), 20, func(int) string { return "" })
+	if acked < 300 {
+		t.Fatalf("only %d faces acknowledged over 20 rounds: the test did not exercise sealing", acked)
+	}
+}
+
+// TestMergeCrashRecovery kills the child in the middle of merges: after the merged segment's
+// graph is built, after its upload, after the manifest naming it (before the replaced objects
+// are deleted), and at random. Each reopen must find the last published manifest valid and
+// every acknowledged face, bit for bit.
+func TestMergeCrashRecovery(t *testing.T) {
+	if testing.Short() {
+		t.Skip("crash test skipped in -short mode")
+	}
 	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "merging"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stages := []string{"built", "uploaded", "published", ""}
+	crashRounds(t, dir, 12, func(round int) string { return stages[round%len(stages)] })
+	cfg, err := crashConfig(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkManifests(t, cfg.Store, cfg.Prefix, false)
+}
+
+// crashRounds runs rounds of the crash child in dir, killing it at the merge stage that stage
+// names for the round (waiting for the child to reach it) or, for "", at a random moment, and
+// checks after each that the reopened index holds every acknowledged face. It returns how many
+// were acknowledged.
+func crashRounds(t *testing.T, dir string, rounds int, stage func(round int) string) int {
+	t.Helper()
 	r := rand.New(rand.NewPCG(2026, 11))
 	acked := map[uint64]bool{} // id → deleted?
 	next := uint64(0)
-	for round := 0; round < 20; round++ {
+	for round := 0; round < rounds; round++ {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.v=false")
 		cmd.Env = append(os.Environ(), crashChildEnv+"="+dir, fmt.Sprintf("%s_START=%d", crashChildEnv, next))
+		stop := stage(round)
+		if stop != "" {
+			cmd.Env = append(cmd.Env, crashChildEnv+"_STAGE="+stop)
+		}
 		stdout, err := cmd.StdoutPipe()
 		if err != nil {
 			t.Fatal(err)
@@ -109,10 +164,35 @@ func TestCrashRecovery(t *testing.T) {
 			}
 			close(lines)
 		}()
-		// Kill between 50 and 800 ms in: sometimes mid-WAL-append, sometimes mid-segment upload.
-		time.Sleep(time.Duration(50+r.IntN(750)) * time.Millisecond)
+		var early []string // lines read while waiting for the stage
+		if stop == "" {
+			// Kill between 50 and 800 ms in: sometimes mid-WAL-append, sometimes mid-segment upload.
+			time.Sleep(time.Duration(50+r.IntN(750)) * time.Millisecond)
+		} else {
+			deadline := time.After(60 * time.Second)
+		wait:
+			for {
+				select {
+				case line, ok := <-lines:
+					if !ok {
+						t.Fatalf("round %d: the child ended before merge stage %q: %v", round, stop, early)
+					}
+					early = append(early, line)
+					if line == "merge "+stop {
+						break wait
+					}
+				case <-deadline:
+					cmd.Process.Signal(syscall.SIGKILL)
+					t.Fatalf("round %d: no merge reached stage %q in 60 s; the child said %d lines, the last %q", round, stop, len(early), early[max(0, len(early)-3):])
+				}
+			}
+			time.Sleep(time.Duration(r.IntN(20)) * time.Millisecond) // the writes go on meanwhile
+		}
 		cmd.Process.Signal(syscall.SIGKILL)
 		for line := range lines {
+			early = append(early, line)
+		}
+		for _, line := range early {
 			switch {
 			case strings.HasPrefix(line, "acked "):
 				last, _ := strconv.ParseUint(strings.TrimPrefix(line, "acked "), 10, 64)
@@ -157,12 +237,12 @@ func TestCrashRecovery(t *testing.T) {
 		if len(present) != ix.Len() {
 			t.Fatalf("round %d: %d live faces listed, Len says %d", round, len(present), ix.Len())
 		}
+		st := ix.Stats()
 		if err := ix.Close(); err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("round %d: %d acknowledged faces all present after SIGKILL", round, len(acked))
+		checkManifests(t, cfg.Store, cfg.Prefix, false) // the latest names only whole segments
+		t.Logf("round %d (kill at %q): %d acknowledged faces all present after SIGKILL; %d segments", round, stop, len(acked), st.Segments)
 	}
-	if len(acked) < 300 {
-		t.Fatalf("only %d faces acknowledged over 20 rounds: the test did not exercise sealing", len(acked))
-	}
+	return len(acked)
 }

@@ -17,7 +17,23 @@
 //	persister: build graph → put segment object → put manifest (generation n+1, create-only)
 //	           → drop the WAL files the manifest covers
 //	Compact: rewrite segments without tombstoned faces → manifest → delete the old objects
+//	Merge (persister, when MergeFactor persisted segments share a size tier): copy their live
+//	       faces into one segment (tombstoned ones dropped) → build its graph → put the object
+//	       → read it back through its checksum → manifest → delete the replaced objects
 //	Search: fan out over segments (graph or exact), filter by gallery and tombstones, merge
+//
+// Merging is size-tiered: a segment of n faces is in tier round(log_F(n/SegmentSize)), F being
+// MergeFactor (default 10), and the F oldest segments of the lowest full tier merge, so a
+// gallery of 100k-face segments becomes 1M, then 10M segments, and a query walks about one graph
+// per tier instead of one per 100k faces. The merged graph is built whole (the graph package
+// cannot extend a built graph), on the persister goroutine: searches read the old segments until
+// the manifest switch, writes go on to the WAL, and segments sealed meanwhile are searched
+// exactly until the merge is done and they are persisted. A merge that cannot be published (the
+// store is down, its read-back failed) keeps what it built and is retried with the persister's
+// backoff. A crash at any point leaves the previous manifest valid: the merged object is an
+// orphan until a manifest names it, and the replaced objects are orphans once one does;
+// dropOrphanSegments removes either at a later manifest. Faces deleted while a merge runs stay
+// in the merged segment under their tombstones, for the next compaction.
 //
 // # Key types
 //
@@ -35,7 +51,8 @@
 //
 // Segment object (segments/<seq>-<generation>.seg): magic "FMSEG001", u32 format version, u32
 // dim, u64 count, u64 seq, u16 model length + model identity, ids, galleries, vectors, u64
-// graph length + graph bytes, u32 CRC-32C of everything before it.
+// graph length + graph bytes, u32 CRC-32C of everything before it. A merged segment has the same
+// format and takes the smallest seq of the segments it replaces.
 //
 // Manifest (manifests/<generation, 20 digits>.json): the model, dim, live segments with their
 // counts, the tombstones not yet purged, and the last log sequence number it covers; a CRC-32C

@@ -77,8 +77,16 @@ type Config struct {
 	// object storage). Deletions within it share one compaction, so deleting a gallery face by
 	// face costs one rewrite. 0 is 5 s; negative never compacts on its own (call Compact).
 	CompactAfter time.Duration
+	// MergeFactor is how many persisted segments of about the same size are merged into one
+	// (size-tiered: 100k → 1M → 10M at the default). A query walks one graph per segment, so
+	// merging keeps the walks per query near the number of tiers. 0 is 10; negative never merges.
+	MergeFactor int
 	// Logger receives operational events (never vectors). Default: slog.Default().
 	Logger *slog.Logger
+
+	// mergeHook, when set (tests only), is called at each stage of a merge on the persister
+	// goroutine; the crash tests block in it to be killed at a chosen point.
+	mergeHook func(stage string)
 }
 
 // Validate reports every problem at once.
@@ -98,6 +106,10 @@ func (c Config) Validate() error {
 	}
 	if c.SegmentSize < 0 || c.EfSearch < 0 {
 		errs = append(errs, errors.New("index: SegmentSize and EfSearch must be >= 0"))
+	}
+	// 1 would rewrite a segment into itself forever; beyond 1000 a merge is a whole rebuild.
+	if c.MergeFactor == 1 || c.MergeFactor > maxMergeFactor {
+		errs = append(errs, fmt.Errorf("index: MergeFactor must be in [2,%d], 0 (default) or negative (never), got %d", maxMergeFactor, c.MergeFactor))
 	}
 	return errors.Join(errs...)
 }
@@ -140,12 +152,15 @@ type Index struct {
 	stop     context.CancelFunc
 	done     chan struct{}
 	lastErr  atomic.Pointer[error]
+	// builtMerge is the persister goroutine's own (merge.go): a merge built, not yet published.
+	builtMerge *builtMerge
 
 	stats struct {
 		segmentsWritten, bytesWritten, writeNanos atomic.Int64
 		segmentsRead, bytesRead, readNanos        atomic.Int64
 		graphsBuilt, graphNanos                   atomic.Int64
 		compactions                               atomic.Int64
+		merges, mergeNanos                        atomic.Int64
 		walSyncs, walRecords                      atomic.Int64
 	}
 }
@@ -162,6 +177,9 @@ type Stats struct {
 	GraphBuildTime                time.Duration
 	// Compactions that rewrote segments to drop deleted faces.
 	Compactions int64
+	// Merges of segments into one, and the time they took (graph build and upload included).
+	Merges    int64
+	MergeTime time.Duration
 	// WAL appends (each one fsync) and the records they wrote: an Add or a delete is one append.
 	WALSyncs, WALRecords int64
 }
@@ -178,6 +196,7 @@ func (ix *Index) Stats() Stats {
 	st.GraphsBuilt, st.GraphBuildTime = ix.stats.graphsBuilt.Load(), time.Duration(ix.stats.graphNanos.Load())
 	st.WALSyncs, st.WALRecords = ix.stats.walSyncs.Load(), ix.stats.walRecords.Load()
 	st.Compactions = ix.stats.compactions.Load()
+	st.Merges, st.MergeTime = ix.stats.merges.Load(), time.Duration(ix.stats.mergeNanos.Load())
 	return st
 }
 
@@ -193,6 +212,9 @@ func (c *Config) ensureDefaults() {
 	}
 	if c.CompactAfter == 0 {
 		c.CompactAfter = 5 * time.Second
+	}
+	if c.MergeFactor == 0 {
+		c.MergeFactor = 10
 	}
 }
 

@@ -13,9 +13,9 @@ import (
 )
 
 // persistLoop is the Index's one background goroutine. It builds graphs for sealed segments,
-// writes them and the manifest to object storage, drops covered WAL files, and runs compactions
-// (asked for, or CompactAfter after a deletion), one thing at a time, so manifests have a single
-// writer. Errors (the store down, say) are retried with backoff: the WAL keeps everything until
+// writes them and the manifest to object storage, drops covered WAL files, merges segments when
+// a tier is full (merge.go), and runs compactions (asked for, or CompactAfter after a
+// deletion), one thing at a time, so manifests have a single writer. Errors (the store down, say) are retried with backoff: the WAL keeps everything until
 // a manifest covers it, and a failed compaction is tried again.
 func (ix *Index) persistLoop(ctx context.Context) {
 	defer close(ix.done)
@@ -23,12 +23,18 @@ func (ix *Index) persistLoop(ctx context.Context) {
 	var compactDue <-chan time.Time
 	for {
 		err := ix.persistPending(ctx)
+		if err == nil {
+			var merged bool
+			if merged, err = ix.mergeDue(ctx); merged && err == nil {
+				ix.signal() // persist what sealed meanwhile, then see whether the next tier is full
+			}
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return
 			}
 			ix.lastErr.Store(&err)
-			ix.log.Warn("persisting segments failed; will retry", "err", err, "retry_in", backoff)
+			ix.log.Warn("persisting or merging segments failed; will retry", "err", err, "retry_in", backoff)
 		} else {
 			ix.lastErr.Store(nil)
 			backoff = time.Second
@@ -67,9 +73,13 @@ func (ix *Index) persistLoop(ctx context.Context) {
 	}
 }
 
-// persistPending persists every sealed segment not yet in the manifest, oldest first.
+// persistPending persists the sealed segments not yet in the manifest when it is called,
+// oldest first. Segments sealed meanwhile wait for the next round (their seal wakes the
+// persister): under a sustained load the loop would otherwise never end, and merges would
+// never get their turn.
 func (ix *Index) persistPending(ctx context.Context) error {
-	for {
+	budget := -1
+	for ; budget != 0; budget-- {
 		ix.mu.RLock()
 		var pending []*segment
 		for _, s := range ix.sealed {
@@ -80,6 +90,9 @@ func (ix *Index) persistPending(ctx context.Context) error {
 		ix.mu.RUnlock()
 		if len(pending) == 0 {
 			return nil
+		}
+		if budget < 0 {
+			budget = len(pending)
 		}
 		// Build as many graphs as run side by side, so a single-threaded builder still uses every
 		// core, but persist as soon as the oldest is ready.
@@ -94,6 +107,8 @@ func (ix *Index) persistPending(ctx context.Context) error {
 			return err
 		}
 	}
+	ix.signal() // more sealed meanwhile: come back for them
+	return nil
 }
 
 // buildGraphs builds the missing graphs of segs side by side and returns their errors. The

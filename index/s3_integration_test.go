@@ -357,7 +357,10 @@ func TestS3OutageUnderLoad(t *testing.T) {
 	scfg.ResponseHeaderTimeout = 5 * time.Second
 	cfg := Config{Dir: filepath.Join(t.TempDir(), "wal"), Store: openS3Store(t, scfg), Prefix: prefix,
 		Model: testModel, Dim: 32, SegmentSize: 50,
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+		// Without merges every kept manifest names only live objects (checkManifests(all));
+		// TestS3MergeDuringOutage has the merges.
+		MergeFactor: -1,
+		Logger:      slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
 	ix, err := Open(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -495,4 +498,137 @@ func TestS3OpenAbortsIncompleteUploads(t *testing.T) {
 		}
 		t.Fatalf("upload of %s still incomplete after Open", up.Key)
 	}
+}
+
+// TestS3MergeDuringOutage: the S3 server dies while a merge is under way (its graph built, its
+// upload about to start). Searches keep answering exactly from the old segments and writes
+// keep being acknowledged while the persister retries; once the server is back the merge
+// completes, no version of any object holds the face it dropped, and a reopen finds every
+// acknowledged face.
+func TestS3MergeDuringOutage(t *testing.T) {
+	g := s3test.Start(t)
+	ctx := context.Background()
+	const bucket, prefix = "index-merge-outage", "index/merge-outage"
+	scfg := g.Config(bucket, "")
+	scfg.MaxRetries = 1 // fail fast: the persister retries on its own
+	scfg.DialTimeout = time.Second
+	scfg.ResponseHeaderTimeout = 5 * time.Second
+	reached, release := make(chan struct{}), make(chan struct{})
+	var once atomic.Bool
+	var mu sync.Mutex
+	var stages []string
+	cfg := Config{Dir: filepath.Join(t.TempDir(), "wal"), Store: openS3Store(t, scfg), Prefix: prefix,
+		Model: testModel, Dim: 32, SegmentSize: 40, Graph: mergeTestGraph(), MergeFactor: 3, CompactAfter: -1,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		mergeHook: func(stage string) {
+			mu.Lock()
+			stages = append(stages, stage)
+			mu.Unlock()
+			if stage == "built" && once.CompareAndSwap(false, true) {
+				close(reached)
+				<-release
+			}
+		}}
+	ix, err := Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ix.Close() })
+
+	l := &loadLog{acked: map[uint64]Entry{}, deleted: map[uint64]bool{}}
+	add := func(es []Entry) {
+		t.Helper()
+		if err := ix.Add(ctx, testModel, es); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range es {
+			l.acked[e.ID] = e
+		}
+	}
+	r := rand.New(rand.NewPCG(41, 42))
+	add(entries(r, 0, 80, 1))
+	victim := l.acked[5]
+	if err := ix.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := ix.Delete(ctx, victim.ID); err != nil {
+		t.Fatal(err)
+	}
+	l.deleted[victim.ID] = true
+	add(entries(r, 80, 40, 0))
+	select {
+	case <-reached:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no merge began")
+	}
+	if !bucketVersionsHold(t, g, bucket, floatBytes(victim.Vector)) {
+		t.Fatal("the deleted face's vector is not in the bucket before the merge: the test would prove nothing")
+	}
+
+	// The server dies with the merged segment built; its upload fails and is retried.
+	g.Kill()
+	close(release)
+	var nextID atomic.Uint64
+	nextID.Store(10_000)
+	stop := runLoad(t, ix, l, &nextID, 43)
+	waitFor(t, "the merge's upload to fail", func() bool {
+		p := ix.lastErr.Load()
+		return p != nil && errors.Is(*p, blob.ErrUnavailable)
+	})
+	time.Sleep(time.Second) // searches and writes under the outage, a retry or two
+	stop()
+	if t.Failed() {
+		t.FailNow()
+	}
+	if n := ix.Stats().Merges; n != 0 {
+		t.Fatalf("%d merges with the server down", n)
+	}
+	start := time.Now()
+	checkSearchExact(t, ix, l.live(), 44)
+	t.Logf("with the server down: %d faces live, 20 searches in %s, last error: %v", ix.Len(), time.Since(start), *ix.lastErr.Load())
+
+	// Back up: the retry completes the merge. Flush wakes the persister, whose backoff grew
+	// during the outage; the merge follows the segments it persists.
+	if err := g.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	err = ix.Flush(fctx)
+	cancel()
+	if err != nil {
+		t.Fatalf("Flush after the server came back: %v", err)
+	}
+	waitMerges(t, &testIndex{ix, cfg}, 1)
+	mu.Lock()
+	if first := stages[:3]; !slices.Equal(first, []string{"built", "uploaded", "published"}) {
+		t.Errorf("the first merge went through %v; its retries should upload the segment built once", first)
+	}
+	mu.Unlock()
+	checkSearchExact(t, ix, l.live(), 45)
+	if err := ix.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if bucketVersionsHold(t, g, bucket, floatBytes(victim.Vector)) {
+		t.Fatal("a version in the bucket still holds the face the merge dropped")
+	}
+	checkManifests(t, cfg.Store, prefix, false)
+
+	cfg.Store, cfg.mergeHook = openS3Store(t, scfg), nil
+	re, err := Open(ctx, cfg)
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	t.Cleanup(func() { re.Close() })
+	live := l.live()
+	present := map[uint64][]float32{}
+	re.ForEach(func(id, _ uint64, v []float32) { present[id] = append([]float32(nil), v...) })
+	for id, e := range live {
+		if v, ok := present[id]; !ok || !slices.Equal(v, e.Vector) {
+			t.Fatalf("acknowledged face %d: present %v, same vector %v", id, ok, slices.Equal(v, e.Vector))
+		}
+	}
+	if re.Len() != len(live) {
+		t.Fatalf("after the reopen Len = %d, want %d", re.Len(), len(live))
+	}
+	checkSearchExact(t, re, live, 46)
 }
