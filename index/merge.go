@@ -187,13 +187,7 @@ func (ix *Index) publishMerge(ctx context.Context, b *builtMerge) error {
 			m.Segments = append(m.Segments, manifestSegment{Key: s.key, Seq: s.seq, Count: s.len()})
 		}
 	}
-	var keep []uint64
-	for _, id := range m.Tombstones {
-		if _, gone := purged[id]; !gone {
-			keep = append(keep, id)
-		}
-	}
-	m.Tombstones = keep
+	m.Tombstones = withoutPurged(m.Tombstones, purged)
 	ix.mu.Unlock()
 	// On failure the object stays: the manifest may have been stored although its reply was
 	// lost (publishManifest recognises it on the retry), and then it names this object. An

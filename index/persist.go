@@ -440,13 +440,7 @@ func (ix *Index) compact(ctx context.Context) error {
 			m.Segments = append(m.Segments, manifestSegment{Key: s.key, Seq: s.seq, Count: s.len()})
 		}
 	}
-	var keep []uint64
-	for _, id := range m.Tombstones {
-		if _, gone := purged[id]; !gone {
-			keep = append(keep, id)
-		}
-	}
-	m.Tombstones = keep
+	m.Tombstones = withoutPurged(m.Tombstones, purged)
 	ix.mu.Unlock()
 	if err := ix.publishManifest(ctx, &m); err != nil {
 		return err
@@ -496,4 +490,16 @@ func (ix *Index) Close() error {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	return ix.wal.close()
+}
+
+// withoutPurged is the tombstones a rewrite (compaction, merge) left: those of faces it did
+// not drop.
+func withoutPurged(tombstones []uint64, purged map[uint64]struct{}) []uint64 {
+	var keep []uint64
+	for _, id := range tombstones {
+		if _, gone := purged[id]; !gone {
+			keep = append(keep, id)
+		}
+	}
+	return keep
 }
