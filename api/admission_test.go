@@ -40,7 +40,7 @@ func TestAdmissionUnderConcurrency(t *testing.T) {
 	weight := h.PeakBytes() + 32<<20 // engine's analysisBytes
 	budget := weight * 5 / 2
 	ts := newTestServerWithService(t, func(c *engine.ServiceConfig) {
-		c.MemoryBudget, c.AdmissionWait = budget, 100*time.Millisecond
+		c.MemoryBudget, c.AdmissionWait = budget, 20*time.Millisecond // shorter than one decode: a third request waits past it
 	})
 	_, body := ts.do(t, "POST", "/v1/galleries", ts.tokens["admin"], "application/json", []byte(`{"name":"ads","kind":"collection"}`))
 	var g struct{ ID int64 }
