@@ -2,10 +2,12 @@ package index
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"runtime"
 
 	"github.com/facematch/facematch/index/graph"
+	"github.com/facematch/facematch/index/quant"
 )
 
 // GraphKind says how sealed segments get their graph: how to build one, how to read one back,
@@ -17,6 +19,8 @@ type GraphKind struct {
 	// Parallel is how many pending segments are built at the same time. A builder that uses
 	// every core itself wants 1; a single-threaded one wants a build per core.
 	Parallel int
+	// quantize, when set, turns a graph of this kind into one walked on codes (Config.Quantized).
+	quantize func(g annGraph, q *quant.Quantizer) (annGraph, error)
 }
 
 type graphReader func(r io.Reader, vectors []float32, dim int) (annGraph, error)
@@ -33,7 +37,36 @@ func HNSWGraph(cfg graph.Config) *GraphKind {
 			return graph.Read(r, vectors, dim)
 		},
 		Parallel: 1,
+		quantize: func(g annGraph, q *quant.Quantizer) (annGraph, error) {
+			h, ok := g.(*graph.HNSW)
+			if !ok {
+				return nil, fmt.Errorf("index: quantized traversal needs an HNSW graph, got %T", g)
+			}
+			return graph.Quantize(h, q, graph.QuantConfig{})
+		},
 	}
+}
+
+// quantized returns k with codes made by q added to every graph it builds or reads. The graph's
+// file format is unchanged: codes are derived from the segment's vectors at load.
+func (k *GraphKind) quantized(q *quant.Quantizer) *GraphKind {
+	qk := *k
+	qk.Name = k.Name + "+" + q.Config().Kind.String()
+	qk.Build = func(ctx context.Context, vectors []float32, dim int) (annGraph, error) {
+		g, err := k.Build(ctx, vectors, dim)
+		if err != nil {
+			return nil, err
+		}
+		return k.quantize(g, q)
+	}
+	qk.Read = func(r io.Reader, vectors []float32, dim int) (annGraph, error) {
+		g, err := k.Read(r, vectors, dim)
+		if err != nil {
+			return nil, err
+		}
+		return k.quantize(g, q)
+	}
+	return &qk
 }
 
 // CoderGraph is the named library github.com/coder/hnsw behind its adapter in index/graph (a

@@ -73,6 +73,13 @@ type Config struct {
 	EfSearch int
 	// Graph builds and reads graphs for sealed segments; nil searches sealed segments exactly.
 	Graph *GraphKind
+	// Quantized walks the sealed segments' graphs on 8-bit codes of their vectors (issue 17;
+	// index/graph.Quantized) and rescores the best candidates with the float32 vectors, so every
+	// similarity stays exact. Codes are made when a graph is built or read (not yet persisted)
+	// and hold dim+12 bytes a vector beside the float32 vectors, which stay resident. Needs the
+	// HNSW graph. Default off: at 100k vectors it buys little speed for that memory
+	// (notes: qtraverse.md).
+	Quantized bool
 	// CompactAfter is how long after a deletion the index compacts (when deleted vectors leave
 	// object storage). Deletions within it share one compaction, so deleting a gallery face by
 	// face costs one rewrite. 0 is 5 s; negative never compacts on its own (call Compact).
@@ -110,6 +117,9 @@ func (c Config) Validate() error {
 	// 1 would rewrite a segment into itself forever; beyond 1000 a merge is a whole rebuild.
 	if c.MergeFactor == 1 || c.MergeFactor > maxMergeFactor {
 		errs = append(errs, fmt.Errorf("index: MergeFactor must be in [2,%d], 0 (default) or negative (never), got %d", maxMergeFactor, c.MergeFactor))
+	}
+	if c.Quantized && (c.Graph == nil || c.Graph.quantize == nil) {
+		errs = append(errs, errors.New("index: Quantized needs a graph that can walk codes (HNSWGraph)"))
 	}
 	return errors.Join(errs...)
 }
@@ -225,6 +235,13 @@ func Open(ctx context.Context, cfg Config) (*Index, error) {
 		return nil, err
 	}
 	cfg.ensureDefaults()
+	if cfg.Quantized {
+		q, err := graph.NewQuantizer(cfg.Dim)
+		if err != nil {
+			return nil, fmt.Errorf("index: %w", err)
+		}
+		cfg.Graph = cfg.Graph.quantized(q)
+	}
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("index: %w", err)
 	}
@@ -739,8 +756,9 @@ func (ix *Index) searchSegment(s *segment, query []float32, k, ef int, filtered 
 		if !ok(id, gallery) {
 			continue
 		}
-		// The graph scored with the same full-precision vectors; the exact re-rank is this
-		// dot product, recomputed here so every segment's scores come from one function.
+		// The graph returns float32 scores (a quantized walk rescores its candidates); the
+		// exact re-rank is this dot product, recomputed so every segment's scores come from one
+		// function.
 		hits = append(hits, Hit{ID: id, Gallery: gallery, Similarity: dot(query, s.vectors[int(n.ID)*s.dim:(int(n.ID)+1)*s.dim])})
 		if len(hits) == k {
 			break

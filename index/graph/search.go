@@ -3,6 +3,8 @@ package graph
 import (
 	"fmt"
 	"sync"
+
+	"github.com/facematch/facematch/index/quant"
 )
 
 // cand is a node and its similarity to the current query.
@@ -113,6 +115,9 @@ type searchCtx struct {
 	// layerSel[l] is the node being inserted's chosen neighbours on layer l, kept until they
 	// are published.
 	layerSel [][]cand
+	// query is the prepared query of a quantized search (Quantized.Search); its buffers are
+	// allocated on first use and reused.
+	query quant.Query
 }
 
 func (h *HNSW) initPool() {

@@ -1,0 +1,188 @@
+package graph
+
+import (
+	"fmt"
+	"io"
+	"slices"
+
+	"github.com/facematch/facematch/index/quant"
+)
+
+// QuantSeed is the rotation seed of every quantized graph. One constant, not a seed per graph,
+// so that codes of every segment of an index (and of every index of one dimension) are made
+// under one quant.Config: a query prepared once fits them all, and a merge can copy codes
+// instead of re-encoding. The value is arbitrary ("FMQTRAV1"); changing it makes codes
+// persisted under the old one need a query of their own.
+const QuantSeed uint64 = 0x464d515452415631
+
+// DefaultRescore is how many of a quantized walk's best candidates are rescored with float32
+// when QuantConfig.Rescore is 0: a fixed count, not a multiple of ef, since what rescoring
+// repairs is the order among near-equal estimates at the top, whatever ef the walk used.
+const DefaultRescore = 100
+
+// QuantConfig configures quantized traversal. The zero value means the defaults.
+type QuantConfig struct {
+	// Rescore is how many of the walk's best candidates (by estimate) are rescored with the
+	// float32 vectors before the top k is taken: max(k, Rescore), at most ef. 0 means
+	// DefaultRescore.
+	Rescore int
+}
+
+// Quantized is an HNSW graph searched on 8-bit codes of its vectors (package index/quant,
+// Rotated8 under QuantSeed): the walk estimates each visited node's similarity with an integer
+// dot product on a quarter of the bytes, then the best candidates are rescored with the float32
+// vectors, so every similarity Search returns is exact (the same dot product as HNSW.Search).
+// The graph itself is the float32-built HNSW, unchanged; the codes are derived from its vectors
+// and are not part of its file format (WriteTo writes the HNSW alone).
+//
+// Concurrency: immutable once made; Search is safe for concurrent use.
+type Quantized struct {
+	h       *HNSW
+	codes   *quant.Codes
+	rescore int
+}
+
+var _ Graph = (*Quantized)(nil)
+
+// NewQuantizer returns the quantizer quantized graphs of dimension dim use.
+func NewQuantizer(dim int) (*quant.Quantizer, error) {
+	q, err := quant.New(quant.Config{Kind: quant.Rotated8, Dim: dim, Seed: QuantSeed})
+	if err != nil {
+		return nil, fmt.Errorf("graph: quantizer: %w", err)
+	}
+	return q, nil
+}
+
+// Quantize encodes h's vectors with q (about 7 µs a vector on one core) and returns h searched
+// on the codes. q must be of h's dimension; one quantizer may serve any number of graphs.
+func Quantize(h *HNSW, q *quant.Quantizer, cfg QuantConfig) (*Quantized, error) {
+	if cfg.Rescore < 0 || cfg.Rescore > maxEf {
+		return nil, fmt.Errorf("graph: Rescore must be in [0, %d], got %d", maxEf, cfg.Rescore)
+	}
+	if q.Config().Dim != h.dim {
+		return nil, fmt.Errorf("%w: quantizer has %d dimensions, graph has %d", ErrDimension, q.Config().Dim, h.dim)
+	}
+	codes, err := q.EncodeAll(h.vectors[:h.n*h.dim])
+	if err != nil {
+		return nil, fmt.Errorf("graph: encode vectors: %w", err)
+	}
+	if cfg.Rescore == 0 {
+		cfg.Rescore = DefaultRescore
+	}
+	return &Quantized{h: h, codes: codes, rescore: cfg.Rescore}, nil
+}
+
+// HNSW returns the graph the codes walk.
+func (g *Quantized) HNSW() *HNSW { return g.h }
+
+// Len returns the number of vectors in the graph.
+func (g *Quantized) Len() int { return g.h.n }
+
+// CodeBytes is the memory the codes hold (a byte per dimension and 12 bytes of parameters per
+// vector), beyond the graph and the float32 vectors.
+func (g *Quantized) CodeBytes() int64 { return int64(g.codes.Size()) }
+
+// WriteTo writes the HNSW graph without codes or vectors: codes are rebuilt from the vectors.
+func (g *Quantized) WriteTo(w io.Writer) (int64, error) { return g.h.WriteTo(w) }
+
+// Search is HNSW.Search with the walk on codes: the query is prepared once (rotated and
+// quantized to int8), ef candidates are explored by estimated similarity, the best
+// min(ef, max(k, Rescore)) of them are rescored with the float32 vectors and the top k by exact
+// similarity returned. Arguments and errors as HNSW.Search.
+func (g *Quantized) Search(query []float32, k, ef int) ([]Neighbor, error) {
+	h := g.h
+	if err := checkQuery(query, h.dim, k); err != nil {
+		return nil, err
+	}
+	if ef < 0 {
+		return nil, fmt.Errorf("graph: ef must not be negative, got %d", ef)
+	}
+	if h.n == 0 {
+		return []Neighbor{}, nil
+	}
+	if ef == 0 {
+		ef = h.efSearch
+	}
+	ef = max(ef, k)
+	query = query[:h.dim:h.dim]
+
+	sc := h.ctxPool.Get().(*searchCtx)
+	defer h.ctxPool.Put(sc)
+	qq := &sc.query
+	if err := g.codes.Quantizer().Prepare(qq, query); err != nil {
+		return nil, fmt.Errorf("graph: prepare query: %w", err)
+	}
+
+	ep := cand{id: h.entry, sim: g.codes.Similarity(qq, int(h.entry))}
+	for l := h.maxLevel; l > 0; l-- {
+		ep = g.greedy(qq, ep, l)
+	}
+	sc.reset()
+	g.searchLayer(qq, ep, ef, sc)
+
+	sc.drainResults()
+	cands := sc.sorted[:min(len(sc.sorted), max(k, g.rescore))]
+	for i := range cands {
+		cands[i].sim = dot(query, h.vec(cands[i].id))
+	}
+	slices.SortFunc(cands, func(a, b cand) int {
+		if c := cmpSim(b.sim, a.sim); c != 0 {
+			return c
+		}
+		return int(a.id) - int(b.id)
+	})
+	out := make([]Neighbor, min(k, len(cands)))
+	for i := range out {
+		out[i] = Neighbor{ID: cands[i].id, Similarity: cands[i].sim}
+	}
+	return out, nil
+}
+
+// greedy and searchLayer are HNSW.greedy and HNSW.searchLayer with the code estimate in place of
+// the float dot product, for a built graph (no locks). They are copies rather than one walk
+// over a similarity function because the float walk is also the build's inner loop, which an
+// indirect call per visited node would slow.
+
+func (g *Quantized) greedy(qq *quant.Query, ep cand, l int) cand {
+	h := g.h
+	for changed := true; changed; {
+		changed = false
+		for _, nb := range h.neighbors(ep.id, l, nil, nil) {
+			if s := g.codes.Similarity(qq, int(nb)); s > ep.sim {
+				ep = cand{id: nb, sim: s}
+				changed = true
+			}
+		}
+	}
+	return ep
+}
+
+func (g *Quantized) searchLayer(qq *quant.Query, ep cand, ef int, sc *searchCtx) {
+	h := g.h
+	visited, gen := sc.visited, sc.gen
+	visited[ep.id] = gen
+	cands, results := sc.cands, sc.results
+	cands.push(ep)
+	results.push(ep)
+	for len(cands) > 0 {
+		c := cands.pop()
+		if len(results) >= ef && c.sim < results[0].sim {
+			break
+		}
+		for _, nb := range h.neighbors(c.id, 0, nil, nil) {
+			if visited[nb] == gen {
+				continue
+			}
+			visited[nb] = gen
+			s := g.codes.Similarity(qq, int(nb))
+			if len(results) < ef || s > results[0].sim {
+				cands.push(cand{id: nb, sim: s})
+				results.push(cand{id: nb, sim: s})
+				if len(results) > ef {
+					results.pop()
+				}
+			}
+		}
+	}
+	sc.cands, sc.results = cands, results
+}
