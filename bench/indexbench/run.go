@@ -30,6 +30,7 @@ type Config struct {
 	TruthQ      int // queries checked against exact search, half synthetic, half real (default 500)
 	SegmentSize int // index segment size (default 100,000)
 	Graph       *index.GraphKind
+	Quantized   bool // walk sealed segments on 8-bit codes, rescoring with float32 (index.Config.Quantized)
 	// M and EfConstruction are the graph's (for the report) and hnswlib's (defaults 16, 200).
 	M, EfConstruction int
 	// Ef is the search-breadth sweep (default DefaultEf). The reported operating point is the
@@ -68,6 +69,7 @@ type Result struct {
 	N            int     `json:"n"`
 	Dim          int     `json:"dim"`
 	Graph        string  `json:"graph"`
+	Quantized    bool    `json:"quantized"`
 	SegmentSize  int     `json:"segment_size"`
 	M            int     `json:"M"`
 	EfConstr     int     `json:"ef_construction"`
@@ -164,7 +166,7 @@ func Run(ctx context.Context, real *RealEmbeddings, cfg Config) (*Result, error)
 	logf("synthetic model: genuine %.3f, impostor %.3f ± %.3f", stats.GenuineMean, stats.ImpostorMean, stats.ImpostorStd)
 	res := &Result{N: cfg.N, Dim: dim, Synthetic: "gaussian fitted to LFW " + real.Model, GenuineMean: stats.GenuineMean,
 		ImpostorMean: stats.ImpostorMean, ImpostorStd: stats.ImpostorStd, Graph: "exact", SegmentSize: cfg.SegmentSize,
-		M: cfg.M, EfConstr: cfg.EfConstruction}
+		M: cfg.M, EfConstr: cfg.EfConstruction, Quantized: cfg.Quantized}
 	if cfg.Graph != nil {
 		res.Graph = cfg.Graph.Name
 	}
@@ -263,7 +265,7 @@ func Run(ctx context.Context, real *RealEmbeddings, cfg Config) (*Result, error)
 		return nil, err
 	}
 	icfg := index.Config{Dir: filepath.Join(cfg.Dir, "wal"), Store: store, Prefix: "bench", Model: real.Model, Dim: dim,
-		SegmentSize: cfg.SegmentSize, Graph: cfg.Graph}
+		SegmentSize: cfg.SegmentSize, Graph: cfg.Graph, Quantized: cfg.Quantized}
 	reuse := false
 	if cfg.Reuse {
 		if ms, _ := store.List(ctx, "bench/manifests/"); len(ms) > 0 {

@@ -29,6 +29,7 @@ func (m *Main) runBenchIndex(ctx context.Context, args []string) error {
 	baseline := fs.Bool("hnswlib", true, "run the hnswlib baseline on the same vectors (needs bench/hnswlib/install)")
 	segment := fs.Int("segment", 100_000, "index segment size")
 	graphName := fs.String("graph", "hnsw", "graph for sealed segments: "+graphNames())
+	quantized := fs.Bool("quantized", false, "walk sealed segments' graphs on 8-bit codes and rescore with float32 (index Config.Quantized; hnsw only)")
 	graphM := fs.Int("m", 16, "graph M (neighbours per node; the base layer keeps 2M), for the graph and hnswlib alike")
 	efc := fs.Int("efc", 200, "graph efConstruction, for the graph and hnswlib alike")
 	lfw := fs.String("lfw", "../shared/data/lfw", "LFW photos: the synthetic distribution is fitted to their embeddings")
@@ -79,7 +80,7 @@ func (m *Main) runBenchIndex(ctx context.Context, args []string) error {
 		defer os.RemoveAll(scratch)
 	}
 	res, err := indexbench.Run(ctx, real, indexbench.Config{N: *n, Queries: *queries, TruthQ: *truth, SegmentSize: *segment,
-		Graph: kind, M: *graphM, EfConstruction: *efc, Ef: efs, Hnswlib: *baseline, Reuse: *reuse, Dir: filepath.Join(scratch, "index"), Seed: 1, Log: logf})
+		Graph: kind, Quantized: *quantized, M: *graphM, EfConstruction: *efc, Ef: efs, Hnswlib: *baseline, Reuse: *reuse, Dir: filepath.Join(scratch, "index"), Seed: 1, Log: logf})
 	if err != nil {
 		return err
 	}

@@ -27,6 +27,12 @@
 //     format it shares, and exists so that the benchmarks (`facematch bench
 //     index --graph coder`) measure the library against [HNSW]. The service
 //     always builds [HNSW].
+//   - [Quantized] is an [HNSW] searched on 8-bit codes of its vectors
+//     (package index/quant, one rotation seed, [QuantSeed], for every
+//     graph): the walk estimates similarities with an integer dot product,
+//     and the best candidates are rescored with the float32 vectors, so the
+//     similarities it returns are exact. Made by [Quantize] from a built or
+//     read HNSW; the codes are not in the file format (issue 17).
 //   - [Config] holds M, EfConstruction, EfSearch, Seed and Workers; its
 //     zero value means the defaults (16, 200, 64, 0, GOMAXPROCS) and
 //     [Config.Validate] reports every problem at once.

@@ -18,6 +18,10 @@ const QuantSeed uint64 = 0x464d515452415631
 // DefaultRescore is how many of a quantized walk's best candidates are rescored with float32
 // when QuantConfig.Rescore is 0: a fixed count, not a multiple of ef, since what rescoring
 // repairs is the order among near-equal estimates at the top, whatever ef the walk used.
+// Measured at 100k face-shaped vectors (quant_eval_test.go): rescoring only k = 10 loses up to
+// 0.012 of recall@10 at ef 512; 50 and 100 keep the float32 walk's recall@10 within 0.0014 at
+// every ef from 32 to 512 (512-d and 640-d); rescoring all ef is slower for nothing. 100 leaves
+// a margin for filtered searches, which ask for 4k.
 const DefaultRescore = 100
 
 // QuantConfig configures quantized traversal. The zero value means the defaults.
