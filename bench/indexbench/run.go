@@ -42,6 +42,8 @@ type Config struct {
 	// Reuse opens the index a previous run with the same N, Seed and segment size left in Dir
 	// instead of building it (the vectors are regenerated from the seed, so queries and truth
 	// match): a longer ef sweep at 1M need not pay the build again. Build figures are then 0.
+	// hnswlib's index is saved in Dir too and loaded when built from the same vectors and
+	// parameters (hnswlib.RunReusing); its build rate is then the saved one.
 	Reuse bool
 	Dir   string // scratch directory (WAL, blobs, baseline files)
 	Seed  uint64
@@ -475,11 +477,22 @@ func runBaseline(ctx context.Context, cfg Config, res *Result, logf func(string,
 		return err
 	}
 	p := func(name string) string { return filepath.Join(cfg.Dir, "hnswlib", name) }
-	logf("hnswlib: building over %d vectors", res.N)
-	hr, err := hnswlib.Run(ctx, bin, hnswlib.Args{Base: p("base"), Queries: p("queries"), Truth: p("truth"), Mates: p("mates"),
-		M: cfg.M, EfConstruction: cfg.EfConstruction, Threads: runtime.GOMAXPROCS(0), Ef: cfg.Ef, K: 10, NoSave: true})
+	args := hnswlib.Args{Base: p("base"), Queries: p("queries"), Truth: p("truth"), Mates: p("mates"),
+		M: cfg.M, EfConstruction: cfg.EfConstruction, Threads: runtime.GOMAXPROCS(0), Ef: cfg.Ef, K: 10, NoSave: true}
+	var hr *hnswlib.Result
+	if cfg.Reuse {
+		// Kept beside the index's own files, so --reuse skips both builds.
+		logf("hnswlib: loading or building (and saving) over %d vectors", res.N)
+		hr, err = hnswlib.RunReusing(ctx, bin, args, p("saved"))
+	} else {
+		logf("hnswlib: building over %d vectors", res.N)
+		hr, err = hnswlib.Run(ctx, bin, args)
+	}
 	if err != nil {
 		return err
+	}
+	if hr.Reused {
+		logf("hnswlib: reused the saved index (built at %.0f vectors/s)", hr.BuildVectorsPerS)
 	}
 	res.Hnswlib = hr
 	res.HnswlibBuildVectorsPerS = &hr.BuildVectorsPerS
