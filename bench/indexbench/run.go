@@ -39,6 +39,9 @@ type Config struct {
 	TargetRecall, TargetMateRecall float64
 	// Hnswlib runs the hnswlib baseline on the same vectors, queries and truth.
 	Hnswlib bool
+	// GenuineMean is the mean similarity synthetic mates are calibrated to; 0 measures it on
+	// the real embeddings' same-identity pairs (GenuineMeanOf).
+	GenuineMean float64
 	// Reuse opens the index a previous run with the same N, Seed and segment size left in Dir
 	// instead of building it (the vectors are regenerated from the seed, so queries and truth
 	// match): a longer ef sweep at 1M need not pay the build again. Build figures are then 0.
@@ -164,7 +167,11 @@ func Run(ctx context.Context, real *RealEmbeddings, cfg Config) (*Result, error)
 	if err != nil {
 		return nil, err
 	}
-	stats := model.Calibrate(0.62)
+	genuine := cfg.GenuineMean
+	if genuine == 0 {
+		genuine = GenuineMeanOf(real.Vectors, real.Labels)
+	}
+	stats := model.Calibrate(genuine)
 	logf("synthetic model: genuine %.3f, impostor %.3f ± %.3f", stats.GenuineMean, stats.ImpostorMean, stats.ImpostorStd)
 	res := &Result{N: cfg.N, Dim: dim, Synthetic: "gaussian fitted to LFW " + real.Model, GenuineMean: stats.GenuineMean,
 		ImpostorMean: stats.ImpostorMean, ImpostorStd: stats.ImpostorStd, Graph: "exact", SegmentSize: cfg.SegmentSize,
