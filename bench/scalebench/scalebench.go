@@ -189,13 +189,17 @@ func prepare(ctx context.Context, cfg Config) (*state, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The start adds the vectors; segments' graphs are built behind it, and the stop waits
-	// until every sealed one is built and stored: both count.
-	stopStart := time.Now()
+	// The start adds the vectors; segments' graphs are built behind it: wait until every sealed
+	// segment is stored with its graph, then stop. Both count.
+	waitStart := time.Now()
+	if err := srv.waitPersisted(ctx, newClient(srv.url, st.Bootstrap), cfg.ReadyTimeout); err != nil {
+		srv.stop()
+		return nil, err
+	}
 	if err := srv.stop(); err != nil {
 		return nil, fmt.Errorf("scalebench: stopping the service: %w", err)
 	}
-	st.IndexBuild = (took + time.Since(stopStart)).Seconds()
+	st.IndexBuild = (took + time.Since(waitStart)).Seconds()
 	return st, writeState(cfg.DataDir, st)
 }
 
@@ -397,6 +401,10 @@ func measure(ctx context.Context, cfg Config, st *state, res *Result) error {
 	res.MeanMs = float64(sum) / float64(len(lat)) / 1e6
 	res.MateFound = float64(found) / float64(len(lat))
 	res.ServerRSSMiB = float64(processRSS(srv.cmd.Process.Pid)) / (1 << 20)
+	// Steady state: no graph may have been built while the searches ran.
+	if built, err := srv.indexEvents("segment graph built"); err != nil || built > 0 {
+		return errors.Join(err, fmt.Errorf("scalebench: the service built %d segment graphs during the searches: not a steady state", built))
+	}
 	return srv.stop()
 }
 

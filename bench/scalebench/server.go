@@ -1,6 +1,7 @@
 package scalebench
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -13,6 +14,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -22,6 +25,8 @@ import (
 type server struct {
 	cmd     *exec.Cmd
 	url     string
+	log     string // the service's log file, appended to by every start
+	logFrom int64  // where this start's lines begin
 	done    chan error
 	once    sync.Once
 	stopErr error
@@ -40,6 +45,7 @@ func startServer(ctx context.Context, cfg Config, bootstrap string) (*server, ti
 	if err != nil {
 		return nil, 0, fmt.Errorf("scalebench: %w", err)
 	}
+	logFrom, _ := logf.Seek(0, io.SeekEnd)
 	args := []string{"serve", "--addr", addr, "--data-dir", cfg.DataDir}
 	if cfg.MemoryBudget != "" {
 		args = append(args, "--memory-budget", cfg.MemoryBudget)
@@ -53,7 +59,7 @@ func startServer(ctx context.Context, cfg Config, bootstrap string) (*server, ti
 		logf.Close()
 		return nil, 0, fmt.Errorf("scalebench: starting %s: %w", cfg.Bin, err)
 	}
-	s := &server{cmd: cmd, url: "http://" + addr, done: make(chan error, 1)}
+	s := &server{cmd: cmd, url: "http://" + addr, log: logf.Name(), logFrom: logFrom, done: make(chan error, 1)}
 	go func() { s.done <- cmd.Wait(); logf.Close() }()
 	deadline := time.After(cfg.ReadyTimeout)
 	for {
@@ -167,4 +173,85 @@ func (c *client) photo(ctx context.Context, path string, data []byte, fields map
 	_, _ = fw.Write(data)
 	_ = w.Close()
 	return c.do(ctx, "POST", path, buf.Bytes(), w.FormDataContentType(), out)
+}
+
+// indexEvents counts the distinct segments (seq) of this start's log lines with msg (the
+// index logs "segment graph built" and "segment persisted" with the segment's seq).
+func (s *server) indexEvents(msg string) (int, error) {
+	f, err := os.Open(s.log)
+	if err != nil {
+		return 0, fmt.Errorf("scalebench: %w", err)
+	}
+	defer f.Close()
+	if _, err := f.Seek(s.logFrom, io.SeekStart); err != nil {
+		return 0, fmt.Errorf("scalebench: %w", err)
+	}
+	seqs := map[int64]bool{}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var line struct {
+			Msg string `json:"msg"`
+			Seq int64  `json:"seq"`
+		}
+		if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == msg {
+			seqs[line.Seq] = true
+		}
+	}
+	return len(seqs), sc.Err()
+}
+
+// sealedSegments is the index's sealed segment count from /metrics (all models together).
+func sealedSegments(ctx context.Context, admin *client) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, "GET", admin.base+"/metrics", nil)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+admin.token)
+	resp, err := admin.http.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("scalebench: /metrics: %w", err)
+	}
+	defer resp.Body.Close()
+	n := 0
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "facematch_index_segments{"); ok {
+			_, v, _ := strings.Cut(rest, "} ")
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				return 0, fmt.Errorf("scalebench: /metrics: %q", sc.Text())
+			}
+			n += int(f)
+		}
+	}
+	return n, sc.Err()
+}
+
+// waitPersisted waits until every sealed segment has been stored with its graph: the service's
+// stop flushes for a minute at most, and a segment left unstored is rebuilt, from the WAL, by
+// the next start, behind the searches it should not slow.
+func (s *server) waitPersisted(ctx context.Context, admin *client, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		sealed, err := sealedSegments(ctx, admin)
+		if err != nil {
+			return err
+		}
+		stored, err := s.indexEvents("segment persisted")
+		if err != nil {
+			return err
+		}
+		if stored >= sealed {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("scalebench: %d of %d sealed segments stored after %s", stored, sealed, timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(2 * time.Second):
+		}
+	}
 }
