@@ -212,7 +212,10 @@ func pickPersons(root string, people int) ([][2]string, error) {
 	}
 	var out [][2]string
 	for _, d := range dirs {
-		if !d.IsDir() || len(out) == people {
+		if len(out) == people {
+			break
+		}
+		if !d.IsDir() {
 			continue
 		}
 		files, _ := filepath.Glob(filepath.Join(root, d.Name(), "*.jpg"))
@@ -268,17 +271,17 @@ func enrolReal(ctx context.Context, cfg Config, st *state, persons [][2]string) 
 				ID int64 `json:"id"`
 			} `json:"image"`
 			Faces []struct {
-				Model string `json:"model"`
+				Model string `json:"model"` // set when the face passed the gate and was indexed
 			} `json:"faces"`
 		}
 		if err := analyst.photo(ctx, fmt.Sprintf("/v1/galleries/%d/images", gal.ID), data, map[string]string{"site": "bench-scale"}, &enrolled); err != nil {
 			return err
 		}
-		if !slices.ContainsFunc(enrolled.Faces, func(f struct {
-			Model string `json:"model"`
-		}) bool {
-			return f.Model != ""
-		}) {
+		indexed := false
+		for _, f := range enrolled.Faces {
+			indexed = indexed || f.Model != ""
+		}
+		if !indexed {
 			continue // no usable face: no mate to find
 		}
 		st.Probes = append(st.Probes, probe{Path: p[1], Mate: enrolled.Image.ID, Label: filepath.Dir(p[0])})
