@@ -38,7 +38,7 @@ func (m *Main) runBenchIndex(ctx context.Context, args []string) error {
 	vectors := fs.String("vectors", "", "an `eval cluster --vectors` file made with the same recognizer: when --cache is missing, its --lfw set's faces fill it instead of embedding LFW again")
 	dir := fs.String("dir", "", "scratch directory (default: a new temporary directory, removed afterwards)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
-	reuse := fs.Bool("reuse", false, "with --dir: open the index a previous run with the same --n left there instead of building it")
+	reuse := fs.Bool("reuse", false, "with --dir: open the index a previous run with the same --n left there instead of building it, and load hnswlib's index saved there for the same vectors, M and efc (its original build rate is reported)")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
