@@ -362,6 +362,8 @@ type Args struct {
 	K                    int       // results per query; default 10
 	Seed                 int       // hnswlib's level generator seed; default 100
 	NoSave               bool      // skip saveIndex: index_bytes is then hnswlib's memory estimate
+	SaveIndex            string    // write the built index to this file (see Reuse)
+	LoadIndex            string    // read the index from this file instead of building it
 	Stderr               io.Writer // receives the program's stderr (diagnostics) if set
 }
 
@@ -400,6 +402,15 @@ func (a Args) argv() ([]string, error) {
 	if a.NoSave {
 		argv = append(argv, "--no-save")
 	}
+	if a.SaveIndex != "" && a.LoadIndex != "" {
+		return nil, errors.New("hnswlib: Args has both SaveIndex and LoadIndex")
+	}
+	if a.SaveIndex != "" {
+		argv = append(argv, "--save-index", a.SaveIndex)
+	}
+	if a.LoadIndex != "" {
+		argv = append(argv, "--load-index", a.LoadIndex)
+	}
 	return argv, nil
 }
 
@@ -426,8 +437,11 @@ type Result struct {
 	MemoryBytesEstimate              int64   `json:"memory_bytes_estimate"`
 	MemoryBytesPerVectorBeyondVector float64 `json:"memory_bytes_per_vector_beyond_vector"`
 
-	QPSThreads int        `json:"qps_threads"` // always 1: queries run one after another
-	Results    []EfResult `json:"results"`
+	QPSThreads int `json:"qps_threads"` // always 1: queries run one after another
+	// Reused: the index was loaded from RunReusing's saved file; the build figures are the
+	// saved ones, from the run that built it.
+	Reused  bool       `json:"reused_index,omitempty"`
+	Results []EfResult `json:"results"`
 }
 
 // EfResult is one point of the ef sweep. Recalls are at Result.K (10 by default).
@@ -487,7 +501,7 @@ func Run(ctx context.Context, bin string, args Args) (*Result, error) {
 	if want == 0 {
 		want = len(DefaultEf)
 	}
-	if len(res.Results) != want || res.N <= 0 || res.BuildVectorsPerS <= 0 {
+	if len(res.Results) != want || res.N <= 0 || (res.BuildVectorsPerS <= 0 && args.LoadIndex == "") {
 		return nil, fmt.Errorf("hnswlib: incomplete output from %s: %q", bin, stdout.String())
 	}
 	return &res, nil

@@ -102,6 +102,9 @@ func TestArgsDefaults(t *testing.T) {
 	if got := strings.Join(argv, " "); got != want {
 		t.Fatalf("argv = %q\nwant   %q", got, want)
 	}
+	if _, err := (Args{Base: "b", Queries: "q", Truth: "t", SaveIndex: "s", LoadIndex: "l"}).argv(); err == nil {
+		t.Fatal("argv accepted both SaveIndex and LoadIndex")
+	}
 	if _, err := (Args{Base: "b"}).argv(); err == nil {
 		t.Fatal("argv accepted missing Queries/Truth")
 	}
@@ -208,6 +211,26 @@ func TestHnswlib(t *testing.T) {
 	}
 	if e, ok := res.AtRecall(0.9, 0.9); !ok || e.RecallAt10 < 0.9 {
 		t.Fatalf("AtRecall(0.9, 0.9) = %+v, %v", e, ok)
+	}
+
+	// RunReusing builds and saves once, then loads: same answers, the saved build rate.
+	args := Args{Base: files["base"], Queries: files["queries"], Truth: files["truth"], Mates: files["mates"], Ef: []int{64}, K: k}
+	saveDir := filepath.Join(dir, "saved")
+	first, err := RunReusing(ctx, bin, args, saveDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := RunReusing(ctx, bin, args, saveDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Reused || !second.Reused || second.BuildVectorsPerS != first.BuildVectorsPerS ||
+		second.Results[0].RecallAt10 != first.Results[0].RecallAt10 || second.IndexBytes != first.IndexBytes {
+		t.Fatalf("reuse: first %+v\nsecond %+v", first, second)
+	}
+	args.M = 8 // other parameters: built anew
+	if third, err := RunReusing(ctx, bin, args, saveDir); err != nil || third.Reused {
+		t.Fatalf("RunReusing with M 8: reused %v, %v", third != nil && third.Reused, err)
 	}
 
 	// Mismatched inputs are refused with the program's message in the error.

@@ -4,16 +4,20 @@
 package indexbench
 
 import (
+	"bufio"
 	"context"
+	"encoding/binary"
 	"encoding/gob"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 
 	"github.com/facematch/facematch/engine"
+	"github.com/viterin/vek/vek32"
 )
 
 // RealEmbeddings are the primary-face embeddings of a photo tree, labelled by identity folder.
@@ -64,11 +68,95 @@ func LoadOrEmbed(ctx context.Context, p *engine.Pipeline, root, cache string, wo
 		r.Labels = append(r.Labels, strings.Split(filepath.ToSlash(e.Path), "/")[0])
 		r.Vectors = append(r.Vectors, e.Embedding.Vector)
 	}
-	if err := os.MkdirAll(filepath.Dir(cache), 0o700); err == nil {
-		if f, err := os.OpenFile(cache, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600); err == nil {
-			gob.NewEncoder(f).Encode(r)
-			f.Close()
+	_ = WriteCache(cache, r) // a cache that cannot be written costs the next run time, not this one
+	return r, nil
+}
+
+// GenuineMeanOf is the mean similarity of same-identity pairs (up to ten photos an identity),
+// the level synthetic mates are calibrated to (as index/graph's quantized evaluation does).
+func GenuineMeanOf(vs [][]float32, labels []string) float64 {
+	groups := map[string][]int{}
+	for i, l := range labels {
+		if len(groups[l]) < 10 {
+			groups[l] = append(groups[l], i)
 		}
 	}
+	var sum float64
+	var n int
+	for _, g := range groups {
+		for a := range g {
+			for b := a + 1; b < len(g); b++ {
+				sum += float64(vek32.Dot(vs[g[a]], vs[g[b]]))
+				n++
+			}
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	return sum / float64(n)
+}
+
+// clusterVectors is the file `facematch eval cluster --vectors` writes (the fields read here).
+type clusterVectors struct {
+	Model   string
+	Dim     int
+	Vectors []byte // little-endian float32, Dim per face
+	Truth   []string
+	Sets    []string
+	Paths   []string
+}
+
+// FromClusterVectors returns the faces of one set (the base name of a root, e.g. "lfw") from an
+// `eval cluster --vectors` file, so embeddings computed once for clustering serve the index
+// benchmark too. It refuses a file made with another model than want.
+func FromClusterVectors(path, set, want string) (*RealEmbeddings, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("indexbench: %w", err)
+	}
+	defer f.Close()
+	var c clusterVectors
+	if err := gob.NewDecoder(bufio.NewReader(f)).Decode(&c); err != nil {
+		return nil, fmt.Errorf("indexbench: reading %s: %w", path, err)
+	}
+	if c.Model != want {
+		return nil, fmt.Errorf("indexbench: %s holds %s embeddings, want %s", path, c.Model, want)
+	}
+	if c.Dim < 1 || len(c.Vectors) != 4*c.Dim*len(c.Truth) || len(c.Sets) != len(c.Truth) || len(c.Paths) != len(c.Truth) {
+		return nil, fmt.Errorf("indexbench: %s: inconsistent lengths", path)
+	}
+	r := &RealEmbeddings{Model: c.Model}
+	for i, s := range c.Sets {
+		if s != set {
+			continue
+		}
+		v := make([]float32, c.Dim)
+		for j := range v {
+			v[j] = math.Float32frombits(binary.LittleEndian.Uint32(c.Vectors[4*(i*c.Dim+j):]))
+		}
+		r.Paths = append(r.Paths, c.Paths[i])
+		r.Labels = append(r.Labels, strings.Split(filepath.ToSlash(c.Paths[i]), "/")[0])
+		r.Vectors = append(r.Vectors, v)
+	}
+	if len(r.Vectors) == 0 {
+		return nil, fmt.Errorf("indexbench: %s has no faces of set %q", path, set)
+	}
 	return r, nil
+}
+
+// WriteCache writes r where LoadOrEmbed looks for it.
+func WriteCache(cache string, r *RealEmbeddings) error {
+	if err := os.MkdirAll(filepath.Dir(cache), 0o700); err != nil {
+		return fmt.Errorf("indexbench: %w", err)
+	}
+	f, err := os.OpenFile(cache, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("indexbench: %w", err)
+	}
+	if err := gob.NewEncoder(f).Encode(r); err != nil {
+		f.Close()
+		return fmt.Errorf("indexbench: writing %s: %w", cache, err)
+	}
+	return f.Close()
 }

@@ -39,9 +39,14 @@ type Config struct {
 	TargetRecall, TargetMateRecall float64
 	// Hnswlib runs the hnswlib baseline on the same vectors, queries and truth.
 	Hnswlib bool
+	// GenuineMean is the mean similarity synthetic mates are calibrated to; 0 measures it on
+	// the real embeddings' same-identity pairs (GenuineMeanOf).
+	GenuineMean float64
 	// Reuse opens the index a previous run with the same N, Seed and segment size left in Dir
 	// instead of building it (the vectors are regenerated from the seed, so queries and truth
 	// match): a longer ef sweep at 1M need not pay the build again. Build figures are then 0.
+	// hnswlib's index is saved in Dir too and loaded when built from the same vectors and
+	// parameters (hnswlib.RunReusing); its build rate is then the saved one.
 	Reuse bool
 	Dir   string // scratch directory (WAL, blobs, baseline files)
 	Seed  uint64
@@ -162,7 +167,11 @@ func Run(ctx context.Context, real *RealEmbeddings, cfg Config) (*Result, error)
 	if err != nil {
 		return nil, err
 	}
-	stats := model.Calibrate(0.62)
+	genuine := cfg.GenuineMean
+	if genuine == 0 {
+		genuine = GenuineMeanOf(real.Vectors, real.Labels)
+	}
+	stats := model.Calibrate(genuine)
 	logf("synthetic model: genuine %.3f, impostor %.3f ± %.3f", stats.GenuineMean, stats.ImpostorMean, stats.ImpostorStd)
 	res := &Result{N: cfg.N, Dim: dim, Synthetic: "gaussian fitted to LFW " + real.Model, GenuineMean: stats.GenuineMean,
 		ImpostorMean: stats.ImpostorMean, ImpostorStd: stats.ImpostorStd, Graph: "exact", SegmentSize: cfg.SegmentSize,
@@ -475,11 +484,22 @@ func runBaseline(ctx context.Context, cfg Config, res *Result, logf func(string,
 		return err
 	}
 	p := func(name string) string { return filepath.Join(cfg.Dir, "hnswlib", name) }
-	logf("hnswlib: building over %d vectors", res.N)
-	hr, err := hnswlib.Run(ctx, bin, hnswlib.Args{Base: p("base"), Queries: p("queries"), Truth: p("truth"), Mates: p("mates"),
-		M: cfg.M, EfConstruction: cfg.EfConstruction, Threads: runtime.GOMAXPROCS(0), Ef: cfg.Ef, K: 10, NoSave: true})
+	args := hnswlib.Args{Base: p("base"), Queries: p("queries"), Truth: p("truth"), Mates: p("mates"),
+		M: cfg.M, EfConstruction: cfg.EfConstruction, Threads: runtime.GOMAXPROCS(0), Ef: cfg.Ef, K: 10, NoSave: true}
+	var hr *hnswlib.Result
+	if cfg.Reuse {
+		// Kept beside the index's own files, so --reuse skips both builds.
+		logf("hnswlib: loading or building (and saving) over %d vectors", res.N)
+		hr, err = hnswlib.RunReusing(ctx, bin, args, p("saved"))
+	} else {
+		logf("hnswlib: building over %d vectors", res.N)
+		hr, err = hnswlib.Run(ctx, bin, args)
+	}
 	if err != nil {
 		return err
+	}
+	if hr.Reused {
+		logf("hnswlib: reused the saved index (built at %.0f vectors/s)", hr.BuildVectorsPerS)
 	}
 	res.Hnswlib = hr
 	res.HnswlibBuildVectorsPerS = &hr.BuildVectorsPerS

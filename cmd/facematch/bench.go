@@ -33,10 +33,12 @@ func (m *Main) runBenchIndex(ctx context.Context, args []string) error {
 	graphM := fs.Int("m", 16, "graph M (neighbours per node; the base layer keeps 2M), for the graph and hnswlib alike")
 	efc := fs.Int("efc", 200, "graph efConstruction, for the graph and hnswlib alike")
 	lfw := fs.String("lfw", "../shared/data/lfw", "LFW photos: the synthetic distribution is fitted to their embeddings")
-	cache := fs.String("cache", "bench/out/lfw-embeddings.gob", "cache of the LFW embeddings")
+	cache := fs.String("cache", "", "cache of the LFW embeddings (default bench/out/lfw-embeddings.gob, -fused.gob at --dim 640)")
+	dim := fs.Int("dim", 512, "embedding: 512 (the faceplugin512 recognizer alone) or 640 (the default fused recognizer)")
+	vectors := fs.String("vectors", "", "an `eval cluster --vectors` file made with the same recognizer: when --cache is missing, its --lfw set's faces fill it instead of embedding LFW again")
 	dir := fs.String("dir", "", "scratch directory (default: a new temporary directory, removed afterwards)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
-	reuse := fs.Bool("reuse", false, "with --dir: open the index a previous run with the same --n left there instead of building it")
+	reuse := fs.Bool("reuse", false, "with --dir: open the index a previous run with the same --n left there instead of building it, and load hnswlib's index saved there for the same vectors, M and efc (its original build rate is reported)")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -51,10 +53,11 @@ func (m *Main) runBenchIndex(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("--ef: %w", err)
 	}
-	// The index benchmark is about 512-d vectors: the default recognizer's single model.
-	if cfg.Recognizer == face.FusedName {
-		cfg.Recognizer = face.Faceplugin512
+	rec, err := benchIndexRecognizerFor(*dim, *cache)
+	if err != nil {
+		return err
 	}
+	cfg.Recognizer = rec.name
 	cfg.Threads = 1
 	p, err := cfg.build()
 	if err != nil {
@@ -67,7 +70,11 @@ func (m *Main) runBenchIndex(ctx context.Context, args []string) error {
 	progress := func(done, total int, elapsed time.Duration) {
 		logf("embedding LFW: %d/%d images", done, total)
 	}
-	real, err := indexbench.LoadOrEmbed(ctx, p.Pipeline, *lfw, *cache, runtime.GOMAXPROCS(0), progress)
+	if err := seedCache(rec.cache, *vectors, filepath.Base(filepath.Clean(*lfw)), p.Embedder.Identity()); err != nil {
+		p.Close()
+		return err
+	}
+	real, err := indexbench.LoadOrEmbed(ctx, p.Pipeline, *lfw, rec.cache, runtime.GOMAXPROCS(0), progress)
 	p.Close()
 	if err != nil {
 		return err
@@ -80,7 +87,7 @@ func (m *Main) runBenchIndex(ctx context.Context, args []string) error {
 		defer os.RemoveAll(scratch)
 	}
 	res, err := indexbench.Run(ctx, real, indexbench.Config{N: *n, Queries: *queries, TruthQ: *truth, SegmentSize: *segment,
-		Graph: kind, Quantized: *quantized, M: *graphM, EfConstruction: *efc, Ef: efs, Hnswlib: *baseline, Reuse: *reuse, Dir: filepath.Join(scratch, "index"), Seed: 1, Log: logf})
+		Graph: kind, Quantized: *quantized, GenuineMean: rec.genuineMean, M: *graphM, EfConstruction: *efc, Ef: efs, Hnswlib: *baseline, Reuse: *reuse, Dir: filepath.Join(scratch, "index"), Seed: 1, Log: logf})
 	if err != nil {
 		return err
 	}
@@ -90,6 +97,46 @@ func (m *Main) runBenchIndex(ctx context.Context, args []string) error {
 	out, _ := json.MarshalIndent(res, "", "  ")
 	fmt.Fprintln(m.Stdout, string(out))
 	return nil
+}
+
+// benchIndexRecognizer is what --dim selects: the recognizer, the LFW cache, and the genuine
+// mean synthetic mates are calibrated to.
+type benchIndexRecognizer struct {
+	name, cache string
+	genuineMean float64
+}
+
+func benchIndexRecognizerFor(dim int, cache string) (benchIndexRecognizer, error) {
+	var r benchIndexRecognizer
+	switch dim {
+	case 512:
+		// 0.62: LFW's genuine mean for faceplugin512, fixed so RESULTS.md's 512-d series stays comparable.
+		r = benchIndexRecognizer{name: face.Faceplugin512, cache: "bench/out/lfw-embeddings.gob", genuineMean: 0.62}
+	case 640:
+		// 0: measured on the fused LFW embeddings (0.903; 0.909 with CFP too).
+		r = benchIndexRecognizer{name: face.FusedName, cache: "bench/out/lfw-embeddings-fused.gob"}
+	default:
+		return r, fmt.Errorf("--dim %d: want 512 (faceplugin512) or 640 (fused)", dim)
+	}
+	if cache != "" {
+		r.cache = cache
+	}
+	return r, nil
+}
+
+// seedCache fills a missing LFW cache from an `eval cluster --vectors` file's faces of set.
+func seedCache(cache, vectors, set, model string) error {
+	if vectors == "" {
+		return nil
+	}
+	if _, err := os.Stat(cache); err == nil {
+		return nil
+	}
+	r, err := indexbench.FromClusterVectors(vectors, set, model)
+	if err != nil {
+		return fmt.Errorf("--vectors: %w", err)
+	}
+	return indexbench.WriteCache(cache, r)
 }
 
 func joinInts(v []int) string {

@@ -9,6 +9,7 @@
 //	facematch bench index --n N [--json]        vector index benchmark (bench/RESULTS.md)
 //	facematch bench load --url URL [--clients 8,16,32] [--duration 2m] [--pid PID --budget SIZE] [--json]
 //	                                            levels of clients mixing uploads, searches, decisions against a service
+//	facematch bench scale --data-dir DIR --n N  search latency through the API at N enrolled faces
 //	facematch audit verify [--checkpoint ID:HASH] the audit log's hash chain, up to a checkpoint
 //	facematch audit checkpoint                  the latest audit entry's ID:HASH, for export
 //
@@ -147,6 +148,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 			return m.runBenchLoad(ctx, args[2:])
 		case len(args) >= 2 && args[1] == "review":
 			return m.runBenchReview(ctx, args[2:])
+		case len(args) >= 2 && args[1] == "scale":
+			return m.runBenchScale(ctx, args[2:])
 		}
 		fmt.Fprint(m.Stderr, usage)
 		return errUsage

@@ -18,6 +18,10 @@
 //   mates:   a truth file, one row per query: the ids of the query's true mates (any one found
 //            in the top k counts); 0xFFFFFFFF pads a row and a row of only padding means the
 //            query has no mate and is left out of mate recall.
+//
+// --save-index FILE writes the built index there (hnswlib's saveIndex; its size is then the
+// reported index_bytes); --load-index FILE reads such a file instead of building (the caller
+// checks that it was built from the same base vectors and parameters; build_seconds is then 0).
 #include <hnswlib/hnswlib.h>
 
 #include <algorithm>
@@ -29,6 +33,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -199,14 +204,14 @@ void usage() {
     std::fprintf(stderr,
                  "usage: hnswbench --base FILE --queries FILE --truth FILE [--M 16] [--efc 200]\n"
                  "                 [--threads 2] [--ef 16,32,64,128,256] [--k 10] [--mates FILE]\n"
-                 "                 [--seed 100] [--no-save]\n");
+                 "                 [--seed 100] [--no-save] [--save-index FILE | --load-index FILE]\n");
     std::exit(2);
 }
 
 }  // namespace
 
 int main(int argc, char **argv) {
-    std::string basePath, queryPath, truthPath, matesPath;
+    std::string basePath, queryPath, truthPath, matesPath, savePath, loadPath;
     size_t M = 16, efc = 200, threads = 2, k = 10, seed = 100;
     std::vector<size_t> efs = {16, 32, 64, 128, 256};
     bool save = true;
@@ -227,6 +232,8 @@ int main(int argc, char **argv) {
         else if (a == "--seed") seed = parsePositive(a, val());
         else if (a == "--ef") efs = parseList(val());
         else if (a == "--no-save") save = false;
+        else if (a == "--save-index") savePath = val();
+        else if (a == "--load-index") loadPath = val();
         else if (a == "-h" || a == "--help") usage();
         else die("unknown argument " + a);
     }
@@ -255,11 +262,22 @@ int main(int argc, char **argv) {
 
     using clock = std::chrono::steady_clock;
     hnswlib::InnerProductSpace space(base.dim);
-    hnswlib::HierarchicalNSW<float> index(&space, base.n, M, efc, seed);
+    using HNSW = hnswlib::HierarchicalNSW<float>;
+    std::unique_ptr<HNSW> built = loadPath.empty() ? std::make_unique<HNSW>(&space, base.n, M, efc, seed)
+                                                   : std::make_unique<HNSW>(&space, loadPath, false, base.n);
+    HNSW &index = *built;
 
-    auto t0 = clock::now();
-    ParallelFor(0, base.n, threads, [&](size_t i, size_t) { index.addPoint(base.row(i), hnswlib::labeltype(i)); });
-    double buildSeconds = std::chrono::duration<double>(clock::now() - t0).count();
+    double buildSeconds = 0;
+    if (loadPath.empty()) {
+        auto t0 = clock::now();
+        ParallelFor(0, base.n, threads, [&](size_t i, size_t) { index.addPoint(base.row(i), hnswlib::labeltype(i)); });
+        buildSeconds = std::chrono::duration<double>(clock::now() - t0).count();
+    } else {
+        if (index.cur_element_count != base.n || index.M_ != M || index.ef_construction_ != efc)
+            die(loadPath + ": holds " + std::to_string(index.cur_element_count) + " vectors, M " +
+                std::to_string(index.M_) + ", efc " + std::to_string(index.ef_construction_) + "; want " +
+                std::to_string(base.n) + ", " + std::to_string(M) + ", " + std::to_string(efc));
+    }
 
     // Size: saveIndex to a temporary file (hnswlib's own serialised form: level-0 block of
     // links + vector + label per element, then each element's upper-layer links), plus an
@@ -273,7 +291,14 @@ int main(int argc, char **argv) {
                               sizeof(char *) /*linkLists_*/ + 40.0 /*label_lookup_ node + bucket, approx.*/);
     double indexBytes = -1;
     const char *indexBytesSource = "saveIndex";
-    if (save) {
+    if (!savePath.empty()) {
+        if (loadPath.empty()) index.saveIndex(savePath);
+        struct stat st;
+        if (stat(savePath.c_str(), &st) == 0) indexBytes = double(st.st_size);
+    } else if (!loadPath.empty()) {
+        struct stat st;
+        if (stat(loadPath.c_str(), &st) == 0) indexBytes = double(st.st_size);
+    } else if (save) {
         const char *tmpdir = std::getenv("TMPDIR");
         std::string tmpl = std::string(tmpdir && *tmpdir ? tmpdir : "/tmp") + "/hnswbench-XXXXXX";
         std::vector<char> name(tmpl.begin(), tmpl.end());
@@ -303,7 +328,7 @@ int main(int argc, char **argv) {
     out += ",\"threads\":" + std::to_string(threads);
     out += ",\"simd\":\"" + std::string(simdLevel()) + "\"";
     out += ",\"build_seconds\":" + num(buildSeconds);
-    out += ",\"build_vectors_per_s\":" + num(double(base.n) / buildSeconds);
+    out += ",\"build_vectors_per_s\":" + num(buildSeconds > 0 ? double(base.n) / buildSeconds : 0.0);
     out += ",\"index_bytes\":" + std::to_string(uint64_t(std::llround(indexBytes)));
     out += ",\"index_bytes_source\":\"" + std::string(indexBytesSource) + "\"";
     out += ",\"bytes_per_vector_beyond_vector\":" + num(indexBytes / double(base.n) - vecBytes);
