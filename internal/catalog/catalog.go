@@ -47,12 +47,14 @@ var (
 	schemaV8 string
 	//go:embed schema_v9.sql
 	schemaV9 string
-	schemas  = []string{schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV6, schemaV7, schemaV8, schemaV9}
+	//go:embed schema_v10.sql
+	schemaV10 string
+	schemas   = []string{schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV6, schemaV7, schemaV8, schemaV9, schemaV10}
 	// afterSchema finishes a version's migration where SQL alone cannot, in its transaction.
 	afterSchema = map[int]func(context.Context, *sql.Tx) error{4: chainExisting}
 )
 
-const schemaVersion = 9
+const schemaVersion = 10
 
 // DB is the metadata store. All writes go through one connection, one transaction at a time,
 // queued in Go: SQLite has one writer anyway, and a queue with a deadline answers "busy, retry"
