@@ -8,6 +8,8 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+
+	"github.com/facematch/facematch/index/quant"
 )
 
 // Build builds an HNSW graph over vectors, a contiguous row-major array of
@@ -42,11 +44,25 @@ func Build(ctx context.Context, vectors []float32, dim int, cfg Config) (*HNSW, 
 	if n == 0 {
 		return h, nil
 	}
+	if err := runBuild(ctx, h, nil, cfg.Workers); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// runBuild inserts every node of h (allocated by newHNSW) on workers goroutines and connects
+// what the heuristic stranded. With codes, similarities during construction are the codes'
+// estimates (see BuildQuantized); without, the float32 dot product.
+func runBuild(ctx context.Context, h *HNSW, codes *quant.Codes, workers int) error {
+	n := h.n
+	if n == 0 {
+		return nil
+	}
 	h.entry, h.maxLevel = 0, int(h.levels[0])
 
-	b := &builder{h: h, locks: make([]sync.Mutex, n)}
+	b := &builder{h: h, codes: codes, locks: make([]sync.Mutex, n)}
 	b.next.Store(1) // node 0 is the initial entry point
-	workers := min(cfg.Workers, n)
+	workers = min(workers, n)
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Add(1)
@@ -57,10 +73,10 @@ func Build(ctx context.Context, vectors []float32, dim int, cfg Config) (*HNSW, 
 	}
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("graph: build cancelled after %d of %d vectors: %w", b.done.Load(), n, err)
+		return fmt.Errorf("graph: build cancelled after %d of %d vectors: %w", b.done.Load(), n, err)
 	}
 	h.connect()
-	return h, nil
+	return nil
 }
 
 // connect makes every node reachable from the entry point on the base layer. The neighbour
@@ -151,7 +167,11 @@ func drawLevels(n, m int, seed int64) []uint8 {
 
 // builder is the shared state of one parallel build.
 type builder struct {
-	h     *HNSW
+	h *HNSW
+	// codes, when set, stand in for the vectors while the graph is built (BuildQuantized): the
+	// node being inserted is prepared as an int8 query (sc.query) and compared with the codes,
+	// and the neighbour heuristic compares codes with codes. Nil builds on float32.
+	codes *quant.Codes
 	locks []sync.Mutex // locks[i] guards node i's adjacency blocks on every layer
 	// epMu guards h.entry and h.maxLevel. A node that raises the top level
 	// holds it for its whole insertion (rare: ~1 in M^level), as hnswlib does.
@@ -192,9 +212,13 @@ func (b *builder) insert(q uint32, sc *searchCtx) {
 	}
 
 	qv := h.vec(q)
-	cur := cand{id: ep, sim: dot(qv, h.vec(ep))}
+	if b.codes != nil {
+		// The vector is finite and of the right length (checkVectors), so Prepare cannot fail.
+		_ = b.codes.Quantizer().Prepare(&sc.query, qv)
+	}
+	cur := cand{id: ep, sim: b.simTo(qv, ep, sc)}
 	for l := maxLevel; l > level; l-- {
-		cur = h.greedy(qv, cur, l, b.locks, sc)
+		cur = b.greedy(qv, cur, l, sc)
 	}
 	// Choose q's neighbours on every layer first, then publish the links bottom-up. Publishing
 	// top-down (the paper's order) lets another worker reach q on an upper layer while q's base
@@ -205,10 +229,10 @@ func (b *builder) insert(q uint32, sc *searchCtx) {
 	for l := top; l >= 0; l-- {
 		sc.reset()
 		sc.visited[q] = sc.gen // never link q to itself
-		h.searchLayer(qv, cur, h.efConstruction, l, b.locks, sc)
+		b.searchLayer(qv, cur, h.efConstruction, l, sc)
 		sc.drainResults()
 		cur = sc.sorted[0]
-		h.selectHeuristic(sc.sorted, h.m, &sc.sel)
+		b.selectHeuristic(sc.sorted, h.m, &sc.sel)
 		sc.layerSel[l] = append(sc.layerSel[l][:0], sc.sel...)
 	}
 	for l := 0; l <= top; l++ {
@@ -240,13 +264,12 @@ func (b *builder) link(e, q uint32, s float32, l int, sc *searchCtx) {
 		blk[0]++
 		return
 	}
-	ev := h.vec(e)
 	sc.prune = append(sc.prune[:0], cand{id: q, sim: s})
 	for _, nb := range blk[1 : 1+cnt] {
-		sc.prune = append(sc.prune, cand{id: nb, sim: dot(ev, h.vec(nb))})
+		sc.prune = append(sc.prune, cand{id: nb, sim: b.between(e, nb)})
 	}
 	slices.SortFunc(sc.prune, func(a, b cand) int { return cmpSim(b.sim, a.sim) })
-	h.selectHeuristic(sc.prune, mmax, &sc.psel)
+	b.selectHeuristic(sc.prune, mmax, &sc.psel)
 	blk[0] = uint32(len(sc.psel))
 	for j, c := range sc.psel {
 		blk[1+j] = c.id
@@ -259,7 +282,7 @@ func (b *builder) link(e, q uint32, s float32, l int, sc *searchCtx) {
 // which is what lets a greedy search leave a dense cluster (the paper's
 // algorithm 4 without extendCandidates/keepPrunedConnections, as in
 // hnswlib). Fewer than m candidates are kept as they are.
-func (h *HNSW) selectHeuristic(cands []cand, m int, out *[]cand) {
+func (b *builder) selectHeuristic(cands []cand, m int, out *[]cand) {
 	sel := (*out)[:0]
 	if len(cands) <= m {
 		*out = append(sel, cands...)
@@ -269,10 +292,9 @@ func (h *HNSW) selectHeuristic(cands []cand, m int, out *[]cand) {
 		if len(sel) >= m {
 			break
 		}
-		cv := h.vec(c.id)
 		good := true
 		for _, r := range sel {
-			if dot(cv, h.vec(r.id)) > c.sim {
+			if b.between(c.id, r.id) > c.sim {
 				good = false
 				break
 			}
@@ -301,4 +323,67 @@ func cmpSim(a, b float32) int {
 		return 1
 	}
 	return 0
+}
+
+// simTo is the similarity of the node being inserted (vector qv, prepared in sc.query when
+// building on codes) to node id.
+func (b *builder) simTo(qv []float32, id uint32, sc *searchCtx) float32 {
+	if b.codes != nil {
+		return b.codes.Similarity(&sc.query, int(id))
+	}
+	return dot(qv, b.h.vec(id))
+}
+
+// between is the similarity of two nodes already in the graph.
+func (b *builder) between(x, y uint32) float32 {
+	if b.codes != nil {
+		return b.codes.SimilarityBetween(int(x), int(y))
+	}
+	return dot(b.h.vec(x), b.h.vec(y))
+}
+
+// greedy walks layer l from ep to a local maximum of similarity to the node being inserted
+// (ef = 1), reading adjacency lists under their locks.
+func (b *builder) greedy(qv []float32, ep cand, l int, sc *searchCtx) cand {
+	for changed := true; changed; {
+		changed = false
+		for _, nb := range b.h.neighbors(ep.id, l, b.locks, sc) {
+			if s := b.simTo(qv, nb, sc); s > ep.sim {
+				ep = cand{id: nb, sim: s}
+				changed = true
+			}
+		}
+	}
+	return ep
+}
+
+// searchLayer is the build's SEARCH-LAYER: HNSW.searchLayer with the builder's similarity and
+// the adjacency lists read under their locks. The caller resets sc and may pre-mark nodes.
+func (b *builder) searchLayer(qv []float32, ep cand, ef, l int, sc *searchCtx) {
+	visited, gen := sc.visited, sc.gen
+	visited[ep.id] = gen
+	cands, results := sc.cands, sc.results
+	cands.push(ep)
+	results.push(ep)
+	for len(cands) > 0 {
+		c := cands.pop()
+		if len(results) >= ef && c.sim < results[0].sim {
+			break
+		}
+		for _, nb := range b.h.neighbors(c.id, l, b.locks, sc) {
+			if visited[nb] == gen {
+				continue
+			}
+			visited[nb] = gen
+			s := b.simTo(qv, nb, sc)
+			if len(results) < ef || s > results[0].sim {
+				cands.push(cand{id: nb, sim: s})
+				results.push(cand{id: nb, sim: s})
+				if len(results) > ef {
+					results.pop()
+				}
+			}
+		}
+	}
+	sc.cands, sc.results = cands, results
 }

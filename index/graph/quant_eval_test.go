@@ -128,6 +128,15 @@ func quantizedEval(t *testing.T, s *synthSet, efs []int) string {
 		}
 		methods = append(methods, method{name, g})
 	}
+	start = time.Now()
+	onCodes, err := BuildQuantized(context.Background(), s.vectors, dim, Config{Seed: 1}, q, QuantConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	builtOnCodes := time.Since(start)
+	fmt.Fprintf(&b, "built on codes (BuildQuantized, encoding included): %v (%.0f vectors/s, 2 cores)\n",
+		builtOnCodes.Round(time.Millisecond), float64(n)/builtOnCodes.Seconds())
+	methods = append(methods, method{"codes-built r100", onCodes})
 	prev := runtime.GOMAXPROCS(1)
 	defer runtime.GOMAXPROCS(prev)
 	fmt.Fprintf(&b, "%5s  %-18s %9s %8s %8s %8s %8s\n", "ef", "method", "recall@10", "mate", "QPS", "p50 ms", "p99 ms")
