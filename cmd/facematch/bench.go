@@ -38,12 +38,17 @@ func (m *Main) runBenchIndex(ctx context.Context, args []string) error {
 	vectors := fs.String("vectors", "", "an `eval cluster --vectors` file made with the same recognizer: when --cache is missing, its --lfw set's faces fill it instead of embedding LFW again")
 	dir := fs.String("dir", "", "scratch directory (default: a new temporary directory, removed afterwards)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
+	targetMate := fs.Float64("target-mate", 0.99, "operating point: the cheapest ef whose mate recall reaches this")
+	targetRecall := fs.Float64("target-recall", 0, "operating point: also needs this recall@10 against exact search (0: none)")
 	reuse := fs.Bool("reuse", false, "with --dir: open the index a previous run with the same --n left there instead of building it, and load hnswlib's index saved there for the same vectors, M and efc (its original build rate is reported)")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
 	if *n < 1000 || *queries < 1 {
 		return fmt.Errorf("n must be >= 1000 and queries >= 1")
+	}
+	if !(*targetMate >= 0 && *targetMate <= 1 && *targetRecall >= 0 && *targetRecall <= 1) {
+		return fmt.Errorf("--target-mate and --target-recall must be in [0,1], got %g and %g", *targetMate, *targetRecall)
 	}
 	kind, err := graphKind(*graphName, graph.Config{M: *graphM, EfConstruction: *efc})
 	if err != nil {
@@ -87,7 +92,7 @@ func (m *Main) runBenchIndex(ctx context.Context, args []string) error {
 		defer os.RemoveAll(scratch)
 	}
 	res, err := indexbench.Run(ctx, real, indexbench.Config{N: *n, Queries: *queries, TruthQ: *truth, SegmentSize: *segment,
-		Graph: kind, Quantized: *quantized, GenuineMean: rec.genuineMean, M: *graphM, EfConstruction: *efc, Ef: efs, Hnswlib: *baseline, Reuse: *reuse, Dir: filepath.Join(scratch, "index"), Seed: 1, Log: logf})
+		Graph: kind, Quantized: *quantized, GenuineMean: rec.genuineMean, M: *graphM, EfConstruction: *efc, Ef: efs, TargetMateRecall: *targetMate, TargetRecall: *targetRecall, Hnswlib: *baseline, Reuse: *reuse, Dir: filepath.Join(scratch, "index"), Seed: 1, Log: logf})
 	if err != nil {
 		return err
 	}
