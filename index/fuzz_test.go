@@ -160,7 +160,7 @@ func FuzzSegment(f *testing.F) {
 	}
 	query := unitVector(r, fuzzDim)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		for _, d := range [][]byte{data, fixSegmentChecksums(data)} {
+		for _, d := range [][]byte{data, fixSegmentChecksums(data, fuzzDim)} {
 			for _, g := range graphs {
 				checkSegmentRead(t, d, g.name, g.kind, query)
 			}
@@ -209,7 +209,7 @@ func checkSegmentRead(t *testing.T, d []byte, name string, kind *GraphKind, quer
 
 // fixSegmentChecksums rewrites the checksums of d: the trailing one of a version 1 object, each
 // section's of a version 2 one (as far as its lengths can be followed).
-func fixSegmentChecksums(d []byte) []byte {
+func fixSegmentChecksums(d []byte, dim int) []byte {
 	const fixed = 8 + 4 + 4 + 8 + 8 + 2
 	if len(d) < fixed {
 		return d
@@ -226,7 +226,7 @@ func fixSegmentChecksums(d []byte) []byte {
 	if count > 1<<20 {
 		return d
 	}
-	end := fixed + modelN + count*(16+4*fuzzDim)
+	end := fixed + modelN + count*(16+4*uint64(dim))
 	start := uint64(0)
 	for section := 0; section < 3; section++ {
 		if end+4 > uint64(len(d)) {
@@ -297,7 +297,7 @@ func TestSegmentReadMemoryFollowsTheBytes(t *testing.T) {
 	patch := func(at int, v uint64) []byte {
 		d := slices.Clone(good)
 		binary.LittleEndian.PutUint64(d[at:], v)
-		return fixSegmentChecksums(d)
+		return fixSegmentChecksums(d, fuzzDim)
 	}
 	tests := []struct {
 		name    string

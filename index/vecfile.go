@@ -38,11 +38,10 @@ const vecSuffix = ".f32"
 type vecCache struct {
 	dir  string
 	next atomic.Uint64 // numbers files, so a rewritten segment never reuses a name
+	// mapped counts the mappings not yet unmapped (tests check that replacements and Close
+	// release them).
+	mapped atomic.Int64
 }
-
-// liveMappings counts mappings not yet unmapped (tests check Close and replacements release
-// them).
-var liveMappings atomic.Int64
 
 // openVecCache makes dir (0700) and removes every vector file in it: files are never reused
 // across opens (a crash may have left one half written), and none left by a previous process
@@ -72,6 +71,7 @@ func openVecCache(dir string, log *slog.Logger) (*vecCache, error) {
 
 // vecWriter appends float32 vectors to a new cache file; finish maps it.
 type vecWriter struct {
+	c    *vecCache
 	f    *os.File
 	bw   *bufio.Writer
 	path string
@@ -85,7 +85,7 @@ func (c *vecCache) create(seq uint64) (*vecWriter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("index: vector cache: %w", err)
 	}
-	return &vecWriter{f: f, bw: bufio.NewWriterSize(f, 1<<20), path: p}, nil
+	return &vecWriter{c: c, f: f, bw: bufio.NewWriterSize(f, 1<<20), path: p}, nil
 }
 
 // Write appends raw little-endian float32 bytes (readSegment streams a segment's vectors
@@ -130,13 +130,20 @@ func (w *vecWriter) finish() (*vecMap, error) {
 		_ = os.Remove(w.path)
 	}
 	if len(raw) > 0 && keepFile {
-		liveMappings.Add(1)
-		runtime.AddCleanup(m, func(raw []byte) {
-			unmapFile(raw)
-			liveMappings.Add(-1)
-		}, raw)
+		w.c.mapped.Add(1)
+		runtime.AddCleanup(m, func(u unmapping) {
+			unmapFile(u.raw)
+			u.c.mapped.Add(-1)
+		}, unmapping{raw, w.c})
 	}
 	return m, nil
+}
+
+// unmapping is what the cleanup of a vecMap needs (never the vecMap itself, which would keep it
+// reachable).
+type unmapping struct {
+	raw []byte
+	c   *vecCache
 }
 
 // abort closes and removes an unfinished file.
