@@ -478,12 +478,17 @@ func (d *segmentDecoder) assemble(ctx context.Context, g annGraph, gerr error) e
 	if g == nil {
 		var err error
 		if g, err = d.o.graph.plain().Build(ctx, d.s.vectors, d.o.dim); err != nil {
-			return fmt.Errorf("index: segment: rebuild graph after %v: %w", gerr, err)
+			if ctx.Err() != nil {
+				return fmt.Errorf("index: segment: rebuild graph after %v: %w", gerr, err)
+			}
+			return corruptSegment("rebuild graph after %v: %v", gerr, err)
 		}
 	}
 	g, missing, err := d.o.graph.attachCodes(g, d.codes)
 	if err != nil {
-		return fmt.Errorf("index: segment: codes: %w", err)
+		// Encoding fails only on vectors no embedding has (NaN, out of range): the body's
+		// checksum passed, but it does not hold what the index wrote.
+		return corruptSegment("codes: %v", err)
 	}
 	if missing != "" && d.s.rewrite == nil {
 		d.s.rewrite = errors.New(missing)
