@@ -76,12 +76,10 @@ type Config struct {
 	Graph *GraphKind
 	// Quantized walks the sealed segments' graphs on 8-bit codes of their vectors (issue 17;
 	// index/graph.Quantized) and rescores the best candidates with the float32 vectors, so every
-	// similarity stays exact. Codes are made when a graph is built or read (not yet persisted)
-	// and hold dim+12 bytes a vector beside the float32 vectors, which stay resident. Needs the
-	// HNSW graph. At 100k face-shaped vectors it doubles a segment search's speed on one core at
-	// the same recall (notes: qtraverse.md), but until codes are persisted and the originals leave
-	// memory it costs a quarter more memory and encoding time at every start, so it is off by
-	// default.
+	// similarity stays exact. The codes (dim+12 bytes a vector) are persisted in the segment
+	// objects and read back at load; the float32 vectors are in mapped cache files, read for the
+	// ~100 candidates a query rescores. At 100k face-shaped vectors it doubles a segment search's
+	// speed on one core at the same recall (notes: qtraverse.md). Needs the HNSW graph.
 	Quantized bool
 	// CompactAfter is how long after a deletion the index compacts (when deleted vectors leave
 	// object storage). Deletions within it share one compaction, so deleting a gallery face by

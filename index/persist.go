@@ -131,11 +131,15 @@ func (ix *Index) buildGraphs(ctx context.Context, segs []*segment) error {
 }
 
 func (ix *Index) buildGraph(ctx context.Context, s *segment) error {
-	if ix.cfg.Graph == nil || s.graph.Load() != nil || s.len() == 0 {
+	if s.graph.Load() != nil || s.len() == 0 {
 		return nil
 	}
+	// The graph is built over the mapped vectors, so it never points into the heap copy.
 	if err := ix.mapVectors(s); err != nil {
 		return fmt.Errorf("index: segment %d: %w", s.seq, err)
+	}
+	if ix.cfg.Graph == nil {
+		return nil
 	}
 	start := time.Now()
 	g, err := ix.newGraph(ctx, s)
