@@ -436,6 +436,9 @@ func (d *segmentDecoder) readCodesSection() (*quant.Codes, error) {
 	var derr error
 	if q := d.quantizer(); q != nil && clen > 0 {
 		c, derr = quant.ReadCodes(lr)
+		if derr == nil {
+			c.Trim()
+		}
 		if derr == nil && (c.Config() != q.Config() || c.Len() != d.s.len()) {
 			derr = fmt.Errorf("%d codes under %+v, want %d under %+v", c.Len(), c.Config(), d.s.len(), q.Config())
 		}

@@ -240,6 +240,9 @@ func (b *segmentBuilder) add(id, gallery uint64, v []float32) error {
 
 // finish returns the segment over its mapped vectors.
 func (b *segmentBuilder) finish() (*segment, error) {
+	if b.codes != nil {
+		b.codes.Trim()
+	}
 	b.s.codes = b.codes
 	if b.vw == nil {
 		return b.s, nil

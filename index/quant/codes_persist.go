@@ -22,3 +22,15 @@ func (c *Codes) AppendFrom(src *Codes, i int) error {
 	c.params = append(c.params, p)
 	return nil
 }
+
+// Trim gives back the capacity the codes do not use: a block read by ReadCodes grows as its
+// bytes arrive, and codes long kept (a sealed segment's) should not carry append's slack, which
+// is up to a quarter of their size.
+func (c *Codes) Trim() {
+	if cap(c.data) > len(c.data) {
+		c.data = append(make([]uint8, 0, len(c.data)), c.data...)
+	}
+	if cap(c.params) > len(c.params) {
+		c.params = append(make([]Params, 0, len(c.params)), c.params...)
+	}
+}
