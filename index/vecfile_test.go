@@ -3,6 +3,7 @@ package index
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -360,5 +361,67 @@ func TestSearchWhileSegmentsAreReplaced(t *testing.T) {
 	}
 	if searches.Load() == 0 {
 		t.Fatal("no search ran")
+	}
+}
+
+// TestVersion1ObjectsOpen: an index whose objects are in format version 1 (written before
+// issue 17's codes) opens, quantized, with the same answers, and its objects are written again
+// in version 2 with their codes.
+func TestVersion1ObjectsOpen(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	store := localStore(t, dir)
+	ix := openCached(t, dir, store, 100, -1, nil)
+	r := rand.New(rand.NewPCG(55, 56))
+	addBatches(t, ix, r, 2, 100, func(b int) uint64 { return uint64(b) })
+	if err := ix.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	queries := make([][]float32, 10)
+	for i := range queries {
+		queries[i] = unitVector(r, 32)
+	}
+	want := answersOf(t, ix.Index, queries)
+	ix.Close()
+	keys := segmentObjects(t, ix)
+	for _, k := range keys {
+		rc, err := store.Get(ctx, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := readSegment(ctx, rc, readOptions{model: testModel, dim: 32, graph: mergeTestGraph()})
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v1 bytes.Buffer
+		if err := writeSegmentV1(&v1, s, testModel); err != nil {
+			t.Fatal(err)
+		}
+		if err := store.Put(ctx, k, bytes.NewReader(v1.Bytes()), int64(v1.Len())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	re := openCached(t, dir, store, 100, -1, nil)
+	if got := answersOf(t, re.Index, queries); !slices.EqualFunc(got, want, slices.Equal) {
+		t.Fatal("answers over version 1 objects differ")
+	}
+	waitFor(t, "the version 1 objects' rewrite", func() bool {
+		now := segmentObjects(t, re)
+		return len(now) == len(keys) && !slices.ContainsFunc(now, func(k string) bool { return slices.Contains(keys, k) })
+	})
+	for _, k := range segmentObjects(t, re) {
+		rc, err := store.Get(ctx, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v := binary.LittleEndian.Uint32(data[8:]); v != segmentVersion || findSections(t, data, 32).codesLen == 0 {
+			t.Fatalf("rewritten object %s: version %d, or no codes", k, v)
+		}
 	}
 }
