@@ -442,6 +442,9 @@ func (d *segmentDecoder) readCodesSection() (*quant.Codes, error) {
 		if derr == nil && (c.Config() != q.Config() || c.Len() != d.s.len()) {
 			derr = fmt.Errorf("%d codes under %+v, want %d under %+v", c.Len(), c.Config(), d.s.len(), q.Config())
 		}
+		if derr == nil {
+			derr = spotCheck(c, q, d.s.vectors)
+		}
 	}
 	rest, _ := io.Copy(io.Discard, lr)
 	switch {
@@ -456,6 +459,30 @@ func (d *segmentDecoder) readCodesSection() (*quant.Codes, error) {
 		return nil, sectionDamage("codes", err)
 	}
 	return c, nil
+}
+
+// spotChecked is how many codes readSegment encodes again to compare with the stored ones.
+const spotChecked = 8
+
+// spotCheck encodes a few vectors, evenly spaced, and compares them with their stored codes:
+// codes that pass every checksum but were made from other vectors (a writer's bug, a section
+// from another object) would estimate wrongly. Encoding is deterministic, so they must be equal
+// bit for bit. It costs a few microseconds a code and reads spotChecked vectors.
+func spotCheck(c *quant.Codes, q *quant.Quantizer, vectors []float32) error {
+	n, dim := c.Len(), q.Config().Dim
+	buf := make([]uint8, q.CodeSize())
+	for k := range min(n, spotChecked) {
+		i := k * n / min(n, spotChecked)
+		p, err := q.Encode(buf, vectors[i*dim:(i+1)*dim])
+		if err != nil {
+			return fmt.Errorf("vector %d: %w", i, err)
+		}
+		code, stored := c.Code(i)
+		if p != stored || !bytes.Equal(buf, code) {
+			return fmt.Errorf("code %d is not its vector's", i)
+		}
+	}
+	return nil
 }
 
 // expectEnd checks that nothing follows the last section.

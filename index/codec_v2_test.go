@@ -93,12 +93,13 @@ func TestSegmentSectionDamage(t *testing.T) {
 		d[at] ^= 0x08
 		return d
 	}
-	otherCodes := func(cfg quant.Config, count int) []byte {
+	// codesOfVectors is good with its code section replaced by codes of vectors under cfg.
+	codesOfVectors := func(cfg quant.Config, vectors []float32) []byte {
 		q, err := quant.New(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
-		codes, err := q.EncodeAll(clean.vectors[:count*dim])
+		codes, err := q.EncodeAll(vectors)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -110,6 +111,9 @@ func TestSegmentSectionDamage(t *testing.T) {
 		d = binary.LittleEndian.AppendUint64(d, uint64(block.Len()))
 		d = append(d, block.Bytes()...)
 		return fixSegmentChecksums(append(d, 0, 0, 0, 0), dim)
+	}
+	otherCodes := func(cfg quant.Config, count int) []byte {
+		return codesOfVectors(cfg, clean.vectors[:count*dim])
 	}
 	var v1 bytes.Buffer
 	if err := writeSegmentV1(&v1, clean, testModel); err != nil {
@@ -135,6 +139,7 @@ func TestSegmentSectionDamage(t *testing.T) {
 		{"codes of another seed", otherCodes(quant.Config{Kind: quant.Rotated8, Dim: dim, Seed: 7}, n), true, false, false},
 		{"codes unrotated", otherCodes(quant.Config{Kind: quant.Plain8, Dim: dim}, n), true, false, false},
 		{"too few codes", otherCodes(kind.quantizer.Config(), n-1), true, false, false},
+		{"codes of other vectors", codesOfVectors(kind.quantizer.Config(), otherVectors(n, dim)), true, false, false},
 		{"version 1 object", v1.Bytes(), false, false, false},
 		{"vector bit flipped", flip(o.graphAt - 100), false, true, false},
 		{"body checksum flipped", flip(o.graphAt - 1), false, true, false},
@@ -173,4 +178,14 @@ func TestSegmentSectionDamage(t *testing.T) {
 			}
 		})
 	}
+}
+
+// otherVectors are n random unit vectors of another stream than the segments'.
+func otherVectors(n, dim int) []float32 {
+	r := rand.New(rand.NewPCG(57, 58))
+	out := make([]float32, 0, n*dim)
+	for range n {
+		out = append(out, unitVector(r, dim)...)
+	}
+	return out
 }
