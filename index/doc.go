@@ -22,6 +22,12 @@
 //	       → read it back through its checksum → manifest → delete the replaced objects
 //	Search: fan out over segments (graph or exact), filter by gallery and tombstones, merge
 //
+// Sealed segments keep their vectors in a local cache file mapped read only, not in the heap:
+// a walk on 8-bit codes (Config.Quantized) reads a float32 vector only to rescore its best
+// candidates, so resident memory per face is its code, its graph links and its ids, and the
+// page cache holds the vectors that are read. A mapping is unmapped once the segment is replaced
+// and no search holds a view of it (a runtime cleanup; vecfile.go says why not a count).
+//
 // Merging is size-tiered: a segment of n faces is in tier round(log_F(n/SegmentSize)), F being
 // MergeFactor (default 10), and the F oldest segments of the lowest full tier merge, so a
 // gallery of 100k-face segments becomes 1M, then 10M segments, and a query walks about one graph
@@ -49,10 +55,24 @@
 // replayed) u64 id. A torn or corrupt tail (a crash mid-write) ends replay; everything before
 // it was acknowledged and is kept. A binary older than kind 3 stops replay at the first one.
 //
-// Segment object (segments/<seq>-<generation>.seg): magic "FMSEG001", u32 format version, u32
-// dim, u64 count, u64 seq, u16 model length + model identity, ids, galleries, vectors, u64
-// graph length + graph bytes, u32 CRC-32C of everything before it. A merged segment has the same
-// format and takes the smallest seq of the segments it replaces.
+// Segment object (segments/<seq>-<generation>.seg), format version 2: three sections, each
+// closed by the CRC-32C of its own bytes, so damage is localised. (a) The body: magic
+// "FMSEG001", u32 format version, u32 dim, u64 count, u64 seq, u16 model length + model
+// identity, ids, galleries, float32 vectors. (b) u64 length + graph bytes (0: no graph). (c) u64
+// length + the code block of a quantized graph (index/quant's Codes.WriteTo, with its own
+// checksum inside; 0: none). Damage in (a) is ErrCorrupt: the faces exist nowhere else. Damage
+// in (b) or (c) (a bad checksum, a cut, codes of another quantizer or count, bytes after the
+// end) is logged, what the section held is rebuilt from the vectors (the graph built again, the
+// codes encoded again), and the persister writes the object again under a new generation; an
+// object without codes that a quantized index reads is rewritten the same way. Version 1
+// objects (the body, u64 graph length + graph bytes, one CRC-32C of everything; no codes) are
+// still read. A merged segment has the same format and takes the smallest seq of the segments
+// it replaces.
+//
+// Vector cache (<Dir>/vectors/<seq>-<n>.f32, mode 0600): a sealed segment's float32 vectors,
+// raw little-endian, mapped read only (vecfile.go). Derived data: written when a segment is
+// sealed (before its graph is built), loaded (streamed from the object), compacted or merged;
+// removed when the segment is replaced or the index closed, and all of them at Open.
 //
 // Manifest (manifests/<generation, 20 digits>.json): the model, dim, live segments with their
 // counts, the tombstones not yet purged, and the last log sequence number it covers; a CRC-32C

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -107,79 +108,141 @@ func fixWALChecksums(d []byte) []byte {
 	return d
 }
 
-var fuzzGraphs = []struct {
+// fuzzGraphs are the ways a segment object is read: without a graph, with each graph kind, and
+// walked on codes.
+func fuzzGraphs(tb testing.TB) []struct {
 	name string
-	read graphReader
-}{
-	{"none", nil},
-	{"hnsw", HNSWGraph(graph.Config{}).Read},
-	{"coder", CoderGraph(graph.Config{}).Read},
+	kind *GraphKind
+} {
+	q, err := graph.NewQuantizer(fuzzDim)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return []struct {
+		name string
+		kind *GraphKind
+	}{
+		{"none", nil},
+		{"hnsw", HNSWGraph(graph.Config{})},
+		{"coder", CoderGraph(graph.Config{})},
+		{"quantized", HNSWGraph(graph.Config{}).quantized(q)},
+	}
 }
 
 // FuzzSegment: a segment object reads back with consistent lengths and a searchable graph, and
-// writes back to an object that reads the same.
+// writes back to an object that reads the same. Seeds are objects of both format versions, with
+// and without graph and codes; damage to a version 2 graph or code section is repaired, never
+// an error.
 func FuzzSegment(f *testing.F) {
 	r := rand.New(rand.NewPCG(2, 2))
+	graphs := fuzzGraphs(f)
 	for _, n := range []int{0, 1, 30} {
-		for _, kind := range []*GraphKind{nil, HNSWGraph(graph.Config{M: 4, Seed: 1}), CoderGraph(graph.Config{M: 4, Seed: 1})} {
+		for _, g := range graphs {
 			s := newSegment(7, fuzzDim)
 			for i := range n {
 				s.add(uint64(100+i), uint64(i%3), unitVector(r, fuzzDim))
 			}
-			if kind != nil && n > 0 {
-				g, err := kind.Build(context.Background(), s.vectors, fuzzDim)
+			if g.kind != nil && n > 0 {
+				built, err := g.kind.Build(context.Background(), s.vectors, fuzzDim)
 				if err != nil {
 					f.Fatal(err)
 				}
-				s.graph.Store(&graphHandle{g: g})
+				s.graph.Store(&graphHandle{g: built})
 			}
-			var buf bytes.Buffer
-			if err := writeSegment(&buf, s, testModel); err != nil {
-				f.Fatal(err)
+			for _, write := range []func(io.Writer, *segment, string) error{writeSegment, writeSegmentV1} {
+				var buf bytes.Buffer
+				if err := write(&buf, s, testModel); err != nil {
+					f.Fatal(err)
+				}
+				f.Add(buf.Bytes())
 			}
-			f.Add(buf.Bytes())
 		}
 	}
 	query := unitVector(r, fuzzDim)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		for _, d := range [][]byte{data, fixSegmentChecksum(data)} {
-			for _, g := range fuzzGraphs {
-				s, err := readSegment(bytes.NewReader(d), testModel, fuzzDim, g.read)
-				if err != nil {
-					if !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrModelMismatch) {
-						t.Fatalf("%s: error %v is neither ErrCorrupt nor ErrModelMismatch", g.name, err)
-					}
-					continue
-				}
-				if len(s.galleries) != s.len() || len(s.vectors) != s.len()*fuzzDim {
-					t.Fatalf("%s: %d ids, %d galleries, %d floats", g.name, s.len(), len(s.galleries), len(s.vectors))
-				}
-				if h := s.graph.Load(); h != nil {
-					if _, err := h.g.Search(query, 3, 10); err != nil {
-						t.Fatalf("%s: search on a loaded graph: %v", g.name, err)
-					}
-				}
-				var buf bytes.Buffer
-				if err := writeSegment(&buf, s, testModel); err != nil {
-					t.Fatal(err)
-				}
-				back, err := readSegment(&buf, testModel, fuzzDim, g.read)
-				if err != nil || back.seq != s.seq || !slices.Equal(back.ids, s.ids) || !slices.Equal(back.galleries, s.galleries) ||
-					!bytes.Equal(floatBytes(back.vectors), floatBytes(s.vectors)) {
-					t.Fatalf("%s: a segment read does not write back the same (%v)", g.name, err)
-				}
+		for _, d := range [][]byte{data, fixSegmentChecksums(data, fuzzDim)} {
+			for _, g := range graphs {
+				checkSegmentRead(t, d, g.name, g.kind, query)
 			}
 		}
 	})
 }
 
-// fixSegmentChecksum rewrites the trailing checksum of d.
-func fixSegmentChecksum(d []byte) []byte {
-	if len(d) < 4 {
+// checkSegmentRead reads d as a segment object with kind and checks what it gives.
+func checkSegmentRead(t *testing.T, d []byte, name string, kind *GraphKind, query []float32) {
+	ctx := context.Background()
+	opts := readOptions{model: testModel, dim: fuzzDim, graph: kind}
+	s, err := readSegment(ctx, bytes.NewReader(d), opts)
+	if err != nil {
+		if !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrModelMismatch) {
+			t.Fatalf("%s: error %v is neither ErrCorrupt nor ErrModelMismatch", name, err)
+		}
+		return
+	}
+	if len(s.galleries) != s.len() || len(s.vectors) != s.len()*fuzzDim {
+		t.Fatalf("%s: %d ids, %d galleries, %d floats", name, s.len(), len(s.galleries), len(s.vectors))
+	}
+	if s.rewrite != nil && !errors.Is(s.rewrite, errSectionDamaged) && (kind == nil || kind.quantizer == nil) {
+		t.Fatalf("%s: marked for rewrite (%v) although nothing was damaged", name, s.rewrite)
+	}
+	if h := s.graph.Load(); h != nil {
+		if _, err := h.g.Search(query, 3, 10); err != nil {
+			t.Fatalf("%s: search on a loaded graph: %v", name, err)
+		}
+		if kind.quantizer != nil && codesOf(h.g) == nil {
+			t.Fatalf("%s: a quantized read gave a graph without codes (%T)", name, h.g)
+		}
+	}
+	var buf bytes.Buffer
+	if err := writeSegment(&buf, s, testModel); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkSegmentObject(bytes.NewReader(buf.Bytes()), fuzzDim, s.len(), s.seq); err != nil {
+		t.Fatalf("%s: a written segment fails its check: %v", name, err)
+	}
+	back, err := readSegment(ctx, &buf, opts)
+	if err != nil || back.seq != s.seq || !slices.Equal(back.ids, s.ids) || !slices.Equal(back.galleries, s.galleries) ||
+		!bytes.Equal(floatBytes(back.vectors), floatBytes(s.vectors)) || back.rewrite != nil {
+		t.Fatalf("%s: a segment read does not write back the same (%v, rewrite %v)", name, err, back.rewrite)
+	}
+}
+
+// fixSegmentChecksums rewrites the checksums of d: the trailing one of a version 1 object, each
+// section's of a version 2 one (as far as its lengths can be followed).
+func fixSegmentChecksums(d []byte, dim int) []byte {
+	const fixed = 8 + 4 + 4 + 8 + 8 + 2
+	if len(d) < fixed {
 		return d
 	}
 	d = slices.Clone(d)
-	binary.LittleEndian.PutUint32(d[len(d)-4:], crc32.Checksum(d[:len(d)-4], castagnoli))
+	if binary.LittleEndian.Uint32(d[8:]) != 2 {
+		if len(d) >= 4 {
+			binary.LittleEndian.PutUint32(d[len(d)-4:], crc32.Checksum(d[:len(d)-4], castagnoli))
+		}
+		return d
+	}
+	count := binary.LittleEndian.Uint64(d[16:])
+	modelN := uint64(binary.LittleEndian.Uint16(d[32:]))
+	if count > 1<<20 {
+		return d
+	}
+	end := fixed + modelN + count*(16+4*uint64(dim))
+	start := uint64(0)
+	for section := 0; section < 3; section++ {
+		if end+4 > uint64(len(d)) {
+			return d
+		}
+		binary.LittleEndian.PutUint32(d[end:], crc32.Checksum(d[start:end], castagnoli))
+		start = end + 4
+		if start+8 > uint64(len(d)) {
+			return d
+		}
+		n := binary.LittleEndian.Uint64(d[start:])
+		if n > uint64(len(d)) {
+			return d
+		}
+		end = start + 8 + n
+	}
 	return d
 }
 
@@ -230,27 +293,29 @@ func TestSegmentReadMemoryFollowsTheBytes(t *testing.T) {
 	}
 	good := buf.Bytes()
 	countAt := len(segmentMagic) + 4 + 4
-	graphLenAt := countAt + 8 + 8 + 2 + len(testModel) + 8 + 8 + 4*fuzzDim
+	graphLenAt := countAt + 8 + 8 + 2 + len(testModel) + 8 + 8 + 4*fuzzDim + 4
 	patch := func(at int, v uint64) []byte {
 		d := slices.Clone(good)
 		binary.LittleEndian.PutUint64(d[at:], v)
-		return fixSegmentChecksum(d)
+		return fixSegmentChecksums(d, fuzzDim)
 	}
 	tests := []struct {
-		name string
-		data []byte
+		name    string
+		data    []byte
+		corrupt bool // else the damage is in a derived section, rebuilt
 	}{
-		{"count 2^28", patch(countAt, 1<<28)},
-		{"graph length 2^34", patch(graphLenAt, 1<<34)},
+		{"count 2^28", patch(countAt, 1<<28), true},
+		{"graph length 2^34", patch(graphLenAt, 1<<34), false},
+		{"graph length 2^33", patch(graphLenAt, 1<<33), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var before, after runtime.MemStats
 			runtime.ReadMemStats(&before)
-			_, err := readSegment(bytes.NewReader(tt.data), testModel, fuzzDim, nil)
+			_, err := readSegment(context.Background(), bytes.NewReader(tt.data), readOptions{model: testModel, dim: fuzzDim, graph: HNSWGraph(graph.Config{})})
 			runtime.ReadMemStats(&after)
-			if !errors.Is(err, ErrCorrupt) {
-				t.Fatalf("err = %v, want ErrCorrupt", err)
+			if tt.corrupt != errors.Is(err, ErrCorrupt) {
+				t.Fatalf("err = %v, want ErrCorrupt: %v", err, tt.corrupt)
 			}
 			if n := after.TotalAlloc - before.TotalAlloc; n > 8<<20 {
 				t.Fatalf("reading a %d-byte object allocated %d MiB", len(tt.data), n>>20)

@@ -19,8 +19,14 @@ type GraphKind struct {
 	// Parallel is how many pending segments are built at the same time. A builder that uses
 	// every core itself wants 1; a single-threaded one wants a build per core.
 	Parallel int
-	// quantize, when set, turns a graph of this kind into one walked on codes (Config.Quantized).
-	quantize func(g annGraph, q *quant.Quantizer) (annGraph, error)
+	// quantize, when set, turns a graph of this kind into one walked on codes (Config.Quantized);
+	// withCodes does the same with codes already made (read back, or copied by a merge).
+	quantize  func(g annGraph, q *quant.Quantizer) (annGraph, error)
+	withCodes func(g annGraph, c *quant.Codes) (annGraph, error)
+	// base and quantizer are set on a kind made by quantized: base builds and reads the graph
+	// alone, so a segment's stored codes can be attached instead of encoded again.
+	base      *GraphKind
+	quantizer *quant.Quantizer
 }
 
 type graphReader func(r io.Reader, vectors []float32, dim int) (annGraph, error)
@@ -44,14 +50,23 @@ func HNSWGraph(cfg graph.Config) *GraphKind {
 			}
 			return graph.Quantize(h, q, graph.QuantConfig{})
 		},
+		withCodes: func(g annGraph, c *quant.Codes) (annGraph, error) {
+			h, ok := g.(*graph.HNSW)
+			if !ok {
+				return nil, fmt.Errorf("index: quantized traversal needs an HNSW graph, got %T", g)
+			}
+			return graph.NewQuantized(h, c, graph.QuantConfig{})
+		},
 	}
 }
 
 // quantized returns k with codes made by q added to every graph it builds or reads. The graph's
-// file format is unchanged: codes are derived from the segment's vectors at load.
+// file format is unchanged: codes have a section of their own in the segment object (codec.go),
+// and readSegment attaches them through base and withCodes.
 func (k *GraphKind) quantized(q *quant.Quantizer) *GraphKind {
 	qk := *k
 	qk.Name = k.Name + "+" + q.Config().Kind.String()
+	qk.base, qk.quantizer = k, q
 	qk.Build = func(ctx context.Context, vectors []float32, dim int) (annGraph, error) {
 		g, err := k.Build(ctx, vectors, dim)
 		if err != nil {
@@ -84,4 +99,51 @@ func CoderGraph(cfg graph.Config) *GraphKind {
 		},
 		Parallel: runtime.GOMAXPROCS(0),
 	}
+}
+
+// plain returns the kind that builds and reads the graph alone (k itself unless quantized).
+func (k *GraphKind) plain() *GraphKind {
+	if k.base != nil {
+		return k.base
+	}
+	return k
+}
+
+// attachCodes makes g, a graph of k's plain kind, walk codes: c when it is usable (one code per
+// vector under k's quantizer's configuration), else codes encoded from the vectors. It reports
+// why c was not used ("" when it was, or when k does not quantize).
+func (k *GraphKind) attachCodes(g annGraph, c *quant.Codes) (annGraph, string, error) {
+	if k.quantizer == nil {
+		return g, "", nil
+	}
+	if c != nil {
+		qg, err := k.withCodes(g, c)
+		if err == nil {
+			return qg, "", nil
+		}
+		why := fmt.Sprintf("stored codes unusable: %v", err)
+		qg, err = k.quantize(g, k.quantizer)
+		return qg, why, err
+	}
+	qg, err := k.quantize(g, k.quantizer)
+	return qg, "no stored codes", err
+}
+
+// codesOf returns the codes a graph walks, nil when it walks float32 vectors.
+func codesOf(g annGraph) *quant.Codes {
+	if q, ok := g.(*graph.Quantized); ok {
+		return q.Codes()
+	}
+	return nil
+}
+
+// rebind returns g over vectors, the same values at a new address (a mapped file).
+func rebind(g annGraph, vectors []float32) (annGraph, error) {
+	switch g := g.(type) {
+	case *graph.HNSW:
+		return g.Rebind(vectors)
+	case *graph.Quantized:
+		return g.Rebind(vectors)
+	}
+	return nil, fmt.Errorf("index: a %T cannot move to other vectors", g)
 }

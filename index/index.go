@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
@@ -75,12 +76,10 @@ type Config struct {
 	Graph *GraphKind
 	// Quantized walks the sealed segments' graphs on 8-bit codes of their vectors (issue 17;
 	// index/graph.Quantized) and rescores the best candidates with the float32 vectors, so every
-	// similarity stays exact. Codes are made when a graph is built or read (not yet persisted)
-	// and hold dim+12 bytes a vector beside the float32 vectors, which stay resident. Needs the
-	// HNSW graph. At 100k face-shaped vectors it doubles a segment search's speed on one core at
-	// the same recall (notes: qtraverse.md), but until codes are persisted and the originals leave
-	// memory it costs a quarter more memory and encoding time at every start, so it is off by
-	// default.
+	// similarity stays exact. The codes (dim+12 bytes a vector) are persisted in the segment
+	// objects and read back at load; the float32 vectors are in mapped cache files, read for the
+	// ~100 candidates a query rescores. At 100k face-shaped vectors it doubles a segment search's
+	// speed on one core at the same recall (notes: qtraverse.md). Needs the HNSW graph.
 	Quantized bool
 	// CompactAfter is how long after a deletion the index compacts (when deleted vectors leave
 	// object storage). Deletions within it share one compaction, so deleting a gallery face by
@@ -166,6 +165,8 @@ type Index struct {
 	lastErr  atomic.Pointer[error]
 	// builtMerge is the persister goroutine's own (merge.go): a merge built, not yet published.
 	builtMerge *builtMerge
+	// vecs holds sealed segments' vectors in mapped files (vecfile.go).
+	vecs *vecCache
 
 	stats struct {
 		segmentsWritten, bytesWritten, writeNanos atomic.Int64
@@ -255,10 +256,15 @@ func Open(ctx context.Context, cfg Config) (*Index, error) {
 	empty := map[uint64]uint64{}
 	ix.tombstones.Store(&empty)
 	start := time.Now()
+	var err error
+	if ix.vecs, err = openVecCache(filepath.Join(cfg.Dir, vectorDir), ix.log); err != nil {
+		return nil, err
+	}
 	if err := ix.load(ctx); err != nil {
 		return nil, err
 	}
 	if err := ix.replay(); err != nil {
+		ix.retire(ix.sealed...)
 		return nil, err
 	}
 	if a, ok := cfg.Store.(incompleteUploadAborter); ok {
@@ -320,6 +326,7 @@ func (ix *Index) load(ctx context.Context) error {
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
+		ix.retire(segs...)
 		return err
 	}
 	ts := map[uint64]uint64{}
@@ -348,19 +355,19 @@ func (ix *Index) readSegment(ctx context.Context, ms manifestSegment) (*segment,
 		return nil, fmt.Errorf("index: segment %s: %w", ms.Key, err)
 	}
 	defer rc.Close()
-	var read graphReader
-	if ix.cfg.Graph != nil {
-		read = ix.cfg.Graph.Read
-	}
 	cr := &countingReader{r: rc}
-	s, err := readSegment(cr, ix.cfg.Model, ix.cfg.Dim, read)
+	s, err := readSegment(ctx, cr, readOptions{model: ix.cfg.Model, dim: ix.cfg.Dim, graph: ix.cfg.Graph, vecs: ix.vecs})
 	if err != nil {
 		return nil, fmt.Errorf("index: segment %s: %w", ms.Key, err)
+	}
+	if s.rewrite != nil {
+		ix.log.Warn("segment object rebuilt in part at load; it will be rewritten", "key", ms.Key, "seq", ms.Seq, "reason", s.rewrite)
 	}
 	ix.stats.segmentsRead.Add(1)
 	ix.stats.bytesRead.Add(cr.n)
 	ix.stats.readNanos.Add(int64(time.Since(start)))
 	if s.len() != ms.Count || s.seq != ms.Seq {
+		ix.retire(s)
 		return nil, fmt.Errorf("index: segment %s: %w: holds %d faces (seq %d), manifest says %d (seq %d)", ms.Key, ErrCorrupt, s.len(), s.seq, ms.Count, ms.Seq)
 	}
 	s.key = ms.Key

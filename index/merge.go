@@ -69,7 +69,7 @@ func (ix *Index) mergeDue(ctx context.Context) (bool, error) {
 	ix.mu.RUnlock()
 	pick := planMerge(sizes, ix.cfg.SegmentSize, ix.cfg.MergeFactor)
 	if pick == nil {
-		ix.builtMerge = nil
+		ix.dropBuiltMerge()
 		return false, nil
 	}
 	inputs := make([]*segment, len(pick))
@@ -80,7 +80,7 @@ func (ix *Index) mergeDue(ctx context.Context) (bool, error) {
 	// inputs: faces deleted since are covered by their tombstones, as during any merge.
 	b := ix.builtMerge
 	if b == nil || !slices.Equal(b.inputs, inputs) {
-		ix.builtMerge = nil
+		ix.dropBuiltMerge()
 		start := time.Now()
 		var err error
 		if b, err = ix.buildMerge(ctx, inputs, ts); err != nil {
@@ -106,6 +106,15 @@ type builtMerge struct {
 	elapsed time.Duration       // building it
 }
 
+// dropBuiltMerge forgets a merge that will not be published (its inputs changed) and removes
+// its vector file.
+func (ix *Index) dropBuiltMerge() {
+	if ix.builtMerge != nil {
+		ix.retire(ix.builtMerge.merged)
+		ix.builtMerge = nil
+	}
+}
+
 func (ix *Index) hook(stage string) {
 	if ix.cfg.mergeHook != nil {
 		ix.cfg.mergeHook(stage)
@@ -126,9 +135,12 @@ func (ix *Index) buildMerge(ctx context.Context, inputs []*segment, ts map[uint6
 		}
 	}
 	// The smallest input seq: unique among live segments, and the new generation makes the key
-	// a new object.
-	merged := &segment{seq: seq, dim: ix.cfg.Dim, ids: make([]uint64, 0, live), galleries: make([]uint64, 0, live),
-		vectors: make([]float32, 0, live*ix.cfg.Dim)}
+	// a new object. The merged vectors go straight to a cache file, and the inputs' codes are
+	// copied rather than encoded again.
+	b, err := ix.newSegmentBuilder(seq, live)
+	if err != nil {
+		return nil, fmt.Errorf("index: merge: %w", err)
+	}
 	purged := map[uint64]struct{}{}
 	for _, s := range inputs {
 		for i, id := range s.ids {
@@ -136,10 +148,18 @@ func (ix *Index) buildMerge(ctx context.Context, inputs []*segment, ts map[uint6
 				purged[id] = struct{}{}
 				continue
 			}
-			merged.add(id, s.galleries[i], s.vectors[i*s.dim:(i+1)*s.dim])
+			if err := b.addFrom(s, i); err != nil {
+				b.abort()
+				return nil, fmt.Errorf("index: merge: %w", err)
+			}
 		}
 	}
+	merged, err := b.finish()
+	if err != nil {
+		return nil, fmt.Errorf("index: merge: %w", err)
+	}
 	if err := ix.buildGraph(ctx, merged); err != nil {
+		ix.retire(merged)
 		return nil, fmt.Errorf("index: merge: %w", err)
 	}
 	return &builtMerge{inputs: inputs, merged: merged, purged: purged}, nil
@@ -224,6 +244,7 @@ func (ix *Index) publishMerge(ctx context.Context, b *builtMerge) error {
 	ix.mu.Unlock()
 	ix.hook("published")
 
+	ix.retire(b.inputs...)
 	var errs []error
 	for _, s := range b.inputs {
 		if err := ix.cfg.Store.Delete(ctx, s.key); err != nil {

@@ -24,6 +24,9 @@ func (ix *Index) persistLoop(ctx context.Context) {
 	for {
 		err := ix.persistPending(ctx)
 		if err == nil {
+			err = ix.rewriteMarked(ctx)
+		}
+		if err == nil {
 			var merged bool
 			if merged, err = ix.mergeDue(ctx); merged && err == nil {
 				ix.signal() // persist what sealed meanwhile, then see whether the next tier is full
@@ -128,19 +131,42 @@ func (ix *Index) buildGraphs(ctx context.Context, segs []*segment) error {
 }
 
 func (ix *Index) buildGraph(ctx context.Context, s *segment) error {
-	if ix.cfg.Graph == nil || s.graph.Load() != nil || s.len() == 0 {
+	if s.graph.Load() != nil || s.len() == 0 {
+		return nil
+	}
+	// The graph is built over the mapped vectors, so it never points into the heap copy.
+	if err := ix.mapVectors(s); err != nil {
+		return fmt.Errorf("index: segment %d: %w", s.seq, err)
+	}
+	if ix.cfg.Graph == nil {
 		return nil
 	}
 	start := time.Now()
-	g, err := ix.cfg.Graph.Build(ctx, s.vectors, s.dim)
+	g, err := ix.newGraph(ctx, s)
 	if err != nil {
 		return fmt.Errorf("index: build graph for segment %d: %w", s.seq, err)
 	}
+	s.codes = nil
 	ix.stats.graphsBuilt.Add(1)
 	ix.stats.graphNanos.Add(int64(time.Since(start)))
 	s.graph.Store(&graphHandle{g: g})
 	ix.log.Info("segment graph built", "seq", s.seq, "faces", s.len(), "graph", ix.cfg.Graph.Name, "elapsed", time.Since(start))
 	return nil
+}
+
+// newGraph builds s's graph. Codes copied from a compaction's or a merge's inputs are attached
+// to the graph built alone rather than encoded again.
+func (ix *Index) newGraph(ctx context.Context, s *segment) (annGraph, error) {
+	k := ix.cfg.Graph
+	if s.codes == nil || k.quantizer == nil {
+		return k.Build(ctx, s.vectors, s.dim)
+	}
+	g, err := k.plain().Build(ctx, s.vectors, s.dim)
+	if err != nil {
+		return nil, err
+	}
+	g, _, err = k.attachCodes(g, s.codes)
+	return g, err
 }
 
 // persistSegment writes one sealed segment, then a manifest naming it (segment first, manifest
@@ -182,6 +208,66 @@ func (ix *Index) persistSegment(ctx context.Context, s *segment) error {
 	ix.dropCoveredWAL()
 	ix.dropOldManifests(ctx, m.Generation)
 	ix.dropOrphanSegments(ctx, &m)
+	return nil
+}
+
+// rewriteMarked writes again, under a new generation, the persisted segments whose object had
+// a damaged graph or code section (or no codes) at load, publishes a manifest naming the new
+// objects and deletes the old ones. The segments in memory are whole already (readSegment
+// rebuilt what was damaged), so this is an upload, not a rebuild.
+func (ix *Index) rewriteMarked(ctx context.Context) error {
+	ix.mu.RLock()
+	var marked []*segment
+	for _, s := range ix.sealed {
+		if s.key != "" && s.rewrite != nil {
+			marked = append(marked, s)
+		}
+	}
+	m := ix.persisted
+	ix.mu.RUnlock()
+	if len(marked) == 0 {
+		return nil
+	}
+	m.Generation++
+	keys := make(map[*segment]string, len(marked))
+	for _, s := range marked {
+		key := segmentKey(ix.cfg.Prefix, s.seq, m.Generation)
+		if err := ix.putSegment(ctx, key, s); err != nil {
+			return fmt.Errorf("index: rewrite segment %d: %w", s.seq, err)
+		}
+		keys[s] = key
+	}
+	ix.mu.RLock()
+	m.Segments = nil
+	for _, s := range ix.sealed {
+		key := s.key
+		if k, ok := keys[s]; ok {
+			key = k
+		}
+		if key != "" {
+			m.Segments = append(m.Segments, manifestSegment{Key: key, Seq: s.seq, Count: s.len()})
+		}
+	}
+	ix.mu.RUnlock()
+	if err := ix.publishManifest(ctx, &m); err != nil {
+		return err
+	}
+	old := make([]string, 0, len(keys))
+	ix.mu.Lock()
+	for s, k := range keys {
+		old = append(old, s.key)
+		s.key, s.rewrite = k, nil
+	}
+	ix.persisted = m
+	ix.mu.Unlock()
+	for _, k := range old {
+		if err := ix.cfg.Store.Delete(ctx, k); err != nil {
+			ix.log.Warn("removing a rewritten segment's old object", "key", k, "err", err)
+		}
+	}
+	ix.dropOldManifests(ctx, m.Generation)
+	ix.dropOrphanSegments(ctx, &m)
+	ix.log.Info("rewrote segment objects", "segments", len(keys), "generation", m.Generation)
 	return nil
 }
 
@@ -412,15 +498,20 @@ func (ix *Index) compact(ctx context.Context) error {
 	m.Generation++
 	replaced := map[*segment]*segment{}
 	purged := map[uint64]struct{}{}
-	for _, j := range jobs {
-		ns := newSegment(j.old.seq, j.old.dim)
-		for i, id := range j.old.ids {
-			if _, dead := ts[id]; dead {
-				purged[id] = struct{}{}
-				continue
+	published := false
+	defer func() {
+		if !published {
+			for _, ns := range replaced {
+				ix.retire(ns)
 			}
-			ns.add(id, j.old.galleries[i], j.old.vectors[i*j.old.dim:(i+1)*j.old.dim])
 		}
+	}()
+	for _, j := range jobs {
+		ns, err := ix.withoutDeleted(j.old, ts, purged)
+		if err != nil {
+			return err
+		}
+		replaced[j.old] = ns
 		if err := ix.buildGraph(ctx, ns); err != nil {
 			return err
 		}
@@ -428,7 +519,6 @@ func (ix *Index) compact(ctx context.Context) error {
 		if err := ix.putSegment(ctx, ns.key, ns); err != nil {
 			return err
 		}
-		replaced[j.old] = ns
 	}
 	ix.mu.Lock()
 	m.Segments = nil
@@ -445,6 +535,7 @@ func (ix *Index) compact(ctx context.Context) error {
 	if err := ix.publishManifest(ctx, &m); err != nil {
 		return err
 	}
+	published = true
 	ix.mu.Lock()
 	for i, s := range ix.sealed {
 		if r, ok := replaced[s]; ok {
@@ -464,6 +555,7 @@ func (ix *Index) compact(ctx context.Context) error {
 	ix.mu.Unlock()
 	var errs []error
 	for old := range replaced {
+		ix.retire(old)
 		if err := ix.cfg.Store.Delete(ctx, old.key); err != nil {
 			errs = append(errs, fmt.Errorf("index: delete compacted segment %s: %w", old.key, err))
 		}
@@ -489,7 +581,35 @@ func (ix *Index) Close() error {
 	<-ix.done
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
+	// The sealed segments' files go now; their mappings once no search in flight holds a view
+	// (the index forgets them, so nothing else keeps them).
+	ix.retire(ix.sealed...)
+	if ix.builtMerge != nil {
+		ix.retire(ix.builtMerge.merged)
+		ix.builtMerge = nil
+	}
+	ix.sealed, ix.lastLSNs = nil, map[*segment]uint64{}
 	return ix.wal.close()
+}
+
+// withoutDeleted copies old's faces that ts does not list into a new segment (its vectors in a
+// cache file) and adds the ids it leaves out to purged.
+func (ix *Index) withoutDeleted(old *segment, ts map[uint64]uint64, purged map[uint64]struct{}) (*segment, error) {
+	b, err := ix.newSegmentBuilder(old.seq, old.len())
+	if err != nil {
+		return nil, err
+	}
+	for i, id := range old.ids {
+		if _, dead := ts[id]; dead {
+			purged[id] = struct{}{}
+			continue
+		}
+		if err := b.addFrom(old, i); err != nil {
+			b.abort()
+			return nil, fmt.Errorf("index: compact segment %d: %w", old.seq, err)
+		}
+	}
+	return b.finish()
 }
 
 // withoutPurged is the tombstones a rewrite (compaction, merge) left: those of faces it did

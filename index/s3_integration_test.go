@@ -188,7 +188,7 @@ func checkManifests(t *testing.T, store ObjectStore, prefix string, all bool) in
 			if err != nil {
 				t.Fatal(err)
 			}
-			s, err := readSegment(rc, testModel, 32, nil)
+			s, err := readSegment(ctx, rc, readOptions{model: testModel, dim: 32})
 			rc.Close()
 			if err != nil {
 				t.Errorf("manifest %s: segment %s: %v", o.Key, ms.Key, err)

@@ -3,6 +3,8 @@ package index
 import (
 	"container/heap"
 	"sync/atomic"
+
+	"github.com/facematch/facematch/index/quant"
 )
 
 // segment holds faces in insertion order: ids[i], galleries[i] and vectors[i*dim:(i+1)*dim]
@@ -19,6 +21,16 @@ type segment struct {
 	graph atomic.Pointer[graphHandle] // nil until the background build finishes (sealed only)
 	// key is the segment's object key once persisted; empty before.
 	key string
+	// vm holds vectors when they are in a mapped cache file (vecfile.go); views share it, which
+	// keeps the mapping alive while they are searched.
+	vm *vecMap
+	// rewrite says why the object at key should be written again (a damaged graph or code
+	// section was rebuilt at load, or the codes were missing); nil when it is fine. Set before
+	// the segment is shared, cleared by the persister under the Index's lock.
+	rewrite error
+	// codes, when set, are the segment's codes copied from the segments it was made from (a
+	// compaction, a merge), for the graph build to attach instead of encoding them again.
+	codes *quant.Codes
 }
 
 // graphHandle wraps a built graph so it can sit behind an atomic pointer.
@@ -37,7 +49,7 @@ func (s *segment) add(id, gallery uint64, v []float32) {
 // view returns a read-only copy of the slice headers, safe to search after the lock is released.
 func (s *segment) view() *segment {
 	v := &segment{seq: s.seq, dim: s.dim, ids: s.ids[:len(s.ids):len(s.ids)], galleries: s.galleries[:len(s.galleries):len(s.galleries)],
-		vectors: s.vectors[:len(s.vectors):len(s.vectors)], key: s.key}
+		vectors: s.vectors[:len(s.vectors):len(s.vectors)], key: s.key, vm: s.vm}
 	v.graph.Store(s.graph.Load())
 	return v
 }
