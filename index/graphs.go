@@ -23,6 +23,11 @@ type GraphKind struct {
 	// withCodes does the same with codes already made (read back, or copied by a merge).
 	quantize  func(g annGraph, q *quant.Quantizer) (annGraph, error)
 	withCodes func(g annGraph, c *quant.Codes) (annGraph, error)
+	// buildOnCodes, when set, builds the graph on codes made by q (graph.BuildQuantized)
+	// instead of building on float32 and encoding afterwards.
+	buildOnCodes func(ctx context.Context, vectors []float32, dim int, q *quant.Quantizer) (annGraph, error)
+	// buildWithCodes is buildOnCodes with the codes already made (copied by a merge).
+	buildWithCodes func(ctx context.Context, vectors []float32, dim int, c *quant.Codes) (annGraph, error)
 	// base and quantizer are set on a kind made by quantized: base builds and reads the graph
 	// alone, so a segment's stored codes can be attached instead of encoded again.
 	base      *GraphKind
@@ -57,6 +62,15 @@ func HNSWGraph(cfg graph.Config) *GraphKind {
 			}
 			return graph.NewQuantized(h, c, graph.QuantConfig{})
 		},
+		// A build compares the node it inserts with hundreds of others; on codes those reads
+		// are a quarter of the bytes, which is what bounds a build once the vectors outgrow the
+		// caches (notes in graph.BuildQuantized).
+		buildOnCodes: func(ctx context.Context, vectors []float32, dim int, q *quant.Quantizer) (annGraph, error) {
+			return graph.BuildQuantized(ctx, vectors, dim, cfg, q, graph.QuantConfig{})
+		},
+		buildWithCodes: func(ctx context.Context, vectors []float32, dim int, c *quant.Codes) (annGraph, error) {
+			return graph.BuildOnCodes(ctx, vectors, dim, cfg, c, graph.QuantConfig{})
+		},
 	}
 }
 
@@ -68,6 +82,9 @@ func (k *GraphKind) quantized(q *quant.Quantizer) *GraphKind {
 	qk.Name = k.Name + "+" + q.Config().Kind.String()
 	qk.base, qk.quantizer = k, q
 	qk.Build = func(ctx context.Context, vectors []float32, dim int) (annGraph, error) {
+		if k.buildOnCodes != nil {
+			return k.buildOnCodes(ctx, vectors, dim, q)
+		}
 		g, err := k.Build(ctx, vectors, dim)
 		if err != nil {
 			return nil, err

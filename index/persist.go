@@ -154,12 +154,15 @@ func (ix *Index) buildGraph(ctx context.Context, s *segment) error {
 	return nil
 }
 
-// newGraph builds s's graph. Codes copied from a compaction's or a merge's inputs are attached
-// to the graph built alone rather than encoded again.
+// newGraph builds s's graph. Codes copied from a compaction's or a merge's inputs are used as
+// they are (the graph is built on them) rather than encoded again.
 func (ix *Index) newGraph(ctx context.Context, s *segment) (annGraph, error) {
 	k := ix.cfg.Graph
 	if s.codes == nil || k.quantizer == nil {
 		return k.Build(ctx, s.vectors, s.dim)
+	}
+	if k.base.buildWithCodes != nil && s.codes.Len() == s.len() && s.codes.Config() == k.quantizer.Config() {
+		return k.base.buildWithCodes(ctx, s.vectors, s.dim, s.codes)
 	}
 	g, err := k.plain().Build(ctx, s.vectors, s.dim)
 	if err != nil {

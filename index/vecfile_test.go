@@ -197,6 +197,9 @@ func TestVectorCacheHoldsNoDeletedFace(t *testing.T) {
 		n := 0
 		for _, f := range cacheFiles(t, ix) {
 			data, err := os.ReadFile(f)
+			if os.IsNotExist(err) {
+				continue // replaced by a merge or compaction since it was listed: it holds nothing
+			}
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -36,6 +36,30 @@ func BuildQuantized(ctx context.Context, vectors []float32, dim int, cfg Config,
 	if err != nil {
 		return nil, fmt.Errorf("graph: encode vectors: %w", err)
 	}
+	return buildOn(ctx, vectors, dim, n, cfg, codes, qcfg)
+}
+
+// BuildOnCodes is BuildQuantized with the vectors' codes already made (copied from the
+// segments a merge or compaction joins): codes[i] must be the code of vector i.
+func BuildOnCodes(ctx context.Context, vectors []float32, dim int, cfg Config, codes *quant.Codes, qcfg QuantConfig) (*Quantized, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	n, err := checkVectors(vectors, dim)
+	if err != nil {
+		return nil, err
+	}
+	if codes.Len() != n || codes.Config().Dim != dim {
+		return nil, fmt.Errorf("%w: %d codes of %d dimensions for %d vectors of %d", ErrDimension, codes.Len(), codes.Config().Dim, n, dim)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return buildOn(ctx, vectors, dim, n, cfg, codes, qcfg)
+}
+
+func buildOn(ctx context.Context, vectors []float32, dim, n int, cfg Config, codes *quant.Codes, qcfg QuantConfig) (*Quantized, error) {
 	h, err := newHNSW(vectors, dim, n, cfg, drawLevels(n, cfg.M, cfg.Seed))
 	if err != nil {
 		return nil, err
@@ -43,19 +67,5 @@ func BuildQuantized(ctx context.Context, vectors []float32, dim int, cfg Config,
 	if err := runBuild(ctx, h, codes, cfg.Workers); err != nil {
 		return nil, err
 	}
-	return withCodes(h, codes, qcfg)
-}
-
-// withCodes returns h walked on codes, which must be h's vectors' codes in order.
-func withCodes(h *HNSW, codes *quant.Codes, cfg QuantConfig) (*Quantized, error) {
-	if cfg.Rescore < 0 || cfg.Rescore > maxEf {
-		return nil, fmt.Errorf("graph: Rescore must be in [0, %d], got %d", maxEf, cfg.Rescore)
-	}
-	if codes.Len() != h.n || codes.Config().Dim != h.dim {
-		return nil, fmt.Errorf("%w: %d codes of %d dimensions for a graph of %d vectors of %d", ErrDimension, codes.Len(), codes.Config().Dim, h.n, h.dim)
-	}
-	if cfg.Rescore == 0 {
-		cfg.Rescore = DefaultRescore
-	}
-	return &Quantized{h: h, codes: codes, rescore: cfg.Rescore}, nil
+	return NewQuantized(h, codes, qcfg)
 }
