@@ -70,6 +70,8 @@ type Config struct {
 	// EfSearch is the graph search breadth (default 512). Missing a true mate costs an
 	// investigation more than a few milliseconds: at 100k face-shaped vectors ef 512 finds the
 	// mate of 99.9 % of synthetic queries at 3.5 ms per segment (bench/RESULTS.md has the curve).
+	// It is the breadth for a segment of SegmentSize faces: merged segments are searched wider
+	// and compacted ones narrower (ef ∝ size^0.78, segmentEf), so merging keeps the recall.
 	EfSearch int
 	// Graph builds and reads graphs for sealed segments; nil searches sealed segments exactly.
 	Graph *GraphKind

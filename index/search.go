@@ -10,8 +10,10 @@ import (
 
 // efExponent is how a graph's search breadth grows with its size at an equal recall: ef ∝ n^0.78.
 // Measured on face-shaped 512-d vectors: mate recall 0.994-0.995 at ef 256 over 100k and ef 1536
-// over 1M (6× for 10×, 10^0.78 = 6.0); recall@10 0.93 at ef 512 and ef 3072 likewise
-// (bench/RESULTS.md, "1,000,000 vectors"; notes: qsearch.md for the 20k/200k check).
+// over 1M (6× for 10×, 10^0.78 = 6.0), recall@10 0.93 at ef 512 and ef 3072 likewise
+// (bench/RESULTS.md, "1,000,000 vectors"); and mate recall 0.994 at ef 64 over ten graphs of 10k
+// and at ef 384 over one of 100k (shared_eval_test.go in index/graph; notes: qsearch.md). At
+// recall@10 above 0.98 one merged graph needs more, up to 8-9× for 10×.
 const efExponent = 0.78
 
 // minScaledEf is the least ef a small segment (a compacted one) is searched with: below it the
