@@ -71,6 +71,8 @@ type Config struct {
 	// EfSearch is the graph search breadth (default 512). Missing a true mate costs an
 	// investigation more than a few milliseconds: at 100k face-shaped vectors ef 512 finds the
 	// mate of 99.9 % of synthetic queries at 3.5 ms per segment (bench/RESULTS.md has the curve).
+	// It is the breadth for a segment of SegmentSize faces: merged segments are searched wider
+	// and compacted ones narrower (ef ∝ size^0.78, segmentEf), so merging keeps the recall.
 	EfSearch int
 	// Graph builds and reads graphs for sealed segments; nil searches sealed segments exactly.
 	Graph *GraphKind
@@ -92,6 +94,9 @@ type Config struct {
 	// Logger receives operational events (never vectors). Default: slog.Default().
 	Logger *slog.Logger
 
+	// searchUnbounded, when set (tests only), runs every segment's walk in full, without the
+	// shared top-k threshold.
+	searchUnbounded bool
 	// mergeHook, when set (tests only), is called at each stage of a merge on the persister
 	// goroutine; the crash tests block in it to be killed at a chosen point.
 	mergeHook func(stage string)
@@ -699,6 +704,15 @@ func (ix *Index) Search(ctx context.Context, model string, query []float32, k in
 		}
 		return true
 	}
+	qq, release, err := prepareQuery(views, query)
+	if err != nil {
+		return nil, fmt.Errorf("index: prepare query: %w", err)
+	}
+	defer release()
+	qs := &querySearch{qq: qq}
+	if !ix.cfg.searchUnbounded {
+		qs.bound = &graph.SharedBound{}
+	}
 	results := make([][]Hit, len(views))
 	errs := make([]error, len(views))
 	var wg sync.WaitGroup
@@ -716,7 +730,7 @@ func (ix *Index) Search(ctx context.Context, model string, query []float32, k in
 				errs[i] = ctx.Err()
 				return
 			}
-			results[i], errs[i] = ix.searchSegment(s, query, k, f.Ef, galleries != nil, ok)
+			results[i], errs[i] = ix.searchSegment(s, qs, query, k, f.Ef, galleries != nil, ok)
 		}()
 	}
 	wg.Wait()
@@ -739,10 +753,19 @@ func (ix *Index) Search(ctx context.Context, model string, query []float32, k in
 	return all, nil
 }
 
-// searchSegment searches one segment: by graph when it has one, exactly otherwise. With a
-// gallery filter the graph results are filtered afterwards; when too few survive (a selective
-// filter), the segment is scanned exactly, which is cheap for the few faces that match.
-func (ix *Index) searchSegment(s *segment, query []float32, k, ef int, filtered bool, ok accept) ([]Hit, error) {
+// searchSegment searches one segment: by graph when it has one, exactly otherwise, and publishes
+// its k-th hit to the walks still running. With a gallery filter the graph results are filtered
+// afterwards; when too few survive (a selective filter), the segment is scanned exactly, which
+// is cheap for the few faces that match.
+func (ix *Index) searchSegment(s *segment, qs *querySearch, query []float32, k, ef int, filtered bool, ok accept) ([]Hit, error) {
+	hits, err := ix.searchSegmentHits(s, qs, query, k, ef, filtered, ok)
+	if err == nil {
+		qs.publish(hits, k)
+	}
+	return hits, err
+}
+
+func (ix *Index) searchSegmentHits(s *segment, qs *querySearch, query []float32, k, ef int, filtered bool, ok accept) ([]Hit, error) {
 	h := s.graph.Load()
 	if h == nil {
 		return s.searchExact(query, k, ok), nil
@@ -754,8 +777,8 @@ func (ix *Index) searchSegment(s *segment, query []float32, k, ef int, filtered 
 	if ef <= 0 {
 		ef = ix.cfg.EfSearch
 	}
-	ef = max(ef, want)
-	ns, err := h.g.Search(query, want, ef)
+	ef = max(segmentEf(ef, s.len(), ix.cfg.SegmentSize), want)
+	ns, err := qs.searchGraph(h.g, query, want, ef)
 	if err != nil {
 		return nil, err
 	}
@@ -773,7 +796,7 @@ func (ix *Index) searchSegment(s *segment, query []float32, k, ef int, filtered 
 			break
 		}
 	}
-	if len(hits) < k && len(ns) > len(hits) {
+	if len(hits) < k && len(ns) > len(hits) && (len(ns) == want || !qs.cutByBound()) {
 		return s.searchExact(query, k, ok), nil
 	}
 	return hits, nil

@@ -33,6 +33,10 @@
 //     and the best candidates are rescored with the float32 vectors, so the
 //     similarities it returns are exact. Made by [Quantize] from a built or
 //     read HNSW; the codes are not in the file format (issue 17).
+//   - [SharedBound] is one query's top-k threshold shared by its walks over
+//     several graphs (the index's segments): [HNSW] and [Quantized] take it
+//     through the optional [BoundedSearcher], and [Quantized] a query
+//     prepared once through [PreparedSearcher].
 //   - [Config] holds M, EfConstruction, EfSearch, Seed and Workers; its
 //     zero value means the defaults (16, 200, 64, 0, GOMAXPROCS) and
 //     [Config.Validate] reports every problem at once.

@@ -94,6 +94,26 @@ func (g *Quantized) WriteTo(w io.Writer) (int64, error) { return g.h.WriteTo(w) 
 // min(ef, max(k, Rescore)) of them are rescored with the float32 vectors and the top k by exact
 // similarity returned. Arguments and errors as HNSW.Search.
 func (g *Quantized) Search(query []float32, k, ef int) ([]Neighbor, error) {
+	return g.SearchBounded(query, k, ef, nil)
+}
+
+// SearchBounded is Search with the walk cut short by bound (BoundedSearcher): the walk compares
+// estimates with it less BoundMargin, the rescored results with it exactly.
+func (g *Quantized) SearchBounded(query []float32, k, ef int, bound *SharedBound) ([]Neighbor, error) {
+	return g.search(nil, query, k, ef, bound)
+}
+
+// SearchPrepared is SearchBounded with qq prepared by the caller, once for every graph of its
+// quantizer's Config (PreparedSearcher); a query of another Config is refused.
+func (g *Quantized) SearchPrepared(qq *quant.Query, query []float32, k, ef int, bound *SharedBound) ([]Neighbor, error) {
+	if err := g.checkPrepared(qq); err != nil {
+		return nil, err
+	}
+	return g.search(qq, query, k, ef, bound)
+}
+
+// search prepares the query into the pooled scratch when qq is nil.
+func (g *Quantized) search(qq *quant.Query, query []float32, k, ef int, bound *SharedBound) ([]Neighbor, error) {
 	h := g.h
 	if err := checkQuery(query, h.dim, k); err != nil {
 		return nil, err
@@ -112,9 +132,11 @@ func (g *Quantized) Search(query []float32, k, ef int) ([]Neighbor, error) {
 
 	sc := h.ctxPool.Get().(*searchCtx)
 	defer h.ctxPool.Put(sc)
-	qq := &sc.query
-	if err := g.codes.Quantizer().Prepare(qq, query); err != nil {
-		return nil, fmt.Errorf("graph: prepare query: %w", err)
+	if qq == nil {
+		qq = &sc.query
+		if err := g.codes.Quantizer().Prepare(qq, query); err != nil {
+			return nil, fmt.Errorf("graph: prepare query: %w", err)
+		}
 	}
 
 	ep := cand{id: h.entry, sim: g.codes.Similarity(qq, int(h.entry))}
@@ -122,12 +144,22 @@ func (g *Quantized) Search(query []float32, k, ef int) ([]Neighbor, error) {
 		ep = g.greedy(qq, ep, l)
 	}
 	sc.reset()
+	sc.bound, sc.margin = bound, walkMargin
 	g.searchLayer(qq, ep, ef, sc)
+	sc.bound = nil
+	return g.rescoreTop(sc, query, k, bound.Load()), nil
+}
 
+// rescoreTop takes the walk's best candidates by estimate, those that may still reach lim, and
+// returns the top k of them by exact similarity that are not below lim.
+func (g *Quantized) rescoreTop(sc *searchCtx, query []float32, k int, lim float32) []Neighbor {
 	sc.drainResults()
 	cands := sc.sorted[:min(len(sc.sorted), max(k, g.rescore))]
+	for len(cands) > 0 && cands[len(cands)-1].sim < lim-walkMargin {
+		cands = cands[:len(cands)-1]
+	}
 	for i := range cands {
-		cands[i].sim = dot(query, h.vec(cands[i].id))
+		cands[i].sim = dot(query, g.h.vec(cands[i].id))
 	}
 	slices.SortFunc(cands, func(a, b cand) int {
 		if c := cmpSim(b.sim, a.sim); c != 0 {
@@ -135,11 +167,15 @@ func (g *Quantized) Search(query []float32, k, ef int) ([]Neighbor, error) {
 		}
 		return int(a.id) - int(b.id)
 	})
-	out := make([]Neighbor, min(k, len(cands)))
+	n := min(k, len(cands))
+	for n > 0 && cands[n-1].sim < lim {
+		n--
+	}
+	out := make([]Neighbor, n)
 	for i := range out {
 		out[i] = Neighbor{ID: cands[i].id, Similarity: cands[i].sim}
 	}
-	return out, nil
+	return out
 }
 
 // greedy and searchLayer are HNSW.greedy and HNSW.searchLayer with the code estimate in place of
@@ -170,7 +206,7 @@ func (g *Quantized) searchLayer(qq *quant.Query, ep cand, ef int, sc *searchCtx)
 	results.push(ep)
 	for len(cands) > 0 {
 		c := cands.pop()
-		if len(results) >= ef && c.sim < results[0].sim {
+		if len(results) >= ef && (c.sim < results[0].sim || sc.beaten(c.sim)) {
 			break
 		}
 		for _, nb := range h.neighbors(c.id, 0, nil, nil) {

@@ -118,6 +118,10 @@ type searchCtx struct {
 	// query is the prepared query of a quantized search (Quantized.Search); its buffers are
 	// allocated on first use and reused.
 	query quant.Query
+	// bound and margin, set for one bounded search (SearchBounded, SearchPrepared), stop the
+	// base-layer walk once its best candidate is below bound - margin; nil during builds.
+	bound  *SharedBound
+	margin float32
 }
 
 func (h *HNSW) initPool() {
@@ -150,6 +154,11 @@ func (sc *searchCtx) reset() {
 // Search is safe for concurrent use: the graph is immutable and each call
 // takes private scratch space from a sync.Pool.
 func (h *HNSW) Search(query []float32, k, ef int) ([]Neighbor, error) {
+	return h.SearchBounded(query, k, ef, nil)
+}
+
+// SearchBounded is Search with the walk cut short by bound, less BoundMargin (BoundedSearcher).
+func (h *HNSW) SearchBounded(query []float32, k, ef int, bound *SharedBound) ([]Neighbor, error) {
 	if err := checkQuery(query, h.dim, k); err != nil {
 		return nil, err
 	}
@@ -173,10 +182,16 @@ func (h *HNSW) Search(query []float32, k, ef int) ([]Neighbor, error) {
 		ep = h.greedy(query, ep, l, nil, sc)
 	}
 	sc.reset()
+	sc.bound, sc.margin = bound, walkMargin
 	h.searchLayer(query, ep, ef, 0, nil, sc)
+	sc.bound = nil
 
 	res := sc.results
 	for len(res) > k {
+		res.pop()
+	}
+	lim := bound.Load()
+	for len(res) > 0 && res[0].sim < lim {
 		res.pop()
 	}
 	out := make([]Neighbor, len(res))
@@ -218,7 +233,8 @@ func (h *HNSW) greedy(q []float32, ep cand, l int, locks []sync.Mutex, sc *searc
 
 // searchLayer is the HNSW paper's SEARCH-LAYER (algorithm 2): a best-first
 // expansion from ep on layer l keeping the ef most similar nodes in
-// sc.results (a min-heap). The caller resets sc and may pre-mark nodes.
+// sc.results (a min-heap). The caller resets sc and may pre-mark nodes. With sc.bound set it
+// also stops, once ef results are held, at a best candidate below the bound less sc.margin.
 func (h *HNSW) searchLayer(q []float32, ep cand, ef, l int, locks []sync.Mutex, sc *searchCtx) {
 	visited, gen := sc.visited, sc.gen
 	visited[ep.id] = gen
@@ -227,7 +243,7 @@ func (h *HNSW) searchLayer(q []float32, ep cand, ef, l int, locks []sync.Mutex, 
 	results.push(ep)
 	for len(cands) > 0 {
 		c := cands.pop()
-		if len(results) >= ef && c.sim < results[0].sim {
+		if len(results) >= ef && (c.sim < results[0].sim || sc.beaten(c.sim)) {
 			break
 		}
 		for _, nb := range h.neighbors(c.id, l, locks, sc) {
@@ -246,4 +262,12 @@ func (h *HNSW) searchLayer(q []float32, ep cand, ef, l int, locks []sync.Mutex, 
 		}
 	}
 	sc.cands, sc.results = cands, results
+}
+
+// beaten reports whether a walk's best unexplored candidate, of similarity sim, cannot beat the
+// shared bound. It is checked only once a walk holds ef results: before that the walk may still
+// be climbing towards the query through worse nodes (as Lucene's multi-segment collector waits
+// for a full local queue before it applies the global one).
+func (sc *searchCtx) beaten(sim float32) bool {
+	return sc.bound != nil && sim < sc.bound.Load()-sc.margin
 }
