@@ -766,6 +766,9 @@ func (ix *Index) searchSegment(s *segment, qs *querySearch, query []float32, k, 
 }
 
 func (ix *Index) searchSegmentHits(s *segment, qs *querySearch, query []float32, k, ef int, filtered bool, ok accept) ([]Hit, error) {
+	// s's vectors (and its graph's) may be a mapped file, which stays mapped while s.vm is
+	// reachable: the garbage collector does not see pointers into a mapping.
+	defer runtime.KeepAlive(s)
 	h := s.graph.Load()
 	if h == nil {
 		return s.searchExact(query, k, ok), nil
