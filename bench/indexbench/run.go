@@ -93,6 +93,12 @@ type Result struct {
 	AddVectorsPerS   float64 `json:"add_vectors_per_s"`   // acknowledged (WAL) inserts alone
 	RSSMiB           float64 `json:"rss_mib"`
 	BytesPerVector   float64 `json:"bytes_per_vector"` // RSS growth per vector beyond its 4*dim bytes
+	// ResidentBytesPerVector is the growth of anonymous memory (RssAnon) per vector: what the
+	// index holds that the kernel cannot drop (graph, codes, ids; the float32 vectors too when
+	// they are not in mapped files). MappedMiB is the mapped files' resident pages (RssFile):
+	// page cache, reclaimable.
+	ResidentBytesPerVector float64 `json:"resident_bytes_per_vector"`
+	MappedMiB              float64 `json:"mapped_mib"`
 
 	Ef                  int     `json:"ef"`         // operating point
 	TargetMet           bool    `json:"target_met"` // some ef reached both recall targets
@@ -206,7 +212,7 @@ func Run(ctx context.Context, real *RealEmbeddings, cfg Config) (*Result, error)
 	// growth is the index's (plus the query set, subtracted below).
 	runtime.GC()
 	debug.FreeOSMemory()
-	rssBefore := procstat.RSS()
+	rssBefore, anonBefore := procstat.RSS(), procstat.RSSAnon()
 
 	// Synthetic gallery: two photos per identity; mated queries are a third photo of one.
 	logf("generating %d synthetic vectors", nSynth)
@@ -322,7 +328,10 @@ func Run(ctx context.Context, real *RealEmbeddings, cfg Config) (*Result, error)
 	res.RSSMiB = float64(rss) / (1 << 20)
 	queryBytes := int64(4 * (len(qflat) + len(synthQ)*dim))
 	res.BytesPerVector = float64(rss-rssBefore-queryBytes)/float64(cfg.N) - float64(4*dim)
-	logf("built %d vectors: %.0f vectors/s (add %.0f/s), RSS %.0f MiB", cfg.N, res.BuildVectorsPerS, res.AddVectorsPerS, res.RSSMiB)
+	res.ResidentBytesPerVector = float64(procstat.RSSAnon()-anonBefore-queryBytes) / float64(cfg.N)
+	res.MappedMiB = float64(procstat.RSSFile()) / (1 << 20)
+	logf("built %d vectors: %.0f vectors/s (add %.0f/s), RSS %.0f MiB (anonymous %.0f B/vector, mapped files %.0f MiB)", cfg.N,
+		res.BuildVectorsPerS, res.AddVectorsPerS, res.RSSMiB, res.ResidentBytesPerVector, res.MappedMiB)
 
 	// The sweep, on one core.
 	prev := runtime.GOMAXPROCS(1)

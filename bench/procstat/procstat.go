@@ -11,6 +11,14 @@ import (
 // RSS is the process's resident memory now, in bytes (VmRSS).
 func RSS() int64 { return field("VmRSS:") }
 
+// RSSAnon is the anonymous part of RSS (heap, stacks), in bytes (RssAnon): what the process
+// holds that the kernel cannot drop, unlike RSSFile's pages of mapped files.
+func RSSAnon() int64 { return field("RssAnon:") }
+
+// RSSFile is the part of RSS that maps files (RssFile): page cache the kernel can reclaim and
+// read again, such as the index's mapped vector files.
+func RSSFile() int64 { return field("RssFile:") }
+
 // PeakRSS is the process's peak resident memory so far, in bytes (VmHWM).
 func PeakRSS() int64 { return field("VmHWM:") }
 

@@ -17,3 +17,15 @@ func TestRSS(t *testing.T) {
 		t.Error("a missing field reads as non-zero")
 	}
 }
+
+// The anonymous and file-mapped parts are parts of RSS (shared memory is the third, about 0
+// here), and both are present: the heap, and the binary's own mapped text.
+func TestRSSParts(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("reads /proc")
+	}
+	anon, file, rss := RSSAnon(), RSSFile(), RSS()
+	if anon <= 0 || file <= 0 || anon+file > rss+1<<20 {
+		t.Errorf("RssAnon %d + RssFile %d against VmRSS %d", anon, file, rss)
+	}
+}
