@@ -222,7 +222,7 @@ func crashRounds(t *testing.T, dir string, rounds int, stage func(round int) str
 			t.Fatalf("round %d: reopen after SIGKILL: %v", round, err)
 		}
 		present := map[uint64][]float32{}
-		ix.ForEach(func(id, _ uint64, v []float32) { present[id] = v })
+		ix.ForEach(func(id, _ uint64, v []float32) { present[id] = append([]float32(nil), v...) })
 		for id, deleted := range acked {
 			v, found := present[id]
 			if found == deleted {

@@ -807,7 +807,8 @@ func (ix *Index) searchSegmentHits(s *segment, qs *querySearch, query []float32,
 
 // ForEach calls fn for every live face, sealed segments first (for exports, benchmarks and
 // rebuilding derived data). It holds the read lock throughout, so fn must not call back into
-// the index, and must not keep the vector slice.
+// the index, and must not keep the vector slice: a sealed segment's vectors are a mapped file,
+// unmapped once a merge or compaction has replaced the segment (copy what you keep).
 func (ix *Index) ForEach(fn func(id, gallery uint64, vector []float32)) {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
