@@ -3,7 +3,6 @@ package graph
 import (
 	"context"
 	"errors"
-	"slices"
 	"testing"
 )
 
@@ -23,22 +22,9 @@ func TestBuildQuantizedRecall(t *testing.T) {
 		t.Fatal(err)
 	}
 	gt := groundTruth(s.vectors, s.queries, s.dim, 10)
-	mates := func(g Graph, ef int) float64 {
-		found := 0
-		for i, m := range s.mates {
-			res, err := g.Search(s.queries[i*s.dim:(i+1)*s.dim], 10, ef)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if slices.ContainsFunc(res, func(nb Neighbor) bool { return nb.ID == m[0] || nb.ID == m[1] }) {
-				found++
-			}
-		}
-		return float64(found) / float64(len(s.mates))
-	}
 	for _, ef := range []int{32, 64, 128} {
 		rf, rc := recallAt(t, fromFloat, s.queries, s.dim, 10, ef, gt), recallAt(t, onCodes, s.queries, s.dim, 10, ef, gt)
-		mf, mc := mates(fromFloat, ef), mates(onCodes, ef)
+		mf, mc := s.mateRecall(t, fromFloat, ef), s.mateRecall(t, onCodes, ef)
 		t.Logf("ef %d: recall@10 built on float32 %.4f, on codes %.4f; mate recall %.4f, %.4f", ef, rf, rc, mf, mc)
 		if rc < rf-0.01 || mc < mf-0.02 {
 			t.Errorf("ef %d: built on codes recall@10 %.4f and mate recall %.4f, on float32 %.4f and %.4f: too much lower",

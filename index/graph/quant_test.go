@@ -157,22 +157,9 @@ func TestQuantizedRecall(t *testing.T) {
 	s := quantTestSet(t)
 	h, g := buildQuantized(t, s.vectors, s.dim, QuantConfig{})
 	gt := groundTruth(s.vectors, s.queries, s.dim, 10)
-	mates := func(gr Graph, ef int) float64 {
-		found := 0
-		for i, m := range s.mates {
-			res, err := gr.Search(s.queries[i*s.dim:(i+1)*s.dim], 10, ef)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if slices.ContainsFunc(res, func(nb Neighbor) bool { return nb.ID == m[0] || nb.ID == m[1] }) {
-				found++
-			}
-		}
-		return float64(found) / float64(len(s.mates))
-	}
 	for _, ef := range []int{32, 64, 128} {
 		rf, rq := recallAt(t, h, s.queries, s.dim, 10, ef, gt), recallAt(t, g, s.queries, s.dim, 10, ef, gt)
-		mf, mq := mates(h, ef), mates(g, ef)
+		mf, mq := s.mateRecall(t, h, ef), s.mateRecall(t, g, ef)
 		t.Logf("ef %d: recall@10 float32 %.4f, quantized %.4f; mate recall %.4f, %.4f", ef, rf, rq, mf, mq)
 		if rq < rf-0.01 || mq < mf-0.01 {
 			t.Errorf("ef %d: quantized recall@10 %.4f and mate recall %.4f, float32 %.4f and %.4f: more than 0.01 lower",
@@ -267,4 +254,20 @@ func TestQuantizedConcurrent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// mateRecall is the share of s's queries whose top 10 by g at ef holds one of their mates.
+func (s *synthSet) mateRecall(t testing.TB, g Graph, ef int) float64 {
+	t.Helper()
+	found := 0
+	for i, m := range s.mates {
+		res, err := g.Search(s.queries[i*s.dim:(i+1)*s.dim], 10, ef)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if slices.ContainsFunc(res, func(nb Neighbor) bool { return nb.ID == m[0] || nb.ID == m[1] }) {
+			found++
+		}
+	}
+	return float64(found) / float64(len(s.mates))
 }
