@@ -519,23 +519,12 @@ func (d *segmentDecoder) quantizer() *quant.Quantizer {
 // or missing, which adds to segment.rewrite.
 func (d *segmentDecoder) assemble(ctx context.Context, g annGraph, gerr error) error {
 	if g == nil {
-		k := d.o.graph
+		// Built the way the persister builds one: a quantized kind on the codes read (encoded
+		// again when they were damaged too), and with them.
 		var err error
-		if k.quantizer != nil && k.base.buildWithCodes != nil && d.codes != nil && d.codes.Len() == d.s.len() &&
-			d.codes.Config() == k.quantizer.Config() {
-			// Built the way the persister builds a quantized segment: on its codes.
-			if g, err = k.base.buildWithCodes(ctx, d.s.vectors, d.o.dim, d.codes); err == nil {
-				d.s.graph.Store(&graphHandle{g: g})
-				return nil
-			}
-		} else if k.quantizer != nil && k.base.buildOnCodes != nil {
-			// The codes are damaged too: encoded again, and the graph built on them.
-			if g, err = k.Build(ctx, d.s.vectors, d.o.dim); err == nil {
-				d.s.graph.Store(&graphHandle{g: g})
-				return nil
-			}
-		} else {
-			g, err = k.plain().Build(ctx, d.s.vectors, d.o.dim)
+		if g, err = d.o.graph.buildFor(ctx, d.s.vectors, d.o.dim, d.codes); err == nil && codesOf(g) != nil {
+			d.s.graph.Store(&graphHandle{g: g})
+			return nil
 		}
 		if err != nil {
 			if ctx.Err() != nil {

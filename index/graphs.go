@@ -118,6 +118,17 @@ func CoderGraph(cfg graph.Config) *GraphKind {
 	}
 }
 
+// buildFor builds a graph of kind k over vectors. A quantized kind builds it on codes: on the
+// given ones when they fit (a merge's or compaction's copied codes, a segment's stored ones),
+// else on codes it encodes itself. codes may be nil.
+func (k *GraphKind) buildFor(ctx context.Context, vectors []float32, dim int, codes *quant.Codes) (annGraph, error) {
+	if k.quantizer != nil && codes != nil && k.base.buildWithCodes != nil &&
+		codes.Len()*dim == len(vectors) && codes.Config() == k.quantizer.Config() {
+		return k.base.buildWithCodes(ctx, vectors, dim, codes)
+	}
+	return k.Build(ctx, vectors, dim)
+}
+
 // plain returns the kind that builds and reads the graph alone (k itself unless quantized).
 func (k *GraphKind) plain() *GraphKind {
 	if k.base != nil {

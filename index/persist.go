@@ -142,7 +142,7 @@ func (ix *Index) buildGraph(ctx context.Context, s *segment) error {
 		return nil
 	}
 	start := time.Now()
-	g, err := ix.newGraph(ctx, s)
+	g, err := ix.cfg.Graph.buildFor(ctx, s.vectors, s.dim, s.codes)
 	if err != nil {
 		return fmt.Errorf("index: build graph for segment %d: %w", s.seq, err)
 	}
@@ -152,24 +152,6 @@ func (ix *Index) buildGraph(ctx context.Context, s *segment) error {
 	s.graph.Store(&graphHandle{g: g})
 	ix.log.Info("segment graph built", "seq", s.seq, "faces", s.len(), "graph", ix.cfg.Graph.Name, "elapsed", time.Since(start))
 	return nil
-}
-
-// newGraph builds s's graph. Codes copied from a compaction's or a merge's inputs are used as
-// they are (the graph is built on them) rather than encoded again.
-func (ix *Index) newGraph(ctx context.Context, s *segment) (annGraph, error) {
-	k := ix.cfg.Graph
-	if s.codes == nil || k.quantizer == nil {
-		return k.Build(ctx, s.vectors, s.dim)
-	}
-	if k.base.buildWithCodes != nil && s.codes.Len() == s.len() && s.codes.Config() == k.quantizer.Config() {
-		return k.base.buildWithCodes(ctx, s.vectors, s.dim, s.codes)
-	}
-	g, err := k.plain().Build(ctx, s.vectors, s.dim)
-	if err != nil {
-		return nil, err
-	}
-	g, _, err = k.attachCodes(g, s.codes)
-	return g, err
 }
 
 // persistSegment writes one sealed segment, then a manifest naming it (segment first, manifest
