@@ -28,6 +28,7 @@ import (
 	"github.com/facematch/facematch/internal/blob/local"
 	"github.com/facematch/facematch/internal/blob/s3"
 	"github.com/facematch/facematch/internal/catalog"
+	"github.com/facematch/facematch/internal/replica"
 	"github.com/facematch/facematch/internal/source"
 )
 
@@ -35,6 +36,10 @@ import (
 type Config struct {
 	DataDir string // metadata.db, wal/ and (with the local default) blobs/
 	Blobs   string // "" (local directory) or s3://bucket/prefix
+	// Catalog is "" for the SQLite file <DataDir>/metadata.db, or a postgres:// URL: then this
+	// process is one replica of possibly several sharing that database and the blob store
+	// (internal/replica), and DataDir holds only what is local to it (index caches, temp files).
+	Catalog string
 	S3      s3.Config
 	// IngestRoot, when set, is the only local directory tree jobs may read (the service sets
 	// it: an API client must not make the service read arbitrary files). "" allows none.
@@ -68,6 +73,9 @@ func (c Config) Validate() error {
 	if c.Blobs != "" && !strings.HasPrefix(c.Blobs, "s3://") {
 		errs = append(errs, fmt.Errorf("--blobs must be empty (a local directory under --data-dir) or s3://bucket/prefix, got %q", c.Blobs))
 	}
+	if c.Catalog != "" && !catalog.IsPostgresURL(c.Catalog) {
+		errs = append(errs, fmt.Errorf("--catalog must be empty (SQLite in --data-dir) or a postgres:// URL, got %q", catalog.Redact(c.Catalog)))
+	}
 	if c.Workers < 0 {
 		errs = append(errs, fmt.Errorf("--workers must be >= 0, got %d", c.Workers))
 	}
@@ -94,14 +102,27 @@ func (c Config) BlobsName() string {
 	return c.Blobs
 }
 
+// CatalogName is where the metadata is, for people (a password in the URL left out).
+func (c Config) CatalogName() string {
+	if c.Catalog == "" {
+		return filepath.Join(c.DataDir, "metadata.db")
+	}
+	return catalog.Redact(c.Catalog)
+}
+
 // App is an open data directory and the service over it. Close stops and closes everything in
 // the reverse order of opening.
 type App struct {
 	Service *engine.Service
 	Catalog *catalog.DB
 	Blobs   blob.Store
-	Indexes map[string]*index.Index // by recognizer name
+	// Indexes are the single node's indexes by recognizer name; with a PostgreSQL catalog they
+	// are held by Replica, and IndexOf finds the current one.
+	Indexes map[string]*index.Index
+	Replica *replica.Node
 	Models  *Models
+	// identities maps recognizer names to model identities (the replica's keys).
+	identities map[string]string
 	log     *slog.Logger
 	ready   *readiness
 	closers []func() error
@@ -148,45 +169,28 @@ func Open(ctx context.Context, cfg Config, models *Models) (_ *App, err error) {
 	if a.Blobs, err = openBlobs(ctx, cfg); err != nil {
 		return nil, err
 	}
-	if a.Catalog, err = catalog.Open(ctx, filepath.Join(cfg.DataDir, "metadata.db")); err != nil {
+	catalogAt := filepath.Join(cfg.DataDir, "metadata.db")
+	if cfg.Catalog != "" {
+		catalogAt = cfg.Catalog
+	}
+	if a.Catalog, err = catalog.Open(ctx, catalogAt); err != nil {
 		return nil, err
 	}
 	a.closers = append(a.closers, a.Catalog.Close)
 
-	byModel := map[string]*index.Index{} // by model identity, as the engine names them
 	names := make([]string, 0, len(models.Pipelines))
+	a.identities = map[string]string{}
 	for name := range models.Pipelines {
 		names = append(names, name)
+		a.identities[name] = models.Pipelines[name].Embedder.Identity()
 	}
 	sort.Strings(names)
-	for _, name := range names {
-		emb := models.Pipelines[name].Embedder
-		// The index keeps its objects under "index/<name>/" and sweeps its own orphans; the
-		// service's blob sweeper lists only engine.SweptPrefixes, never this one.
-		ix, err := index.Open(ctx, index.Config{Dir: filepath.Join(cfg.DataDir, "wal", name), Store: a.Blobs,
-			Prefix: "index/" + name, Model: emb.Identity(), Dim: emb.Dim(), Graph: index.HNSWGraph(graph.Config{}),
-			// Merges on (the default factor): the search's ef grows with a segment's size
-			// (index.segmentEf), and one walk over a merged gallery reached the recall of ten
-			// walks over its pieces at half their time (notes: qsearch.md).
-			// Quantized: graphs built and walked on 8-bit codes, every similarity rescored
-			// exactly; about twice the search speed and a third of the resident memory, the
-			// float32 vectors being in mapped cache files (bench/RESULTS.md, issue 17).
-			Quantized:    true,
-			CompactAfter: cfg.CompactAfter, Logger: log})
-		if err != nil {
-			return nil, err
-		}
-		a.closers = append(a.closers, func() error {
-			// Flush first: a clean stop leaves the WAL empty and the restart fast.
-			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-			defer cancel()
-			return errors.Join(ix.Flush(fctx), ix.Close())
-		})
-		a.Indexes[name], byModel[emb.Identity()] = ix, ix
-	}
-	vectors := make(map[string]engine.VectorIndex, len(byModel))
-	for model, ix := range byModel {
-		vectors[model] = ix
+	// serviceReady is closed once the service exists: a replica that takes the writer's role
+	// during Open waits for it before reconciling.
+	serviceReady := make(chan struct{})
+	vectors, present, err := a.openIndexes(ctx, cfg, names, serviceReady)
+	if err != nil {
+		return nil, err
 	}
 
 	opener := &source.Opener{
@@ -203,19 +207,117 @@ func Open(ctx context.Context, cfg Config, models *Models) (_ *App, err error) {
 	if err != nil {
 		return nil, err
 	}
+	close(serviceReady)
 	if err := a.Service.FinishPurges(ctx); err != nil {
 		return nil, err
 	}
-	if err := a.Service.Reconcile(ctx, func(model string) map[uint64]bool {
-		have := map[uint64]bool{}
-		byModel[model].ForEach(func(id, _ uint64, _ []float32) { have[id] = true })
-		return have
-	}); err != nil {
-		return nil, err
+	// A replica reconciles when it becomes the writer (replica.Config.OnWriter), not here: the
+	// other nodes' uploads in flight would look like strays.
+	if a.Replica == nil {
+		if err := a.Service.Reconcile(ctx, present); err != nil {
+			return nil, err
+		}
 	}
 	a.ready = &readiness{checks: []func(context.Context) error{a.Catalog.Ping, blobsReachable(a.Blobs)}}
 	limitHeap(cfg.MemoryBudget, log)
 	return a, nil
+}
+
+// indexConfig is one recognizer's index as the service runs it. The index keeps its objects
+// under "index/<name>/" and sweeps its own orphans; the service's blob sweeper lists only
+// engine.SweptPrefixes, never this one.
+func indexConfig(cfg Config, blobs blob.Store, name string, emb interface {
+	Identity() string
+	Dim() int
+}, dir string, log *slog.Logger) index.Config {
+	return index.Config{Dir: dir, Store: blobs,
+		Prefix: "index/" + name, Model: emb.Identity(), Dim: emb.Dim(), Graph: index.HNSWGraph(graph.Config{}),
+		// Merges on (the default factor): the search's ef grows with a segment's size
+		// (index.segmentEf), and one walk over a merged gallery reached the recall of ten
+		// walks over its pieces at half their time (notes: qsearch.md).
+		// Quantized: graphs built and walked on 8-bit codes, every similarity rescored
+		// exactly; about twice the search speed and a third of the resident memory, the
+		// float32 vectors being in mapped cache files (bench/RESULTS.md, issue 17).
+		Quantized:    true,
+		CompactAfter: cfg.CompactAfter, Logger: log}
+}
+
+// openIndexes opens one index per recognizer: the node's own (SQLite catalog), or this
+// replica's share of the indexes every replica holds (PostgreSQL catalog). It returns them by
+// model identity, as the engine names them, and what Reconcile needs.
+func (a *App) openIndexes(ctx context.Context, cfg Config, names []string, serviceReady <-chan struct{}) (map[string]engine.VectorIndex, func(model string) map[uint64]bool, error) {
+	vectors := make(map[string]engine.VectorIndex, len(names))
+	byModel := map[string]func() *index.Index{}
+	present := func(model string) map[uint64]bool {
+		have := map[uint64]bool{}
+		byModel[model]().ForEach(func(id, _ uint64, _ []float32) { have[id] = true })
+		return have
+	}
+	if !a.Catalog.Postgres() {
+		for _, name := range names {
+			emb := a.Models.Pipelines[name].Embedder
+			ix, err := index.Open(ctx, indexConfig(cfg, a.Blobs, name, emb, filepath.Join(cfg.DataDir, "wal", name), a.log))
+			if err != nil {
+				return nil, nil, err
+			}
+			a.closers = append(a.closers, func() error {
+				// Flush first: a clean stop leaves the WAL empty and the restart fast.
+				fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+				defer cancel()
+				return errors.Join(ix.Flush(fctx), ix.Close())
+			})
+			a.Indexes[name], vectors[emb.Identity()] = ix, ix
+			byModel[emb.Identity()] = func() *index.Index { return ix }
+		}
+		return vectors, present, nil
+	}
+	opens := map[string]replica.OpenIndex{}
+	for _, name := range names {
+		emb := a.Models.Pipelines[name].Embedder
+		opens[emb.Identity()] = func(ctx context.Context, follower bool) (*index.Index, error) {
+			// Each role has its own directory: the incoming index is opened before the outgoing
+			// one closes, and each removes its directory's cache files at open.
+			role := "writer"
+			if follower {
+				role = "follower"
+			}
+			c := indexConfig(cfg, a.Blobs, name, emb, filepath.Join(cfg.DataDir, "wal", name, role), a.log)
+			c.SharedLog, c.Follower = true, follower
+			return index.Open(ctx, c)
+		}
+	}
+	node, err := replica.Start(ctx, replica.Config{DSN: a.Catalog.DSN(), Log: a.Catalog, Indexes: opens, Logger: a.log,
+		OnWriter: func(ctx context.Context) error {
+			select {
+			case <-serviceReady:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			return a.Service.Reconcile(ctx, present)
+		}})
+	if err != nil {
+		return nil, nil, err
+	}
+	a.Replica = node
+	a.closers = append(a.closers, node.Close)
+	for model := range opens {
+		s := node.Index(model)
+		vectors[model], byModel[model] = s, s.Index
+	}
+	return vectors, present, nil
+}
+
+// IndexOf returns the recognizer's index as it is now on this node (a replica's changes with
+// its role), nil for an unknown name.
+func (a *App) IndexOf(name string) *index.Index {
+	if a.Replica == nil {
+		return a.Indexes[name]
+	}
+	s := a.Replica.Index(a.identities[name])
+	if s == nil {
+		return nil
+	}
+	return s.Index()
 }
 
 func openBlobs(ctx context.Context, cfg Config) (blob.Store, error) {

@@ -70,19 +70,36 @@ func (a *App) Gauges() []api.Gauge {
 			api.Gauge{Name: "facematch_inferences_total", Help: "Photos analysed per model.", Labels: l, Value: float64(st.Analyses), Counter: true})
 	}
 	gs = append(gs, runtimeGauges()...)
-	names := make([]string, 0, len(a.Indexes))
-	for name := range a.Indexes {
+	names := make([]string, 0, len(a.identities))
+	for name := range a.identities {
 		names = append(names, name)
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		s := a.Indexes[name].Stats()
+		ix := a.IndexOf(name)
+		if ix == nil {
+			continue
+		}
+		s := ix.Stats()
 		l := map[string]string{"model": name}
 		gs = append(gs,
 			api.Gauge{Name: "facematch_index_faces", Help: "Faces in the vector index.", Labels: l, Value: float64(s.Faces)},
 			api.Gauge{Name: "facematch_index_segments", Help: "Sealed index segments.", Labels: l, Value: float64(s.Segments)},
 			api.Gauge{Name: "facematch_index_tombstones", Help: "Deleted faces not yet compacted away.", Labels: l, Value: float64(s.Tombstones)},
 			api.Gauge{Name: "facematch_index_compactions_total", Help: "Compactions that took deleted faces out of object storage.", Labels: l, Value: float64(s.Compactions)})
+		if a.Replica != nil {
+			gs = append(gs, api.Gauge{Name: "facematch_index_applied_seq", Help: "Position in the shared index log this replica's index has applied.", Labels: l, Value: float64(s.AppliedSeq)})
+		}
+	}
+	if a.Replica != nil {
+		writer, since := a.Replica.Writer()
+		v := 0.0
+		if writer {
+			v = 1
+		}
+		gs = append(gs,
+			api.Gauge{Name: "facematch_replica_writer", Help: "1 while this replica holds the lease and writes the index, else 0.", Value: v},
+			api.Gauge{Name: "facematch_replica_role_since_seconds", Help: "Unix time of this replica's last change of role.", Value: float64(since.Unix())})
 	}
 	return gs
 }
