@@ -19,6 +19,7 @@ func (m *Main) runAudit(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("audit "+args[0], flag.ContinueOnError)
 	fs.SetOutput(m.Stderr)
 	dataDir := fs.String("data-dir", envOr(m.Getenv, "FACEMATCH_DATA_DIR", "var"), "the data directory (env FACEMATCH_DATA_DIR)")
+	dsn := fs.String("catalog", m.Getenv("FACEMATCH_CATALOG"), "a postgres:// catalog instead of the data directory's SQLite file (env FACEMATCH_CATALOG)")
 	var cp catalog.Checkpoint
 	if args[0] == "verify" {
 		fs.Func("checkpoint", "ID:HASH printed earlier by 'facematch audit checkpoint': the log must still hold that entry unchanged", func(v string) (err error) {
@@ -33,7 +34,11 @@ func (m *Main) runAudit(ctx context.Context, args []string) error {
 		fmt.Fprintf(m.Stderr, "facematch audit %s takes no arguments, got %q\n", args[0], fs.Args())
 		return errUsage
 	}
-	cat, err := catalog.OpenReadOnly(ctx, filepath.Join(*dataDir, "metadata.db"))
+	at := filepath.Join(*dataDir, "metadata.db")
+	if *dsn != "" {
+		at = *dsn
+	}
+	cat, err := catalog.OpenReadOnly(ctx, at)
 	if err != nil {
 		return err
 	}

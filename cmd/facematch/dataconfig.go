@@ -25,6 +25,7 @@ type dataConfig struct {
 
 func (c *dataConfig) bind(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&c.DataDir, "data-dir", envOr(getenv, "FACEMATCH_DATA_DIR", "var"), "directory for the metadata database, the index WAL and local blobs (env FACEMATCH_DATA_DIR)")
+	fs.StringVar(&c.Catalog, "catalog", getenv("FACEMATCH_CATALOG"), "metadata store: empty for SQLite in <data-dir>/metadata.db, or postgres://user:password@host/db for one of several replicas sharing it and --blobs (env FACEMATCH_CATALOG; prefer the environment, a password on the command line is visible to every user)")
 	fs.StringVar(&c.Blobs, "blobs", getenv("FACEMATCH_BLOBS"), "blob store: empty for <data-dir>/blobs, or s3://bucket/prefix (env FACEMATCH_BLOBS)")
 	fs.StringVar(&c.S3.Endpoint, "s3-endpoint", getenv("FACEMATCH_S3_ENDPOINT"), "S3 host:port for s3:// blobs and sources (env FACEMATCH_S3_ENDPOINT); keys from FACEMATCH_S3_ACCESS_KEY and FACEMATCH_S3_SECRET_KEY")
 	c.S3.Secure = getenv("FACEMATCH_S3_INSECURE") != "1"

@@ -198,6 +198,12 @@ func unreferenced(dataDir string, keys []string) []string {
 		panic(err)
 	}
 	defer db.Close()
+	return unreferencedIn(db, keys)
+}
+
+// unreferencedIn is unreferenced on an open catalog database (SQLite or PostgreSQL: the query
+// is plain SQL both read).
+func unreferencedIn(db *sql.DB, keys []string) []string {
 	refs := map[string]bool{}
 	each := func(q string, fn func(string)) {
 		rows, err := db.Query(q)
@@ -439,7 +445,7 @@ func verifyAcked(t *testing.T, s *service, a *acked, auditor, reader string, rou
 }
 
 // lfwPhotos lists LFW photos in a fixed shuffled order: enough distinct photos for every upload.
-func lfwPhotos(t *testing.T) []string {
+func lfwPhotos(t testing.TB) []string {
 	t.Helper()
 	dirs, err := os.ReadDir(data("lfw"))
 	if err != nil {

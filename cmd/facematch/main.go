@@ -69,6 +69,7 @@ Usage:
   facematch audit verify [--data-dir var] [--checkpoint ID:HASH]
   facematch audit checkpoint [--data-dir var]
   facematch sweep [--grace 0s] [--data-dir var]   (blobs no record references; service stopped)
+  facematch migrate [--catalog postgres://… | --data-dir var]   (bring the catalog schema up to date and stop)
   facematch detect [--json] IMAGE...
   facematch compare [--json] IMAGE_A IMAGE_B
   facematch eval verify --pairs FILE --root DIR [--json] [--all-pairs]
@@ -101,6 +102,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.runAdminRecover(ctx, args[2:])
 	case "sweep":
 		return m.runSweep(ctx, args[1:])
+	case "migrate":
+		return m.runMigrate(ctx, args[1:])
 	case "cluster":
 		return m.runCluster(ctx, args[1:])
 	case "hash-photos":

@@ -171,7 +171,7 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 		scheme = "https"
 		hs.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
-	fmt.Fprintf(m.Stdout, "facematch serving on %s://%s (data in %s, blobs in %s)\n", scheme, ln.Addr(), dc.DataDir, dc.BlobsName())
+	fmt.Fprintf(m.Stdout, "facematch serving on %s://%s (data in %s, catalog in %s, blobs in %s)\n", scheme, ln.Addr(), dc.DataDir, dc.CatalogName(), dc.BlobsName())
 	switch {
 	case secret != "" && sc.Bootstrap != "":
 		fmt.Fprintln(m.Stdout, "first admin credential: the value of FACEMATCH_BOOTSTRAP_TOKEN (name bootstrap-admin)")
