@@ -361,6 +361,7 @@ func (ix *Index) load(ctx context.Context) error {
 		return fmt.Errorf("%w: stored index is %s (%d-d), configured %s (%d-d)", ErrModelMismatch, m.Model, m.Dim, ix.cfg.Model, ix.cfg.Dim)
 	}
 	ix.persisted = *m
+	ix.shared.base = m.SourceSeq // kept by the manifests a writer without a shared log publishes
 	ix.lsn = m.CoveredLSN
 	ix.nextSeq = m.NextSeq
 	segs := make([]*segment, len(m.Segments))
