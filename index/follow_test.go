@@ -451,6 +451,47 @@ func TestSharedLogFencing(t *testing.T) {
 	sameAnswers(t, log.live, 8, b, f)
 }
 
+// TestFencedByANewerManifest: the second writer has published so many manifests that the
+// generation the first one takes next was deleted already, so its create-only put succeeds; the
+// newer generation listed after it fences it all the same, before it deletes anything.
+func TestFencedByANewerManifest(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	store := localStore(t, dir)
+	as := &countingStore{ObjectStore: store}
+	a := openShared(t, filepath.Join(dir, "a"), as, false, -1, nil)
+	log := newOpLog(8)
+	applyAll(t, log.add(40), a)
+	if err := a.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b := openShared(t, filepath.Join(dir, "b"), store, false, -1, nil)
+	for range 3 {
+		log.add(40)
+		applyAll(t, log.ops, b)
+		if err := b.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if gens, err := manifestGenerations(ctx, store, "index/test"); err != nil || slices.Contains(gens, 2) {
+		t.Fatalf("manifests %v (%v): generation 2 should be gone", gens, err)
+	}
+	applyAll(t, log.ops[40:80], a)
+	if err := a.Flush(ctx); !errors.Is(err, ErrFenced) || !a.Fenced() {
+		t.Fatalf("Flush: %v, want ErrFenced", err)
+	}
+	writes := as.written()
+	if last := writes[len(writes)-1]; last != "putifabsent "+manifestKey("index/test", 2)+" ok" {
+		t.Fatalf("the fenced writer's last write is %q, want its manifest of generation 2; all: %q", last, writes)
+	}
+	f := openShared(t, filepath.Join(dir, "f"), store, true, -1, nil)
+	if st := f.Stats(); st.ManifestGeneration != 4 || st.AppliedSeq != 160 {
+		t.Fatalf("a follower opened after: %+v", st)
+	}
+	applyAll(t, log.ops, f)
+	sameAnswers(t, log.live, 11, b, f)
+}
+
 // TestFollowerPromotedByReopen: a follower closed and reopened on its Dir as the writer (its
 // vector cache files cleaned at Open) resumes at the manifest's SourceSeq, applies the log from
 // there and publishes manifests other followers follow.

@@ -16,7 +16,8 @@ import (
 // writes them and the manifest to object storage, drops covered WAL files, merges segments when
 // a tier is full (merge.go), and runs compactions (asked for, or CompactAfter after a
 // deletion), one thing at a time, so manifests have a single writer. Errors (the store down, say) are retried with backoff: the WAL keeps everything until
-// a manifest covers it, and a failed compaction is tried again.
+// a manifest covers it, and a failed compaction is tried again. A shared log's writer that is
+// fenced (follow.go) stops writing here for good.
 func (ix *Index) persistLoop(ctx context.Context) {
 	defer close(ix.done)
 	backoff := time.Second
@@ -35,6 +36,9 @@ func (ix *Index) persistLoop(ctx context.Context) {
 			if merged, err = ix.mergeDue(ctx); merged && err == nil {
 				ix.signal() // persist what sealed meanwhile, then see whether the next tier is full
 			}
+		}
+		if err != nil && ix.shared.fenced.Load() {
+			continue // fenced meanwhile: nothing more goes to the store, not even a compaction
 		}
 		if err != nil {
 			if ctx.Err() != nil {
