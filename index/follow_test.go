@@ -392,6 +392,41 @@ func TestRefreshRacesMerge(t *testing.T) {
 	noWrites(t, "follower", fs)
 }
 
+// TestFollowerOpenRacesMerge: as TestRefreshRacesMerge, for the segments a follower's Open reads.
+func TestFollowerOpenRacesMerge(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	store := localStore(t, dir)
+	release := make(chan struct{})
+	var once sync.Once
+	w := openShared(t, filepath.Join(dir, "w"), store, false, 2, func(stage string) {
+		if stage == "built" {
+			<-release
+		}
+	})
+	log := newOpLog(9)
+	applyAll(t, log.add(85), w)
+	if err := w.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	fs := &countingStore{ObjectStore: store}
+	fs.beforeGet = func(key string) {
+		if strings.Contains(key, "/segments/") {
+			once.Do(func() {
+				close(release)
+				waitMerges(t, w, 1)
+			})
+		}
+	}
+	f := openShared(t, filepath.Join(dir, "f"), fs, true, -1, nil)
+	if st := f.Stats(); st.Segments != 1 || st.AppliedSeq != 80 {
+		t.Fatalf("follower opened while a merge removed its segments: %+v", st)
+	}
+	applyAll(t, log.ops, f)
+	sameAnswers(t, log.live, 12, w, f)
+	noWrites(t, "follower", fs)
+}
+
 // TestSharedLogFencing: two writers on one prefix. The second one's manifest wins; the first
 // one's next publish finds its generation taken: it is fenced, says so through Flush,
 // Checkpoint and Compact, and writes nothing to the store after that failed publish.

@@ -348,8 +348,19 @@ func Open(ctx context.Context, cfg Config) (*Index, error) {
 	return ix, nil
 }
 
-// load reads the latest manifest and its segments.
+// load reads the latest manifest and its segments. A follower whose segment object is gone (the
+// writer merged or compacted it away meanwhile) tries the newest manifest again, as Refresh does.
 func (ix *Index) load(ctx context.Context) error {
+	for attempt := 1; ; attempt++ {
+		err := ix.loadLatest(ctx)
+		if err == nil || !ix.cfg.Follower || !errors.Is(err, blob.ErrNotFound) || attempt == refreshAttempts {
+			return err
+		}
+		ix.log.Info("a segment of the latest manifest is gone (merged away meanwhile); reading the newest", "err", err)
+	}
+}
+
+func (ix *Index) loadLatest(ctx context.Context) error {
 	m, _, err := latestManifest(ctx, ix.cfg.Store, ix.cfg.Prefix)
 	if err != nil {
 		return err
