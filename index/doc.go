@@ -41,6 +41,13 @@
 // dropOrphanSegments removes either at a later manifest. Faces deleted while a merge runs stay
 // in the merged segment under their tombstones, for the next compaction.
 //
+// Several processes can serve one index (issue 18, Config.SharedLog; follow.go): every write
+// comes, in sequence order, from a durable log they share, through Apply, and there is no WAL.
+// One writer persists segments and manifests as above, each manifest recording the last log
+// sequence number it reflects; followers write nothing, serve the latest manifest's segments
+// plus the ops applied since (searched exactly), and Refresh to newer manifests. A writer whose
+// manifest finds a newer one written by another is fenced for good (ErrFenced).
+//
 // # Key types
 //
 // [Index] is the whole thing; [ObjectStore] is what it needs from object storage; [Config]
@@ -55,7 +62,8 @@
 // replayed) u64 id. A torn or corrupt tail (a crash mid-write) ends replay; everything before
 // it was acknowledged and is kept. A binary older than kind 3 stops replay at the first one.
 //
-// Segment object (segments/<seq>-<generation>.seg), format version 2: three sections, each
+// Segment object (segments/<seq>-<generation>.seg, or <seq>-<generation>-<writer tag>.seg with
+// a shared log, so two writers never write one key), format version 2: three sections, each
 // closed by the CRC-32C of its own bytes, so damage is localised. (a) The body: magic
 // "FMSEG001", u32 format version, u32 dim, u64 count, u64 seq, u16 model length + model
 // identity, ids, galleries, float32 vectors. (b) u64 length + graph bytes (0: no graph). (c) u64
@@ -75,6 +83,7 @@
 // removed when the segment is replaced or the index closed, and all of them at Open.
 //
 // Manifest (manifests/<generation, 20 digits>.json): the model, dim, live segments with their
-// counts, the tombstones not yet purged, and the last log sequence number it covers; a CRC-32C
-// line follows the JSON.
+// counts, the tombstones not yet purged, the last log sequence number it covers and, with a
+// shared log, the last sequence number of the shared log it reflects (source_seq, absent: 0);
+// a CRC-32C line follows the JSON.
 package index

@@ -250,8 +250,8 @@ func fixSegmentChecksums(d []byte, dim int) []byte {
 func FuzzManifest(f *testing.F) {
 	for _, m := range []*manifest{
 		{Format: manifestFormat, Model: testModel, Dim: 32},
-		{Format: manifestFormat, Generation: 9, Model: testModel, Dim: 32, CoveredLSN: 400, NextSeq: 3,
-			Segments:   []manifestSegment{{Key: segmentKey("index/x", 1, 4), Seq: 1, Count: 100}, {Key: segmentKey("index/x", 2, 9), Seq: 2, Count: 7}},
+		{Format: manifestFormat, Generation: 9, Model: testModel, Dim: 32, CoveredLSN: 400, NextSeq: 3, SourceSeq: 812,
+			Segments:   []manifestSegment{{Key: segmentKey("index/x", 1, 4), Seq: 1, Count: 100}, {Key: writerSegmentKey("index/x", 2, 9, "0a1b2c3d"), Seq: 2, Count: 7}},
 			Tombstones: []uint64{5, 17, 1 << 40}},
 	} {
 		data, err := encodeManifest(m)

@@ -28,6 +28,12 @@ var (
 	ErrNotFound         = errors.New("index: id not found")
 	ErrClosed           = errors.New("index: closed")
 	ErrConcurrentWriter = errors.New("index: another process writes this index")
+	// ErrFenced: another writer of the shared log published a manifest over this one's; this
+	// index writes nothing to the store any more (reopen it, as a follower or a writer).
+	ErrFenced = errors.New("index: fenced: another writer took over the index")
+	// ErrSharedLog: with Config.SharedLog, writes come from the shared log through Apply only
+	// (Add and Delete), and a follower neither seals nor compacts.
+	ErrSharedLog = errors.New("index: shared log: use Apply; a follower does not persist")
 )
 
 // ObjectStore is what the index needs from object storage (internal/blob provides it): put,
@@ -94,6 +100,17 @@ type Config struct {
 	// Logger receives operational events (never vectors). Default: slog.Default().
 	Logger *slog.Logger
 
+	// SharedLog: every write comes from a durable log shared by several processes (issue 18),
+	// in sequence order, through Apply; Add and Delete are refused. The log is what makes a
+	// write durable, so the index keeps no WAL: Open removes any left in Dir (a stale one of an
+	// earlier term must never be replayed over the log) and the caller re-applies the log after
+	// AppliedSeq. Manifests record the last sequence number they reflect (SourceSeq).
+	SharedLog bool
+	// Follower (needs SharedLog): the index never writes to the store. It serves the segments of
+	// the latest manifest (Refresh loads newer ones) and keeps the ops applied since in memory,
+	// searched exactly. Promotion to writer is a reopen without Follower on the same Dir.
+	Follower bool
+
 	// searchUnbounded, when set (tests only), runs every segment's walk in full, without the
 	// shared top-k threshold.
 	searchUnbounded bool
@@ -126,6 +143,9 @@ func (c Config) Validate() error {
 	}
 	if c.Quantized && (c.Graph == nil || c.Graph.quantize == nil) {
 		errs = append(errs, errors.New("index: Quantized needs a graph that can walk codes (HNSWGraph)"))
+	}
+	if c.Follower && !c.SharedLog {
+		errs = append(errs, errors.New("index: Follower needs SharedLog"))
 	}
 	return errors.Join(errs...)
 }
@@ -170,6 +190,8 @@ type Index struct {
 	lastErr  atomic.Pointer[error]
 	// builtMerge is the persister goroutine's own (merge.go): a merge built, not yet published.
 	builtMerge *builtMerge
+	// shared holds the shared-log state (follow.go).
+	shared sharedState
 	// vecs holds sealed segments' vectors in mapped files (vecfile.go).
 	vecs *vecCache
 
@@ -200,12 +222,19 @@ type Stats struct {
 	MergeTime time.Duration
 	// WAL appends (each one fsync) and the records they wrote: an Add or a delete is one append.
 	WALSyncs, WALRecords int64
+	// With a shared log: the last sequence number applied, the generation of the manifest held
+	// (written or loaded), and whether this index is a follower. A follower's Growing is its
+	// tail: the faces added since that manifest.
+	AppliedSeq         uint64
+	ManifestGeneration uint64
+	Follower           bool
 }
 
 // Stats returns the current counters.
 func (ix *Index) Stats() Stats {
 	ix.mu.RLock()
-	st := Stats{Faces: len(ix.live), Segments: len(ix.sealed), Growing: ix.growing.len(), Tombstones: len(*ix.tombstones.Load())}
+	st := Stats{Faces: len(ix.live), Segments: len(ix.sealed), Growing: ix.growing.len(), Tombstones: len(*ix.tombstones.Load()),
+		AppliedSeq: ix.shared.applied, ManifestGeneration: ix.persisted.Generation, Follower: ix.cfg.Follower}
 	ix.mu.RUnlock()
 	st.SegmentsWritten, st.BytesWritten = ix.stats.segmentsWritten.Load(), ix.stats.bytesWritten.Load()
 	st.WriteTime = time.Duration(ix.stats.writeNanos.Load())
@@ -237,7 +266,8 @@ func (c *Config) ensureDefaults() {
 }
 
 // Open loads the latest manifest and its segments from the store, replays the local WAL and
-// starts the background persister.
+// starts the background persister. With SharedLog it removes the WAL instead of replaying it;
+// a Follower starts no persister and writes nothing to the store.
 func Open(ctx context.Context, cfg Config) (*Index, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -265,10 +295,25 @@ func Open(ctx context.Context, cfg Config) (*Index, error) {
 	if ix.vecs, err = openVecCache(filepath.Join(cfg.Dir, vectorDir), ix.log); err != nil {
 		return nil, err
 	}
+	if cfg.SharedLog && !cfg.Follower {
+		if err := removeWAL(cfg.Dir, ix.log); err != nil {
+			return nil, err
+		}
+	}
 	if err := ix.load(ctx); err != nil {
 		return nil, err
 	}
-	if err := ix.replay(); err != nil {
+	if cfg.SharedLog {
+		ix.openShared()
+		if cfg.Follower {
+			// No persister: Close has nothing to stop, Compact finds it gone.
+			ix.stop = func() {}
+			close(ix.done)
+			ix.log.Info("index opened as a follower", "faces", len(ix.live), "segments", len(ix.sealed),
+				"generation", ix.persisted.Generation, "applied_seq", ix.shared.applied, "elapsed", time.Since(start))
+			return ix, nil
+		}
+	} else if err := ix.replay(); err != nil {
 		ix.retire(ix.sealed...)
 		return nil, err
 	}
@@ -281,16 +326,18 @@ func Open(ctx context.Context, cfg Config) (*Index, error) {
 			ix.log.Info("aborted incomplete uploads", "count", n)
 		}
 	}
-	nums, err := walFiles(cfg.Dir)
-	if err != nil {
-		return nil, err
-	}
-	next := uint64(1)
-	if len(nums) > 0 {
-		next = nums[len(nums)-1] + 1
-	}
-	if ix.wal, err = openWAL(cfg.Dir, next, cfg.Dim); err != nil {
-		return nil, err
+	if !cfg.SharedLog {
+		nums, err := walFiles(cfg.Dir)
+		if err != nil {
+			return nil, err
+		}
+		next := uint64(1)
+		if len(nums) > 0 {
+			next = nums[len(nums)-1] + 1
+		}
+		if ix.wal, err = openWAL(cfg.Dir, next, cfg.Dim); err != nil {
+			return nil, err
+		}
 	}
 	ix.log.Info("index opened", "faces", len(ix.live), "segments", len(ix.sealed), "growing", ix.growing.len(),
 		"tombstones", len(*ix.tombstones.Load()), "elapsed", time.Since(start))
@@ -301,8 +348,19 @@ func Open(ctx context.Context, cfg Config) (*Index, error) {
 	return ix, nil
 }
 
-// load reads the latest manifest and its segments.
+// load reads the latest manifest and its segments. A follower whose segment object is gone (the
+// writer merged or compacted it away meanwhile) tries the newest manifest again, as Refresh does.
 func (ix *Index) load(ctx context.Context) error {
+	for attempt := 1; ; attempt++ {
+		err := ix.loadLatest(ctx)
+		if err == nil || !ix.cfg.Follower || !errors.Is(err, blob.ErrNotFound) || attempt == refreshAttempts {
+			return err
+		}
+		ix.log.Info("a segment of the latest manifest is gone (merged away meanwhile); reading the newest", "err", err)
+	}
+}
+
+func (ix *Index) loadLatest(ctx context.Context) error {
 	m, _, err := latestManifest(ctx, ix.cfg.Store, ix.cfg.Prefix)
 	if err != nil {
 		return err
@@ -314,6 +372,7 @@ func (ix *Index) load(ctx context.Context) error {
 		return fmt.Errorf("%w: stored index is %s (%d-d), configured %s (%d-d)", ErrModelMismatch, m.Model, m.Dim, ix.cfg.Model, ix.cfg.Dim)
 	}
 	ix.persisted = *m
+	ix.shared.base = m.SourceSeq // kept by the manifests a writer without a shared log publishes
 	ix.lsn = m.CoveredLSN
 	ix.nextSeq = m.NextSeq
 	segs := make([]*segment, len(m.Segments))
@@ -415,10 +474,11 @@ func (ix *Index) replay() error {
 }
 
 // applyInsert adds one logged insert to the growing segment. The caller holds mu for writing.
+// A follower's growing segment is its tail: it never seals, the writer's manifests replace it.
 func (ix *Index) applyInsert(r record) {
 	ix.growing.add(r.id, r.gallery, r.vector)
 	ix.live[r.id] = struct{}{}
-	if ix.growing.len() >= ix.cfg.SegmentSize {
+	if ix.growing.len() >= ix.cfg.SegmentSize && !ix.cfg.Follower {
 		ix.seal()
 	}
 }
@@ -530,6 +590,9 @@ func (ix *Index) Add(ctx context.Context, model string, entries []Entry) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if ix.cfg.SharedLog {
+		return ErrSharedLog
+	}
 	seen := make(map[uint64]struct{}, len(entries))
 	for _, e := range entries {
 		if err := ix.checkVector(model, e.Vector); err != nil {
@@ -594,6 +657,9 @@ func (ix *Index) DeleteBatch(ctx context.Context, ids []uint64) (missing []uint6
 func (ix *Index) delete(ctx context.Context, ids []uint64, strict bool) (missing []uint64, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	if ix.cfg.SharedLog {
+		return nil, ErrSharedLog
 	}
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
@@ -684,8 +750,11 @@ func (ix *Index) Search(ctx context.Context, model string, query []float32, k in
 		views = append(views, s.view())
 	}
 	views = append(views, ix.growing.view())
-	ix.mu.RUnlock()
+	// Under the same lock as the views: a follower's Refresh swaps segments and tombstones
+	// together, and a face deleted and sealed away is in neither the new set nor the new
+	// tombstones, while an old view still holds it.
 	ts := *ix.tombstones.Load()
+	ix.mu.RUnlock()
 
 	var galleries map[uint64]struct{}
 	if len(f.Galleries) > 0 {

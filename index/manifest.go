@@ -34,6 +34,10 @@ type manifest struct {
 	// the segments and tombstones above; replay starts after it.
 	CoveredLSN uint64 `json:"covered_lsn"`
 	NextSeq    uint64 `json:"next_seq"`
+	// SourceSeq, with a shared log (Config.SharedLog), is the highest log sequence number whose
+	// op the segments and tombstones reflect: a node loading this manifest applies the log
+	// from the next one. 0 in manifests written before it existed or without a shared log.
+	SourceSeq uint64 `json:"source_seq,omitempty"`
 }
 
 type manifestSegment struct {
@@ -61,13 +65,26 @@ func segmentKey(prefix string, seq, gen uint64) string {
 	return path.Join(prefix, "segments", fmt.Sprintf("%010d-%020d.seg", seq, gen))
 }
 
-// parseSegmentGeneration returns the generation a segment key was written for.
+// writerSegmentKey is segmentKey with a writer's tag. Two writers of a shared log (one fenced,
+// not knowing it yet) start from the same manifest, so they would write the same seq and
+// generation: the tag keeps the loser's upload from overwriting an object the winner's manifest
+// names (a segment put is not create-only).
+func writerSegmentKey(prefix string, seq, gen uint64, tag string) string {
+	if tag == "" {
+		return segmentKey(prefix, seq, gen)
+	}
+	return path.Join(prefix, "segments", fmt.Sprintf("%010d-%020d-%s.seg", seq, gen, tag))
+}
+
+// parseSegmentGeneration returns the generation a segment key was written for (with or
+// without a writer's tag).
 func parseSegmentGeneration(key string) (uint64, bool) {
 	name := strings.TrimSuffix(path.Base(key), ".seg")
-	_, genStr, ok := strings.Cut(name, "-")
+	_, rest, ok := strings.Cut(name, "-")
 	if !ok || !strings.HasSuffix(key, ".seg") {
 		return 0, false
 	}
+	genStr, _, _ := strings.Cut(rest, "-")
 	gen, err := strconv.ParseUint(genStr, 10, 64)
 	return gen, err == nil
 }
@@ -101,15 +118,9 @@ func decodeManifest(data []byte) (*manifest, error) {
 
 // latestManifest returns the manifest with the highest generation, or nil when there is none.
 func latestManifest(ctx context.Context, store ObjectStore, prefix string) (*manifest, []uint64, error) {
-	objs, err := store.List(ctx, path.Join(prefix, "manifests")+"/")
+	gens, err := manifestGenerations(ctx, store, prefix)
 	if err != nil {
-		return nil, nil, fmt.Errorf("index: list manifests: %w", err)
-	}
-	var gens []uint64
-	for _, o := range objs {
-		if gen, ok := parseManifestKey(prefix, o.Key); ok {
-			gens = append(gens, gen)
-		}
+		return nil, nil, err
 	}
 	if len(gens) == 0 {
 		return nil, nil, nil
@@ -123,6 +134,21 @@ func latestManifest(ctx context.Context, store ObjectStore, prefix string) (*man
 		return nil, nil, err
 	}
 	return m, gens, nil
+}
+
+// manifestGenerations lists the generations of the manifests stored under prefix.
+func manifestGenerations(ctx context.Context, store ObjectStore, prefix string) ([]uint64, error) {
+	objs, err := store.List(ctx, path.Join(prefix, "manifests")+"/")
+	if err != nil {
+		return nil, fmt.Errorf("index: list manifests: %w", err)
+	}
+	var gens []uint64
+	for _, o := range objs {
+		if gen, ok := parseManifestKey(prefix, o.Key); ok {
+			gens = append(gens, gen)
+		}
+	}
+	return gens, nil
 }
 
 // readManifest reads and checks the manifest of generation gen.
@@ -144,11 +170,11 @@ func readManifest(ctx context.Context, store ObjectStore, prefix string, gen uin
 }
 
 // sameState reports whether a and b describe the same stored index: the same generation,
-// model, segments, covered LSN and tombstones (in any order). NextSeq is left out: it only
+// model, segments, covered LSN, source sequence number and tombstones (in any order). NextSeq is left out: it only
 // seeds the numbering of segments sealed after a restart, and a retry may carry a later one.
 func sameState(a, b *manifest) bool {
 	return a.Format == b.Format && a.Generation == b.Generation && a.Model == b.Model && a.Dim == b.Dim &&
-		a.CoveredLSN == b.CoveredLSN && slices.Equal(a.Segments, b.Segments) &&
+		a.CoveredLSN == b.CoveredLSN && a.SourceSeq == b.SourceSeq && slices.Equal(a.Segments, b.Segments) &&
 		slices.Equal(slices.Sorted(slices.Values(a.Tombstones)), slices.Sorted(slices.Values(b.Tombstones)))
 }
 

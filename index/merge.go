@@ -178,7 +178,7 @@ func (ix *Index) publishMerge(ctx context.Context, b *builtMerge) error {
 	m := ix.persisted
 	ix.mu.RUnlock()
 	m.Generation++
-	key := segmentKey(ix.cfg.Prefix, merged.seq, m.Generation)
+	key := ix.segmentKey(merged.seq, m.Generation)
 	if err := ix.putSegment(ctx, key, merged); err != nil {
 		return fmt.Errorf("index: merge: %w", err)
 	}

@@ -16,12 +16,17 @@ import (
 // writes them and the manifest to object storage, drops covered WAL files, merges segments when
 // a tier is full (merge.go), and runs compactions (asked for, or CompactAfter after a
 // deletion), one thing at a time, so manifests have a single writer. Errors (the store down, say) are retried with backoff: the WAL keeps everything until
-// a manifest covers it, and a failed compaction is tried again.
+// a manifest covers it, and a failed compaction is tried again. A shared log's writer that is
+// fenced (follow.go) stops writing here for good.
 func (ix *Index) persistLoop(ctx context.Context) {
 	defer close(ix.done)
 	backoff := time.Second
 	var compactDue <-chan time.Time
 	for {
+		if ix.shared.fenced.Load() {
+			ix.idleFenced(ctx)
+			return
+		}
 		err := ix.persistPending(ctx)
 		if err == nil {
 			err = ix.rewriteMarked(ctx)
@@ -31,6 +36,9 @@ func (ix *Index) persistLoop(ctx context.Context) {
 			if merged, err = ix.mergeDue(ctx); merged && err == nil {
 				ix.signal() // persist what sealed meanwhile, then see whether the next tier is full
 			}
+		}
+		if err != nil && ix.shared.fenced.Load() {
+			continue // fenced meanwhile: nothing more goes to the store, not even a compaction
 		}
 		if err != nil {
 			if ctx.Err() != nil {
@@ -166,7 +174,7 @@ func (ix *Index) persistSegment(ctx context.Context, s *segment) error {
 	covered := ix.lastLSNs[s]
 	ix.mu.RUnlock()
 	m.Generation++
-	key := segmentKey(ix.cfg.Prefix, s.seq, m.Generation)
+	key := ix.segmentKey(s.seq, m.Generation)
 	if err := ix.putSegment(ctx, key, s); err != nil {
 		return err
 	}
@@ -180,6 +188,7 @@ func (ix *Index) persistSegment(ctx context.Context, s *segment) error {
 	m.Segments = append(m.Segments, manifestSegment{Key: key, Seq: s.seq, Count: s.len()})
 	m.Tombstones = ix.tombstonesUpTo(covered)
 	m.CoveredLSN = covered
+	m.SourceSeq = ix.seqAt(covered)
 	m.NextSeq = ix.nextSeq
 	ix.mu.Unlock()
 	if err := ix.publishManifest(ctx, &m); err != nil {
@@ -188,6 +197,7 @@ func (ix *Index) persistSegment(ctx context.Context, s *segment) error {
 	ix.mu.Lock()
 	s.key = key
 	ix.persisted = m
+	ix.dropSeqMarks(m.CoveredLSN, m.SourceSeq)
 	ix.mu.Unlock()
 	ix.log.Info("segment persisted", "seq", s.seq, "faces", s.len(), "generation", m.Generation)
 	ix.dropCoveredWAL()
@@ -216,7 +226,7 @@ func (ix *Index) rewriteMarked(ctx context.Context) error {
 	m.Generation++
 	keys := make(map[*segment]string, len(marked))
 	for _, s := range marked {
-		key := segmentKey(ix.cfg.Prefix, s.seq, m.Generation)
+		key := ix.segmentKey(s.seq, m.Generation)
 		if err := ix.putSegment(ctx, key, s); err != nil {
 			return fmt.Errorf("index: rewrite segment %d: %w", s.seq, err)
 		}
@@ -260,14 +270,21 @@ func (ix *Index) rewriteMarked(ctx context.Context) error {
 // an error (the server stored the object, then the connection dropped before the reply); the
 // retry then finds its generation taken. When the manifest stored there describes the same
 // state, it is this index's own earlier attempt: that counts as success, and m becomes the
-// stored manifest. Anything else there is another writer's (ErrConcurrentWriter).
+// stored manifest. Anything else there is another writer's (ErrConcurrentWriter); with a
+// shared log that fences this index (checkFenced).
 func (ix *Index) publishManifest(ctx context.Context, m *manifest) error {
 	err := putManifest(ctx, ix.cfg.Store, ix.cfg.Prefix, m)
+	if err == nil {
+		return ix.checkFenced(ctx, m.Generation)
+	}
 	if !errors.Is(err, ErrConcurrentWriter) {
 		return err
 	}
 	stored, rerr := readManifest(ctx, ix.cfg.Store, ix.cfg.Prefix, m.Generation)
 	if rerr != nil || !sameState(stored, m) {
+		if rerr == nil {
+			return ix.fence(err)
+		}
 		return err
 	}
 	ix.log.Info("manifest was stored by an earlier attempt whose reply was lost", "generation", m.Generation)
@@ -329,6 +346,9 @@ func (c *countingReader) Read(p []byte) (int, error) {
 func (ix *Index) dropCoveredWAL() {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
+	if ix.wal == nil { // a shared log's writer keeps none
+		return
+	}
 	for num, maxLSN := range ix.walMaxLSN {
 		if num == ix.wal.num || maxLSN > ix.persisted.CoveredLSN {
 			continue
@@ -398,6 +418,9 @@ func (ix *Index) Flush(ctx context.Context) error {
 	// the store is failing it keeps to its backoff (waking it on every poll would not).
 	ix.signal()
 	for {
+		if ix.shared.fenced.Load() {
+			return fmt.Errorf("index: flush: %w", ErrFenced)
+		}
 		ix.mu.RLock()
 		pending := 0
 		for _, s := range ix.sealed {
@@ -423,6 +446,9 @@ func (ix *Index) Flush(ctx context.Context) error {
 // Checkpoint seals the growing segment, if it holds any face, and waits until every sealed
 // segment is in object storage. After it, a restart reads segments instead of replaying the WAL.
 func (ix *Index) Checkpoint(ctx context.Context) error {
+	if ix.cfg.Follower {
+		return fmt.Errorf("index: checkpoint on a follower: %w", ErrSharedLog)
+	}
 	ix.mu.Lock()
 	if ix.closed {
 		ix.mu.Unlock()
@@ -439,6 +465,9 @@ func (ix *Index) Checkpoint(ctx context.Context) error {
 // manifest naming the new objects, then deletes the old objects (every version): after it
 // returns, no deleted face's vector is left in object storage.
 func (ix *Index) Compact(ctx context.Context) error {
+	if ix.cfg.Follower {
+		return fmt.Errorf("index: compact on a follower: %w", ErrSharedLog)
+	}
 	reply := make(chan error, 1)
 	select {
 	case ix.compactC <- reply:
@@ -500,7 +529,7 @@ func (ix *Index) compact(ctx context.Context) error {
 		if err := ix.buildGraph(ctx, ns); err != nil {
 			return err
 		}
-		ns.key = segmentKey(ix.cfg.Prefix, ns.seq, m.Generation)
+		ns.key = ix.segmentKey(ns.seq, m.Generation)
 		if err := ix.putSegment(ctx, ns.key, ns); err != nil {
 			return err
 		}
