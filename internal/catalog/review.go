@@ -19,12 +19,12 @@ func (d *DB) RecordSearch(ctx context.Context, s engine.SearchRecord, probes []e
 	err := d.tx(ctx, func(tx *sql.Tx) error {
 		gal, _ := json.Marshal(s.Galleries)
 		source, _ := json.Marshal(s.Source)
-		res, err := tx.ExecContext(ctx, `INSERT INTO searches (actor, purpose, galleries, k, min_sim, probe_sha256, probe_key, source, created_at)
+		rowID, err := insertID(ctx, tx, `INSERT INTO searches (actor, purpose, galleries, k, min_sim, probe_sha256, probe_key, source, created_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, s.Actor, s.Purpose, string(gal), s.K, s.MinSim, s.ProbeSHA256, s.ProbeKey, string(source), fmtTime(s.CreatedAt))
 		if err != nil {
 			return fmt.Errorf("catalog: record search: %w", err)
 		}
-		s.ID, _ = res.LastInsertId()
+		s.ID = rowID
 		boxes := make([]string, len(probes))
 		for i := range probes {
 			p := &probes[i]
@@ -34,13 +34,13 @@ func (d *DB) RecordSearch(ctx context.Context, s engine.SearchRecord, probes []e
 			q, _ := json.Marshal(p.Quality)
 			rej, _ := json.Marshal(nonNil(p.Rejections))
 			age, minor := ageColumns(p.Age)
-			res, err := tx.ExecContext(ctx, `INSERT INTO probe_faces (search_id, box, quality, rejections, thumb_key, face_id, age, no_age, possible_minor)
+			rowID, err := insertID(ctx, tx, `INSERT INTO probe_faces (search_id, box, quality, rejections, thumb_key, face_id, age, no_age, possible_minor)
 				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 				s.ID, string(box), string(q), string(rej), p.ThumbKey, nullInt(p.FaceID), age, p.NoAge, minor)
 			if err != nil {
 				return fmt.Errorf("catalog: record probe face: %w", err)
 			}
-			p.ID, _ = res.LastInsertId()
+			p.ID = rowID
 		}
 		for _, c := range cands {
 			if c.ProbeIndex < 0 || c.ProbeIndex >= len(probes) {
@@ -111,13 +111,13 @@ func reviewItemTx(ctx context.Context, tx *sql.Tx, s engine.SearchRecord, box st
 	if s.PersonID != 0 {
 		person = &s.PersonID
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO matches (search_id, probe_face_id, face_id, gallery_id, similarity, rank,
+	rowID, err := insertID(ctx, tx, `INSERT INTO matches (search_id, probe_face_id, face_id, gallery_id, similarity, rank,
 		requested_by, created_at, case_ref, person_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		s.ID, sc.ProbeFaceID, sc.FaceID, sc.GalleryID, sc.Similarity, sc.Rank, s.Actor, fmtTime(s.CreatedAt), s.Source.CaseRef, nullInt(person))
 	if err != nil {
 		return fmt.Errorf("catalog: record match: %w", err)
 	}
-	id, _ = res.LastInsertId()
+	id = rowID
 	sc.MatchID, sc.Status = id, engine.Pending
 	return nil
 }
@@ -519,8 +519,8 @@ func matchWhere(f engine.MatchFilter) ([]string, []any) {
 		}
 	}
 	if f.Galleries != nil {
-		where = append(where, "m.gallery_id IN (SELECT value FROM json_each(?))")
-		args = append(args, galleriesArg(f.Galleries))
+		cond, ids := inInts("m.gallery_id", f.Galleries)
+		where, args = append(where, cond), append(args, ids...)
 	}
 	for _, c := range []struct {
 		cond string
