@@ -56,6 +56,9 @@ func TestEntriesAbout(t *testing.T) {
 		if len(es) != 1 || es[0].Target != "person:12" || es[0].Hash == "" || !slices.Equal(es[0].Galleries, []int64{2}) {
 			t.Errorf("entry read back: %+v", es)
 		}
+		if onPostgres(t) {
+			return // the plan below is SQLite's
+		}
 		// EXPLAIN QUERY PLAN's first row is the look-up (the second, the sort of its results).
 		var id, parent, unused int
 		var detail string

@@ -380,10 +380,12 @@ func (d *DB) Matches(ctx context.Context, f engine.MatchFilter) ([]engine.Match,
 func matchPageQuery(f engine.MatchFilter) (string, []any) {
 	where, args := matchWhere(f)
 	if f.Order == engine.MostSimilarFirst && len(f.Status) > 0 {
-		// Unindexed status (the unary +): the queue's statuses hold most matches, and walking the
+		// Unindexed status: the queue's statuses hold most matches, and walking the
 		// similarity index down to the page's end beats sorting every pending match (measured by
 		// BenchmarkReviewQueue).
-		where[0] = "+" + where[0]
+		// (status || '': an expression, which neither engine looks up in an index; SQLite's
+		// unary + is not PostgreSQL's.)
+		where[0] = strings.Replace(where[0], "m.status", "(m.status || '')", 1)
 	}
 	order := " ORDER BY m.id"
 	switch f.Order {

@@ -175,31 +175,31 @@ func must2(t *testing.T) func(engine.SearchRecord, []engine.ProbeFace, error) (e
 
 // The default queue page, most similar first, walks the similarity index and stops at the
 // page's end instead of sorting every pending match (BenchmarkReviewQueue measures both).
+//
+// SQLite only: it reads SQLite's query plan.
 func TestQueuePageWalksTheSimilarityIndex(t *testing.T) {
-	eachStore(t, func(t *testing.T) {
-		d, _ := queueFixture(t)
-		f := engine.MatchFilter{Status: []engine.MatchStatus{engine.Pending, engine.Disputed}, ReviewableBy: "rev1", Order: engine.MostSimilarFirst, Limit: 50,
-			Cursor: 3, CursorSim: 0.7}
-		q, args := matchPageQuery(f)
-		rows, err := d.db.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+q, args...)
-		if err != nil {
+	d, _ := queueFixture(t)
+	f := engine.MatchFilter{Status: []engine.MatchStatus{engine.Pending, engine.Disputed}, ReviewableBy: "rev1", Order: engine.MostSimilarFirst, Limit: 50,
+		Cursor: 3, CursorSim: 0.7}
+	q, args := matchPageQuery(f)
+	rows, err := d.db.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+q, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
 			t.Fatal(err)
 		}
-		defer rows.Close()
-		var plan []string
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		joined := strings.Join(plan, "\n")
-		if !strings.Contains(joined, "matches_similarity") || strings.Contains(joined, "TEMP B-TREE") {
-			t.Errorf("queue page plan:\n%s", joined)
-		}
-	})
+		plan = append(plan, detail)
+	}
+	joined := strings.Join(plan, "\n")
+	if !strings.Contains(joined, "matches_similarity") || strings.Contains(joined, "TEMP B-TREE") {
+		t.Errorf("queue page plan:\n%s", joined)
+	}
 }
 
 // A version-2 database gets its matches' case from the cross-matched photo's metadata.
