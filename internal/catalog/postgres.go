@@ -85,12 +85,16 @@ func (d *DB) DSN() string { return d.dsn }
 // write lock, so that replicas starting together migrate once and the others then find it done.
 func (d *DB) migratePG(ctx context.Context) error {
 	err := d.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)`); err != nil {
+		// Looked up before it is created: the application's role may not create tables.
+		var have bool
+		if err := tx.QueryRowContext(ctx, `SELECT to_regclass('schema_version') IS NOT NULL`).Scan(&have); err != nil {
 			return err
 		}
 		var v int
-		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_version`).Scan(&v); err != nil {
-			return err
+		if have {
+			if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_version`).Scan(&v); err != nil {
+				return err
+			}
 		}
 		switch {
 		case v == schemaVersion:
@@ -99,6 +103,9 @@ func (d *DB) migratePG(ctx context.Context) error {
 			return fmt.Errorf("database schema version %d is newer than this binary's %d", v, schemaVersion)
 		case v != 0:
 			return fmt.Errorf("database schema version %d predates PostgreSQL support (version %d)", v, schemaVersion)
+		}
+		if _, err := tx.ExecContext(ctx, `CREATE TABLE schema_version (version BIGINT NOT NULL)`); err != nil {
+			return err
 		}
 		if _, err := tx.ExecContext(ctx, schemaPG); err != nil {
 			return fmt.Errorf("schema version %d: %w", schemaVersion, err)
