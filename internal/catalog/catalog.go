@@ -151,8 +151,12 @@ func Open(ctx context.Context, path string) (*DB, error) {
 }
 
 // OpenReadOnly opens an existing database for reading only (audit verification beside a
-// running service): no migration, no writes. Its schema must be this binary's.
+// running service): no migration, no writes. Its schema must be this binary's. A postgres:// URL
+// opens that PostgreSQL catalog read-only.
 func OpenReadOnly(ctx context.Context, path string) (*DB, error) {
+	if isPostgres(path) {
+		return openPostgresReadOnly(ctx, path)
+	}
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("catalog: %w", err)
 	}

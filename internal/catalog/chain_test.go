@@ -55,7 +55,7 @@ func verify(t *testing.T, path string, cp Checkpoint) Verification {
 func TestAuditChainVerifies(t *testing.T) {
 	eachStore(t, func(t *testing.T) {
 		ctx := context.Background()
-		d, _ := openTest(t)
+		d, path := openTest(t)
 		appendN(t, d, 5)
 		es := must[[]engine.AuditEntry](t)(d.Entries(ctx, engine.AuditFilter{Oldest: true}))
 		for i, e := range es {
@@ -76,6 +76,15 @@ func TestAuditChainVerifies(t *testing.T) {
 		}
 		if _, err := ParseCheckpoint("3:abc"); err == nil {
 			t.Fatal("a short hash was accepted")
+		}
+		// Verified beside the service, read-only.
+		ro := must[*DB](t)(OpenReadOnly(ctx, path))
+		defer ro.Close()
+		if v := must[Verification](t)(ro.VerifyAudit(ctx, cp)); v.BrokenID != 0 || v.Entries != 5 {
+			t.Fatalf("read-only verification %+v", v)
+		}
+		if _, err := ro.Append(ctx, engine.AuditEntry{Actor: "a", Action: "x"}); err == nil {
+			t.Fatal("a read-only catalog appended")
 		}
 	})
 }

@@ -46,6 +46,40 @@ func isPostgres(dsn string) bool {
 // process, and database/sql replaces a connection that broke (a restarted server) instead of
 // pinning it.
 func openPostgres(ctx context.Context, dsn string) (*DB, error) {
+	pool, err := pgPool(dsn)
+	if err != nil {
+		return nil, err
+	}
+	d := &DB{db: pool, read: pool, write: pool, turn: make(chan bool, 1), wait: writeWait, pg: true, dsn: dsn}
+	if err := d.migratePG(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// openPostgresReadOnly opens the catalog at dsn for reading only: every transaction is
+// read-only, and the schema must be this binary's (no migration).
+func openPostgresReadOnly(ctx context.Context, dsn string) (*DB, error) {
+	pool, err := pgPool(dsn, "default_transaction_read_only", "on")
+	if err != nil {
+		return nil, err
+	}
+	var v int
+	if err := pool.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_version`).Scan(&v); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("catalog: read schema version of %s: %w", redact(dsn), err)
+	}
+	if v != schemaVersion {
+		pool.Close()
+		return nil, fmt.Errorf("catalog: %s has schema version %d, this binary reads %d (start the matching facematch serve once to migrate it)", redact(dsn), v, schemaVersion)
+	}
+	return &DB{db: pool, read: pool, pg: true, dsn: dsn}, nil
+}
+
+// pgPool is a connection pool on dsn, taking the store's SQL (dialect.go), with the sessions'
+// runtime parameters given as name, value pairs.
+func pgPool(dsn string, runtime ...string) (*sql.DB, error) {
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: %s: %w", redact(dsn), err)
@@ -54,16 +88,14 @@ func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 		// A server that does not answer is an outage to report (503), not a hung request.
 		cfg.ConnectTimeout = writeWait
 	}
+	for i := 0; i+1 < len(runtime); i += 2 {
+		cfg.RuntimeParams[runtime[i]] = runtime[i+1]
+	}
 	pool := sql.OpenDB(pgConnector{stdlib.GetConnector(*cfg)})
 	pool.SetMaxOpenConns(32)
 	pool.SetMaxIdleConns(8)
 	pool.SetConnMaxIdleTime(5 * time.Minute)
-	d := &DB{db: pool, read: pool, write: pool, turn: make(chan bool, 1), wait: writeWait, pg: true, dsn: dsn}
-	if err := d.migratePG(ctx); err != nil {
-		pool.Close()
-		return nil, err
-	}
-	return d, nil
+	return pool, nil
 }
 
 // redact drops the password from a DSN for messages.
