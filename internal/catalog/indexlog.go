@@ -128,4 +128,3 @@ func (d *DB) ForgetIndexLogVectors(ctx context.Context, faceIDs []int64) error {
 	}
 	return nil
 }
-

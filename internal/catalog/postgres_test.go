@@ -409,7 +409,6 @@ func countUpTo(ops []IndexLogOp, seq int64) int64 {
 	return n
 }
 
-
 // On SQLite the shared log's methods say it needs PostgreSQL.
 func TestIndexLogNeedsPostgres(t *testing.T) {
 	ctx := context.Background()
