@@ -157,13 +157,14 @@ func (d *DB) migratePG(ctx context.Context) error {
 // tables: everything but changing the audit log.
 func grantApp(ctx context.Context, tx *sql.Tx) error {
 	var exists, may bool
+	var user string
 	err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = ?),
-		(SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = current_user)`, AppRole).Scan(&exists, &may)
+		(SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = current_user), current_user`, AppRole).Scan(&exists, &may, &user)
 	if err != nil {
 		return err
 	}
 	if !exists && !may {
-		slog.Warn("catalog: role "+AppRole+" not created: this login role lacks CREATEROLE; create it and grant it the tables (docs in internal/catalog/postgres.go)", "user", "current_user")
+		slog.Warn("catalog: PostgreSQL role "+AppRole+" not created: the migrating role lacks CREATEROLE; create it NOLOGIN and run grantApp's grants (internal/catalog/postgres.go)", "user", user)
 		return nil
 	}
 	// Roles are the cluster's, shared by its databases: another database's migration may create

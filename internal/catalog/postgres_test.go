@@ -427,3 +427,40 @@ func TestIndexLogNeedsPostgres(t *testing.T) {
 		}
 	}
 }
+
+// Replicas starting at once on an empty database: one migrates, the others find it done.
+func TestPostgresMigratesOnceUnderConcurrentOpens(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.Shared(t).NewDB(t)
+	var wg sync.WaitGroup
+	dbs := make([]*DB, 4)
+	errs := make([]error, len(dbs))
+	for i := range dbs {
+		wg.Add(1)
+		go func() { defer wg.Done(); dbs[i], errs[i] = Open(ctx, dsn) }()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("open %d: %v", i, err)
+		}
+		defer dbs[i].Close()
+	}
+	if vs := strings1(t, dbs[0], `SELECT version::text FROM schema_version`); !slices.Equal(vs, []string{fmt.Sprint(schemaVersion)}) {
+		t.Errorf("schema_version rows %v, want one, %d", vs, schemaVersion)
+	}
+}
+
+func TestPlaceholders(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{`SELECT 1`, `SELECT 1`},
+		{`SELECT a FROM t WHERE b = ? AND c IN (?, ?)`, `SELECT a FROM t WHERE b = $1 AND c IN ($2, $3)`},
+		{`SELECT '?', "?x", ? -- what?` + "\n" + `, ?`, `SELECT '?', "?x", $1 -- what?` + "\n" + `, $2`},
+		{`SELECT 'it''s ?', ?`, `SELECT 'it''s ?', $1`},
+		{`SELECT 'open ?`, `SELECT 'open ?`},
+	} {
+		if got := placeholders(tc.in); got != tc.want {
+			t.Errorf("placeholders(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
