@@ -349,7 +349,7 @@ func (d *DB) Matches(ctx context.Context, f engine.MatchFilter) ([]engine.Match,
 	case f.Limit > 500:
 		f.Limit = 500 // a larger page is still a full page: callers page on len == 500
 	}
-	q, args := matchPageQuery(f)
+	q, args := matchPageQuery(f, d.pg)
 	rows, err := d.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: matches: %w", err)
@@ -377,15 +377,14 @@ func (d *DB) Matches(ctx context.Context, f engine.MatchFilter) ([]engine.Match,
 }
 
 // matchPageQuery is the query of one page of f.
-func matchPageQuery(f engine.MatchFilter) (string, []any) {
+func matchPageQuery(f engine.MatchFilter, pg bool) (string, []any) {
 	where, args := matchWhere(f)
-	if f.Order == engine.MostSimilarFirst && len(f.Status) > 0 {
-		// Unindexed status: the queue's statuses hold most matches, and walking the
+	if f.Order == engine.MostSimilarFirst && len(f.Status) > 0 && !pg {
+		// Unindexed status (the unary +): the queue's statuses hold most matches, and walking the
 		// similarity index down to the page's end beats sorting every pending match (measured by
-		// BenchmarkReviewQueue).
-		// (status || '': an expression, which neither engine looks up in an index; SQLite's
-		// unary + is not PostgreSQL's.)
-		where[0] = strings.Replace(where[0], "m.status", "(m.status || '')", 1)
+		// BenchmarkReviewQueue). PostgreSQL's planner chooses that walk from its statistics; an
+		// expression there would hide them (it guessed 1% of the rows and sorted them all).
+		where[0] = "+" + where[0]
 	}
 	order := " ORDER BY m.id"
 	switch f.Order {

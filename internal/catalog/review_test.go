@@ -181,7 +181,7 @@ func TestQueuePageWalksTheSimilarityIndex(t *testing.T) {
 	d, _ := queueFixture(t)
 	f := engine.MatchFilter{Status: []engine.MatchStatus{engine.Pending, engine.Disputed}, ReviewableBy: "rev1", Order: engine.MostSimilarFirst, Limit: 50,
 		Cursor: 3, CursorSim: 0.7}
-	q, args := matchPageQuery(f)
+	q, args := matchPageQuery(f, false)
 	rows, err := d.db.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+q, args...)
 	if err != nil {
 		t.Fatal(err)
