@@ -368,12 +368,45 @@ func (d *DB) Matches(ctx context.Context, f engine.MatchFilter) ([]engine.Match,
 	if err != nil {
 		return nil, fmt.Errorf("catalog: matches: %w", err)
 	}
-	for i := range out {
-		if out[i].Decisions, err = decisionsOf(ctx, d.db, out[i].ID); err != nil {
-			return nil, err
-		}
+	if err := pageDecisions(ctx, d.db, out); err != nil {
+		return nil, err
 	}
 	return out, nil
+}
+
+// pageDecisions fills in the decisions of a page of matches in one query, not one per match:
+// on PostgreSQL each query is a round trip to the server (a 50-match page took 4 ms, not 1).
+func pageDecisions(ctx context.Context, q queryer, ms []engine.Match) error {
+	if len(ms) == 0 {
+		return nil
+	}
+	at := make(map[int64]int, len(ms))
+	ids := make([]int64, len(ms))
+	for i, m := range ms {
+		at[m.ID], ids[i] = i, m.ID
+	}
+	cond, args := inInts("match_id", ids)
+	rows, err := q.QueryContext(ctx, `SELECT match_id, reviewer, decision, note, created_at FROM decisions WHERE `+cond+
+		` ORDER BY match_id, created_at, reviewer`, args...)
+	if err != nil {
+		return fmt.Errorf("catalog: decisions: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var dd engine.Decision
+		var created string
+		if err := rows.Scan(&id, &dd.Reviewer, &dd.Decision, &dd.Note, &created); err != nil {
+			return fmt.Errorf("catalog: decisions: %w", err)
+		}
+		dd.CreatedAt = parseTime(created)
+		i := at[id]
+		ms[i].Decisions = append(ms[i].Decisions, dd)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("catalog: decisions: %w", err)
+	}
+	return nil
 }
 
 // matchPageQuery is the query of one page of f.
