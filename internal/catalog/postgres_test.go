@@ -464,3 +464,26 @@ func TestPlaceholders(t *testing.T) {
 		}
 	}
 }
+
+// A migrating role without CREATEROLE (a managed database's owner, say) migrates all the same;
+// the application's role is then the administrator's to make.
+func TestPostgresMigratesWithoutCreateRole(t *testing.T) {
+	ctx := context.Background()
+	srv := pgtest.Start(t) // its own server: facematch_app must not exist yet
+	for _, q := range []string{"CREATE ROLE owner LOGIN", "CREATE DATABASE fm OWNER owner"} {
+		if err := srv.Exec(ctx, "postgres", q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d, err := Open(ctx, srv.DSNAs("owner", "", "fm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if _, err := d.Append(ctx, engine.AuditEntry{Actor: "a", Action: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	if roles := strings1(t, d, `SELECT rolname::text FROM pg_roles WHERE rolname = '`+AppRole+`'`); len(roles) != 0 {
+		t.Errorf("role %s created by a role without CREATEROLE", AppRole)
+	}
+}
