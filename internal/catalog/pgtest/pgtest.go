@@ -207,9 +207,7 @@ func (s *Server) Start() error {
 			return fmt.Errorf("pgtest: %w", err)
 		}
 		cmd.Stdout, cmd.Stderr = log, log
-		// Its own process group, so Kill takes the backends too; and it dies with the test
-		// binary should that exit without closing it.
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred, Setpgid: true, Pdeathsig: syscall.SIGQUIT}
+		cmd.SysProcAttr = procAttr(s.cred)
 		if err := cmd.Start(); err != nil {
 			log.Close()
 			return fmt.Errorf("pgtest: start postgres: %w", err)
