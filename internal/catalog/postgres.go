@@ -204,6 +204,9 @@ func (d *DB) lockForWrite(ctx context.Context, tx *sql.Tx) error {
 // pgUnavailable reports PostgreSQL errors that mean "retry later": a lock not had in time, a
 // serialisation failure or deadlock, a server shutting down or starting, a broken connection.
 func pgUnavailable(err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false // the caller gave up: its error, not the server's
+	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		switch pe.Code {
