@@ -487,3 +487,18 @@ func TestPostgresMigratesWithoutCreateRole(t *testing.T) {
 		t.Errorf("role %s created by a role without CREATEROLE", AppRole)
 	}
 }
+
+// A request that gave up (its context cancelled or past its deadline) is its own error, not an
+// outage to retry.
+func TestPostgresCancelledIsNotUnavailable(t *testing.T) {
+	d, _ := openPG(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, werr := d.CreateGallery(ctx, engine.Gallery{Name: "g", Kind: engine.Reference, Model: "m@1", CreatedAt: now, CreatedBy: "admin"})
+	_, rerr := d.Galleries(ctx)
+	for _, err := range []error{werr, rerr} {
+		if err == nil || errors.Is(err, engine.ErrUnavailable) || !errors.Is(err, context.Canceled) {
+			t.Errorf("cancelled: %v, want context.Canceled, not ErrUnavailable", err)
+		}
+	}
+}
