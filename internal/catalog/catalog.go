@@ -1,12 +1,14 @@
 // Package catalog is facematch's metadata store on SQLite (modernc.org/sqlite, pure Go: no C
 // library, no server) or, for several instances sharing one catalog, on PostgreSQL (pgx, also
-// pure Go; see postgres.go): one store, the same SQL on both (dialect.go). It implements the engine's store interfaces: galleries, subjects, images
-// and faces (with their vectors, the source of truth the index is rebuilt from), searches,
-// matches and decisions, deletions' purge records, credentials, and the append-only audit log.
+// pure Go; see postgres.go): one store, the same SQL on both (dialect.go). It implements the
+// engine's store interfaces: galleries, subjects, images and faces (with their vectors, the
+// source of truth the index is rebuilt from), searches, matches and decisions, deletions' purge
+// records, credentials, and the append-only audit log.
 //
 // Durability: WAL journal with synchronous=FULL, so a committed decision or audit entry
-// survives a power cut, not only a crash. Writes queue for one writer connection (see DB), and
-// an action commits with its audit entry (Atomically).
+// survives a power cut, not only a crash (PostgreSQL: its own WAL, fsync on). Writes queue for
+// one writer connection (see DB; on PostgreSQL, for one database-wide advisory lock), and an
+// action commits with its audit entry (Atomically).
 //
 // A DB is safe for concurrent use.
 package catalog
@@ -60,7 +62,9 @@ const schemaVersion = 10
 // DB is the metadata store. All writes go through one connection, one transaction at a time,
 // queued in Go: SQLite has one writer anyway, and a queue with a deadline answers "busy, retry"
 // (engine.ErrUnavailable) instead of writers racing on the lock until one fails. Reads use a
-// pool of read-only connections, which WAL lets run beside the writer.
+// pool of read-only connections, which WAL lets run beside the writer. On PostgreSQL reads and
+// writes share one pool, and each write transaction first takes an advisory lock, so that
+// writes of every process on the database run one at a time as they do on SQLite (postgres.go).
 type DB struct {
 	db    queryer       // reads: the reader pool, or the transaction of a unit of work
 	read  *sql.DB       // read-only connections
