@@ -29,7 +29,7 @@ func (d *DB) Append(ctx context.Context, e engine.AuditEntry) (engine.AuditEntry
 		input: e.Input, result: e.Result, rq: e.RequestID, clientRQ: e.ClientRequestID}
 	err := d.tx(ctx, func(tx *sql.Tx) error {
 		var err error
-		if r.id, r.prevHash, err = chainTail(ctx, tx); err != nil {
+		if r.id, r.prevHash, err = chainTail(ctx, tx, d.pg); err != nil {
 			return err
 		}
 		r.hash = chainHash(r)
@@ -147,7 +147,7 @@ func (d *DB) CreateToken(ctx context.Context, t engine.Token) (engine.Token, err
 	if t.Name == "" || !t.Role.Valid() || t.Hash == "" {
 		return t, fmt.Errorf("credential needs a name and a role (admin, analyst, reviewer, auditor): %w", engine.ErrInvalid)
 	}
-	res, err := d.exec(ctx, `INSERT INTO tokens (name, user_name, role, hash, created_at, created_by, expires_at, galleries)
+	rowID, err := d.insert(ctx, `INSERT INTO tokens (name, user_name, role, hash, created_at, created_by, expires_at, galleries)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, t.Name, t.User, string(t.Role), t.Hash, fmtTime(t.CreatedAt), t.CreatedBy, fmtTimePtr(t.ExpiresAt), galleriesArg(t.Galleries))
 	if isConstraint(err) {
 		if t.Role == engine.RoleReviewer && strings.Contains(err.Error(), "user_name") {
@@ -159,7 +159,7 @@ func (d *DB) CreateToken(ctx context.Context, t engine.Token) (engine.Token, err
 	if err != nil {
 		return t, fmt.Errorf("catalog: create token: %w", err)
 	}
-	t.ID, _ = res.LastInsertId()
+	t.ID = rowID
 	return t, nil
 }
 

@@ -42,7 +42,11 @@ func (d *DB) ReferencedBlobs(ctx context.Context, prefix string) (map[string]boo
 	// its record to a purge meanwhile is seen in one of them.
 	var tx queryer = d.work
 	if d.work == nil {
-		rtx, err := d.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+		opts := &sql.TxOptions{ReadOnly: true}
+		if d.pg {
+			opts.Isolation = sql.LevelRepeatableRead // a snapshot for the whole transaction, as SQLite's
+		}
+		rtx, err := d.read.BeginTx(ctx, opts)
 		if err != nil {
 			return nil, fmt.Errorf("catalog: referenced blobs: %w", err)
 		}

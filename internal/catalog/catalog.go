@@ -1,11 +1,14 @@
 // Package catalog is facematch's metadata store on SQLite (modernc.org/sqlite, pure Go: no C
-// library, no server). It implements the engine's store interfaces: galleries, subjects, images
-// and faces (with their vectors, the source of truth the index is rebuilt from), searches,
-// matches and decisions, deletions' purge records, credentials, and the append-only audit log.
+// library, no server) or, for several instances sharing one catalog, on PostgreSQL (pgx, also
+// pure Go; see postgres.go): one store, the same SQL on both (dialect.go). It implements the
+// engine's store interfaces: galleries, subjects, images and faces (with their vectors, the
+// source of truth the index is rebuilt from), searches, matches and decisions, deletions' purge
+// records, credentials, and the append-only audit log.
 //
 // Durability: WAL journal with synchronous=FULL, so a committed decision or audit entry
-// survives a power cut, not only a crash. Writes queue for one writer connection (see DB), and
-// an action commits with its audit entry (Atomically).
+// survives a power cut, not only a crash (PostgreSQL: its own WAL, fsync on). Writes queue for
+// one writer connection (see DB; on PostgreSQL, for one database-wide advisory lock), and an
+// action commits with its audit entry (Atomically).
 //
 // A DB is safe for concurrent use.
 package catalog
@@ -59,7 +62,9 @@ const schemaVersion = 10
 // DB is the metadata store. All writes go through one connection, one transaction at a time,
 // queued in Go: SQLite has one writer anyway, and a queue with a deadline answers "busy, retry"
 // (engine.ErrUnavailable) instead of writers racing on the lock until one fails. Reads use a
-// pool of read-only connections, which WAL lets run beside the writer.
+// pool of read-only connections, which WAL lets run beside the writer. On PostgreSQL reads and
+// writes share one pool, and each write transaction first takes an advisory lock, so that
+// writes of every process on the database run one at a time as they do on SQLite (postgres.go).
 type DB struct {
 	db    queryer       // reads: the reader pool, or the transaction of a unit of work
 	read  *sql.DB       // read-only connections
@@ -67,6 +72,8 @@ type DB struct {
 	turn  chan bool     // holds a token while a write transaction runs
 	wait  time.Duration // how long a write waits for its turn (writeWait)
 	work  *sql.Tx       // set inside Atomically: every method runs in this transaction
+	pg    bool          // on PostgreSQL (write is then the shared pool, and writes take the write lock)
+	dsn   string        // the PostgreSQL connection string
 }
 
 // queryer is what reads need: the reader pool or a transaction.
@@ -104,8 +111,12 @@ var busyPragma = fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds())
 
 // Open opens (creating if needed) the database file at path and brings its schema up to date.
 // The file and its -wal and -shm are private to the owner (0600), whatever the umask and
-// whoever created the directory.
+// whoever created the directory. A path that is a postgres:// or postgresql:// URL opens the
+// catalog on that PostgreSQL database instead.
 func Open(ctx context.Context, path string) (*DB, error) {
+	if isPostgres(path) {
+		return openPostgres(ctx, path)
+	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("catalog: %w", err)
 	}
@@ -144,8 +155,12 @@ func Open(ctx context.Context, path string) (*DB, error) {
 }
 
 // OpenReadOnly opens an existing database for reading only (audit verification beside a
-// running service): no migration, no writes. Its schema must be this binary's.
+// running service): no migration, no writes. Its schema must be this binary's. A postgres:// URL
+// opens that PostgreSQL catalog read-only.
 func OpenReadOnly(ctx context.Context, path string) (*DB, error) {
+	if isPostgres(path) {
+		return openPostgresReadOnly(ctx, path)
+	}
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("catalog: %w", err)
 	}
@@ -204,7 +219,7 @@ func (d *DB) Ping(ctx context.Context) error { return d.read.PingContext(ctx) }
 
 // Close closes the database.
 func (d *DB) Close() error {
-	if d.write == nil {
+	if d.write == nil || d.write == d.read {
 		return d.read.Close()
 	}
 	return errors.Join(d.read.Close(), d.write.Close())
@@ -246,7 +261,9 @@ func (d *DB) Atomically(ctx context.Context, fn func(engine.Catalog) error) erro
 		return fn(d)
 	}
 	return d.tx(ctx, func(tx *sql.Tx) error {
-		return fn(&DB{db: tx, read: d.read, write: d.write, turn: d.turn, wait: d.wait, work: tx})
+		w := *d
+		w.db, w.work = tx, tx
+		return fn(&w)
 	})
 }
 
@@ -267,6 +284,12 @@ func (d *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	tx, err := d.write.BeginTx(ctx, nil)
 	if err != nil {
 		return unavailable(fmt.Errorf("catalog: begin: %w", err))
+	}
+	if d.pg {
+		if err := d.lockForWrite(ctx, tx); err != nil {
+			tx.Rollback()
+			return unavailable(err)
+		}
 	}
 	if err := fn(tx); err != nil {
 		tx.Rollback()
@@ -319,8 +342,16 @@ func (d *DB) waitTurn(ctx context.Context) error {
 }
 
 // unavailable turns SQLite's busy and locked (a lock held outside this process past the busy
-// timeout) into engine.ErrUnavailable, to be retried; other errors pass unchanged.
+// timeout), and PostgreSQL's lock timeouts and lost or refused connections, into
+// engine.ErrUnavailable, to be retried; other errors pass unchanged.
 func unavailable(err error) error {
+	var ra *engine.RetryAfter
+	if errors.As(err, &ra) {
+		return err
+	}
+	if pgUnavailable(err) {
+		return outage(err)
+	}
 	var se *sqlite.Error
 	if !errors.As(err, &se) {
 		return err
@@ -351,6 +382,9 @@ func fmtTimePtr(t *time.Time) any {
 
 // isConstraint reports a UNIQUE or CHECK violation: the caller's conflict, not store trouble.
 func isConstraint(err error) bool {
+	if pgConstraint(err) {
+		return true
+	}
 	var se *sqlite.Error
 	if !errors.As(err, &se) {
 		return false
@@ -379,4 +413,20 @@ func intPtr(n sql.NullInt64) *int64 {
 	}
 	v := n.Int64
 	return &v
+}
+
+// insertID runs an INSERT and returns the new row's id, by RETURNING, which both engines have
+// (PostgreSQL's driver has no LastInsertId).
+func insertID(ctx context.Context, tx *sql.Tx, query string, args ...any) (id int64, err error) {
+	err = tx.QueryRowContext(ctx, query+" RETURNING id", args...).Scan(&id)
+	return id, err
+}
+
+// insert is insertID in a write transaction of its own (or the unit of work's).
+func (d *DB) insert(ctx context.Context, query string, args ...any) (id int64, err error) {
+	err = d.tx(ctx, func(tx *sql.Tx) error {
+		id, err = insertID(ctx, tx, query, args...)
+		return err
+	})
+	return id, err
 }

@@ -42,11 +42,16 @@ func scanAuditRow(row interface{ Scan(...any) error }) (auditRow, error) {
 
 // chainTail is the last entry's ID and hash (0 and "" for an empty log), and the ID the next
 // entry gets: after the highest ever used, as AUTOINCREMENT would give it.
-func chainTail(ctx context.Context, tx *sql.Tx) (next int64, prevHash string, err error) {
+func chainTail(ctx context.Context, tx *sql.Tx, pg bool) (next int64, prevHash string, err error) {
 	var last int64
 	err = tx.QueryRowContext(ctx, `SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1`).Scan(&last, &prevHash)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return 0, "", fmt.Errorf("catalog: audit chain: %w", err)
+	}
+	if pg {
+		// Nothing ever deletes an audit entry there (the trigger and the grants refuse it), so
+		// the last entry's ID is the highest ever used.
+		return last + 1, prevHash, nil
 	}
 	var seq int64
 	if err := tx.QueryRowContext(ctx, `SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'audit'), 0)`).Scan(&seq); err != nil {

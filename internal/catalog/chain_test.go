@@ -53,33 +53,45 @@ func verify(t *testing.T, path string, cp Checkpoint) Verification {
 // Every entry carries the hash of the one before it; the chain of a real log verifies, and a
 // checkpoint names the last entry.
 func TestAuditChainVerifies(t *testing.T) {
-	ctx := context.Background()
-	d, _ := openTest(t)
-	appendN(t, d, 5)
-	es := must[[]engine.AuditEntry](t)(d.Entries(ctx, engine.AuditFilter{Oldest: true}))
-	for i, e := range es {
-		if len(e.Hash) != 64 || (i == 0) != (e.PrevHash == "") || (i > 0 && e.PrevHash != es[i-1].Hash) {
-			t.Fatalf("entry %d: prev %q hash %q", e.ID, e.PrevHash, e.Hash)
+	eachStore(t, func(t *testing.T) {
+		ctx := context.Background()
+		d, path := openTest(t)
+		appendN(t, d, 5)
+		es := must[[]engine.AuditEntry](t)(d.Entries(ctx, engine.AuditFilter{Oldest: true}))
+		for i, e := range es {
+			if len(e.Hash) != 64 || (i == 0) != (e.PrevHash == "") || (i > 0 && e.PrevHash != es[i-1].Hash) {
+				t.Fatalf("entry %d: prev %q hash %q", e.ID, e.PrevHash, e.Hash)
+			}
 		}
-	}
-	cp := must[Checkpoint](t)(d.AuditCheckpoint(ctx))
-	if cp.ID != es[4].ID || cp.Hash != es[4].Hash {
-		t.Fatalf("checkpoint %v, want entry %d", cp, es[4].ID)
-	}
-	v := must[Verification](t)(d.VerifyAudit(ctx, cp))
-	if v.BrokenID != 0 || v.Entries != 5 || v.Last != cp {
-		t.Fatalf("verification %+v", v)
-	}
-	if got := must[Checkpoint](t)(ParseCheckpoint(cp.String())); got != cp {
-		t.Fatalf("checkpoint round trip: %v, want %v", got, cp)
-	}
-	if _, err := ParseCheckpoint("3:abc"); err == nil {
-		t.Fatal("a short hash was accepted")
-	}
+		cp := must[Checkpoint](t)(d.AuditCheckpoint(ctx))
+		if cp.ID != es[4].ID || cp.Hash != es[4].Hash {
+			t.Fatalf("checkpoint %v, want entry %d", cp, es[4].ID)
+		}
+		v := must[Verification](t)(d.VerifyAudit(ctx, cp))
+		if v.BrokenID != 0 || v.Entries != 5 || v.Last != cp {
+			t.Fatalf("verification %+v", v)
+		}
+		if got := must[Checkpoint](t)(ParseCheckpoint(cp.String())); got != cp {
+			t.Fatalf("checkpoint round trip: %v, want %v", got, cp)
+		}
+		if _, err := ParseCheckpoint("3:abc"); err == nil {
+			t.Fatal("a short hash was accepted")
+		}
+		// Verified beside the service, read-only.
+		ro := must[*DB](t)(OpenReadOnly(ctx, path))
+		defer ro.Close()
+		if v := must[Verification](t)(ro.VerifyAudit(ctx, cp)); v.BrokenID != 0 || v.Entries != 5 {
+			t.Fatalf("read-only verification %+v", v)
+		}
+		if _, err := ro.Append(ctx, engine.AuditEntry{Actor: "a", Action: "x"}); err == nil {
+			t.Fatal("a read-only catalog appended")
+		}
+	})
 }
 
 // An entry edited in the file (triggers dropped) is found, at its ID, whichever field changed;
 // so is a removed entry in the middle, and a checkpoint the log was rewritten up to.
+// SQLite only: tampers with the file through a second SQLite connection, past the triggers.
 func TestAuditChainFindsTampering(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
@@ -106,6 +118,7 @@ func TestAuditChainFindsTampering(t *testing.T) {
 }
 
 // Removing the last entries leaves a valid chain: only a checkpoint kept outside finds it.
+// SQLite only: tampers with the file through a second SQLite connection, past the triggers.
 func TestAuditChainCheckpointFindsTruncation(t *testing.T) {
 	ctx := context.Background()
 	d, path := openTest(t)
@@ -135,6 +148,7 @@ func TestAuditChainCheckpointFindsTruncation(t *testing.T) {
 }
 
 // A log written before version 4 is chained by the migration, and stays append-only.
+// SQLite only: migrates SQLite files of older versions (PostgreSQL starts at version 10).
 func TestMigrateChainsExistingAuditEntries(t *testing.T) {
 	ctx := context.Background()
 	d := openMigrated(t, 3, `INSERT INTO audit (at, actor, action) VALUES ('2026-01-01T00:00:00.000000000Z', 'ann', 'search.create')`,

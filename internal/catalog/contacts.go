@@ -13,7 +13,7 @@ import (
 // insertContacts records the contact details of img's ad for the look-up.
 func insertContacts(ctx context.Context, tx *sql.Tx, img engine.Image) error {
 	for _, c := range engine.ContactsOf(img.Source) {
-		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO image_contacts (kind, value, image_id) VALUES (?, ?, ?)`, c.Kind, c.Value, img.ID); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO image_contacts (kind, value, image_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, c.Kind, c.Value, img.ID); err != nil {
 			return fmt.Errorf("catalog: record contacts: %w", err)
 		}
 	}

@@ -134,11 +134,11 @@ func (d *DB) deleteWhere(ctx context.Context, what string, id int64, exists, ima
 		}
 		keys, _ := json.Marshal(nonNil(p.BlobKeys))
 		faces, _ := json.Marshal(p.FaceIDs)
-		res, err := tx.ExecContext(ctx, `INSERT INTO purges (blob_keys, face_ids) VALUES (?, ?)`, string(keys), string(faces))
+		rowID, err := insertID(ctx, tx, `INSERT INTO purges (blob_keys, face_ids) VALUES (?, ?)`, string(keys), string(faces))
 		if err != nil {
 			return fmt.Errorf("catalog: record purge: %w", err)
 		}
-		p.ID, _ = res.LastInsertId()
+		p.ID = rowID
 		if _, err := tx.ExecContext(ctx, del, id); err != nil {
 			return fmt.Errorf("catalog: delete %s %d: %w", what, id, err)
 		}

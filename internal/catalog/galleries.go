@@ -19,7 +19,7 @@ func (d *DB) CreateGallery(ctx context.Context, g engine.Gallery) (engine.Galler
 	if g.TargetFPIR == 0 {
 		g.TargetFPIR = engine.DefaultTargetFPIR
 	}
-	res, err := d.exec(ctx, `INSERT INTO galleries (name, kind, model, created_at, created_by, target_fpir, minors) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+	rowID, err := d.insert(ctx, `INSERT INTO galleries (name, kind, model, created_at, created_by, target_fpir, minors) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		g.Name, g.Kind, g.Model, fmtTime(g.CreatedAt), g.CreatedBy, g.TargetFPIR, g.Minors)
 	if isConstraint(err) {
 		return g, fmt.Errorf("a gallery named %q already exists: %w", g.Name, engine.ErrConflict)
@@ -27,7 +27,7 @@ func (d *DB) CreateGallery(ctx context.Context, g engine.Gallery) (engine.Galler
 	if err != nil {
 		return g, fmt.Errorf("catalog: create gallery: %w", err)
 	}
-	g.ID, _ = res.LastInsertId()
+	g.ID = rowID
 	g.Images, g.Faces, g.Subjects = 0, 0, 0
 	return g, nil
 }
@@ -106,12 +106,12 @@ func (d *DB) CreateSubject(ctx context.Context, s engine.Subject) (engine.Subjec
 		if kind != engine.Reference {
 			return fmt.Errorf("gallery %d is a %s gallery; subjects belong to reference galleries: %w", s.GalleryID, kind, engine.ErrConflict)
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO subjects (gallery_id, name, external_ref, notes, created_at) VALUES (?, ?, ?, ?, ?)`,
+		rowID, err := insertID(ctx, tx, `INSERT INTO subjects (gallery_id, name, external_ref, notes, created_at) VALUES (?, ?, ?, ?, ?)`,
 			s.GalleryID, s.Name, s.ExternalRef, s.Notes, fmtTime(s.CreatedAt))
 		if err != nil {
 			return fmt.Errorf("catalog: create subject: %w", err)
 		}
-		s.ID, _ = res.LastInsertId()
+		s.ID = rowID
 		return nil
 	})
 	return s, err

@@ -80,14 +80,14 @@ func insertImage(ctx context.Context, tx *sql.Tx, img engine.Image, faces []engi
 	if err != nil {
 		return img, nil, fmt.Errorf("catalog: add image: %w", err)
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO images (gallery_id, subject_id, sha256, format, bytes, width, height,
+	rowID, err := insertID(ctx, tx, `INSERT INTO images (gallery_id, subject_id, sha256, format, bytes, width, height,
 		blob_key, source, created_at, created_by, job_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		img.GalleryID, nullInt(img.SubjectID), img.SHA256, img.Format, img.Bytes, img.Width, img.Height,
 		img.BlobKey, string(source), fmtTime(img.CreatedAt), img.CreatedBy, nullInt(img.OriginJobID))
 	if err != nil {
 		return img, nil, fmt.Errorf("catalog: add image: %w", err)
 	}
-	img.ID, _ = res.LastInsertId()
+	img.ID = rowID
 	if err := insertContacts(ctx, tx, img); err != nil {
 		return img, nil, err
 	}
@@ -107,14 +107,14 @@ func insertImage(ctx context.Context, tx *sql.Tx, img engine.Image, faces []engi
 		q, _ := json.Marshal(f.Quality)
 		rej, _ := json.Marshal(nonNil(f.Rejections))
 		age, minor := ageColumns(f.Age)
-		res, err := tx.ExecContext(ctx, `INSERT INTO faces (image_id, gallery_id, subject_id, box, landmarks, quality, rejections,
+		rowID, err := insertID(ctx, tx, `INSERT INTO faces (image_id, gallery_id, subject_id, box, landmarks, quality, rejections,
 		model, vector, thumb_key, age, no_age, possible_minor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			f.ImageID, f.GalleryID, nullInt(f.SubjectID), string(box), string(lm), string(q), string(rej),
 			f.Model, vectorBytes(nf.Vector), f.ThumbKey, age, f.NoAge, minor)
 		if err != nil {
 			return img, nil, fmt.Errorf("catalog: add face: %w", err)
 		}
-		f.ID, _ = res.LastInsertId()
+		f.ID = rowID
 		stored = append(stored, f)
 	}
 	return img, stored, nil

@@ -56,7 +56,7 @@ func (d *DB) CreateJob(ctx context.Context, j engine.Job) (engine.Job, error) {
 		} else if err != nil {
 			return fmt.Errorf("catalog: create job: %w", err)
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO jobs (kind, gallery_id, spec, state, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		rowID, err := insertID(ctx, tx, `INSERT INTO jobs (kind, gallery_id, spec, state, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
 			j.Kind, j.GalleryID, string(spec), j.State, j.CreatedBy, fmtTime(j.CreatedAt))
 		if err != nil {
 			if isConstraint(err) {
@@ -64,7 +64,7 @@ func (d *DB) CreateJob(ctx context.Context, j engine.Job) (engine.Job, error) {
 			}
 			return fmt.Errorf("catalog: create job: %w", err)
 		}
-		j.ID, _ = res.LastInsertId()
+		j.ID = rowID
 		return nil
 	})
 	return j, err
@@ -96,7 +96,8 @@ func (d *DB) Jobs(ctx context.Context, f engine.JobFilter) ([]engine.Job, error)
 		where, args = append(where, "gallery_id = ?"), append(args, f.GalleryID)
 	}
 	if f.Galleries != nil {
-		where, args = append(where, "gallery_id IN (SELECT value FROM json_each(?))"), append(args, galleriesArg(f.Galleries))
+		cond, ids := inInts("gallery_id", f.Galleries)
+		where, args = append(where, cond), append(args, ids...)
 	}
 	order := " ORDER BY id DESC"
 	if f.OldestFirst {
@@ -281,8 +282,9 @@ func (d *DB) CommitIngest(ctx context.Context, job engine.Job, items []engine.In
 				}
 				imageID = it.Image.ID
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO job_items (job_id, name, state, image_id, faces, reason)
-				VALUES (?, ?, ?, ?, ?, ?)`, job.ID, it.Item.Name, it.Item.State, imageID, len(out[i]), it.Item.Reason); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO job_items (job_id, name, state, image_id, faces, reason)
+				VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (job_id, name) DO UPDATE SET state = excluded.state,
+				image_id = excluded.image_id, faces = excluded.faces, reason = excluded.reason`, job.ID, it.Item.Name, it.Item.State, imageID, len(out[i]), it.Item.Reason); err != nil {
 				return fmt.Errorf("catalog: job %d item: %w", job.ID, err)
 			}
 			c.processed++
@@ -370,13 +372,13 @@ func probeFaceTx(ctx context.Context, tx *sql.Tx, job engine.Job, face engine.St
 		q, _ := json.Marshal(face.Quality)
 		rej, _ := json.Marshal(nonNil(face.Rejections))
 		age, minor := ageColumns(face.Age)
-		res, err := tx.ExecContext(ctx, `INSERT INTO probe_faces (search_id, box, quality, rejections, thumb_key, face_id, age, no_age, possible_minor)
+		rowID, err := insertID(ctx, tx, `INSERT INTO probe_faces (search_id, box, quality, rejections, thumb_key, face_id, age, no_age, possible_minor)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			*job.SearchID, string(box), string(q), string(rej), face.ThumbKey, face.ID, age, face.NoAge, minor)
 		if err != nil {
 			return 0, fmt.Errorf("catalog: record probe face: %w", err)
 		}
-		probeID, _ = res.LastInsertId()
+		probeID = rowID
 	} else if err != nil {
 		return 0, fmt.Errorf("catalog: probe face: %w", err)
 	}
@@ -390,16 +392,19 @@ func (d *DB) recordJobProbe(ctx context.Context, tx *sql.Tx, job engine.Job, fac
 	if err != nil {
 		return 0, err
 	}
+	ref, err := caseRef(ctx, tx, face.ImageID)
+	if err != nil {
+		return 0, fmt.Errorf("catalog: record match: %w", err)
+	}
 	now := fmtTime(time.Now())
 	n := 0
 	for _, c := range cands {
 		res, err := tx.ExecContext(ctx, `INSERT INTO matches (search_id, job_id, probe_face_id, face_id, gallery_id, similarity, rank,
 			requested_by, created_at, case_ref)
-			SELECT ?, ?, ?, f.id, f.gallery_id, ?, ?, ?, ?,
-				COALESCE((SELECT json_extract(i.source, '$.case_ref') FROM images i WHERE i.id = ?), '')
+			SELECT ?, ?, ?, f.id, f.gallery_id, ?, ?, ?, ?, ?
 			FROM faces f WHERE f.id = ?
 			AND NOT EXISTS (SELECT 1 FROM matches m WHERE m.probe_face_id = ? AND m.face_id = f.id)`,
-			*job.SearchID, job.ID, probeID, c.Similarity, c.Rank, job.CreatedBy, now, face.ImageID, c.FaceID, probeID)
+			*job.SearchID, job.ID, probeID, c.Similarity, c.Rank, job.CreatedBy, now, ref, c.FaceID, probeID)
 		if err != nil {
 			return n, fmt.Errorf("catalog: record match: %w", err)
 		}

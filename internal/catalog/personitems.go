@@ -3,6 +3,7 @@ package catalog
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -135,20 +136,22 @@ func newPersonItem(ctx context.Context, tx *sql.Tx, job engine.Job, it engine.Pe
 	if err != nil {
 		return 0, err
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO matches (search_id, job_id, probe_face_id, face_id, gallery_id, similarity, rank,
-		requested_by, created_at, case_ref, person_id)
-		SELECT ?, ?, ?, f.id, f.gallery_id, ?, ?, ?, ?,
-			COALESCE((SELECT json_extract(i.source, '$.case_ref') FROM images i WHERE i.id = ?), ''), ?
-		FROM faces f WHERE f.id = ?`,
-		*job.SearchID, job.ID, probeID, it.Candidate.Similarity, it.Candidate.Rank, job.CreatedBy, now, probe.ImageID,
-		nullInt(it.PersonID), it.Candidate.FaceID)
+	ref, err := caseRef(ctx, tx, probe.ImageID)
 	if err != nil {
 		return 0, fmt.Errorf("catalog: record person item: %w", err)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
+	id, err := insertID(ctx, tx, `INSERT INTO matches (search_id, job_id, probe_face_id, face_id, gallery_id, similarity, rank,
+		requested_by, created_at, case_ref, person_id)
+		SELECT ?, ?, ?, f.id, f.gallery_id, ?, ?, ?, ?, ?, ?
+		FROM faces f WHERE f.id = ?`,
+		*job.SearchID, job.ID, probeID, it.Candidate.Similarity, it.Candidate.Rank, job.CreatedBy, now, ref,
+		nullInt(it.PersonID), it.Candidate.FaceID)
+	if errors.Is(err, sql.ErrNoRows) { // the candidate face is gone
 		return 0, nil
 	}
-	id, _ := res.LastInsertId()
+	if err != nil {
+		return 0, fmt.Errorf("catalog: record person item: %w", err)
+	}
 	return id, nil
 }
 
@@ -221,4 +224,22 @@ func betterPair(ctx context.Context, tx *sql.Tx, job engine.Job, matchID int64, 
 		return fmt.Errorf("catalog: person item %d: %w", matchID, err)
 	}
 	return nil
+}
+
+// caseRef is the case reference in a stored photo's metadata ("" when none, or the photo is
+// gone): read here rather than by a JSON function in SQL, which the two engines spell apart.
+func caseRef(ctx context.Context, tx *sql.Tx, imageID int64) (string, error) {
+	var src string
+	err := tx.QueryRowContext(ctx, `SELECT source FROM images WHERE id = ?`, imageID).Scan(&src)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	var meta struct {
+		CaseRef string `json:"case_ref"`
+	}
+	json.Unmarshal([]byte(src), &meta) // unreadable metadata has no case, as json_extract gave
+	return meta.CaseRef, nil
 }

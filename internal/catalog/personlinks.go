@@ -84,7 +84,9 @@ func retire(ctx context.Context, tx *sql.Tx, galleryID int64, successors map[int
 		if next != 0 {
 			succ = next
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO retired_persons (id, gallery_id, retired_at, reason, successor) VALUES (?, ?, ?, ?, ?)`,
+		if _, err := tx.ExecContext(ctx, `INSERT INTO retired_persons (id, gallery_id, retired_at, reason, successor) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (id) DO UPDATE SET gallery_id = excluded.gallery_id, retired_at = excluded.retired_at,
+			reason = excluded.reason, successor = excluded.successor`,
 			id, galleryID, fmtTime(now), reason, succ); err != nil {
 			return fmt.Errorf("catalog: retire persons: %w", err)
 		}
@@ -203,8 +205,9 @@ func (d *DB) AssignPersons(ctx context.Context, galleryID int64, joins map[int64
 	err := d.tx(ctx, func(tx *sql.Tx) error {
 		placed = 0
 		add := func(person int64, m engine.PersonMember) error {
-			res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO person_faces (face_id, person_id, similarity)
-				SELECT f.id, p.id, ? FROM faces f JOIN persons p ON p.id = ? WHERE f.id = ? AND f.gallery_id = p.gallery_id`, m.Similarity, person, m.FaceID)
+			res, err := tx.ExecContext(ctx, `INSERT INTO person_faces (face_id, person_id, similarity)
+				SELECT f.id, p.id, ? FROM faces f JOIN persons p ON p.id = ? WHERE f.id = ? AND f.gallery_id = p.gallery_id
+				ON CONFLICT DO NOTHING`, m.Similarity, person, m.FaceID)
 			if err != nil {
 				return fmt.Errorf("catalog: assign persons: %w", err)
 			}
@@ -220,11 +223,11 @@ func (d *DB) AssignPersons(ctx context.Context, galleryID int64, joins map[int64
 			}
 		}
 		for _, members := range fresh {
-			res, err := tx.ExecContext(ctx, `INSERT INTO persons (gallery_id, created_at) VALUES (?, ?)`, galleryID, fmtTime(now))
+			rowID, err := insertID(ctx, tx, `INSERT INTO persons (gallery_id, created_at) VALUES (?, ?)`, galleryID, fmtTime(now))
 			if err != nil {
 				return fmt.Errorf("catalog: assign persons: %w", err)
 			}
-			id, _ := res.LastInsertId()
+			id := rowID
 			for _, m := range members {
 				if err := add(id, m); err != nil {
 					return err
@@ -255,11 +258,11 @@ func (d *DB) SplitPerson(ctx context.Context, id int64, faceIDs []int64, now tim
 		if len(faceIDs) >= size {
 			return fmt.Errorf("a split moves some of person %d's %d faces, not all of them: %w", id, size, engine.ErrInvalid)
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO persons (gallery_id, created_at) VALUES (?, ?)`, gallery, fmtTime(now))
+		rowID, err := insertID(ctx, tx, `INSERT INTO persons (gallery_id, created_at) VALUES (?, ?)`, gallery, fmtTime(now))
 		if err != nil {
 			return fmt.Errorf("catalog: split: %w", err)
 		}
-		newID, _ = res.LastInsertId()
+		newID = rowID
 		for _, f := range faceIDs {
 			res, err := tx.ExecContext(ctx, `UPDATE person_faces SET person_id = ? WHERE person_id = ? AND face_id = ?`, newID, id, f)
 			if err != nil {

@@ -72,11 +72,11 @@ func (d *DB) ReplacePersons(ctx context.Context, galleryID int64, persons [][]en
 			successors[old] = 0
 		}
 		for _, members := range persons {
-			res, err := tx.ExecContext(ctx, `INSERT INTO persons (gallery_id, created_at) VALUES (?, ?)`, galleryID, fmtTime(now))
+			rowID, err := insertID(ctx, tx, `INSERT INTO persons (gallery_id, created_at) VALUES (?, ?)`, galleryID, fmtTime(now))
 			if err != nil {
 				return fmt.Errorf("catalog: replace persons: %w", err)
 			}
-			id, _ := res.LastInsertId()
+			id := rowID
 			for _, m := range members {
 				// A face deleted since it was read is simply not a member.
 				if _, err := tx.ExecContext(ctx, `INSERT INTO person_faces (face_id, person_id, similarity)
@@ -231,7 +231,7 @@ func (d *DB) RemovePersonFace(ctx context.Context, id, faceID int64) error {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return fmt.Errorf("face %d is not in person %d: %w", faceID, id, engine.ErrNotFound)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO person_exclusions (person_id, face_id) VALUES (?, ?)`, id, faceID); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO person_exclusions (person_id, face_id) VALUES (?, ?) ON CONFLICT DO NOTHING`, id, faceID); err != nil {
 			return fmt.Errorf("catalog: remove face: %w", err)
 		}
 		var gallery int64

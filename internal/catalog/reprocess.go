@@ -59,7 +59,8 @@ func (d *DB) StageVectors(ctx context.Context, jobID int64, model string, vs []e
 	var j engine.Job
 	err := d.tx(ctx, func(tx *sql.Tx) error {
 		for _, v := range vs {
-			if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO staged_vectors (job_id, face_id, model, vector) VALUES (?, ?, ?, ?)`,
+			if _, err := tx.ExecContext(ctx, `INSERT INTO staged_vectors (job_id, face_id, model, vector) VALUES (?, ?, ?, ?)
+				ON CONFLICT (job_id, face_id) DO UPDATE SET model = excluded.model, vector = excluded.vector`,
 				jobID, v.FaceID, model, vectorBytes(v.Vector)); err != nil {
 				return fmt.Errorf("catalog: stage vector: %w", err)
 			}
@@ -121,11 +122,11 @@ func (d *DB) SwitchModel(ctx context.Context, jobID, galleryID int64, model stri
 			return fmt.Errorf("catalog: switch model: %w", err)
 		}
 		faces, _ := json.Marshal(p.FaceIDs)
-		res, err := tx.ExecContext(ctx, `INSERT INTO purges (blob_keys, face_ids) VALUES ('[]', ?)`, string(faces))
+		rowID, err := insertID(ctx, tx, `INSERT INTO purges (blob_keys, face_ids) VALUES ('[]', ?)`, string(faces))
 		if err != nil {
 			return fmt.Errorf("catalog: record purge: %w", err)
 		}
-		p.ID, _ = res.LastInsertId()
+		p.ID = rowID
 		return nil
 	})
 	return p, err

@@ -94,11 +94,11 @@ func (d *DB) DeleteSearch(ctx context.Context, id int64) (engine.Purge, error) {
 			return err
 		}
 		keys, _ := json.Marshal(p.BlobKeys)
-		res, err := tx.ExecContext(ctx, `INSERT INTO purges (blob_keys, face_ids) VALUES (?, '{}')`, string(keys))
+		rowID, err := insertID(ctx, tx, `INSERT INTO purges (blob_keys, face_ids) VALUES (?, '{}')`, string(keys))
 		if err != nil {
 			return fmt.Errorf("catalog: record purge: %w", err)
 		}
-		p.ID, _ = res.LastInsertId()
+		p.ID = rowID
 		if _, err := tx.ExecContext(ctx, `DELETE FROM searches WHERE id = ?`, id); err != nil {
 			return fmt.Errorf("catalog: delete search %d: %w", id, err)
 		}

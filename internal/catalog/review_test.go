@@ -92,71 +92,75 @@ func pageAll(t *testing.T, d *DB, f engine.MatchFilter) []engine.Match {
 }
 
 func TestMatchQueueOrdersPageEveryMatchOnce(t *testing.T) {
-	d, all := queueFixture(t)
-	bySim := slices.Clone(all)
-	sort.SliceStable(bySim, func(i, j int) bool {
-		if bySim[i].Similarity != bySim[j].Similarity {
-			return bySim[i].Similarity > bySim[j].Similarity
+	eachStore(t, func(t *testing.T) {
+		d, all := queueFixture(t)
+		bySim := slices.Clone(all)
+		sort.SliceStable(bySim, func(i, j int) bool {
+			if bySim[i].Similarity != bySim[j].Similarity {
+				return bySim[i].Similarity > bySim[j].Similarity
+			}
+			return bySim[i].ID > bySim[j].ID
+		})
+		newest := slices.Clone(ids(all))
+		slices.Reverse(newest)
+		for _, tc := range []struct {
+			order engine.MatchOrder
+			want  []int64
+		}{
+			{"", ids(all)},
+			{engine.OldestFirst, ids(all)},
+			{engine.NewestFirst, newest},
+			{engine.MostSimilarFirst, ids(bySim)},
+		} {
+			if got := ids(pageAll(t, d, engine.MatchFilter{Order: tc.order})); !slices.Equal(got, tc.want) {
+				t.Errorf("order %q: %v, want %v", tc.order, got, tc.want)
+			}
 		}
-		return bySim[i].ID > bySim[j].ID
 	})
-	newest := slices.Clone(ids(all))
-	slices.Reverse(newest)
-	for _, tc := range []struct {
-		order engine.MatchOrder
-		want  []int64
-	}{
-		{"", ids(all)},
-		{engine.OldestFirst, ids(all)},
-		{engine.NewestFirst, newest},
-		{engine.MostSimilarFirst, ids(bySim)},
-	} {
-		if got := ids(pageAll(t, d, engine.MatchFilter{Order: tc.order})); !slices.Equal(got, tc.want) {
-			t.Errorf("order %q: %v, want %v", tc.order, got, tc.want)
-		}
-	}
 }
 
 func TestMatchQueueFilters(t *testing.T) {
-	d, all := queueFixture(t)
-	ctx := context.Background()
-	if _, err := d.Decide(ctx, all[3].ID, "rev1", engine.NoCandidate, "", 2); err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct {
-		name   string
-		filter engine.MatchFilter
-		want   []int64
-	}{
-		{"case", engine.MatchFilter{CaseRef: "C-1"}, ids(all[:3])},
-		{"unknown case", engine.MatchFilter{CaseRef: "C-2"}, nil},
-		{"similarity range", engine.MatchFilter{MinSim: f32(0.6), MaxSim: f32(0.8)}, []int64{all[1].ID, all[3].ID, all[4].ID}},
-		{"probe face", engine.MatchFilter{ProbeFaceID: all[4].ProbeFaceID}, []int64{all[4].ID, all[5].ID}},
-		{"search", engine.MatchFilter{SearchID: *all[3].SearchID}, ids(all[3:])},
-		{"not ann's", engine.MatchFilter{ReviewableBy: "ann"}, ids(all[3:])},
-		{"not decided by rev1", engine.MatchFilter{ReviewableBy: "rev1"}, []int64{all[0].ID, all[1].ID, all[2].ID, all[4].ID, all[5].ID}},
-		// One decision of two required leaves a match pending.
-		{"pending, by similarity", engine.MatchFilter{Status: []engine.MatchStatus{engine.Pending}, Order: engine.MostSimilarFirst, MinSim: f32(0.7)},
-			[]int64{all[0].ID, all[3].ID, all[4].ID, all[1].ID}},
-		{"job", engine.MatchFilter{JobID: 1}, nil},
-	} {
-		got := pageAll(t, d, tc.filter)
-		if !slices.Equal(ids(got), tc.want) {
-			t.Errorf("%s: %v, want %v", tc.name, ids(got), tc.want)
+	eachStore(t, func(t *testing.T) {
+		d, all := queueFixture(t)
+		ctx := context.Background()
+		if _, err := d.Decide(ctx, all[3].ID, "rev1", engine.NoCandidate, "", 2); err != nil {
+			t.Fatal(err)
 		}
-		n := must[int](t)(d.CountMatches(ctx, tc.filter))
-		if n != len(tc.want) {
-			t.Errorf("%s: count %d, want %d", tc.name, n, len(tc.want))
+		for _, tc := range []struct {
+			name   string
+			filter engine.MatchFilter
+			want   []int64
+		}{
+			{"case", engine.MatchFilter{CaseRef: "C-1"}, ids(all[:3])},
+			{"unknown case", engine.MatchFilter{CaseRef: "C-2"}, nil},
+			{"similarity range", engine.MatchFilter{MinSim: f32(0.6), MaxSim: f32(0.8)}, []int64{all[1].ID, all[3].ID, all[4].ID}},
+			{"probe face", engine.MatchFilter{ProbeFaceID: all[4].ProbeFaceID}, []int64{all[4].ID, all[5].ID}},
+			{"search", engine.MatchFilter{SearchID: *all[3].SearchID}, ids(all[3:])},
+			{"not ann's", engine.MatchFilter{ReviewableBy: "ann"}, ids(all[3:])},
+			{"not decided by rev1", engine.MatchFilter{ReviewableBy: "rev1"}, []int64{all[0].ID, all[1].ID, all[2].ID, all[4].ID, all[5].ID}},
+			// One decision of two required leaves a match pending.
+			{"pending, by similarity", engine.MatchFilter{Status: []engine.MatchStatus{engine.Pending}, Order: engine.MostSimilarFirst, MinSim: f32(0.7)},
+				[]int64{all[0].ID, all[3].ID, all[4].ID, all[1].ID}},
+			{"job", engine.MatchFilter{JobID: 1}, nil},
+		} {
+			got := pageAll(t, d, tc.filter)
+			if !slices.Equal(ids(got), tc.want) {
+				t.Errorf("%s: %v, want %v", tc.name, ids(got), tc.want)
+			}
+			n := must[int](t)(d.CountMatches(ctx, tc.filter))
+			if n != len(tc.want) {
+				t.Errorf("%s: count %d, want %d", tc.name, n, len(tc.want))
+			}
 		}
-	}
-	m := must[engine.Match](t)(d.Match(ctx, all[0].ID))
-	if m.CaseRef != "C-1" || m.SubjectName != "Alice" {
-		t.Errorf("match carries case %q and subject %q, want C-1 and Alice", m.CaseRef, m.SubjectName)
-	}
-	s, _ := must2(t)(d.Search(ctx, *all[0].SearchID))
-	if s.Source.CaseRef != "C-1" || s.Source.Site != "ads.example" {
-		t.Errorf("search source = %+v", s.Source)
-	}
+		m := must[engine.Match](t)(d.Match(ctx, all[0].ID))
+		if m.CaseRef != "C-1" || m.SubjectName != "Alice" {
+			t.Errorf("match carries case %q and subject %q, want C-1 and Alice", m.CaseRef, m.SubjectName)
+		}
+		s, _ := must2(t)(d.Search(ctx, *all[0].SearchID))
+		if s.Source.CaseRef != "C-1" || s.Source.Site != "ads.example" {
+			t.Errorf("search source = %+v", s.Source)
+		}
+	})
 }
 
 func must2(t *testing.T) func(engine.SearchRecord, []engine.ProbeFace, error) (engine.SearchRecord, []engine.ProbeFace) {
@@ -171,11 +175,13 @@ func must2(t *testing.T) func(engine.SearchRecord, []engine.ProbeFace, error) (e
 
 // The default queue page, most similar first, walks the similarity index and stops at the
 // page's end instead of sorting every pending match (BenchmarkReviewQueue measures both).
+//
+// SQLite only: it reads SQLite's query plan.
 func TestQueuePageWalksTheSimilarityIndex(t *testing.T) {
 	d, _ := queueFixture(t)
 	f := engine.MatchFilter{Status: []engine.MatchStatus{engine.Pending, engine.Disputed}, ReviewableBy: "rev1", Order: engine.MostSimilarFirst, Limit: 50,
 		Cursor: 3, CursorSim: 0.7}
-	q, args := matchPageQuery(f)
+	q, args := matchPageQuery(f, false)
 	rows, err := d.db.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+q, args...)
 	if err != nil {
 		t.Fatal(err)
@@ -197,6 +203,7 @@ func TestQueuePageWalksTheSimilarityIndex(t *testing.T) {
 }
 
 // A version-2 database gets its matches' case from the cross-matched photo's metadata.
+// SQLite only: migrates SQLite files of older versions (PostgreSQL starts at version 10).
 func TestMigrateFromVersion2FilesMatchesUnderTheirCase(t *testing.T) {
 	ctx := context.Background()
 	d := openMigrated(t, 2, `INSERT INTO galleries (name, kind, model, created_at, created_by) VALUES ('wanted', 'reference', 'm1', '2026', 'a'), ('ads', 'collection', 'm1', '2026', 'a')`,

@@ -12,6 +12,7 @@ import (
 
 // Credentials made before schema version 4 belong to a person of their own name, never expire
 // and are not scoped; two reviewer credentials of one person cannot be active at once.
+// SQLite only: migrates SQLite files of older versions (PostgreSQL starts at version 10).
 func TestCredentialsMigrateAndBelongToPeople(t *testing.T) {
 	ctx := context.Background()
 	d := openMigrated(t, 3, `INSERT INTO tokens (name, role, hash, created_at, created_by) VALUES ('rev1', 'reviewer', 'h1', '2026', 'a')`)
@@ -41,40 +42,44 @@ func TestCredentialsMigrateAndBelongToPeople(t *testing.T) {
 }
 
 func TestJobsFilteredByGalleries(t *testing.T) {
-	ctx := context.Background()
-	d, _ := openTest(t)
-	var ids []int64
-	for _, name := range []string{"a", "b"} {
-		g := must[engine.Gallery](t)(d.CreateGallery(ctx, engine.Gallery{Name: name, Kind: engine.Collection, Model: "m1", CreatedAt: now, CreatedBy: "a"}))
-		must[engine.Job](t)(d.CreateJob(ctx, engine.Job{Kind: engine.IngestJob, GalleryID: g.ID, Spec: engine.JobSpec{Source: "/x", Purpose: "p"}, CreatedBy: "op", CreatedAt: now}))
-		ids = append(ids, g.ID)
-	}
-	js := must[[]engine.Job](t)(d.Jobs(ctx, engine.JobFilter{Galleries: []int64{ids[1]}}))
-	if len(js) != 1 || js[0].GalleryID != ids[1] {
-		t.Fatalf("jobs of gallery %d: %+v", ids[1], js)
-	}
-	if js := must[[]engine.Job](t)(d.Jobs(ctx, engine.JobFilter{})); len(js) != 2 {
-		t.Fatalf("unfiltered jobs: %d, want 2", len(js))
-	}
+	eachStore(t, func(t *testing.T) {
+		ctx := context.Background()
+		d, _ := openTest(t)
+		var ids []int64
+		for _, name := range []string{"a", "b"} {
+			g := must[engine.Gallery](t)(d.CreateGallery(ctx, engine.Gallery{Name: name, Kind: engine.Collection, Model: "m1", CreatedAt: now, CreatedBy: "a"}))
+			must[engine.Job](t)(d.CreateJob(ctx, engine.Job{Kind: engine.IngestJob, GalleryID: g.ID, Spec: engine.JobSpec{Source: "/x", Purpose: "p"}, CreatedBy: "op", CreatedAt: now}))
+			ids = append(ids, g.ID)
+		}
+		js := must[[]engine.Job](t)(d.Jobs(ctx, engine.JobFilter{Galleries: []int64{ids[1]}}))
+		if len(js) != 1 || js[0].GalleryID != ids[1] {
+			t.Fatalf("jobs of gallery %d: %+v", ids[1], js)
+		}
+		if js := must[[]engine.Job](t)(d.Jobs(ctx, engine.JobFilter{})); len(js) != 2 {
+			t.Fatalf("unfiltered jobs: %d, want 2", len(js))
+		}
+	})
 }
 
 // The job runner takes the oldest queued job: OldestFirst pages upwards from the cursor, however
 // many jobs there are (it looked at the newest 1,000 only).
 func TestJobsOldestFirst(t *testing.T) {
-	ctx := context.Background()
-	d, _ := openTest(t)
-	g := must[engine.Gallery](t)(d.CreateGallery(ctx, engine.Gallery{Name: "ads", Kind: engine.Collection, Model: "m1", CreatedAt: now, CreatedBy: "a"}))
-	var ids []int64
-	for range 5 {
-		j := must[engine.Job](t)(d.CreateJob(ctx, engine.Job{Kind: engine.IngestJob, GalleryID: g.ID, Spec: engine.JobSpec{Source: "/x", Purpose: "p"}, CreatedBy: "op", CreatedAt: now}))
-		ids = append(ids, j.ID)
-	}
-	first := must[[]engine.Job](t)(d.Jobs(ctx, engine.JobFilter{State: []engine.JobState{engine.JobQueued}, OldestFirst: true, Limit: 2}))
-	next := must[[]engine.Job](t)(d.Jobs(ctx, engine.JobFilter{State: []engine.JobState{engine.JobQueued}, OldestFirst: true, Cursor: first[1].ID, Limit: 2}))
-	if got := []int64{first[0].ID, first[1].ID, next[0].ID, next[1].ID}; !slices.Equal(got, ids[:4]) {
-		t.Fatalf("oldest first: %v, want %v", got, ids[:4])
-	}
-	if newest := must[[]engine.Job](t)(d.Jobs(ctx, engine.JobFilter{Limit: 1})); newest[0].ID != ids[4] {
-		t.Fatalf("newest first: %d, want %d", newest[0].ID, ids[4])
-	}
+	eachStore(t, func(t *testing.T) {
+		ctx := context.Background()
+		d, _ := openTest(t)
+		g := must[engine.Gallery](t)(d.CreateGallery(ctx, engine.Gallery{Name: "ads", Kind: engine.Collection, Model: "m1", CreatedAt: now, CreatedBy: "a"}))
+		var ids []int64
+		for range 5 {
+			j := must[engine.Job](t)(d.CreateJob(ctx, engine.Job{Kind: engine.IngestJob, GalleryID: g.ID, Spec: engine.JobSpec{Source: "/x", Purpose: "p"}, CreatedBy: "op", CreatedAt: now}))
+			ids = append(ids, j.ID)
+		}
+		first := must[[]engine.Job](t)(d.Jobs(ctx, engine.JobFilter{State: []engine.JobState{engine.JobQueued}, OldestFirst: true, Limit: 2}))
+		next := must[[]engine.Job](t)(d.Jobs(ctx, engine.JobFilter{State: []engine.JobState{engine.JobQueued}, OldestFirst: true, Cursor: first[1].ID, Limit: 2}))
+		if got := []int64{first[0].ID, first[1].ID, next[0].ID, next[1].ID}; !slices.Equal(got, ids[:4]) {
+			t.Fatalf("oldest first: %v, want %v", got, ids[:4])
+		}
+		if newest := must[[]engine.Job](t)(d.Jobs(ctx, engine.JobFilter{Limit: 1})); newest[0].ID != ids[4] {
+			t.Fatalf("newest first: %d, want %d", newest[0].ID, ids[4])
+		}
+	})
 }
