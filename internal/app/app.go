@@ -123,9 +123,9 @@ type App struct {
 	Models  *Models
 	// identities maps recognizer names to model identities (the replica's keys).
 	identities map[string]string
-	log     *slog.Logger
-	ready   *readiness
-	closers []func() error
+	log        *slog.Logger
+	ready      *readiness
+	closers    []func() error
 }
 
 // Close stops the background goroutines, then flushes and closes the indexes, the catalog and

@@ -59,6 +59,9 @@ var (
 
 const schemaVersion = 10
 
+// SchemaVersion is the schema version this binary reads and migrates to.
+const SchemaVersion = schemaVersion
+
 // DB is the metadata store. All writes go through one connection, one transaction at a time,
 // queued in Go: SQLite has one writer anyway, and a queue with a deadline answers "busy, retry"
 // (engine.ErrUnavailable) instead of writers racing on the lock until one fails. Reads use a
@@ -114,7 +117,7 @@ var busyPragma = fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds())
 // whoever created the directory. A path that is a postgres:// or postgresql:// URL opens the
 // catalog on that PostgreSQL database instead.
 func Open(ctx context.Context, path string) (*DB, error) {
-	if isPostgres(path) {
+	if IsPostgresURL(path) {
 		return openPostgres(ctx, path)
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
@@ -158,7 +161,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 // running service): no migration, no writes. Its schema must be this binary's. A postgres:// URL
 // opens that PostgreSQL catalog read-only.
 func OpenReadOnly(ctx context.Context, path string) (*DB, error) {
-	if isPostgres(path) {
+	if IsPostgresURL(path) {
 		return openPostgresReadOnly(ctx, path)
 	}
 	if _, err := os.Stat(path); err != nil {

@@ -36,8 +36,8 @@ const writeLockKey = 0x66616365 // "face"
 // the audit log, only SELECT and INSERT. The migration creates it where it may (CREATEROLE).
 const AppRole = "facematch_app"
 
-// isPostgres reports whether dsn is a PostgreSQL URL rather than a SQLite file path.
-func isPostgres(dsn string) bool {
+// IsPostgresURL reports whether dsn is a PostgreSQL URL rather than a SQLite file path.
+func IsPostgresURL(dsn string) bool {
 	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
 }
 
@@ -68,11 +68,11 @@ func openPostgresReadOnly(ctx context.Context, dsn string) (*DB, error) {
 	var v int
 	if err := pool.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_version`).Scan(&v); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("catalog: read schema version of %s: %w", redact(dsn), err)
+		return nil, fmt.Errorf("catalog: read schema version of %s: %w", Redact(dsn), err)
 	}
 	if v != schemaVersion {
 		pool.Close()
-		return nil, fmt.Errorf("catalog: %s has schema version %d, this binary reads %d (start the matching facematch serve once to migrate it)", redact(dsn), v, schemaVersion)
+		return nil, fmt.Errorf("catalog: %s has schema version %d, this binary reads %d (start the matching facematch serve once to migrate it)", Redact(dsn), v, schemaVersion)
 	}
 	return &DB{db: pool, read: pool, pg: true, dsn: dsn}, nil
 }
@@ -82,7 +82,7 @@ func openPostgresReadOnly(ctx context.Context, dsn string) (*DB, error) {
 func pgPool(dsn string, runtime ...string) (*sql.DB, error) {
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
-		return nil, fmt.Errorf("catalog: %s: %w", redact(dsn), err)
+		return nil, fmt.Errorf("catalog: %s: %w", Redact(dsn), err)
 	}
 	if cfg.ConnectTimeout == 0 {
 		// A server that does not answer is an outage to report (503), not a hung request.
@@ -98,8 +98,8 @@ func pgPool(dsn string, runtime ...string) (*sql.DB, error) {
 	return pool, nil
 }
 
-// redact drops the password from a DSN for messages.
-func redact(dsn string) string {
+// Redact drops the password from a DSN for messages.
+func Redact(dsn string) string {
 	if c, err := pgconn.ParseConfig(dsn); err == nil && c.Password != "" {
 		return strings.Replace(dsn, c.Password, "xxxxx", 1)
 	}

@@ -153,13 +153,13 @@ func (n *Node) closeIndexes() error {
 func (n *Node) holdLease(ctx context.Context) {
 	var conn *pgx.Conn
 	defer func() {
-		// A stopping writer flushes while it still holds the lease, so that the next writer
-		// starts from a manifest that covers everything and a short log.
+		// A stopping writer checkpoints while it still holds the lease, so that the next
+		// writer starts from a manifest that covers everything and an empty log.
 		if w, _ := n.Writer(); w && conn != nil {
 			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 			for _, model := range n.models {
-				if err := n.shared[model].flush(fctx); err != nil {
-					n.lg.Warn("flushing the index before giving up the lease failed", "model", model, "err", err)
+				if err := n.shared[model].checkpoint(fctx); err != nil {
+					n.lg.Warn("checkpointing the index before giving up the lease failed", "model", model, "err", err)
 				}
 			}
 			cancel()

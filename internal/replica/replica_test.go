@@ -47,7 +47,7 @@ type node struct {
 func newCluster(t testing.TB, replicas int) *cluster {
 	t.Helper()
 	ctx := context.Background()
-	dsn := pgtest.Start(t).Database(t)
+	dsn := pgtest.Start(t).NewDB(t)
 	g := s3test.Start(t)
 	store, err := s3.Open(ctx, g.Config("replicas", "fm"))
 	if err != nil {
@@ -201,9 +201,9 @@ func TestReplicasShareTheIndex(t *testing.T) {
 	sort.Slice(delays, func(i, j int) bool { return delays[i] < delays[j] })
 	t.Logf("propagation to every replica: p50 %v, max %v", delays[len(delays)/2], delays[len(delays)-1])
 
-	// 100 faces at a segment size of 40: the writer sealed and persisted segments, announced
-	// them, and trimmed the log the manifest covers.
-	if err := w.n.Index(model).Index().Flush(ctx); err != nil {
+	// The writer checkpoints (100 faces at a segment size of 40: two sealed segments and the
+	// growing one), announces the manifest and trims the log it covers.
+	if err := w.n.Index(model).Index().Checkpoint(ctx); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(5 * time.Second)
@@ -216,7 +216,7 @@ func TestReplicasShareTheIndex(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the log still holds %d operations after the writer's flush", len(ops))
+			t.Fatalf("the log still holds %d operations after the writer's checkpoint", len(ops))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -287,7 +287,7 @@ func TestWriterFailover(t *testing.T) {
 		}
 	}
 	add(other, 120, 150)
-	if err := w2.n.Index(model).Index().Flush(ctx); err != nil {
+	if err := w2.n.Index(model).Index().Checkpoint(ctx); err != nil {
 		t.Fatal(err)
 	}
 	late := c.start("late")

@@ -44,9 +44,19 @@ type Shared struct {
 	writer bool
 	// applying serialises catching up: operations reach the index in sequence order, once.
 	applying sync.Mutex
-	// notified is the manifest generation last announced (writer only; applying guards it).
-	notified uint64
+	// notified is the manifest generation last announced and when (writer only; applying
+	// guards both).
+	notified   uint64
+	notifiedAt time.Time
 }
+
+// A writer seals its growing segment into a checkpoint when the log holds this many operations
+// past its last manifest, or has held any for this long: the log is the writer's WAL, and a
+// short one makes a new writer's or a restarted follower's replay short.
+const (
+	checkpointOps = 20_000
+	checkpointAge = 10 * time.Minute
+)
 
 func newShared(model string, log Log, open OpenIndex, lg *slog.Logger) *Shared {
 	return &Shared{model: model, log: log, open: open, lg: lg.With("model", model)}
@@ -218,7 +228,7 @@ func (s *Shared) become(ctx context.Context, writer bool) error {
 	s.mu.Lock()
 	old := s.ix
 	s.ix, s.writer = ix, writer
-	s.notified = 0
+	s.notified, s.notifiedAt = 0, time.Time{}
 	s.mu.Unlock()
 	if err := old.Close(); err != nil && !errors.Is(err, index.ErrFenced) {
 		s.lg.Warn("closing the index of the earlier role", "err", err)
@@ -241,27 +251,38 @@ func (s *Shared) announce(ctx context.Context) (bool, error) {
 		return false, nil
 	}
 	st := s.ix.Stats()
+	if st.AppliedSeq > st.ManifestSourceSeq && (st.AppliedSeq-st.ManifestSourceSeq >= checkpointOps ||
+		(!s.notifiedAt.IsZero() && time.Since(s.notifiedAt) >= checkpointAge)) {
+		if err := s.ix.Checkpoint(ctx); err != nil {
+			return false, fmt.Errorf("replica: checkpoint: %w", err)
+		}
+		st = s.ix.Stats()
+	}
+	if s.notifiedAt.IsZero() {
+		s.notifiedAt = time.Now()
+	}
 	if st.ManifestGeneration == 0 || st.ManifestGeneration == s.notified {
 		return false, nil
 	}
 	if err := s.log.TrimIndexLog(ctx, s.model, int64(st.ManifestSourceSeq)); err != nil {
 		return false, fmt.Errorf("replica: trim the index log: %w", err)
 	}
-	s.notified = st.ManifestGeneration
+	s.notified, s.notifiedAt = st.ManifestGeneration, time.Now()
 	return true, nil
 }
 
-// flush persists what a writer holds (a no-op on a follower).
-func (s *Shared) flush(ctx context.Context) error {
+// checkpoint persists everything a writer holds, its growing segment included (a no-op on a
+// follower).
+func (s *Shared) checkpoint(ctx context.Context) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if !s.writer || s.ix == nil {
 		return nil
 	}
-	return s.ix.Flush(ctx)
+	return s.ix.Checkpoint(ctx)
 }
 
-// close closes the index (a writer has flushed while it held the lease: see Node.holdLease).
+// close closes the index (a writer has checkpointed while it held the lease: see Node.holdLease).
 func (s *Shared) close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
