@@ -29,12 +29,14 @@ func (r *JobRunner) Wake() {
 }
 
 // Run runs jobs until ctx ends. A job that fails is recorded as failed and the runner goes
-// on with the next; polling also picks up jobs queued by another process on the same data.
+// on with the next; polling also picks up jobs queued by another process on the same data, and
+// (with a shared catalog) jobs whose replica died.
 func (r *JobRunner) Run(ctx context.Context) {
 	for {
-		j, ok := r.next(ctx)
+		j, release, ok := r.next(ctx)
 		if ok {
 			j, err := r.svc.RunJob(ctx, j.ID, nil)
+			release()
 			if err == nil || ctx.Err() != nil {
 				continue
 			}
@@ -60,18 +62,47 @@ func (r *JobRunner) Run(ctx context.Context) {
 	}
 }
 
-func (r *JobRunner) next(ctx context.Context) (Job, bool) {
+// JobClaimer is implemented by a catalog that several processes share (PostgreSQL): a job runs
+// only in the process that claimed it, and a claim ends with its holder, so a dead replica's
+// job is resumed by another. A catalog without it belongs to one process, which runs every job.
+type JobClaimer interface {
+	// ClaimJob claims the job for this process if no other holds it; release gives it up.
+	ClaimJob(ctx context.Context, id int64) (release func(), claimed bool, err error)
+}
+
+// claimScan is how many unfinished jobs of a state the runner looks at for one it can claim.
+const claimScan = 50
+
+// next returns the oldest job to run (interrupted before queued) and the release of its claim.
+func (r *JobRunner) next(ctx context.Context) (Job, func(), bool) {
+	claimer, shared := r.svc.cfg.Catalog.(JobClaimer)
+	limit := 1
+	if shared {
+		limit = claimScan
+	}
 	for _, st := range []JobState{JobRunning, JobQueued} {
-		js, err := r.svc.cfg.Catalog.Jobs(ctx, JobFilter{State: []JobState{st}, OldestFirst: true, Limit: 1})
+		js, err := r.svc.cfg.Catalog.Jobs(ctx, JobFilter{State: []JobState{st}, OldestFirst: true, Limit: limit})
 		if err != nil {
 			if ctx.Err() == nil {
 				r.svc.log.Error("listing jobs failed", "err", err)
 			}
-			return Job{}, false
+			return Job{}, nil, false
 		}
-		if len(js) > 0 {
-			return js[0], true
+		for _, j := range js {
+			if !shared {
+				return j, func() {}, true
+			}
+			release, ok, err := claimer.ClaimJob(ctx, j.ID)
+			if err != nil {
+				if ctx.Err() == nil {
+					r.svc.log.Error("claiming a job failed", "job", j.ID, "err", err)
+				}
+				return Job{}, nil, false
+			}
+			if ok {
+				return j, release, true
+			}
 		}
 	}
-	return Job{}, false
+	return Job{}, nil, false
 }
