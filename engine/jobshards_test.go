@@ -303,3 +303,49 @@ func TestShardedIngestJobSurvivesAProcessDying(t *testing.T) {
 	}
 	t.Logf("files read: dying %d, survivor %d", dying.opened.Load(), survivor.opened.Load())
 }
+
+// Cancelling a shared job through one process stops the others' runs at their next batch (the
+// state they commit against is the catalog's), and resuming it completes it with every file once.
+func TestShardedIngestJobCancelledFromOneProcess(t *testing.T) {
+	const n = 40
+	f := openFixture(t, t.TempDir(), only(fakePipeline()))
+	j, coll := sharedJob(t, f, n)
+	shards := newMemShards(2)
+	procs := []*shardProcess{f.process(t, shards, ctx()), f.process(t, shards, ctx())}
+	var wg sync.WaitGroup
+	ends := make([]engine.Job, len(procs))
+	var once sync.Once
+	for i, p := range procs {
+		wg.Go(func() {
+			var err error
+			ends[i], err = p.svc.RunJob(ctx(), j.ID, func(engine.Job) {
+				if i == 0 {
+					once.Do(func() {
+						if _, err := p.svc.CancelJob(ctx(), admin, j.ID); err != nil {
+							t.Error(err)
+						}
+					})
+				}
+			})
+			if err != nil {
+				t.Errorf("process %d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	cur, err := f.cat.Job(ctx(), j.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The other run ends cancelled, unless it had finished its shards before the cancel.
+	if cur.State != engine.JobCancelled || cur.Processed >= n || ends[0].State != engine.JobCancelled || ends[1].State == engine.JobDone {
+		t.Fatalf("job = %s with %d of %d files, runs ended %s and %s; want cancelled part-way", cur.State, cur.Processed, n, ends[0].State, ends[1].State)
+	}
+	if _, err := procs[1].svc.ResumeJob(ctx(), admin, j.ID); err != nil {
+		t.Fatal(err)
+	}
+	if j, err := procs[1].svc.RunJob(ctx(), j.ID, nil); err != nil || j.State != engine.JobDone {
+		t.Fatalf("resumed job = %s, %v; want done", j.State, err)
+	}
+	checkDoneOnce(t, f, j.ID, coll.ID, n)
+}
