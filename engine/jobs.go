@@ -490,6 +490,10 @@ func (s *Service) finishJob(ctx context.Context, j Job, runErr error) (Job, erro
 	case cur.State == JobCancelled:
 		s.log.Info("job cancelled", "job", j.ID, "processed", cur.Processed)
 		return cur, nil
+	case cur.State == JobFailed && runErr == nil && s.sharded(cur):
+		// Another process's run of the job failed it: this one stopped at its next batch.
+		s.log.Info("job failed in another process", "job", j.ID, "err", cur.Error)
+		return cur, nil
 	case runErr != nil && ctx.Err() != nil:
 		s.log.Info("job interrupted; it resumes at the next start", "job", j.ID, "processed", cur.Processed)
 		return cur, runErr

@@ -349,3 +349,26 @@ func TestShardedIngestJobCancelledFromOneProcess(t *testing.T) {
 	}
 	checkDoneOnce(t, f, j.ID, coll.ID, n)
 }
+
+// A shared job another process failed stays failed: a run that stops because of it does not
+// record it done.
+func TestShardedIngestJobFailedElsewhereStaysFailed(t *testing.T) {
+	const n = 40
+	f := openFixture(t, t.TempDir(), only(fakePipeline()))
+	j, _ := sharedJob(t, f, n)
+	p := f.process(t, newMemShards(0), ctx())
+	var once sync.Once
+	end, err := p.svc.RunJob(ctx(), j.ID, func(engine.Job) {
+		once.Do(func() { // as the failing process records it
+			if _, err := f.cat.SetJobState(ctx(), j.ID, engine.JobFailed, "storage broke", time.Now()); err != nil {
+				t.Error(err)
+			}
+		})
+	})
+	if err != nil || end.State != engine.JobFailed || end.Processed >= n {
+		t.Fatalf("run = %s with %d of %d files, %v; want failed part-way", end.State, end.Processed, n, err)
+	}
+	if cur, err := f.cat.Job(ctx(), j.ID); err != nil || cur.State != engine.JobFailed {
+		t.Fatalf("job = %s, %v; want failed", cur.State, err)
+	}
+}
