@@ -80,12 +80,8 @@ func newShardPass(ctx context.Context, c ShardClaimer, jobID int64) (*shardPass,
 			p.state[s] = shardDone
 		}
 	}
-	if len(done) == 0 {
-		return p, nil
-	}
-	// A pass has gone through the whole source (it marked the shards without files done), so
-	// every shard left has files: unless one is free (its holder died or stopped), there is
-	// nothing for this process, and a pass would list the source for nothing.
+	// One free shard first: without one (every shard left is held by another process) a pass
+	// would list the whole source for nothing, and an idle process looks in every few seconds.
 	for s, st := range p.state {
 		if st != shardUndecided {
 			continue
@@ -96,7 +92,7 @@ func newShardPass(ctx context.Context, c ShardClaimer, jobID int64) (*shardPass,
 		}
 		if ok {
 			p.state[s], p.releases = shardMine, append(p.releases, release)
-			return p, nil // the others are claimed at the workers' pace, as in a first pass
+			return p, nil // the others are claimed at the workers' pace
 		}
 	}
 	if len(done) < JobShards {
