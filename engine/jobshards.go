@@ -20,7 +20,7 @@ const JobShards = 64
 type ShardClaimer interface {
 	// ClaimShard claims one shard of the job for this process unless another process holds
 	// it or it is done; it never waits for another holder. The claim ends with release or
-	// with the process.
+	// with the process. shard is in [0, JobShards], JobShards being the job's finishing.
 	ClaimShard(ctx context.Context, jobID int64, shard int) (release func(), claimed bool, err error)
 	// FinishShards records the shards as done (all their files committed) and reports whether
 	// every shard of the job is done.
@@ -30,8 +30,9 @@ type ShardClaimer interface {
 }
 
 // finishShard is the shard number of a job's finishing work (grouping, placing, the state
-// change to done): the process that claims it finishes the job, and holds it until the job is
-// recorded done, so that the job is finished once.
+// change to done), never recorded done: the process that claims it finishes the job, and holds
+// it until the job is recorded done, so that the job is finished once. It also guards the
+// creation of the job's cross-match search record.
 const finishShard = JobShards
 
 // ShardOf is the shard of an ingest job's file: FNV-1a 64 of its name, modulo JobShards. Every
