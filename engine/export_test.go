@@ -2,6 +2,7 @@ package engine
 
 import (
 	"testing"
+	"time"
 
 	"github.com/facematch/facematch/engine/cluster"
 )
@@ -49,3 +50,7 @@ func (s *Service) ClusterGraphs(t testing.TB, galleryID int64) (exact, fromIndex
 	}
 	return exact, fromIndex
 }
+
+// SetRetry sets how soon the runner looks again at a sharded job whose other shards were with
+// other processes.
+func (r *JobRunner) SetRetry(d time.Duration) { r.retry = d }

@@ -136,25 +136,37 @@ type ingestRun struct {
 	thresholds map[uint64]float32
 	// minorThresholds are the same for faces that look under 18 (the minors' line).
 	minorThresholds map[uint64]float32
+	// shards is the run's share of a job several processes work on (nil: all of it).
+	shards *shardPass
 }
 
-func (s *Service) runIngest(ctx context.Context, j Job, progress func(Job)) (Job, error) {
+// runIngest runs an ingest job, or with ServiceConfig.Shards this process's share of it. The
+// returned release, called once the job's end is recorded, lets another process finish it
+// (see finishShards); errShardsLeft says the job stays running for other processes.
+func (s *Service) runIngest(ctx context.Context, j Job, progress func(Job)) (Job, func(), error) {
+	noop := func() {}
 	g, err := s.cfg.Catalog.Gallery(ctx, j.GalleryID)
 	if err != nil {
-		return j, err
+		return j, noop, err
 	}
 	p, ok := s.byIdentity[g.Model]
 	if !ok {
-		return j, fmt.Errorf("gallery %d uses model %s, which this service does not run", g.ID, g.Model)
+		return j, noop, fmt.Errorf("gallery %d uses model %s, which this service does not run", g.ID, g.Model)
 	}
 	if s.cfg.Sources == nil {
-		return j, errors.New("this service runs no ingest jobs")
+		return j, noop, errors.New("this service runs no ingest jobs")
 	}
 	run := &ingestRun{s: s, job: j, gallery: g, p: p, thresholds: map[uint64]float32{}, minorThresholds: map[uint64]float32{}}
+	if s.cfg.Shards != nil {
+		if run.shards, err = newShardPass(ctx, s.cfg.Shards, j.ID); err != nil {
+			return j, noop, err
+		}
+		defer run.shards.release() // a pass that fails or is stopped leaves its shards to others
+	}
 	for _, id := range j.Spec.CrossMatch {
 		r, err := s.cfg.Catalog.Gallery(ctx, id)
 		if err != nil {
-			return j, fmt.Errorf("cross_match: %w", err)
+			return j, noop, fmt.Errorf("cross_match: %w", err)
 		}
 		if op := s.operatingPoint(r); op.Threshold != nil {
 			run.thresholds[uint64(id)] = *op.Threshold
@@ -165,37 +177,40 @@ func (s *Service) runIngest(ctx context.Context, j Job, progress func(Job)) (Job
 	}
 	if j.Spec.MetaKey != "" {
 		if run.meta, err = s.loadMeta(ctx, j.Spec); err != nil {
-			return j, err
+			return j, noop, err
 		}
 	}
 	if len(j.Spec.CrossMatch) > 0 && j.SearchID == nil {
-		// The cross-match is recorded as a search by the job's creator: its matches are review
-		// items like any search's, and the creator may not decide them.
-		rec, _, _, err := s.cfg.Catalog.RecordSearch(ctx, SearchRecord{Actor: j.CreatedBy,
-			Purpose: fmt.Sprintf("job %d cross-match: %s", j.ID, j.Spec.Purpose), Galleries: j.Spec.CrossMatch,
-			K: j.Spec.K, MinSim: j.Spec.MinSim, CreatedAt: time.Now()}, nil, nil)
-		if err != nil {
-			return j, err
+		if err := run.recordSearch(ctx); err != nil {
+			return j, noop, err
 		}
-		if err := s.cfg.Catalog.SetJobSearch(ctx, j.ID, rec.ID); err != nil {
-			return j, err
-		}
-		run.job.SearchID = &rec.ID
 	}
 	src, err := s.cfg.Sources.OpenSource(ctx, j.Spec.Source)
 	if err != nil {
-		return j, fmt.Errorf("source %s: %w", j.Spec.Source, err)
+		return j, noop, fmt.Errorf("source %s: %w", j.Spec.Source, err)
 	}
 	defer src.Close()
-	total := 0
-	if err := src.Files(ctx, func(SourceFile) error { total++; return nil }); err != nil {
-		s.log.Warn("job source listing stopped early", "job", j.ID, "files", total, "err", err)
+	// Every process of a sharded job counts the same total; once one has, the others need
+	// not list the source twice.
+	if run.shards == nil || j.Total < 0 {
+		total := 0
+		if err := src.Files(ctx, func(SourceFile) error { total++; return nil }); err != nil {
+			s.log.Warn("job source listing stopped early", "job", j.ID, "files", total, "err", err)
+		}
+		if err := s.cfg.Catalog.SetJobTotal(ctx, j.ID, total); err != nil {
+			return j, noop, err
+		}
+		run.job.Total = total
 	}
-	if err := s.cfg.Catalog.SetJobTotal(ctx, j.ID, total); err != nil {
-		return j, err
-	}
-	run.job.Total = total
 	done, err := run.pump(ctx, src, progress)
+	finish := noop
+	if run.shards != nil && err == nil && ctx.Err() == nil && done.State == JobRunning {
+		// The pass went through the whole source: the job is finished here only if every
+		// shard is done and this process claims the finishing.
+		if done, finish, err = run.finishShards(ctx, done); err != nil {
+			return done, noop, err
+		}
+	}
 	if err == nil {
 		// Faces a crash or an error left without a person since they were indexed.
 		s.placeUnplaced(ctx, g)
@@ -204,10 +219,47 @@ func (s *Service) runIngest(ctx context.Context, j Job, progress func(Job)) (Job
 		// Done or cancelled (an interrupted run groups its hits when it resumes): every hit
 		// becomes or joins a review item now, a face still without a person on its own.
 		if _, err := s.matchPersons(ctx, done, nil, true); err != nil {
-			return done, err
+			return done, finish, err
 		}
 	}
-	return done, err
+	return done, finish, err
+}
+
+// recordSearch records the job's cross-match as a search by the job's creator: its matches are
+// review items like any search's, and the creator may not decide them.
+func (r *ingestRun) recordSearch(ctx context.Context) error {
+	s, j := r.s, r.job
+	if r.shards != nil {
+		// Processes starting a sharded job together must record one search: the one holding
+		// the job's finishing shard does, the others come back in a later pass.
+		release, ok, err := s.cfg.Shards.ClaimShard(ctx, j.ID, finishShard)
+		switch {
+		case err != nil:
+			return fmt.Errorf("job %d: %w", j.ID, err)
+		case !ok:
+			return errShardsLeft
+		}
+		defer release()
+		cur, err := s.cfg.Catalog.Job(ctx, j.ID)
+		if err != nil {
+			return err
+		}
+		if cur.SearchID != nil {
+			r.job.SearchID = cur.SearchID
+			return nil
+		}
+	}
+	rec, _, _, err := s.cfg.Catalog.RecordSearch(ctx, SearchRecord{Actor: j.CreatedBy,
+		Purpose: fmt.Sprintf("job %d cross-match: %s", j.ID, j.Spec.Purpose), Galleries: j.Spec.CrossMatch,
+		K: j.Spec.K, MinSim: j.Spec.MinSim, CreatedAt: time.Now()}, nil, nil)
+	if err != nil {
+		return err
+	}
+	if err := s.cfg.Catalog.SetJobSearch(ctx, j.ID, rec.ID); err != nil {
+		return err
+	}
+	r.job.SearchID = &rec.ID
+	return nil
 }
 
 func (s *Service) loadMeta(ctx context.Context, spec JobSpec) (MetaLookup, error) {
@@ -315,7 +367,8 @@ type ingestResult struct {
 	err  error
 }
 
-// read lists the source and sends the files the job has not finished.
+// read lists the source and sends the files the job has not finished (of a sharded job, those
+// of the shards this run claims).
 func (r *ingestRun) read(ctx context.Context, src JobSource, tasks chan<- fileTask, results chan<- ingestResult) error {
 	limit := r.p.Limits.MaxBytes
 	if limit <= 0 {
@@ -330,6 +383,11 @@ func (r *ingestRun) read(ctx context.Context, src JobSource, tasks chan<- fileTa
 		}
 	}
 	return src.Files(ctx, func(f SourceFile) error {
+		if r.shards != nil {
+			if mine, err := r.shards.take(ctx, f.Name); err != nil || !mine {
+				return err
+			}
+		}
 		done, err := r.s.cfg.Catalog.JobItemDone(ctx, r.job.ID, f.Name)
 		if err != nil || done {
 			return err

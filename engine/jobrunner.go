@@ -13,11 +13,17 @@ type JobRunner struct {
 	svc  *Service
 	wake chan struct{}
 	poll time.Duration
+	// retry is how long a sharded job whose other shards are with other processes waits
+	// before this process looks again (for shards a dead process held); later maps such jobs
+	// to that time. Only Run's goroutine uses later.
+	retry time.Duration
+	later map[int64]time.Time
 }
 
 // NewJobRunner returns a runner for svc's jobs. Wire Wake to ServiceConfig.JobQueued.
 func NewJobRunner(svc *Service) *JobRunner {
-	return &JobRunner{svc: svc, wake: make(chan struct{}, 1), poll: 30 * time.Second}
+	return &JobRunner{svc: svc, wake: make(chan struct{}, 1), poll: 30 * time.Second, retry: 5 * time.Second,
+		later: map[int64]time.Time{}}
 }
 
 // Wake tells the runner a job was queued. It never blocks.
@@ -37,6 +43,9 @@ func (r *JobRunner) Run(ctx context.Context) {
 		if ok {
 			j, err := r.svc.RunJob(ctx, j.ID, nil)
 			release()
+			if err == nil && j.State == JobRunning && r.svc.sharded(j) {
+				r.later[j.ID] = time.Now().Add(r.retry) // other processes hold its other shards
+			}
 			if err == nil || ctx.Err() != nil {
 				continue
 			}
@@ -53,11 +62,15 @@ func (r *JobRunner) Run(ctx context.Context) {
 			}
 			continue
 		}
+		wait := r.poll
+		for _, at := range r.later {
+			wait = min(wait, time.Until(at))
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-r.wake:
-		case <-time.After(r.poll):
+		case <-time.After(wait):
 		}
 	}
 }
@@ -74,11 +87,18 @@ type JobClaimer interface {
 const claimScan = 50
 
 // next returns the oldest job to run (interrupted before queued) and the release of its claim.
+// A sharded ingest job is not claimed whole: every process works on it (ShardClaimer).
 func (r *JobRunner) next(ctx context.Context) (Job, func(), bool) {
 	claimer, shared := r.svc.cfg.Catalog.(JobClaimer)
 	limit := 1
-	if shared {
+	if shared || r.svc.cfg.Shards != nil {
 		limit = claimScan
+	}
+	now := time.Now()
+	for id, at := range r.later {
+		if !now.Before(at) {
+			delete(r.later, id)
+		}
 	}
 	for _, st := range []JobState{JobRunning, JobQueued} {
 		js, err := r.svc.cfg.Catalog.Jobs(ctx, JobFilter{State: []JobState{st}, OldestFirst: true, Limit: limit})
@@ -89,19 +109,33 @@ func (r *JobRunner) next(ctx context.Context) (Job, func(), bool) {
 			return Job{}, nil, false
 		}
 		for _, j := range js {
-			if !shared {
+			if _, wait := r.later[j.ID]; wait {
+				continue
+			}
+			if !shared && !r.svc.sharded(j) {
 				return j, func() {}, true
 			}
-			release, ok, err := claimer.ClaimJob(ctx, j.ID)
-			if err != nil {
-				if ctx.Err() == nil {
-					r.svc.log.Error("claiming a job failed", "job", j.ID, "err", err)
+			release := func() {}
+			if !r.svc.sharded(j) {
+				var ok bool
+				release, ok, err = claimer.ClaimJob(ctx, j.ID)
+				if err != nil {
+					if ctx.Err() == nil {
+						r.svc.log.Error("claiming a job failed", "job", j.ID, "err", err)
+					}
+					return Job{}, nil, false
 				}
-				return Job{}, nil, false
+				if !ok {
+					continue
+				}
 			}
-			if ok {
-				return j, release, true
+			// Another process may have cancelled it (or finished it, and released its claim)
+			// since the listing: RunJob would resume a cancelled job.
+			if cur, err := r.svc.cfg.Catalog.Job(ctx, j.ID); err != nil || cur.State.Finished() {
+				release()
+				continue
 			}
+			return j, release, true
 		}
 	}
 	return Job{}, nil, false

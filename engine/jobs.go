@@ -369,6 +369,10 @@ func ViewOf(j Job, now time.Time) JobView {
 // job stays running and resumes at the next start). progress, if set, is called after each
 // batch. Files the job already finished are skipped, so that resuming neither repeats nor
 // loses work.
+//
+// With ServiceConfig.Shards, an ingest job is shared with other processes: the run processes
+// the shards it can claim, and returns the job still running, with a nil error, when other
+// processes hold the rest; the process that finishes the last shard finishes the job.
 func (s *Service) RunJob(ctx context.Context, id int64, progress func(Job)) (Job, error) {
 	j, err := s.cfg.Catalog.Job(ctx, id)
 	if err != nil {
@@ -379,13 +383,29 @@ func (s *Service) RunJob(ctx context.Context, id int64, progress func(Job)) (Job
 	}
 	ctx, stop := s.startRun(ctx, j)
 	defer stop()
-	if j, err = s.cfg.Catalog.SetJobState(ctx, id, JobRunning, "", time.Now()); err != nil {
-		return j, err
+	if j.State == JobRunning && s.sharded(j) {
+		// Running on other processes too: its run (and rate) started with the first of them,
+		// and the runners of idle ones look in every few seconds.
+		s.log.Debug("job pass", "job", j.ID, "processed", j.Processed)
+	} else {
+		if j, err = s.cfg.Catalog.SetJobState(ctx, id, JobRunning, "", time.Now()); err != nil {
+			return j, err
+		}
+		s.log.Info("job running", "job", j.ID, "kind", j.Kind, "gallery", j.GalleryID, "processed", j.Processed)
 	}
-	s.log.Info("job running", "job", j.ID, "kind", j.Kind, "gallery", j.GalleryID, "processed", j.Processed)
 	switch j.Kind {
 	case IngestJob:
-		j, err = s.runIngest(ctx, j, progress)
+		var finishing func()
+		j, finishing, err = s.runIngest(ctx, j, progress)
+		defer finishing() // after the job's end is recorded: no other process finishes it again
+		if errors.Is(err, errShardsLeft) {
+			s.log.Debug("job's other shards are with other processes", "job", j.ID)
+			cur, err := s.cfg.Catalog.Job(context.WithoutCancel(ctx), id)
+			if err != nil {
+				return j, err
+			}
+			return cur, nil
+		}
 	case ReprocessJob:
 		j, err = s.runReprocess(ctx, j, progress)
 	default:
@@ -469,6 +489,10 @@ func (s *Service) finishJob(ctx context.Context, j Job, runErr error) (Job, erro
 	switch {
 	case cur.State == JobCancelled:
 		s.log.Info("job cancelled", "job", j.ID, "processed", cur.Processed)
+		return cur, nil
+	case cur.State == JobFailed && runErr == nil && s.sharded(cur):
+		// Another process's run of the job failed it: this one stopped at its next batch.
+		s.log.Info("job failed in another process", "job", j.ID, "err", cur.Error)
 		return cur, nil
 	case runErr != nil && ctx.Err() != nil:
 		s.log.Info("job interrupted; it resumes at the next start", "job", j.ID, "processed", cur.Processed)

@@ -106,8 +106,15 @@ type objectStore = blob.Store
 // openFixtureOn is openFixture with the blobs and the index segments in store.
 func openFixtureOn(t *testing.T, dir string, pipes map[string]*engine.Pipeline, store objectStore) *jobFixture {
 	t.Helper()
+	return openFixtureAt(t, dir, filepath.Join(dir, "meta.db"), pipes, store)
+}
+
+// openFixtureAt is openFixtureOn with the catalog at catalogAt (a SQLite path or a PostgreSQL
+// URL).
+func openFixtureAt(t *testing.T, dir, catalogAt string, pipes map[string]*engine.Pipeline, store objectStore) *jobFixture {
+	t.Helper()
 	ctx := context.Background()
-	cat, err := catalog.Open(ctx, filepath.Join(dir, "meta.db"))
+	cat, err := catalog.Open(ctx, catalogAt)
 	if err != nil {
 		t.Fatal(err)
 	}

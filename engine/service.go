@@ -101,6 +101,10 @@ type ServiceConfig struct {
 	// (default DefaultJobCommitBatch): larger batches fsync less, smaller ones lose less work
 	// to an interruption and show progress sooner.
 	JobCommitBatch int
+	// Shards, when several processes share the catalog, lets each claim shards of an ingest
+	// job, so that they work on one job together; nil (one process) runs a job's every file
+	// in the process that runs the job.
+	Shards ShardClaimer
 	// JobQueued, if set, is called when a job is queued, so that the owner of the job runner
 	// can wake it.
 	JobQueued func()

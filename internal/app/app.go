@@ -201,7 +201,7 @@ func Open(ctx context.Context, cfg Config, models *Models) (_ *App, err error) {
 	}
 	a.Service, err = engine.NewService(engine.ServiceConfig{Catalog: a.Catalog, Blobs: engineblob.Store{Blobs: a.Blobs},
 		Pipelines: models.Pipelines, DefaultModel: models.Default, Indexes: vectors, Reviewers: cfg.Reviewers, Logger: log,
-		Sources: opener, JobWorkers: cfg.Workers, CredentialLifetime: cfg.CredentialLifetime,
+		Sources: opener, JobWorkers: cfg.Workers, CredentialLifetime: cfg.CredentialLifetime, Shards: a.Catalog.Shards(),
 		MemoryBudget: cfg.MemoryBudget, AdmissionWait: cfg.AdmissionWait, DecodeTimeout: cfg.DecodeTimeout,
 		Meta: func(r io.Reader, format string) (engine.MetaLookup, error) { return source.ReadMeta(r, format) }})
 	if err != nil {

@@ -77,6 +77,8 @@ type DB struct {
 	work  *sql.Tx       // set inside Atomically: every method runs in this transaction
 	pg    bool          // on PostgreSQL (write is then the shared pool, and writes take the write lock)
 	dsn   string        // the PostgreSQL connection string
+	// claims holds this process's claims of jobs and job shards (PostgreSQL only).
+	claims *shardClaimer
 }
 
 // queryer is what reads need: the reader pool or a transaction.
@@ -222,6 +224,9 @@ func (d *DB) Ping(ctx context.Context) error { return d.read.PingContext(ctx) }
 
 // Close closes the database.
 func (d *DB) Close() error {
+	if d.claims != nil {
+		d.claims.close() // its session is checked out of the pool, which would wait for it
+	}
 	if d.write == nil || d.write == d.read {
 		return d.read.Close()
 	}

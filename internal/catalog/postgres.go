@@ -51,6 +51,7 @@ func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 		return nil, err
 	}
 	d := &DB{db: pool, read: pool, write: pool, turn: make(chan bool, 1), wait: writeWait, pg: true, dsn: dsn}
+	d.claims = &shardClaimer{d: d, pool: pool, held: map[[2]int32]bool{}}
 	if err := d.migratePG(ctx); err != nil {
 		pool.Close()
 		return nil, err

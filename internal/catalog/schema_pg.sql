@@ -367,3 +367,12 @@ CREATE TABLE index_log (
 );
 CREATE INDEX index_log_model ON index_log (model, seq);
 CREATE INDEX index_log_face ON index_log (face_id) WHERE vector IS NOT NULL;
+
+-- The shards of ingest jobs that several replicas share (engine.ShardClaimer): a shard's row
+-- is written once all its files are committed; who works on one is an advisory lock, not a row.
+CREATE TABLE job_shards (
+    job_id  BIGINT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+    shard   INT NOT NULL,
+    done_at TEXT NOT NULL,
+    PRIMARY KEY (job_id, shard)
+);

@@ -1,0 +1,101 @@
+package catalog
+
+import (
+	"context"
+	"testing"
+
+	"github.com/facematch/facematch/engine"
+	"github.com/facematch/facematch/internal/catalog/pgtest"
+)
+
+// Claims of jobs and of their shards on a real PostgreSQL, between two handles as between two
+// processes: one holder at a time, a done shard never claimed again, every claim ended by its
+// holder's death (its handle closed), and the job done once every shard is.
+func TestShardClaimsOnPostgres(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.Shared(t).NewDB(t)
+	open := func() *DB {
+		d, err := Open(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	a, b := open(), open()
+	defer b.Close()
+	g := must[engine.Gallery](t)(a.CreateGallery(ctx, engine.Gallery{Name: "ads", Kind: engine.Collection, Model: "m@1"}))
+	j := must[engine.Job](t)(a.CreateJob(ctx, engine.Job{Kind: engine.IngestJob, GalleryID: g.ID, State: engine.JobQueued, Spec: engine.JobSpec{Source: "dir:x"}}))
+	sa, sb := a.Shards(), b.Shards()
+	if sa == nil || sb == nil {
+		t.Fatal("a PostgreSQL catalog has no shard claimer")
+	}
+	claim := func(s engine.ShardClaimer, shard int) (func(), bool) {
+		t.Helper()
+		release, ok, err := s.ClaimShard(ctx, j.ID, shard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return release, ok
+	}
+	rel, ok := claim(sa, 3)
+	if !ok {
+		t.Fatal("a free shard was refused")
+	}
+	if _, ok := claim(sb, 3); ok {
+		t.Fatal("a shard held by one process was claimed by another")
+	}
+	rel()
+	relB, ok := claim(sb, 3)
+	if !ok {
+		t.Fatal("a released shard was refused")
+	}
+	if done, err := sb.FinishShards(ctx, j.ID, []int{3}); err != nil || done {
+		t.Fatalf("one shard of %d done: all done %v, %v", engine.JobShards, done, err)
+	}
+	relB()
+	if _, ok := claim(sa, 3); ok {
+		t.Fatal("a done shard was claimed again")
+	}
+	// A process dies holding shards and the whole job: its claims end with its session.
+	if _, ok := claim(sa, 7); !ok {
+		t.Fatal("a free shard was refused")
+	}
+	if _, ok, err := a.ClaimJob(ctx, j.ID); err != nil || !ok {
+		t.Fatalf("claiming a free job: %v, %v", ok, err)
+	}
+	if _, ok, err := b.ClaimJob(ctx, j.ID); err != nil || ok {
+		t.Fatalf("a job held by one process was claimed by another: %v, %v", ok, err)
+	}
+	a.Close()
+	if _, ok := claim(sb, 7); !ok {
+		t.Fatal("a dead process's shard was not freed")
+	}
+	if _, ok, err := b.ClaimJob(ctx, j.ID); err != nil || !ok {
+		t.Fatalf("a dead process's job was not freed: %v, %v", ok, err)
+	}
+	rest := []int{}
+	for s := range engine.JobShards {
+		if s != 3 {
+			rest = append(rest, s)
+		}
+	}
+	if done, err := sb.FinishShards(ctx, j.ID, rest); err != nil || !done {
+		t.Fatalf("every shard done: all done %v, %v", done, err)
+	}
+	if got, err := sb.ShardsDone(ctx, j.ID); err != nil || len(got) != engine.JobShards {
+		t.Fatalf("done shards: %d, %v", len(got), err)
+	}
+}
+
+// On SQLite the catalog belongs to one process: no shard claimer, and every job is its own.
+func TestSQLiteClaimsEveryJob(t *testing.T) {
+	d, _ := openTest(t)
+	if d.Shards() != nil {
+		t.Fatal("a SQLite catalog offers shard claims")
+	}
+	release, ok, err := d.ClaimJob(context.Background(), 1)
+	if err != nil || !ok {
+		t.Fatalf("ClaimJob on SQLite: %v, %v", ok, err)
+	}
+	release()
+}
