@@ -223,10 +223,12 @@ type Stats struct {
 	// WAL appends (each one fsync) and the records they wrote: an Add or a delete is one append.
 	WALSyncs, WALRecords int64
 	// With a shared log: the last sequence number applied, the generation of the manifest held
-	// (written or loaded), and whether this index is a follower. A follower's Growing is its
-	// tail: the faces added since that manifest.
+	// (written or loaded) and the last sequence number it reflects (a writer may trim the log up
+	// to it), and whether this index is a follower. A follower's Growing is its tail: the faces
+	// added since that manifest.
 	AppliedSeq         uint64
 	ManifestGeneration uint64
+	ManifestSourceSeq  uint64
 	Follower           bool
 }
 
@@ -234,7 +236,8 @@ type Stats struct {
 func (ix *Index) Stats() Stats {
 	ix.mu.RLock()
 	st := Stats{Faces: len(ix.live), Segments: len(ix.sealed), Growing: ix.growing.len(), Tombstones: len(*ix.tombstones.Load()),
-		AppliedSeq: ix.shared.applied, ManifestGeneration: ix.persisted.Generation, Follower: ix.cfg.Follower}
+		AppliedSeq: ix.shared.applied, ManifestGeneration: ix.persisted.Generation,
+		ManifestSourceSeq: ix.persisted.SourceSeq, Follower: ix.cfg.Follower}
 	ix.mu.RUnlock()
 	st.SegmentsWritten, st.BytesWritten = ix.stats.segmentsWritten.Load(), ix.stats.bytesWritten.Load()
 	st.WriteTime = time.Duration(ix.stats.writeNanos.Load())
