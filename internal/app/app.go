@@ -1,6 +1,7 @@
 // Package app is the composition root: it opens a data directory (its lock, the blob store,
-// the SQLite catalog, one vector index per recognizer), hands them to the engine with the face
-// models and the job sources, and owns the service's background goroutines (the job runner and
+// the catalog (SQLite in the directory, or PostgreSQL, which makes the process one of several
+// replicas: internal/replica), one vector index per recognizer), hands them to the engine with
+// the face models and the job sources, and owns the service's background goroutines (the job runner and
 // the blob sweeper; each index owns its own persister and compactor). cmd/facematch, the tests
 // and the benchmarks all open a service through it.
 package app

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 
@@ -50,7 +51,22 @@ func (c pgConn) QueryContext(ctx context.Context, query string, args []driver.Na
 		query = placeholders(query)
 	}
 	rows, err := c.Conn.QueryContext(ctx, query, args)
-	return rows, outage(err)
+	if err != nil {
+		return nil, outage(err)
+	}
+	return pgRows{rows}, nil
+}
+
+// pgRows marks a server lost while a result is read (a crash between the query and its last
+// row: unexpected EOF) as the outage it is. The end of the rows, io.EOF, passes unchanged.
+type pgRows struct{ driver.Rows }
+
+func (r pgRows) Next(dest []driver.Value) error {
+	err := r.Rows.Next(dest)
+	if err == io.EOF {
+		return err
+	}
+	return outage(err)
 }
 
 func (c pgConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {

@@ -259,7 +259,8 @@ func (s *Server) waitReady(exited chan struct{}) error {
 // Stop shuts the server down cleanly (fast shutdown: sessions are disconnected) and waits.
 func (s *Server) Stop() error { return s.signal(syscall.SIGINT, false) }
 
-// Kill kills the server and its backends at once, as a crash would.
+// Kill kills the server and its backends at once, as a crash would, and returns once they are
+// all gone.
 func (s *Server) Kill() error { return s.signal(syscall.SIGKILL, true) }
 
 func (s *Server) signal(sig syscall.Signal, group bool) error {
@@ -269,7 +270,12 @@ func (s *Server) signal(sig syscall.Signal, group bool) error {
 		return nil
 	}
 	pid := s.proc.Process.Pid
+	var backends []int
 	if group {
+		backends = children(pid)
+		for _, b := range backends {
+			syscall.Kill(b, sig)
+		}
 		pid = -pid
 	}
 	if err := syscall.Kill(pid, sig); err != nil {
@@ -280,6 +286,12 @@ func (s *Server) signal(sig syscall.Signal, group bool) error {
 	case <-time.After(30 * time.Second):
 		syscall.Kill(-s.proc.Process.Pid, syscall.SIGKILL)
 		<-s.done
+	}
+	// A crash is over when its backends are gone too: their sockets close with them.
+	for _, b := range backends {
+		for syscall.Kill(b, 0) == nil && !zombie(b) {
+			time.Sleep(5 * time.Millisecond)
+		}
 	}
 	s.proc, s.done = nil, nil
 	return nil
