@@ -232,6 +232,14 @@ type Stats struct {
 	Follower           bool
 }
 
+// Has reports whether the index holds the face (added, not deleted).
+func (ix *Index) Has(id uint64) bool {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	_, ok := ix.live[id]
+	return ok
+}
+
 // Stats returns the current counters.
 func (ix *Index) Stats() Stats {
 	ix.mu.RLock()

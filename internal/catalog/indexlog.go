@@ -63,6 +63,42 @@ func (d *DB) AppendIndexLog(ctx context.Context, ops []IndexLogOp) (int64, error
 	return last, nil
 }
 
+// LogStoredFaces appends an addition for each of the faces the catalog holds with a vector of
+// model, with that vector, and returns how many it appended. It reads and appends under the
+// write lock: a face deleted meanwhile is skipped, never re-added. (Stored faces reach the log
+// by the faces table's trigger; this is for a replica that finds one missing from its index:
+// a log trimmed past it, or a face stored before the log existed.)
+func (d *DB) LogStoredFaces(ctx context.Context, model string, faceIDs []int64) (int, error) {
+	if !d.pg {
+		return 0, errIndexLogSQLite
+	}
+	n := 0
+	err := d.tx(ctx, func(tx *sql.Tx) error {
+		for ids := faceIDs; len(ids) > 0; {
+			k := min(len(ids), 10000)
+			cond, args := inInts("id", ids[:k])
+			res, err := tx.ExecContext(ctx, `INSERT INTO index_log (model, op, face_id, gallery_id, vector)
+				SELECT model, 'add', id, gallery_id, vector FROM faces WHERE model = ? AND vector IS NOT NULL AND `+cond+` ORDER BY id`,
+				append([]any{model}, args...)...)
+			if err != nil {
+				return err
+			}
+			added, _ := res.RowsAffected()
+			n += int(added)
+			ids = ids[k:]
+		}
+		if n > 0 {
+			_, err := tx.ExecContext(ctx, `SELECT pg_notify(?, ?)`, IndexLogChannel, model)
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("catalog: log stored faces: %w", err)
+	}
+	return n, nil
+}
+
 // IndexLogAfter returns up to limit ops of model with Seq > after, in Seq order.
 func (d *DB) IndexLogAfter(ctx context.Context, model string, after int64, limit int) ([]IndexLogOp, error) {
 	if !d.pg {

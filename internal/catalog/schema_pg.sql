@@ -368,6 +368,30 @@ CREATE TABLE index_log (
 CREATE INDEX index_log_model ON index_log (model, seq);
 CREATE INDEX index_log_face ON index_log (face_id) WHERE vector IS NOT NULL;
 
+-- The log is the faces' outbox: a vector reaches it in the transaction that stores, replaces
+-- or deletes it (a model switch is a deletion from one model's index and an addition to the
+-- other's), so no crash between the catalog's commit and the service's next step can leave
+-- the replicas' indexes without a stored face or with a deleted one; and a deleted face's
+-- vector leaves the log's earlier additions at once. Writes hold the catalog's write lock, so
+-- sequence numbers follow commit order.
+CREATE FUNCTION faces_index_log() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP IN ('DELETE', 'UPDATE') AND OLD.vector IS NOT NULL AND OLD.model <> ''
+            AND (TG_OP = 'DELETE' OR NEW.vector IS DISTINCT FROM OLD.vector OR NEW.model <> OLD.model) THEN
+        UPDATE index_log SET vector = NULL WHERE face_id = OLD.id AND vector IS NOT NULL;
+        INSERT INTO index_log (model, op, face_id, gallery_id) VALUES (OLD.model, 'delete', OLD.id, OLD.gallery_id);
+        PERFORM pg_notify('facematch_index_log', OLD.model);
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') AND NEW.vector IS NOT NULL AND NEW.model <> ''
+            AND (TG_OP = 'INSERT' OR NEW.vector IS DISTINCT FROM OLD.vector OR NEW.model <> OLD.model) THEN
+        INSERT INTO index_log (model, op, face_id, gallery_id, vector) VALUES (NEW.model, 'add', NEW.id, NEW.gallery_id, NEW.vector);
+        PERFORM pg_notify('facematch_index_log', NEW.model);
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER faces_index_log AFTER INSERT OR DELETE OR UPDATE OF vector, model ON faces
+    FOR EACH ROW EXECUTE FUNCTION faces_index_log();
+
 -- The shards of ingest jobs that several replicas share (engine.ShardClaimer): a shard's row
 -- is written once all its files are committed; who works on one is an advisory lock, not a row.
 CREATE TABLE job_shards (

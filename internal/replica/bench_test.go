@@ -1,13 +1,11 @@
 package replica_test
 
 import (
-	"context"
 	"math/rand/v2"
 	"sort"
 	"testing"
 	"time"
 
-	"github.com/facematch/facematch/index"
 )
 
 // BenchmarkPropagation measures how long a face added through one replica takes to be applied
@@ -18,7 +16,6 @@ import (
 //	go test -run '^$' -bench Propagation -benchtime 500x ./internal/replica/
 func BenchmarkPropagation(b *testing.B) {
 	c := newCluster(b, 3)
-	ctx := context.Background()
 	w := c.writer(10 * time.Second)
 	var via *node
 	var followers []*node
@@ -35,9 +32,7 @@ func BenchmarkPropagation(b *testing.B) {
 	for i := range b.N {
 		id := uint64(i + 1)
 		start := time.Now()
-		if err := via.n.Index(model).Add(ctx, model, []index.Entry{{ID: id, Gallery: 1, Vector: vec(r)}}); err != nil {
-			b.Fatal(err)
-		}
+		c.enrol(via, vec(r))
 		adds = append(adds, time.Since(start))
 		seq := via.n.Index(model).Index().AppliedSeq()
 		for _, f := range followers {

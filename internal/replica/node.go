@@ -2,11 +2,11 @@
 // bucket (issue 18). Each model's index is held by every node; exactly one node, the holder of
 // a lease in PostgreSQL, writes its segments and manifests to the bucket.
 //
-// The path of an index write: the engine commits the face to the catalog, then Shared.Add
-// appends it to the shared index log (a PostgreSQL table, sequence numbers in commit order)
-// and applies the log up to it on this node before the request is answered. Every other node
-// applies it when PostgreSQL notifies it, or at the next poll (notifications are lost while a
-// connection is down). The writer turns the log into segments and manifests like a single
+// The path of an index write: the engine commits the face to the catalog, whose trigger
+// appends it to the shared index log in the same transaction (a PostgreSQL table, sequence
+// numbers in commit order: a transactional outbox); Shared.Add then applies the log up to it
+// on this node before the request is answered. Every other node applies it when PostgreSQL
+// notifies it, or at the next poll (notifications are lost while a connection is down). The writer turns the log into segments and manifests like a single
 // node turns its WAL; the followers load each new manifest and drop the log tail it covers.
 // So no node's disk holds anything acknowledged that is not in PostgreSQL or the bucket.
 //

@@ -17,6 +17,7 @@ import (
 // applied never skips a committed operation.
 type Log interface {
 	AppendIndexLog(ctx context.Context, ops []catalog.IndexLogOp) (int64, error)
+	LogStoredFaces(ctx context.Context, model string, faceIDs []int64) (int, error)
 	IndexLogAfter(ctx context.Context, model string, after int64, limit int) ([]catalog.IndexLogOp, error)
 	TrimIndexLog(ctx context.Context, model string, upTo int64) error
 	ForgetIndexLogVectors(ctx context.Context, faceIDs []int64) error
@@ -86,9 +87,11 @@ func (s *Shared) Writer() bool {
 	return s.writer
 }
 
-// Add appends the entries to the shared log, then brings this node's index up to them, so that
-// a face enrolled here is searchable here when Add returns and on the other nodes once they
-// have read the log (at the next notification, or poll).
+// Add makes the entries searchable on this node when it returns, and on the others once they
+// have read the log. The catalog's commit of a face put its vector in the shared log already
+// (the faces table's trigger: the log is a transactional outbox), so Add brings this node's
+// index up to the log. A face still missing then (a reconciliation's find) is logged again from
+// its row in the catalog, never from the entry: a face deleted meanwhile stays deleted.
 func (s *Shared) Add(ctx context.Context, model string, entries []index.Entry) error {
 	if model != s.model {
 		return fmt.Errorf("replica: index of %s given vectors of %s", s.model, model)
@@ -96,38 +99,60 @@ func (s *Shared) Add(ctx context.Context, model string, entries []index.Entry) e
 	if len(entries) == 0 {
 		return nil
 	}
-	ops := make([]catalog.IndexLogOp, len(entries))
-	for i, e := range entries {
-		ops[i] = catalog.IndexLogOp{Model: model, FaceID: int64(e.ID), GalleryID: int64(e.Gallery), Vector: e.Vector}
+	if err := s.CatchUp(ctx); err != nil {
+		return err
 	}
-	if _, err := s.log.AppendIndexLog(ctx, ops); err != nil {
-		return fmt.Errorf("replica: log adds: %w", err)
+	var missing []int64
+	for _, e := range entries {
+		if !s.has(e.ID) {
+			missing = append(missing, int64(e.ID))
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	if _, err := s.log.LogStoredFaces(ctx, model, missing); err != nil {
+		return fmt.Errorf("replica: log stored faces: %w", err)
 	}
 	return s.CatchUp(ctx)
 }
 
-// DeleteBatch appends deletions to the shared log, forgets the faces' vectors still in the log,
-// and brings this node's index up to them. Every face counts as found: a deletion of a face the
+// DeleteBatch makes the faces unsearchable on this node when it returns, and on the others once
+// they have read the log. A face deleted from the catalog is in the log already (the trigger);
+// one this node's index still holds after catching up (a reconciliation's stray) is logged as
+// deleted, with its vector forgotten in the log. Every face counts as found: deleting one the
 // index never had is a no-op on every node.
 func (s *Shared) DeleteBatch(ctx context.Context, ids []uint64) ([]uint64, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	ops := make([]catalog.IndexLogOp, len(ids))
-	faces := make([]int64, len(ids))
-	for i, id := range ids {
-		ops[i] = catalog.IndexLogOp{Model: s.model, Delete: true, FaceID: int64(id)}
-		faces[i] = int64(id)
+	if err := s.CatchUp(ctx); err != nil {
+		return nil, err
+	}
+	var ops []catalog.IndexLogOp
+	var faces []int64
+	for _, id := range ids {
+		if s.has(id) {
+			ops = append(ops, catalog.IndexLogOp{Model: s.model, Delete: true, FaceID: int64(id)})
+			faces = append(faces, int64(id))
+		}
+	}
+	if len(ops) == 0 {
+		return nil, nil
 	}
 	if _, err := s.log.AppendIndexLog(ctx, ops); err != nil {
 		return nil, fmt.Errorf("replica: log deletions: %w", err)
 	}
-	// After the deletion is logged: a node reading the log meanwhile either adds the face and
-	// then deletes it, or finds the add's vector gone and only deletes.
 	if err := s.log.ForgetIndexLogVectors(ctx, faces); err != nil {
 		return nil, fmt.Errorf("replica: forget deleted vectors: %w", err)
 	}
 	return nil, s.CatchUp(ctx)
+}
+
+func (s *Shared) has(id uint64) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.ix.Has(id)
 }
 
 // Search searches this node's index.
