@@ -5,7 +5,6 @@ import (
 	"sort"
 	"testing"
 	"time"
-
 )
 
 // BenchmarkPropagation measures how long a face added through one replica takes to be applied
