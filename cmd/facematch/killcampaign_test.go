@@ -109,16 +109,7 @@ func (a *acked) count(action string, status int) {
 func killCampaign(t *testing.T, dataDir string, args, env []string, objects func() []string) {
 	rounds := killRounds(t)
 	s := startService(t, args, env)
-	tokens := s.tokens()
-	var ads, ref idObj
-	s.mustCall(201, "POST", "/v1/galleries", bootstrap, map[string]string{"name": "ads", "kind": "collection"}, &ads)
-	s.mustCall(201, "POST", "/v1/galleries", bootstrap, map[string]string{"name": "wanted", "kind": "reference"}, &ref)
-	photos := lfwPhotos(t)
-	var sub idObj
-	s.mustCall(201, "POST", fmt.Sprintf("/v1/galleries/%d/subjects", ref.ID), tokens["ann"], map[string]string{"name": "notice 1"}, &sub)
-	s.mustCall(201, "POST", fmt.Sprintf("/v1/galleries/%d/images", ref.ID), tokens["ann"], photoForm(t, photos[0], map[string]string{"subject_id": fmt.Sprint(sub.ID)}), nil)
-
-	a := &acked{uploads: map[int64]string{}, deleted: map[int64]bool{}, deleting: map[int64]bool{}, searches: map[int64]bool{}, decisions: map[string]string{}, counts: map[string]int{}}
+	tokens, ads, ref, photos, a := kcSetup(t, s)
 	rng := rand.New(rand.NewPCG(12, uint64(len(args))))
 	next := 1 // the next unused photo
 	for round := 1; round <= rounds; round++ {
@@ -141,16 +132,7 @@ func killCampaign(t *testing.T, dataDir string, args, env []string, objects func
 					return
 				default:
 				}
-				switch op := r.IntN(10); {
-				case op < 4:
-					kcUpload(s, a, tokens["ann"], ads.ID, takePhoto())
-				case op < 6:
-					kcSearch(s, a, tokens["ann"], ref.ID, ads.ID, photos[r.IntN(len(photos))])
-				case op < 9:
-					kcDecide(s, a, []string{tokens["rev1"], tokens["rev2"]}[r.IntN(2)], r)
-				default:
-					kcDelete(s, a, bootstrap, r)
-				}
+				kcStep(s, a, r, tokens, ref.ID, ads.ID, photos, takePhoto)
 			}
 		}
 		for c := range 4 {
@@ -247,6 +229,37 @@ func unreferencedIn(db *sql.DB, keys []string) []string {
 }
 
 // kcCall sends one request; a connection error (the service being killed) is status 0.
+// kcSetup prepares a campaign on s: the people's credentials, a collection (ads) and a
+// reference gallery with one enrolled subject (ref), the photos in their order, and an empty
+// record of what the service acknowledges.
+func kcSetup(t *testing.T, s *service) (tokens map[string]string, ads, ref idObj, photos []string, a *acked) {
+	t.Helper()
+	tokens = s.tokens()
+	s.mustCall(201, "POST", "/v1/galleries", bootstrap, map[string]string{"name": "ads", "kind": "collection"}, &ads)
+	s.mustCall(201, "POST", "/v1/galleries", bootstrap, map[string]string{"name": "wanted", "kind": "reference"}, &ref)
+	photos = lfwPhotos(t)
+	var sub idObj
+	s.mustCall(201, "POST", fmt.Sprintf("/v1/galleries/%d/subjects", ref.ID), tokens["ann"], map[string]string{"name": "notice 1"}, &sub)
+	s.mustCall(201, "POST", fmt.Sprintf("/v1/galleries/%d/images", ref.ID), tokens["ann"], photoForm(t, photos[0], map[string]string{"subject_id": fmt.Sprint(sub.ID)}), nil)
+	a = &acked{uploads: map[int64]string{}, deleted: map[int64]bool{}, deleting: map[int64]bool{}, searches: map[int64]bool{}, decisions: map[string]string{}, counts: map[string]int{}}
+	return tokens, ads, ref, photos, a
+}
+
+// kcStep is one client action of a kill campaign, drawn at random: an upload of a fresh photo
+// (4 in 10), a search (2), a decision by one of the two reviewers (3) or a deletion (1).
+func kcStep(s *service, a *acked, r *rand.Rand, tokens map[string]string, ref, ads int64, photos []string, takePhoto func() string) {
+	switch op := r.IntN(10); {
+	case op < 4:
+		kcUpload(s, a, tokens["ann"], ads, takePhoto())
+	case op < 6:
+		kcSearch(s, a, tokens["ann"], ref, ads, photos[r.IntN(len(photos))])
+	case op < 9:
+		kcDecide(s, a, []string{tokens["rev1"], tokens["rev2"]}[r.IntN(2)], r)
+	default:
+		kcDelete(s, a, bootstrap, r)
+	}
+}
+
 func kcCall(s *service, method, path, token, contentType string, body []byte, out any) int {
 	req, err := http.NewRequest(method, s.url+path, bytes.NewReader(body))
 	if err != nil {

@@ -191,17 +191,7 @@ func TestReplicasKilledUnderLoad(t *testing.T) {
 	testenv.RequireModels(t)
 	rs := startReplicas(t, 3)
 	rounds := killRounds(t)
-	s0 := rs.svcs[0]
-	tokens := s0.tokens()
-	var ads, ref idObj
-	s0.mustCall(201, "POST", "/v1/galleries", bootstrap, map[string]string{"name": "ads", "kind": "collection"}, &ads)
-	s0.mustCall(201, "POST", "/v1/galleries", bootstrap, map[string]string{"name": "wanted", "kind": "reference"}, &ref)
-	photos := lfwPhotos(t)
-	var sub idObj
-	s0.mustCall(201, "POST", fmt.Sprintf("/v1/galleries/%d/subjects", ref.ID), tokens["ann"], map[string]string{"name": "notice 1"}, &sub)
-	s0.mustCall(201, "POST", fmt.Sprintf("/v1/galleries/%d/images", ref.ID), tokens["ann"], photoForm(t, photos[0], map[string]string{"subject_id": fmt.Sprint(sub.ID)}), nil)
-
-	a := &acked{uploads: map[int64]string{}, deleted: map[int64]bool{}, deleting: map[int64]bool{}, searches: map[int64]bool{}, decisions: map[string]string{}, counts: map[string]int{}}
+	tokens, ads, ref, photos, a := kcSetup(t, rs.svcs[0])
 	rng := rand.New(rand.NewPCG(18, 3))
 	var nextMu sync.Mutex
 	next := 1
@@ -227,16 +217,7 @@ func TestReplicasKilledUnderLoad(t *testing.T) {
 						return
 					default:
 					}
-					switch op := r.IntN(10); {
-					case op < 4:
-						kcUpload(s, a, tokens["ann"], ads.ID, takePhoto())
-					case op < 6:
-						kcSearch(s, a, tokens["ann"], ref.ID, ads.ID, photos[r.IntN(len(photos))])
-					case op < 9:
-						kcDecide(s, a, []string{tokens["rev1"], tokens["rev2"]}[r.IntN(2)], r)
-					default:
-						kcDelete(s, a, bootstrap, r)
-					}
+					kcStep(s, a, r, tokens, ref.ID, ads.ID, photos, takePhoto)
 				}
 			}()
 		}

@@ -276,36 +276,44 @@ func TestDecisions(t *testing.T) {
 // refused, and the status reflects the ones that landed.
 func TestConcurrentDecisions(t *testing.T) {
 	eachStore(t, func(t *testing.T) {
-		ctx := context.Background()
 		d, _ := openTest(t)
 		ref, _, alice := seed(t, d)
 		m, _ := searchWithMatch(t, d, ref.ID, &alice.ID, "analyst", "c1")
-		var wg sync.WaitGroup
-		errs := make([]error, 6)
-		for i := range errs {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				_, errs[i] = d.Decide(ctx, m.ID, "reviewer-"+string(rune('a'+i%3)), engine.NoCandidate, "", 2)
-			}()
-		}
-		wg.Wait()
-		ok, conflicts := 0, 0
-		for _, err := range errs {
-			switch {
-			case err == nil:
-				ok++
-			case errors.Is(err, engine.ErrConflict):
-				conflicts++
-			default:
-				t.Fatal(err)
-			}
-		}
-		got := must[engine.Match](t)(d.Match(ctx, m.ID))
-		if ok != 2 || conflicts != 4 || len(got.Decisions) != 2 || got.Status != engine.NoCandidate {
-			t.Fatalf("%d ok, %d conflicts, match %+v", ok, conflicts, got)
-		}
+		decideAtOnce(t, m.ID, d)
 	})
+}
+
+// decideAtOnce has six decisions by three reviewers race on the match, spread over the handles
+// (one process each), and checks that exactly two land (the rule's two reviewers) and the
+// others are refused as conflicts.
+func decideAtOnce(t *testing.T, match int64, handles ...*DB) {
+	t.Helper()
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make([]error, 6)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = handles[i%len(handles)].Decide(ctx, match, "reviewer-"+string(rune('a'+i%3)), engine.NoCandidate, "", 2)
+		}()
+	}
+	wg.Wait()
+	ok, conflicts := 0, 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case errors.Is(err, engine.ErrConflict):
+			conflicts++
+		default:
+			t.Fatal(err)
+		}
+	}
+	got := must[engine.Match](t)(handles[0].Match(ctx, match))
+	if ok != 2 || conflicts != 4 || len(got.Decisions) != 2 || got.Status != engine.NoCandidate {
+		t.Fatalf("%d ok, %d conflicts, match %+v", ok, conflicts, got)
+	}
 }
 
 func TestDeletionRecordsAPurge(t *testing.T) {

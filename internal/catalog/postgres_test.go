@@ -163,32 +163,7 @@ func TestPostgresConcurrentDecisionsFromTwoHandles(t *testing.T) {
 	ref, _, alice := seed(t, d1)
 	for round := range 5 {
 		m, _ := searchWithMatch(t, d1, ref.ID, &alice.ID, "analyst", fmt.Sprint("c", round))
-		var wg sync.WaitGroup
-		errs := make([]error, 6)
-		for i := range errs {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				d := []*DB{d1, d2}[i%2]
-				_, errs[i] = d.Decide(ctx, m.ID, "reviewer-"+string(rune('a'+i%3)), engine.NoCandidate, "", 2)
-			}()
-		}
-		wg.Wait()
-		ok, conflicts := 0, 0
-		for _, err := range errs {
-			switch {
-			case err == nil:
-				ok++
-			case errors.Is(err, engine.ErrConflict):
-				conflicts++
-			default:
-				t.Fatal(err)
-			}
-		}
-		got := must[engine.Match](t)(d2.Match(ctx, m.ID))
-		if ok != 2 || conflicts != 4 || len(got.Decisions) != 2 || got.Status != engine.NoCandidate {
-			t.Fatalf("round %d: %d ok, %d conflicts, match %+v", round, ok, conflicts, got)
-		}
+		decideAtOnce(t, m.ID, d1, d2)
 	}
 	// The audit chain, appended from both handles at once, stays one chain.
 	var wg sync.WaitGroup
