@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -18,6 +19,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the test's own reads of the catalog
 
+	"github.com/facematch/facematch/engine"
 	"github.com/facematch/facematch/internal/blob/s3/s3test"
 	"github.com/facematch/facematch/internal/catalog/pgtest"
 	"github.com/facematch/facematch/internal/testenv"
@@ -179,6 +181,50 @@ func TestReplicasServeOneService(t *testing.T) {
 		t.Fatalf("match after two agreeing decisions on two replicas: %q, want potential_candidate", m.Status)
 	}
 	rs.converged(10*time.Second, "after enrolment")
+
+	// One ingest job, uploaded through one replica, runs on all three: each takes shards of it
+	// as its workers free up, every file is stored once, and the job is finished once.
+	const files = 60
+	lfw := lfwPhotos(t)
+	archive := map[string]string{}
+	for i := range files {
+		archive[fmt.Sprintf("ad%03d.jpg", i)] = data("lfw", lfw[i])
+	}
+	var ads idObj
+	a.mustCall(201, "POST", "/v1/galleries", bootstrap, map[string]string{"name": "ads", "kind": "collection"}, &ads)
+	before := make([]float64, len(rs.svcs))
+	for i, s := range rs.svcs {
+		before[i] = gauges(s)["facematch_inferences_total"]
+	}
+	v := runArchiveJob(t, a, tarOf(t, archive), map[string]string{"kind": "ingest", "gallery_id": fmt.Sprint(ads.ID), "purpose": "replicas"})
+	if v.State != engine.JobDone || v.Processed != files || v.Stored+v.Duplicates+v.NoFace+v.Failed != files {
+		t.Fatalf("job on three replicas: %+v, want done with each of %d files once", v, files)
+	}
+	var items struct {
+		Items []json.RawMessage `json:"items"`
+	}
+	a.mustCall(200, "GET", fmt.Sprintf("/v1/jobs/%d/items?limit=1000", v.ID), bootstrap, nil, &items)
+	if len(items.Items) != files {
+		t.Fatalf("job has %d items, want %d", len(items.Items), files)
+	}
+	var worked []float64
+	for i, s := range rs.svcs {
+		worked = append(worked, gauges(s)["facematch_inferences_total"]-before[i])
+	}
+	t.Logf("photos analysed for the job by each replica: %v", worked)
+	for i, n := range worked {
+		if n == 0 {
+			t.Errorf("replica %d analysed none of the job's %d photos", i, files)
+		}
+	}
+	var audit struct {
+		Items []json.RawMessage `json:"items"`
+	}
+	a.mustCall(200, "GET", "/v1/audit?action=job.done&limit=100", tokens["aud"], nil, &audit)
+	if len(audit.Items) != 1 {
+		t.Errorf("the job was finished %d times, want once", len(audit.Items))
+	}
+	rs.converged(10*time.Second, "after the job")
 }
 
 // The kill campaign on three replicas: clients spread over every replica upload, search,

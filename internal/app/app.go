@@ -351,6 +351,9 @@ func (a *App) Ready() error { return a.ready.Ready() }
 func (a *App) RunBackground(ctx context.Context, sweepGrace, sweepInterval time.Duration) {
 	runner := engine.NewJobRunner(a.Service)
 	a.Service.OnJobQueued(runner.Wake)
+	if a.Replica != nil {
+		a.Replica.OnJobs(runner.Wake) // jobs queued through the other replicas
+	}
 	a.closers = append(a.closers, stopFunc(goOwned(ctx, runner.Run)))
 	if sweepInterval > 0 {
 		a.closers = append(a.closers, stopFunc(goOwned(ctx, func(ctx context.Context) {

@@ -400,3 +400,15 @@ CREATE TABLE job_shards (
     done_at TEXT NOT NULL,
     PRIMARY KEY (job_id, shard)
 );
+
+-- Every replica's job runner is told when a job is queued or starts running (resumed), so that
+-- all of them join a sharded ingest job at once instead of at their next poll.
+CREATE FUNCTION jobs_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.state IN ('queued', 'running') THEN
+        PERFORM pg_notify('facematch_jobs', NEW.id::text);
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER jobs_notify AFTER INSERT OR UPDATE OF state ON jobs
+    FOR EACH ROW EXECUTE FUNCTION jobs_notify();

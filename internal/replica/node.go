@@ -23,6 +23,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -34,6 +35,7 @@ const (
 	leaseKey        int64 = 0x666d_6c65_6173_65 // "fmlease"
 	logChannel            = "facematch_index_log"
 	manifestChannel       = "facematch_manifest"
+	jobsChannel           = "facematch_jobs" // the jobs table's trigger: a job queued or resumed
 )
 
 // Config configures a replica node.
@@ -86,7 +88,15 @@ type Node struct {
 	mu     sync.Mutex
 	writer bool
 	since  time.Time // when the role last changed
+
+	// jobsQueued is called when any replica queues or resumes a job (OnJobs).
+	jobsQueued atomic.Pointer[func()]
 }
+
+// OnJobs sets what to call when any replica queues or resumes a job (the job runner's Wake: it
+// must not block). A replica that joins only at its next poll would leave a short job's shards
+// to the others.
+func (n *Node) OnJobs(fn func()) { n.jobsQueued.Store(&fn) }
 
 // Start opens every index as a follower caught up with the log, then starts competing for the
 // lease and listening.
@@ -268,9 +278,12 @@ func (n *Node) listen(ctx context.Context) {
 	for ctx.Err() == nil {
 		conn, err := pgx.Connect(ctx, n.cfg.DSN)
 		if err == nil {
-			if _, err = conn.Exec(ctx, "LISTEN "+logChannel+"; LISTEN "+manifestChannel); err == nil {
+			if _, err = conn.Exec(ctx, "LISTEN "+logChannel+"; LISTEN "+manifestChannel+"; LISTEN "+jobsChannel); err == nil {
 				n.refreshAll(ctx)
 				n.catchUpAll(ctx)
+				if fn := n.jobsQueued.Load(); fn != nil {
+					(*fn)() // a job queued while this connection was away
+				}
 				n.listenOn(ctx, conn)
 			}
 			conn.Close(context.WithoutCancel(ctx))
@@ -304,6 +317,12 @@ func (n *Node) listenOn(ctx context.Context, conn *pgx.Conn) {
 			if time.Since(lastRefresh) >= n.cfg.RefreshEvery {
 				n.refreshAll(ctx)
 				lastRefresh = time.Now()
+			}
+			continue
+		}
+		if note.Channel == jobsChannel {
+			if fn := n.jobsQueued.Load(); fn != nil {
+				(*fn)()
 			}
 			continue
 		}
