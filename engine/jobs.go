@@ -497,6 +497,10 @@ func (s *Service) finishJob(ctx context.Context, j Job, runErr error) (Job, erro
 	case runErr != nil && ctx.Err() != nil:
 		s.log.Info("job interrupted; it resumes at the next start", "job", j.ID, "processed", cur.Processed)
 		return cur, runErr
+	case errors.Is(runErr, ErrClaimLost) && s.sharded(cur):
+		// Not the job's failure: this process lost its shards, which others now finish.
+		s.log.Warn("job's shards lost by this process; its runner comes back to the job", "job", j.ID, "err", runErr)
+		return cur, nil
 	case runErr != nil:
 		s.log.Error("job failed", "job", j.ID, "err", runErr)
 		by := Actor{Name: cur.CreatedBy}

@@ -46,6 +46,11 @@ func ShardOf(name string) int {
 // sharded reports whether j's files are split among processes.
 func (s *Service) sharded(j Job) bool { return s.cfg.Shards != nil && j.Kind == IngestJob }
 
+// ErrClaimLost is a store's refusal to commit files of shards this process no longer holds: its
+// claims ended with a broken session, and another process may be doing those files now. The
+// run stops; the job stays running, and the runner comes back to it.
+var ErrClaimLost = errors.New("this process's claim of the job's shard was lost")
+
 // errShardsLeft ends a run of a sharded ingest job that leaves the job running: shards are
 // with other processes, or another is finishing the job.
 var errShardsLeft = errors.New("shards of the job are with other processes")

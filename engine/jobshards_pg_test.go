@@ -48,8 +48,15 @@ func (f *jobFixture) pgProcess(t *testing.T, dsn string) *pgProcess {
 
 // pgFixture is the fixture on a fresh PostgreSQL database, and its DSN.
 func pgFixture(t *testing.T) (*jobFixture, string) {
+	f, dsn, _ := pgFixtureOn(t)
+	return f, dsn
+}
+
+// pgFixtureOn is pgFixture with its server.
+func pgFixtureOn(t *testing.T) (*jobFixture, string, *pgtest.Server) {
 	t.Helper()
-	dsn := pgtest.Start(t).NewDB(t)
+	srv := pgtest.Start(t)
+	dsn := srv.NewDB(t)
 	dir := t.TempDir()
 	blobs, err := local.Open(dir + "/blobs")
 	if err != nil {
@@ -57,7 +64,7 @@ func pgFixture(t *testing.T) (*jobFixture, string) {
 	}
 	f := openFixtureAt(t, dir, dsn, only(fakePipeline()), blobs)
 	f.blobs = blobs
-	return f, dsn
+	return f, dsn, srv
 }
 
 // Two processes at once: each file once, the job finished once.
@@ -113,4 +120,42 @@ func TestShardedIngestJobOnPostgresSurvivesAProcessDying(t *testing.T) {
 	if dying.opened.Load() == 0 {
 		t.Error("the dying process read no file: the test did not kill it part-way")
 	}
+}
+
+// A process whose claim session breaks mid-run (its server process terminated, the process
+// itself alive): its next commit of a lost shard is refused, its run ends leaving the job
+// running (not failed), and another process's runner finishes the job with every file once.
+func TestShardedIngestJobOnPostgresSurvivesALostSession(t *testing.T) {
+	const n = 40
+	f, dsn, srv := pgFixtureOn(t)
+	j, coll := sharedJob(t, f, n)
+	cut, other := f.pgProcess(t, dsn), f.pgProcess(t, dsn)
+	var once sync.Once
+	end, err := cut.svc.RunJob(ctx(), j.ID, func(engine.Job) {
+		once.Do(func() {
+			// Every server process holding a shard claim (a two-key advisory lock) ends, as
+			// a network cut or a server-side kill would end it.
+			if err := srv.Exec(ctx(), "postgres", `SELECT pg_terminate_backend(pid) FROM pg_locks
+				WHERE locktype = 'advisory' AND objsubid = 2`); err != nil {
+				t.Error(err)
+			}
+		})
+	})
+	if err != nil || end.State != engine.JobRunning {
+		t.Fatalf("the cut process's run: %s, %v; want the job left running without an error", end.State, err)
+	}
+	runner := engine.NewJobRunner(other.svc)
+	runner.SetRetry(20 * time.Millisecond)
+	c, cancel := context.WithCancel(ctx())
+	ran := make(chan struct{})
+	go func() { defer close(ran); runner.Run(c) }()
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if cur, err := f.cat.Job(ctx(), j.ID); err != nil || cur.State.Finished() {
+			break
+		}
+	}
+	cancel()
+	<-ran
+	checkDoneOnce(t, f, j.ID, coll.ID, n)
+	t.Logf("files read: cut %d, other %d", cut.opened.Load(), other.opened.Load())
 }

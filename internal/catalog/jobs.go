@@ -255,6 +255,15 @@ func (d *DB) CommitIngest(ctx context.Context, job engine.Job, items []engine.In
 	out := make([][]engine.StoredFace, len(items))
 	var after engine.Job
 	err := d.tx(ctx, func(tx *sql.Tx) error {
+		if d.claims != nil && job.Kind == engine.IngestJob {
+			names := make([]string, len(items))
+			for i, it := range items {
+				names[i] = it.Item.Name
+			}
+			if err := d.claims.checkHeld(ctx, tx, job.ID, names); err != nil {
+				return err
+			}
+		}
 		var c struct{ processed, stored, dups, noFace, failed, faces, matches, minors int }
 		for i := range items {
 			it := &items[i] // a file found stored meanwhile becomes a duplicate, for the caller too

@@ -57,7 +57,9 @@ type shardClaimer struct {
 	// the session connection.
 	mu      sync.Mutex
 	session *sql.Conn
+	pid     int32             // the session's server process, whose locks pg_locks lists
 	held    map[[2]int32]bool // (key1, shard): a claim of this process
+	jobs    map[int64]bool    // jobs this process has claimed shards of: their commits are checked
 }
 
 var _ engine.ShardClaimer = (*shardClaimer)(nil)
@@ -85,6 +87,11 @@ func (c *shardClaimer) ClaimShard(ctx context.Context, jobID int64, shard int) (
 		if err != nil {
 			return nil, false, unavailable(fmt.Errorf("catalog: shard session: %w", err))
 		}
+		if err := conn.QueryRowContext(ctx, `SELECT pg_backend_pid()`).Scan(&c.pid); err != nil {
+			conn.Raw(func(any) error { return driver.ErrBadConn })
+			conn.Close()
+			return nil, false, unavailable(fmt.Errorf("catalog: shard session: %w", err))
+		}
 		c.session = conn
 	}
 	var ok bool
@@ -97,6 +104,10 @@ func (c *shardClaimer) ClaimShard(ctx context.Context, jobID int64, shard int) (
 		return nil, false, nil
 	}
 	c.held[key] = true
+	if c.jobs == nil {
+		c.jobs = map[int64]bool{}
+	}
+	c.jobs[jobID] = true
 	var x int
 	err := c.d.db.QueryRowContext(ctx, `SELECT 1 FROM job_shards WHERE job_id = ? AND shard = ?`, jobID, shard).Scan(&x)
 	if err == nil || !errors.Is(err, sql.ErrNoRows) {
@@ -144,6 +155,55 @@ func (c *shardClaimer) dropSessionIfIdle(failed bool) {
 	if failed {
 		clear(c.held) // their locks ended with the session: a later claim asks the server again
 	}
+}
+
+// checkHeld refuses, inside the committing write transaction, files of an ingest job this
+// process works on in shards whose claims it no longer holds: a broken session ends its locks
+// without telling the process, and another process may hold those shards now. Under the write
+// lock, the check and the commit are one step: two processes never both commit a file. Jobs
+// this process never claimed shards of are not checked (one not run sharded here).
+func (c *shardClaimer) checkHeld(ctx context.Context, tx *sql.Tx, jobID int64, names []string) error {
+	c.mu.Lock()
+	watched, pid := c.jobs[jobID], c.pid
+	alive := c.session != nil
+	c.mu.Unlock()
+	if !watched || len(names) == 0 {
+		return nil
+	}
+	key1 := shardKey(jobID)
+	lost := func(shard int) error {
+		c.mu.Lock()
+		c.dropSessionIfIdle(true) // a dead session is dropped; later claims open a new one
+		c.mu.Unlock()
+		return fmt.Errorf("catalog: job %d shard %d: %w", jobID, shard, engine.ErrClaimLost)
+	}
+	if !alive {
+		return lost(engine.ShardOf(names[0]))
+	}
+	// Two-key advisory locks are listed with the keys as classid and objid, objsubid 2.
+	rows, err := tx.QueryContext(ctx, `SELECT objid FROM pg_locks WHERE locktype = 'advisory' AND granted
+		AND objsubid = 2 AND pid = ? AND classid = ?`, pid, int64(uint32(key1)))
+	if err != nil {
+		return fmt.Errorf("catalog: job %d claims: %w", jobID, err)
+	}
+	defer rows.Close()
+	have := map[int64]bool{}
+	for rows.Next() {
+		var shard int64
+		if err := rows.Scan(&shard); err != nil {
+			return fmt.Errorf("catalog: job %d claims: %w", jobID, err)
+		}
+		have[shard] = true
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("catalog: job %d claims: %w", jobID, err)
+	}
+	for _, name := range names {
+		if shard := engine.ShardOf(name); !have[int64(shard)] {
+			return lost(shard)
+		}
+	}
+	return nil
 }
 
 // close ends every claim of this process with its session.

@@ -2,6 +2,8 @@ package catalog
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/facematch/facematch/engine"
@@ -98,4 +100,65 @@ func TestSQLiteClaimsEveryJob(t *testing.T) {
 		t.Fatalf("ClaimJob on SQLite: %v, %v", ok, err)
 	}
 	release()
+}
+
+// A process whose claim session broke (its server process terminated: its locks ended with it)
+// can no longer commit files of the shards it had: another process may hold them now. A
+// process that never ran the job in shards commits as before.
+func TestCommitRefusedAfterTheClaimIsLost(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.Shared(t).NewDB(t)
+	a, err := Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	g := must[engine.Gallery](t)(a.CreateGallery(ctx, engine.Gallery{Name: "ads", Kind: engine.Collection, Model: "m@1"}))
+	j := must[engine.Job](t)(a.CreateJob(ctx, engine.Job{Kind: engine.IngestJob, GalleryID: g.ID, Spec: engine.JobSpec{Source: "dir:x"}}))
+	// Two files of one shard.
+	first, second := "a0.jpg", ""
+	for i := 1; second == ""; i++ {
+		if n := fmt.Sprintf("a%d.jpg", i); engine.ShardOf(n) == engine.ShardOf(first) {
+			second = n
+		}
+	}
+	failed := func(name string) []engine.IngestItem {
+		return []engine.IngestItem{{Item: engine.JobItem{Name: name, State: engine.ItemFailed, Reason: "not a photo"}}}
+	}
+	if _, ok, err := a.Shards().ClaimShard(ctx, j.ID, engine.ShardOf(first)); err != nil || !ok {
+		t.Fatalf("claim: %v, %v", ok, err)
+	}
+	if _, _, err := a.CommitIngest(ctx, j, failed(first)); err != nil {
+		t.Fatalf("commit under a held claim: %v", err)
+	}
+	if _, err := b.write.ExecContext(ctx, `SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2`); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := a.CommitIngest(ctx, j, failed(second)); !errors.Is(err, engine.ErrClaimLost) {
+		t.Fatalf("commit after the claim's session ended: %v, want engine.ErrClaimLost", err)
+	}
+	if got := must[engine.Job](t)(b.Job(ctx, j.ID)); got.Processed != 1 {
+		t.Fatalf("job processed %d files, want 1 (the refused commit left nothing)", got.Processed)
+	}
+	// The other process claims the shard and commits the file.
+	if _, ok, err := b.Shards().ClaimShard(ctx, j.ID, engine.ShardOf(second)); err != nil || !ok {
+		t.Fatalf("the freed shard: %v, %v", ok, err)
+	}
+	if _, _, err := b.CommitIngest(ctx, j, failed(second)); err != nil {
+		t.Fatalf("commit by the shard's new holder: %v", err)
+	}
+	// A handle that never claimed shards of a job (no sharded run of it) is not checked.
+	c, err := Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, _, err := c.CommitIngest(ctx, j, failed("other.jpg")); err != nil {
+		t.Fatalf("commit by a process not running the job in shards: %v", err)
+	}
 }
