@@ -36,6 +36,8 @@ const (
 	logChannel            = "facematch_index_log"
 	manifestChannel       = "facematch_manifest"
 	jobsChannel           = "facematch_jobs" // the jobs table's trigger: a job queued or resumed
+	// leaseTimeout bounds each statement of the lease connection.
+	leaseTimeout = 5 * time.Second
 )
 
 // Config configures a replica node.
@@ -205,9 +207,14 @@ func (n *Node) holdLease(ctx context.Context) {
 // has stepped down).
 func (n *Node) leaseRound(ctx context.Context, conn *pgx.Conn) bool {
 	writer, _ := n.Writer()
+	// The lease's own statements are bounded: a writer cut off from PostgreSQL by a network
+	// that drops packets (no reset) must notice within a poll or two and step down, not when
+	// TCP gives up minutes later.
+	qctx, cancel := context.WithTimeout(ctx, leaseTimeout)
+	defer cancel()
 	if !writer {
 		var got bool
-		if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", leaseKey).Scan(&got); err != nil {
+		if err := conn.QueryRow(qctx, "SELECT pg_try_advisory_lock($1)", leaseKey).Scan(&got); err != nil {
 			return false
 		}
 		if !got {
@@ -226,7 +233,7 @@ func (n *Node) leaseRound(ctx context.Context, conn *pgx.Conn) bool {
 		}
 		return true
 	}
-	if err := conn.Ping(ctx); err != nil {
+	if err := conn.Ping(qctx); err != nil {
 		if ctx.Err() == nil {
 			n.lg.Warn("lost the connection that holds the writer's lease; stepping down", "err", err)
 			n.setRole(context.WithoutCancel(ctx), false)
