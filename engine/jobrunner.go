@@ -75,23 +75,15 @@ func (r *JobRunner) Run(ctx context.Context) {
 	}
 }
 
-// JobClaimer is implemented by a catalog that several processes share (PostgreSQL): a job runs
-// only in the process that claimed it, and a claim ends with its holder, so a dead replica's
-// job is resumed by another. A catalog without it belongs to one process, which runs every job.
-type JobClaimer interface {
-	// ClaimJob claims the job for this process if no other holds it; release gives it up.
-	ClaimJob(ctx context.Context, id int64) (release func(), claimed bool, err error)
-}
-
 // claimScan is how many unfinished jobs of a state the runner looks at for one it can claim.
 const claimScan = 50
 
 // next returns the oldest job to run (interrupted before queued) and the release of its claim.
 // A sharded ingest job is not claimed whole: every process works on it (ShardClaimer).
 func (r *JobRunner) next(ctx context.Context) (Job, func(), bool) {
-	claimer, shared := r.svc.cfg.Catalog.(JobClaimer)
+	claimer := r.svc.cfg.Shards // nil: this process runs every job
 	limit := 1
-	if shared || r.svc.cfg.Shards != nil {
+	if claimer != nil {
 		limit = claimScan
 	}
 	now := time.Now()
@@ -112,7 +104,7 @@ func (r *JobRunner) next(ctx context.Context) (Job, func(), bool) {
 			if _, wait := r.later[j.ID]; wait {
 				continue
 			}
-			if !shared && !r.svc.sharded(j) {
+			if claimer == nil {
 				return j, func() {}, true
 			}
 			release := func() {}

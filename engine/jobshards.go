@@ -15,9 +15,13 @@ const JobShards = 64
 // ShardClaimer is implemented by a catalog that several processes share (PostgreSQL; set as
 // ServiceConfig.Shards): an ingest job's shards are claimed one at a time by whichever process
 // has capacity, so one job uses the cores of every node, and a dead node's shards are claimed
-// again. Without it, one process runs a job's every file, as always. Implementations must be
+// again; a job that is not sharded (reprocessing) is claimed whole, by one process at a time.
+// Without it, one process runs every job and every file, as always. Implementations must be
 // safe for concurrent use.
 type ShardClaimer interface {
+	// ClaimJob claims a job that is not sharded for this process unless another process holds
+	// it, without waiting; the claim ends with release or with the process.
+	ClaimJob(ctx context.Context, jobID int64) (release func(), claimed bool, err error)
 	// ClaimShard claims one shard of the job for this process unless another process holds
 	// it or it is done; it never waits for another holder. The claim ends with release or
 	// with the process. shard is in [0, JobShards], JobShards being the job's finishing.

@@ -100,6 +100,11 @@ func (s *memSession) ClaimShard(ctx context.Context, jobID int64, shard int) (fu
 	}, true, nil
 }
 
+// ClaimJob claims a whole job as the shard -1, which no file falls into.
+func (s *memSession) ClaimJob(ctx context.Context, jobID int64) (func(), bool, error) {
+	return s.ClaimShard(ctx, jobID, -1)
+}
+
 func (s *memSession) FinishShards(ctx context.Context, jobID int64, shards []int) (bool, error) {
 	m := s.m
 	m.mu.Lock()

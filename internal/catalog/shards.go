@@ -12,7 +12,7 @@ import (
 	"github.com/facematch/facematch/engine"
 )
 
-// Shards returns the claimer of ingest jobs' shards (engine.ShardClaimer, for
+// Shards returns the claimer of jobs and of ingest jobs' shards (engine.ShardClaimer, for
 // engine.ServiceConfig.Shards) of a catalog several processes share, PostgreSQL; nil on
 // SQLite, whose catalog belongs to one process that runs a job's every file. A separate value
 // rather than methods of DB: a DB on SQLite must not look shareable to the engine.
@@ -28,17 +28,10 @@ func (d *DB) Shards() engine.ShardClaimer {
 // engine.JobShards the finishing one.
 const wholeJob = -1
 
-// ClaimJob claims a whole job for this process (engine.JobClaimer): on PostgreSQL while no
-// other process holds it, its claim ending with release or with the process; on SQLite, whose
-// catalog belongs to one process, always.
-func (d *DB) ClaimJob(ctx context.Context, id int64) (release func(), claimed bool, err error) {
-	if d.claims == nil {
-		return func() {}, true, nil
-	}
-	return d.claims.ClaimShard(ctx, id, wholeJob)
+// ClaimJob claims a whole job for this process: the shard wholeJob, which no file falls into.
+func (c *shardClaimer) ClaimJob(ctx context.Context, id int64) (release func(), claimed bool, err error) {
+	return c.ClaimShard(ctx, id, wholeJob)
 }
-
-var _ engine.JobClaimer = (*DB)(nil)
 
 // shardClaimer claims shards with PostgreSQL session advisory locks, pg_try_advisory_lock(key1,
 // key2): key1 is the job's shard namespace (shardKey), key2 the shard. A lock is held by one

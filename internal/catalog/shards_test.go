@@ -62,17 +62,17 @@ func TestShardClaimsOnPostgres(t *testing.T) {
 	if _, ok := claim(sa, 7); !ok {
 		t.Fatal("a free shard was refused")
 	}
-	if _, ok, err := a.ClaimJob(ctx, j.ID); err != nil || !ok {
+	if _, ok, err := sa.ClaimJob(ctx, j.ID); err != nil || !ok {
 		t.Fatalf("claiming a free job: %v, %v", ok, err)
 	}
-	if _, ok, err := b.ClaimJob(ctx, j.ID); err != nil || ok {
+	if _, ok, err := sb.ClaimJob(ctx, j.ID); err != nil || ok {
 		t.Fatalf("a job held by one process was claimed by another: %v, %v", ok, err)
 	}
 	a.Close()
 	if _, ok := claim(sb, 7); !ok {
 		t.Fatal("a dead process's shard was not freed")
 	}
-	if _, ok, err := b.ClaimJob(ctx, j.ID); err != nil || !ok {
+	if _, ok, err := sb.ClaimJob(ctx, j.ID); err != nil || !ok {
 		t.Fatalf("a dead process's job was not freed: %v, %v", ok, err)
 	}
 	rest := []int{}
@@ -89,17 +89,13 @@ func TestShardClaimsOnPostgres(t *testing.T) {
 	}
 }
 
-// On SQLite the catalog belongs to one process: no shard claimer, and every job is its own.
-func TestSQLiteClaimsEveryJob(t *testing.T) {
+// On SQLite the catalog belongs to one process, which runs every job and every file: it has
+// no claimer.
+func TestSQLiteHasNoClaimer(t *testing.T) {
 	d, _ := openTest(t)
 	if d.Shards() != nil {
-		t.Fatal("a SQLite catalog offers shard claims")
+		t.Fatal("a SQLite catalog offers claims of jobs and shards")
 	}
-	release, ok, err := d.ClaimJob(context.Background(), 1)
-	if err != nil || !ok {
-		t.Fatalf("ClaimJob on SQLite: %v, %v", ok, err)
-	}
-	release()
 }
 
 // A process whose claim session broke (its server process terminated: its locks ended with it)
