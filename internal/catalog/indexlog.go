@@ -29,7 +29,8 @@ const IndexLogChannel = "facematch_index_log"
 var errIndexLogSQLite = errors.New("catalog: the shared index log needs a PostgreSQL catalog")
 
 // AppendIndexLog appends ops (Seq ignored on input) under the catalog's write lock, so
-// sequence numbers are assigned in commit order, and notifies channel "facematch_index_log"
+// sequence numbers are assigned in commit order; a deletion also forgets the vectors of the
+// face's earlier additions, and notifies channel "facematch_index_log"
 // (payload: model) in the same transaction. Returns the last assigned seq.
 func (d *DB) AppendIndexLog(ctx context.Context, ops []IndexLogOp) (int64, error) {
 	if !d.pg {
@@ -42,6 +43,11 @@ func (d *DB) AppendIndexLog(ctx context.Context, ops []IndexLogOp) (int64, error
 			kind, vec := "add", vectorBytes(op.Vector)
 			if op.Delete {
 				kind, vec = "delete", nil
+				// As the faces trigger does: a deleted face's vector leaves the log's earlier
+				// additions in the deleting transaction (the replicas still apply those ops).
+				if _, err := tx.ExecContext(ctx, `UPDATE index_log SET vector = NULL WHERE face_id = ? AND vector IS NOT NULL`, op.FaceID); err != nil {
+					return err
+				}
 			}
 			if err := tx.QueryRowContext(ctx, `INSERT INTO index_log (model, op, face_id, gallery_id, vector) VALUES (?, ?, ?, ?, ?) RETURNING seq`,
 				op.Model, kind, op.FaceID, op.GalleryID, vec).Scan(&last); err != nil {
@@ -137,30 +143,6 @@ func (d *DB) TrimIndexLog(ctx context.Context, model string, upTo int64) error {
 	}
 	if _, err := d.exec(ctx, `DELETE FROM index_log WHERE model = ? AND seq <= ?`, model, upTo); err != nil {
 		return fmt.Errorf("catalog: trim index log: %w", err)
-	}
-	return nil
-}
-
-// ForgetIndexLogVectors removes the vectors of add ops of these faces (a purge: a deleted
-// face's vector must not outlive it in the log).
-func (d *DB) ForgetIndexLogVectors(ctx context.Context, faceIDs []int64) error {
-	if !d.pg {
-		return errIndexLogSQLite
-	}
-	err := d.tx(ctx, func(tx *sql.Tx) error {
-		// In chunks: PostgreSQL takes at most 65535 parameters a statement.
-		for len(faceIDs) > 0 {
-			n := min(len(faceIDs), 10000)
-			cond, args := inInts("face_id", faceIDs[:n])
-			if _, err := tx.ExecContext(ctx, `UPDATE index_log SET vector = NULL WHERE vector IS NOT NULL AND `+cond, args...); err != nil {
-				return err
-			}
-			faceIDs = faceIDs[n:]
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("catalog: forget index log vectors: %w", err)
 	}
 	return nil
 }

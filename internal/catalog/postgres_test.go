@@ -317,8 +317,8 @@ func TestIndexLog(t *testing.T) {
 			for b := range batches {
 				face := int64(w*1000 + b*10)
 				ops := []IndexLogOp{
-					{Model: "m@1", FaceID: face, GalleryID: 1, Vector: []float32{float32(w), float32(b)}},
-					{Model: "m@1", FaceID: face + 1, GalleryID: 1, Vector: []float32{1, 2}},
+					{Model: "m@1", FaceID: face, GalleryID: 1, Vector: []float32{1, 2}},
+					{Model: "m@1", FaceID: face + 1, GalleryID: 1, Vector: []float32{float32(w), float32(b)}},
 					{Model: "m@1", FaceID: face, GalleryID: 1, Delete: true},
 				}
 				if _, err := d.AppendIndexLog(ctx, ops); err != nil {
@@ -337,11 +337,12 @@ func TestIndexLog(t *testing.T) {
 	if len(ops) != writers*batches*3 {
 		t.Fatalf("%d ops, want %d", len(ops), writers*batches*3)
 	}
-	// A batch is contiguous (its append held the lock), in order, and its vectors read back.
+	// A batch is contiguous (its append held the lock), in order, and its vectors read back,
+	// but for the deleted face's: its deletion forgot it.
 	for i := 0; i < len(ops); i += 3 {
 		a, b, c := ops[i], ops[i+1], ops[i+2]
-		if b.FaceID != a.FaceID+1 || c.FaceID != a.FaceID || !c.Delete || a.Delete || c.Vector != nil ||
-			len(a.Vector) != 2 || a.Vector[0] != float32(a.FaceID/1000) || b.Seq != a.Seq+1 || c.Seq != b.Seq+1 {
+		if b.FaceID != a.FaceID+1 || c.FaceID != a.FaceID || !c.Delete || a.Delete || c.Vector != nil || a.Vector != nil ||
+			len(b.Vector) != 2 || b.Vector[0] != float32(b.FaceID/1000) || b.Seq != a.Seq+1 || c.Seq != b.Seq+1 {
 			t.Fatalf("batch at %d: %+v %+v %+v", i, a, b, c)
 		}
 	}
@@ -357,20 +358,21 @@ func TestIndexLog(t *testing.T) {
 		t.Errorf("notification: %+v, %v", n, err)
 	}
 
-	// Forget: a purged face's vector leaves the log; its ops stay (the replicas still apply them).
-	if err := d2.ForgetIndexLogVectors(ctx, []int64{ops[1].FaceID}); err != nil {
+	// A deletion logged later forgets the face's vector too; its ops stay (the replicas still
+	// apply them).
+	if _, err := d2.AppendIndexLog(ctx, []IndexLogOp{{Model: "m@1", FaceID: ops[1].FaceID, GalleryID: 1, Delete: true}}); err != nil {
 		t.Fatal(err)
 	}
 	for _, op := range must[[]IndexLogOp](t)(d1.IndexLogAfter(ctx, "m@1", 0, 100000)) {
-		if !op.Delete && (op.FaceID == ops[1].FaceID) != (op.Vector == nil) {
-			t.Fatalf("after forgetting face %d: %+v", ops[1].FaceID, op)
+		if !op.Delete && op.FaceID%10 == 1 && (op.FaceID == ops[1].FaceID) != (op.Vector == nil) {
+			t.Fatalf("after deleting face %d: %+v", ops[1].FaceID, op)
 		}
 	}
 	// Trim: everything up to a seq goes, the rest stays.
 	if err := d1.TrimIndexLog(ctx, "m@1", ops[29].Seq); err != nil {
 		t.Fatal(err)
 	}
-	if left := must[[]IndexLogOp](t)(d1.IndexLogAfter(ctx, "m@1", 0, 100000)); len(left) != len(ops)-30 || left[0].Seq != ops[30].Seq {
+	if left := must[[]IndexLogOp](t)(d1.IndexLogAfter(ctx, "m@1", 0, 100000)); len(left) != len(ops)-30+1 || left[0].Seq != ops[30].Seq { // +1: the deletion above
 		t.Fatalf("after trimming to %d: %d ops left, first %+v", ops[29].Seq, len(left), left[0])
 	}
 }
@@ -396,7 +398,6 @@ func TestIndexLogNeedsPostgres(t *testing.T) {
 		second(d.AppendIndexLog(ctx, []IndexLogOp{{Model: "m", FaceID: 1}})),
 		second(d.IndexLogAfter(ctx, "m", 0, 1)),
 		d.TrimIndexLog(ctx, "m", 1),
-		d.ForgetIndexLogVectors(ctx, []int64{1}),
 	} {
 		if err == nil || !strings.Contains(err.Error(), "PostgreSQL") {
 			t.Errorf("on SQLite: %v", err)

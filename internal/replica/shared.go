@@ -20,7 +20,6 @@ type Log interface {
 	LogStoredFaces(ctx context.Context, model string, faceIDs []int64) (int, error)
 	IndexLogAfter(ctx context.Context, model string, after int64, limit int) ([]catalog.IndexLogOp, error)
 	TrimIndexLog(ctx context.Context, model string, upTo int64) error
-	ForgetIndexLogVectors(ctx context.Context, faceIDs []int64) error
 }
 
 // OpenIndex opens this node's index of one model, as the writer or as a follower.
@@ -130,21 +129,16 @@ func (s *Shared) DeleteBatch(ctx context.Context, ids []uint64) ([]uint64, error
 		return nil, err
 	}
 	var ops []catalog.IndexLogOp
-	var faces []int64
 	for _, id := range ids {
 		if s.has(id) {
 			ops = append(ops, catalog.IndexLogOp{Model: s.model, Delete: true, FaceID: int64(id)})
-			faces = append(faces, int64(id))
 		}
 	}
 	if len(ops) == 0 {
 		return nil, nil
 	}
-	if _, err := s.log.AppendIndexLog(ctx, ops); err != nil {
+	if _, err := s.log.AppendIndexLog(ctx, ops); err != nil { // forgets their vectors in the log too
 		return nil, fmt.Errorf("replica: log deletions: %w", err)
-	}
-	if err := s.log.ForgetIndexLogVectors(ctx, faces); err != nil {
-		return nil, fmt.Errorf("replica: forget deleted vectors: %w", err)
 	}
 	return nil, s.CatchUp(ctx)
 }
