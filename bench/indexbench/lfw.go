@@ -17,7 +17,6 @@ import (
 	"strings"
 
 	"github.com/facematch/facematch/engine"
-	"github.com/viterin/vek/vek32"
 )
 
 // RealEmbeddings are the primary-face embeddings of a photo tree, labelled by identity folder.
@@ -70,31 +69,6 @@ func LoadOrEmbed(ctx context.Context, p *engine.Pipeline, root, cache string, wo
 	}
 	_ = WriteCache(cache, r) // a cache that cannot be written costs the next run time, not this one
 	return r, nil
-}
-
-// GenuineMeanOf is the mean similarity of same-identity pairs (up to ten photos an identity),
-// the level synthetic mates are calibrated to (as index/graph's quantized evaluation does).
-func GenuineMeanOf(vs [][]float32, labels []string) float64 {
-	groups := map[string][]int{}
-	for i, l := range labels {
-		if len(groups[l]) < 10 {
-			groups[l] = append(groups[l], i)
-		}
-	}
-	var sum float64
-	var n int
-	for _, g := range groups {
-		for a := range g {
-			for b := a + 1; b < len(g); b++ {
-				sum += float64(vek32.Dot(vs[g[a]], vs[g[b]]))
-				n++
-			}
-		}
-	}
-	if n == 0 {
-		return 0
-	}
-	return sum / float64(n)
 }
 
 // clusterVectors is the file `facematch eval cluster --vectors` writes (the fields read here).

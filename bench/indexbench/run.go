@@ -43,7 +43,7 @@ type Config struct {
 	// Hnswlib runs the hnswlib baseline on the same vectors, queries and truth.
 	Hnswlib bool
 	// GenuineMean is the mean similarity synthetic mates are calibrated to; 0 measures it on
-	// the real embeddings' same-identity pairs (GenuineMeanOf).
+	// the real embeddings' same-identity pairs (synth.GenuineMean).
 	GenuineMean float64
 	// Reuse opens the index a previous run with the same N, Seed and segment size left in Dir
 	// instead of building it (the vectors are regenerated from the seed, so queries and truth
@@ -175,7 +175,7 @@ func Run(ctx context.Context, real *RealEmbeddings, cfg Config) (*Result, error)
 	}
 	genuine := cfg.GenuineMean
 	if genuine == 0 {
-		genuine = GenuineMeanOf(real.Vectors, real.Labels)
+		genuine = synth.GenuineMean(real.Vectors, real.Labels)
 	}
 	stats := model.Calibrate(genuine)
 	logf("synthetic model: genuine %.3f, impostor %.3f ± %.3f", stats.GenuineMean, stats.ImpostorMean, stats.ImpostorStd)

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+
+	"github.com/facematch/facematch/bench/synth"
 )
 
 // fakeReal is a small labelled set shaped like real embeddings: identities around random
@@ -45,25 +47,6 @@ func unit(v []float32) {
 	}
 	for i := range v {
 		v[i] /= float32(math.Sqrt(s))
-	}
-}
-
-func TestGenuineMeanOf(t *testing.T) {
-	a, b := []float32{1, 0}, []float32{0.6, 0.8}
-	tests := []struct {
-		name   string
-		vs     [][]float32
-		labels []string
-		want   float64
-	}{
-		{"one pair", [][]float32{a, b}, []string{"x", "x"}, 0.6},
-		{"impostors ignored", [][]float32{a, b, a}, []string{"x", "y", "x"}, 1},
-		{"no pairs", [][]float32{a, b}, []string{"x", "y"}, 0},
-	}
-	for _, tc := range tests {
-		if got := GenuineMeanOf(tc.vs, tc.labels); math.Abs(got-tc.want) > 1e-6 {
-			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
-		}
 	}
 }
 
@@ -163,7 +146,7 @@ func TestRunTiny(t *testing.T) {
 	if first.Dim != 48 || first.Reused || first.Hnswlib == nil || first.Hnswlib.Reused || first.BuildVectorsPerS <= 0 {
 		t.Fatalf("first run: %+v", first)
 	}
-	if want := GenuineMeanOf(real.Vectors, real.Labels); math.Abs(first.GenuineMean-want) > 0.02 {
+	if want := synth.GenuineMean(real.Vectors, real.Labels); math.Abs(first.GenuineMean-want) > 0.02 {
 		t.Fatalf("synthetic genuine mean %.3f, calibrated to %.3f", first.GenuineMean, want)
 	}
 	second, err := Run(context.Background(), real, cfg)

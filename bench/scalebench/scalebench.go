@@ -303,7 +303,7 @@ func loadSynthetic(ctx context.Context, cfg Config, st *state) error {
 	if err != nil {
 		return err
 	}
-	stats := model.Calibrate(indexbench.GenuineMeanOf(cfg.Real.Vectors, cfg.Real.Labels))
+	stats := model.Calibrate(synth.GenuineMean(cfg.Real.Vectors, cfg.Real.Labels))
 	st.Genuine = stats.GenuineMean
 	cat, err := catalog.Open(ctx, filepath.Join(cfg.DataDir, "metadata.db"))
 	if err != nil {

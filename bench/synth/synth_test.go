@@ -180,3 +180,22 @@ func TestPhotoSpread(t *testing.T) {
 		t.Errorf("PhotoSpread did not widen the genuine similarities: %+v vs %+v", spread, alike)
 	}
 }
+
+func TestGenuineMean(t *testing.T) {
+	a, b := []float32{1, 0}, []float32{0.6, 0.8}
+	tests := []struct {
+		name   string
+		vs     [][]float32
+		labels []string
+		want   float64
+	}{
+		{"one pair", [][]float32{a, b}, []string{"x", "x"}, 0.6},
+		{"impostors ignored", [][]float32{a, b, a}, []string{"x", "y", "x"}, 1},
+		{"no pairs", [][]float32{a, b}, []string{"x", "y"}, 0},
+	}
+	for _, tc := range tests {
+		if got := GenuineMean(tc.vs, tc.labels); math.Abs(got-tc.want) > 1e-6 {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

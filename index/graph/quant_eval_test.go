@@ -57,7 +57,7 @@ func TestQuantizedEval(t *testing.T) {
 		if v, err := strconv.ParseFloat(os.Getenv("FACEMATCH_QTRAVERSE_SPREAD"), 64); err == nil {
 			m.PhotoSpread = v
 		}
-		st := m.Calibrate(evalGenuineMean(vs, labels))
+		st := m.Calibrate(synth.GenuineMean(vs, labels))
 		s := &synthSet{dim: m.Dim, vectors: make([]float32, n/2*2*m.Dim), queries: make([]float32, nq*m.Dim)}
 		sizes := make([]int, n/2)
 		for i := range sizes {
@@ -251,26 +251,4 @@ func evalEmbeddings(path string) ([][]float32, []string, error) {
 		vs[i] = v
 	}
 	return vs, cluster.Truth, nil
-}
-
-// evalGenuineMean is the mean similarity of real same-identity pairs (up to ten photos each),
-// the level synthetic mates are calibrated to.
-func evalGenuineMean(vs [][]float32, labels []string) float64 {
-	groups := map[string][]int{}
-	for i, l := range labels {
-		if len(groups[l]) < 10 {
-			groups[l] = append(groups[l], i)
-		}
-	}
-	var sum float64
-	var n int
-	for _, g := range groups {
-		for a := range g {
-			for b := a + 1; b < len(g); b++ {
-				sum += float64(dot(vs[g[a]], vs[g[b]]))
-				n++
-			}
-		}
-	}
-	return sum / float64(n)
 }

@@ -146,7 +146,7 @@ func evalSynth(t *testing.T, path string, n, nq int) *synthSet {
 	if v, err := strconv.ParseFloat(os.Getenv("FACEMATCH_QSEARCH_SPREAD"), 64); err == nil {
 		m.PhotoSpread = v
 	}
-	st := m.Calibrate(evalGenuineMean(vs, labels))
+	st := m.Calibrate(synth.GenuineMean(vs, labels))
 	s := &synthSet{dim: m.Dim, vectors: make([]float32, n/2*2*m.Dim), queries: make([]float32, nq*m.Dim)}
 	sizes := make([]int, n/2)
 	for i := range sizes {
